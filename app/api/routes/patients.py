@@ -1,0 +1,151 @@
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Path, Request, status
+
+from app.api.deps import JsonBody, PageRequestDep, PatientListQueryDep, PatientRepoDep
+from app.api.docs import errors
+from app.api.pagination import page_links
+from app.core.security import hash_password
+from app.models.patient import Patient
+from app.schemas.patient import (
+    PatientCreate,
+    PatientPage,
+    PatientRead,
+    PatientReplace,
+    PatientUpdate,
+    SessionCreate,
+    TagAction,
+    WalletUpdate,
+    session_document,
+)
+
+router = APIRouter(prefix="/api/patients", tags=["patients"])
+
+PatientIdPath = Annotated[
+    str, Path(description="Patient id, e.g. p_a1b2c3.", examples=["p_a1b2c3"])
+]
+
+
+async def _writable(payload: PatientUpdate) -> dict[str, Any]:
+    """The columns a write sets: only what was sent, with the password replaced by its hash."""
+    values = payload.model_dump(exclude_unset=True)
+    if (password := values.pop("password", None)) is not None:
+        values["password_hash"] = await hash_password(password)
+    return values
+
+
+@router.get("/", response_model=PatientPage, responses=errors(400, 404))
+async def list_patients(
+    request: Request, query: PatientListQueryDep, page_request: PageRequestDep, repo: PatientRepoDep
+) -> dict[str, Any]:
+    """List patients, filtered, ordered and paged."""
+    count = await repo.count(query)
+    page = page_request.resolve(count)
+    results = await repo.list(query, offset=(page - 1) * page_request.size, limit=page_request.size)
+    next_url, previous_url = page_links(request, page, page_request.size, count)
+    return {"count": count, "next": next_url, "previous": previous_url, "results": results}
+
+
+@router.post(
+    "/",
+    response_model=PatientRead,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[JsonBody],
+    responses=errors(400, 415),
+)
+async def create_patient(payload: PatientCreate, repo: PatientRepoDep) -> Patient:
+    """Create a patient; the id is generated when absent."""
+    return await repo.create(await _writable(payload))
+
+
+@router.get("/{patient_id}/", response_model=PatientRead, responses=errors(404))
+async def get_patient(patient_id: PatientIdPath, repo: PatientRepoDep) -> Patient:
+    """Read one patient."""
+    return await repo.get(patient_id)
+
+
+@router.put(
+    "/{patient_id}/",
+    response_model=PatientRead,
+    dependencies=[JsonBody],
+    responses=errors(400, 404, 415),
+)
+async def replace_patient(
+    patient_id: PatientIdPath, payload: PatientReplace, repo: PatientRepoDep
+) -> Patient:
+    """Replace a patient's writable fields; an omitted optional field is left unchanged."""
+    return await repo.update(patient_id, await _writable(payload))
+
+
+@router.patch(
+    "/{patient_id}/",
+    response_model=PatientRead,
+    dependencies=[JsonBody],
+    responses=errors(400, 404, 415),
+)
+async def update_patient(
+    patient_id: PatientIdPath,
+    repo: PatientRepoDep,
+    payload: Annotated[PatientUpdate, Body()] = PatientUpdate(),
+) -> Patient:
+    """Change some of a patient's writable fields."""
+    return await repo.update(patient_id, await _writable(payload))
+
+
+@router.delete("/{patient_id}/", status_code=status.HTTP_204_NO_CONTENT, responses=errors(404))
+async def delete_patient(patient_id: PatientIdPath, repo: PatientRepoDep) -> None:
+    """Delete a patient."""
+    await repo.delete(patient_id)
+
+
+@router.post(
+    "/{patient_id}/add_tag/",
+    response_model=PatientRead,
+    dependencies=[JsonBody],
+    responses=errors(400, 404, 415),
+)
+async def add_tag(patient_id: PatientIdPath, payload: TagAction, repo: PatientRepoDep) -> Patient:
+    """Add a tag; adding one already there changes nothing."""
+    return await repo.add_tag(patient_id, payload.tag)
+
+
+@router.post(
+    "/{patient_id}/remove_tag/",
+    response_model=PatientRead,
+    dependencies=[JsonBody],
+    responses=errors(400, 404, 415),
+)
+async def remove_tag(
+    patient_id: PatientIdPath, payload: TagAction, repo: PatientRepoDep
+) -> Patient:
+    """Remove a tag; removing one not there changes nothing."""
+    return await repo.remove_tag(patient_id, payload.tag)
+
+
+@router.post(
+    "/{patient_id}/add_session/",
+    response_model=PatientRead,
+    dependencies=[JsonBody],
+    responses=errors(400, 404, 415),
+)
+async def add_session(
+    patient_id: PatientIdPath, payload: SessionCreate, repo: PatientRepoDep
+) -> Patient:
+    """Append a therapy session to the patient's history."""
+    document = session_document(payload, session_id=str(uuid.uuid4()), created_at=datetime.now(UTC))
+    return await repo.add_session(patient_id, document)
+
+
+@router.post(
+    "/{patient_id}/update_wallet/",
+    response_model=PatientRead,
+    dependencies=[JsonBody],
+    responses=errors(400, 404, 415),
+)
+async def update_wallet(
+    patient_id: PatientIdPath, payload: WalletUpdate, repo: PatientRepoDep
+) -> Patient:
+    """Change the wallet balance by a signed amount."""
+    return await repo.change_wallet(patient_id, payload.amount)

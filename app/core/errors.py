@@ -1,0 +1,232 @@
+"""Typed errors and the handlers that render every error in the contract's (DRF's) format."""
+
+import logging
+import traceback
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+logger = logging.getLogger(__name__)
+
+NON_FIELD_ERRORS = "non_field_errors"
+
+
+class AppError(Exception):
+    """An error with a status code and a DRF-shaped body."""
+
+    status_code: ClassVar[int] = 500
+    default_detail: ClassVar[str] = "A server error occurred."
+
+    def __init__(self, detail: str | None = None, headers: Mapping[str, str] | None = None):
+        self.detail = detail or self.default_detail
+        self.headers = dict(headers or {})
+        super().__init__(self.detail)
+
+    def body(self) -> dict[str, Any]:
+        return {"detail": self.detail}
+
+
+class NotFound(AppError):
+    status_code = 404
+    default_detail = "Not found."
+
+
+class InvalidPage(NotFound):
+    default_detail = "Invalid page."
+
+
+class PermissionDenied(AppError):
+    status_code = 403
+    default_detail = "You do not have permission to perform this action."
+
+
+class UnsupportedMediaType(AppError):
+    status_code = 415
+    default_detail = "Unsupported media type in request."
+
+
+class ServiceUnavailable(AppError):
+    status_code = 503
+    default_detail = "Service temporarily unavailable, try again later."
+
+
+class ValidationFailed(AppError):
+    """400 with `{"field": ["message", ...]}`."""
+
+    status_code = 400
+
+    def __init__(self, errors: Mapping[str, Sequence[str]]):
+        self.errors = {field: list(messages) for field, messages in errors.items()}
+        super().__init__("Invalid input.")
+
+    @classmethod
+    def on(cls, field: str, message: str) -> "ValidationFailed":
+        return cls({field: [message]})
+
+    def body(self) -> dict[str, Any]:
+        return dict(self.errors)
+
+
+_DATETIME_FORMAT = "Datetime has wrong format. Use ISO 8601, e.g. 2024-05-01T14:30:00Z."
+_MESSAGES: dict[str, str] = {
+    "missing": "This field is required.",
+    "string_type": "Not a valid string.",
+    "int_type": "A valid integer is required.",
+    "int_parsing": "A valid integer is required.",
+    "int_from_float": "A valid integer is required.",
+    "decimal_type": "A valid number is required.",
+    "decimal_parsing": "A valid number is required.",
+    "finite_number": "A valid number is required.",
+    "decimal_max_places": "Ensure that there are no more than {decimal_places} decimal places.",
+    "decimal_max_digits": "Ensure that there are no more than {max_digits} digits in total.",
+    "greater_than_equal": "Ensure this value is greater than or equal to {ge}.",
+    "less_than_equal": "Ensure this value is less than or equal to {le}.",
+    "string_too_short": "Ensure this field has at least {min_length} characters.",
+    "string_too_long": "Ensure this field has no more than {max_length} characters.",
+    "too_long": "Ensure this field has no more than {max_length} elements.",
+    "list_type": "Expected a list of items.",
+    "literal_error": "Must be one of {expected}.",
+    "datetime_type": _DATETIME_FORMAT,
+    "datetime_parsing": _DATETIME_FORMAT,
+    "datetime_from_date_parsing": _DATETIME_FORMAT,
+    "timezone_aware": _DATETIME_FORMAT,
+}
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    """A plain-English message for one pydantic error; never echoes the input (it may be PHI)."""
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    if error.get("input", ...) is None and kind not in ("missing",):
+        return "This field may not be null."
+    if kind == "string_too_short" and ctx.get("min_length") == 1:
+        return "This field may not be blank."
+    template = _MESSAGES.get(kind)
+    if template is None:
+        # Our own validators raise PydanticCustomError whose message is already plain English.
+        return str(error["msg"]).removeprefix("Value error, ")
+    return template.format(**ctx)
+
+
+def _field_name(loc: Sequence[str | int]) -> tuple[str, str]:
+    """Split a pydantic location into the contract's field key and a prefix for list items."""
+    parts = [p for p in loc if p not in ("body", "query", "path", "header")]
+    if not parts or not isinstance(parts[0], str):
+        return NON_FIELD_ERRORS, ""
+    prefix = ""
+    if len(parts) > 1 and isinstance(parts[1], int):
+        prefix = f"Item {parts[1] + 1}: "
+    return parts[0], prefix
+
+
+def validation_errors(errors: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
+    body: dict[str, list[str]] = {}
+    for error in errors:
+        field, prefix = _field_name(error["loc"])
+        if field == NON_FIELD_ERRORS and error["type"] in ("model_attributes_type", "dict_type"):
+            message = "Invalid data. Expected a dictionary."
+        elif field == NON_FIELD_ERRORS and error["type"] == "missing":
+            message = "No data provided."
+        else:
+            message = prefix + _message(error)
+        messages = body.setdefault(field, [])
+        if message not in messages:
+            messages.append(message)
+    return body
+
+
+def _json(
+    status: int, body: dict[str, Any], headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(body, status_code=status, headers=dict(headers or {}))
+
+
+async def _app_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return _json(exc.status_code, exc.body(), exc.headers)
+
+
+async def _request_validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    for error in errors:
+        if error["type"] == "json_invalid":
+            reason = (error.get("ctx") or {}).get("error", "invalid JSON")
+            return _json(400, {"detail": f"JSON parse error - {reason}"})
+    return _json(400, validation_errors(errors))
+
+
+async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404:
+        detail = NotFound.default_detail
+    elif exc.status_code == 405:
+        detail = f'Method "{request.method}" not allowed.'
+    else:
+        detail = str(exc.detail)
+    return _json(exc.status_code, {"detail": detail}, exc.headers)
+
+
+async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    logger.warning("database unavailable: %s", type(exc).__name__)
+    return _json(503, ServiceUnavailable().body(), {"Retry-After": "5"})
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    if exc.connection_invalidated:
+        return await _database_unavailable(request, exc)
+    return await _unhandled(request, exc)
+
+
+async def _unhandled(_: Request, exc: Exception) -> JSONResponse:
+    # Exception messages can quote SQL parameters (PHI): log the type and the frames only.
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    logger.error("unhandled %s\n%s", type(exc).__name__, frames)
+    return _json(500, AppError().body())
+
+
+class CatchAllMiddleware:
+    """Turns any exception that escaped the handlers into a bare 500.
+
+    Starlette's own server-error handler re-raises, and the server then logs the exception's
+    message, which may quote patient data; this one does not.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracking(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracking)
+        except Exception as exc:
+            response = await _unhandled(Request(scope), exc)
+            if not started:
+                await response(scope, receive, send)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _request_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_exception)
+    for unavailable in (OperationalError, InterfaceError, PoolTimeoutError, OSError, TimeoutError):
+        app.add_exception_handler(unavailable, _database_unavailable)
+    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_middleware(CatchAllMiddleware)

@@ -1,0 +1,55 @@
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
+from starlette.concurrency import run_in_threadpool
+
+from app import __version__
+from app.api.docs import install_openapi
+from app.api.routes import health, patients
+from app.core.config import Settings, get_settings
+from app.core.errors import install_error_handlers
+from app.db.embedded import embedded_database_url
+from app.db.session import create_engine, create_sessionmaker
+
+DESCRIPTION = """
+Patient records of the TherapyConnect practice app, in the conventions of Django REST Framework:
+trailing-slash URLs, `{"field": ["message"]}` validation errors, page-number pagination.
+"""
+
+
+async def database_url(settings: Settings) -> str:
+    if settings.database_url:
+        return settings.database_url
+    return await run_in_threadpool(embedded_database_url, settings.data_dir)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    engine = create_engine(settings, await database_url(settings))
+    app.state.engine = engine
+    app.state.sessionmaker = create_sessionmaker(engine)
+    try:
+        yield
+    finally:
+        await engine.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    app: FastAPI = FastAPIOffline(
+        title="TherapyConnect Patient API",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings or get_settings()
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(patients.router)
+    install_openapi(app)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,66 @@
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import CheckConstraint, Date, Index, Numeric, String, Text, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db.base import Base, TimestampMixin
+
+WALLET_MAX = Decimal("99999999.99")
+MAX_TAGS = 50
+
+# Columns the list may be ordered by; each has an index on (column, id) so pages stay cheap.
+ORDERABLE = (
+    "created_at",
+    "updated_at",
+    "first_name",
+    "last_name",
+    "date_of_birth",
+    "wallet_balance",
+)
+
+
+class Patient(TimestampMixin, Base):
+    __tablename__ = "patients"
+
+    id: Mapped[str] = mapped_column(String(9), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    phone_no: Mapped[str] = mapped_column(String(16), unique=True)
+    allergies_and_medication: Mapped[str] = mapped_column(Text)
+    date_of_birth: Mapped[date] = mapped_column(Date)
+    sex: Mapped[str] = mapped_column(String(1))
+    ssn: Mapped[str | None] = mapped_column(String(11))
+    email: Mapped[str | None] = mapped_column(String(254))
+    address: Mapped[str | None] = mapped_column(String(500))
+    added_note: Mapped[str | None] = mapped_column(String(500))
+    about_note: Mapped[str | None] = mapped_column(String(250))
+    profile_picture: Mapped[str | None] = mapped_column(String(255))
+    tags: Mapped[list[str]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    wallet_balance: Mapped[Decimal] = mapped_column(Numeric(10, 2), server_default=text("0"))
+    sessions: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, server_default=text("'[]'::jsonb")
+    )
+
+    __table_args__ = (
+        CheckConstraint(r"id ~ '^p_[a-z0-9]{6}$'", name="id_format"),
+        CheckConstraint(r"phone_no ~ '^\+?[0-9]{9,15}$'", name="phone_no_format"),
+        CheckConstraint("sex IN ('M', 'F', 'O', 'P')", name="sex_choice"),
+        CheckConstraint(f"wallet_balance BETWEEN 0 AND {WALLET_MAX}", name="wallet_balance_range"),
+        CheckConstraint(
+            f"jsonb_typeof(tags) = 'array' AND jsonb_array_length(tags) <= {MAX_TAGS}",
+            name="tags_array",
+        ),
+        CheckConstraint("jsonb_typeof(sessions) = 'array'", name="sessions_array"),
+        *(Index(f"ix_patients_{column}_id", column, "id") for column in ORDERABLE),
+        Index("ix_patients_sex", "sex"),
+        Index(
+            "ix_patients_tags",
+            "tags",
+            postgresql_using="gin",
+            postgresql_ops={"tags": "jsonb_path_ops"},
+        ),
+    )

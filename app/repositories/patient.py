@@ -1,0 +1,197 @@
+"""All SQL for patients. Never commits: the request's transaction does."""
+
+import secrets
+import string
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from asyncpg.exceptions import UniqueViolationError
+from sqlalchemy import ColumnElement, Select, Text, and_, delete, func, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.errors import NotFound, ValidationFailed
+from app.models.patient import MAX_TAGS, WALLET_MAX, Patient
+from app.schemas.patient import PatientListQuery
+
+SelectT = TypeVar("SelectT", bound=Select[Any])
+
+ID_ALPHABET = string.ascii_lowercase + string.digits
+ID_ATTEMPTS = 10
+
+UNIQUE_FIELDS = {
+    "pk_patients": ("id", "A patient with this id already exists."),
+    "uq_patients_phone_no": ("phone_no", "A patient with this phone number already exists."),
+}
+
+
+def new_patient_id() -> str:
+    return "p_" + "".join(secrets.choice(ID_ALPHABET) for _ in range(6))
+
+
+def _like_pattern(fragment: str) -> str:
+    escaped = fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _jsonb_array(value: Any) -> ColumnElement[Any]:
+    return literal([value], JSONB)
+
+
+def _unique_violation(error: IntegrityError) -> ValidationFailed | None:
+    cause = getattr(error.orig, "__cause__", None)
+    if isinstance(cause, UniqueViolationError) and cause.constraint_name in UNIQUE_FIELDS:
+        field, message = UNIQUE_FIELDS[cause.constraint_name]
+        return ValidationFailed.on(field, message)
+    return None
+
+
+class PatientRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, patient_id: str) -> Patient:
+        patient = await self.session.get(Patient, patient_id)
+        if patient is None:
+            raise NotFound
+        return patient
+
+    async def create(self, values: dict[str, Any]) -> Patient:
+        """Insert a patient; a generated id that collides is drawn again."""
+        chosen_id = values.pop("id", None)
+        for _ in range(ID_ATTEMPTS):
+            statement = insert(Patient).values(id=chosen_id or new_patient_id(), **values)
+            if chosen_id is None:
+                statement = statement.on_conflict_do_nothing(index_elements=[Patient.id])
+            patient = await self._write(statement.returning(Patient))
+            if patient is not None:
+                return patient
+        raise ValidationFailed.on("id", "Could not generate a unique patient id; try again.")
+
+    async def update(self, patient_id: str, values: dict[str, Any]) -> Patient:
+        if not values:
+            return await self.get(patient_id)
+        statement = (
+            update(Patient)
+            .where(Patient.id == patient_id)
+            .values(**values, updated_at=func.now())
+            .returning(Patient)
+        )
+        return self._require(await self._write(statement))
+
+    async def delete(self, patient_id: str) -> None:
+        result = await self.session.execute(
+            delete(Patient).where(Patient.id == patient_id).returning(Patient.id)
+        )
+        if result.scalar_one_or_none() is None:
+            raise NotFound
+
+    async def add_tag(self, patient_id: str, tag: str) -> Patient:
+        has_tag = Patient.tags.contains(_jsonb_array(tag))
+        statement = (
+            update(Patient)
+            .where(
+                Patient.id == patient_id, ~has_tag, func.jsonb_array_length(Patient.tags) < MAX_TAGS
+            )
+            .values(tags=Patient.tags.op("||")(_jsonb_array(tag)), updated_at=func.now())
+            .returning(Patient)
+        )
+        patient = await self._write(statement)
+        if patient is not None:
+            return patient
+        current = await self.get(patient_id)
+        if tag in current.tags:
+            return current
+        raise ValidationFailed.on("tag", f"A patient may have at most {MAX_TAGS} tags.")
+
+    async def remove_tag(self, patient_id: str, tag: str) -> Patient:
+        statement = (
+            update(Patient)
+            .where(Patient.id == patient_id, Patient.tags.contains(_jsonb_array(tag)))
+            .values(tags=Patient.tags.op("-")(literal(tag, Text)), updated_at=func.now())
+            .returning(Patient)
+        )
+        return await self._write(statement) or await self.get(patient_id)
+
+    async def add_session(self, patient_id: str, session: dict[str, Any]) -> Patient:
+        statement = (
+            update(Patient)
+            .where(Patient.id == patient_id)
+            .values(
+                sessions=Patient.sessions.op("||")(_jsonb_array(session)), updated_at=func.now()
+            )
+            .returning(Patient)
+        )
+        return self._require(await self._write(statement))
+
+    async def change_wallet(self, patient_id: str, amount: Decimal) -> Patient:
+        """Add a signed amount in one statement, so concurrent changes never lose an update."""
+        new_balance = Patient.wallet_balance + amount
+        statement = (
+            update(Patient)
+            .where(Patient.id == patient_id, new_balance.between(0, WALLET_MAX))
+            .values(wallet_balance=new_balance, updated_at=func.now())
+            .returning(Patient)
+        )
+        patient = await self._write(statement)
+        if patient is not None:
+            return patient
+        current = await self.get(patient_id)
+        if current.wallet_balance + amount < 0:
+            message = "Insufficient balance: the wallet balance cannot go below 0.00."
+        else:
+            message = f"The wallet balance cannot exceed {WALLET_MAX}."
+        raise ValidationFailed.on("amount", message)
+
+    async def list(self, query: PatientListQuery, *, offset: int, limit: int) -> Sequence[Patient]:
+        statement = self._filtered(select(Patient), query)
+        for column, descending in query.ordering_terms():
+            attribute = getattr(Patient, column)
+            statement = statement.order_by(attribute.desc() if descending else attribute.asc())
+        statement = statement.order_by(Patient.id).offset(offset).limit(limit)
+        return (await self.session.scalars(statement)).all()
+
+    async def count(self, query: PatientListQuery) -> int:
+        statement = self._filtered(select(func.count()).select_from(Patient), query)
+        return (await self.session.execute(statement)).scalar_one()
+
+    @staticmethod
+    def _filtered(statement: SelectT, query: PatientListQuery) -> SelectT:
+        conditions: list[ColumnElement[bool]] = []
+        for word in query.name_words():
+            pattern = _like_pattern(word)
+            conditions.append(
+                or_(
+                    Patient.first_name.ilike(pattern, escape="\\"),
+                    Patient.last_name.ilike(pattern, escape="\\"),
+                )
+            )
+        if digits := query.phone_digits():
+            # phone_no is digits with an optional leading "+", so its digits are a substring of it.
+            conditions.append(Patient.phone_no.like(_like_pattern(digits), escape="\\"))
+        if query.email:
+            conditions.append(Patient.email.ilike(_like_pattern(query.email), escape="\\"))
+        for tag in query.tag:
+            conditions.append(Patient.tags.contains(_jsonb_array(tag)))
+        if query.sex:
+            conditions.append(Patient.sex == query.sex)
+        return statement.where(and_(*conditions)) if conditions else statement
+
+    async def _write(self, statement: Any) -> Patient | None:
+        try:
+            result = await self.session.execute(
+                statement, execution_options={"populate_existing": True}
+            )
+        except IntegrityError as error:
+            if (violation := _unique_violation(error)) is not None:
+                raise violation from None
+            raise
+        return result.scalar_one_or_none()
+
+    @staticmethod
+    def _require(patient: Patient | None) -> Patient:
+        if patient is None:
+            raise NotFound
+        return patient

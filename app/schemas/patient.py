@@ -1,0 +1,169 @@
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, PlainSerializer
+
+from app.models.patient import ORDERABLE
+from app.schemas.base import BaseSchema
+from app.schemas.fields import (
+    AboutNote,
+    AddedNote,
+    Address,
+    Amount,
+    BirthDate,
+    DurationMinutes,
+    Email,
+    MedicalText,
+    Name,
+    Omittable,
+    Password,
+    PatientId,
+    PhoneNo,
+    SessionDate,
+    SessionNotes,
+    Sex,
+    Ssn,
+    Tag,
+    Tags,
+    Text,
+    Therapist,
+)
+
+Money = Annotated[Decimal, PlainSerializer(lambda v: f"{v:.2f}", return_type=str)]
+
+
+class PatientUpdate(BaseSchema):
+    """PATCH: any subset of the writable fields."""
+
+    first_name: Omittable[Name] = None
+    last_name: Omittable[Name] = None
+    phone_no: Omittable[PhoneNo] = None
+    allergies_and_medication: Omittable[MedicalText] = None
+    date_of_birth: Omittable[BirthDate] = None
+    sex: Omittable[Sex] = None
+    ssn: Ssn | None = None
+    email: Email | None = None
+    address: Address | None = None
+    added_note: AddedNote | None = None
+    about_note: AboutNote | None = None
+    tags: Omittable[Tags] = None
+    password: Omittable[Password] = None
+
+
+class PatientReplace(PatientUpdate):
+    """PUT: every required field; an omitted optional field is left unchanged."""
+
+    first_name: Name
+    last_name: Name
+    phone_no: PhoneNo
+    allergies_and_medication: MedicalText
+    date_of_birth: BirthDate
+    sex: Sex
+
+
+class PatientCreate(PatientReplace):
+    """POST: as PUT, plus a password, and an id that is generated when absent."""
+
+    id: Omittable[PatientId] = None
+    password: Password
+
+
+class SessionCreate(BaseSchema):
+    date: SessionDate
+    duration_minutes: DurationMinutes | None = None
+    therapist: Therapist | None = None
+    notes: SessionNotes | None = None
+
+
+class SessionRead(BaseSchema):
+    id: str
+    date: datetime
+    duration_minutes: int | None
+    therapist: str | None
+    notes: str | None
+    created_at: datetime
+
+
+class TagAction(BaseSchema):
+    tag: Tag
+
+
+class WalletUpdate(BaseSchema):
+    amount: Amount = Field(examples=["25.50"])
+
+
+class PatientRead(BaseSchema):
+    id: str
+    first_name: str
+    last_name: str
+    phone_no: str
+    allergies_and_medication: str
+    date_of_birth: date
+    sex: Sex
+    ssn: str | None
+    email: str | None
+    address: str | None
+    added_note: str | None
+    about_note: str | None
+    profile_picture: str | None
+    tags: list[str]
+    wallet_balance: Money = Field(examples=["0.00"])
+    sessions: list[SessionRead]
+    created_at: datetime
+    updated_at: datetime
+
+
+class PatientPage(BaseSchema):
+    count: int
+    next: str | None
+    previous: str | None
+    results: list[PatientRead]
+
+
+def session_document(
+    session: SessionCreate, *, session_id: str, created_at: datetime
+) -> dict[str, Any]:
+    """The JSON stored for one session in the patient's append-only history."""
+    return SessionRead(id=session_id, created_at=created_at, **session.model_dump()).model_dump(
+        mode="json"
+    )
+
+
+def _blank_to_none(value: Any) -> Any:
+    return None if value == "" else value
+
+
+class PatientListQuery(BaseSchema):
+    """The list's filters and ordering; empty values are ignored, as django-filter does."""
+
+    name: Text | None = Field(default=None, description="Every word must match first or last name.")
+    phone: Text | None = Field(
+        default=None, description="Digits to find anywhere in the phone number."
+    )
+    email: Text | None = Field(default=None, description="Case-insensitive substring of the email.")
+    tag: list[Text] = Field(
+        default_factory=list, description="Exact tag; repeat for all of several."
+    )
+    sex: Annotated[Sex | None, BeforeValidator(_blank_to_none)] = None
+    ordering: str | None = Field(
+        default=None,
+        description=f"Comma-separated of {', '.join(ORDERABLE)}; '-' for descending.",
+        examples=["-created_at"],
+    )
+
+    def name_words(self) -> list[str]:
+        return (self.name or "").split()
+
+    def phone_digits(self) -> str:
+        return "".join(ch for ch in self.phone or "" if ch.isascii() and ch.isdigit())
+
+    def ordering_terms(self) -> list[tuple[str, bool]]:
+        """(column, descending) pairs; unknown fields are dropped, as DRF's OrderingFilter does."""
+        terms: list[tuple[str, bool]] = []
+        for raw in (self.ordering or "").split(","):
+            term = raw.strip()
+            column = term.removeprefix("-")
+            if column in ORDERABLE and column not in (seen for seen, _ in terms):
+                terms.append((column, term.startswith("-")))
+        return terms or [("created_at", True)]

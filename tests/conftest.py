@@ -1,0 +1,119 @@
+"""Tests run against a real PostgreSQL: TEST_DATABASE_URL's server, or an embedded one.
+
+Each session creates its own database, migrates it with Alembic, and drops it at the end.
+"""
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from alembic import command
+from alembic.config import Config
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.core.config import PROJECT_ROOT, Settings
+from app.main import create_app
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _sqlalchemy_url(url: str) -> str:
+    return make_url(url).set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A URL to a database on a server where the tests may create databases."""
+    if url := os.environ.get("TEST_DATABASE_URL"):
+        yield _sqlalchemy_url(url)
+        return
+    import pgserver
+
+    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="delete")
+    yield _sqlalchemy_url(server.get_uri("postgres"))
+    server.cleanup()
+
+
+def create_database(server_url: str, prefix: str) -> str:
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+    async def create() -> None:
+        connection = await asyncpg.connect(_asyncpg_dsn(server_url))
+        try:
+            await connection.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await connection.close()
+
+    asyncio.run(create())
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(server_url: str, database_url: str) -> None:
+    name = make_url(database_url).database
+
+    async def drop() -> None:
+        connection = await asyncpg.connect(_asyncpg_dsn(server_url))
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await connection.close()
+
+    asyncio.run(drop())
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.attributes["database_url"] = database_url
+    config.attributes["configure_logger"] = False
+    return config
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url: str) -> Iterator[str]:
+    url = create_database(server_url, "therapy_test")
+    command.upgrade(alembic_config(url), "head")
+    yield url
+    drop_database(server_url, url)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        environment="test",
+        database_url=database_url,
+        data_dir=Path(tmp_path_factory.mktemp("data")),
+        db_pool_size=20,
+        db_max_overflow=20,
+    )
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture(scope="session")
+def engine(app: FastAPI) -> AsyncEngine:
+    engine: AsyncEngine = app.state.engine
+    return engine
+
+
+@pytest.fixture
+async def client(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+    async with engine.begin() as connection:
+        await connection.execute(text("TRUNCATE patients"))
