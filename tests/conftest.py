@@ -86,6 +86,14 @@ def database_url(server_url: str) -> Iterator[str]:
     drop_database(server_url, url)
 
 
+@pytest.fixture
+def empty_database_url(server_url: str) -> Iterator[str]:
+    """A new database with nothing in it, dropped after the test."""
+    url = create_database(server_url, "therapy_empty")
+    yield url
+    drop_database(server_url, url)
+
+
 @pytest.fixture(scope="session")
 def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings(

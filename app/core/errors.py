@@ -90,6 +90,7 @@ _MESSAGES: dict[str, str] = {
     "less_than_equal": "Ensure this value is less than or equal to {le}.",
     "string_too_short": "Ensure this field has at least {min_length} characters.",
     "string_too_long": "Ensure this field has no more than {max_length} characters.",
+    "too_short": "Ensure this field has at least {min_length} elements.",
     "too_long": "Ensure this field has no more than {max_length} elements.",
     "list_type": "Expected a list of items.",
     "literal_error": "Must be one of {expected}.",
@@ -106,6 +107,8 @@ def _message(error: Mapping[str, Any]) -> str:
     ctx = error.get("ctx") or {}
     if error.get("input", ...) is None and kind not in ("missing",):
         return "This field may not be null."
+    if kind in ("too_short", "too_long") and ctx.get("field_type") != "List":
+        kind = "string_" + kind  # a length constraint applied after a validator of ours
     if kind == "string_too_short" and ctx.get("min_length") == 1:
         return "This field may not be blank."
     template = _MESSAGES.get(kind)

@@ -1,0 +1,148 @@
+"""Alembic owns the schema: it builds everything, removes everything, and agrees with the models."""
+
+import asyncio
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.db.base import Base
+from tests.conftest import alembic_config
+
+
+def run(url: str, work: Any) -> Any:
+    async def go() -> Any:
+        engine = create_async_engine(url)
+        try:
+            async with engine.connect() as connection:
+                return await connection.run_sync(work)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())
+
+
+def table_names(url: str) -> set[str]:
+    return set(run(url, lambda sync: inspect(sync).get_table_names()))
+
+
+def test_upgrade_builds_everything_and_downgrade_removes_it(empty_database_url):
+    config = alembic_config(empty_database_url)
+    command.upgrade(config, "head")
+    assert {"patients", "alembic_version"} <= table_names(empty_database_url)
+
+    command.downgrade(config, "base")
+    assert table_names(empty_database_url) == {"alembic_version"}
+
+    command.upgrade(config, "head")
+    assert "patients" in table_names(empty_database_url)
+
+
+def test_models_and_migrations_agree(empty_database_url):
+    command.upgrade(alembic_config(empty_database_url), "head")
+
+    def diff(sync_connection: Any) -> list[Any]:
+        context = MigrationContext.configure(sync_connection, opts={"compare_type": True})
+        return list(compare_metadata(context, Base.metadata))
+
+    assert run(empty_database_url, diff) == []
+
+
+def test_check_constraints_and_indexes_exist(database_url):
+    def inspect_patients(sync_connection: Any) -> tuple[set[str], set[str], set[str]]:
+        inspector = inspect(sync_connection)
+        checks = {c["name"] for c in inspector.get_check_constraints("patients")}
+        uniques = {c["name"] for c in inspector.get_unique_constraints("patients")}
+        indexes = {i["name"] for i in inspector.get_indexes("patients")}
+        return checks, uniques, indexes
+
+    checks, uniques, indexes = run(database_url, inspect_patients)
+    assert {
+        "ck_patients_id_format",
+        "ck_patients_phone_no_format",
+        "ck_patients_sex_choice",
+        "ck_patients_wallet_balance_range",
+    } <= checks
+    assert uniques == {"uq_patients_phone_no"}
+    assert {
+        "ix_patients_created_at_id",
+        "ix_patients_updated_at_id",
+        "ix_patients_first_name_id",
+        "ix_patients_last_name_id",
+        "ix_patients_date_of_birth_id",
+        "ix_patients_wallet_balance_id",
+        "ix_patients_tags",
+        "ix_patients_sex",
+    } <= indexes
+
+
+VALID_ROW = {
+    "id": "p_abc123",
+    "password_hash": "x",
+    "first_name": "A",
+    "last_name": "B",
+    "phone_no": "+123456789",
+    "allergies_and_medication": "",
+    "date_of_birth": date(1990, 1, 1),
+    "sex": "M",
+}
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"id": "P_ABC123"},
+        {"id": "p_abc12"},
+        {"phone_no": "12345678"},
+        {"sex": "X"},
+        {"wallet_balance": Decimal("-0.01")},
+        {"wallet_balance": Decimal("100000000.00")},
+    ],
+)
+def test_database_refuses_what_it_cannot_hold(empty_database_url, override):
+    command.upgrade(alembic_config(empty_database_url), "head")
+    row = {**VALID_ROW, **override}
+    columns = ", ".join(row)
+    values = ", ".join(f":{name}" for name in row)
+
+    def insert(sync_connection: Any) -> None:
+        sync_connection.execute(text(f"INSERT INTO patients ({columns}) VALUES ({values})"), row)  # noqa: S608
+
+    with pytest.raises(DBAPIError):
+        run(empty_database_url, insert)
+
+
+def test_money_is_numeric_and_lists_are_jsonb(database_url):
+    def column_types(sync_connection: Any) -> dict[str, str]:
+        columns = inspect(sync_connection).get_columns("patients")
+        return {c["name"]: str(c["type"]) for c in columns}
+
+    types = run(database_url, column_types)
+    assert types["wallet_balance"] == "NUMERIC(10, 2)"
+    assert types["tags"] == "JSONB"
+    assert types["sessions"] == "JSONB"
+
+
+def test_a_valid_row_is_accepted(empty_database_url):
+    command.upgrade(alembic_config(empty_database_url), "head")
+
+    def insert_and_count(sync_connection: Any) -> int:
+        sync_connection.execute(
+            text(
+                "INSERT INTO patients (id, password_hash, first_name, last_name, phone_no, "
+                "allergies_and_medication, date_of_birth, sex) "
+                "VALUES (:id, :password_hash, :first_name, :last_name, :phone_no, "
+                ":allergies_and_medication, :date_of_birth, :sex)"
+            ),
+            VALID_ROW,
+        )
+        return int(sync_connection.execute(text("SELECT count(*) FROM patients")).scalar_one())
+
+    assert run(empty_database_url, insert_and_count) == 1
