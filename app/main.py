@@ -10,6 +10,7 @@ from app.api.docs import install_openapi
 from app.api.routes import health, patients
 from app.core.config import Settings, get_settings
 from app.core.errors import install_error_handlers
+from app.core.logging import install_access_log_redaction
 from app.db.embedded import embedded_database_url
 from app.db.session import create_engine, create_sessionmaker
 
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings or get_settings()
+    install_access_log_redaction()
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(patients.router)
