@@ -1,13 +1,14 @@
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.pagination import PageParam, PageRequest, PageSizeParam
 from app.core.config import Settings
-from app.core.errors import UnsupportedMediaType
+from app.core.errors import NotFound, UnsupportedMediaType
 from app.db.session import get_session
 from app.repositories.patient import PatientRepository
+from app.schemas.fields import PATIENT_ID_RE
 from app.schemas.patient import PatientListQuery
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
@@ -44,6 +45,18 @@ async def _json_body(request: Request) -> None:
         raise UnsupportedMediaType(f'Unsupported media type "{shown}" in request.')
 
 
+def _patient_id(
+    patient_id: Annotated[
+        str, Path(description="Patient id, e.g. p_a1b2c3.", examples=["p_a1b2c3"])
+    ],
+) -> str:
+    """An id that cannot exist is simply not found; it never reaches the database."""
+    if not PATIENT_ID_RE.fullmatch(patient_id):
+        raise NotFound
+    return patient_id
+
+
+PatientIdDep = Annotated[str, Depends(_patient_id)]
 PatientRepoDep = Annotated[PatientRepository, Depends(_patient_repository)]
 PageRequestDep = Annotated[PageRequest, Depends(_page_request)]
 PatientListQueryDep = Annotated[PatientListQuery, Query()]

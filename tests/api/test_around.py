@@ -152,3 +152,11 @@ async def test_an_unexpected_error_is_a_bare_500(settings, caplog):
     assert response.json() == {"detail": "A server error occurred."}
     assert secret not in caplog.text
     assert "RuntimeError" in caplog.text
+
+
+@pytest.mark.parametrize("patient_id", ["p_%00abcd", "x" * 300, "p_ABCDEF", "p_abc12%27"])
+async def test_ids_that_cannot_exist_are_404(client, patient_id):
+    for method in ("GET", "DELETE"):
+        response = await client.request(method, f"/api/patients/{patient_id}/")
+        assert response.status_code == 404
+        assert response.json() == {"detail": "Not found."}

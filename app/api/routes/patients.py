@@ -2,9 +2,15 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Request, status
+from fastapi import APIRouter, Body, Request, status
 
-from app.api.deps import JsonBody, PageRequestDep, PatientListQueryDep, PatientRepoDep
+from app.api.deps import (
+    JsonBody,
+    PageRequestDep,
+    PatientIdDep,
+    PatientListQueryDep,
+    PatientRepoDep,
+)
 from app.api.docs import errors
 from app.api.pagination import page_links
 from app.core.security import hash_password
@@ -22,10 +28,6 @@ from app.schemas.patient import (
 )
 
 router = APIRouter(prefix="/api/patients", tags=["patients"])
-
-PatientIdPath = Annotated[
-    str, Path(description="Patient id, e.g. p_a1b2c3.", examples=["p_a1b2c3"])
-]
 
 
 async def _writable(payload: PatientUpdate) -> dict[str, Any]:
@@ -61,7 +63,7 @@ async def create_patient(payload: PatientCreate, repo: PatientRepoDep) -> Patien
 
 
 @router.get("/{patient_id}/", response_model=PatientRead, responses=errors(404))
-async def get_patient(patient_id: PatientIdPath, repo: PatientRepoDep) -> Patient:
+async def get_patient(patient_id: PatientIdDep, repo: PatientRepoDep) -> Patient:
     """Read one patient."""
     return await repo.get(patient_id)
 
@@ -73,7 +75,7 @@ async def get_patient(patient_id: PatientIdPath, repo: PatientRepoDep) -> Patien
     responses=errors(400, 404, 415),
 )
 async def replace_patient(
-    patient_id: PatientIdPath, payload: PatientReplace, repo: PatientRepoDep
+    patient_id: PatientIdDep, payload: PatientReplace, repo: PatientRepoDep
 ) -> Patient:
     """Replace a patient's writable fields; an omitted optional field is left unchanged."""
     return await repo.update(patient_id, await _writable(payload))
@@ -86,7 +88,7 @@ async def replace_patient(
     responses=errors(400, 404, 415),
 )
 async def update_patient(
-    patient_id: PatientIdPath,
+    patient_id: PatientIdDep,
     repo: PatientRepoDep,
     payload: Annotated[PatientUpdate, Body()] = PatientUpdate(),
 ) -> Patient:
@@ -95,7 +97,7 @@ async def update_patient(
 
 
 @router.delete("/{patient_id}/", status_code=status.HTTP_204_NO_CONTENT, responses=errors(404))
-async def delete_patient(patient_id: PatientIdPath, repo: PatientRepoDep) -> None:
+async def delete_patient(patient_id: PatientIdDep, repo: PatientRepoDep) -> None:
     """Delete a patient."""
     await repo.delete(patient_id)
 
@@ -106,7 +108,7 @@ async def delete_patient(patient_id: PatientIdPath, repo: PatientRepoDep) -> Non
     dependencies=[JsonBody],
     responses=errors(400, 404, 415),
 )
-async def add_tag(patient_id: PatientIdPath, payload: TagAction, repo: PatientRepoDep) -> Patient:
+async def add_tag(patient_id: PatientIdDep, payload: TagAction, repo: PatientRepoDep) -> Patient:
     """Add a tag; adding one already there changes nothing."""
     return await repo.add_tag(patient_id, payload.tag)
 
@@ -117,9 +119,7 @@ async def add_tag(patient_id: PatientIdPath, payload: TagAction, repo: PatientRe
     dependencies=[JsonBody],
     responses=errors(400, 404, 415),
 )
-async def remove_tag(
-    patient_id: PatientIdPath, payload: TagAction, repo: PatientRepoDep
-) -> Patient:
+async def remove_tag(patient_id: PatientIdDep, payload: TagAction, repo: PatientRepoDep) -> Patient:
     """Remove a tag; removing one not there changes nothing."""
     return await repo.remove_tag(patient_id, payload.tag)
 
@@ -131,7 +131,7 @@ async def remove_tag(
     responses=errors(400, 404, 415),
 )
 async def add_session(
-    patient_id: PatientIdPath, payload: SessionCreate, repo: PatientRepoDep
+    patient_id: PatientIdDep, payload: SessionCreate, repo: PatientRepoDep
 ) -> Patient:
     """Append a therapy session to the patient's history."""
     document = session_document(payload, session_id=str(uuid.uuid4()), created_at=datetime.now(UTC))
@@ -145,7 +145,7 @@ async def add_session(
     responses=errors(400, 404, 415),
 )
 async def update_wallet(
-    patient_id: PatientIdPath, payload: WalletUpdate, repo: PatientRepoDep
+    patient_id: PatientIdDep, payload: WalletUpdate, repo: PatientRepoDep
 ) -> Patient:
     """Change the wallet balance by a signed amount."""
     return await repo.change_wallet(patient_id, payload.amount)
