@@ -15,12 +15,29 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from fastapi import FastAPI
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.core import security
 from app.core.config import PROJECT_ROOT, Settings
 from app.main import create_app
+
+PRODUCTION_PASSWORD_HASH = security._passwords
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    """Argon2 at its lowest cost: the suite creates thousands of patients.
+
+    tests/core/test_security.py checks the production parameters separately.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        cheap = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
+        patch.setattr(security, "_passwords", cheap)
+        yield
 
 
 def _asyncpg_dsn(url: str) -> str:

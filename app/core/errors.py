@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -156,18 +157,39 @@ async def _app_error(_: Request, exc: Exception) -> JSONResponse:
     return _json(exc.status_code, exc.body(), exc.headers)
 
 
-async def _request_validation_error(_: Request, exc: Exception) -> JSONResponse:
+def _json_parse_error(reason: object) -> JSONResponse:
+    return _json(400, {"detail": f"JSON parse error - {reason}"})
+
+
+def _errors_for_empty_body(request: Request) -> list[Any]:
+    """DRF reads an empty body as `{}`: report each required field rather than a missing body."""
+    body_field = getattr(request.scope.get("route"), "body_field", None)
+    model = getattr(getattr(body_field, "field_info", None), "annotation", None)
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return []
+    try:
+        model.model_validate({})
+    except ValidationError as error:
+        return list(error.errors())
+    return []
+
+
+async def _request_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = exc.errors()
+    errors = list(exc.errors())
     for error in errors:
         if error["type"] == "json_invalid":
-            reason = (error.get("ctx") or {}).get("error", "invalid JSON")
-            return _json(400, {"detail": f"JSON parse error - {reason}"})
+            return _json_parse_error((error.get("ctx") or {}).get("error", "invalid JSON"))
+    if any(e["type"] == "missing" and tuple(e["loc"]) == ("body",) for e in errors):
+        errors = _errors_for_empty_body(request) or errors
     return _json(400, validation_errors(errors))
 
 
 async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
+        # A body that is not even UTF-8 never reaches the JSON decoder's own error.
+        return _json_parse_error(exc.__cause__)
     if exc.status_code == 404:
         detail = NotFound.default_detail
     elif exc.status_code == 405:
