@@ -26,7 +26,7 @@ class PageRequest:
             number = _positive_int(page)
             if number is None:
                 raise InvalidPage
-        size = _positive_int(page_size or "") or default_size
+        size = _positive_int(page_size or "", cap=max_size) or default_size
         return cls(page=number, size=min(size, max_size))
 
     def resolve(self, count: int) -> int:
@@ -49,11 +49,15 @@ PageSizeParam = Annotated[
 ]
 
 
-def _positive_int(raw: str) -> int | None:
+def _positive_int(raw: str, cap: int = 10**9) -> int | None:
+    """A positive whole number, capped at `cap` however long; None when it is not one."""
     raw = raw.strip()
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 9 or int(raw) < 1:
+    if not raw.isascii() or not raw.isdigit():
         return None
-    return int(raw)
+    digits = raw.lstrip("0")
+    if not digits:
+        return None
+    return cap if len(digits) > len(str(cap)) else min(int(digits), cap)
 
 
 def page_links(request: Request, page: int, size: int, count: int) -> tuple[str | None, str | None]:

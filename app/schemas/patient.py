@@ -2,7 +2,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, PlainSerializer
+from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer
 
 from app.models.patient import ORDERABLE
 from app.schemas.base import BaseSchema
@@ -130,6 +130,10 @@ def session_document(
     )
 
 
+def _drop_blank(values: list[str]) -> list[str]:
+    return [value for value in values if value]
+
+
 def _blank_to_none(value: Any) -> Any:
     return None if value == "" else value
 
@@ -142,7 +146,7 @@ class PatientListQuery(BaseSchema):
         default=None, description="Digits to find anywhere in the phone number."
     )
     email: Text | None = Field(default=None, description="Case-insensitive substring of the email.")
-    tag: list[Text] = Field(
+    tag: Annotated[list[Text], AfterValidator(_drop_blank)] = Field(
         default_factory=list, description="Exact tag; repeat for all of several."
     )
     sex: Annotated[Sex | None, BeforeValidator(_blank_to_none)] = None
