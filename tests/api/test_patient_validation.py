@@ -10,38 +10,14 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.contract import BAD_PHONE, BLANK, NUL_CHARS, NULL, REQUIRED, RESOURCE_FIELDS
 from tests.factories import create_patient, patient_payload, unique_phone
 
 URL = "/api/patients/"
 METHODS = ["POST", "PUT", "PATCH"]
 UPDATES = ["PUT", "PATCH"]
 
-REQUIRED = "This field is required."
-NULL = "This field may not be null."
-BLANK = "This field may not be blank."
-NUL_CHARS = "Null characters are not allowed."
-BAD_PHONE = "Phone number must be 9-15 digits, optionally starting with +."
 
-RESOURCE_FIELDS = {
-    "id",
-    "first_name",
-    "last_name",
-    "phone_no",
-    "allergies_and_medication",
-    "date_of_birth",
-    "sex",
-    "ssn",
-    "email",
-    "address",
-    "added_note",
-    "about_note",
-    "profile_picture",
-    "tags",
-    "wallet_balance",
-    "sessions",
-    "created_at",
-    "updated_at",
-}
 CREATE_REQUIRED = [
     "password",
     "first_name",

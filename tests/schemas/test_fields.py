@@ -15,14 +15,16 @@ from pydantic import TypeAdapter, ValidationError
 from app.core.errors import validation_errors
 from app.schemas.fields import PatientId
 from app.schemas.patient import PatientCreate, PatientRead, PatientReplace, PatientUpdate
-
-REQUIRED = "This field is required."
-NULL = "This field may not be null."
-BLANK = "This field may not be blank."
-NUL_CHARS = "Null characters are not allowed."
-BAD_EMAIL = "Enter a valid email address."
-BAD_PHONE = "Phone number must be 9-15 digits, optionally starting with +."
-BAD_DATE_FORMAT = "Date has wrong format. Use one of these formats instead: YYYY-MM-DD."
+from tests.contract import (
+    BAD_DATE_FORMAT,
+    BAD_EMAIL,
+    BAD_PHONE,
+    BLANK,
+    NUL_CHARS,
+    NULL,
+    REQUIRED,
+    RESOURCE_FIELDS,
+)
 
 VALID_SSN = "123-45-6789"
 EMAIL_254 = "a" * 64 + "@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 57 + ".com"
@@ -622,27 +624,6 @@ def test_errors_on_several_fields_are_reported_together():
 
 
 # --- the read schema ------------------------------------------------------------------------
-
-RESOURCE_FIELDS = {
-    "id",
-    "first_name",
-    "last_name",
-    "phone_no",
-    "allergies_and_medication",
-    "date_of_birth",
-    "sex",
-    "ssn",
-    "email",
-    "address",
-    "added_note",
-    "about_note",
-    "profile_picture",
-    "tags",
-    "wallet_balance",
-    "sessions",
-    "created_at",
-    "updated_at",
-}
 
 
 def stored_patient(**overrides: Any) -> dict[str, Any]:
