@@ -5,10 +5,10 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+import app.models  # noqa: F401  - registers every table on Base.metadata
 from app.core.config import get_settings
 from app.db.base import Base
 from app.db.embedded import embedded_database_url
-from app.models import patient  # noqa: F401  - registers the tables on Base.metadata
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):

@@ -1,10 +1,14 @@
 """`python -m app …`: the service's command line."""
 
 import argparse
+import asyncio
+import getpass
 import logging
 import os
 import sys
 from collections.abc import Sequence
+
+from pydantic import ValidationError
 
 from app import __version__
 from app.core.config import PROJECT_ROOT, get_settings
@@ -23,14 +27,14 @@ def serve(args: argparse.Namespace) -> None:
     """Start the embedded PostgreSQL when DATABASE_URL is unset, migrate, then serve."""
     import uvicorn
 
-    from app.db.embedded import embedded_database_url
+    from app.commands import database_url
 
     settings = get_settings()
-    database_url = settings.database_url or embedded_database_url(settings.data_dir)
+    url = database_url(settings)
     # Workers and the app's lifespan read the same URL, so they share one server.
-    os.environ["DATABASE_URL"] = database_url
+    os.environ["DATABASE_URL"] = url
     get_settings.cache_clear()
-    migrate(database_url)
+    migrate(url)
     uvicorn.run(
         "app.main:app",
         host=args.host or settings.host,
@@ -39,6 +43,48 @@ def serve(args: argparse.Namespace) -> None:
         log_level=settings.log_level,
         proxy_headers=True,
     )
+
+
+def _password(args: argparse.Namespace) -> str:
+    if args.password is not None:
+        return str(args.password)
+    if not sys.stdin.isatty():
+        raise SystemExit("error: --password is required when not run in a terminal.")
+    while True:
+        password = getpass.getpass("Password: ")
+        if password == getpass.getpass("Password (again): "):
+            return password
+        print("Error: your passwords didn't match.", file=sys.stderr)
+
+
+def create_staff(args: argparse.Namespace, role: str) -> None:
+    from app.commands import CommandError, create_staff
+    from app.schemas.staff import StaffCreate
+
+    try:
+        staff = StaffCreate(username=args.username, password=_password(args), role=role)
+    except ValidationError as error:
+        from app.core.errors import validation_errors
+
+        for field, messages in validation_errors(error.errors()).items():
+            print(f"error: {field}: {' '.join(messages)}", file=sys.stderr)
+        raise SystemExit(1) from None
+    try:
+        asyncio.run(
+            create_staff(
+                get_settings(), username=staff.username, password=staff.password, role=role
+            )
+        )
+    except CommandError as error:
+        raise SystemExit(f"error: {error}") from None
+    print(f"Created {role} {staff.username!r}.")
+
+
+def rotate_keys(_: argparse.Namespace) -> None:
+    from app.commands import rotate_keys
+
+    count = asyncio.run(rotate_keys(get_settings()))
+    print(f"Re-encrypted {count} patient(s) under the current key.")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -60,17 +106,34 @@ def main(argv: Sequence[str] | None = None) -> None:
     migrate_parser = commands.add_parser(
         "migrate", help="Apply the database migrations (alembic upgrade head)."
     )
-    migrate_parser.set_defaults(handler=lambda _: migrate(_resolved_database_url()))
+    migrate_parser.set_defaults(handler=lambda _: _migrate())
+
+    for name, role, description in (
+        ("createsuperuser", "admin", "Create an admin staff account."),
+        ("createstaff", None, "Create a staff account with the given role."),
+    ):
+        staff_parser = commands.add_parser(name, help=description, description=description)
+        staff_parser.add_argument("--username", required=True)
+        staff_parser.add_argument("--password", help="Prompted for when absent.")
+        if role is None:
+            staff_parser.add_argument("--role", choices=("admin", "therapist"), default="therapist")
+        staff_parser.set_defaults(
+            handler=lambda args, fixed=role: create_staff(args, fixed or args.role)
+        )
+
+    rotate_parser = commands.add_parser(
+        "rotate-keys", help="Re-encrypt PHI still under an old key with the first configured key."
+    )
+    rotate_parser.set_defaults(handler=rotate_keys)
 
     args = parser.parse_args(argv)
     args.handler(args)
 
 
-def _resolved_database_url() -> str:
-    from app.db.embedded import embedded_database_url
+def _migrate() -> None:
+    from app.commands import database_url
 
-    settings = get_settings()
-    return settings.database_url or embedded_database_url(settings.data_dir)
+    migrate(database_url(get_settings()))
 
 
 if __name__ == "__main__":

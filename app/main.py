@@ -2,17 +2,22 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
 from app import __version__
 from app.api.docs import install_openapi
-from app.api.routes import health, patients
+from app.api.routes import audit, auth, health, patients
 from app.core.config import Settings, get_settings
+from app.core.crypto import Keyring
 from app.core.errors import install_error_handlers
+from app.core.headers import SecurityHeadersMiddleware
 from app.core.logging import install_access_log_redaction
+from app.core.ratelimit import RateLimiter
 from app.db.embedded import embedded_database_url
 from app.db.session import create_engine, create_sessionmaker
+from app.db.types import use_keyring
 
 DESCRIPTION = """
 Patient records of the TherapyConnect practice app, in the conventions of Django REST Framework:
@@ -46,11 +51,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         generate_unique_id_function=lambda route: route.name,
     )
-    app.state.settings = settings or get_settings()
+    settings = settings or get_settings()
+    app.state.settings = settings
+    assert settings.phi_encryption_keys is not None, "settings fill in a development key"
+    use_keyring(Keyring.parse(settings.phi_encryption_keys.get_secret_value()))
+    app.state.rate_limiter = RateLimiter(settings)
     install_access_log_redaction()
     install_error_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.environment == "production")
     app.include_router(health.router)
+    app.include_router(auth.router)
     app.include_router(patients.router)
+    app.include_router(audit.router)
     install_openapi(app)
     return app
 

@@ -4,10 +4,12 @@ Each session creates its own database, migrates it with Alembic, and drops it at
 """
 
 import asyncio
+import base64
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -17,15 +19,18 @@ from alembic.config import Config
 from fastapi import FastAPI
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
+from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.commands import create_staff
 from app.core import security
 from app.core.config import PROJECT_ROOT, Settings
 from app.main import create_app
 
 PRODUCTION_PASSWORD_HASH = security._passwords
+STAFF_PASSWORD = "staff-password-1"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -111,6 +116,9 @@ def empty_database_url(server_url: str) -> Iterator[str]:
     drop_database(server_url, url)
 
 
+TEST_PHI_KEY = "test1:" + base64.b64encode(b"k" * 32).decode()
+
+
 @pytest.fixture(scope="session")
 def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings(
@@ -119,6 +127,10 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         data_dir=Path(tmp_path_factory.mktemp("data")),
         db_pool_size=20,
         db_max_overflow=20,
+        secret_key=SecretStr("test-signing-key-" + "x" * 32),
+        phi_encryption_keys=SecretStr(TEST_PHI_KEY),
+        # The suite makes thousands of requests with a handful of tokens.
+        api_rate_limit="1000000/minute",
     )
 
 
@@ -136,9 +148,55 @@ def engine(app: FastAPI) -> AsyncEngine:
 
 
 @pytest.fixture
-async def client(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
+async def anonymous(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
+    """A client with no credentials. Every table is emptied after the test."""
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
     async with engine.begin() as connection:
-        await connection.execute(text("TRUNCATE patients"))
+        await connection.execute(text("TRUNCATE patients, staff, audit_events"))
+    await app.state.rate_limiter.reset()
+
+
+@pytest.fixture
+async def login(anonymous: httpx.AsyncClient) -> Callable[[str, str], Awaitable[str]]:
+    async def get_token(username: str, password: str) -> str:
+        response = await anonymous.post(
+            "/api/auth/token/", data={"username": username, "password": password}
+        )
+        assert response.status_code == 200, response.text
+        token: str = response.json()["access_token"]
+        return token
+
+    return get_token
+
+
+@pytest.fixture
+async def staff_client(
+    app: FastAPI, settings: Settings, anonymous: httpx.AsyncClient, login: Any
+) -> AsyncIterator[Callable[..., Awaitable[httpx.AsyncClient]]]:
+    """Makes a staff member of a role and a client logged in as them."""
+    opened: list[httpx.AsyncClient] = []
+
+    async def make(role: str, username: str | None = None) -> httpx.AsyncClient:
+        username = username or f"{role}-{uuid.uuid4().hex[:6]}"
+        await create_staff(settings, username=username, password=STAFF_PASSWORD, role=role)
+        token = await login(username, STAFF_PASSWORD)
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://testserver",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        opened.append(client)
+        return client
+
+    yield make
+    for client in opened:
+        await client.aclose()
+
+
+@pytest.fixture
+async def client(staff_client: Any) -> httpx.AsyncClient:
+    """A client logged in as an admin: every endpoint is open to it."""
+    admin: httpx.AsyncClient = await staff_client("admin", "admin")
+    return admin

@@ -205,6 +205,11 @@ def test_compose_backend_service():
             "@db:5432/therapy_db"
         ),
         "ENVIRONMENT": "${ENVIRONMENT:-development}",
+        "SECRET_KEY": "${SECRET_KEY:-insecure-development-secret-change-me}",
+        "PHI_ENCRYPTION_KEYS": (
+            "${PHI_ENCRYPTION_KEYS:-dev:ZGV2ZWxvcG1lbnQtb25seS1rZXktbm90LXNlY3JldCE=}"
+        ),
+        "REDIS_URL": "${REDIS_URL:-}",
     }
     assert backend["depends_on"] == {"db": {"condition": "service_healthy"}}
     assert backend["healthcheck"]["test"] == ["CMD", "python", "-c", READYZ_PROBE]
@@ -361,6 +366,8 @@ def image_env(database_url: str, without_dev_packages: Path) -> dict[str, str]:
         **os.environ,
         "DATABASE_URL": plain.render_as_string(hide_password=False),
         "ENVIRONMENT": "development",
+        "SECRET_KEY": interpolate(environment(service("backend"))["SECRET_KEY"]),
+        "PHI_ENCRYPTION_KEYS": interpolate(environment(service("backend"))["PHI_ENCRYPTION_KEYS"]),
         "PYTHONPATH": str(without_dev_packages),
         "PYTHONUNBUFFERED": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
@@ -440,9 +447,11 @@ def test_the_image_command_serves_the_api(served, image_env):
     health = httpx.get(f"{base_url}/healthz", timeout=5)
     assert health.status_code == 200
     assert health.json() == {"status": "ok"}
-    patients = httpx.get(f"{base_url}/api/patients/", timeout=5)
-    assert patients.status_code == 200, patients.text
-    assert set(patients.json()) == {"count", "next", "previous", "results"}
+    anonymous = httpx.get(f"{base_url}/api/patients/", timeout=5)
+    assert anonymous.status_code == 401, anonymous.text
+    assert anonymous.headers["www-authenticate"] == "Bearer"
+    login = httpx.post(f"{base_url}/api/auth/token/", data={"username": "nobody", "password": "x"})
+    assert login.status_code == 401, login.text
 
     probes = [service("backend")["healthcheck"]["test"][1:]]
     probes += [

@@ -28,7 +28,7 @@ def upgrade() -> None:
         sa.Column("allergies_and_medication", sa.Text(), nullable=False),
         sa.Column("date_of_birth", sa.Date(), nullable=False),
         sa.Column("sex", sa.String(length=1), nullable=False),
-        sa.Column("ssn", sa.String(length=11), nullable=True),
+        sa.Column("ssn", sa.Text(), nullable=True),
         sa.Column("email", sa.String(length=254), nullable=True),
         sa.Column("address", sa.String(length=500), nullable=True),
         sa.Column("added_note", sa.String(length=500), nullable=True),

@@ -1,15 +1,24 @@
-from typing import Annotated
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
+from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.pagination import PageParam, PageRequest, PageSizeParam
 from app.core.config import Settings
-from app.core.errors import NotFound, UnsupportedMediaType
+from app.core.errors import NotAuthenticated, NotFound, PermissionDenied, UnsupportedMediaType
+from app.core.permissions import Access, Principal, forbidden_fields, may_access_patient, may_use
+from app.core.ratelimit import RateLimiter
+from app.core.security import decode_access_token
 from app.db.session import get_session
 from app.repositories.patient import PatientRepository
+from app.schemas.audit import AuditQuery
 from app.schemas.fields import PATIENT_ID_RE
 from app.schemas.patient import PatientListQuery
+from app.services.audit import AuditEntry, record_apart, record_with, status_of
+from app.services.auth import AuthService
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
@@ -20,6 +29,65 @@ def _settings(request: Request) -> Settings:
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
+
+
+def _rate_limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter = request.app.state.rate_limiter
+    return limiter
+
+
+RateLimiterDep = Annotated[RateLimiter, Depends(_rate_limiter)]
+bearer_token = OAuth2PasswordBearer(tokenUrl="/api/auth/token/", auto_error=False)
+
+
+async def _principal(
+    token: Annotated[str | None, Depends(bearer_token)],
+    session: SessionDep,
+    settings: SettingsDep,
+    limiter: RateLimiterDep,
+) -> Principal:
+    """The caller named by the bearer token: still existing, still active, within their rate."""
+    if not token:
+        raise NotAuthenticated
+    claims = decode_access_token(settings, token)
+    if claims is None:
+        raise NotAuthenticated("Given token not valid or expired.")
+    await limiter.hit_api(f"{claims.kind}:{claims.subject}")
+    principal = await AuthService(session, settings).principal_for(claims)
+    if principal is None:
+        raise NotAuthenticated("Given token not valid or expired.")
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(_principal)]
+
+
+def client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+async def _audit(
+    request: Request, session: SessionDep, principal: CurrentPrincipal
+) -> AsyncIterator[AuditEntry]:
+    """Records the request in the audit trail, whatever its outcome."""
+    route = request.scope.get("route")
+    patient_id = request.path_params.get("patient_id")
+    entry = AuditEntry(
+        action=getattr(route, "name", "unknown"),
+        actor=principal.name,
+        actor_kind=principal.kind,
+        patient_id=patient_id if patient_id and PATIENT_ID_RE.fullmatch(patient_id) else None,
+        client_address=client_address(request),
+    )
+    try:
+        yield entry
+    except Exception as error:
+        await record_apart(request.app.state.sessionmaker, entry, status_of(error))
+        raise
+    record_with(session, entry, getattr(route, "status_code", None) or 200)
+
+
+AuditDep = Annotated[AuditEntry, Depends(_audit, scope="function")]
 
 
 def _patient_repository(session: SessionDep) -> PatientRepository:
@@ -56,7 +124,39 @@ def _patient_id(
     return patient_id
 
 
+def allow(access: Access) -> Any:
+    """The role matrix for one endpoint: 403 for a role that may not use it at all, and for a
+    patient asking for another patient's record (404 when that record does not exist)."""
+
+    async def check(
+        request: Request, principal: CurrentPrincipal, _: AuditDep, repo: PatientRepoDep
+    ) -> None:
+        if not may_use(principal, access):
+            raise PermissionDenied
+        patient_id = request.path_params.get("patient_id")
+        if patient_id is not None and not may_access_patient(principal, patient_id):
+            if not PATIENT_ID_RE.fullmatch(patient_id) or not await repo.exists(patient_id):
+                raise NotFound
+            raise PermissionDenied
+
+    return Depends(check)
+
+
+async def _only_fields_the_caller_may_change(request: Request, principal: CurrentPrincipal) -> None:
+    """A patient editing their own record may send only the fields API.md lets them change."""
+    if principal.is_staff:
+        return
+    try:
+        sent = json.loads(await request.body() or b"{}")
+    except ValueError:
+        return  # the body's own validation answers with the parse error
+    if isinstance(sent, dict) and forbidden_fields(principal, set(sent)):
+        raise PermissionDenied
+
+
 PatientIdDep = Annotated[str, Depends(_patient_id)]
+PatientSelfFields = Depends(_only_fields_the_caller_may_change)
+AuditQueryDep = Annotated[AuditQuery, Query()]
 PatientRepoDep = Annotated[PatientRepository, Depends(_patient_repository)]
 PageRequestDep = Annotated[PageRequest, Depends(_page_request)]
 PatientListQueryDep = Annotated[PatientListQuery, Query()]

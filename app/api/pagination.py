@@ -1,8 +1,9 @@
 """Page-number pagination as DRF's PageNumberPagination does it (`page`, `page_size`, `last`)."""
 
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from math import ceil
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Query, Request
 
@@ -67,3 +68,17 @@ def page_links(request: Request, page: int, size: int, count: int) -> tuple[str 
     next_url = str(url.include_query_params(page=page + 1)) if page < pages else None
     previous_url = str(url.include_query_params(page=page - 1)) if page > 1 else None
     return next_url, previous_url
+
+
+async def paginate(
+    request: Request,
+    page_request: PageRequest,
+    count: Callable[[], Awaitable[int]],
+    fetch: Callable[[int, int], Awaitable[Sequence[Any]]],
+) -> dict[str, Any]:
+    """A DRF page: `count`, absolute `next`/`previous` links, and the page's `results`."""
+    total = await count()
+    page = page_request.resolve(total)
+    results = await fetch((page - 1) * page_request.size, page_request.size)
+    next_url, previous_url = page_links(request, page, page_request.size, total)
+    return {"count": total, "next": next_url, "previous": previous_url, "results": results}

@@ -1,8 +1,12 @@
+import base64
+import json
+import os
+import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -30,6 +34,24 @@ class Settings(BaseSettings):
     page_size_default: int = 20
     page_size_max: int = 100
 
+    secret_key: SecretStr | None = Field(
+        default=None, description="Signs access tokens (HS256); at least 32 random characters."
+    )
+    phi_encryption_keys: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated `key_id:base64 of 32 bytes`; the first encrypts, all decrypt.",
+    )
+    jwt_issuer: str = "therapyconnect-patients"
+    access_token_ttl_seconds: int = Field(default=3600, ge=60)
+    login_rate_limit: str = Field(
+        default="10/minute", description="Failed logins per username and per address."
+    )
+    api_rate_limit: str = Field(default="600/minute", description="API requests per token.")
+    redis_url: str | None = Field(default=None, description="Share rate limits between instances.")
+    cors_origins: list[str] = Field(
+        default_factory=list, description='JSON list, e.g. ["https://app.example"].'
+    )
+
     @field_validator("database_url")
     @classmethod
     def _use_asyncpg(cls, url: str | None) -> str | None:
@@ -40,6 +62,51 @@ class Settings(BaseSettings):
             if url.startswith(prefix):
                 return "postgresql+asyncpg://" + url.removeprefix(prefix)
         return url
+
+    @model_validator(mode="after")
+    def _secrets(self) -> Self:
+        """Production refuses to start without real secrets; development keeps its own."""
+        if self.environment == "production":
+            key = self.secret_key.get_secret_value() if self.secret_key else ""
+            if len(key) < 32 or _is_placeholder(key):
+                raise ValueError(
+                    "SECRET_KEY must be a random value of at least 32 characters in production"
+                )
+            keys = self.phi_encryption_keys.get_secret_value() if self.phi_encryption_keys else ""
+            if not keys or _is_placeholder(keys):
+                raise ValueError("PHI_ENCRYPTION_KEYS must be set in production")
+            return self
+        if self.secret_key is None or self.phi_encryption_keys is None:
+            generated = _development_secrets(self.data_dir)
+            self.secret_key = self.secret_key or SecretStr(generated["secret_key"])
+            self.phi_encryption_keys = self.phi_encryption_keys or SecretStr(
+                generated["phi_encryption_keys"]
+            )
+        return self
+
+
+PLACEHOLDER_MARKERS = ("change-me", "changeme", "placeholder", "insecure", "dev:")
+
+
+def _is_placeholder(value: str) -> bool:
+    return any(marker in value.lower() for marker in PLACEHOLDER_MARKERS)
+
+
+def _development_secrets(data_dir: Path) -> dict[str, str]:
+    """Random secrets made once per checkout, so tokens and encrypted rows survive restarts."""
+    path = data_dir / "dev-secrets.json"
+    if path.exists():
+        stored: dict[str, str] = json.loads(path.read_text())
+        return stored
+    data_dir.mkdir(parents=True, exist_ok=True)
+    generated = {
+        "secret_key": secrets.token_urlsafe(48),
+        "phi_encryption_keys": "local1:" + base64.b64encode(os.urandom(32)).decode(),
+    }
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        json.dump(generated, file)
+    return generated
 
 
 @lru_cache

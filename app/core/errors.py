@@ -43,6 +43,24 @@ class InvalidPage(NotFound):
     default_detail = "Invalid page."
 
 
+class NotAuthenticated(AppError):
+    status_code = 401
+    default_detail = "Authentication credentials were not provided."
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Throttled(AppError):
+    status_code = 429
+
+    def __init__(self, wait_seconds: int) -> None:
+        super().__init__(
+            f"Request was throttled. Expected available in {wait_seconds} seconds.",
+            headers={"Retry-After": str(wait_seconds)},
+        )
+
+
 class PermissionDenied(AppError):
     status_code = 403
     default_detail = "You do not have permission to perform this action."

@@ -2,11 +2,12 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Date, Index, Numeric, String, Text, text
+from sqlalchemy import CheckConstraint, Date, Index, Numeric, String, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base, TimestampMixin
+from app.db.types import EncryptedText
 
 WALLET_MAX = Decimal("99999999.99")
 MAX_TAGS = 50
@@ -30,10 +31,12 @@ class Patient(TimestampMixin, Base):
     first_name: Mapped[str] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100))
     phone_no: Mapped[str] = mapped_column(String(16), unique=True)
-    allergies_and_medication: Mapped[str] = mapped_column(Text)
+    allergies_and_medication: Mapped[str] = mapped_column(
+        EncryptedText("patients.allergies_and_medication")
+    )
     date_of_birth: Mapped[date] = mapped_column(Date)
     sex: Mapped[str] = mapped_column(String(1))
-    ssn: Mapped[str | None] = mapped_column(String(11))
+    ssn: Mapped[str | None] = mapped_column(EncryptedText("patients.ssn"))
     email: Mapped[str | None] = mapped_column(String(254))
     address: Mapped[str | None] = mapped_column(String(500))
     added_note: Mapped[str | None] = mapped_column(String(500))

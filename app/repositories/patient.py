@@ -7,10 +7,23 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from asyncpg.exceptions import UniqueViolationError
-from sqlalchemy import ColumnElement, Select, Text, and_, delete, func, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Text,
+    and_,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import flag_modified
 
 from app.core.errors import NotFound, ValidationFailed
 from app.models.patient import MAX_TAGS, WALLET_MAX, Patient
@@ -57,6 +70,42 @@ class PatientRepository:
         if patient is None:
             raise NotFound
         return patient
+
+    async def exists(self, patient_id: str) -> bool:
+        statement = select(Patient.id).where(Patient.id == patient_id)
+        return (await self.session.scalar(statement)) is not None
+
+    async def credentials(
+        self, patient_id: str | None = None, phone_no: str | None = None
+    ) -> tuple[str, str] | None:
+        """(id, password hash) of the patient with this id or phone number."""
+        condition = Patient.id == patient_id if patient_id else Patient.phone_no == phone_no
+        row = (
+            await self.session.execute(select(Patient.id, Patient.password_hash).where(condition))
+        ).first()
+        return None if row is None else (row[0], row[1])
+
+    async def set_password_hash(self, patient_id: str, password_hash: str) -> None:
+        await self.session.execute(
+            update(Patient).where(Patient.id == patient_id).values(password_hash=password_hash)
+        )
+
+    async def encrypted_under_other_keys(self, key_id: str, *, limit: int) -> Sequence[Patient]:
+        """Patients with a PHI field still encrypted under a key other than `key_id`."""
+        current = f"v1:{key_id}:%"
+        stale = [
+            and_(column.is_not(None), type_coerce(column, Text).not_like(current))
+            for column in (Patient.ssn, Patient.allergies_and_medication)
+        ]
+        statement = select(Patient).where(or_(*stale)).order_by(Patient.id).limit(limit)
+        return (await self.session.scalars(statement)).all()
+
+    async def reencrypt(self, patients: Sequence[Patient]) -> None:
+        """Write the PHI fields again, so they are encrypted under the current key."""
+        for patient in patients:
+            flag_modified(patient, "ssn")
+            flag_modified(patient, "allergies_and_medication")
+        await self.session.flush()
 
     async def create(self, values: dict[str, Any]) -> Patient:
         """Insert a patient; a generated id that collides is drawn again."""

@@ -8,6 +8,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.core.config import Settings
+from app.core.security import create_access_token
 from app.main import create_app
 from tests.factories import patient_payload
 
@@ -35,7 +36,12 @@ async def unreachable_client(settings: Settings) -> AsyncIterator[httpx.AsyncCli
     application = create_app(broken)
     async with application.router.lifespan_context(application):
         transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        token = create_access_token(broken, kind="staff", subject="1")
+        async with httpx.AsyncClient(
+            transport=transport,
+            base_url="http://testserver",
+            headers={"Authorization": f"Bearer {token}"},
+        ) as client:
             yield client
 
 

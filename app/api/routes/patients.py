@@ -5,14 +5,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Request, status
 
 from app.api.deps import (
+    AuditDep,
     JsonBody,
     PageRequestDep,
     PatientIdDep,
     PatientListQueryDep,
     PatientRepoDep,
+    PatientSelfFields,
+    allow,
 )
 from app.api.docs import errors
-from app.api.pagination import page_links
+from app.api.pagination import paginate
+from app.core.permissions import Access
 from app.core.security import hash_password
 from app.models.patient import Patient
 from app.schemas.patient import (
@@ -29,6 +33,10 @@ from app.schemas.patient import (
 
 router = APIRouter(prefix="/api/patients", tags=["patients"])
 
+STAFF = allow(Access.STAFF)
+ADMIN = allow(Access.ADMIN)
+STAFF_OR_SELF = allow(Access.STAFF_OR_SELF)
+
 
 async def _writable(payload: PatientUpdate) -> dict[str, Any]:
     """The columns a write sets: only what was sent, with the password replaced by its hash."""
@@ -38,31 +46,44 @@ async def _writable(payload: PatientUpdate) -> dict[str, Any]:
     return values
 
 
-@router.get("/", response_model=PatientPage, responses=errors(400, 404))
+AUTH_ERRORS = (401, 403, 429)
+
+
+@router.get(
+    "/", response_model=PatientPage, dependencies=[STAFF], responses=errors(400, *AUTH_ERRORS, 404)
+)
 async def list_patients(
     request: Request, query: PatientListQueryDep, page_request: PageRequestDep, repo: PatientRepoDep
 ) -> dict[str, Any]:
     """List patients, filtered, ordered and paged."""
-    count = await repo.count(query)
-    page = page_request.resolve(count)
-    results = await repo.list(query, offset=(page - 1) * page_request.size, limit=page_request.size)
-    next_url, previous_url = page_links(request, page, page_request.size, count)
-    return {"count": count, "next": next_url, "previous": previous_url, "results": results}
+    return await paginate(
+        request,
+        page_request,
+        count=lambda: repo.count(query),
+        fetch=lambda offset, limit: repo.list(query, offset=offset, limit=limit),
+    )
 
 
 @router.post(
     "/",
     response_model=PatientRead,
     status_code=status.HTTP_201_CREATED,
-    dependencies=[JsonBody],
-    responses=errors(400, 415),
+    dependencies=[STAFF, JsonBody],
+    responses=errors(400, *AUTH_ERRORS, 415),
 )
-async def create_patient(payload: PatientCreate, repo: PatientRepoDep) -> Patient:
+async def create_patient(payload: PatientCreate, repo: PatientRepoDep, audit: AuditDep) -> Patient:
     """Create a patient; the id is generated when absent."""
-    return await repo.create(await _writable(payload))
+    patient = await repo.create(await _writable(payload))
+    audit.patient_id = patient.id
+    return patient
 
 
-@router.get("/{patient_id}/", response_model=PatientRead, responses=errors(404))
+@router.get(
+    "/{patient_id}/",
+    response_model=PatientRead,
+    dependencies=[STAFF_OR_SELF],
+    responses=errors(*AUTH_ERRORS, 404),
+)
 async def get_patient(patient_id: PatientIdDep, repo: PatientRepoDep) -> Patient:
     """Read one patient."""
     return await repo.get(patient_id)
@@ -71,8 +92,8 @@ async def get_patient(patient_id: PatientIdDep, repo: PatientRepoDep) -> Patient
 @router.put(
     "/{patient_id}/",
     response_model=PatientRead,
-    dependencies=[JsonBody],
-    responses=errors(400, 404, 415),
+    dependencies=[STAFF, JsonBody],
+    responses=errors(400, *AUTH_ERRORS, 404, 415),
 )
 async def replace_patient(
     patient_id: PatientIdDep, payload: PatientReplace, repo: PatientRepoDep
@@ -84,52 +105,49 @@ async def replace_patient(
 @router.patch(
     "/{patient_id}/",
     response_model=PatientRead,
-    dependencies=[JsonBody],
-    responses=errors(400, 404, 415),
+    dependencies=[STAFF_OR_SELF, JsonBody, PatientSelfFields],
+    responses=errors(400, *AUTH_ERRORS, 404, 415),
 )
 async def update_patient(
     patient_id: PatientIdDep,
     repo: PatientRepoDep,
     payload: Annotated[PatientUpdate, Body()] = PatientUpdate(),
 ) -> Patient:
-    """Change some of a patient's writable fields."""
+    """Change some of a patient's writable fields (a patient: only their own contact fields)."""
     return await repo.update(patient_id, await _writable(payload))
 
 
-@router.delete("/{patient_id}/", status_code=status.HTTP_204_NO_CONTENT, responses=errors(404))
+@router.delete(
+    "/{patient_id}/",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[ADMIN],
+    responses=errors(*AUTH_ERRORS, 404),
+)
 async def delete_patient(patient_id: PatientIdDep, repo: PatientRepoDep) -> None:
-    """Delete a patient."""
+    """Delete a patient (admins only)."""
     await repo.delete(patient_id)
 
 
-@router.post(
-    "/{patient_id}/add_tag/",
-    response_model=PatientRead,
-    dependencies=[JsonBody],
-    responses=errors(400, 404, 415),
-)
+ACTION: dict[str, Any] = {
+    "response_model": PatientRead,
+    "dependencies": [STAFF, JsonBody],
+    "responses": errors(400, *AUTH_ERRORS, 404, 415),
+}
+
+
+@router.post("/{patient_id}/add_tag/", **ACTION)
 async def add_tag(patient_id: PatientIdDep, payload: TagAction, repo: PatientRepoDep) -> Patient:
     """Add a tag; adding one already there changes nothing."""
     return await repo.add_tag(patient_id, payload.tag)
 
 
-@router.post(
-    "/{patient_id}/remove_tag/",
-    response_model=PatientRead,
-    dependencies=[JsonBody],
-    responses=errors(400, 404, 415),
-)
+@router.post("/{patient_id}/remove_tag/", **ACTION)
 async def remove_tag(patient_id: PatientIdDep, payload: TagAction, repo: PatientRepoDep) -> Patient:
     """Remove a tag; removing one not there changes nothing."""
     return await repo.remove_tag(patient_id, payload.tag)
 
 
-@router.post(
-    "/{patient_id}/add_session/",
-    response_model=PatientRead,
-    dependencies=[JsonBody],
-    responses=errors(400, 404, 415),
-)
+@router.post("/{patient_id}/add_session/", **ACTION)
 async def add_session(
     patient_id: PatientIdDep, payload: SessionCreate, repo: PatientRepoDep
 ) -> Patient:
@@ -138,12 +156,7 @@ async def add_session(
     return await repo.add_session(patient_id, document)
 
 
-@router.post(
-    "/{patient_id}/update_wallet/",
-    response_model=PatientRead,
-    dependencies=[JsonBody],
-    responses=errors(400, 404, 415),
-)
+@router.post("/{patient_id}/update_wallet/", **ACTION)
 async def update_wallet(
     patient_id: PatientIdDep, payload: WalletUpdate, repo: PatientRepoDep
 ) -> Patient:

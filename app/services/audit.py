@@ -1,0 +1,72 @@
+"""The audit trail of every patient read, change and login attempt: who, what, when, from where.
+
+A successful request's event is written in the request's own transaction, so a write and its
+audit row commit together. A refused or failed request rolls its transaction back, so its event
+is written in a transaction of its own.
+"""
+
+import logging
+from dataclasses import dataclass
+
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.core.errors import AppError
+from app.models.audit import AuditEvent
+from app.repositories.audit import AuditRepository
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class AuditEntry:
+    action: str
+    actor: str
+    actor_kind: str
+    patient_id: str | None
+    client_address: str | None
+
+    def event(self, status_code: int) -> AuditEvent:
+        return AuditEvent(
+            actor=self.actor,
+            actor_kind=self.actor_kind,
+            action=self.action,
+            patient_id=self.patient_id,
+            client_address=self.client_address,
+            outcome=outcome_of(status_code),
+            status_code=status_code,
+        )
+
+
+def outcome_of(status_code: int) -> str:
+    if status_code < 400:
+        return "success"
+    if status_code in (401, 403, 429):
+        return "denied"
+    if status_code == 404:
+        return "not_found"
+    if status_code < 500:
+        return "invalid"
+    return "error"
+
+
+def status_of(error: BaseException) -> int:
+    if isinstance(error, AppError):
+        return error.status_code
+    return 400 if isinstance(error, RequestValidationError) else 500
+
+
+def record_with(session: AsyncSession, entry: AuditEntry, status_code: int) -> None:
+    AuditRepository(session).append(entry.event(status_code))
+
+
+async def record_apart(
+    sessionmaker: async_sessionmaker[AsyncSession], entry: AuditEntry, status_code: int
+) -> None:
+    """For requests whose own transaction rolled back; never hides the request's own error."""
+    try:
+        async with sessionmaker() as session, session.begin():
+            record_with(session, entry, status_code)
+    except (SQLAlchemyError, OSError) as error:
+        logger.warning("audit event for %s not recorded: %s", entry.action, type(error).__name__)
