@@ -8,7 +8,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app import __version__
 from app.api.docs import install_openapi
-from app.api.routes import audit, auth, health, patients
+from app.api.routes import audit, auth, health, patients, pictures
 from app.core.config import Settings, get_settings
 from app.core.crypto import Keyring
 from app.core.errors import install_error_handlers
@@ -69,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(patients.router)
+    app.include_router(pictures.router)
     app.include_router(audit.router)
     install_openapi(app)
     return app

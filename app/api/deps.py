@@ -8,7 +8,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.pagination import PageParam, PageRequest, PageSizeParam
 from app.core.config import Settings
-from app.core.errors import NotAuthenticated, NotFound, PermissionDenied, UnsupportedMediaType
+from app.core.errors import (
+    NotAuthenticated,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    UnsupportedMediaType,
+)
 from app.core.permissions import Access, Principal, forbidden_fields, may_access_patient, may_use
 from app.core.ratelimit import RateLimiter
 from app.core.security import decode_access_token
@@ -19,6 +25,9 @@ from app.schemas.fields import PATIENT_ID_RE
 from app.schemas.patient import PatientListQuery
 from app.services.audit import AuditEntry, record_apart, record_with, status_of
 from app.services.auth import AuthService
+from app.services.pictures import PictureStore
+
+MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
@@ -154,7 +163,23 @@ async def _only_fields_the_caller_may_change(request: Request, principal: Curren
         raise PermissionDenied
 
 
+def _picture_store(settings: SettingsDep) -> PictureStore:
+    return PictureStore(settings.pictures_dir)
+
+
+async def _multipart_upload(request: Request, settings: SettingsDep) -> None:
+    """415 for anything but a form upload; 413 before reading a body that is announced too big."""
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != "multipart/form-data":
+        raise UnsupportedMediaType(f'Unsupported media type "{media_type or "(none)"}" in request.')
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > settings.picture_max_bytes + MULTIPART_OVERHEAD:
+        raise PayloadTooLarge(settings.picture_max_bytes)
+
+
 PatientIdDep = Annotated[str, Depends(_patient_id)]
+PictureStoreDep = Annotated[PictureStore, Depends(_picture_store)]
+MultipartUpload = Depends(_multipart_upload)
 PatientSelfFields = Depends(_only_fields_the_caller_may_change)
 AuditQueryDep = Annotated[AuditQuery, Query()]
 PatientRepoDep = Annotated[PatientRepository, Depends(_patient_repository)]

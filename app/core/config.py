@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "info"
+    media_dir: Path | None = Field(
+        default=None, description="Profile pictures; default DATA_DIR/media."
+    )
+    picture_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
+    picture_max_side: int = Field(default=4096, ge=1)
     page_size_default: int = 20
     page_size_max: int = 100
 
@@ -62,6 +67,10 @@ class Settings(BaseSettings):
             if url.startswith(prefix):
                 return "postgresql+asyncpg://" + url.removeprefix(prefix)
         return url
+
+    @property
+    def pictures_dir(self) -> Path:
+        return (self.media_dir or self.data_dir / "media") / "profile_pictures"
 
     @model_validator(mode="after")
     def _secrets(self) -> Self:

@@ -66,6 +66,13 @@ class PermissionDenied(AppError):
     default_detail = "You do not have permission to perform this action."
 
 
+class PayloadTooLarge(AppError):
+    status_code = 413
+
+    def __init__(self, limit_bytes: int) -> None:
+        super().__init__(f"Upload is larger than the limit of {limit_bytes // (1024 * 1024)} MB.")
+
+
 class UnsupportedMediaType(AppError):
     status_code = 415
     default_detail = "Unsupported media type in request."

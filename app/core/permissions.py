@@ -30,6 +30,7 @@ class Access(Enum):
     STAFF = "staff"  # admins and therapists
     ADMIN = "admin"
     STAFF_OR_SELF = "staff or the patient themself"
+    ADMIN_OR_SELF = "admins or the patient themself"
 
 
 def may_use(principal: Principal, access: Access) -> bool:
@@ -38,6 +39,8 @@ def may_use(principal: Principal, access: Access) -> bool:
         return principal.role == "admin"
     if access is Access.STAFF:
         return principal.is_staff
+    if access is Access.ADMIN_OR_SELF:
+        return principal.role in ("admin", "patient")
     return True
 
 

@@ -130,12 +130,32 @@ class PatientRepository:
         )
         return self._require(await self._write(statement))
 
-    async def delete(self, patient_id: str) -> None:
+    async def delete(self, patient_id: str) -> str | None:
+        """Delete the patient; returns their picture's stored name, for the caller to remove."""
         result = await self.session.execute(
-            delete(Patient).where(Patient.id == patient_id).returning(Patient.id)
+            delete(Patient).where(Patient.id == patient_id).returning(Patient.profile_picture)
         )
-        if result.scalar_one_or_none() is None:
+        row = result.first()
+        if row is None:
             raise NotFound
+        picture: str | None = row[0]
+        return picture
+
+    async def replace_picture(
+        self, patient_id: str, name: str | None
+    ) -> tuple[Patient, str | None]:
+        """Set (or clear) the picture under a row lock; returns the patient and the old name."""
+        locked = select(Patient.profile_picture).where(Patient.id == patient_id).with_for_update()
+        row = (await self.session.execute(locked)).first()
+        if row is None:
+            raise NotFound
+        statement = (
+            update(Patient)
+            .where(Patient.id == patient_id)
+            .values(profile_picture=name, updated_at=func.now())
+            .returning(Patient)
+        )
+        return self._require(await self._write(statement)), row[0]
 
     async def add_tag(self, patient_id: str, tag: str) -> Patient:
         has_tag = Patient.tags.contains(_jsonb_array(tag))

@@ -2,8 +2,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer
+from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, field_serializer
 
+from app.api.urls import profile_picture_url
 from app.models.patient import ORDERABLE
 from app.schemas.base import BaseSchema
 from app.schemas.fields import (
@@ -112,6 +113,10 @@ class PatientRead(BaseSchema):
     sessions: list[SessionRead]
     created_at: datetime
     updated_at: datetime
+
+    @field_serializer("profile_picture")
+    def _picture_url(self, stored_name: str | None) -> str | None:
+        return None if stored_name is None else profile_picture_url(self.id)
 
 
 class PatientPage(BaseSchema):

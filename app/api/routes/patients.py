@@ -2,7 +2,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request, status
+from fastapi import APIRouter, BackgroundTasks, Body, Depends, Request, status
 
 from app.api.deps import (
     AuditDep,
@@ -12,10 +12,12 @@ from app.api.deps import (
     PatientListQueryDep,
     PatientRepoDep,
     PatientSelfFields,
+    PictureStoreDep,
     allow,
 )
 from app.api.docs import errors
 from app.api.pagination import paginate
+from app.api.urls import remember_base_url
 from app.core.permissions import Access
 from app.core.security import hash_password
 from app.models.patient import Patient
@@ -31,7 +33,9 @@ from app.schemas.patient import (
     session_document,
 )
 
-router = APIRouter(prefix="/api/patients", tags=["patients"])
+router = APIRouter(
+    prefix="/api/patients", tags=["patients"], dependencies=[Depends(remember_base_url)]
+)
 
 STAFF = allow(Access.STAFF)
 ADMIN = allow(Access.ADMIN)
@@ -123,9 +127,11 @@ async def update_patient(
     dependencies=[ADMIN],
     responses=errors(*AUTH_ERRORS, 404),
 )
-async def delete_patient(patient_id: PatientIdDep, repo: PatientRepoDep) -> None:
-    """Delete a patient (admins only)."""
-    await repo.delete(patient_id)
+async def delete_patient(
+    patient_id: PatientIdDep, repo: PatientRepoDep, store: PictureStoreDep, after: BackgroundTasks
+) -> None:
+    """Delete a patient (admins only), and their picture once the deletion is committed."""
+    after.add_task(store.remove, await repo.delete(patient_id))
 
 
 ACTION: dict[str, Any] = {
