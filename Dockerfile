@@ -22,6 +22,10 @@ RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent \
         --shell /usr/sbin/nologin app
 
+# Profile pictures: the one folder the service writes (a volume in docker-compose.yml).
+ENV MEDIA_DIR=/var/lib/therapyconnect/media
+RUN mkdir -p /var/lib/therapyconnect/media && chown -R 10001:10001 /var/lib/therapyconnect
+
 WORKDIR /srv
 COPY --from=build /opt/venv /opt/venv
 COPY alembic.ini ./
