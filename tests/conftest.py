@@ -6,6 +6,8 @@ Each session creates its own database, migrates it with Alembic, and drops it at
 import asyncio
 import base64
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -54,16 +56,20 @@ def _sqlalchemy_url(url: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server_url() -> Iterator[str]:
     """A URL to a database on a server where the tests may create databases."""
     if url := os.environ.get("TEST_DATABASE_URL"):
         yield _sqlalchemy_url(url)
         return
     import pgserver
 
-    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="delete")
+    # As root, pgserver runs PostgreSQL as its own user: the folder must be reachable by it.
+    folder = Path(tempfile.mkdtemp(prefix="therapy-test-pg-"))
+    folder.chmod(0o755)
+    server = pgserver.get_server(folder / "data", cleanup_mode="delete")
     yield _sqlalchemy_url(server.get_uri("postgres"))
     server.cleanup()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def create_database(server_url: str, prefix: str) -> str:
