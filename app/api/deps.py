@@ -7,10 +7,12 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.pagination import PageParam, PageRequest, PageSizeParam
+from app.api.routing import JSON_ERROR_KEY
 from app.core.config import Settings
 from app.core.errors import (
     NotAuthenticated,
     NotFound,
+    ParseError,
     PayloadTooLarge,
     PermissionDenied,
     UnsupportedMediaType,
@@ -112,10 +114,12 @@ def _page_request(
 
 
 async def _json_body(request: Request) -> None:
-    """A body that is not JSON is a 415, as DRF's parser negotiation answers."""
+    """A body that is not JSON is a 415, and malformed JSON a 400, as DRF's parsers answer."""
     content_type = request.headers.get("content-type", "")
     media_type = content_type.partition(";")[0].strip().lower()
     if media_type == "application/json" or media_type.endswith("+json"):
+        if (error := request.scope.get(JSON_ERROR_KEY)) is not None:
+            raise ParseError(f"JSON parse error - {error}")
         return
     if media_type or await request.body():
         shown = media_type or "(none)"

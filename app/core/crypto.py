@@ -31,15 +31,18 @@ class Keyring:
     def parse(cls, spec: str) -> "Keyring":
         """`id:base64key,id2:base64key2`, as PHI_ENCRYPTION_KEYS holds them."""
         keys: list[tuple[str, bytes]] = []
-        for item in filter(None, (part.strip() for part in spec.split(","))):
-            key_id, _, encoded = item.partition(":")
+        items = filter(None, (part.strip() for part in spec.split(",")))
+        for position, item in enumerate(items, start=1):
+            # Errors name the key by position: the item itself is a secret.
+            key_id, separator, encoded = item.partition(":")
             try:
                 key = base64.b64decode(encoded, validate=True)
             except binascii.Error:
-                raise ValueError(f"encryption key {key_id!r} is not valid base64") from None
-            if not key_id.isalnum() or len(key) != 32:
+                key = b""
+            if not separator or not key_id.isalnum() or len(key) != 32:
                 raise ValueError(
-                    f"encryption key {key_id!r} must be an alphanumeric id and 32 bytes"
+                    f"encryption key #{position} must be `id:base64 of 32 bytes` "
+                    "with an alphanumeric id"
                 )
             keys.append((key_id, key))
         return cls(keys)
@@ -57,7 +60,7 @@ class Keyring:
         try:
             raw = base64.b64decode(payload, validate=True)
             return cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], context.encode()).decode()
-        except (binascii.Error, InvalidTag, UnicodeDecodeError):
+        except (binascii.Error, InvalidTag, ValueError):  # ValueError: too short, not UTF-8
             raise DecryptionError(f"a stored value does not open with key {key_id!r}") from None
 
     def needs_rotation(self, stored: str) -> bool:

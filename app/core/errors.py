@@ -39,6 +39,11 @@ class NotFound(AppError):
     default_detail = "Not found."
 
 
+class ParseError(AppError):
+    status_code = 400
+    default_detail = "Malformed request."
+
+
 class InvalidPage(NotFound):
     default_detail = "Invalid page."
 

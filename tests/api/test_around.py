@@ -166,3 +166,10 @@ async def test_ids_that_cannot_exist_are_404(client, patient_id):
         response = await client.request(method, f"/api/patients/{patient_id}/")
         assert response.status_code == 404
         assert response.json() == {"detail": "Not found."}
+
+
+async def test_credentials_are_checked_before_the_body_is_parsed(anonymous):
+    response = await anonymous.post(
+        "/api/patients/", content=b'{"first_name": ', headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 401

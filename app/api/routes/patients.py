@@ -17,6 +17,7 @@ from app.api.deps import (
 )
 from app.api.docs import errors
 from app.api.pagination import paginate
+from app.api.routing import DeferredJSONRoute
 from app.api.urls import remember_base_url
 from app.core.permissions import Access
 from app.core.security import hash_password
@@ -34,7 +35,10 @@ from app.schemas.patient import (
 )
 
 router = APIRouter(
-    prefix="/api/patients", tags=["patients"], dependencies=[Depends(remember_base_url)]
+    prefix="/api/patients",
+    tags=["patients"],
+    dependencies=[Depends(remember_base_url)],
+    route_class=DeferredJSONRoute,
 )
 
 STAFF = allow(Access.STAFF)

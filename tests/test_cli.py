@@ -1,0 +1,342 @@
+"""`python -m app …` run as an operator runs it: a separate process on the test database."""
+
+import os
+import select
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.core.config import PROJECT_ROOT, Settings
+
+PASSWORD = "operator-password-1"
+TIMEOUT = 60
+
+
+@pytest.fixture
+def cli_env(settings: Settings, database_url: str, tmp_path: Path) -> dict[str, str]:
+    """The environment an operator would set: a plain postgresql:// URL and the two secrets."""
+    assert settings.secret_key is not None
+    assert settings.phi_encryption_keys is not None
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST")}
+    env.update(
+        DATABASE_URL=make_url(database_url)
+        .set(drivername="postgresql")
+        .render_as_string(hide_password=False),
+        SECRET_KEY=settings.secret_key.get_secret_value(),
+        PHI_ENCRYPTION_KEYS=settings.phi_encryption_keys.get_secret_value(),
+        DATA_DIR=str(tmp_path / "data"),
+        ENVIRONMENT="development",
+    )
+    return env
+
+
+def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - the repo's own command line
+        [sys.executable, "-m", "app", *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+
+
+def unique_username(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+async def staff_row(engine: AsyncEngine, username: str) -> dict[str, Any] | None:
+    async with engine.connect() as connection:
+        row = (
+            await connection.execute(
+                text("SELECT role, is_active, password_hash FROM staff WHERE username = :u"),
+                {"u": username},
+            )
+        ).one_or_none()
+    return None if row is None else dict(row._mapping)
+
+
+async def staff_count(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        count = await connection.scalar(text("SELECT count(*) FROM staff"))
+    assert isinstance(count, int)
+    return count
+
+
+async def assert_can_log_in(anonymous: Any, username: str, password: str) -> None:
+    response = await anonymous.post(
+        "/api/auth/token/", data={"username": username, "password": password}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["token_type"] == "bearer"
+
+
+def test_help_lists_every_command(cli_env):
+    result = run_cli(cli_env, "--help")
+    assert result.returncode == 0, result.stderr
+    for command in ("serve", "migrate", "createsuperuser", "createstaff", "rotate-keys"):
+        assert command in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("command", "extra", "role"),
+    [
+        ("createsuperuser", [], "admin"),
+        ("createstaff", ["--role", "therapist"], "therapist"),
+        ("createstaff", ["--role", "admin"], "admin"),
+        ("createstaff", [], "therapist"),
+    ],
+)
+async def test_create_staff_account(cli_env, engine, anonymous, command, extra, role):
+    username = unique_username(role)
+    result = run_cli(cli_env, command, "--username", username, "--password", PASSWORD, *extra)
+    assert result.returncode == 0, result.stderr
+    assert username in result.stdout
+    assert PASSWORD not in result.stdout + result.stderr
+
+    row = await staff_row(engine, username)
+    assert row is not None
+    assert row["role"] == role
+    assert row["is_active"] is True
+    assert row["password_hash"].startswith("$argon2id$")
+    assert PASSWORD not in row["password_hash"]
+    await assert_can_log_in(anonymous, username, PASSWORD)
+
+
+async def test_a_staff_member_can_use_the_api_after_creation(cli_env, anonymous):
+    username = unique_username("therapist")
+    result = run_cli(
+        cli_env,
+        "createstaff",
+        "--username",
+        username,
+        "--password",
+        PASSWORD,
+        "--role",
+        "therapist",
+    )
+    assert result.returncode == 0, result.stderr
+    token = (
+        await anonymous.post("/api/auth/token/", data={"username": username, "password": PASSWORD})
+    ).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    listed = await anonymous.get("/api/patients/", headers=headers)
+    assert listed.status_code == 200
+    # A therapist, not an admin.
+    refused = await anonymous.delete("/api/patients/p_aaaaaa/", headers=headers)
+    assert refused.status_code == 403
+
+
+async def test_duplicate_username_is_a_one_line_error(cli_env, engine, anonymous):
+    username = unique_username("admin")
+    first = run_cli(cli_env, "createsuperuser", "--username", username, "--password", PASSWORD)
+    assert first.returncode == 0, first.stderr
+
+    again = run_cli(
+        cli_env, "createstaff", "--username", username, "--password", "another-password-2"
+    )
+    assert again.returncode != 0
+    lines = again.stderr.strip().splitlines()
+    assert len(lines) == 1, again.stderr
+    assert username in lines[0]
+    assert "already exists" in lines[0]
+    assert "Traceback" not in again.stderr
+    assert "another-password-2" not in again.stderr
+
+    row = await staff_row(engine, username)
+    assert row is not None
+    assert row["role"] == "admin"
+    assert await staff_count(engine) == 1
+    # The first account's password still works.
+    await assert_can_log_in(anonymous, username, PASSWORD)
+
+
+async def test_invalid_role_is_an_argparse_error(cli_env, engine, anonymous):
+    username = unique_username("x")
+    result = run_cli(
+        cli_env, "createstaff", "--username", username, "--password", PASSWORD, "--role", "patient"
+    )
+    assert result.returncode == 2
+    assert "invalid choice" in result.stderr
+    assert "'patient'" in result.stderr
+    assert await staff_row(engine, username) is None
+
+
+async def test_missing_username_is_an_argparse_error(cli_env, engine, anonymous):
+    result = run_cli(cli_env, "createsuperuser", "--password", PASSWORD)
+    assert result.returncode == 2
+    assert "--username" in result.stderr
+    assert await staff_count(engine) == 0
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        ("seven77", "password: Ensure this field has at least 8 characters."),
+        ("x" * 65, "password: Ensure this field has no more than 64 characters."),
+    ],
+)
+async def test_a_password_outside_the_rules_is_refused(
+    cli_env, engine, anonymous, password, message
+):
+    username = unique_username("admin")
+    result = run_cli(cli_env, "createsuperuser", "--username", username, "--password", password)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert password not in result.stderr
+    assert "Traceback" not in result.stderr
+    assert await staff_row(engine, username) is None
+
+
+async def test_an_invalid_username_is_refused(cli_env, engine, anonymous):
+    result = run_cli(cli_env, "createsuperuser", "--username", "has space", "--password", PASSWORD)
+    assert result.returncode != 0
+    assert "username" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert await staff_count(engine) == 0
+
+
+async def test_without_password_and_without_a_terminal_it_refuses(cli_env, engine, anonymous):
+    username = unique_username("admin")
+    result = run_cli(cli_env, "createsuperuser", "--username", username)
+    assert result.returncode != 0
+    assert "--password is required when not run in a terminal" in result.stderr
+    assert await staff_row(engine, username) is None
+
+
+class Terminal:
+    """A child process whose stdin, stdout and stderr are one pseudo-terminal."""
+
+    def __init__(self, env: dict[str, str], *args: str) -> None:
+        self.master, slave = os.openpty()
+        self.process = subprocess.Popen(  # noqa: S603 - the repo's own command line
+            [sys.executable, "-m", "app", *args],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            start_new_session=True,
+        )
+        os.close(slave)
+        self.transcript = ""
+
+    def expect(self, wanted: str) -> None:
+        deadline = time.monotonic() + TIMEOUT
+        while wanted not in self.transcript:
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"timed out waiting for {wanted!r}: {self.transcript!r}"
+            ready, _, _ = select.select([self.master], [], [], remaining)
+            if ready:
+                try:
+                    chunk = os.read(self.master, 4096)
+                except OSError:  # EIO: the child closed the terminal
+                    chunk = b""
+                assert chunk, f"the process ended before {wanted!r}: {self.transcript!r}"
+                self.transcript += chunk.decode(errors="replace")
+        # What follows the prompt is read by the next expect().
+        cut = self.transcript.index(wanted) + len(wanted)
+        self.transcript = self.transcript[cut:]
+
+    def type(self, line: str) -> None:
+        os.write(self.master, line.encode() + b"\n")
+
+    def finish(self) -> tuple[int, str]:
+        rest = self.transcript
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self.master], [], [], 0.5)
+            if ready:
+                try:
+                    chunk = os.read(self.master, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                rest += chunk.decode(errors="replace")
+            elif self.process.poll() is not None:
+                break
+        code = self.process.wait(timeout=TIMEOUT)
+        os.close(self.master)
+        return code, rest
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+async def test_without_password_in_a_terminal_it_prompts_twice(cli_env, engine, anonymous):
+    username = unique_username("admin")
+    terminal = Terminal(cli_env, "createsuperuser", "--username", username)
+    try:
+        terminal.expect("Password: ")
+        terminal.type(PASSWORD)
+        terminal.expect("Password (again): ")
+        terminal.type(PASSWORD)
+        code, output = terminal.finish()
+    finally:
+        terminal.kill()
+    assert code == 0, output
+    assert f"Created admin {username!r}." in output
+    assert PASSWORD not in output  # typed with echo off
+
+    row = await staff_row(engine, username)
+    assert row is not None
+    assert row["role"] == "admin"
+    await assert_can_log_in(anonymous, username, PASSWORD)
+
+
+async def test_mismatching_passwords_are_asked_again(cli_env, engine, anonymous):
+    username = unique_username("therapist")
+    terminal = Terminal(cli_env, "createstaff", "--username", username, "--role", "therapist")
+    try:
+        terminal.expect("Password: ")
+        terminal.type("first-attempt-1")
+        terminal.expect("Password (again): ")
+        terminal.type("different-attempt-2")
+        terminal.expect("Error: your passwords didn't match.")
+        terminal.expect("Password: ")
+        terminal.type(PASSWORD)
+        terminal.expect("Password (again): ")
+        terminal.type(PASSWORD)
+        code, output = terminal.finish()
+    finally:
+        terminal.kill()
+    assert code == 0, output
+    assert f"Created therapist {username!r}." in output
+
+    row = await staff_row(engine, username)
+    assert row is not None
+    assert row["role"] == "therapist"
+    await assert_can_log_in(anonymous, username, PASSWORD)
+    response = await anonymous.post(
+        "/api/auth/token/", data={"username": username, "password": "first-attempt-1"}
+    )
+    assert response.status_code == 401
+
+
+async def test_a_short_password_typed_at_the_prompt_is_refused(cli_env, engine, anonymous):
+    username = unique_username("admin")
+    terminal = Terminal(cli_env, "createsuperuser", "--username", username)
+    try:
+        terminal.expect("Password: ")
+        terminal.type("seven77")
+        terminal.expect("Password (again): ")
+        terminal.type("seven77")
+        code, output = terminal.finish()
+    finally:
+        terminal.kill()
+    assert code != 0
+    assert "password: Ensure this field has at least 8 characters." in output
+    assert await staff_row(engine, username) is None
