@@ -18,6 +18,7 @@ def create_engine(settings: Settings, url: str) -> AsyncEngine:
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,
         pool_pre_ping=True,
+        hide_parameters=True,  # statement parameters are PHI: keep them out of errors and logs
         connect_args={
             "timeout": settings.db_connect_timeout,
             "command_timeout": settings.db_statement_timeout_ms / 1000 or None,

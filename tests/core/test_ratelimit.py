@@ -1,0 +1,210 @@
+"""RateLimiter: in memory, and in Redis where several instances share one budget."""
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis
+from pydantic import SecretStr
+
+from app.core.config import Settings
+from app.core.errors import Throttled
+from app.core.ratelimit import RateLimiter
+from tests.conftest import TEST_PHI_KEY
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def make_settings(**overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "environment": "test",
+        "secret_key": SecretStr("test-signing-key-" + "x" * 32),
+        "phi_encryption_keys": SecretStr(TEST_PHI_KEY),
+        "redis_url": None,
+        "login_rate_limit": "3/minute",
+        "api_rate_limit": "4/minute",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+def unique_name() -> str:
+    return f"user-{uuid.uuid4().hex}"
+
+
+def unique_address() -> str:
+    n = uuid.uuid4().int
+    return f"10.{n % 250}.{n // 250 % 250}.{n // 62500 % 250 + 1}"
+
+
+async def fail(limiter: RateLimiter, username: str, address: str, times: int) -> None:
+    for _ in range(times):
+        await limiter.check_login(username, address)
+        await limiter.failed_login(username, address)
+
+
+def assert_contract_error(error: Throttled, limit_seconds: int = 60) -> None:
+    assert error.status_code == 429
+    wait = int(error.headers["Retry-After"])
+    assert 1 <= wait <= limit_seconds
+    assert error.body() == {
+        "detail": f"Request was throttled. Expected available in {wait} seconds."
+    }
+
+
+# In memory
+
+
+async def test_failed_logins_up_to_the_limit_are_allowed():
+    limiter = RateLimiter(make_settings())
+    await fail(limiter, "alice", "10.1.0.1", 3)
+    with pytest.raises(Throttled) as caught:
+        await limiter.check_login("alice", "10.1.0.1")
+    assert_contract_error(caught.value)
+
+
+async def test_checking_does_not_use_up_the_budget():
+    limiter = RateLimiter(make_settings())
+    for _ in range(20):
+        await limiter.check_login("alice", "10.1.0.1")
+    await fail(limiter, "alice", "10.1.0.1", 3)
+
+
+async def test_limit_per_username_across_addresses():
+    limiter = RateLimiter(make_settings())
+    for n in range(3):
+        await fail(limiter, "alice", f"10.2.0.{n}", 1)
+    with pytest.raises(Throttled):
+        await limiter.check_login("alice", "10.2.1.1")
+    await limiter.check_login("bob", "10.2.1.1")
+
+
+async def test_spellings_of_one_username_share_a_budget():
+    limiter = RateLimiter(make_settings())
+    for n, spelling in enumerate(("Alice", " alice", "ALICE ")):
+        await fail(limiter, spelling, f"10.3.0.{n}", 1)
+    with pytest.raises(Throttled):
+        await limiter.check_login("alice", "10.3.1.1")
+
+
+async def test_limit_per_address_across_usernames():
+    limiter = RateLimiter(make_settings())
+    for n in range(3):
+        await fail(limiter, f"guess-{n}", "10.4.0.1", 1)
+    with pytest.raises(Throttled):
+        await limiter.check_login("someone-else", "10.4.0.1")
+    await limiter.check_login("someone-else", "10.4.0.2")
+
+
+async def test_the_window_moves_on():
+    limiter = RateLimiter(make_settings(login_rate_limit="2/second"))
+    await fail(limiter, "alice", "10.5.0.1", 2)
+    with pytest.raises(Throttled) as caught:
+        await limiter.check_login("alice", "10.5.0.1")
+    assert_contract_error(caught.value, limit_seconds=1)
+    await asyncio.sleep(1.2)
+    await limiter.check_login("alice", "10.5.0.1")
+
+
+async def test_api_budget_per_principal():
+    limiter = RateLimiter(make_settings())
+    for _ in range(4):
+        await limiter.hit_api("staff:1")
+    with pytest.raises(Throttled) as caught:
+        await limiter.hit_api("staff:1")
+    assert_contract_error(caught.value)
+    await limiter.hit_api("staff:2")
+    await limiter.hit_api("patient:p_abc123")
+
+
+async def test_reset_forgets_everything():
+    limiter = RateLimiter(make_settings())
+    await fail(limiter, "alice", "10.6.0.1", 3)
+    for _ in range(4):
+        await limiter.hit_api("staff:1")
+    await limiter.reset()
+    await limiter.check_login("alice", "10.6.0.1")
+    await limiter.hit_api("staff:1")
+
+
+async def test_instances_in_memory_do_not_share():
+    one, two = RateLimiter(make_settings()), RateLimiter(make_settings())
+    await fail(one, "alice", "10.7.0.1", 3)
+    await two.check_login("alice", "10.7.0.1")
+
+
+# Redis: .ci/run starts it and sets TEST_REDIS_URL, so there a Redis that cannot be reached
+# fails the tests. On a newcomer's machine without Redis they are skipped.
+
+
+@pytest.fixture
+def redis_client() -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        if os.environ.get("CI") or os.environ.get("TEST_REDIS_URL"):
+            raise
+        pytest.skip(f"no Redis at {REDIS_URL}; set TEST_REDIS_URL to run these")
+    before = set(client.scan_iter())
+    yield client
+    created = set(client.scan_iter()) - before
+    if created:
+        client.delete(*created)
+    client.close()
+
+
+def redis_settings(**overrides: object) -> Settings:
+    return make_settings(redis_url=REDIS_URL, **overrides)
+
+
+async def test_instances_share_failed_logins_through_redis(redis_client):
+    username, address = unique_name(), unique_address()
+    one, two = RateLimiter(redis_settings()), RateLimiter(redis_settings())
+    await fail(one, username, address, 2)
+    await fail(two, username, address, 1)
+    for limiter in (one, two):
+        with pytest.raises(Throttled) as caught:
+            await limiter.check_login(username, address)
+        assert_contract_error(caught.value)
+    # Per username from another address, and per address for another username, as well.
+    with pytest.raises(Throttled):
+        await two.check_login(username, unique_address())
+    with pytest.raises(Throttled):
+        await one.check_login(unique_name(), address)
+    await two.check_login(unique_name(), unique_address())
+
+
+async def test_instances_share_the_api_budget_through_redis(redis_client):
+    principal = f"staff:{uuid.uuid4().hex}"
+    one, two = RateLimiter(redis_settings()), RateLimiter(redis_settings())
+    await one.hit_api(principal)
+    await two.hit_api(principal)
+    await one.hit_api(principal)
+    await two.hit_api(principal)
+    with pytest.raises(Throttled):
+        await one.hit_api(principal)
+    with pytest.raises(Throttled):
+        await two.hit_api(principal)
+    await one.hit_api(f"staff:{uuid.uuid4().hex}")
+
+
+async def test_login_keys_in_redis_do_not_name_the_user(redis_client):
+    username = f"+1415{uuid.uuid4().int % 10**7:07d}"  # patients log in with their phone number
+    readable = f"Jane.Doe.{uuid.uuid4().hex[:8]}"
+    address = unique_address()
+    before = set(redis_client.scan_iter())
+    limiter = RateLimiter(redis_settings())
+    await fail(limiter, username, address, 1)
+    await fail(limiter, readable, address, 1)
+    created = [key.decode() for key in set(redis_client.scan_iter()) - before]
+    assert any("login" in key for key in created), created  # the limiter did use Redis
+    digits = username.removeprefix("+")
+    for key in redis_client.scan_iter():
+        text = key.decode().lower()
+        assert digits not in text, key
+        assert readable.lower() not in text, key
+        for value in redis_client.lrange(key, 0, -1) if redis_client.type(key) == b"list" else []:
+            assert digits.encode() not in value, key
