@@ -7,6 +7,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
 from app import __version__
+from app.admin import mount_admin
 from app.api.docs import install_openapi
 from app.api.routes import audit, auth, health, patients, pictures
 from app.core.config import Settings, get_settings
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(patients.router)
     app.include_router(pictures.router)
     app.include_router(audit.router)
+    mount_admin(app, settings)
     install_openapi(app)
     return app
 

@@ -1,9 +1,10 @@
-"""Keep PHI out of the access log: the list's search values are names, phone numbers and emails."""
+"""Keep PHI out of the access log: search values are names, phone numbers and emails
+(`search` is the admin list's search box)."""
 
 import logging
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-REDACTED_QUERY_PARAMS = frozenset({"name", "phone", "email"})
+REDACTED_QUERY_PARAMS = frozenset({"name", "phone", "email", "search"})
 
 
 def redact_query(path: str) -> str:

@@ -61,6 +61,29 @@ def _unique_violation(error: IntegrityError) -> ValidationFailed | None:
     return None
 
 
+def apply_filters(statement: SelectT, query: PatientListQuery) -> SelectT:
+    """The list's filters (API.md "Listing"), for the API and the admin alike."""
+    conditions: list[ColumnElement[bool]] = []
+    for word in query.name_words():
+        pattern = _like_pattern(word)
+        conditions.append(
+            or_(
+                Patient.first_name.ilike(pattern, escape="\\"),
+                Patient.last_name.ilike(pattern, escape="\\"),
+            )
+        )
+    if digits := query.phone_digits():
+        # phone_no is digits with an optional leading "+", so its digits are a substring of it.
+        conditions.append(Patient.phone_no.like(_like_pattern(digits), escape="\\"))
+    if query.email:
+        conditions.append(Patient.email.ilike(_like_pattern(query.email), escape="\\"))
+    for tag in query.tag:
+        conditions.append(Patient.tags.contains(_jsonb_array(tag)))
+    if query.sex:
+        conditions.append(Patient.sex == query.sex)
+    return statement.where(and_(*conditions)) if conditions else statement
+
+
 class PatientRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -215,7 +238,7 @@ class PatientRepository:
         raise ValidationFailed.on("amount", message)
 
     async def list(self, query: PatientListQuery, *, offset: int, limit: int) -> Sequence[Patient]:
-        statement = self._filtered(select(Patient), query)
+        statement = apply_filters(select(Patient), query)
         for column, descending in query.ordering_terms():
             attribute = getattr(Patient, column)
             statement = statement.order_by(attribute.desc() if descending else attribute.asc())
@@ -223,30 +246,8 @@ class PatientRepository:
         return (await self.session.scalars(statement)).all()
 
     async def count(self, query: PatientListQuery) -> int:
-        statement = self._filtered(select(func.count()).select_from(Patient), query)
+        statement = apply_filters(select(func.count()).select_from(Patient), query)
         return (await self.session.execute(statement)).scalar_one()
-
-    @staticmethod
-    def _filtered(statement: SelectT, query: PatientListQuery) -> SelectT:
-        conditions: list[ColumnElement[bool]] = []
-        for word in query.name_words():
-            pattern = _like_pattern(word)
-            conditions.append(
-                or_(
-                    Patient.first_name.ilike(pattern, escape="\\"),
-                    Patient.last_name.ilike(pattern, escape="\\"),
-                )
-            )
-        if digits := query.phone_digits():
-            # phone_no is digits with an optional leading "+", so its digits are a substring of it.
-            conditions.append(Patient.phone_no.like(_like_pattern(digits), escape="\\"))
-        if query.email:
-            conditions.append(Patient.email.ilike(_like_pattern(query.email), escape="\\"))
-        for tag in query.tag:
-            conditions.append(Patient.tags.contains(_jsonb_array(tag)))
-        if query.sex:
-            conditions.append(Patient.sex == query.sex)
-        return statement.where(and_(*conditions)) if conditions else statement
 
     async def _write(self, statement: Any) -> Patient | None:
         try:

@@ -25,3 +25,9 @@ def test_access_record_is_redacted():
     assert RedactQueryFilter().filter(record)
     assert "4155550123" not in record.getMessage()
     assert "phone=***" in record.getMessage()
+
+
+def test_the_admin_search_box_is_redacted():
+    assert redact_query("/admin/patient/list?search=%2B1415555&page=2") == (
+        "/admin/patient/list?search=***&page=2"
+    )

@@ -1,0 +1,158 @@
+"""The patient forms of the admin. WTForms only carries the values: every rule is checked by the
+API's own schemas (app/schemas/patient.py), and their messages are shown next to the fields."""
+
+from collections.abc import Mapping
+from contextvars import ContextVar
+from datetime import date
+from typing import Any, ClassVar
+
+from pydantic import ValidationError
+from wtforms import Form, PasswordField, SelectField, StringField, TextAreaField
+
+from app.core.errors import NON_FIELD_ERRORS, validation_errors
+from app.core.security import hash_password
+from app.models.patient import Patient
+from app.schemas.patient import PatientCreate, PatientUpdate
+
+SEX_CHOICES = [("M", "Male"), ("F", "Female"), ("O", "Other"), ("P", "Prefer not to say")]
+TEXT = {"class": "form-control"}
+OPTIONAL_FIELDS = ("ssn", "email", "address", "added_note", "about_note")
+REQUIRED_FIELDS = (
+    "first_name",
+    "last_name",
+    "phone_no",
+    "allergies_and_medication",
+    "date_of_birth",
+    "sex",
+)
+
+# The form's fields as a clinic thinks of them; finance and history are shown, never edited.
+FORM_GROUPS = (
+    ("Identity", ("id", "first_name", "last_name", "date_of_birth", "sex", "ssn")),
+    ("Contact", ("phone_no", "email", "address")),
+    ("Medical", ("allergies_and_medication",)),
+    ("Notes", ("added_note", "about_note", "tags")),
+    ("Login", ("password",)),
+)
+CREATE_FIELDS = [name for _, names in FORM_GROUPS for name in names]
+EDIT_FIELDS = [name for name in CREATE_FIELDS if name != "id"]
+
+
+class PatientForm(Form):  # type: ignore[misc]  # wtforms has no type hints
+    """Edit: the writable fields of PatientUpdate; a blank password keeps the current one."""
+
+    schema: ClassVar[type[PatientUpdate]] = PatientUpdate
+
+    first_name = StringField("First name", render_kw=TEXT)
+    last_name = StringField("Last name", render_kw=TEXT)
+    date_of_birth = StringField(
+        "Date of birth", render_kw={**TEXT, "type": "date"}, description="YYYY-MM-DD"
+    )
+    sex = SelectField(
+        "Sex", choices=SEX_CHOICES, validate_choice=False, render_kw={"class": "form-select"}
+    )
+    ssn = StringField("SSN", render_kw=TEXT, description="123-45-6789; encrypted at rest.")
+    phone_no = StringField(
+        "Phone number", render_kw={**TEXT, "inputmode": "tel"}, description="e.g. +14155550123"
+    )
+    email = StringField("Email", render_kw={**TEXT, "inputmode": "email"})
+    address = TextAreaField("Address", render_kw={**TEXT, "rows": 2})
+    allergies_and_medication = TextAreaField(
+        "Allergies and medication", render_kw={**TEXT, "rows": 4}, description="Encrypted at rest."
+    )
+    added_note = TextAreaField("Added note", render_kw={**TEXT, "rows": 3})
+    about_note = TextAreaField("About", render_kw={**TEXT, "rows": 2})
+    tags = TextAreaField("Tags", render_kw={**TEXT, "rows": 3}, description="One tag per line.")
+    password = PasswordField(
+        "New password",
+        render_kw={**TEXT, "autocomplete": "new-password"},
+        description="Leave blank to keep the current password.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _current.set(self)
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        super().validate(extra_validators)
+        _, errors = parse(self.schema, self.data)
+        for name, messages in errors.items():
+            field = self._fields.get(name)
+            if field is None or name == NON_FIELD_ERRORS:
+                self.form_errors.extend(messages)
+            else:
+                field.errors = list(messages)
+        return not errors
+
+    def show_errors(self, errors: Mapping[str, list[str]]) -> None:
+        """Errors found after validation (a phone number already taken) next to their fields."""
+        for name, messages in errors.items():
+            field = self._fields.get(name)
+            if field is None:
+                self.form_errors.extend(messages)
+            else:
+                field.errors = [*field.errors, *messages]
+
+
+# The form sqladmin is handling in this request: errors found only while writing go on it.
+_current: ContextVar[PatientForm | None] = ContextVar("admin_patient_form", default=None)
+
+
+def current_form() -> PatientForm | None:
+    return _current.get()
+
+
+class PatientCreateForm(PatientForm):
+    """Create: PatientCreate's fields, with the id generated when left blank."""
+
+    schema = PatientCreate
+
+    id = StringField("Patient id", render_kw=TEXT, description="Leave blank to generate one.")
+    password = PasswordField(
+        "Password",
+        render_kw={**TEXT, "autocomplete": "new-password"},
+        description="8-64 characters.",
+    )
+
+
+def submitted(data: Mapping[str, Any]) -> dict[str, Any]:
+    """What the form sent, shaped as the API's JSON body: blanks clear optional fields."""
+    values: dict[str, Any] = {name: data.get(name) or "" for name in REQUIRED_FIELDS}
+    for name in OPTIONAL_FIELDS:
+        text = data.get(name) or ""
+        values[name] = text if text.strip() else None
+    tags = data.get("tags") or ""
+    values["tags"] = [line.strip() for line in tags.splitlines() if line.strip()]
+    if data.get("password"):
+        values["password"] = data["password"]
+    if patient_id := (data.get("id") or "").strip():
+        values["id"] = patient_id
+    return values
+
+
+def parse(
+    schema: type[PatientUpdate], data: Mapping[str, Any]
+) -> tuple[PatientUpdate | None, dict[str, list[str]]]:
+    try:
+        return schema.model_validate(submitted(data)), {}
+    except ValidationError as error:
+        return None, validation_errors(error.errors())
+
+
+async def writable(payload: PatientUpdate) -> dict[str, Any]:
+    """The columns a write sets, with the password replaced by its hash."""
+    values = payload.model_dump(exclude_unset=True)
+    if (password := values.pop("password", None)) is not None:
+        values["password_hash"] = await hash_password(password)
+    return values
+
+
+def initial_data(patient: Patient) -> dict[str, Any]:
+    """The edit form's values; the password is never shown."""
+    values: dict[str, Any] = {
+        name: getattr(patient, name) or "" for name in (*REQUIRED_FIELDS, *OPTIONAL_FIELDS)
+    }
+    birth: date = patient.date_of_birth
+    values["date_of_birth"] = birth.isoformat()
+    values["tags"] = "\n".join(patient.tags or [])
+    return values

@@ -1,0 +1,138 @@
+"""The staff admin at /admin/ (sqladmin): the API's staff accounts, roles, rules and audit trail."""
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from fastapi import FastAPI
+from sqladmin import Admin
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.admin.auth import StaffLogin, StaffRoles
+from app.admin.services import AdminServices, AppSessions, already_audited, audit_apart
+from app.admin.views import AuditEventAdmin, PatientAdmin, patient_sections
+from app.core.config import Settings
+from app.core.errors import Throttled
+from app.schemas.fields import PATIENT_ID_RE
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+# (view identity, sqladmin route) -> audit action. Successful writes are audited by the view,
+# in the write's own transaction; everything else here, once the page is answered.
+READS = {
+    ("patient", "list"): "admin_list_patients",
+    ("patient", "details"): "admin_get_patient",
+    ("patient", "edit"): "admin_get_patient",
+    ("audit-event", "list"): "admin_list_audit_events",
+    ("audit-event", "details"): "admin_get_audit_event",
+}
+WRITES = {
+    ("patient", "create"): "admin_create_patient",
+    ("patient", "edit"): "admin_update_patient",
+    ("patient", "delete"): "admin_delete_patient",
+}
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+class TherapyAdmin(Admin):
+    def __init__(self, app: FastAPI, services: AdminServices) -> None:
+        self.services = services
+        super().__init__(
+            app,
+            session_maker=AppSessions(app),
+            base_url="/admin",
+            title="TherapyConnect admin",
+            templates_dir=str(TEMPLATES),
+            authentication_backend=StaffLogin(services),
+            authorization_backend=StaffRoles(),
+            middlewares=[Middleware(NoStoreMiddleware)],
+        )
+        self.templates.env.globals["patient_sections"] = patient_sections
+
+    async def login(self, request: Request) -> Response:
+        try:
+            return await super().login(request)
+        except Throttled as error:
+            context = {"error": "Too many failed login attempts. " + error.detail}
+            response = await self.templates.TemplateResponse(
+                request, "sqladmin/login.html", context, status_code=error.status_code
+            )
+            response.headers.update(error.headers)
+            return response
+
+    async def list(self, request: Request) -> Response:
+        return await self._audited(request, "list", super().list)
+
+    async def details(self, request: Request) -> Response:
+        return await self._audited(request, "details", super().details)
+
+    async def edit(self, request: Request) -> Response:
+        return await self._audited(request, "edit", super().edit)
+
+    async def create(self, request: Request) -> Response:
+        return await self._audited(request, "create", super().create)
+
+    async def delete(self, request: Request) -> Response:
+        return await self._audited(request, "delete", super().delete)
+
+    async def _audited(self, request: Request, route: str, endpoint: Endpoint) -> Response:
+        identity = request.path_params.get("identity", "")
+        writing = request.method != "GET"
+        action = (WRITES if writing else READS).get((identity, route))
+        try:
+            response = await endpoint(request)
+        except Exception as error:
+            status = error.status_code if isinstance(error, HTTPException) else 500
+            await self._audit(request, action, identity, status)
+            raise
+        if not writing or response.status_code >= 400:
+            await self._audit(request, action, identity, response.status_code)
+        return response
+
+    async def _audit(
+        self, request: Request, action: str | None, identity: str, status: int
+    ) -> None:
+        if action is None or already_audited(request):
+            return
+        patient_ids: list[str | None] = [None]
+        if identity == "patient":
+            pks = [
+                request.path_params.get("pk", ""),
+                *request.query_params.get("pks", "").split(","),
+            ]
+            patient_ids = [*dict.fromkeys(pk for pk in pks if PATIENT_ID_RE.fullmatch(pk))] or [
+                None
+            ]
+        for patient_id in patient_ids:
+            await audit_apart(self.services, request, action, patient_id, status)
+
+
+class NoStoreMiddleware:
+    """Admin pages show patient data: no browser or proxy may keep a copy."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or "/statics/" in scope["path"]:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_no_store(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).setdefault("Cache-Control", "no-store")
+            await send(message)
+
+        await self.app(scope, receive, send_no_store)
+
+
+def mount_admin(app: FastAPI, settings: Settings) -> TherapyAdmin:
+    admin = TherapyAdmin(app, AdminServices(app, settings))
+    admin.add_view(PatientAdmin)
+    admin.add_view(AuditEventAdmin)
+    return admin

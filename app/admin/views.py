@@ -1,0 +1,528 @@
+"""The admin's pages: patients (list, detail, forms, wallet action, picture) and the audit trail."""
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+from pydantic import ValidationError
+from sqladmin import ModelView, action, expose
+from sqladmin.authorization import custom_action
+from sqladmin.flash import Flash
+from sqlalchemy import Select, false, func, or_, select
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, RedirectResponse, Response
+from wtforms import Form
+
+from app.admin.forms import (
+    CREATE_FIELDS,
+    FORM_GROUPS,
+    SEX_CHOICES,
+    PatientCreateForm,
+    PatientForm,
+    current_form,
+    initial_data,
+    parse,
+    writable,
+)
+from app.admin.services import AdminServices, audit_apart, audit_with
+from app.core.errors import AppError, NotFound, ValidationFailed, validation_errors
+from app.models.audit import AuditEvent
+from app.models.patient import Patient
+from app.repositories.patient import PatientRepository, apply_filters
+from app.schemas.fields import PATIENT_ID_RE
+from app.schemas.patient import PatientCreate, PatientListQuery, PatientUpdate, WalletUpdate
+from app.services.pictures import media_type
+
+LOOKUP_FILTER = "sqladmin/filters/lookup_filter.html"
+ALL = "__all"
+MAX_TAG_CHOICES = 200
+
+
+class FormInvalid(Exception):
+    """The submitted form has errors, shown next to its fields."""
+
+    def __init__(self) -> None:
+        super().__init__("Please correct the errors below.")
+
+
+def services_of(view: object) -> AdminServices:
+    services = getattr(getattr(view, "_admin_ref", None), "services", None)
+    assert isinstance(services, AdminServices), "the view is added to a TherapyAdmin"
+    return services
+
+
+def _filtered(statement: Select[Any], **criteria: Any) -> Select[Any]:
+    """The API list's own filters (PatientRepository), so both find the same patients."""
+    try:
+        query = PatientListQuery(**criteria)
+    except ValidationError:
+        return statement.where(false())
+    return apply_filters(statement, query)
+
+
+class LinkFilter:
+    """A sidebar filter of the patient list; its choices are links, as in Django's admin."""
+
+    has_operator = False
+    template = LOOKUP_FILTER
+    title: str
+    parameter_name: str
+
+    async def lookups(
+        self, request: Request, model: Any, run_query: Callable[[Select[Any]], Any]
+    ) -> list[tuple[str, str]]:
+        return [(ALL, "All"), *await self.choices(run_query)]
+
+    async def choices(self, run_query: Callable[[Select[Any]], Any]) -> list[tuple[str, str]]:
+        raise NotImplementedError
+
+    async def get_filtered_query(self, query: Select[Any], value: Any, model: Any) -> Select[Any]:
+        if not isinstance(value, str) or value in ("", ALL):
+            return query
+        return self.apply(query, value)
+
+    def apply(self, query: Select[Any], value: str) -> Select[Any]:
+        raise NotImplementedError
+
+
+class SexFilter(LinkFilter):
+    title = "Sex"
+    parameter_name = "sex"
+
+    async def choices(self, run_query: Callable[[Select[Any]], Any]) -> list[tuple[str, str]]:
+        return list(SEX_CHOICES)
+
+    def apply(self, query: Select[Any], value: str) -> Select[Any]:
+        return _filtered(query, sex=value)
+
+
+class TagFilter(LinkFilter):
+    title = "Tag"
+    parameter_name = "tag"
+
+    async def choices(self, run_query: Callable[[Select[Any]], Any]) -> list[tuple[str, str]]:
+        tag = func.jsonb_array_elements_text(Patient.tags).label("tag")
+        rows = await run_query(select(tag).distinct().order_by(tag).limit(MAX_TAG_CHOICES))
+        return [(row[0], row[0]) for row in rows]
+
+    def apply(self, query: Select[Any], value: str) -> Select[Any]:
+        return _filtered(query, tag=[value])
+
+
+def _midnight(moment: datetime) -> datetime:
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+CREATED_SINCE: dict[str, tuple[str, Callable[[datetime], datetime]]] = {
+    "today": ("Today", lambda now: _midnight(now)),
+    "7d": ("Past 7 days", lambda now: now - timedelta(days=7)),
+    "30d": ("Past 30 days", lambda now: now - timedelta(days=30)),
+    "year": ("This year", lambda now: _midnight(now).replace(month=1, day=1)),
+}
+
+
+class CreatedFilter(LinkFilter):
+    title = "Created"
+    parameter_name = "created"
+
+    async def choices(self, run_query: Callable[[Select[Any]], Any]) -> list[tuple[str, str]]:
+        return [(key, label) for key, (label, _) in CREATED_SINCE.items()]
+
+    def apply(self, query: Select[Any], value: str) -> Select[Any]:
+        if value not in CREATED_SINCE:
+            return query
+        since = CREATED_SINCE[value][1](datetime.now(UTC))
+        return query.where(Patient.created_at >= since)
+
+
+class ClinicView(ModelView):
+    """What every view here shares: no export, no file serving, no 500 on a malformed id."""
+
+    can_export = False
+    can_import = False
+
+    def valid_pk(self, pk: str) -> bool:
+        raise NotImplementedError
+
+    def _none(self) -> Select[Any]:
+        return select(self.model).where(false())
+
+    def details_query(self, request: Request) -> Select[Any]:
+        return (
+            super().details_query(request)
+            if self.valid_pk(request.path_params["pk"])
+            else self._none()
+        )
+
+    def form_edit_query(self, request: Request) -> Select[Any]:
+        return (
+            super().form_edit_query(request)
+            if self.valid_pk(request.path_params["pk"])
+            else self._none()
+        )
+
+    async def get_object_for_delete(self, value: Any) -> Any:
+        return await super().get_object_for_delete(value) if self.valid_pk(str(value)) else None
+
+    async def get_object_filepath(self, identifier: str, column_name: str) -> Any:
+        # sqladmin would serve any file a text column names; pictures have their own route.
+        raise HTTPException(status_code=404)
+
+    def search_query(self, stmt: Select[Any], term: str) -> Select[Any]:
+        if "\x00" in term:
+            return stmt.where(false())
+        return super().search_query(stmt, term)
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    rows: Sequence[tuple[str, object]]
+
+
+def _shown(value: object) -> object:
+    return "—" if value is None or value == "" else value
+
+
+def patient_sections(patient: Patient) -> list[Section]:
+    """The detail page, grouped as a clinic thinks of a patient."""
+    return [
+        Section(
+            "Identity",
+            [
+                ("Patient id", patient.id),
+                ("First name", patient.first_name),
+                ("Last name", patient.last_name),
+                ("Date of birth", patient.date_of_birth.isoformat()),
+                ("Sex", dict(SEX_CHOICES).get(patient.sex, patient.sex)),
+                ("SSN", _shown(patient.ssn)),
+            ],
+        ),
+        Section(
+            "Contact",
+            [
+                ("Phone number", patient.phone_no),
+                ("Email", _shown(patient.email)),
+                ("Address", _shown(patient.address)),
+            ],
+        ),
+        Section(
+            "Medical", [("Allergies and medication", _shown(patient.allergies_and_medication))]
+        ),
+        Section(
+            "Notes",
+            [
+                ("Added note", _shown(patient.added_note)),
+                ("About", _shown(patient.about_note)),
+                ("Tags", _shown(", ".join(patient.tags or []))),
+            ],
+        ),
+        Section("Finance", [("Wallet balance", f"{patient.wallet_balance:.2f}")]),
+        Section(
+            "History",
+            [
+                ("Sessions", len(patient.sessions or [])),
+                ("Created", f"{patient.created_at:%Y-%m-%d %H:%M} UTC"),
+                ("Updated", f"{patient.updated_at:%Y-%m-%d %H:%M} UTC"),
+            ],
+        ),
+    ]
+
+
+class PatientAdmin(ClinicView, model=Patient):
+    name = "Patient"
+    name_plural = "Patients"
+    icon = "fa-solid fa-user"
+
+    column_list: ClassVar[Any] = [
+        Patient.id,
+        Patient.first_name,
+        Patient.last_name,
+        Patient.phone_no,
+        Patient.email,
+        Patient.sex,
+        Patient.tags,
+        Patient.wallet_balance,
+        Patient.created_at,
+    ]
+    column_details_list: ClassVar[Any] = column_list
+    column_labels: ClassVar[Any] = {
+        Patient.id: "Id",
+        Patient.first_name: "First name",
+        Patient.last_name: "Last name",
+        Patient.phone_no: "Phone",
+        Patient.email: "Email",
+        Patient.sex: "Sex",
+        Patient.tags: "Tags",
+        Patient.wallet_balance: "Wallet",
+        Patient.created_at: "Created",
+    }
+    column_formatters: ClassVar[Any] = {
+        Patient.tags: lambda patient, _: ", ".join(patient.tags or []),
+        Patient.wallet_balance: lambda patient, _: f"{patient.wallet_balance:.2f}",
+        Patient.created_at: lambda patient, _: f"{patient.created_at:%Y-%m-%d %H:%M}",
+    }
+    # Only the placeholder comes from this list: search_query below does the searching.
+    column_searchable_list: ClassVar[Any] = [
+        Patient.first_name,
+        Patient.last_name,
+        Patient.phone_no,
+        Patient.email,
+    ]
+    column_sortable_list: ClassVar[Any] = [
+        Patient.id,
+        Patient.first_name,
+        Patient.last_name,
+        Patient.wallet_balance,
+        Patient.created_at,
+    ]
+    column_default_sort: ClassVar[Any] = [(Patient.created_at, True)]
+    column_filters: ClassVar[Any] = [SexFilter(), TagFilter(), CreatedFilter()]
+    page_size = 20
+    page_size_options: ClassVar[Any] = [20, 50, 100]
+
+    form_create_rules: ClassVar[Any] = CREATE_FIELDS
+    details_template = "patient_details.html"
+    edit_template = "patient_edit.html"
+    create_template = "patient_create.html"
+
+    def valid_pk(self, pk: str) -> bool:
+        return PATIENT_ID_RE.fullmatch(pk) is not None
+
+    def search_query(self, stmt: Select[Any], term: str) -> Select[Any]:
+        """Name words, phone digits or email, with the API list's rules; never encrypted fields."""
+        ids = [
+            _filtered(select(Patient.id), name=term),
+            _filtered(select(Patient.id), email=term),
+        ]
+        if any(ch.isdigit() for ch in term):
+            ids.append(_filtered(select(Patient.id), phone=term))
+        return stmt.where(or_(*(Patient.id.in_(query) for query in ids)))
+
+    def sort_query(self, stmt: Select[Any], request: Request) -> Select[Any]:
+        return super().sort_query(stmt, request).order_by(Patient.id)  # stable pages
+
+    async def scaffold_form(self, rules: list[str] | None = None) -> type[Form]:
+        return PatientCreateForm if rules == CREATE_FIELDS else PatientForm
+
+    async def get_form_data_for_edit(self, obj: Any) -> dict[str, Any]:
+        return initial_data(obj)
+
+    async def create_context(self, request: Request) -> dict[str, Any]:
+        return {"form_groups": FORM_GROUPS}
+
+    async def edit_context(self, request: Request) -> dict[str, Any]:
+        return {"form_groups": FORM_GROUPS}
+
+    async def insert_model(self, request: Request, data: dict[str, Any]) -> Any:
+        values = await writable(self._payload(PatientCreate, data))
+        return await self._write(
+            request, "admin_create_patient", None, lambda repo: repo.create(values)
+        )
+
+    async def update_model(self, request: Request, pk: str, data: dict[str, Any]) -> Any:
+        values = await writable(self._payload(PatientUpdate, data))
+        return await self._write(
+            request, "admin_update_patient", pk, lambda repo: repo.update(pk, values)
+        )
+
+    async def delete_model(self, request: Request, pk: Any) -> None:
+        services = services_of(self)
+        try:
+            async with services.sessions() as session, session.begin():
+                picture = await PatientRepository(session).delete(pk)
+                audit_with(session, request, "admin_delete_patient", pk, 204)
+        except AppError as error:
+            await audit_apart(services, request, "admin_delete_patient", pk, error.status_code)
+            raise
+        await asyncio.to_thread(services.pictures.remove, picture)
+
+    def _payload(self, schema: type[PatientUpdate], data: dict[str, Any]) -> PatientUpdate:
+        payload, errors = parse(schema, data)
+        if payload is None:  # the form's validate() already showed these
+            self._show_errors(errors)
+            raise FormInvalid
+        return payload
+
+    def _show_errors(self, errors: dict[str, list[str]]) -> None:
+        if (form := current_form()) is not None:
+            form.show_errors(errors)
+
+    async def _write(
+        self, request: Request, action_name: str, patient_id: str | None, write: Any
+    ) -> Patient:
+        """One transaction: the repository's write and its audit event."""
+        services = services_of(self)
+        try:
+            async with services.sessions() as session, session.begin():
+                patient: Patient = await write(PatientRepository(session))
+                audit_with(session, request, action_name, patient.id, 200)
+        except AppError as error:
+            await audit_apart(services, request, action_name, patient_id, error.status_code)
+            if isinstance(error, ValidationFailed):
+                self._show_errors(error.errors)
+                raise FormInvalid from None
+            raise
+        return patient
+
+    async def _patient(self, pk: str) -> Patient:
+        if not self.valid_pk(pk):
+            raise HTTPException(status_code=404)
+        async with services_of(self).sessions() as session:
+            try:
+                return await PatientRepository(session).get(pk)
+            except NotFound:
+                raise HTTPException(status_code=404) from None
+
+    @action(
+        "update_wallet",
+        label="Change wallet balance",
+        add_in_list=True,
+        add_in_detail=True,
+    )
+    async def update_wallet(self, request: Request) -> Response:
+        """The wallet form for one patient; the balance changes only through it."""
+        pks = [pk for pk in request.query_params.get("pks", "").split(",") if pk]
+        if len(pks) != 1:
+            Flash.error(request, "Select exactly one patient to change the wallet balance of.")
+            return RedirectResponse(
+                request.url_for("admin:list", identity=self.identity), status_code=302
+            )
+        services = services_of(self)
+        try:
+            patient = await self._patient(pks[0])
+        except HTTPException:
+            await audit_apart(services, request, "admin_get_patient", pks[0], 404)
+            raise
+        await audit_apart(services, request, "admin_get_patient", patient.id, 200)
+        return await self._wallet_page(request, patient)
+
+    @expose("/wallet/{pk}", methods=["POST"])
+    async def change_wallet(self, request: Request) -> Response:
+        """Add a signed amount through PatientRepository.change_wallet, as the API does."""
+        if not self.has_permission(request, custom_action("update-wallet")):
+            raise HTTPException(status_code=403)
+        pk = request.path_params["pk"]
+        services = services_of(self)
+        if not self.valid_pk(pk):
+            await audit_apart(services, request, "admin_update_wallet", pk, 404)
+            raise HTTPException(status_code=404)
+        form = await request.form()
+        amount = form.get("amount")
+        amount = amount if isinstance(amount, str) else ""
+        try:
+            payload = WalletUpdate.model_validate({"amount": amount})
+            async with services.sessions() as session, session.begin():
+                patient = await PatientRepository(session).change_wallet(pk, payload.amount)
+                audit_with(session, request, "admin_update_wallet", pk, 200)
+        except (ValidationError, ValidationFailed) as error:
+            await audit_apart(services, request, "admin_update_wallet", pk, 400)
+            errors = (
+                validation_errors(error.errors())
+                if isinstance(error, ValidationError)
+                else error.errors
+            )
+            return await self._wallet_page(
+                request, await self._patient(pk), amount, errors.get("amount", []), 400
+            )
+        except NotFound:
+            await audit_apart(services, request, "admin_update_wallet", pk, 404)
+            raise HTTPException(status_code=404) from None
+        Flash.success(
+            request,
+            f"Wallet balance changed by {payload.amount:+.2f} to {patient.wallet_balance:.2f}.",
+        )
+        return RedirectResponse(
+            request.url_for("admin:details", identity=self.identity, pk=patient.id), status_code=302
+        )
+
+    async def _wallet_page(
+        self,
+        request: Request,
+        patient: Patient,
+        amount: str = "",
+        errors: Sequence[str] = (),
+        status_code: int = 200,
+    ) -> Response:
+        context = {"model_view": self, "patient": patient, "amount": amount, "errors": errors}
+        return await self.templates.TemplateResponse(
+            request, "patient_wallet.html", context, status_code=status_code
+        )
+
+    @expose("/picture/{pk}")
+    async def picture(self, request: Request) -> Response:
+        """The profile picture's bytes, for the detail page's <img>."""
+        pk = request.path_params["pk"]
+        services = services_of(self)
+        try:
+            patient = await self._patient(pk)
+        except HTTPException:
+            await audit_apart(services, request, "admin_get_picture", pk, 404)
+            raise
+        path = services.pictures.path(patient.profile_picture) if patient.profile_picture else None
+        if path is None:
+            await audit_apart(services, request, "admin_get_picture", pk, 404)
+            raise HTTPException(status_code=404)
+        await audit_apart(services, request, "admin_get_picture", pk, 200)
+        return FileResponse(
+            path, media_type=media_type(path.name), headers={"Cache-Control": "private, no-store"}
+        )
+
+
+OUTCOMES = [(name, name) for name in ("success", "denied", "not_found", "invalid", "error")]
+
+
+class AuditFilter(LinkFilter):
+    def __init__(self, column: Any, title: str, values: Sequence[str]) -> None:
+        self.column = column
+        self.title = title
+        self.parameter_name = column.key
+        self.values = values
+
+    async def choices(self, run_query: Callable[[Select[Any]], Any]) -> list[tuple[str, str]]:
+        return [(value, value) for value in self.values]
+
+    def apply(self, query: Select[Any], value: str) -> Select[Any]:
+        return query.where(self.column == value) if value in self.values else query
+
+
+class AuditEventAdmin(ClinicView, model=AuditEvent):
+    """The audit trail, read-only: the database refuses UPDATE and DELETE on it too."""
+
+    name = "Audit event"
+    name_plural = "Audit trail"
+    icon = "fa-solid fa-clipboard-list"
+    can_create = False
+    can_edit = False
+    can_delete = False
+
+    column_list: ClassVar[Any] = [
+        AuditEvent.id,
+        AuditEvent.at,
+        AuditEvent.actor,
+        AuditEvent.actor_kind,
+        AuditEvent.action,
+        AuditEvent.patient_id,
+        AuditEvent.client_address,
+        AuditEvent.outcome,
+        AuditEvent.status_code,
+    ]
+    column_searchable_list: ClassVar[Any] = [
+        AuditEvent.actor,
+        AuditEvent.action,
+        AuditEvent.patient_id,
+    ]
+    column_sortable_list: ClassVar[Any] = [AuditEvent.at, AuditEvent.actor, AuditEvent.action]
+    column_default_sort: ClassVar[Any] = [(AuditEvent.at, True), (AuditEvent.id, True)]
+    column_filters: ClassVar[Any] = [
+        AuditFilter(AuditEvent.outcome, "Outcome", [value for value, _ in OUTCOMES]),
+        AuditFilter(AuditEvent.actor_kind, "Actor kind", ["staff", "patient", "anonymous"]),
+    ]
+    page_size = 50
+    page_size_options: ClassVar[Any] = [50, 100]
+
+    def valid_pk(self, pk: str) -> bool:
+        return pk.isascii() and pk.isdigit() and len(pk) <= 18

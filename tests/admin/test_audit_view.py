@@ -1,0 +1,50 @@
+"""The audit trail in the admin: readable by staff, never changed."""
+
+import re
+
+import pytest
+
+from tests.admin.conftest import audit_rows
+from tests.factories import create_patient
+
+pytestmark = pytest.mark.usefixtures("anonymous")
+
+
+async def test_the_audit_trail_is_listed(admin_login, client, engine):
+    patient = await create_patient(client)
+    staff = await admin_login("therapist", "rivera")
+    await staff.get(f"/admin/patient/details/{patient['id']}")
+    response = await staff.get("/admin/audit-event/list")
+    assert response.status_code == 200
+    assert "admin_get_patient" in response.text
+    assert "admin_login" in response.text
+    assert patient["id"] in response.text
+    filtered = await staff.get("/admin/audit-event/list?outcome=success&search=admin_get")
+    ids = re.findall(r'<input type="hidden" value="(\d+)">', filtered.text)
+    assert len(ids) == 1
+    details = await staff.get(f"/admin/audit-event/details/{ids[0]}")
+    assert details.status_code == 200
+    assert "admin_get_patient" in details.text
+    actions = {r["action"] for r in await audit_rows(engine, "admin_list_audit_events")}
+    assert actions == {"admin_list_audit_events"}
+    assert len(await audit_rows(engine, "admin_get_audit_event")) == 1
+
+
+async def test_the_audit_trail_is_read_only(admin_login, engine):
+    staff = await admin_login("admin")
+    event_id = (await audit_rows(engine, "admin_login"))[0]["id"]
+    html = (await staff.get("/admin/audit-event/list")).text
+    assert "/admin/audit-event/create" not in html
+    assert "/admin/audit-event/edit/" not in html
+    assert 'id="action-delete"' not in html
+    assert (await staff.get("/admin/audit-event/create")).status_code == 403
+    assert (await staff.post("/admin/audit-event/create", data={"actor": "x"})).status_code == 403
+    assert (await staff.get(f"/admin/audit-event/edit/{event_id}")).status_code == 403
+    assert (
+        await staff.post(f"/admin/audit-event/edit/{event_id}", data={"actor": "x"})
+    ).status_code == 403
+    deleted = await staff.request("DELETE", "/admin/audit-event/delete", params={"pks": event_id})
+    assert deleted.status_code == 403
+    rows = await audit_rows(engine, "admin_login")
+    assert rows[0]["id"] == event_id
+    assert rows[0]["actor"] != "x"
