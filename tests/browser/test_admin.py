@@ -1,0 +1,95 @@
+"""The staff admin in a real browser, as a clinic's staff would use it."""
+
+from app.commands import create_staff
+from tests.browser.conftest import ARTIFACTS
+from tests.factories import create_patient
+
+PHONE_RULE = "Phone number must be 9-15 digits, optionally starting with +."
+
+
+async def log_in(page, live_server: str, username: str, password: str) -> None:
+    await page.goto(f"{live_server}/admin/login")
+    await page.fill("input[name=username]", username)
+    await page.fill("input[name=password]", password)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(f"{live_server}/admin/")
+
+
+def row(page, patient_id: str):
+    return page.locator(f"table tbody tr:has(input[type=hidden][value='{patient_id}'])")
+
+
+async def test_admin_logs_in_searches_and_sees_the_phone_error_next_to_the_field(
+    live_server, page, admin_account, client
+):
+    wanted = await create_patient(client, first_name="Ottilie", last_name="Zebulon")
+    other = await create_patient(client, first_name="Bram", last_name="Other")
+    external: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            None
+            if request.url.startswith((live_server, "data:", "blob:"))
+            else external.append(request.url)
+        ),
+    )
+    await log_in(page, live_server, *admin_account)
+
+    await page.goto(f"{live_server}/admin/patient/list")
+    await page.fill("#search-input", "zebulon")
+    await page.press("#search-input", "Enter")
+    await page.wait_for_url("**search=zebulon**")
+    await page.screenshot(path=str(ARTIFACTS / "admin-search.png"))
+    assert await row(page, wanted["id"]).count() == 1
+    assert await row(page, other["id"]).count() == 0
+
+    await page.goto(f"{live_server}/admin/patient/edit/{wanted['id']}")
+    await page.fill("#phone_no", "12ab")
+    await page.click("#save")
+    error = page.locator("#phone_no + .invalid-feedback")
+    await error.wait_for()
+    await page.screenshot(path=str(ARTIFACTS / "admin-phone-error.png"))
+    assert (await error.inner_text()).strip() == PHONE_RULE
+    assert await page.locator("#phone_no.is-invalid").count() == 1
+    stored = await client.get(f"/api/patients/{wanted['id']}/")
+    assert stored.json()["phone_no"] == wanted["phone_no"]
+    assert external == [], f"the admin fetched from outside: {external}"
+
+
+async def test_admin_bulk_deletes_two_patients(live_server, page, admin_account, client):
+    doomed = [await create_patient(client, first_name=f"Doomed{i}") for i in range(2)]
+    kept = await create_patient(client, first_name="Kept")
+    await log_in(page, live_server, *admin_account)
+
+    await page.goto(f"{live_server}/admin/patient/list")
+    for patient in doomed:
+        await row(page, patient["id"]).locator(".select-box").check()
+    await page.click("#dropdownMenuButton")
+    await page.click("#action-delete")
+    await page.locator("#modal-delete-button").wait_for(state="visible")
+    async with page.expect_navigation():
+        await page.click("#modal-delete-button")
+    await page.wait_for_load_state("load")
+    assert await row(page, kept["id"]).count() == 1
+    await page.screenshot(path=str(ARTIFACTS / "admin-bulk-delete.png"))
+
+    for patient in doomed:
+        assert (await client.get(f"/api/patients/{patient['id']}/")).status_code == 404
+    assert (await client.get(f"/api/patients/{kept['id']}/")).status_code == 200
+
+
+async def test_a_therapist_has_no_delete(live_server, page, settings, client):
+    await create_staff(
+        settings, username="browser-therapist", password="therapist-pass", role="therapist"
+    )
+    patient = await create_patient(client, first_name="Safe")
+    await log_in(page, live_server, "browser-therapist", "therapist-pass")
+
+    await page.goto(f"{live_server}/admin/patient/list")
+    assert await row(page, patient["id"]).count() == 1
+    assert await page.locator("#action-delete").count() == 0
+    assert await page.locator("a[data-bs-target='#modal-delete']").count() == 0
+    await page.goto(f"{live_server}/admin/patient/details/{patient['id']}")
+    await page.screenshot(path=str(ARTIFACTS / "admin-therapist-details.png"))
+    assert await page.locator("a.btn-danger[data-bs-target='#modal-delete']").count() == 0
+    assert (await client.get(f"/api/patients/{patient['id']}/")).status_code == 200
