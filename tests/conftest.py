@@ -160,7 +160,11 @@ async def anonymous(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[httpx.As
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
     async with engine.begin() as connection:
-        await connection.execute(text("TRUNCATE patients, staff, audit_events"))
+        await connection.execute(
+            text(
+                "TRUNCATE patients, wallet_transactions, idempotent_responses, staff, audit_events"
+            )
+        )
     await app.state.rate_limiter.reset()
 
 

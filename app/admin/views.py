@@ -1,7 +1,7 @@
 """The admin's pages: patients (list, detail, forms, wallet action, picture) and the audit trail."""
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -27,7 +27,7 @@ from app.admin.forms import (
     parse,
     writable,
 )
-from app.admin.services import AdminServices, audit_apart, audit_with
+from app.admin.services import AdminServices, audit_apart, audit_with, current_staff
 from app.core.errors import AppError, NotFound, ValidationFailed, validation_errors
 from app.models.audit import AuditEvent
 from app.models.patient import Patient
@@ -411,12 +411,18 @@ class PatientAdmin(ClinicView, model=Patient):
             await audit_apart(services, request, "admin_update_wallet", pk, 404)
             raise HTTPException(status_code=404)
         form = await request.form()
-        amount = form.get("amount")
-        amount = amount if isinstance(amount, str) else ""
+        amount, reason = (
+            value if isinstance(value := form.get(name), str) else ""
+            for name in ("amount", "reason")
+        )
+        staff = current_staff(request)
+        assert staff is not None, "the authentication backend admits only staff"
         try:
-            payload = WalletUpdate.model_validate({"amount": amount})
+            payload = WalletUpdate.model_validate({"amount": amount, "reason": reason or None})
             async with services.sessions() as session, session.begin():
-                patient = await PatientRepository(session).change_wallet(pk, payload.amount)
+                patient = await PatientRepository(session).change_wallet(
+                    pk, payload.amount, actor=staff, reason=payload.reason
+                )
                 audit_with(session, request, "admin_update_wallet", pk, 200)
         except (ValidationError, ValidationFailed) as error:
             await audit_apart(services, request, "admin_update_wallet", pk, 400)
@@ -426,7 +432,7 @@ class PatientAdmin(ClinicView, model=Patient):
                 else error.errors
             )
             return await self._wallet_page(
-                request, await self._patient(pk), amount, errors.get("amount", []), 400
+                request, await self._patient(pk), amount, errors, 400, reason=reason
             )
         except NotFound:
             await audit_apart(services, request, "admin_update_wallet", pk, 404)
@@ -444,10 +450,20 @@ class PatientAdmin(ClinicView, model=Patient):
         request: Request,
         patient: Patient,
         amount: str = "",
-        errors: Sequence[str] = (),
+        errors: Mapping[str, Sequence[str]] | None = None,
         status_code: int = 200,
+        *,
+        reason: str = "",
     ) -> Response:
-        context = {"model_view": self, "patient": patient, "amount": amount, "errors": errors}
+        errors = errors or {}
+        context = {
+            "model_view": self,
+            "patient": patient,
+            "amount": amount,
+            "reason": reason,
+            "errors": errors.get("amount", []),
+            "reason_errors": errors.get("reason", []),
+        }
         return await self.templates.TemplateResponse(
             request, "patient_wallet.html", context, status_code=status_code
         )

@@ -26,7 +26,8 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
     db_pool_timeout: float = Field(default=5.0, gt=0)
-    db_connect_timeout: float = Field(default=5.0, gt=0)
+    # Small, so that a request fails fast with a 503 when PostgreSQL does not answer.
+    db_connect_timeout: float = Field(default=3.0, gt=0)
     db_statement_timeout_ms: int = Field(default=15_000, ge=0)
     host: str = "127.0.0.1"
     port: int = 8000
@@ -36,6 +37,11 @@ class Settings(BaseSettings):
     )
     picture_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
     picture_max_side: int = Field(default=4096, ge=1)
+    json_max_bytes: int = Field(
+        default=256 * 1024,
+        ge=1,
+        description="Largest request body other than a multipart upload (JSON, login form).",
+    )
     page_size_default: int = 20
     page_size_max: int = 100
 
@@ -52,6 +58,9 @@ class Settings(BaseSettings):
         default="10/minute", description="Failed logins per username and per address."
     )
     api_rate_limit: str = Field(default="600/minute", description="API requests per token.")
+    idempotency_key_ttl_seconds: int = Field(
+        default=24 * 3600, ge=1, description="How long a POST's Idempotency-Key is remembered."
+    )
     redis_url: str | None = Field(default=None, description="Share rate limits between instances.")
     cors_origins: list[str] = Field(
         default_factory=list, description='JSON list, e.g. ["https://app.example"].'

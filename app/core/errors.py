@@ -9,8 +9,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -71,11 +72,33 @@ class PermissionDenied(AppError):
     default_detail = "You do not have permission to perform this action."
 
 
+class PreconditionFailed(AppError):
+    status_code = 412
+    default_detail = (
+        "The patient has changed since you read it: If-Match does not match its current ETag."
+    )
+
+
+class Conflict(AppError):
+    status_code = 409
+
+
+class UnprocessableEntity(AppError):
+    status_code = 422
+
+
 class PayloadTooLarge(AppError):
     status_code = 413
 
-    def __init__(self, limit_bytes: int) -> None:
-        super().__init__(f"Upload is larger than the limit of {limit_bytes // (1024 * 1024)} MB.")
+    def __init__(self, limit_bytes: int, what: str = "Upload") -> None:
+        super().__init__(f"{what} is larger than the limit of {_size(limit_bytes)}.")
+
+
+def _size(n_bytes: int) -> str:
+    for unit, factor in (("MB", 1024 * 1024), ("KB", 1024)):
+        if n_bytes >= factor and n_bytes % factor == 0:
+            return f"{n_bytes // factor} {unit}"
+    return f"{n_bytes} bytes"
 
 
 class UnsupportedMediaType(AppError):
@@ -129,6 +152,8 @@ _MESSAGES: dict[str, str] = {
     "datetime_parsing": _DATETIME_FORMAT,
     "datetime_from_date_parsing": _DATETIME_FORMAT,
     "timezone_aware": _DATETIME_FORMAT,
+    # A str pydantic cannot read as text: a lone surrogate from a JSON `\ud800` escape.
+    "string_unicode": "Surrogate characters are not allowed.",
 }
 
 
@@ -229,19 +254,49 @@ async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
     return _json(exc.status_code, {"detail": detail}, exc.headers)
 
 
-async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
-    logger.warning("database unavailable: %s", type(exc).__name__)
-    return _json(503, ServiceUnavailable().body(), {"Retry-After": "5"})
+# SQLSTATEs of a server that is unreachable, going down, coming up or overwhelmed: connection
+# exceptions (class 08), admin or crash shutdown, "the database system is starting up / shutting
+# down", too many connections, and statement_timeout (as asyncpg's own command timeout, which
+# raises TimeoutError, would).
+UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300", "57014")
 
 
-async def _database_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, DBAPIError)
-    if exc.connection_invalidated:
-        return await _database_unavailable(request, exc)
-    return await _unhandled(request, exc)
+def database_unavailable(error: BaseException) -> bool:
+    """Whether an error means the database cannot be used right now (503), rather than a bug.
+
+    The one place that decides it: a refused, timed-out or dropped connection (OSError, which
+    includes TimeoutError), no pooled connection free in time, a connection SQLAlchemy found
+    dead, or one of UNAVAILABLE_SQLSTATES.
+    """
+    if isinstance(error, OSError | PoolTimeoutError | OperationalError):
+        return True
+    if isinstance(error, DBAPIError):
+        if error.connection_invalidated:
+            return True
+        error = error.orig if error.orig is not None else error
+    sqlstate = getattr(error, "sqlstate", None) or ""
+    return sqlstate.startswith(UNAVAILABLE_SQLSTATES)
 
 
-async def _unhandled(_: Request, exc: Exception) -> JSONResponse:
+def describe_database_error(error: BaseException) -> str:
+    """The error's qualified type and SQLSTATE, for logs: never its message, which may quote
+    SQL parameters."""
+    kind = type(error)
+    orig = error.orig if isinstance(error, DBAPIError) else None
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(error, "sqlstate", None)
+    described = f"{kind.__module__}.{kind.__qualname__}".removeprefix("builtins.")
+    return f"{described} ({sqlstate})" if sqlstate else described
+
+
+async def _server_error(_: Request, exc: Exception) -> JSONResponse:
+    """503 when the database is unavailable, otherwise a bare 500."""
+    if database_unavailable(exc):
+        logger.warning("database unavailable: %s", describe_database_error(exc))
+        return _json(503, ServiceUnavailable().body(), {"Retry-After": "5"})
+    return _unhandled(exc)
+
+
+def _unhandled(exc: Exception) -> JSONResponse:
     # Exception messages can quote SQL parameters (PHI): log the type and the frames only.
     frames = "".join(traceback.format_tb(exc.__traceback__))
     logger.error("unhandled %s\n%s", type(exc).__name__, frames)
@@ -249,7 +304,7 @@ async def _unhandled(_: Request, exc: Exception) -> JSONResponse:
 
 
 class CatchAllMiddleware:
-    """Turns any exception that escaped the handlers into a bare 500.
+    """Turns any exception that escaped the handlers into a bare 500 (503 for the database).
 
     Starlette's own server-error handler re-raises, and the server then logs the exception's
     message, which may quote patient data; this one does not.
@@ -272,16 +327,21 @@ class CatchAllMiddleware:
         try:
             await self.app(scope, receive, send_tracking)
         except Exception as exc:
-            response = await _unhandled(Request(scope), exc)
+            response = await _server_error(Request(scope), exc)
             if not started:
                 await response(scope, receive, send)
+
+
+def install_database_error_handlers(app: Starlette) -> None:
+    """503 for the database being unavailable, a bare 500 for other database errors; also for
+    a mounted Starlette app (the admin), whose own server-error page would say 500."""
+    for kind in (SQLAlchemyError, OSError):
+        app.add_exception_handler(kind, _server_error)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _request_validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
-    for unavailable in (OperationalError, InterfaceError, PoolTimeoutError, OSError, TimeoutError):
-        app.add_exception_handler(unavailable, _database_unavailable)
-    app.add_exception_handler(DBAPIError, _database_error)
+    install_database_error_handlers(app)
     app.add_middleware(CatchAllMiddleware)

@@ -2,7 +2,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Date, Index, Numeric, String, text
+from sqlalchemy import BigInteger, CheckConstraint, Date, Index, Numeric, Sequence, String, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -21,6 +21,11 @@ ORDERABLE = (
     "date_of_birth",
     "wallet_balance",
 )
+
+
+# Every write draws a new version, which is the patient's ETag. One sequence for all patients,
+# so a version is never reused, even by a patient deleted and created again with the same id.
+VERSION_SEQUENCE = Sequence("patients_version_seq", metadata=Base.metadata)
 
 
 class Patient(TimestampMixin, Base):
@@ -47,6 +52,7 @@ class Patient(TimestampMixin, Base):
     sessions: Mapped[list[dict[str, Any]]] = mapped_column(
         JSONB, server_default=text("'[]'::jsonb")
     )
+    version: Mapped[int] = mapped_column(BigInteger, server_default=VERSION_SEQUENCE.next_value())
 
     __table_args__ = (
         CheckConstraint(r"id ~ '^p_[a-z0-9]{6}$'", name="id_format"),

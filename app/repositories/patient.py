@@ -2,7 +2,7 @@
 
 import secrets
 import string
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -25,8 +25,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 
-from app.core.errors import NotFound, ValidationFailed
-from app.models.patient import MAX_TAGS, WALLET_MAX, Patient
+from app.core.errors import NotFound, PreconditionFailed, ValidationFailed
+from app.core.permissions import Principal
+from app.models.patient import MAX_TAGS, VERSION_SEQUENCE, WALLET_MAX, Patient
+from app.models.wallet import WalletTransaction
 from app.schemas.patient import PatientListQuery
 
 SelectT = TypeVar("SelectT", bound=Select[Any])
@@ -59,6 +61,22 @@ def _unique_violation(error: IntegrityError) -> ValidationFailed | None:
         field, message = UNIQUE_FIELDS[cause.constraint_name]
         return ValidationFailed.on(field, message)
     return None
+
+
+Versions = Collection[int] | None
+"""The versions a conditional write accepts (from If-Match); None for an unconditional write."""
+
+
+def _changed() -> dict[str, Any]:
+    """What every write sets besides its own columns: a new version (the ETag) and the time."""
+    return {"updated_at": func.now(), "version": VERSION_SEQUENCE.next_value()}
+
+
+def _matching(patient_id: str, versions: Versions) -> list[ColumnElement[bool]]:
+    conditions = [Patient.id == patient_id]
+    if versions is not None:
+        conditions.append(Patient.version.in_(versions))
+    return conditions
 
 
 def apply_filters(statement: SelectT, query: PatientListQuery) -> SelectT:
@@ -142,26 +160,30 @@ class PatientRepository:
                 return patient
         raise ValidationFailed.on("id", "Could not generate a unique patient id; try again.")
 
-    async def update(self, patient_id: str, values: dict[str, Any]) -> Patient:
+    async def update(
+        self, patient_id: str, values: dict[str, Any], *, versions: Versions = None
+    ) -> Patient:
         if not values:
-            return await self.get(patient_id)
+            return await self._unchanged(patient_id, versions)
         statement = (
             update(Patient)
-            .where(Patient.id == patient_id)
-            .values(**values, updated_at=func.now())
+            .where(*_matching(patient_id, versions))
+            .values(**values, **_changed())
             .returning(Patient)
         )
-        return self._require(await self._write(statement))
+        return await self._write(statement) or await self._refused(patient_id, versions)
 
-    async def delete(self, patient_id: str) -> str | None:
+    async def delete(self, patient_id: str, *, versions: Versions = None) -> str | None:
         """Delete the patient; returns their picture's stored name, for the caller to remove."""
         result = await self.session.execute(
-            delete(Patient).where(Patient.id == patient_id).returning(Patient.profile_picture)
+            delete(Patient)
+            .where(*_matching(patient_id, versions))
+            .returning(Patient.profile_picture)
         )
         row = result.first()
         if row is None:
-            raise NotFound
-        picture: str | None = row[0]
+            await self._refused(patient_id, versions)
+        picture: str | None = row[0] if row else None
         return picture
 
     async def replace_picture(
@@ -175,62 +197,84 @@ class PatientRepository:
         statement = (
             update(Patient)
             .where(Patient.id == patient_id)
-            .values(profile_picture=name, updated_at=func.now())
+            .values(profile_picture=name, **_changed())
             .returning(Patient)
         )
-        return self._require(await self._write(statement)), row[0]
+        return await self._write(statement) or await self._refused(patient_id, None), row[0]
 
-    async def add_tag(self, patient_id: str, tag: str) -> Patient:
+    async def add_tag(self, patient_id: str, tag: str, *, versions: Versions = None) -> Patient:
         has_tag = Patient.tags.contains(_jsonb_array(tag))
         statement = (
             update(Patient)
             .where(
-                Patient.id == patient_id, ~has_tag, func.jsonb_array_length(Patient.tags) < MAX_TAGS
+                *_matching(patient_id, versions),
+                ~has_tag,
+                func.jsonb_array_length(Patient.tags) < MAX_TAGS,
             )
-            .values(tags=Patient.tags.op("||")(_jsonb_array(tag)), updated_at=func.now())
+            .values(tags=Patient.tags.op("||")(_jsonb_array(tag)), **_changed())
             .returning(Patient)
         )
         patient = await self._write(statement)
         if patient is not None:
             return patient
-        current = await self.get(patient_id)
+        current = await self._unchanged(patient_id, versions)
         if tag in current.tags:
             return current
         raise ValidationFailed.on("tag", f"A patient may have at most {MAX_TAGS} tags.")
 
-    async def remove_tag(self, patient_id: str, tag: str) -> Patient:
+    async def remove_tag(self, patient_id: str, tag: str, *, versions: Versions = None) -> Patient:
         statement = (
             update(Patient)
-            .where(Patient.id == patient_id, Patient.tags.contains(_jsonb_array(tag)))
-            .values(tags=Patient.tags.op("-")(literal(tag, Text)), updated_at=func.now())
+            .where(*_matching(patient_id, versions), Patient.tags.contains(_jsonb_array(tag)))
+            .values(tags=Patient.tags.op("-")(literal(tag, Text)), **_changed())
             .returning(Patient)
         )
-        return await self._write(statement) or await self.get(patient_id)
+        return await self._write(statement) or await self._unchanged(patient_id, versions)
 
-    async def add_session(self, patient_id: str, session: dict[str, Any]) -> Patient:
+    async def add_session(
+        self, patient_id: str, session: dict[str, Any], *, versions: Versions = None
+    ) -> Patient:
         statement = (
             update(Patient)
-            .where(Patient.id == patient_id)
-            .values(
-                sessions=Patient.sessions.op("||")(_jsonb_array(session)), updated_at=func.now()
-            )
+            .where(*_matching(patient_id, versions))
+            .values(sessions=Patient.sessions.op("||")(_jsonb_array(session)), **_changed())
             .returning(Patient)
         )
-        return self._require(await self._write(statement))
+        return await self._write(statement) or await self._refused(patient_id, versions)
 
-    async def change_wallet(self, patient_id: str, amount: Decimal) -> Patient:
-        """Add a signed amount in one statement, so concurrent changes never lose an update."""
+    async def change_wallet(
+        self,
+        patient_id: str,
+        amount: Decimal,
+        *,
+        actor: Principal,
+        reason: str | None = None,
+        versions: Versions = None,
+    ) -> Patient:
+        """Add a signed amount and write its ledger row, in the caller's transaction. The balance
+        changes in one statement, so concurrent changes never lose an update, and the row lock it
+        takes until commit makes `balance_after` exact."""
         new_balance = Patient.wallet_balance + amount
         statement = (
             update(Patient)
-            .where(Patient.id == patient_id, new_balance.between(0, WALLET_MAX))
-            .values(wallet_balance=new_balance, updated_at=func.now())
+            .where(*_matching(patient_id, versions), new_balance.between(0, WALLET_MAX))
+            .values(wallet_balance=new_balance, **_changed())
             .returning(Patient)
         )
         patient = await self._write(statement)
         if patient is not None:
+            await self.session.execute(
+                insert(WalletTransaction).values(
+                    patient_id=patient.id,
+                    amount=amount,
+                    balance_after=patient.wallet_balance,
+                    reason=reason,
+                    actor=actor.name,
+                    actor_kind=actor.kind,
+                )
+            )
             return patient
-        current = await self.get(patient_id)
+        current = await self._unchanged(patient_id, versions)
         if current.wallet_balance + amount < 0:
             message = "Insufficient balance: the wallet balance cannot go below 0.00."
         else:
@@ -260,8 +304,16 @@ class PatientRepository:
             raise
         return result.scalar_one_or_none()
 
-    @staticmethod
-    def _require(patient: Patient | None) -> Patient:
+    async def _unchanged(self, patient_id: str, versions: Versions) -> Patient:
+        """The patient a write left as it was: 404 when missing, 412 when If-Match is stale."""
+        patient = await self.session.get(Patient, patient_id, populate_existing=True)
         if patient is None:
             raise NotFound
+        if versions is not None and patient.version not in versions:
+            raise PreconditionFailed
         return patient
+
+    async def _refused(self, patient_id: str, versions: Versions) -> Patient:
+        """Why a write that must change its row did not: the patient is gone, or has moved on."""
+        await self._unchanged(patient_id, versions)
+        raise PreconditionFailed  # it matched only after a concurrent write we did not see

@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
 from app.models.patient import MAX_TAGS
+from app.models.wallet import REASON_MAX_LENGTH
 
 T = TypeVar("T")
 
@@ -17,6 +18,7 @@ PATIENT_ID_RE = re.compile(r"p_[a-z0-9]{6}")
 PHONE_RE = re.compile(r"\+?[0-9]{9,15}")
 SSN_RE = re.compile(r"[0-9]{3}-[0-9]{2}-[0-9]{4}")
 DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+SURROGATE_RE = re.compile("[\ud800-\udfff]")
 EARLIEST_BIRTH_DATE = date(1900, 1, 1)
 
 
@@ -41,6 +43,16 @@ def _no_nul(value: str) -> str:
     return value
 
 
+def _no_surrogates(value: Any) -> Any:
+    # A lone "\ud800" in JSON decodes to a str that no database driver can encode (DRF's message).
+    if isinstance(value, str) and (found := SURROGATE_RE.search(value)):
+        code_point = ord(found.group())
+        raise _error(
+            "surrogate_characters", f"Surrogate characters are not allowed: U+{code_point:X}."
+        )
+    return value
+
+
 def _not_bool(message: str) -> BeforeValidator:
     """JSON true/false would otherwise pass as 1/0."""
 
@@ -52,10 +64,24 @@ def _not_bool(message: str) -> BeforeValidator:
     return BeforeValidator(check)
 
 
-# A field that may be left out but, when sent, may not be null.
-Omittable = Annotated[T | None, BeforeValidator(_reject_null)]
+def _not_nullable(schema: dict[str, Any]) -> None:
+    """The OpenAPI schema of an Omittable field: the type itself, without `null`."""
+    variants = [v for v in schema.pop("anyOf", []) if v != {"type": "null"}]
+    if len(variants) == 1:
+        schema.update(variants[0])
+    elif variants:
+        schema["anyOf"] = variants
+    schema.pop("default", None)
 
-Text = Annotated[str, BeforeValidator(_strip), AfterValidator(_no_nul)]
+
+# A field that may be left out but, when sent, may not be null.
+Omittable = Annotated[
+    T | None, BeforeValidator(_reject_null), Field(json_schema_extra=_not_nullable)
+]
+
+Text = Annotated[
+    str, BeforeValidator(_strip), BeforeValidator(_no_surrogates), AfterValidator(_no_nul)
+]
 
 
 def _check_patient_id(value: str) -> str:
@@ -108,7 +134,8 @@ def _check_birth_date(value: date) -> date:
 
 
 def _require_datetime_string(value: Any) -> Any:
-    if not isinstance(value, str | datetime):
+    # pydantic alone would also read "1700000000" as a Unix time; the contract says ISO 8601.
+    if not (isinstance(value, datetime) or (isinstance(value, str) and DATE_RE.match(value))):
         raise _error(
             "datetime_type", "Datetime has wrong format. Use ISO 8601, e.g. 2024-05-01T14:30:00Z."
         )
@@ -118,7 +145,10 @@ def _require_datetime_string(value: Any) -> Any:
 def _as_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59-01:00 is past the last representable datetime
+        raise _error("datetime_overflow", "Datetime value out of range.") from None
 
 
 def _check_unique_tags(tags: list[str]) -> list[str]:
@@ -133,31 +163,56 @@ def _check_nonzero(value: Decimal) -> Decimal:
     return value.quantize(Decimal("0.01"))
 
 
-PatientId = Annotated[str, AfterValidator(_check_patient_id)]
-Password = Annotated[str, Field(min_length=8, max_length=64), AfterValidator(_no_nul)]
+def _documented(pattern: re.Pattern[str]) -> Any:
+    """The regex a validator checks, stated in the OpenAPI schema (the validator's message wins)."""
+    return Field(json_schema_extra={"pattern": f"^{pattern.pattern}$"})
+
+
+PatientId = Annotated[str, AfterValidator(_check_patient_id), _documented(PATIENT_ID_RE)]
+Password = Annotated[
+    str,
+    BeforeValidator(_no_surrogates),
+    Field(min_length=8, max_length=64),
+    AfterValidator(_no_nul),
+]
 Name = Annotated[Text, Field(min_length=1, max_length=100)]
-PhoneNo = Annotated[Text, Field(min_length=1), AfterValidator(_check_phone)]
+PhoneNo = Annotated[Text, Field(min_length=1), AfterValidator(_check_phone), _documented(PHONE_RE)]
 MedicalText = Annotated[Text, Field(max_length=5000)]
 BirthDate = Annotated[date, BeforeValidator(_parse_date), AfterValidator(_check_birth_date)]
 Sex = Literal["M", "F", "O", "P"]
-Ssn = Annotated[Text, AfterValidator(_check_ssn)]
-Email = Annotated[Text, Field(max_length=254), AfterValidator(_check_email)]
+Ssn = Annotated[Text, AfterValidator(_check_ssn), _documented(SSN_RE)]
+Email = Annotated[
+    Text,
+    Field(max_length=254, json_schema_extra={"format": "idn-email"}),
+    AfterValidator(_check_email),
+]
 Address = Annotated[Text, Field(max_length=500)]
 AddedNote = Annotated[Text, Field(max_length=500)]
 AboutNote = Annotated[Text, Field(max_length=250)]
 Tag = Annotated[Text, Field(min_length=1, max_length=50)]
-Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS), AfterValidator(_check_unique_tags)]
+Tags = Annotated[
+    list[Tag],
+    Field(max_length=MAX_TAGS, json_schema_extra={"uniqueItems": True}),
+    AfterValidator(_check_unique_tags),
+]
 
 SessionDate = Annotated[
     datetime, BeforeValidator(_require_datetime_string), AfterValidator(_as_utc)
 ]
-DurationMinutes = Annotated[int, _not_bool("A valid integer is required."), Field(ge=1, le=480)]
+# Constraints before the bool check, so the schema states them as minimum and maximum.
+DurationMinutes = Annotated[int, Field(ge=1, le=480), _not_bool("A valid integer is required.")]
 Therapist = Annotated[Text, Field(max_length=100)]
 SessionNotes = Annotated[Text, Field(max_length=2000)]
+WalletReason = Annotated[Text, Field(max_length=REASON_MAX_LENGTH)]
+
+# A list filter: nothing it searches is longer than an email, and each word or tag of it becomes
+# a query parameter, so thousands of them would overflow the database's limit of parameters.
+SearchTerm = Annotated[Text, Field(max_length=254)]
+TagFilter = Annotated[list[SearchTerm], Field(max_length=MAX_TAGS)]
 
 Amount = Annotated[
     Decimal,
-    _not_bool("A valid number is required."),
     Field(decimal_places=2, ge=-1_000_000, le=1_000_000),
+    _not_bool("A valid number is required."),
     AfterValidator(_check_nonzero),
 ]

@@ -21,14 +21,16 @@ from app.schemas.fields import (
     Password,
     PatientId,
     PhoneNo,
+    SearchTerm,
     SessionDate,
     SessionNotes,
     Sex,
     Ssn,
     Tag,
+    TagFilter,
     Tags,
-    Text,
     Therapist,
+    WalletReason,
 )
 
 Money = Annotated[Decimal, PlainSerializer(lambda v: f"{v:.2f}", return_type=str)]
@@ -92,6 +94,27 @@ class TagAction(BaseSchema):
 
 class WalletUpdate(BaseSchema):
     amount: Amount = Field(examples=["25.50"])
+    reason: WalletReason | None = Field(
+        default=None, description="Why the balance changed; kept in the wallet's ledger."
+    )
+
+
+class WalletTransactionRead(BaseSchema):
+    """One change of the wallet balance, from the patient's ledger."""
+
+    id: int
+    amount: Money = Field(examples=["25.50"])
+    balance_after: Money = Field(examples=["125.50"])
+    reason: str | None
+    actor: str
+    created_at: datetime
+
+
+class WalletTransactionPage(BaseSchema):
+    count: int
+    next: str | None
+    previous: str | None
+    results: list[WalletTransactionRead]
 
 
 class PatientRead(BaseSchema):
@@ -146,12 +169,16 @@ def _blank_to_none(value: Any) -> Any:
 class PatientListQuery(BaseSchema):
     """The list's filters and ordering; empty values are ignored, as django-filter does."""
 
-    name: Text | None = Field(default=None, description="Every word must match first or last name.")
-    phone: Text | None = Field(
+    name: SearchTerm | None = Field(
+        default=None, description="Every word must match first or last name."
+    )
+    phone: SearchTerm | None = Field(
         default=None, description="Digits to find anywhere in the phone number."
     )
-    email: Text | None = Field(default=None, description="Case-insensitive substring of the email.")
-    tag: Annotated[list[Text], AfterValidator(_drop_blank)] = Field(
+    email: SearchTerm | None = Field(
+        default=None, description="Case-insensitive substring of the email."
+    )
+    tag: Annotated[TagFilter, AfterValidator(_drop_blank)] = Field(
         default_factory=list, description="Exact tag; repeat for all of several."
     )
     sex: Annotated[Sex | None, BeforeValidator(_blank_to_none)] = None

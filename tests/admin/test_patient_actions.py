@@ -122,6 +122,33 @@ async def test_a_refused_amount_changes_nothing(admin_login, client, engine, amo
     assert [r["outcome"] for r in rows] == ["success", "invalid"]
 
 
+async def test_the_wallet_action_writes_the_ledger_with_its_reason(admin_login, client):
+    patient = await create_patient(client)
+    staff = await admin_login("therapist", "rivera")
+    await staff.post(wallet_url(patient["id"]), data={"amount": "5.00", "reason": "Refund"})
+    await staff.post(wallet_url(patient["id"]), data={"amount": "1.00", "reason": ""})
+
+    ledger = await client.get(f"/api/patients/{patient['id']}/wallet_transactions/")
+
+    assert [(r["amount"], r["reason"], r["actor"]) for r in ledger.json()["results"]] == [
+        ("1.00", None, "rivera"),
+        ("5.00", "Refund", "rivera"),
+    ]
+
+
+async def test_a_too_long_reason_is_shown_next_to_its_field(admin_login, client):
+    patient = await create_patient(client)
+    staff = await admin_login()
+    response = await staff.post(
+        wallet_url(patient["id"]), data={"amount": "5.00", "reason": "x" * 256}
+    )
+    assert response.status_code == 400
+    assert field_errors(response.text, "reason") == [
+        "Ensure this field has no more than 255 characters."
+    ]
+    assert await balance(client, patient["id"]) == "0.00"
+
+
 async def test_concurrent_wallet_changes_lose_nothing(admin_login, client):
     patient = await create_patient(client)
     staff = await admin_login()

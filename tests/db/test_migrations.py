@@ -146,3 +146,44 @@ def test_a_valid_row_is_accepted(empty_database_url):
         return int(sync_connection.execute(text("SELECT count(*) FROM patients")).scalar_one())
 
     assert run(empty_database_url, insert_and_count) == 1
+
+
+def test_balances_from_before_the_ledger_become_its_opening_rows(empty_database_url):
+    config = alembic_config(empty_database_url)
+    command.upgrade(config, "0002")
+    rows = [
+        {
+            **VALID_ROW,
+            "id": "p_rich01",
+            "phone_no": "+123456781",
+            "wallet_balance": Decimal("12.50"),
+        },
+        {**VALID_ROW, "id": "p_poor01", "phone_no": "+123456782", "wallet_balance": Decimal("0")},
+    ]
+
+    def insert(sync_connection: Any) -> None:
+        columns = ", ".join(VALID_ROW) + ", wallet_balance"
+        values = ", ".join(f":{name}" for name in VALID_ROW) + ", :wallet_balance"
+        statement = text(f"INSERT INTO patients ({columns}) VALUES ({values})")  # noqa: S608
+        for row in rows:
+            sync_connection.execute(statement, row)
+        sync_connection.commit()
+
+    run(empty_database_url, insert)
+    command.upgrade(config, "head")
+
+    def ledger(sync_connection: Any) -> list[Any]:
+        return list(
+            sync_connection.execute(
+                text("SELECT patient_id, amount, balance_after, actor FROM wallet_transactions")
+            )
+        )
+
+    assert run(empty_database_url, ledger) == [
+        ("p_rich01", Decimal("12.50"), Decimal("12.50"), "system")
+    ]
+
+    def versions(sync_connection: Any) -> list[int]:
+        return list(sync_connection.execute(text("SELECT version FROM patients")).scalars())
+
+    assert len(set(run(empty_database_url, versions))) == 2

@@ -4,8 +4,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Body, Depends, Request, status
 
+from app.api.conditional import ConditionalDep, TaggedDep
 from app.api.deps import (
     AuditDep,
+    CurrentPrincipal,
     JsonBody,
     PageRequestDep,
     PatientIdDep,
@@ -13,15 +15,18 @@ from app.api.deps import (
     PatientRepoDep,
     PatientSelfFields,
     PictureStoreDep,
+    SessionDep,
     allow,
 )
 from app.api.docs import errors
+from app.api.idempotency import Idempotent, IdempotentRoute
 from app.api.pagination import paginate
-from app.api.routing import DeferredJSONRoute
 from app.api.urls import remember_base_url
+from app.core.errors import NotFound
 from app.core.permissions import Access
 from app.core.security import hash_password
 from app.models.patient import Patient
+from app.repositories.wallet import WalletTransactionRepository
 from app.schemas.patient import (
     PatientCreate,
     PatientPage,
@@ -30,6 +35,7 @@ from app.schemas.patient import (
     PatientUpdate,
     SessionCreate,
     TagAction,
+    WalletTransactionPage,
     WalletUpdate,
     session_document,
 )
@@ -38,7 +44,7 @@ router = APIRouter(
     prefix="/api/patients",
     tags=["patients"],
     dependencies=[Depends(remember_base_url)],
-    route_class=DeferredJSONRoute,
+    route_class=IdempotentRoute,
 )
 
 STAFF = allow(Access.STAFF)
@@ -76,14 +82,16 @@ async def list_patients(
     "/",
     response_model=PatientRead,
     status_code=status.HTTP_201_CREATED,
-    dependencies=[STAFF, JsonBody],
-    responses=errors(400, *AUTH_ERRORS, 415),
+    dependencies=[STAFF, JsonBody, Idempotent],
+    responses=errors(400, *AUTH_ERRORS, 409, 415, 422),
 )
-async def create_patient(payload: PatientCreate, repo: PatientRepoDep, audit: AuditDep) -> Patient:
+async def create_patient(
+    payload: PatientCreate, repo: PatientRepoDep, audit: AuditDep, etag: TaggedDep
+) -> Patient:
     """Create a patient; the id is generated when absent."""
     patient = await repo.create(await _writable(payload))
     audit.patient_id = patient.id
-    return patient
+    return etag.tagged(patient)
 
 
 @router.get(
@@ -92,83 +100,126 @@ async def create_patient(payload: PatientCreate, repo: PatientRepoDep, audit: Au
     dependencies=[STAFF_OR_SELF],
     responses=errors(*AUTH_ERRORS, 404),
 )
-async def get_patient(patient_id: PatientIdDep, repo: PatientRepoDep) -> Patient:
-    """Read one patient."""
-    return await repo.get(patient_id)
+async def get_patient(patient_id: PatientIdDep, repo: PatientRepoDep, etag: TaggedDep) -> Patient:
+    """Read one patient; the ETag header is their current version, for If-Match."""
+    return etag.tagged(await repo.get(patient_id))
 
 
 @router.put(
     "/{patient_id}/",
     response_model=PatientRead,
     dependencies=[STAFF, JsonBody],
-    responses=errors(400, *AUTH_ERRORS, 404, 415),
+    responses=errors(400, *AUTH_ERRORS, 404, 412, 415),
 )
 async def replace_patient(
-    patient_id: PatientIdDep, payload: PatientReplace, repo: PatientRepoDep
+    patient_id: PatientIdDep, payload: PatientReplace, repo: PatientRepoDep, cond: ConditionalDep
 ) -> Patient:
     """Replace a patient's writable fields; an omitted optional field is left unchanged."""
-    return await repo.update(patient_id, await _writable(payload))
+    values = await _writable(payload)
+    return cond.tagged(await repo.update(patient_id, values, versions=cond.versions))
 
 
 @router.patch(
     "/{patient_id}/",
     response_model=PatientRead,
     dependencies=[STAFF_OR_SELF, JsonBody, PatientSelfFields],
-    responses=errors(400, *AUTH_ERRORS, 404, 415),
+    responses=errors(400, *AUTH_ERRORS, 404, 412, 415),
 )
 async def update_patient(
     patient_id: PatientIdDep,
     repo: PatientRepoDep,
+    cond: ConditionalDep,
     payload: Annotated[PatientUpdate, Body()] = PatientUpdate(),
 ) -> Patient:
     """Change some of a patient's writable fields (a patient: only their own contact fields)."""
-    return await repo.update(patient_id, await _writable(payload))
+    values = await _writable(payload)
+    return cond.tagged(await repo.update(patient_id, values, versions=cond.versions))
 
 
 @router.delete(
     "/{patient_id}/",
     status_code=status.HTTP_204_NO_CONTENT,
     dependencies=[ADMIN],
-    responses=errors(*AUTH_ERRORS, 404),
+    responses=errors(*AUTH_ERRORS, 404, 412),
 )
 async def delete_patient(
-    patient_id: PatientIdDep, repo: PatientRepoDep, store: PictureStoreDep, after: BackgroundTasks
+    patient_id: PatientIdDep,
+    repo: PatientRepoDep,
+    store: PictureStoreDep,
+    after: BackgroundTasks,
+    cond: ConditionalDep,
 ) -> None:
     """Delete a patient (admins only), and their picture once the deletion is committed."""
-    after.add_task(store.remove, await repo.delete(patient_id))
+    after.add_task(store.remove, await repo.delete(patient_id, versions=cond.versions))
 
 
 ACTION: dict[str, Any] = {
     "response_model": PatientRead,
-    "dependencies": [STAFF, JsonBody],
-    "responses": errors(400, *AUTH_ERRORS, 404, 415),
+    "dependencies": [STAFF, JsonBody, Idempotent],
+    "responses": errors(400, *AUTH_ERRORS, 404, 409, 412, 415, 422),
 }
 
 
 @router.post("/{patient_id}/add_tag/", **ACTION)
-async def add_tag(patient_id: PatientIdDep, payload: TagAction, repo: PatientRepoDep) -> Patient:
+async def add_tag(
+    patient_id: PatientIdDep, payload: TagAction, repo: PatientRepoDep, cond: ConditionalDep
+) -> Patient:
     """Add a tag; adding one already there changes nothing."""
-    return await repo.add_tag(patient_id, payload.tag)
+    return cond.tagged(await repo.add_tag(patient_id, payload.tag, versions=cond.versions))
 
 
 @router.post("/{patient_id}/remove_tag/", **ACTION)
-async def remove_tag(patient_id: PatientIdDep, payload: TagAction, repo: PatientRepoDep) -> Patient:
+async def remove_tag(
+    patient_id: PatientIdDep, payload: TagAction, repo: PatientRepoDep, cond: ConditionalDep
+) -> Patient:
     """Remove a tag; removing one not there changes nothing."""
-    return await repo.remove_tag(patient_id, payload.tag)
+    return cond.tagged(await repo.remove_tag(patient_id, payload.tag, versions=cond.versions))
 
 
 @router.post("/{patient_id}/add_session/", **ACTION)
 async def add_session(
-    patient_id: PatientIdDep, payload: SessionCreate, repo: PatientRepoDep
+    patient_id: PatientIdDep, payload: SessionCreate, repo: PatientRepoDep, cond: ConditionalDep
 ) -> Patient:
     """Append a therapy session to the patient's history."""
     document = session_document(payload, session_id=str(uuid.uuid4()), created_at=datetime.now(UTC))
-    return await repo.add_session(patient_id, document)
+    return cond.tagged(await repo.add_session(patient_id, document, versions=cond.versions))
 
 
 @router.post("/{patient_id}/update_wallet/", **ACTION)
 async def update_wallet(
-    patient_id: PatientIdDep, payload: WalletUpdate, repo: PatientRepoDep
+    patient_id: PatientIdDep,
+    payload: WalletUpdate,
+    repo: PatientRepoDep,
+    principal: CurrentPrincipal,
+    cond: ConditionalDep,
 ) -> Patient:
-    """Change the wallet balance by a signed amount."""
-    return await repo.change_wallet(patient_id, payload.amount)
+    """Change the wallet balance by a signed amount, and record it in the wallet's ledger."""
+    patient = await repo.change_wallet(
+        patient_id, payload.amount, actor=principal, reason=payload.reason, versions=cond.versions
+    )
+    return cond.tagged(patient)
+
+
+@router.get(
+    "/{patient_id}/wallet_transactions/",
+    response_model=WalletTransactionPage,
+    dependencies=[STAFF_OR_SELF],
+    responses=errors(*AUTH_ERRORS, 404),
+)
+async def list_wallet_transactions(
+    request: Request,
+    patient_id: PatientIdDep,
+    page_request: PageRequestDep,
+    repo: PatientRepoDep,
+    session: SessionDep,
+) -> dict[str, Any]:
+    """The wallet's ledger, newest first: every change of the balance, and the balance after it."""
+    if not await repo.exists(patient_id):
+        raise NotFound
+    ledger = WalletTransactionRepository(session)
+    return await paginate(
+        request,
+        page_request,
+        count=lambda: ledger.count(patient_id),
+        fetch=lambda offset, limit: ledger.list(patient_id, offset=offset, limit=limit),
+    )

@@ -1,0 +1,70 @@
+"""ETags on patient responses and If-Match on their writes (RFC 9110, 8.8.3 and 13.1.1)."""
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Response
+
+from app.models.patient import Patient
+from app.repositories.patient import Versions
+
+MAX_VERSION_DIGITS = 18  # versions are bigints; a longer tag cannot name one
+
+
+def etag(patient: Patient) -> str:
+    return f'"{patient.version}"'
+
+
+def parse_if_match(header: str | None) -> Versions:
+    """The versions an If-Match header names; None when any will do (no header, or `*`).
+
+    Weak tags (`W/"…"`) and tags this service never made name no version: If-Match compares
+    strongly, so they can only fail."""
+    if header is None:
+        return None
+    versions: set[int] = set()
+    for member in header.split(","):
+        tag = member.strip()
+        if tag == "*":
+            return None
+        opaque = tag[1:-1] if len(tag) >= 2 and tag[0] == tag[-1] == '"' else ""
+        if opaque.isascii() and opaque.isdigit() and len(opaque) <= MAX_VERSION_DIGITS:
+            versions.add(int(opaque))
+    return frozenset(versions)
+
+
+class Conditional:
+    """A patient endpoint's precondition, and the ETag of the patient it answers with."""
+
+    def __init__(
+        self,
+        response: Response,
+        if_match: Annotated[
+            str | None,
+            Header(
+                alias="If-Match",
+                description="The patient's ETag as last read; a stale one is a 412.",
+                examples=['"42"'],
+            ),
+        ] = None,
+    ) -> None:
+        self.response = response
+        self.versions = parse_if_match(if_match)
+
+    def tagged(self, patient: Patient) -> Patient:
+        self.response.headers["ETag"] = etag(patient)
+        return patient
+
+
+class Tagged:
+    """A patient read: no precondition, only the ETag."""
+
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+    def tagged(self, patient: Patient) -> Patient:
+        self.response.headers["ETag"] = etag(patient)
+        return patient
+
+
+ConditionalDep = Annotated[Conditional, Depends()]
+TaggedDep = Annotated[Tagged, Depends()]
