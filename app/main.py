@@ -10,6 +10,7 @@ from app import __version__
 from app.admin import mount_admin
 from app.api.docs import install_openapi
 from app.api.routes import audit, auth, health, patients, pictures
+from app.core.bodylimit import BodyLimitMiddleware
 from app.core.config import Settings, get_settings
 from app.core.crypto import Keyring
 from app.core.errors import install_error_handlers
@@ -59,6 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rate_limiter = RateLimiter(settings)
     install_access_log_redaction()
     install_error_handlers(app)
+    # Inside CORS and the security headers, so a 413 carries them too.
+    app.add_middleware(BodyLimitMiddleware, settings=settings)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -54,8 +54,7 @@ class StaffLogin(AuthenticationBackend):
             raise
         async with self.services.sessions() as session, session.begin():
             auth = AuthService(session, self.services.settings)
-            # PostgreSQL cannot compare text holding NUL: such a name matches nobody.
-            account = None if "\x00" in username else await auth.find_account(username)
+            account = await auth.find_account(username)
             entry = _entry(account, address)
             staff = account if account is not None and account.principal.is_staff else None
             token = await auth.login(staff, password)  # patients are checked as unknown names

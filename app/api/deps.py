@@ -13,7 +13,6 @@ from app.core.errors import (
     NotAuthenticated,
     NotFound,
     ParseError,
-    PayloadTooLarge,
     PermissionDenied,
     UnsupportedMediaType,
 )
@@ -25,11 +24,9 @@ from app.repositories.patient import PatientRepository
 from app.schemas.audit import AuditQuery
 from app.schemas.fields import PATIENT_ID_RE
 from app.schemas.patient import PatientListQuery
-from app.services.audit import AuditEntry, record_apart, record_with, status_of
+from app.services.audit import AuditEntry, record_failure, record_with
 from app.services.auth import AuthService
 from app.services.pictures import PictureStore
-
-MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
@@ -93,7 +90,7 @@ async def _audit(
     try:
         yield entry
     except Exception as error:
-        await record_apart(request.app.state.sessionmaker, entry, status_of(error))
+        await record_failure(request.app.state.sessionmaker, entry, error)
         raise
     record_with(session, entry, getattr(route, "status_code", None) or 200)
 
@@ -161,7 +158,7 @@ async def _only_fields_the_caller_may_change(request: Request, principal: Curren
         return
     try:
         sent = json.loads(await request.body() or b"{}")
-    except ValueError:
+    except (ValueError, RecursionError):
         return  # the body's own validation answers with the parse error
     if isinstance(sent, dict) and forbidden_fields(principal, set(sent)):
         raise PermissionDenied
@@ -171,14 +168,11 @@ def _picture_store(settings: SettingsDep) -> PictureStore:
     return PictureStore(settings.pictures_dir)
 
 
-async def _multipart_upload(request: Request, settings: SettingsDep) -> None:
-    """415 for anything but a form upload; 413 before reading a body that is announced too big."""
+async def _multipart_upload(request: Request) -> None:
+    """415 for anything but a form upload (BodyLimitMiddleware has capped the body's size)."""
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type != "multipart/form-data":
         raise UnsupportedMediaType(f'Unsupported media type "{media_type or "(none)"}" in request.')
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > settings.picture_max_bytes + MULTIPART_OVERHEAD:
-        raise PayloadTooLarge(settings.picture_max_bytes)
 
 
 PatientIdDep = Annotated[str, Depends(_patient_id)]

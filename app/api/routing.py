@@ -7,6 +7,7 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
 JSON_ERROR_KEY = "therapyconnect.json_error"
+NESTING_TOO_DEEP = "Arrays and objects are nested too deeply."
 
 
 class _DeferredJSONRequest(Request):
@@ -16,7 +17,9 @@ class _DeferredJSONRequest(Request):
         except ValueError as error:  # JSONDecodeError, or a body that is not UTF-8
             # Parsed as {} for now; the JsonBody dependency reports it once access is checked.
             self.scope[JSON_ERROR_KEY] = str(error)
-            return {}
+        except RecursionError:  # thousands of nested arrays or objects
+            self.scope[JSON_ERROR_KEY] = NESTING_TOO_DEEP
+        return {}
 
 
 class DeferredJSONRoute(APIRoute):

@@ -40,6 +40,8 @@ class AuthService:
     async def find_account(self, username: str) -> Account | None:
         """Staff by username; patients by patient id or phone number."""
         username = username.strip()
+        if "\x00" in username:
+            return None  # PostgreSQL cannot compare text holding NUL: such a name matches nobody
         if staff := await self.staff.by_username(username):
             return Account(staff_principal(staff), staff.password_hash, staff.is_active)
         if PATIENT_ID_RE.fullmatch(username):

@@ -1,0 +1,82 @@
+"""Request bodies are capped before the app reads them: 413 in the contract's format."""
+
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.core.config import Settings
+from app.core.errors import PayloadTooLarge
+
+MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the uploaded file
+
+
+def body_limit(settings: Settings, content_type: str) -> tuple[int, str]:
+    """The largest body a request of this media type may send, and the 413's message."""
+    media_type = content_type.partition(";")[0].strip().lower()
+    if media_type == "multipart/form-data":
+        limit = settings.picture_max_bytes
+        return limit + MULTIPART_OVERHEAD, PayloadTooLarge(limit).detail
+    limit = settings.json_max_bytes
+    return limit, PayloadTooLarge(limit, "Request body").detail
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from `receive`. An HTTPException, so FastAPI's body parsing passes it on as it is
+    instead of turning it into a 400."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(413, detail)
+
+
+class BodyLimitMiddleware:
+    """413 for a Content-Length over the cap, without reading the body, and for a chunked body
+    once it streams past the cap: then whatever the app was about to answer is replaced."""
+
+    def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        limit, detail = body_limit(self.settings, headers.get("content-type", ""))
+        too_large = JSONResponse({"detail": detail}, status_code=413)
+        length = headers.get("content-length", "")
+        if length.isascii() and length.isdigit() and int(length) > limit:
+            await too_large(scope, receive, send)
+            return
+
+        received = 0
+        exceeded = started = replaced = False
+
+        async def capped_receive() -> Message:
+            nonlocal received, exceeded
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    exceeded = True
+                    raise BodyTooLarge(detail)
+            return message
+
+        async def checked_send(message: Message) -> None:
+            nonlocal started, replaced
+            if replaced:
+                return  # the rest of the answer the 413 replaced
+            if message["type"] == "http.response.start" and exceeded:
+                replaced = True
+                await too_large(scope, receive, send)
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, capped_receive, checked_send)
+        except Exception:
+            if not exceeded or started:
+                raise
+            if not replaced:
+                await too_large(scope, receive, send)
