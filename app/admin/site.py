@@ -16,7 +16,7 @@ from app.admin.auth import StaffLogin, StaffRoles
 from app.admin.services import AdminServices, AppSessions, already_audited, audit_apart
 from app.admin.views import AuditEventAdmin, PatientAdmin, patient_sections
 from app.core.config import Settings
-from app.core.errors import Throttled
+from app.core.errors import Throttled, install_database_error_handlers
 from app.schemas.fields import PATIENT_ID_RE
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -133,6 +133,7 @@ class NoStoreMiddleware:
 
 def mount_admin(app: FastAPI, settings: Settings) -> TherapyAdmin:
     admin = TherapyAdmin(app, AdminServices(app, settings))
+    install_database_error_handlers(admin.admin)
     admin.add_view(PatientAdmin)
     admin.add_view(AuditEventAdmin)
     return admin

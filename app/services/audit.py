@@ -2,17 +2,17 @@
 
 A successful request's event is written in the request's own transaction, so a write and its
 audit row commit together. A refused or failed request rolls its transaction back, so its event
-is written in a transaction of its own.
+is written in a transaction of its own; unless the database itself failed, when no write can
+succeed and trying would only make the request wait longer for its 503.
 """
 
 import logging
 from dataclasses import dataclass
 
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.core.errors import AppError
+from app.core.errors import AppError, database_unavailable
 from app.models.audit import AuditEvent
 from app.repositories.audit import AuditRepository
 
@@ -54,7 +54,9 @@ def outcome_of(status_code: int) -> str:
 def status_of(error: BaseException) -> int:
     if isinstance(error, AppError):
         return error.status_code
-    return 400 if isinstance(error, RequestValidationError) else 500
+    if isinstance(error, RequestValidationError):
+        return 400
+    return 503 if database_unavailable(error) else 500
 
 
 def record_with(session: AsyncSession, entry: AuditEntry, status_code: int) -> None:
@@ -68,5 +70,15 @@ async def record_apart(
     try:
         async with sessionmaker() as session, session.begin():
             record_with(session, entry, status_code)
-    except (SQLAlchemyError, OSError) as error:
+    except Exception as error:
         logger.warning("audit event for %s not recorded: %s", entry.action, type(error).__name__)
+
+
+async def record_failure(
+    sessionmaker: async_sessionmaker[AsyncSession], entry: AuditEntry, error: BaseException
+) -> None:
+    """The event of a request that raised `error`, unless the database is what failed."""
+    if database_unavailable(error):
+        logger.warning("audit event for %s not recorded: database unavailable", entry.action)
+        return
+    await record_apart(sessionmaker, entry, status_of(error))

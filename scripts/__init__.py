@@ -1,0 +1,1 @@
+"""Operational scripts: `python -m scripts.chaos` (make chaos)."""
