@@ -75,11 +75,19 @@ async def test_docs_render_without_internet(client, page):
         assert len(served.content) > 1000
 
 
+ERROR_DETAIL = "#/components/schemas/ErrorDetail"
+
+
 async def test_openapi_documents_contract_errors_not_422(client):
     schema = (await client.get("/openapi.json")).json()
     assert schema["openapi"].startswith("3.")
     operations = [op for path in schema["paths"].values() for op in path.values()]
-    assert all("422" not in op["responses"] for op in operations)
+    # The only 422 is a reused Idempotency-Key, with the contract's body; never FastAPI's.
+    unprocessable = [op["responses"]["422"] for op in operations if "422" in op["responses"]]
+    assert all(
+        response["content"]["application/json"]["schema"] == {"$ref": ERROR_DETAIL}
+        for response in unprocessable
+    )
     create = schema["paths"]["/api/patients/"]["post"]
     assert set(create["responses"]) >= {"201", "400"}
     assert "HTTPValidationError" not in schema["components"]["schemas"]

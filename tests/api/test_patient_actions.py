@@ -132,6 +132,7 @@ async def test_add_session_appends_in_order(client):
         ({}, "date"),
         ({"date": "not a date"}, "date"),
         ({"date": 1714570200}, "date"),
+        ({"date": "1714570200"}, "date"),
         ({"date": None}, "date"),
         ({"date": "2024-05-01T14:30:00Z", "duration_minutes": 0}, "duration_minutes"),
         ({"date": "2024-05-01T14:30:00Z", "duration_minutes": 481}, "duration_minutes"),

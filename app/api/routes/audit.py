@@ -16,7 +16,7 @@ router = APIRouter(prefix="/api/audit", tags=["audit"])
     "/",
     response_model=AuditPage,
     dependencies=[allow(Access.ADMIN)],
-    responses=errors(401, 403, 404, 429),
+    responses=errors(400, 401, 403, 404, 429),
 )
 async def list_audit_events(
     request: Request, query: AuditQueryDep, page_request: PageRequestDep, session: SessionDep
