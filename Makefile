@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format lock migrate clean
+.PHONY: run test schemathesis chaos lint format lock migrate clean
 
 $(STAMP): requirements/dev.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,12 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+## Schemathesis against a live server with more examples than CI: make schemathesis EXAMPLES=500 [SEED=…]
+EXAMPLES ?= 200
+schemathesis: $(STAMP)
+	SCHEMATHESIS_EXAMPLES=$(EXAMPLES) $(if $(SEED),SCHEMATHESIS_SEED=$(SEED)) \
+		$(BIN)/python -m pytest tests/api/test_schemathesis.py $(PYTEST_ARGS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -32,6 +38,18 @@ format: $(STAMP)
 
 migrate: $(STAMP)
 	$(BIN)/python -m app migrate
+
+## Stop a throwaway PostgreSQL under a write load, then SIGTERM the server: no acknowledged write
+## may be lost, failures must be quick 503s, in-flight requests must finish (CHAOS_ARGS: --help).
+chaos: $(STAMP)
+	$(BIN)/python -m scripts.chaos $(CHAOS_ARGS)
+
+## Load benchmark against the database's floor (needs wrk and pgbench; bench/README.md):
+## make bench [SIZES="10000 1000000"] [BENCH_ARGS="--duration 20 --reuse"]; BENCH_DATABASE_URL.
+SIZES ?= 10000 1000000
+.PHONY: bench
+bench: $(STAMP)
+	$(BIN)/python -m bench --sizes "$(SIZES)" $(BENCH_ARGS)
 
 ## Re-pin the lock files after changing pyproject.toml (needs uv: pip install uv).
 lock:

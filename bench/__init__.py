@@ -1,0 +1,1 @@
+"""Load benchmark of the patient service against its database's floor (`make bench`)."""

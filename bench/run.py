@@ -1,0 +1,691 @@
+"""`python -m bench` (`make bench`): the API under load at each size, next to its database's floor.
+
+For each size: a fresh database `bench_<size>` on BENCH_DATABASE_URL's server, migrated, seeded
+(`python -m app seed`) and vacuumed; an admin and their token; the SQL of one request of each
+operation, captured from the app (bench/capture.py). Then, for each operation:
+  1. the service as in production (uvicorn, 2 workers, uvloop, httptools) driven by wrk;
+  2. the same SQL through bare asyncpg (bench/floor.py);
+  3. the same SQL as a pgbench script (bench/pgbench.py);
+at the same concurrency, for the same time after a warm-up. bench/README.md explains the figures.
+"""
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import random
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from sqlalchemy.engine import make_url
+
+from bench import floor, pgbench
+from bench.common import (
+    BENCH_DIR,
+    OUT_DIR,
+    PHONE_PREFIX,
+    Operation,
+    Result,
+    load_steps,
+    operations,
+)
+
+ROOT = BENCH_DIR.parent
+DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+ADMIN = ("bench-admin", "bench-admin-password-1")
+ID_SAMPLE = 10_000
+WORKERS = 2
+FEW = 100  # fewer measured requests than this: the figure is marked *
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# -- the database ----------------------------------------------------------------------------
+
+
+def plain(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def database_url(server: str, name: str) -> str:
+    return plain(make_url(server).set(database=name).render_as_string(hide_password=False))
+
+
+async def _sql(url: str, statements: tuple[str, ...]) -> list[Any]:
+    connection = await asyncpg.connect(url)
+    try:
+        return [await connection.fetch(statement) for statement in statements]
+    finally:
+        await connection.close()
+
+
+def sql(url: str, *statements: str) -> list[Any]:
+    """Each statement's rows, on a connection of its own (VACUUM runs outside a transaction)."""
+    return asyncio.run(_sql(url, statements))
+
+
+async def _rows(url: str, statement: str, args: tuple[Any, ...]) -> list[Any]:
+    connection = await asyncpg.connect(url)
+    try:
+        return list(await connection.fetch(statement, *args))
+    finally:
+        await connection.close()
+
+
+def rows(url: str, statement: str, *args: Any) -> list[Any]:
+    return asyncio.run(_rows(url, statement, args))
+
+
+def value(url: str, statement: str, *args: Any) -> Any:
+    return rows(url, statement, *args)[0][0]
+
+
+def python(*args: str, env: dict[str, str], capture: bool = False) -> str:
+    """`python …` in the repo root, as an operator runs it; its stdout when `capture`."""
+    done = subprocess.run(  # noqa: S603 - our own interpreter and arguments
+        [sys.executable, *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE if capture else None,
+        stderr=subprocess.PIPE if capture else None,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0 and not (capture and "already exists" in done.stderr):
+        raise RuntimeError(f"python {' '.join(args[:3])} failed:\n{done.stderr or ''}")
+    return done.stdout or ""
+
+
+def service_env(url: str, out: Path, reuse: bool) -> dict[str, str]:
+    """The service's settings for this database; its secrets are kept for --reuse."""
+    stored = out / "secrets.json"
+    if reuse and stored.exists():
+        keys = json.loads(stored.read_text())
+    else:
+        keys = {
+            "SECRET_KEY": secrets.token_urlsafe(48),
+            "PHI_ENCRYPTION_KEYS": "bench1:" + base64.b64encode(os.urandom(32)).decode(),
+        }
+        stored.write_text(json.dumps(keys))
+    return {
+        **os.environ,
+        **keys,
+        "ENVIRONMENT": "production",
+        "DATABASE_URL": url,
+        "DATA_DIR": str(out / "data"),
+        "API_RATE_LIMIT": "1000000000/minute",
+        "LOG_LEVEL": "warning",
+    }
+
+
+def prepare_database(
+    server: str, size: int, env: dict[str, str], reuse: bool
+) -> tuple[float | None, str]:
+    """Create, migrate and seed `bench_<size>`: the seconds the seed took (None when reused)
+    and what it printed."""
+    name = f"bench_{size}"
+    url = database_url(server, name)
+    if reuse and rows(server, "SELECT 1 FROM pg_database WHERE datname = $1", name):
+        count = value(url, "SELECT count(*) FROM patients")
+        if count >= size:
+            log(f"reusing {name} ({count:,} patients); migrating")
+            python("-m", "app", "migrate", env=env, capture=True)
+            return None, f"reused {name} with {count:,} patients"
+    sql(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
+    log(f"created {name}; migrating")
+    python("-m", "app", "migrate", env=env, capture=True)
+    log(f"seeding {size:,} patients")
+    started = time.perf_counter()
+    printed = python("-m", "app", "seed", "--count", str(size), env=env, capture=True).strip()
+    seconds = time.perf_counter() - started
+    log(printed)
+    return seconds, printed
+
+
+def settle(url: str) -> None:
+    """The same start for each tool: fresh statistics and visibility map, nothing to flush."""
+    sql(url, "VACUUM (ANALYZE) patients, wallet_transactions, audit_events", "CHECKPOINT")
+
+
+def free_salt(url: str, prefix: str, taken: set[str]) -> str:
+    """prefix + 4 digits, with which no phone number in the table starts yet."""
+    while True:
+        salt = f"{prefix}{random.randint(1000, 9999)}"  # noqa: S311 - not a secret
+        if salt not in taken and not value(
+            url, "SELECT count(*) FROM patients WHERE phone_no LIKE $1 || '%'", salt
+        ):
+            taken.add(salt)
+            return salt
+
+
+def forget_created(url: str, salt: str) -> None:
+    """Delete what a create run made, so the next tool finds the table as seeded."""
+    rows(url, "DELETE FROM patients WHERE phone_no LIKE $1 || '%'", salt)
+
+
+async def _bench_ids(url: str, ids: list[str]) -> None:
+    """The sampled ids, numbered, for pgbench scripts to draw from: table `bench_ids`."""
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute(
+            "DROP TABLE IF EXISTS bench_ids;"
+            " CREATE TABLE bench_ids (n integer PRIMARY KEY, id varchar(9) NOT NULL)"
+        )
+        await connection.copy_records_to_table(
+            "bench_ids", records=list(enumerate(ids, start=1)), columns=("n", "id")
+        )
+        await connection.execute("ANALYZE bench_ids")
+    finally:
+        await connection.close()
+
+
+# -- the service under wrk -------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class Service:
+    """uvicorn as in production, started (and stopped) by us."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        command = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1"]
+        command += ["--port", str(self.port), "--workers", str(WORKERS), "--loop", "uvloop"]
+        command += ["--http", "httptools", "--no-access-log", "--log-level", "warning"]
+        self.process = subprocess.Popen(  # noqa: S603
+            command, cwd=ROOT, env=env, start_new_session=True
+        )
+
+    def wait_ready(self, timeout: float = 90) -> None:
+        deadline, answered = time.monotonic() + timeout, 0
+        while answered < 20 or len(self.workers()) < WORKERS:
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError("the service did not become ready")
+            try:
+                ok = httpx.get(f"{self.base}/readyz", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            answered = answered + 1 if ok else 0
+            time.sleep(0.05 if ok else 0.5)
+
+    def token(self) -> str:
+        answer = httpx.post(
+            f"{self.base}/api/auth/token/",
+            data={"username": ADMIN[0], "password": ADMIN[1]},
+            timeout=30,
+        )
+        answer.raise_for_status()
+        token: str = answer.json()["access_token"]
+        return token
+
+    def workers(self) -> list[int]:
+        """The worker processes: the uvicorn master's children that run the app."""
+        pid = self.process.pid
+        try:
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            return []
+        found = []
+        for child in children:
+            try:
+                command = Path(f"/proc/{child}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"spawn_main" in command and b"resource_tracker" not in command:
+                found.append(int(child))
+        return sorted(found)
+
+    def memory(self) -> list[tuple[int, float, float]]:
+        """(pid, RSS, peak RSS) in MiB of the master, then of each worker."""
+        found = []
+        for pid in [self.process.pid, *self.workers()]:
+            lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+            status = dict(line.split(":", 1) for line in lines if ":" in line)
+            rss, peak = (int(status[key].split()[0]) / 1024 for key in ("VmRSS", "VmHWM"))
+            found.append((pid, rss, peak))
+        return found
+
+    def drain(self, url: str, timeout: float = 180) -> None:
+        """Wait for what wrk left in flight: its connections close when a run ends, but the
+        workers finish the requests they had started (queued Argon2 hashes, slow lists)."""
+        deadline, quiet = time.monotonic() + timeout, 0
+        while quiet < 3 and time.monotonic() < deadline:
+            busy = value(
+                url,
+                "SELECT count(*) FROM pg_stat_activity WHERE state <> 'idle'"
+                " AND application_name = 'therapyconnect-patients'",
+            )
+            ticks = self._cpu_ticks()
+            time.sleep(0.5)
+            cores = (self._cpu_ticks() - ticks) / os.sysconf("SC_CLK_TCK") / 0.5
+            quiet = quiet + 1 if busy == 0 and cores < 0.05 else 0
+
+    def _cpu_ticks(self) -> int:
+        total = 0
+        for pid in self.workers():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime + stime
+        return total
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)  # the process group we started
+            self.process.wait()
+
+
+@dataclass(frozen=True)
+class Load:
+    """One operation against the running service."""
+
+    service: Service
+    operation: Operation
+    token: str
+    ids: Path
+    salt: str  # create: the run's phone numbers start with it
+    threads: int
+    connections: int
+
+
+def wrk(load: Load, seconds: float, salt_suffix: str = "") -> Result:
+    """One wrk run; a warm-up or profiling run adds a digit to the salt, to keep numbers apart."""
+    operation = load.operation
+    env = {**os.environ, "BENCH_TOKEN": load.token, "BENCH_IDS": str(load.ids)}
+    if operation.body is not None:
+        body = {**operation.body}
+        if "phone_no" in body:
+            body["phone_no"] = "__PHONE__"
+        env["BENCH_BODY"] = json.dumps(body)
+    kind, argument = operation.key, load.salt + salt_suffix
+    if kind.startswith("list"):
+        kind, argument = "list", operation.path
+    command = ["wrk", "-t", str(load.threads), "-c", str(load.connections)]
+    command += ["-d", f"{seconds:.0f}s", "--timeout", "120s", "--latency"]
+    command += ["-s", str(BENCH_DIR / "wrk.lua"), load.service.base, "--", kind, argument]
+    output = subprocess.run(  # noqa: S603
+        command, env=env, capture_output=True, text=True, check=True
+    ).stdout
+    line = next((x for x in output.splitlines() if x.startswith("BENCH_RESULT ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk printed no result:\n{output}")
+    figures = json.loads(line.removeprefix("BENCH_RESULT "))
+    socket_errors = sum(figures[key] for key in ("connect", "read", "write", "timeout"))
+    return Result(
+        requests=figures["requests"],
+        seconds=figures["duration_us"] / 1e6,
+        p50_ms=figures["p50_us"] / 1000,
+        p99_ms=figures["p99_us"] / 1000,
+        errors=figures["non2xx"] + socket_errors,
+    )
+
+
+def profile(load: Load, seconds: float, out: Path) -> Path:
+    """py-spy on one worker while wrk runs the operation again: collapsed stacks of the samples
+    that hold the GIL (Python's CPU time; for flame graph tools) and a summary."""
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    stacks = out / f"profile-{load.operation.key}.txt"
+    command = [py_spy, "record", "-p", str(load.service.workers()[0]), "-o", str(stacks)]
+    command += ["-d", str(round(seconds)), "-r", "250", "--gil", "--format", "raw"]
+    profiler = subprocess.Popen(  # noqa: S603
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    wrk(load, seconds, salt_suffix="9")
+    profiler.wait()
+    summary = out / f"profile-{load.operation.key}.summary.txt"
+    summary.write_text(summarise(stacks))
+    return summary
+
+
+def _package(frame: str) -> str:
+    """Where a py-spy frame `function (path:line)` lives: a package, app/…, or stdlib."""
+    path = frame.rpartition("(")[2].rstrip(")").rpartition(":")[0]
+    path = path.split("site-packages/", 1)[-1]
+    if "/app/" in path or path.startswith("app/"):
+        return "app/" + path.split("app/", 1)[1]
+    top = path.lstrip("/").split("/", 1)[0].removesuffix(".py")
+    return "stdlib" if top in sys.stdlib_module_names or "/lib/python3" in path else top
+
+
+def summarise(stacks: Path, top: int = 30) -> str:
+    """py-spy's collapsed stacks as three tables: self time by package and by function, and
+    time inside each function (leaving out the wrappers found in most samples)."""
+    own_package: dict[str, int] = {}
+    own: dict[str, int] = {}
+    inside: dict[str, int] = {}
+    total = 0
+    for line in stacks.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count, frames = int(count_text), stack.split(";")[1:]  # [0] is the thread
+        if not frames:
+            continue
+        total += count
+        own[frames[-1]] = own.get(frames[-1], 0) + count
+        package = _package(frames[-1])
+        own_package[package] = own_package.get(package, 0) + count
+        for frame in set(frames):
+            inside[frame] = inside.get(frame, 0) + count
+
+    def table(title: str, counts: dict[str, int], keep: float = 1.0) -> list[str]:
+        ranked = [(n, c) for n, c in counts.items() if c <= keep * total]
+        ranked.sort(key=lambda item: -item[1])
+        return ["", title] + [f"{100 * c / total:6.1f}%  {n}" for n, c in ranked[:top]]
+
+    lines = [f"{total} samples holding the GIL (Python running in the worker)"]
+    lines += table("self time, by package:", own_package)
+    lines += table("self time, by function:", own)
+    lines += table("time inside, by function (wrappers in >70% of samples left out):", inside, 0.7)
+    return "\n".join(lines) + "\n"
+
+
+# -- one size --------------------------------------------------------------------------------
+
+
+@dataclass
+class SizeReport:
+    size: int
+    seed: str
+    seed_seconds: float | None
+    round_trips: dict[str, int]
+    results: dict[str, dict[str, Result]] = field(default_factory=dict)  # op -> tool -> result
+    memory: list[tuple[str, list[tuple[int, float, float]]]] = field(default_factory=list)
+    load: list[float] = field(default_factory=list)  # 1-minute load average before each tool
+    durations: dict[str, float] = field(default_factory=dict)  # seconds measured, per operation
+
+
+def capture_sql(url: str, env: dict[str, str], ops: list[Operation], out: Path) -> dict[str, Any]:
+    from app.core.config import Settings
+    from bench.capture import capture, describe
+
+    settings = Settings(
+        environment="production",
+        database_url=url,
+        secret_key=env["SECRET_KEY"],
+        phi_encryption_keys=env["PHI_ENCRYPTION_KEYS"],
+        api_rate_limit=env["API_RATE_LIMIT"],
+        data_dir=Path(env["DATA_DIR"]),
+    )
+    # A patient with money, so that the ledger row's balance differs from its amount.
+    patient = value(url, "SELECT id FROM patients WHERE wallet_balance > 0 LIMIT 1")
+    salt = free_salt(url, "+6", set())
+    captured = asyncio.run(
+        capture(
+            settings,
+            ops,
+            username=ADMIN[0],
+            password=ADMIN[1],
+            patient_id=patient,
+            phone=salt + "0000",
+        )
+    )
+    forget_created(url, salt)
+    (out / "steps.json").write_text(json.dumps(captured, indent=1))
+    (out / "sql.txt").write_text(describe(captured))
+    return captured
+
+
+def bench_size(size: int, options: argparse.Namespace) -> SizeReport:
+    out = OUT_DIR / str(size)
+    out.mkdir(parents=True, exist_ok=True)
+    url = database_url(options.database_url, f"bench_{size}")
+    # The seeded PHI opens only with the keys it was written with: reuse needs them too.
+    reuse = options.reuse and (out / "secrets.json").exists()
+    env = service_env(url, out, reuse)
+    seed_seconds, seed_output = prepare_database(options.database_url, size, env, reuse)
+    python(
+        *("-m", "app", "createsuperuser", "--username", ADMIN[0], "--password", ADMIN[1]),
+        env=env,
+        capture=True,  # a reused database has its admin already
+    )
+    settle(url)
+    ids = [
+        row[0] for row in rows(url, "SELECT id FROM patients ORDER BY random() LIMIT $1", ID_SAMPLE)
+    ]
+    ids_file = out / "ids.txt"
+    ids_file.write_text("\n".join(ids) + "\n")
+    asyncio.run(_bench_ids(url, ids))
+
+    ops = operations(options.name, options.phone, options.email)
+    log("capturing the SQL of each request")
+    capture_sql(url, env, ops, out)
+    steps = load_steps(out / "steps.json")
+    report = SizeReport(
+        size,
+        seed_output,
+        seed_seconds,
+        {key: sum(3 if s[0] == "ping" else 1 for s in value) for key, value in steps.items()},
+        {op.key: {} for op in ops},
+        durations={op.key: options.duration for op in ops},
+    )
+    chosen = [op for op in ops if op.key in options.ops]
+    connections, warmup, seconds = options.connections, options.warmup, options.duration
+    salts: set[str] = set()
+
+    if "wrk" in options.tools:
+        settle(url)
+        report.load.append(os.getloadavg()[0])
+        service = Service(env)
+        try:
+            service.wait_ready()
+            token = service.token()
+            report.memory.append(("started", service.memory()))
+            for op in chosen:
+                log(f"{size:,}: service, {op.label}")
+                salt = free_salt(url, PHONE_PREFIX["wrk"], salts)
+                load = Load(service, op, token, ids_file, salt, options.wrk_threads, connections)
+                if warmup > 0:
+                    warm = wrk(load, warmup, salt_suffix="0")
+                    service.drain(url)
+                    if warm.requests < connections:  # slower than a request per connection
+                        report.durations[op.key] = max(seconds, options.slow_duration)
+                report.results[op.key]["service"] = wrk(load, report.durations[op.key])
+                service.drain(url)
+                if op.key in options.profile:
+                    log(f"profile: {profile(load, seconds, out)}")
+                    service.drain(url)
+                report.memory.append((f"after {op.label}", service.memory()))
+                if op.key == "create":
+                    forget_created(url, salt)
+        finally:
+            service.stop()
+
+    if "asyncpg" in options.tools:
+        settle(url)
+        report.load.append(os.getloadavg()[0])
+        for op in chosen:
+            log(f"{size:,}: asyncpg floor, {op.label}")
+            salt = free_salt(url, PHONE_PREFIX["asyncpg"], salts)
+            time_for = report.durations[op.key]
+            job = floor.Job(url, steps[op.key], ids, salt, connections, warmup, time_for)
+            report.results[op.key]["asyncpg"] = floor.run(job, processes=options.processes)
+            if op.key == "create":
+                forget_created(url, salt)
+
+    if "pgbench" in options.tools:
+        settle(url)
+        report.load.append(os.getloadavg()[0])
+        for op in chosen:
+            log(f"{size:,}: pgbench floor, {op.label}")
+            salt = free_salt(url, PHONE_PREFIX["pgbench"], salts)
+            report.results[op.key]["pgbench"] = pgbench.run(
+                url,
+                pgbench.script(steps[op.key], len(ids), salt),
+                clients=connections,
+                threads=options.processes,
+                warmup=warmup,
+                duration=report.durations[op.key],
+                work_dir=out / "pgbench" / op.key,
+            )
+            if op.key == "create":
+                forget_created(url, salt)
+    return report
+
+
+# -- the report ------------------------------------------------------------------------------
+
+TOOLS = (
+    ("service", "service: 2 uvicorn workers"),
+    ("asyncpg", "floor: bare asyncpg"),
+    ("pgbench", "floor: pgbench"),
+)
+CELL = 31
+
+
+def _cell(result: Result | None) -> str:
+    if result is None:
+        return f"{'-':>{CELL}}"
+    few = "*" if result.requests < FEW else " "
+    if not result.requests:
+        return f"{0:>7,.0f}{few} {'-':>7} {'-':>7} {result.errors:>6}"
+    rate = f"{result.rps:,.0f}" if result.rps >= 10 else f"{result.rps:.1f}"
+    return f"{rate:>7}{few} {result.p50_ms:>7.1f} {result.p99_ms:>7.1f} {result.errors:>6}"
+
+
+def _ratio(service: Result | None, base: Result | None) -> str:
+    if service is None or base is None or not service.requests or not base.requests:
+        return f"{'-':>6} {'-':>6} {'-':>6}"
+    share = 100 * service.rps / base.rps
+    rate = f"{share:.0f}%" if share >= 10 else f"{share:.1f}%"
+    return f"{rate:>6} {service.p50_ms / base.p50_ms:>5.1f}x {service.p99_ms / base.p99_ms:>5.1f}x"
+
+
+def render(report: SizeReport, options: argparse.Namespace) -> str:
+    labels = {op.key: op.label for op in operations(options.name, options.phone, options.email)}
+    rows = [(key, results) for key, results in report.results.items() if results]
+    longer = [labels[key] for key, results in rows if report.durations[key] > options.duration]
+    slow = ""
+    if longer:
+        slow = f" ({options.slow_duration:.0f} s for the slow {', '.join(longer)})"
+    width = 19
+    header = f"{'':<{width}} {'':>5} | " + " | ".join(f"{label:<{CELL}}" for _, label in TOOLS)
+    columns = f"{'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}"
+    lines = [
+        f"## {report.size:,} patients",
+        "",
+        f"{report.seed}" + (f" (wall {report.seed_seconds:.0f} s)" if report.seed_seconds else ""),
+        f"{options.connections} connections; each run {options.duration:.0f} s after a"
+        f" {options.warmup:.0f} s warm-up{slow}; trips = database round trips per request.",
+        f"Load average before each tool: {', '.join(f'{x:.1f}' for x in report.load)}"
+        f" ({os.cpu_count()} cores; other work on the machine shows here).",
+        "",
+        "```",
+        header,
+        f"{'operation':<{width}} {'trips':>5} | " + " | ".join(columns for _ in TOOLS),
+    ]
+    for key, results in rows:
+        lines.append(
+            f"{labels[key]:<{width}} {report.round_trips.get(key, 0):>5} | "
+            + " | ".join(_cell(results.get(tool)) for tool, _ in TOOLS)
+        )
+    lines += [
+        "",
+        f"{'service / floor':<{width}} {'':>5} | {'vs asyncpg: req/s  p50   p99':<{CELL}}"
+        f" | {'vs pgbench: req/s  p50   p99':<{CELL}}",
+    ]
+    for key, results in rows:
+        service = results.get("service")
+        lines.append(
+            f"{labels[key]:<{width}} {'':>5} | {'':>10}{_ratio(service, results.get('asyncpg'))}"
+            f" | {'':>10}{_ratio(service, results.get('pgbench'))}"
+        )
+    lines.append("```")
+    if any(r.requests < FEW for results in report.results.values() for r in results.values()):
+        lines.append(f"\n\\* fewer than {FEW} requests measured: a rough figure.")
+    if report.memory:
+        pids = [pid for pid, _, _ in report.memory[-1][1]]
+        names = ["master"] + [f"worker {n}" for n in range(1, len(pids))]
+        lines += [
+            "",
+            "uvicorn resident memory, MiB: RSS (peak since start)",
+            "",
+            "```",
+            f"{'':<26}" + "".join(f"{name:>16}" for name in names),
+        ]
+        for when, processes in report.memory:
+            cells = "".join(f"{f'{rss:.0f} ({peak:.0f})':>16}" for _, rss, peak in processes)
+            lines.append(f"{when:<26}{cells}")
+        lines.append("```")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("--sizes", default="10000 1000000", help='e.g. "10000 1000000"')
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_SERVER),
+        help="A server where the benchmark may create databases (BENCH_DATABASE_URL).",
+    )
+    parser.add_argument("--connections", type=int, default=16, help="Concurrent requests.")
+    parser.add_argument("--duration", type=float, default=10.0, help="Seconds per measured run.")
+    parser.add_argument("--warmup", type=float, default=3.0, help="Seconds of warm-up per run.")
+    parser.add_argument(
+        "--slow-duration",
+        type=float,
+        default=30.0,
+        help="Seconds per run of an operation whose warm-up completes fewer requests than there"
+        " are connections (slow lists at 1,000,000 patients, create).",
+    )
+    parser.add_argument(
+        "--processes", type=int, default=2, help="Processes of the asyncpg floor, pgbench threads."
+    )
+    parser.add_argument("--wrk-threads", type=int, default=1)
+    parser.add_argument("--name", default="ann", help="The list's ?name= (default: ann).")
+    parser.add_argument("--phone", default="555", help="The list's ?phone= (default: 555).")
+    parser.add_argument("--email", default="smith", help="The list's ?email= (default: smith).")
+    parser.add_argument("--tools", default="wrk,asyncpg,pgbench")
+    parser.add_argument("--ops", default="get,list_name,list_phone,list_email,create,update_wallet")
+    parser.add_argument("--reuse", action="store_true", help="Keep an already seeded database.")
+    parser.add_argument("--profile", default="", help="Operations to profile with py-spy.")
+    options = parser.parse_args(argv)
+    options.tools = options.tools.split(",")
+    options.ops = options.ops.split(",")
+    options.profile = [key for key in options.profile.split(",") if key]
+    options.database_url = plain(options.database_url)
+    sizes = [int(size.replace("_", "")) for size in options.sizes.replace(",", " ").split()]
+    if "wrk" in options.tools and not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed (apt-get install wrk)")
+    if "pgbench" in options.tools and not shutil.which("pgbench"):
+        raise SystemExit("pgbench is not installed (it comes with PostgreSQL's client tools)")
+
+    OUT_DIR.mkdir(exist_ok=True)
+    reports = []
+    started = time.strftime("%Y-%m-%d %H:%M")
+    for size in sizes:
+        report = bench_size(size, options)
+        reports.append(report)
+        print("\n" + render(report, options) + "\n", flush=True)
+    text = f"# make bench, {started}\n\n" + "\n\n".join(render(r, options) for r in reports)
+    (OUT_DIR / "results.md").write_text(text + "\n")
+    (OUT_DIR / "results.json").write_text(
+        json.dumps([asdict(report) for report in reports], indent=1, default=str)
+    )
+    if len(reports) > 1:
+        print("\n" + text)
+    log(f"written to {OUT_DIR / 'results.md'}")
