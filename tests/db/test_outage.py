@@ -148,6 +148,19 @@ async def test_a_stopped_database_is_a_fast_503_and_the_service_recovers_by_itse
     assert (await admin.post("/api/patients/", json=patient_payload())).status_code == 201
 
 
+async def refusing_connections(url: str) -> None:
+    """Waits until the postmaster has begun its shutdown (pg_ctl returns before it does)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            probe = await asyncpg.connect(url)
+        except asyncpg.CannotConnectNowError:
+            return
+        await probe.close()
+        await asyncio.sleep(0.05)
+    raise AssertionError("the smart shutdown never began")
+
+
 async def test_a_database_shutting_down_is_a_503_not_a_500(cluster, admin, outage_app):
     """While a smart shutdown waits for its last session, new connections are refused with
     "the database system is shutting down" (SQLSTATE 57P03)."""
@@ -156,6 +169,7 @@ async def test_a_database_shutting_down_is_a_503_not_a_500(cluster, admin, outag
     try:
         await outage_app.state.engine.dispose()  # from now on, every request connects anew
         await asyncio.to_thread(cluster.stop, "smart", wait=False)
+        await refusing_connections(cluster.url("therapy"))
         for method, path, kwargs in writes("p_abc123"):
             assert_fast_503(*await timed(admin, method, path, **kwargs))
         assert (await admin.get("/readyz")).status_code == 503
