@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 import app.models  # noqa: F401  - registers every table on Base.metadata
 from app.core.config import get_settings
-from app.db.base import Base
+from app.db.base import Base, include_in_comparison
 from app.db.embedded import embedded_database_url
 
 config = context.config
@@ -31,7 +31,12 @@ def run_migrations_offline() -> None:
 
 
 def do_run_migrations(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        compare_type=True,
+        include_object=include_in_comparison,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

@@ -9,11 +9,14 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.db.base import Base
+from app.db.base import TRIGRAM_INDEXES, Base, include_in_comparison
+from app.models.patient import Patient
+from app.repositories.patient import apply_filters
+from app.schemas.patient import PatientListQuery
 from tests.conftest import alembic_config
 
 
@@ -49,7 +52,8 @@ def test_models_and_migrations_agree(empty_database_url):
     command.upgrade(alembic_config(empty_database_url), "head")
 
     def diff(sync_connection: Any) -> list[Any]:
-        context = MigrationContext.configure(sync_connection, opts={"compare_type": True})
+        opts = {"compare_type": True, "include_object": include_in_comparison}
+        context = MigrationContext.configure(sync_connection, opts=opts)
         return list(compare_metadata(context, Base.metadata))
 
     assert run(empty_database_url, diff) == []
@@ -187,3 +191,41 @@ def test_balances_from_before_the_ledger_become_its_opening_rows(empty_database_
         return list(sync_connection.execute(text("SELECT version FROM patients")).scalars())
 
     assert len(set(run(empty_database_url, versions))) == 2
+
+
+def _has_pg_trgm(sync_connection: Any) -> bool:
+    query = text("SELECT count(*) FROM pg_available_extensions WHERE name = 'pg_trgm'")
+    return bool(sync_connection.execute(query).scalar_one())
+
+
+def test_substring_filters_get_trigram_indexes_where_pg_trgm_exists(database_url):
+    if not run(database_url, _has_pg_trgm):
+        pytest.skip("this PostgreSQL has no pg_trgm; migration 0004 leaves the indexes out")
+
+    def indexes(sync_connection: Any) -> set[str]:
+        return {i["name"] for i in inspect(sync_connection).get_indexes("patients")}
+
+    assert set(TRIGRAM_INDEXES) <= run(database_url, indexes)
+
+
+@pytest.mark.parametrize(
+    ("query", "index"),
+    [
+        ({"name": "ann"}, "ix_patients_first_name_trgm"),
+        ({"phone": "(415) 555"}, "ix_patients_phone_no_trgm"),
+        ({"email": "smith"}, "ix_patients_email_trgm"),
+    ],
+)
+def test_the_list_filters_can_use_the_trigram_indexes(database_url, query, index):
+    if not run(database_url, _has_pg_trgm):
+        pytest.skip("this PostgreSQL has no pg_trgm")
+    statement = apply_filters(select(Patient.id), PatientListQuery(**query))
+
+    def plan(sync_connection: Any) -> str:
+        literal = {"literal_binds": True}
+        sql = str(statement.compile(bind=sync_connection, compile_kwargs=literal))
+        sync_connection.execute(text("SET LOCAL enable_seqscan = off"))
+        rows = sync_connection.execute(text("EXPLAIN " + sql)).scalars()
+        return "\n".join(rows)
+
+    assert index in run(database_url, plan)

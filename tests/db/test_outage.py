@@ -148,6 +148,13 @@ async def test_a_stopped_database_is_a_fast_503_and_the_service_recovers_by_itse
     assert (await admin.post("/api/patients/", json=patient_payload())).status_code == 201
 
 
+async def stopped(cluster: Cluster) -> None:
+    deadline = time.monotonic() + 10
+    while cluster.running:
+        assert time.monotonic() < deadline, "the smart shutdown never finished"
+        await asyncio.sleep(0.05)
+
+
 async def refusing_connections(url: str) -> None:
     """Waits until the postmaster has begun its shutdown (pg_ctl returns before it does)."""
     deadline = time.monotonic() + 10
@@ -175,7 +182,7 @@ async def test_a_database_shutting_down_is_a_503_not_a_500(cluster, admin, outag
         assert (await admin.get("/readyz")).status_code == 503
     finally:
         await last_session.close()
-    await asyncio.to_thread(cluster.stop, "fast")  # waits for the shutdown to finish
+    await stopped(cluster)  # the smart shutdown ends with its last session
     await asyncio.to_thread(cluster.start)
     assert (await admin.get("/api/patients/")).status_code == 200
 
