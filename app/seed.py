@@ -38,6 +38,7 @@ from app import seed_data as words
 from app.core.config import Settings
 from app.core.crypto import Keyring
 from app.core.security import hash_password
+from app.schemas.patient import SessionCreate, session_document
 
 T = TypeVar("T")
 
@@ -223,28 +224,30 @@ class Dice:
         return chosen
 
 
-def _iso(epoch: float) -> str:
-    """As pydantic writes a UTC datetime in JSON (session_document): `…Z`."""
-    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
+def _utc(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
 
 
 def session_documents(dice: Dice, since: float, now: float, count: int) -> list[dict[str, Any]]:
-    """`count` sessions in the shape of app.schemas.patient.session_document, oldest first."""
+    """`count` sessions, oldest first, each stored as the API stores one (session_document)."""
     documents = []
     for offset in sorted(dice.random() for _ in range(count)):
         start = since + offset * max(0.0, now - since - 7200)
         start -= start % 3600  # on the hour
         minutes = dice.pick(words.SESSION_MINUTES)
         recorded = start + 60 * ((minutes or 50) + 1 + dice.below(59)) + dice.random()
+        session = SessionCreate(
+            date=_utc(start),
+            duration_minutes=minutes,
+            therapist=dice.pick(words.THERAPISTS),
+            notes=dice.pick(words.SESSION_NOTES),
+        )
         documents.append(
-            {
-                "id": str(uuid.UUID(int=dice.bits(128), version=4)),
-                "date": _iso(start),
-                "duration_minutes": minutes,
-                "therapist": dice.pick(words.THERAPISTS),
-                "notes": dice.pick(words.SESSION_NOTES),
-                "created_at": _iso(recorded),
-            }
+            session_document(
+                session,
+                session_id=str(uuid.UUID(int=dice.bits(128), version=4)),
+                created_at=_utc(recorded),
+            )
         )
     return documents
 

@@ -33,38 +33,35 @@ def parse_if_match(header: str | None) -> Versions:
 
 
 class Conditional:
-    """A patient endpoint's precondition, and the ETag of the patient it answers with."""
+    """A patient endpoint's precondition (None: none), and the ETag of the patient it answers."""
 
-    def __init__(
-        self,
-        response: Response,
-        if_match: Annotated[
-            str | None,
-            Header(
-                alias="If-Match",
-                description="The patient's ETag as last read; a stale one is a 412.",
-                examples=['"42"'],
-            ),
-        ] = None,
-    ) -> None:
+    def __init__(self, response: Response, versions: Versions) -> None:
         self.response = response
-        self.versions = parse_if_match(if_match)
+        self.versions = versions
 
     def tagged(self, patient: Patient) -> Patient:
         self.response.headers["ETag"] = etag(patient)
         return patient
 
 
-class Tagged:
-    """A patient read: no precondition, only the ETag."""
+def _conditional(
+    response: Response,
+    if_match: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            description="The patient's ETag as last read; a stale one is a 412.",
+            examples=['"42"'],
+        ),
+    ] = None,
+) -> Conditional:
+    return Conditional(response, parse_if_match(if_match))
 
-    def __init__(self, response: Response) -> None:
-        self.response = response
 
-    def tagged(self, patient: Patient) -> Patient:
-        self.response.headers["ETag"] = etag(patient)
-        return patient
+def _tagged(response: Response) -> Conditional:
+    """A read: no precondition, only the ETag."""
+    return Conditional(response, None)
 
 
-ConditionalDep = Annotated[Conditional, Depends()]
-TaggedDep = Annotated[Tagged, Depends()]
+ConditionalDep = Annotated[Conditional, Depends(_conditional)]
+TaggedDep = Annotated[Conditional, Depends(_tagged)]

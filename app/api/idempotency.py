@@ -112,7 +112,7 @@ async def _idempotency(
         # The first request may have committed between the look and the lock.
         stored = await pending.repo.get(pending.caller, pending.key)
     if stored is None:
-        request.state.idempotent_request = pending
+        setattr(request.state, STATE_KEY, pending)
         return
     if stored.fingerprint != pending.fingerprint:
         raise UnprocessableEntity("This Idempotency-Key was already used for a different request.")

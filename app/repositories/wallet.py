@@ -1,7 +1,6 @@
 """The wallet ledger, read side. Rows are written by PatientRepository.change_wallet."""
 
 from collections.abc import Sequence
-from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,10 +28,3 @@ class WalletTransactionRepository:
     async def count(self, patient_id: str) -> int:
         statement = select(func.count()).where(WalletTransaction.patient_id == patient_id)
         return (await self.session.execute(statement)).scalar_one()
-
-    async def total(self, patient_id: str) -> Decimal:
-        """What the ledger sums to, which is the balance."""
-        statement = select(func.coalesce(func.sum(WalletTransaction.amount), 0)).where(
-            WalletTransaction.patient_id == patient_id
-        )
-        return Decimal((await self.session.execute(statement)).scalar_one())
