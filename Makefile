@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test schemathesis chaos lint format lock migrate clean
+.PHONY: run test schemathesis chaos lint client format lock migrate clean
 
 $(STAMP): requirements/dev.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,17 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy app tests alembic
 
+## The typed TypeScript client (needs node and npm): dump the OpenAPI document without a server,
+## lint it with Spectral (errors fail), generate its types and compile a client calling every
+## operation against them. A document that breaks the client fails here.
+CLIENT := clients/typescript
+client: $(STAMP)
+	cd $(CLIENT) && npm ci --no-audit --no-fund
+	$(BIN)/python -m app openapi --output $(CLIENT)/openapi.json
+	cd $(CLIENT) && npm run --silent lint:spec
+	cd $(CLIENT) && npm run --silent generate
+	cd $(CLIENT) && npm run --silent typecheck
+
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
@@ -43,6 +54,12 @@ migrate: $(STAMP)
 ## may be lost, failures must be quick 503s, in-flight requests must finish (CHAOS_ARGS: --help).
 chaos: $(STAMP)
 	$(BIN)/python -m scripts.chaos $(CHAOS_ARGS)
+
+## Two instances on one PostgreSQL and one Redis under a concurrent write load: no lost update,
+## one rate limit for both (MULTI_INSTANCE_SERVER_URL, MULTI_INSTANCE_REDIS_URL; MULTI_ARGS: --help).
+.PHONY: multi-instance
+multi-instance: $(STAMP)
+	$(BIN)/python -m scripts.multi_instance $(MULTI_ARGS)
 
 ## Load benchmark against the database's floor (needs wrk and pgbench; bench/README.md):
 ## make bench [SIZES="10000 1000000"] [BENCH_ARGS="--duration 20 --reuse"]; BENCH_DATABASE_URL.

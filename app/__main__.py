@@ -3,10 +3,12 @@
 import argparse
 import asyncio
 import getpass
+import json
 import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -18,12 +20,13 @@ from app.core.config import PROJECT_ROOT, get_settings
 GRACEFUL_SHUTDOWN_SECONDS = 20
 
 
-def migrate(database_url: str) -> None:
+def migrate(database_url: str, *, configure_logger: bool = True) -> None:
     from alembic import command
     from alembic.config import Config
 
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
     config.attributes["database_url"] = database_url
+    config.attributes["configure_logger"] = configure_logger
     command.upgrade(config, "head")
 
 
@@ -32,22 +35,41 @@ def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from app.commands import database_url
+    from app.core.logging import configure_logging
 
     settings = get_settings()
+    # Structured from the first line on, the migrations' and uvicorn's too (the app configures
+    # its workers the same way), and no uvicorn access log: the service writes its own
+    # (app.core.observability).
+    configure_logging(settings)
     url = database_url(settings)
     # Workers and the app's lifespan read the same URL, so they share one server.
     os.environ["DATABASE_URL"] = url
     get_settings.cache_clear()
-    migrate(url)
+    migrate(url, configure_logger=False)
+    clear_multiprocess_metrics()
     uvicorn.run(
         "app.main:app",
         host=args.host or settings.host,
         port=args.port or settings.port,
         workers=args.workers,
+        log_config=None,
         log_level=settings.log_level,
+        access_log=False,
         proxy_headers=True,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
+
+
+def clear_multiprocess_metrics() -> None:
+    """PROMETHEUS_MULTIPROC_DIR holds the metrics of a server's workers: a new server starts
+    from zero, as prometheus-client's multiprocess mode requires."""
+    from app.core.metrics import multiprocess_dir
+
+    if directory := multiprocess_dir():
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        for stale in Path(directory).glob("*.db"):
+            stale.unlink()
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -114,6 +136,32 @@ def seed_patients(args: argparse.Namespace) -> None:
     )
 
 
+def openapi(args: argparse.Namespace) -> None:
+    """Print the OpenAPI document, as /openapi.json serves it; no database is needed."""
+    from app.main import app
+
+    document = json.dumps(app.openapi(), indent=2, ensure_ascii=False) + "\n"
+    if args.output is None:
+        sys.stdout.write(document)
+    else:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(document, encoding="utf-8")
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Each command and its description on one line of --help: argparse measures the command
+    names without the indent it prints them with, so a long one (createsuperuser) would wrap."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=28, width=100)
+
+    def add_argument(self, action: argparse.Action) -> None:
+        super().add_argument(action)
+        for subaction in self._iter_indented_subactions(action):
+            length = len(self._format_action_invocation(subaction)) + self._current_indent
+            self._action_max_length = max(self._action_max_length, length)
+
+
 def _positive_int(value: str) -> int:
     number = int(value)
     if number < 1:
@@ -124,49 +172,78 @@ def _positive_int(value: str) -> int:
 def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(
-        prog="python -m app", description="TherapyConnect patient service."
+        prog="python -m app",
+        description="TherapyConnect patient service.",
+        epilog="`python -m app COMMAND --help` shows a command's options.",
+        formatter_class=_HelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"%(prog)s {__version__}",
+        help="Print the version and exit.",
+    )
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", title="commands"
+    )
 
-    serve_parser = commands.add_parser(
-        "serve", help="Migrate and serve the API (embedded PostgreSQL when DATABASE_URL is unset)."
-    )
-    serve_parser.add_argument("--host", default=None)
-    serve_parser.add_argument("--port", type=int, default=None)
-    serve_parser.add_argument("--workers", type=int, default=None)
+    def command(name: str, description: str) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name, help=description, description=description, formatter_class=_HelpFormatter
+        )
+
+    serve_parser = command("serve", "Migrate, then serve the API (embedded PostgreSQL if no URL).")
+    serve_parser.add_argument("--host", default=None, help="Bind address (default: HOST).")
+    serve_parser.add_argument("--port", type=int, default=None, help="Port (default: PORT).")
+    serve_parser.add_argument("--workers", type=int, default=None, help="Worker processes.")
     serve_parser.set_defaults(handler=serve)
 
-    migrate_parser = commands.add_parser(
-        "migrate", help="Apply the database migrations (alembic upgrade head)."
-    )
+    migrate_parser = command("migrate", "Apply the database migrations (alembic upgrade head).")
     migrate_parser.set_defaults(handler=lambda _: _migrate())
 
     for name, role, description in (
         ("createsuperuser", "admin", "Create an admin staff account."),
         ("createstaff", None, "Create a staff account with the given role."),
     ):
-        staff_parser = commands.add_parser(name, help=description, description=description)
-        staff_parser.add_argument("--username", required=True)
+        staff_parser = command(name, description)
+        staff_parser.add_argument(
+            "--username", required=True, help="Letters, digits and @.+-_ (at most 150)."
+        )
         staff_parser.add_argument("--password", help="Prompted for when absent.")
         if role is None:
-            staff_parser.add_argument("--role", choices=("admin", "therapist"), default="therapist")
+            staff_parser.add_argument(
+                "--role",
+                choices=("admin", "therapist"),
+                default="therapist",
+                help="Default: %(default)s.",
+            )
         staff_parser.set_defaults(
             handler=lambda args, fixed=role: create_staff(args, fixed or args.role)
         )
 
-    rotate_parser = commands.add_parser(
-        "rotate-keys", help="Re-encrypt PHI still under an old key with the first configured key."
-    )
+    rotate_parser = command("rotate-keys", "Re-encrypt PHI under an old key with the current key.")
     rotate_parser.set_defaults(handler=rotate_keys)
 
-    seed_parser = commands.add_parser(
-        "seed", help="Load N made-up patients fast (COPY); all share the password 'seed-password'."
+    seed_parser = command("seed", "Load N made-up patients fast (password 'seed-password').")
+    seed_parser.add_argument(
+        "--count", type=_positive_int, required=True, metavar="N", help="Patients to add."
     )
-    seed_parser.add_argument("--count", type=_positive_int, required=True, metavar="N")
-    seed_parser.add_argument("--batch-size", type=_positive_int, default=10_000)
+    seed_parser.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=10_000,
+        help="Rows per COPY (default: %(default)s).",
+    )
     seed_parser.add_argument("--workers", type=_positive_int, help="Default: one per CPU core.")
     seed_parser.set_defaults(handler=seed_patients)
+
+    openapi_parser = command(
+        "openapi", "Print the OpenAPI document (no database or server needed)."
+    )
+    openapi_parser.add_argument(
+        "--output", "-o", type=Path, metavar="FILE", help="Write it to FILE instead of stdout."
+    )
+    openapi_parser.set_defaults(handler=openapi)
 
     args = parser.parse_args(argv)
     args.handler(args)

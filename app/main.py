@@ -8,18 +8,21 @@ from starlette.concurrency import run_in_threadpool
 
 from app import __version__
 from app.admin import mount_admin
-from app.api.docs import install_openapi
-from app.api.routes import audit, auth, health, patients, pictures
+from app.api.docs import CONTACT, OPENAPI_TAGS, SERVERS, install_openapi
+from app.api.routes import audit, auth, health, metrics, patients, pictures
 from app.core.bodylimit import BodyLimitMiddleware
 from app.core.config import Settings, get_settings
 from app.core.crypto import Keyring
 from app.core.errors import install_error_handlers
 from app.core.headers import SecurityHeadersMiddleware
-from app.core.logging import install_access_log_redaction
+from app.core.logging import configure_logging
+from app.core.observability import ObservabilityMiddleware
 from app.core.ratelimit import RateLimiter
+from app.core.security import return_large_blocks_to_the_os
 from app.db.embedded import embedded_database_url
 from app.db.session import create_engine, create_sessionmaker
 from app.db.types import use_keyring
+from app.services.pictures import picture_store
 
 DESCRIPTION = """
 Patient records of the TherapyConnect practice app, in the conventions of Django REST Framework:
@@ -39,6 +42,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     engine = create_engine(settings, await database_url(settings))
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.lookups = create_sessionmaker(engine, autocommit=True)
     try:
         yield
     finally:
@@ -51,14 +55,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        # operationId is the endpoint's function name (list_patients): readable, and unique
+        # because tests/api/test_openapi_contract.py says so.
         generate_unique_id_function=lambda route: route.name,
+        openapi_tags=OPENAPI_TAGS,
+        contact=CONTACT,
+        servers=SERVERS,
     )
     settings = settings or get_settings()
+    return_large_blocks_to_the_os()
     app.state.settings = settings
     assert settings.phi_encryption_keys is not None, "settings fill in a development key"
     use_keyring(Keyring.parse(settings.phi_encryption_keys.get_secret_value()))
     app.state.rate_limiter = RateLimiter(settings)
-    install_access_log_redaction()
+    app.state.pictures = picture_store(settings)
+    configure_logging(settings)
     install_error_handlers(app)
     # Inside CORS and the security headers, so a 413 carries them too.
     app.add_middleware(BodyLimitMiddleware, settings=settings)
@@ -70,7 +81,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type"],
         )
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.environment == "production")
+    # Outermost, so the request id, the access log and the metrics cover every answer.
+    app.add_middleware(ObservabilityMiddleware, metrics=settings.metrics_enabled)
     app.include_router(health.router)
+    if settings.metrics_enabled:
+        app.include_router(metrics.router)
     app.include_router(auth.router)
     app.include_router(patients.router)
     app.include_router(pictures.router)

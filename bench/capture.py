@@ -64,10 +64,23 @@ async def capture(
         def on_sql(_c: Any, _cur: Any, statement: str, parameters: Any, *_: Any) -> None:
             record("sql", statement, list(parameters or ()))
 
+        # What reaches the wire: the asyncpg dialect sends no BEGIN on an AUTOCOMMIT connection,
+        # and a COMMIT or ROLLBACK only for a transaction it has begun.
+        def on_begin(connection: Any) -> None:
+            if not connection.connection.dbapi_connection.autocommit:
+                record("begin")
+
+        def on_end(name: str) -> Any:
+            def listener(connection: Any) -> None:
+                if connection.connection.dbapi_connection._transaction is not None:
+                    record(name)
+
+            return listener
+
         event.listen(engine, "before_cursor_execute", on_sql)
-        event.listen(engine, "begin", lambda _c: record("begin"))
-        event.listen(engine, "commit", lambda _c: record("commit"))
-        event.listen(engine, "rollback", lambda _c: record("rollback"))
+        event.listen(engine, "begin", on_begin)
+        event.listen(engine, "commit", on_end("commit"))
+        event.listen(engine, "rollback", on_end("rollback"))
         if engine.pool._pre_ping:
             event.listen(engine, "checkout", lambda *_: record("ping"))
 

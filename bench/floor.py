@@ -9,9 +9,10 @@ latency of each whole request that completes after the warm-up and before the en
 import asyncio
 import multiprocessing
 import random
+import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -31,7 +32,7 @@ class Job:
     connections: int
     warmup: float
     duration: float
-    statement_timeout_ms: int = 15_000
+    server_settings: dict[str, str] = field(default_factory=dict)  # the service's (app.db)
 
 
 class Replayer:
@@ -91,9 +92,9 @@ class Replayer:
 
 
 async def _load(job: Job, first_client: int) -> tuple[list[float], int]:
-    settings = {"statement_timeout": str(job.statement_timeout_ms)}
     connections = [
-        await asyncpg.connect(job.dsn, server_settings=settings) for _ in range(job.connections)
+        await asyncpg.connect(job.dsn, server_settings=job.server_settings)
+        for _ in range(job.connections)
     ]
     latencies: list[float] = []
     errors = 0
@@ -149,3 +150,32 @@ def run(job: Job, processes: int) -> Result:
         p99_ms=percentile(latencies, 0.99) * 1000,
         errors=sum(errors for _, errors in parts),
     )
+
+
+async def _statement_times(
+    dsn: str, steps: list[list[Any]], session: dict[str, str], repeat: int
+) -> list[tuple[str, float]]:
+    connection = await asyncpg.connect(dsn, server_settings=session)
+    try:
+        times = []
+        for step in steps:
+            statement = step[1] if step[0] == "sql" else ""
+            if not statement.lstrip().upper().startswith(("SELECT", "EXPLAIN", "WITH")):
+                continue  # reads only: the audit INSERT is timed by the load runs
+            arguments = [decode_argument(a) for a in step[2]]
+            taken = []
+            for _ in range(repeat + 2):
+                began = time.perf_counter()
+                await connection.fetch(statement, *arguments)
+                taken.append(time.perf_counter() - began)
+            times.append((statement, 1000 * statistics.median(taken[2:])))
+        return times
+    finally:
+        await connection.close()
+
+
+def statement_times(
+    dsn: str, steps: list[list[Any]], session: dict[str, str], repeat: int = 20
+) -> list[tuple[str, float]]:
+    """Each read of one request, alone on one connection: the median of `repeat` runs, in ms."""
+    return uvloop.run(_statement_times(dsn, steps, session, repeat))

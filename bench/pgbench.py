@@ -93,6 +93,7 @@ def run(
     *,
     clients: int,
     threads: int,
+    session: dict[str, str],
     warmup: float,
     duration: float,
     work_dir: Path,
@@ -100,7 +101,10 @@ def run(
     url = make_url(database_url)
     connection = ["-h", url.host or "127.0.0.1", "-p", str(url.port or 5432)]
     connection += ["-U", url.username or "postgres", url.database or "postgres"]
-    env = {"PGPASSWORD": url.password} if url.password else {}
+    # The service's session settings, as libpq's PGOPTIONS (values here have no spaces).
+    env = {"PGOPTIONS": " ".join(f"-c {name}={value}" for name, value in session.items())}
+    if url.password:
+        env["PGPASSWORD"] = url.password
     work_dir.mkdir(parents=True, exist_ok=True)
     script_file = work_dir / "script.sql"
     script_file.write_text(script_text)

@@ -22,7 +22,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -416,13 +416,14 @@ class SizeReport:
     memory: list[tuple[str, list[tuple[int, float, float]]]] = field(default_factory=list)
     load: list[float] = field(default_factory=list)  # 1-minute load average before each tool
     durations: dict[str, float] = field(default_factory=dict)  # seconds measured, per operation
+    unloaded: dict[str, Result] = field(default_factory=dict)  # op -> wrk with 1 connection
+    statements: dict[str, list[tuple[str, float]]] = field(default_factory=dict)  # lists' SQL
 
 
-def capture_sql(url: str, env: dict[str, str], ops: list[Operation], out: Path) -> dict[str, Any]:
+def service_settings(url: str, env: dict[str, str]) -> Any:
     from app.core.config import Settings
-    from bench.capture import capture, describe
 
-    settings = Settings(
+    return Settings(
         environment="production",
         database_url=url,
         secret_key=env["SECRET_KEY"],
@@ -430,6 +431,20 @@ def capture_sql(url: str, env: dict[str, str], ops: list[Operation], out: Path) 
         api_rate_limit=env["API_RATE_LIMIT"],
         data_dir=Path(env["DATA_DIR"]),
     )
+
+
+def session_settings(url: str, env: dict[str, str]) -> dict[str, str]:
+    """What the service sets on each connection (plan cache mode, JIT…): the floors set it too."""
+    from app.db.session import server_settings
+
+    settings: dict[str, str] = server_settings(service_settings(url, env))
+    return settings
+
+
+def capture_sql(url: str, env: dict[str, str], ops: list[Operation], out: Path) -> dict[str, Any]:
+    from bench.capture import capture, describe
+
+    settings = service_settings(url, env)
     # A patient with money, so that the ledger row's balance differs from its amount.
     patient = value(url, "SELECT id FROM patients WHERE wallet_balance > 0 LIMIT 1")
     salt = free_salt(url, "+6", set())
@@ -505,6 +520,10 @@ def bench_size(size: int, options: argparse.Namespace) -> SizeReport:
                         report.durations[op.key] = max(seconds, options.slow_duration)
                 report.results[op.key]["service"] = wrk(load, report.durations[op.key])
                 service.drain(url)
+                if options.latency_duration > 0:  # service time, without queueing
+                    single = replace(load, connections=1)
+                    report.unloaded[op.key] = wrk(single, options.latency_duration, "2")
+                    service.drain(url)
                 if op.key in options.profile:
                     log(f"profile: {profile(load, seconds, out)}")
                     service.drain(url)
@@ -514,6 +533,10 @@ def bench_size(size: int, options: argparse.Namespace) -> SizeReport:
         finally:
             service.stop()
 
+    session = session_settings(url, env)
+    for op in chosen:
+        if op.key.startswith("list"):
+            report.statements[op.key] = floor.statement_times(url, steps[op.key], session)
     if "asyncpg" in options.tools:
         settle(url)
         report.load.append(os.getloadavg()[0])
@@ -521,7 +544,7 @@ def bench_size(size: int, options: argparse.Namespace) -> SizeReport:
             log(f"{size:,}: asyncpg floor, {op.label}")
             salt = free_salt(url, PHONE_PREFIX["asyncpg"], salts)
             time_for = report.durations[op.key]
-            job = floor.Job(url, steps[op.key], ids, salt, connections, warmup, time_for)
+            job = floor.Job(url, steps[op.key], ids, salt, connections, warmup, time_for, session)
             report.results[op.key]["asyncpg"] = floor.run(job, processes=options.processes)
             if op.key == "create":
                 forget_created(url, salt)
@@ -537,6 +560,7 @@ def bench_size(size: int, options: argparse.Namespace) -> SizeReport:
                 pgbench.script(steps[op.key], len(ids), salt),
                 clients=connections,
                 threads=options.processes,
+                session=session,
                 warmup=warmup,
                 duration=report.durations[op.key],
                 work_dir=out / "pgbench" / op.key,
@@ -614,6 +638,25 @@ def render(report: SizeReport, options: argparse.Namespace) -> str:
             f" | {'':>10}{_ratio(service, results.get('pgbench'))}"
         )
     lines.append("```")
+    if report.unloaded:
+        lines += [
+            "",
+            "One request at a time (wrk, 1 connection): the service's own latency, no queueing",
+            "",
+            "```",
+            f"{'operation':<{width}} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}",
+        ]
+        for key, result in report.unloaded.items():
+            lines.append(f"{labels[key]:<{width}} {_cell(result).rstrip()}")
+        lines.append("```")
+    if report.statements:
+        lines += ["", "A list's reads, each alone on one connection (median of 20 runs, ms)", ""]
+        lines += ["```"]
+        for key, times in report.statements.items():
+            total = sum(ms for _, ms in times)
+            lines.append(f"{labels[key]}: {total:.1f} ms, count {count_share(times):.0%}")
+            lines += [f"  {ms:>7.2f}  {_statement_label(sql)}" for sql, ms in times]
+        lines.append("```")
     if any(r.requests < FEW for results in report.results.values() for r in results.values()):
         lines.append(f"\n\\* fewer than {FEW} requests measured: a rough figure.")
     if report.memory:
@@ -630,6 +673,79 @@ def render(report: SizeReport, options: argparse.Namespace) -> str:
             cells = "".join(f"{f'{rss:.0f} ({peak:.0f})':>16}" for _, rss, peak in processes)
             lines.append(f"{when:<26}{cells}")
         lines.append("```")
+    return "\n".join(lines)
+
+
+def _statement_label(statement: str) -> str:
+    words = " ".join(statement.split())
+    if words.startswith("EXPLAIN"):
+        return "EXPLAIN: the planner's estimate of the matches"
+    if words.startswith("SELECT count(*)"):
+        return "SELECT count(*) FROM (… LIMIT n): the capped exact count"
+    if "ORDER BY" in words:
+        return "SELECT … ORDER BY … LIMIT: the page"
+    return words[:60]
+
+
+def count_share(times: list[tuple[str, float]]) -> float:
+    """The share of a list's database time spent on its count (the EXPLAIN and the count)."""
+    total = sum(ms for _, ms in times)
+    counting = sum(ms for sql, ms in times if sql.lstrip().startswith(("EXPLAIN", "SELECT count")))
+    return counting / total if total else 0.0
+
+
+LIST_P50_MS = 20.0
+LIST_GROWTH = 2.0
+GET_SHARE = 0.60
+WORKER_MIB = 150.0
+
+
+def render_targets(reports: list[SizeReport], options: argparse.Namespace) -> str:
+    """Issue 6's targets, met or not, from this run's figures."""
+    labels = {op.key: op.label for op in operations(options.name, options.phone, options.email)}
+    small, large = min(reports, key=lambda r: r.size), max(reports, key=lambda r: r.size)
+    lines = [f"## Targets ({large.size:,} patients unless said)", "", "```"]
+
+    def verdict(ok: bool) -> str:
+        return "met    " if ok else "NOT met"
+
+    for key in ("list_name", "list_phone", "list_email"):
+        if (big := large.unloaded.get(key)) is None:
+            continue
+        text = f"{verdict(big.p50_ms <= LIST_P50_MS)} {labels[key]}: p50 {big.p50_ms:.1f} ms"
+        text += f" at 1 connection (<= {LIST_P50_MS:.0f} ms)"
+        if large is not small and (base := small.unloaded.get(key)) is not None:
+            growth = big.p50_ms / base.p50_ms
+            text += f"; {growth:.1f}x the {small.size:,} figure {base.p50_ms:.1f} ms"
+            text += f" (<= {LIST_GROWTH:.0f}x: {'met' if growth <= LIST_GROWTH else 'NOT met'})"
+        lines.append(text)
+    for report in reports:
+        results = report.results.get("get", {})
+        if "service" in results and "asyncpg" in results and results["asyncpg"].rps:
+            share = results["service"].rps / results["asyncpg"].rps
+            lines.append(
+                f"{verdict(share >= GET_SHARE)} GET by id at {report.size:,}: {share:.0%} of the"
+                f" asyncpg floor's req/s (>= {GET_SHARE:.0%})"
+            )
+    for key, times in large.statements.items():
+        share = count_share(times)
+        lines.append(
+            f"{verdict(share < 0.5)} {labels[key]}: the count is {share:.0%} of the list's"
+            " database time (not dominating: < 50%)"
+        )
+    workers = [
+        (rss, peak)
+        for report in reports
+        for _, processes in report.memory
+        for _, rss, peak in processes[1:]
+    ]
+    if workers:
+        rss, peak = max(r for r, _ in workers), max(p for _, p in workers)
+        lines.append(
+            f"{verdict(rss < WORKER_MIB)} worker resident memory: at most {rss:.0f} MiB after a"
+            f" run, peak {peak:.0f} MiB (< {WORKER_MIB:.0f} MiB)"
+        )
+    lines.append("```")
     return "\n".join(lines)
 
 
@@ -656,6 +772,12 @@ def main(argv: list[str] | None = None) -> None:
         "--processes", type=int, default=2, help="Processes of the asyncpg floor, pgbench threads."
     )
     parser.add_argument("--wrk-threads", type=int, default=1)
+    parser.add_argument(
+        "--latency-duration",
+        type=float,
+        default=5.0,
+        help="Seconds of a second wrk run with 1 connection per operation (0: none).",
+    )
     parser.add_argument("--name", default="ann", help="The list's ?name= (default: ann).")
     parser.add_argument("--phone", default="555", help="The list's ?phone= (default: 555).")
     parser.add_argument("--email", default="smith", help="The list's ?email= (default: smith).")
@@ -682,10 +804,10 @@ def main(argv: list[str] | None = None) -> None:
         reports.append(report)
         print("\n" + render(report, options) + "\n", flush=True)
     text = f"# make bench, {started}\n\n" + "\n\n".join(render(r, options) for r in reports)
+    text += "\n\n" + render_targets(reports, options)
     (OUT_DIR / "results.md").write_text(text + "\n")
     (OUT_DIR / "results.json").write_text(
         json.dumps([asdict(report) for report in reports], indent=1, default=str)
     )
-    if len(reports) > 1:
-        print("\n" + text)
+    print("\n" + (text if len(reports) > 1 else render_targets(reports, options)))
     log(f"written to {OUT_DIR / 'results.md'}")

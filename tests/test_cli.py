@@ -1,5 +1,6 @@
 """`python -m app …` run as an operator runs it: a separate process on the test database."""
 
+import json
 import os
 import select
 import subprocess
@@ -14,6 +15,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app import __version__
+from app.__main__ import main
 from app.core.config import PROJECT_ROOT, Settings
 
 PASSWORD = "operator-password-1"
@@ -81,11 +84,59 @@ async def assert_can_log_in(anonymous: Any, username: str, password: str) -> Non
     assert response.json()["token_type"] == "bearer"
 
 
-def test_help_lists_every_command(cli_env):
+COMMANDS = ("serve", "migrate", "createsuperuser", "createstaff", "rotate-keys", "seed", "openapi")
+
+
+def test_help_lists_every_command_with_a_one_line_description(cli_env):
     result = run_cli(cli_env, "--help")
     assert result.returncode == 0, result.stderr
-    for command in ("serve", "migrate", "createsuperuser", "createstaff", "rotate-keys"):
-        assert command in result.stdout
+    lines = result.stdout.splitlines()
+    for command in COMMANDS:
+        line = next((line for line in lines if line.split()[:1] == [command]), None)
+        assert line is not None, f"{command} is not listed:\n{result.stdout}"
+        description = line.strip().removeprefix(command).strip()
+        assert description.endswith("."), line  # on the command's own line, and complete
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_each_command_has_its_own_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: python -m app {command}")
+
+
+def test_version_prints_the_package_version(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"python -m app {__version__}"
+
+
+def test_no_command_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([])
+    assert exit_.value.code == 2
+    assert "COMMAND" in capsys.readouterr().err
+
+
+def test_openapi_prints_the_served_document_without_a_database(cli_env, app):
+    # Nothing listens on port 9: the document must not need the database.
+    env = {**cli_env, "DATABASE_URL": "postgresql://nobody@127.0.0.1:9/nothing"}
+    result = run_cli(env, "openapi")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == app.openapi()
+
+
+def test_openapi_writes_to_a_file(cli_env, tmp_path):
+    target = tmp_path / "spec" / "openapi.json"
+    result = run_cli(cli_env, "openapi", "--output", str(target))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    document = json.loads(target.read_text())
+    assert document["info"]["version"] == __version__
+    assert "/api/patients/" in document["paths"]
 
 
 @pytest.mark.parametrize(

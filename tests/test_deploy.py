@@ -37,6 +37,7 @@ IMAGE_CMD = [
     "--port",
     "8000",
     "--proxy-headers",
+    "--no-access-log",
 ]
 READYZ_PROBE = (
     "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen("

@@ -59,7 +59,7 @@ class StaffLogin(AuthenticationBackend):
             staff = account if account is not None and account.principal.is_staff else None
             token = await auth.login(staff, password)  # patients are checked as unknown names
             if token is not None:
-                record_with(session, entry, 200)
+                await record_with(session, entry, 200)
         if token is None or staff is None:
             await limiter.failed_login(username, address)
             await record_apart(self.services.sessions, entry, 401)
@@ -78,11 +78,11 @@ class StaffLogin(AuthenticationBackend):
         if not isinstance(staff_id, int):
             return False
         async with self.services.sessions() as session:
-            staff = await StaffRepository(session).get(staff_id)
-        if staff is None or not staff.is_active:
+            staff = await StaffRepository(session).active(staff_id)
+        if staff is None:
             request.session.clear()
             return False
-        setattr(request.state, STAFF_STATE, staff_principal(staff))
+        setattr(request.state, STAFF_STATE, staff_principal(staff_id, staff.username, staff.role))
         return True
 
     async def get_user_id(self, request: Request) -> Any:

@@ -48,7 +48,8 @@ class AdminServices:
 
     @property
     def pictures(self) -> PictureStore:
-        return PictureStore(self.settings.pictures_dir)
+        pictures: PictureStore = self.app.state.pictures
+        return pictures
 
 
 STAFF_STATE = "admin_staff"
@@ -95,8 +96,8 @@ async def audit_apart(
         await record_apart(services.sessions, entry, status_code)
 
 
-def audit_with(
+async def audit_with(
     session: AsyncSession, request: Request, action: str, patient_id: str | None, status_code: int
 ) -> None:
     if (entry := audit_entry(request, action, patient_id)) is not None:
-        record_with(session, entry, status_code)
+        await record_with(session, entry, status_code)

@@ -1,6 +1,5 @@
 """The admin's pages: patients (list, detail, forms, wallet action, picture) and the audit trail."""
 
-import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -13,7 +12,7 @@ from sqladmin.flash import Flash
 from sqlalchemy import Select, false, func, or_, select
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from wtforms import Form
 
 from app.admin.forms import (
@@ -34,7 +33,6 @@ from app.models.patient import Patient
 from app.repositories.patient import PatientRepository, apply_filters
 from app.schemas.fields import PATIENT_ID_RE
 from app.schemas.patient import PatientCreate, PatientListQuery, PatientUpdate, WalletUpdate
-from app.services.pictures import media_type
 
 LOOKUP_FILTER = "sqladmin/filters/lookup_filter.html"
 ALL = "__all"
@@ -334,11 +332,11 @@ class PatientAdmin(ClinicView, model=Patient):
         try:
             async with services.sessions() as session, session.begin():
                 picture = await PatientRepository(session).delete(pk)
-                audit_with(session, request, "admin_delete_patient", pk, 204)
+                await audit_with(session, request, "admin_delete_patient", pk, 204)
         except AppError as error:
             await audit_apart(services, request, "admin_delete_patient", pk, error.status_code)
             raise
-        await asyncio.to_thread(services.pictures.remove, picture)
+        await services.pictures.remove(picture)
 
     def _payload(self, schema: type[PatientUpdate], data: dict[str, Any]) -> PatientUpdate:
         payload, errors = parse(schema, data)
@@ -359,7 +357,7 @@ class PatientAdmin(ClinicView, model=Patient):
         try:
             async with services.sessions() as session, session.begin():
                 patient: Patient = await write(PatientRepository(session))
-                audit_with(session, request, action_name, patient.id, 200)
+                await audit_with(session, request, action_name, patient.id, 200)
         except AppError as error:
             await audit_apart(services, request, action_name, patient_id, error.status_code)
             if isinstance(error, ValidationFailed):
@@ -423,7 +421,7 @@ class PatientAdmin(ClinicView, model=Patient):
                 patient = await PatientRepository(session).change_wallet(
                     pk, payload.amount, actor=staff, reason=payload.reason
                 )
-                audit_with(session, request, "admin_update_wallet", pk, 200)
+                await audit_with(session, request, "admin_update_wallet", pk, 200)
         except (ValidationError, ValidationFailed) as error:
             await audit_apart(services, request, "admin_update_wallet", pk, 400)
             errors = (
@@ -478,14 +476,13 @@ class PatientAdmin(ClinicView, model=Patient):
         except HTTPException:
             await audit_apart(services, request, "admin_get_picture", pk, 404)
             raise
-        path = services.pictures.path(patient.profile_picture) if patient.profile_picture else None
-        if path is None:
+        name = patient.profile_picture
+        stored = await services.pictures.open(name) if name else None
+        if stored is None:
             await audit_apart(services, request, "admin_get_picture", pk, 404)
             raise HTTPException(status_code=404)
         await audit_apart(services, request, "admin_get_picture", pk, 200)
-        return FileResponse(
-            path, media_type=media_type(path.name), headers={"Cache-Control": "private, no-store"}
-        )
+        return stored.response()
 
 
 OUTCOMES = [(name, name) for name in ("success", "denied", "not_found", "invalid", "error")]

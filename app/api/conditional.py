@@ -44,7 +44,7 @@ class Conditional:
         return patient
 
 
-def _conditional(
+async def _conditional(
     response: Response,
     if_match: Annotated[
         str | None,
@@ -58,7 +58,7 @@ def _conditional(
     return Conditional(response, parse_if_match(if_match))
 
 
-def _tagged(response: Response) -> Conditional:
+async def _tagged(response: Response) -> Conditional:
     """A read: no precondition, only the ETag."""
     return Conditional(response, None)
 

@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.api.pagination import PageParam, PageRequest, PageSizeParam
 from app.api.routing import JSON_ERROR_KEY
@@ -31,7 +31,7 @@ from app.services.pictures import PictureStore
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -39,7 +39,7 @@ def _settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(_settings)]
 
 
-def _rate_limiter(request: Request) -> RateLimiter:
+async def _rate_limiter(request: Request) -> RateLimiter:
     limiter: RateLimiter = request.app.state.rate_limiter
     return limiter
 
@@ -49,21 +49,27 @@ bearer_token = OAuth2PasswordBearer(tokenUrl="/api/auth/token/", auto_error=Fals
 
 
 async def _principal(
+    request: Request,
     token: Annotated[str | None, Depends(bearer_token)],
-    session: SessionDep,
     settings: SettingsDep,
     limiter: RateLimiterDep,
 ) -> Principal:
-    """The caller named by the bearer token: still existing, still active, within their rate."""
+    """The caller named by the bearer token: still existing, still active, within their rate.
+
+    Looked up outside the request's transaction, which so begins only when the endpoint first
+    needs the database: a create hashes its password before it holds a pooled connection."""
     if not token:
         raise NotAuthenticated
     claims = decode_access_token(settings, token)
     if claims is None:
         raise NotAuthenticated("Given token not valid or expired.")
     await limiter.hit_api(f"{claims.kind}:{claims.subject}")
-    principal = await AuthService(session, settings).principal_for(claims)
+    lookups: async_sessionmaker[AsyncSession] = request.app.state.lookups
+    async with lookups() as session:
+        principal = await AuthService(session, settings).principal_for(claims)
     if principal is None:
         raise NotAuthenticated("Given token not valid or expired.")
+    request.state.principal = principal  # the actor of the access log (app.core.observability)
     return principal
 
 
@@ -92,21 +98,25 @@ async def _audit(
     except Exception as error:
         await record_failure(request.app.state.sessionmaker, entry, error)
         raise
-    record_with(session, entry, getattr(route, "status_code", None) or 200)
+    await record_with(session, entry, getattr(route, "status_code", None) or 200)
 
 
 AuditDep = Annotated[AuditEntry, Depends(_audit, scope="function")]
 
 
-def _patient_repository(session: SessionDep) -> PatientRepository:
+async def _patient_repository(session: SessionDep) -> PatientRepository:
     return PatientRepository(session)
 
 
-def _page_request(
+async def _page_request(
     settings: SettingsDep, page: PageParam = None, page_size: PageSizeParam = None
 ) -> PageRequest:
     return PageRequest.parse(
-        page, page_size, default_size=settings.page_size_default, max_size=settings.page_size_max
+        page,
+        page_size,
+        default_size=settings.page_size_default,
+        max_size=settings.page_size_max,
+        exact_count_limit=settings.list_exact_count_limit or None,
     )
 
 
@@ -123,7 +133,7 @@ async def _json_body(request: Request) -> None:
         raise UnsupportedMediaType(f'Unsupported media type "{shown}" in request.')
 
 
-def _patient_id(
+async def _patient_id(
     patient_id: Annotated[
         str, Path(description="Patient id, e.g. p_a1b2c3.", examples=["p_a1b2c3"])
     ],
@@ -164,8 +174,10 @@ async def _only_fields_the_caller_may_change(request: Request, principal: Curren
         raise PermissionDenied
 
 
-def _picture_store(settings: SettingsDep) -> PictureStore:
-    return PictureStore(settings.pictures_dir)
+async def _picture_store(request: Request) -> PictureStore:
+    """The app's one picture store (a shared folder or S3), made in create_app."""
+    store: PictureStore = request.app.state.pictures
+    return store
 
 
 async def _multipart_upload(request: Request) -> None:

@@ -1,4 +1,9 @@
-"""Page-number pagination as DRF's PageNumberPagination does it (`page`, `page_size`, `last`)."""
+"""Page-number pagination as DRF's PageNumberPagination does it (`page`, `page_size`, `last`).
+
+`count` is exact up to `LIST_EXACT_COUNT_LIMIT` matches and PostgreSQL's estimate beyond
+(app/repositories/counting.py); `next` comes from the page itself (one row more is fetched), so
+it is right whether the count is exact or not.
+"""
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -8,16 +13,24 @@ from typing import Annotated, Any
 from fastapi import Query, Request
 
 from app.core.errors import InvalidPage
+from app.repositories.counting import Count
 
 
 @dataclass(frozen=True)
 class PageRequest:
     page: int | None  # None means "last"
     size: int
+    exact_count_limit: int | None = None  # None: always count exactly
 
     @classmethod
     def parse(
-        cls, page: str | None, page_size: str | None, *, default_size: int, max_size: int
+        cls,
+        page: str | None,
+        page_size: str | None,
+        *,
+        default_size: int,
+        max_size: int,
+        exact_count_limit: int | None = None,
     ) -> "PageRequest":
         """A page that is not a positive number (or `last`) is a 404; a bad size falls back."""
         number: int | None = None
@@ -28,13 +41,18 @@ class PageRequest:
             if number is None:
                 raise InvalidPage
         size = _positive_int(page_size or "", cap=max_size) or default_size
-        return cls(page=number, size=min(size, max_size))
+        return cls(page=number, size=min(size, max_size), exact_count_limit=exact_count_limit)
 
-    def resolve(self, count: int) -> int:
-        """The 1-based page number, checked against the number of pages."""
-        pages = max(1, ceil(count / self.size))
+    @property
+    def count_up_to(self) -> int | None:
+        """How far the count must be exact: entirely for `last`, which is found from it."""
+        return None if self.page is None else self.exact_count_limit
+
+    def resolve(self, count: Count) -> int:
+        """The 1-based page number, checked against the number of pages when that is known."""
+        pages = max(1, ceil(count.total / self.size))
         page = pages if self.page is None else self.page
-        if page > pages:
+        if count.exact and page > pages:
             raise InvalidPage
         return page
 
@@ -61,11 +79,10 @@ def _positive_int(raw: str, cap: int = 10**9) -> int | None:
     return cap if len(digits) > len(str(cap)) else min(int(digits), cap)
 
 
-def page_links(request: Request, page: int, size: int, count: int) -> tuple[str | None, str | None]:
+def page_links(request: Request, page: int, has_next: bool) -> tuple[str | None, str | None]:
     """Absolute `next` and `previous` URLs that keep every other query parameter."""
-    pages = max(1, ceil(count / size))
     url = request.url
-    next_url = str(url.include_query_params(page=page + 1)) if page < pages else None
+    next_url = str(url.include_query_params(page=page + 1)) if has_next else None
     previous_url = str(url.include_query_params(page=page - 1)) if page > 1 else None
     return next_url, previous_url
 
@@ -73,12 +90,19 @@ def page_links(request: Request, page: int, size: int, count: int) -> tuple[str 
 async def paginate(
     request: Request,
     page_request: PageRequest,
-    count: Callable[[], Awaitable[int]],
+    count: Callable[[int | None], Awaitable[Count]],
     fetch: Callable[[int, int], Awaitable[Sequence[Any]]],
 ) -> dict[str, Any]:
     """A DRF page: `count`, absolute `next`/`previous` links, and the page's `results`."""
-    total = await count()
-    page = page_request.resolve(total)
-    results = await fetch((page - 1) * page_request.size, page_request.size)
-    next_url, previous_url = page_links(request, page, page_request.size, total)
+    counted = await count(page_request.count_up_to)
+    page = page_request.resolve(counted)
+    offset = (page - 1) * page_request.size
+    rows = await fetch(offset, page_request.size + 1)
+    results, has_next = rows[: page_request.size], len(rows) > page_request.size
+    if not results and page > 1:
+        raise InvalidPage
+    total = counted.total
+    if not counted.exact:  # an estimate, but never below what this page shows
+        total = offset + len(results) if not has_next else max(total, offset + len(rows))
+    next_url, previous_url = page_links(request, page, has_next)
     return {"count": total, "next": next_url, "previous": previous_url, "results": results}

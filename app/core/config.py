@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -31,12 +31,27 @@ class Settings(BaseSettings):
     db_statement_timeout_ms: int = Field(default=15_000, ge=0)
     host: str = "127.0.0.1"
     port: int = 8000
-    log_level: str = "info"
+    log_level: str = Field(
+        default="info",
+        description="Level of the service's logs and uvicorn's: critical, error, warning, info, "
+        "debug, trace.",
+    )
     media_dir: Path | None = Field(
         default=None, description="Profile pictures; default DATA_DIR/media."
     )
     picture_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
     picture_max_side: int = Field(default=4096, ge=1)
+    # Profile pictures in S3-compatible object storage instead of MEDIA_DIR. Credentials and
+    # region come from boto's own chain (AWS_ACCESS_KEY_ID, AWS_PROFILE, a role), never from here.
+    pictures_s3_bucket: str | None = Field(
+        default=None, description="Keep profile pictures in this bucket rather than MEDIA_DIR."
+    )
+    pictures_s3_endpoint_url: str | None = Field(
+        default=None, description="An S3-compatible server, e.g. http://minio:9000; unset: AWS."
+    )
+    pictures_s3_prefix: str = Field(
+        default="profile_pictures/", description="Key prefix of the pictures in the bucket."
+    )
     json_max_bytes: int = Field(
         default=256 * 1024,
         ge=1,
@@ -44,6 +59,12 @@ class Settings(BaseSettings):
     )
     page_size_default: int = 20
     page_size_max: int = 100
+    list_exact_count_limit: int = Field(
+        default=1000,
+        ge=0,
+        description="A list's `count` is exact up to this many matches and PostgreSQL's estimate "
+        "beyond; 0 counts exactly, always.",
+    )
 
     secret_key: SecretStr | None = Field(
         default=None, description="Signs access tokens (HS256); at least 32 random characters."
@@ -65,6 +86,38 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(
         default_factory=list, description='JSON list, e.g. ["https://app.example"].'
     )
+
+    # Logs and metrics. LOG_LEVEL (above) is the level of the service's logs and uvicorn's.
+    log_format: Literal["json", "console"] | None = Field(
+        default=None,
+        description="One JSON object per line, or human-readable lines; unset: json in "
+        "production, console otherwise.",
+    )
+    metrics_enabled: bool = Field(default=True, description="Serve Prometheus metrics at /metrics.")
+    metrics_token: SecretStr | None = Field(
+        default=None, description="When set, /metrics requires `Authorization: Bearer <token>`."
+    )
+    metrics_allowed_networks: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description='JSON list of client networks that may read /metrics, e.g. ["10.0.0.0/8"]; '
+        "empty: any.",
+    )
+
+    @field_validator("pictures_s3_bucket", "pictures_s3_endpoint_url")
+    @classmethod
+    def _empty_is_unset(cls, value: str | None) -> str | None:
+        return value or None
+
+    @field_validator("log_format", "metrics_token", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @property
+    def effective_log_format(self) -> Literal["json", "console"]:
+        if self.log_format is not None:
+            return self.log_format
+        return "json" if self.environment == "production" else "console"
 
     @field_validator("database_url")
     @classmethod

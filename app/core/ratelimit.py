@@ -11,6 +11,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 
 from app.core.config import Settings
 from app.core.errors import Throttled
+from app.core.metrics import count_failed_login, count_throttled
 
 
 def _anonymous(value: str) -> str:
@@ -31,15 +32,18 @@ class RateLimiter:
         """Refuse a login attempt while failed attempts for the name or the address are used up."""
         for key in self._login_keys(username, client_address):
             if not await self._limiter.test(self.login_limit, *key):
+                count_throttled("login")
                 raise Throttled(await self._wait(self.login_limit, key))
 
     async def failed_login(self, username: str, client_address: str) -> None:
+        count_failed_login()
         for key in self._login_keys(username, client_address):
             await self._limiter.hit(self.login_limit, *key)
 
     async def hit_api(self, principal_key: str) -> None:
         key = ("api", principal_key)
         if not await self._limiter.hit(self.api_limit, *key):
+            count_throttled("api")
             raise Throttled(await self._wait(self.api_limit, key))
 
     async def reset(self) -> None:

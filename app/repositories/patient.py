@@ -23,12 +23,14 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import flag_modified
 
 from app.core.errors import NotFound, PreconditionFailed, ValidationFailed
 from app.core.permissions import Principal
 from app.models.patient import MAX_TAGS, VERSION_SEQUENCE, WALLET_MAX, Patient
 from app.models.wallet import WalletTransaction
+from app.repositories.counting import Count, count_rows
 from app.schemas.patient import PatientListQuery
 
 SelectT = TypeVar("SelectT", bound=Select[Any])
@@ -251,28 +253,29 @@ class PatientRepository:
         reason: str | None = None,
         versions: Versions = None,
     ) -> Patient:
-        """Add a signed amount and write its ledger row, in the caller's transaction. The balance
-        changes in one statement, so concurrent changes never lose an update, and the row lock it
-        takes until commit makes `balance_after` exact."""
+        """Add a signed amount and write its ledger row, in one statement of the caller's
+        transaction: the UPDATE never loses a concurrent change, and the row lock it takes until
+        commit makes `balance_after` exact (one statement also holds that lock for less time)."""
         new_balance = Patient.wallet_balance + amount
-        statement = (
+        changed = (
             update(Patient)
             .where(*_matching(patient_id, versions), new_balance.between(0, WALLET_MAX))
             .values(wallet_balance=new_balance, **_changed())
-            .returning(Patient)
+            .returning(*Patient.__table__.columns)
+            .cte("changed")
         )
-        patient = await self._write(statement)
+        entry = select(
+            changed.c.id,
+            literal(amount, WalletTransaction.amount.type),
+            changed.c.wallet_balance,
+            literal(reason, WalletTransaction.reason.type),
+            literal(actor.name, WalletTransaction.actor.type),
+            literal(actor.kind, WalletTransaction.actor_kind.type),
+        )
+        columns = ["patient_id", "amount", "balance_after", "reason", "actor", "actor_kind"]
+        ledger = insert(WalletTransaction).from_select(columns, entry).cte("ledger")
+        patient = await self._write(select(aliased(Patient, changed)).add_cte(ledger))
         if patient is not None:
-            await self.session.execute(
-                insert(WalletTransaction).values(
-                    patient_id=patient.id,
-                    amount=amount,
-                    balance_after=patient.wallet_balance,
-                    reason=reason,
-                    actor=actor.name,
-                    actor_kind=actor.kind,
-                )
-            )
             return patient
         current = await self._unchanged(patient_id, versions)
         if current.wallet_balance + amount < 0:
@@ -289,9 +292,9 @@ class PatientRepository:
         statement = statement.order_by(Patient.id).offset(offset).limit(limit)
         return (await self.session.scalars(statement)).all()
 
-    async def count(self, query: PatientListQuery) -> int:
-        statement = apply_filters(select(func.count()).select_from(Patient), query)
-        return (await self.session.execute(statement)).scalar_one()
+    async def count(self, query: PatientListQuery, *, exact_up_to: int | None) -> Count:
+        rows = apply_filters(select(Patient.id), query)
+        return await count_rows(self.session, rows, exact_up_to=exact_up_to)
 
     async def _write(self, statement: Any) -> Patient | None:
         try:

@@ -1,7 +1,10 @@
-from sqlalchemy import select, update
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models.staff import Staff
+
+# Built once: every authenticated request runs it, and a built statement memoizes its cache key.
+_ACTIVE = select(Staff.username, Staff.role).where(Staff.id == bindparam("id"), Staff.is_active)
 
 
 class StaffRepository:
@@ -14,6 +17,10 @@ class StaffRepository:
 
     async def get(self, staff_id: int) -> Staff | None:
         return await self.session.get(Staff, staff_id)
+
+    async def active(self, staff_id: int) -> Row[str, str] | None:
+        """The username and role of an active staff member: what every request checks."""
+        return (await self.session.execute(_ACTIVE, {"id": staff_id})).one_or_none()
 
     async def create(self, *, username: str, role: str, password_hash: str) -> Staff:
         staff = Staff(username=username, role=role, password_hash=password_hash, is_active=True)

@@ -2,10 +2,11 @@
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models.wallet import WalletTransaction
+from app.repositories.counting import Count, count_rows
 
 
 class WalletTransactionRepository:
@@ -25,6 +26,6 @@ class WalletTransactionRepository:
         )
         return (await self.session.scalars(statement)).all()
 
-    async def count(self, patient_id: str) -> int:
-        statement = select(func.count()).where(WalletTransaction.patient_id == patient_id)
-        return (await self.session.execute(statement)).scalar_one()
+    async def count(self, patient_id: str, *, exact_up_to: int | None) -> Count:
+        rows = select(WalletTransaction.id).where(WalletTransaction.patient_id == patient_id)
+        return await count_rows(self.session, rows, exact_up_to=exact_up_to)

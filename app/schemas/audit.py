@@ -1,9 +1,10 @@
 from datetime import datetime
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
+from app.schemas import examples
 from app.schemas.base import BaseSchema
-from app.schemas.fields import Text
+from app.schemas.fields import PageCount, Text
 
 
 class AuditQuery(BaseSchema):
@@ -15,6 +16,10 @@ class AuditQuery(BaseSchema):
 
 
 class AuditEventRead(BaseSchema):
+    """One request or login attempt, as the audit trail keeps it."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.AUDIT_EVENT]})
+
     id: int
     at: datetime
     actor: str
@@ -27,7 +32,11 @@ class AuditEventRead(BaseSchema):
 
 
 class AuditPage(BaseSchema):
-    count: int
+    """A page of the audit trail, newest first."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.AUDIT_PAGE]})
+
+    count: PageCount
     next: str | None
     previous: str | None
     results: list[AuditEventRead]

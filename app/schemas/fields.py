@@ -216,3 +216,12 @@ Amount = Annotated[
     _not_bool("A valid number is required."),
     AfterValidator(_check_nonzero),
 ]
+
+PageCount = Annotated[
+    int,
+    Field(
+        ge=0,
+        description="Matches in all: exact up to LIST_EXACT_COUNT_LIMIT (1,000), PostgreSQL's "
+        "estimate beyond, and exact on the last page.",
+    ),
+]

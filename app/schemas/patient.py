@@ -2,10 +2,18 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, field_serializer
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_serializer,
+)
 
 from app.api.urls import profile_picture_url
 from app.models.patient import ORDERABLE
+from app.schemas import examples
 from app.schemas.base import BaseSchema
 from app.schemas.fields import (
     AboutNote,
@@ -18,6 +26,7 @@ from app.schemas.fields import (
     MedicalText,
     Name,
     Omittable,
+    PageCount,
     Password,
     PatientId,
     PhoneNo,
@@ -39,6 +48,8 @@ Money = Annotated[Decimal, PlainSerializer(lambda v: f"{v:.2f}", return_type=str
 class PatientUpdate(BaseSchema):
     """PATCH: any subset of the writable fields."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.PATIENT_UPDATE]})
+
     first_name: Omittable[Name] = None
     last_name: Omittable[Name] = None
     phone_no: Omittable[PhoneNo] = None
@@ -57,6 +68,8 @@ class PatientUpdate(BaseSchema):
 class PatientReplace(PatientUpdate):
     """PUT: every required field; an omitted optional field is left unchanged."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.PATIENT_REPLACE]})
+
     first_name: Name
     last_name: Name
     phone_no: PhoneNo
@@ -68,11 +81,17 @@ class PatientReplace(PatientUpdate):
 class PatientCreate(PatientReplace):
     """POST: as PUT, plus a password, and an id that is generated when absent."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.PATIENT_CREATE]})
+
     id: Omittable[PatientId] = None
     password: Password
 
 
 class SessionCreate(BaseSchema):
+    """A therapy session to append; `date` is required."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.SESSION_CREATE]})
+
     date: SessionDate
     duration_minutes: DurationMinutes | None = None
     therapist: Therapist | None = None
@@ -80,6 +99,10 @@ class SessionCreate(BaseSchema):
 
 
 class SessionRead(BaseSchema):
+    """A therapy session in the patient's history."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.SESSION]})
+
     id: str
     date: datetime
     duration_minutes: int | None
@@ -89,10 +112,18 @@ class SessionRead(BaseSchema):
 
 
 class TagAction(BaseSchema):
+    """The tag to add or remove (trimmed)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.TAG_ACTION]})
+
     tag: Tag
 
 
 class WalletUpdate(BaseSchema):
+    """A signed, non-zero change of the wallet balance."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.WALLET_UPDATE]})
+
     amount: Amount = Field(examples=["25.50"])
     reason: WalletReason | None = Field(
         default=None, description="Why the balance changed; kept in the wallet's ledger."
@@ -101,6 +132,8 @@ class WalletUpdate(BaseSchema):
 
 class WalletTransactionRead(BaseSchema):
     """One change of the wallet balance, from the patient's ledger."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.WALLET_TRANSACTION]})
 
     id: int
     amount: Money = Field(examples=["25.50"])
@@ -111,13 +144,21 @@ class WalletTransactionRead(BaseSchema):
 
 
 class WalletTransactionPage(BaseSchema):
-    count: int
+    """A page of the wallet's ledger, newest first."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.WALLET_TRANSACTION_PAGE]})
+
+    count: PageCount
     next: str | None
     previous: str | None
     results: list[WalletTransactionRead]
 
 
 class PatientRead(BaseSchema):
+    """A patient, as every endpoint returns it (`password` is never returned)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.PATIENT]})
+
     id: str
     first_name: str
     last_name: str
@@ -143,7 +184,11 @@ class PatientRead(BaseSchema):
 
 
 class PatientPage(BaseSchema):
-    count: int
+    """A page of patients, with absolute links to the next and previous pages."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.PATIENT_PAGE]})
+
+    count: PageCount
     next: str | None
     previous: str | None
     results: list[PatientRead]

@@ -8,12 +8,12 @@ succeed and trying would only make the request wait longer for its 503.
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.errors import AppError, database_unavailable
-from app.models.audit import AuditEvent
 from app.repositories.audit import AuditRepository
 
 logger = logging.getLogger(__name__)
@@ -27,16 +27,17 @@ class AuditEntry:
     patient_id: str | None
     client_address: str | None
 
-    def event(self, status_code: int) -> AuditEvent:
-        return AuditEvent(
-            actor=self.actor,
-            actor_kind=self.actor_kind,
-            action=self.action,
-            patient_id=self.patient_id,
-            client_address=self.client_address,
-            outcome=outcome_of(status_code),
-            status_code=status_code,
-        )
+    def event(self, status_code: int) -> dict[str, Any]:
+        """The audit_events row of this request, answered with `status_code`."""
+        return {
+            "actor": self.actor,
+            "actor_kind": self.actor_kind,
+            "action": self.action,
+            "patient_id": self.patient_id,
+            "client_address": self.client_address,
+            "outcome": outcome_of(status_code),
+            "status_code": status_code,
+        }
 
 
 def outcome_of(status_code: int) -> str:
@@ -59,8 +60,8 @@ def status_of(error: BaseException) -> int:
     return 503 if database_unavailable(error) else 500
 
 
-def record_with(session: AsyncSession, entry: AuditEntry, status_code: int) -> None:
-    AuditRepository(session).append(entry.event(status_code))
+async def record_with(session: AsyncSession, entry: AuditEntry, status_code: int) -> None:
+    await AuditRepository(session).append(entry.event(status_code))
 
 
 async def record_apart(
@@ -69,7 +70,7 @@ async def record_apart(
     """For requests whose own transaction rolled back; never hides the request's own error."""
     try:
         async with sessionmaker() as session, session.begin():
-            record_with(session, entry, status_code)
+            await record_with(session, entry, status_code)
     except Exception as error:
         logger.warning("audit event for %s not recorded: %s", entry.action, type(error).__name__)
 

@@ -7,7 +7,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.config import Settings
 from app.core.permissions import Principal, Role
 from app.core.security import TokenClaims, create_access_token, verify_password
-from app.models.staff import Staff
 from app.repositories.patient import PatientRepository
 from app.repositories.staff import StaffRepository
 from app.schemas.fields import PATIENT_ID_RE, PHONE_RE
@@ -22,9 +21,9 @@ class Account:
     active: bool
 
 
-def staff_principal(staff: Staff) -> Principal:
-    role: Role = "admin" if staff.role == "admin" else "therapist"
-    return Principal(kind="staff", id=str(staff.id), name=staff.username, role=role)
+def staff_principal(staff_id: int, username: str, role: str) -> Principal:
+    kind: Role = "admin" if role == "admin" else "therapist"
+    return Principal(kind="staff", id=str(staff_id), name=username, role=kind)
 
 
 def patient_principal(patient_id: str) -> Principal:
@@ -43,7 +42,8 @@ class AuthService:
         if "\x00" in username:
             return None  # PostgreSQL cannot compare text holding NUL: such a name matches nobody
         if staff := await self.staff.by_username(username):
-            return Account(staff_principal(staff), staff.password_hash, staff.is_active)
+            principal = staff_principal(staff.id, staff.username, staff.role)
+            return Account(principal, staff.password_hash, staff.is_active)
         if PATIENT_ID_RE.fullmatch(username):
             credentials = await self.patients.credentials(patient_id=username)
         elif PHONE_RE.fullmatch(username):
@@ -73,8 +73,9 @@ class AuthService:
         if claims.kind == "staff":
             if not claims.subject.isdigit():
                 return None
-            staff = await self.staff.get(int(claims.subject))
-            return staff_principal(staff) if staff is not None and staff.is_active else None
+            staff_id = int(claims.subject)
+            staff = await self.staff.active(staff_id)
+            return staff_principal(staff_id, staff.username, staff.role) if staff else None
         if PATIENT_ID_RE.fullmatch(claims.subject) and await self.patients.exists(claims.subject):
             return patient_principal(claims.subject)
         return None

@@ -11,7 +11,6 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.models.audit import AuditEvent
 from app.repositories.audit import AuditRepository
 from tests.conftest import STAFF_PASSWORD
 from tests.factories import create_patient, patient_payload
@@ -670,11 +669,11 @@ def failing_audit_insert(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
     original = AuditRepository.append
 
-    def append(self: AuditRepository, event: AuditEvent) -> None:
-        calls.append(event.action)
+    async def append(self: AuditRepository, event: dict[str, Any]) -> None:
+        calls.append(event["action"])
         if len(calls) == 1:
-            event.action = "x" * 500
-        original(self, event)
+            event["action"] = "x" * 500
+        await original(self, event)
 
     monkeypatch.setattr(AuditRepository, "append", append)
     return calls

@@ -853,3 +853,59 @@ async def test_walking_a_filtered_list_keeps_the_filter(client, engine):
     )
     assert seen == expected_order(women, "first_name")
     assert len(set(seen)) == 10
+
+
+@pytest.fixture
+def exact_count_limit(settings, monkeypatch):
+    """Sets LIST_EXACT_COUNT_LIMIT for one test (the app reads its settings per request)."""
+
+    def set_limit(limit: int) -> None:
+        monkeypatch.setattr(settings, "list_exact_count_limit", limit)
+
+    return set_limit
+
+
+async def test_count_is_exact_up_to_the_exact_count_limit(client, engine, exact_count_limit):
+    await create_many(client, engine, 6, lambda i: {"first_name": ("Ann", "Bob")[i // 5]})
+    exact_count_limit(5)
+    assert (await get_page(client, {"name": "ann", "page_size": "2"}))["count"] == 5
+    exact_count_limit(0)
+    assert (await get_page(client, {"page_size": "2"}))["count"] == 6
+
+
+async def test_past_the_limit_count_is_an_estimate_and_pages_still_walk(
+    client, engine, exact_count_limit
+):
+    patients = await create_many(client, engine, 7)
+    newest_first = expected_order(patients, "-created_at")
+    exact_count_limit(3)
+    async with engine.begin() as connection:
+        await connection.execute(text("ANALYZE patients"))
+
+    first = await get_page(client, {"page_size": "2"})
+    assert first["count"] == 7  # the planner's estimate, right after ANALYZE
+    assert await walk_forward(client, [("page_size", "2")]) == newest_first
+
+    last = await get_page(client, {"page": "last", "page_size": "2"})
+    assert last["count"] == 7
+    assert ids(last["results"]) == newest_first[6:]
+    assert (await client.get(LIST, params={"page": "5", "page_size": "2"})).status_code == 404
+
+
+async def test_an_estimate_never_contradicts_the_page_it_comes_with(
+    client, engine, exact_count_limit
+):
+    """Without fresh statistics the estimate may be anything: what a page shows bounds it."""
+    patients = await create_many(client, engine, 5)
+    exact_count_limit(1)
+    async with engine.begin() as connection:
+        await connection.execute(text("ANALYZE patients"))
+    await clone_patient(engine, patients[0]["id"], 4)  # 9 now, the statistics still say 5
+
+    pages = [await get_page(client, {"page_size": "2", "page": str(n)}) for n in range(1, 6)]
+    for number, page in enumerate(pages, start=1):
+        shown = 2 * (number - 1) + len(page["results"])
+        assert page["count"] >= shown + (page["next"] is not None), number
+    assert pages[-1]["count"] == 9
+    assert pages[-1]["next"] is None
+    assert len({pid for page in pages for pid in ids(page["results"])}) == 9

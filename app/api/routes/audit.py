@@ -16,7 +16,9 @@ router = APIRouter(prefix="/api/audit", tags=["audit"])
     "/",
     response_model=AuditPage,
     dependencies=[allow(Access.ADMIN)],
-    responses=errors(400, 401, 403, 404, 429),
+    summary="List audit events",
+    response_description="A page of audit events, newest first.",
+    responses=errors(400, 401, 403, 404, 429, 503),
 )
 async def list_audit_events(
     request: Request, query: AuditQueryDep, page_request: PageRequestDep, session: SessionDep
@@ -26,6 +28,6 @@ async def list_audit_events(
     return await paginate(
         request,
         page_request,
-        count=lambda: repo.count(query),
+        count=lambda exact_up_to: repo.count(query, exact_up_to=exact_up_to),
         fetch=lambda offset, limit: repo.list(query, offset=offset, limit=limit),
     )

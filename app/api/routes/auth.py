@@ -6,6 +6,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from app.api.deps import RateLimiterDep, SessionDep, SettingsDep, client_address
 from app.api.docs import errors
 from app.core.errors import NotAuthenticated
+from app.schemas import examples
 from app.schemas.auth import Token
 from app.services.audit import AuditEntry, record_apart, record_with
 from app.services.auth import AuthService
@@ -15,7 +16,18 @@ router = APIRouter(prefix="/api/auth", tags=["auth"])
 BAD_CREDENTIALS = "No active account found with the given credentials."
 
 
-@router.post("/token/", response_model=Token, responses=errors(400, 401, 429))
+@router.post(
+    "/token/",
+    response_model=Token,
+    summary="Log in: get a bearer token",
+    response_description="The access token, for `Authorization: Bearer …`.",
+    responses=errors(400, 401, 413, 429, 503),
+    openapi_extra={
+        "requestBody": {
+            "content": {"application/x-www-form-urlencoded": {"example": examples.LOGIN_FORM}}
+        }
+    },
+)
 async def login(
     request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
@@ -40,5 +52,5 @@ async def login(
         await limiter.failed_login(form.username, address)
         await record_apart(request.app.state.sessionmaker, entry, 401)
         raise NotAuthenticated(BAD_CREDENTIALS)
-    record_with(session, entry, 200)
+    await record_with(session, entry, 200)
     return Token(access_token=token, expires_in=settings.access_token_ttl_seconds)

@@ -4,22 +4,39 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from app.api.docs import errors
+from app.api.docs import ErrorDetail, Status, ok_example
+from app.schemas import examples
 
 router = APIRouter(tags=["health"])
 
 READY_TIMEOUT_SECONDS = 2.0
 
 
-@router.get("/healthz")
+@router.get(
+    "/healthz",
+    summary="Liveness probe",
+    response_description="The process is up.",
+    responses=ok_example(examples.HEALTHY),
+)
 async def healthz() -> dict[str, str]:
-    """The process is up."""
+    """The process is up: 200 as long as it can answer at all (no database needed)."""
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses=errors(503))
+@router.get(
+    "/readyz",
+    summary="Readiness probe",
+    responses={
+        200: {"model": Status, "description": "The database answers."},
+        503: {
+            "model": ErrorDetail,
+            "description": "The database does not answer.",
+            "content": {"application/json": {"example": {"detail": "Database unavailable."}}},
+        },
+    },
+)
 async def readyz(request: Request) -> JSONResponse:
-    """The database is reachable."""
+    """The database is reachable: 200 when it answers a query within 2 seconds, else 503."""
     try:
         async with (
             asyncio.timeout(READY_TIMEOUT_SECONDS),

@@ -18,11 +18,12 @@ from app.api.deps import (
     SessionDep,
     allow,
 )
-from app.api.docs import errors
+from app.api.docs import errors, tagged
 from app.api.idempotency import Idempotent, IdempotentRoute
 from app.api.pagination import paginate
 from app.api.urls import remember_base_url
 from app.core.errors import NotFound
+from app.core.metrics import count_patient_created, count_patient_deleted, count_wallet_update
 from app.core.permissions import Access
 from app.core.security import hash_password
 from app.models.patient import Patient
@@ -60,11 +61,19 @@ async def _writable(payload: PatientUpdate) -> dict[str, Any]:
     return values
 
 
-AUTH_ERRORS = (401, 403, 429)
+# Any endpoint here: no or bad token, a role that may not, throttled, the database unavailable.
+COMMON_ERRORS = (401, 403, 429, 503)
+# Any JSON body: invalid or malformed, too large, not JSON.
+BODY_ERRORS = (400, 413, 415)
 
 
 @router.get(
-    "/", response_model=PatientPage, dependencies=[STAFF], responses=errors(400, *AUTH_ERRORS, 404)
+    "/",
+    response_model=PatientPage,
+    dependencies=[STAFF],
+    summary="List patients",
+    response_description="A page of patients.",
+    responses=errors(400, *COMMON_ERRORS, 404),
 )
 async def list_patients(
     request: Request, query: PatientListQueryDep, page_request: PageRequestDep, repo: PatientRepoDep
@@ -73,7 +82,7 @@ async def list_patients(
     return await paginate(
         request,
         page_request,
-        count=lambda: repo.count(query),
+        count=lambda exact_up_to: repo.count(query, exact_up_to=exact_up_to),
         fetch=lambda offset, limit: repo.list(query, offset=offset, limit=limit),
     )
 
@@ -83,13 +92,16 @@ async def list_patients(
     response_model=PatientRead,
     status_code=status.HTTP_201_CREATED,
     dependencies=[STAFF, JsonBody, Idempotent],
-    responses=errors(400, *AUTH_ERRORS, 409, 415, 422),
+    summary="Create a patient",
+    response_description="The patient created.",
+    responses={**errors(*BODY_ERRORS, *COMMON_ERRORS, 409, 422), **tagged(201)},
 )
 async def create_patient(
     payload: PatientCreate, repo: PatientRepoDep, audit: AuditDep, etag: TaggedDep
 ) -> Patient:
     """Create a patient; the id is generated when absent."""
     patient = await repo.create(await _writable(payload))
+    count_patient_created()
     audit.patient_id = patient.id
     return etag.tagged(patient)
 
@@ -98,7 +110,9 @@ async def create_patient(
     "/{patient_id}/",
     response_model=PatientRead,
     dependencies=[STAFF_OR_SELF],
-    responses=errors(*AUTH_ERRORS, 404),
+    summary="Read a patient",
+    response_description="The patient.",
+    responses={**errors(*COMMON_ERRORS, 404), **tagged()},
 )
 async def get_patient(patient_id: PatientIdDep, repo: PatientRepoDep, etag: TaggedDep) -> Patient:
     """Read one patient; the ETag header is their current version, for If-Match."""
@@ -109,7 +123,9 @@ async def get_patient(patient_id: PatientIdDep, repo: PatientRepoDep, etag: Tagg
     "/{patient_id}/",
     response_model=PatientRead,
     dependencies=[STAFF, JsonBody],
-    responses=errors(400, *AUTH_ERRORS, 404, 412, 415),
+    summary="Replace a patient",
+    response_description="The patient as changed.",
+    responses={**errors(*BODY_ERRORS, *COMMON_ERRORS, 404, 412), **tagged()},
 )
 async def replace_patient(
     patient_id: PatientIdDep, payload: PatientReplace, repo: PatientRepoDep, cond: ConditionalDep
@@ -123,7 +139,9 @@ async def replace_patient(
     "/{patient_id}/",
     response_model=PatientRead,
     dependencies=[STAFF_OR_SELF, JsonBody, PatientSelfFields],
-    responses=errors(400, *AUTH_ERRORS, 404, 412, 415),
+    summary="Update some of a patient's fields",
+    response_description="The patient as changed.",
+    responses={**errors(*BODY_ERRORS, *COMMON_ERRORS, 404, 412), **tagged()},
 )
 async def update_patient(
     patient_id: PatientIdDep,
@@ -140,7 +158,9 @@ async def update_patient(
     "/{patient_id}/",
     status_code=status.HTTP_204_NO_CONTENT,
     dependencies=[ADMIN],
-    responses=errors(*AUTH_ERRORS, 404, 412),
+    summary="Delete a patient",
+    response_description="Deleted; no body.",
+    responses=errors(*COMMON_ERRORS, 404, 412),
 )
 async def delete_patient(
     patient_id: PatientIdDep,
@@ -151,16 +171,18 @@ async def delete_patient(
 ) -> None:
     """Delete a patient (admins only), and their picture once the deletion is committed."""
     after.add_task(store.remove, await repo.delete(patient_id, versions=cond.versions))
+    count_patient_deleted()
 
 
 ACTION: dict[str, Any] = {
     "response_model": PatientRead,
     "dependencies": [STAFF, JsonBody, Idempotent],
-    "responses": errors(400, *AUTH_ERRORS, 404, 409, 412, 415, 422),
+    "response_description": "The patient as changed.",
+    "responses": {**errors(*BODY_ERRORS, *COMMON_ERRORS, 404, 409, 412, 422), **tagged()},
 }
 
 
-@router.post("/{patient_id}/add_tag/", **ACTION)
+@router.post("/{patient_id}/add_tag/", summary="Add a tag", **ACTION)
 async def add_tag(
     patient_id: PatientIdDep, payload: TagAction, repo: PatientRepoDep, cond: ConditionalDep
 ) -> Patient:
@@ -168,7 +190,7 @@ async def add_tag(
     return cond.tagged(await repo.add_tag(patient_id, payload.tag, versions=cond.versions))
 
 
-@router.post("/{patient_id}/remove_tag/", **ACTION)
+@router.post("/{patient_id}/remove_tag/", summary="Remove a tag", **ACTION)
 async def remove_tag(
     patient_id: PatientIdDep, payload: TagAction, repo: PatientRepoDep, cond: ConditionalDep
 ) -> Patient:
@@ -176,7 +198,7 @@ async def remove_tag(
     return cond.tagged(await repo.remove_tag(patient_id, payload.tag, versions=cond.versions))
 
 
-@router.post("/{patient_id}/add_session/", **ACTION)
+@router.post("/{patient_id}/add_session/", summary="Record a therapy session", **ACTION)
 async def add_session(
     patient_id: PatientIdDep, payload: SessionCreate, repo: PatientRepoDep, cond: ConditionalDep
 ) -> Patient:
@@ -185,7 +207,7 @@ async def add_session(
     return cond.tagged(await repo.add_session(patient_id, document, versions=cond.versions))
 
 
-@router.post("/{patient_id}/update_wallet/", **ACTION)
+@router.post("/{patient_id}/update_wallet/", summary="Change the wallet balance", **ACTION)
 async def update_wallet(
     patient_id: PatientIdDep,
     payload: WalletUpdate,
@@ -197,6 +219,7 @@ async def update_wallet(
     patient = await repo.change_wallet(
         patient_id, payload.amount, actor=principal, reason=payload.reason, versions=cond.versions
     )
+    count_wallet_update(payload.amount)
     return cond.tagged(patient)
 
 
@@ -204,7 +227,9 @@ async def update_wallet(
     "/{patient_id}/wallet_transactions/",
     response_model=WalletTransactionPage,
     dependencies=[STAFF_OR_SELF],
-    responses=errors(*AUTH_ERRORS, 404),
+    summary="List wallet transactions",
+    response_description="A page of the wallet's ledger, newest first.",
+    responses=errors(*COMMON_ERRORS, 404),
 )
 async def list_wallet_transactions(
     request: Request,
@@ -220,6 +245,6 @@ async def list_wallet_transactions(
     return await paginate(
         request,
         page_request,
-        count=lambda: ledger.count(patient_id),
+        count=lambda exact_up_to: ledger.count(patient_id, exact_up_to=exact_up_to),
         fetch=lambda offset, limit: ledger.list(patient_id, offset=offset, limit=limit),
     )

@@ -1,8 +1,9 @@
 import asyncio
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, BackgroundTasks, Depends, File, UploadFile, status
-from fastapi.responses import FileResponse
+from fastapi.responses import Response
 
 from app.api.deps import (
     MultipartUpload,
@@ -18,7 +19,7 @@ from app.core.errors import NotFound, PayloadTooLarge
 from app.core.permissions import Access
 from app.models.patient import Patient
 from app.schemas.patient import PatientRead
-from app.services.pictures import clean_picture, media_type
+from app.services.pictures import clean_picture
 
 router = APIRouter(
     prefix="/api/patients/{patient_id}/profile_picture",
@@ -26,7 +27,8 @@ router = APIRouter(
     dependencies=[Depends(remember_base_url)],
 )
 
-AUTH_ERRORS = (401, 403, 429)
+# Any endpoint here: no or bad token, a role that may not, throttled, the database unavailable.
+COMMON_ERRORS = (401, 403, 429, 503)
 READ_CHUNK = 1024 * 1024
 
 
@@ -45,7 +47,9 @@ async def _read_capped(upload: UploadFile, limit: int) -> bytes:
     "/",
     response_model=PatientRead,
     dependencies=[allow(Access.STAFF_OR_SELF), MultipartUpload],
-    responses=errors(400, *AUTH_ERRORS, 404, 413, 415),
+    summary="Upload the profile picture",
+    response_description="The patient, whose `profile_picture` is now the picture's URL.",
+    responses=errors(400, *COMMON_ERRORS, 404, 413, 415),
 )
 async def upload_profile_picture(
     patient_id: PatientIdDep,
@@ -63,11 +67,12 @@ async def upload_profile_picture(
         max_bytes=settings.picture_max_bytes,
         max_side=settings.picture_max_side,
     )
-    name = await asyncio.to_thread(store.save, picture)
+    name = await store.save(picture)
     try:
         patient, old_name = await repo.replace_picture(patient_id, name)
     except BaseException:
-        store.remove(name)
+        with anyio.CancelScope(shield=True):  # also when the request was cancelled
+            await store.remove(name)
         raise
     after.add_task(store.remove, old_name)
     return patient
@@ -75,31 +80,33 @@ async def upload_profile_picture(
 
 @router.get(
     "/",
-    response_class=FileResponse,
+    response_class=Response,
     dependencies=[allow(Access.STAFF_OR_SELF)],
+    summary="Download the profile picture",
+    response_description="The image: JPEG, PNG or WebP.",
     responses={
-        **errors(*AUTH_ERRORS, 404),
+        **errors(*COMMON_ERRORS, 404),
         200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}},
     },
 )
 async def get_profile_picture(
     patient_id: PatientIdDep, repo: PatientRepoDep, store: PictureStoreDep
-) -> FileResponse:
+) -> Response:
     """The profile picture's bytes."""
     patient = await repo.get(patient_id)
-    path = store.path(patient.profile_picture) if patient.profile_picture else None
-    if path is None:
+    stored = await store.open(patient.profile_picture) if patient.profile_picture else None
+    if stored is None:
         raise NotFound
-    return FileResponse(
-        path, media_type=media_type(path.name), headers={"Cache-Control": "private, no-store"}
-    )
+    return stored.response()
 
 
 @router.delete(
     "/",
     status_code=status.HTTP_204_NO_CONTENT,
     dependencies=[allow(Access.ADMIN_OR_SELF)],
-    responses=errors(*AUTH_ERRORS, 404),
+    summary="Remove the profile picture",
+    response_description="Removed (or there was none); no body.",
+    responses=errors(*COMMON_ERRORS, 404),
 )
 async def delete_profile_picture(
     patient_id: PatientIdDep, repo: PatientRepoDep, store: PictureStoreDep, after: BackgroundTasks

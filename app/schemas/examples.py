@@ -1,0 +1,126 @@
+"""Examples for the OpenAPI document, in the contract's shapes: the docs show them, schemathesis
+sends the request examples, and Spectral and tests/api/test_openapi_contract.py check them
+against their schemas. No value is None: FastAPI leaves nulls out of the document, so a null in an
+example would silently drop a required field."""
+
+from typing import Any
+
+SESSION_CREATE: dict[str, Any] = {
+    "date": "2024-05-01T14:30:00Z",
+    "duration_minutes": 50,
+    "therapist": "Dr. Rivera",
+    "notes": "Intake.",
+}
+
+SESSION: dict[str, Any] = {
+    "id": "0b6f7c1e-5a2d-4c8e-9f3b-2d1a7e4c9b10",
+    **SESSION_CREATE,
+    "created_at": "2024-05-01T15:31:07.412000Z",
+}
+
+PATIENT_CREATE: dict[str, Any] = {
+    "password": "correct-horse",
+    "first_name": "Jane",
+    "last_name": "Doe",
+    "phone_no": "+14155550123",
+    "allergies_and_medication": "Penicillin",
+    "date_of_birth": "1990-05-17",
+    "sex": "F",
+    "email": "jane@example.com",
+    "tags": ["anxiety"],
+}
+
+PATIENT_REPLACE: dict[str, Any] = {
+    "first_name": "Jane",
+    "last_name": "Doe",
+    "phone_no": "+14155550123",
+    "allergies_and_medication": "Penicillin; sertraline 50 mg daily",
+    "date_of_birth": "1990-05-17",
+    "sex": "F",
+    "email": "jane.doe@example.com",
+    "address": "12 Main St, Springfield",
+    "tags": ["anxiety", "insomnia"],
+}
+
+PATIENT_UPDATE: dict[str, Any] = {
+    "address": "12 Main St, Springfield",
+    "about_note": "Prefers mornings.",
+}
+
+PATIENT: dict[str, Any] = {
+    "id": "p_zxcp0h",
+    "first_name": "Jane",
+    "last_name": "Doe",
+    "phone_no": "+14155550123",
+    "allergies_and_medication": "Penicillin",
+    "date_of_birth": "1990-05-17",
+    "sex": "F",
+    "ssn": "123-45-6789",
+    "email": "jane@example.com",
+    "address": "12 Main St, Springfield",
+    "added_note": "Referred by Dr. Okafor.",
+    "about_note": "Prefers mornings.",
+    "profile_picture": "http://127.0.0.1:8000/api/patients/p_zxcp0h/profile_picture/",
+    "tags": ["anxiety"],
+    "wallet_balance": "25.50",
+    "sessions": [SESSION],
+    "created_at": "2024-04-26T09:12:55.803349Z",
+    "updated_at": "2024-05-01T15:31:07.412000Z",
+}
+
+PAGE_LINKS: dict[str, Any] = {
+    "count": 57,
+    "next": "http://127.0.0.1:8000/api/patients/?page=3&page_size=20",
+    "previous": "http://127.0.0.1:8000/api/patients/?page=1&page_size=20",
+}
+
+PATIENT_PAGE: dict[str, Any] = {**PAGE_LINKS, "results": [PATIENT]}
+
+TAG_ACTION: dict[str, Any] = {"tag": "anxiety"}
+
+WALLET_UPDATE: dict[str, Any] = {"amount": "25.50", "reason": "Top-up"}
+
+WALLET_TRANSACTION: dict[str, Any] = {
+    "id": 1042,
+    "amount": "25.50",
+    "balance_after": "25.50",
+    "reason": "Top-up",
+    "actor": "admin",
+    "created_at": "2024-05-01T15:40:12.001000Z",
+}
+
+WALLET_TRANSACTION_PAGE: dict[str, Any] = {
+    "count": 41,
+    "next": "http://127.0.0.1:8000/api/patients/p_zxcp0h/wallet_transactions/?page=2",
+    "previous": "http://127.0.0.1:8000/api/patients/p_zxcp0h/wallet_transactions/?page=1",
+    "results": [WALLET_TRANSACTION],
+}
+
+TOKEN: dict[str, Any] = {
+    "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhZG1pbiJ9.c2lnbmF0dXJl",
+    "token_type": "bearer",
+    "expires_in": 3600,
+}
+
+LOGIN_FORM: dict[str, Any] = {"username": "admin", "password": "a-long-password"}
+
+AUDIT_EVENT: dict[str, Any] = {
+    "id": 7,
+    "at": "2024-05-01T15:31:07.412000Z",
+    "actor": "rivera",
+    "actor_kind": "staff",
+    "action": "get_patient",
+    "patient_id": "p_zxcp0h",
+    "client_address": "203.0.113.7",
+    "outcome": "success",
+    "status_code": 200,
+}
+
+AUDIT_PAGE: dict[str, Any] = {
+    "count": 8120,
+    "next": "http://127.0.0.1:8000/api/audit/?page=3",
+    "previous": "http://127.0.0.1:8000/api/audit/?page=1",
+    "results": [AUDIT_EVENT],
+}
+
+HEALTHY: dict[str, Any] = {"status": "ok"}

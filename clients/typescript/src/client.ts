@@ -1,0 +1,238 @@
+/**
+ * A typed client of the TherapyConnect Patient API.
+ *
+ * `schema.d.ts` is generated from the service's OpenAPI document (`make client`; it is not
+ * committed), so this file compiles only while the document describes every call below: an
+ * operation renamed, a parameter or field dropped or retyped, a response changed, and
+ * `tsc --noEmit` fails. `PatientApi` must have one method per operation of the document.
+ */
+import createClient, { type Middleware } from "openapi-fetch";
+
+import type { components, operations, paths } from "./schema";
+
+type Schemas = components["schemas"];
+export type Patient = Schemas["PatientRead"];
+export type PatientCreate = Schemas["PatientCreate"];
+export type PatientReplace = Schemas["PatientReplace"];
+export type PatientUpdate = Schemas["PatientUpdate"];
+export type SessionCreate = Schemas["SessionCreate"];
+export type WalletUpdate = Schemas["WalletUpdate"];
+export type Token = Schemas["Token"];
+export type PatientListQuery = NonNullable<operations["list_patients"]["parameters"]["query"]>;
+export type AuditQuery = NonNullable<operations["list_audit_events"]["parameters"]["query"]>;
+export type PageQuery = NonNullable<
+  operations["list_wallet_transactions"]["parameters"]["query"]
+>;
+
+/** Optional headers of a write: `If-Match` (412 when stale) and, on POSTs, `Idempotency-Key`. */
+export interface WriteOptions {
+  ifMatch?: string;
+  idempotencyKey?: string;
+}
+
+const formEncoded = (body: Record<string, string | null | undefined>): URLSearchParams => {
+  const form = new URLSearchParams();
+  for (const [name, value] of Object.entries(body)) {
+    if (value != null) form.append(name, value);
+  }
+  return form;
+};
+
+/** The API, one method per operation; `token()` gives the bearer token to send, if any. */
+export function createPatientApi(baseUrl: string, token: () => string | undefined = () => undefined) {
+  const client = createClient<paths>({ baseUrl });
+  const bearer: Middleware = {
+    onRequest({ request }) {
+      const value = token();
+      if (value !== undefined) request.headers.set("Authorization", `Bearer ${value}`);
+      return request;
+    },
+  };
+  client.use(bearer);
+
+  const patient = (patientId: string) => ({ patient_id: patientId });
+
+  const api = {
+    healthz: () => client.GET("/healthz"),
+    readyz: () => client.GET("/readyz"),
+
+    login: (username: string, password: string) =>
+      client.POST("/api/auth/token/", {
+        body: { username, password },
+        bodySerializer: formEncoded,
+        headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      }),
+
+    list_patients: (query: PatientListQuery = {}) =>
+      client.GET("/api/patients/", { params: { query } }),
+    create_patient: (body: PatientCreate, options: WriteOptions = {}) =>
+      client.POST("/api/patients/", {
+        params: { header: { "Idempotency-Key": options.idempotencyKey } },
+        body,
+      }),
+    get_patient: (patientId: string) =>
+      client.GET("/api/patients/{patient_id}/", { params: { path: patient(patientId) } }),
+    replace_patient: (patientId: string, body: PatientReplace, options: WriteOptions = {}) =>
+      client.PUT("/api/patients/{patient_id}/", {
+        params: { path: patient(patientId), header: { "If-Match": options.ifMatch } },
+        body,
+      }),
+    update_patient: (patientId: string, body: PatientUpdate, options: WriteOptions = {}) =>
+      client.PATCH("/api/patients/{patient_id}/", {
+        params: { path: patient(patientId), header: { "If-Match": options.ifMatch } },
+        body,
+      }),
+    delete_patient: (patientId: string, options: WriteOptions = {}) =>
+      client.DELETE("/api/patients/{patient_id}/", {
+        params: { path: patient(patientId), header: { "If-Match": options.ifMatch } },
+      }),
+
+    add_tag: (patientId: string, tag: string, options: WriteOptions = {}) =>
+      client.POST("/api/patients/{patient_id}/add_tag/", {
+        params: { path: patient(patientId), header: writeHeaders(options) },
+        body: { tag },
+      }),
+    remove_tag: (patientId: string, tag: string, options: WriteOptions = {}) =>
+      client.POST("/api/patients/{patient_id}/remove_tag/", {
+        params: { path: patient(patientId), header: writeHeaders(options) },
+        body: { tag },
+      }),
+    add_session: (patientId: string, body: SessionCreate, options: WriteOptions = {}) =>
+      client.POST("/api/patients/{patient_id}/add_session/", {
+        params: { path: patient(patientId), header: writeHeaders(options) },
+        body,
+      }),
+    update_wallet: (patientId: string, body: WalletUpdate, options: WriteOptions = {}) =>
+      client.POST("/api/patients/{patient_id}/update_wallet/", {
+        params: { path: patient(patientId), header: writeHeaders(options) },
+        body,
+      }),
+    list_wallet_transactions: (patientId: string, query: PageQuery = {}) =>
+      client.GET("/api/patients/{patient_id}/wallet_transactions/", {
+        params: { path: patient(patientId), query },
+      }),
+
+    upload_profile_picture: (patientId: string, image: Blob, filename: string) =>
+      client.PUT("/api/patients/{patient_id}/profile_picture/", {
+        params: { path: patient(patientId) },
+        // The document types the file part as a string; the serializer sends the image itself.
+        body: { file: filename },
+        bodySerializer: () => {
+          const form = new FormData();
+          form.append("file", image, filename);
+          return form;
+        },
+      }),
+    get_profile_picture: (patientId: string) =>
+      client.GET("/api/patients/{patient_id}/profile_picture/", {
+        params: { path: patient(patientId) },
+        parseAs: "blob",
+      }),
+    delete_profile_picture: (patientId: string) =>
+      client.DELETE("/api/patients/{patient_id}/profile_picture/", {
+        params: { path: patient(patientId) },
+      }),
+
+    list_audit_events: (query: AuditQuery = {}) => client.GET("/api/audit/", { params: { query } }),
+    // One method per operationId, no more and no fewer: a new operation fails the build here.
+  } satisfies { [OperationId in keyof operations]: (...args: never[]) => Promise<unknown> };
+
+  return api;
+}
+
+export type PatientApi = ReturnType<typeof createPatientApi>;
+
+function writeHeaders(options: WriteOptions) {
+  return { "If-Match": options.ifMatch, "Idempotency-Key": options.idempotencyKey };
+}
+
+/**
+ * Every operation once, as a front end would chain them: log in, create a patient, change it
+ * with its ETag, move money, upload a picture, clean up. Its types check the responses too.
+ */
+export async function tour(baseUrl: string, username: string, password: string): Promise<void> {
+  let accessToken: string | undefined;
+  const api = createPatientApi(baseUrl, () => accessToken);
+
+  const health = await api.healthz();
+  const ready = await api.readyz();
+  if (health.data === undefined || ready.data?.status !== "ok") throw new Error("not ready");
+
+  const login = await api.login(username, password);
+  if (login.error) throw new Error(JSON.stringify(login.error));
+  const token: Token = login.data;
+  accessToken = token.access_token;
+
+  const created = await api.create_patient(
+    {
+      password: "correct-horse",
+      first_name: "Jane",
+      last_name: "Doe",
+      phone_no: "+14155550123",
+      allergies_and_medication: "",
+      date_of_birth: "1990-05-17",
+      sex: "F",
+      tags: ["anxiety"],
+    },
+    { idempotencyKey: crypto.randomUUID() },
+  );
+  if (created.error) throw new Error(JSON.stringify(created.error));
+  const id = created.data.id;
+  const etag = created.response.headers.get("ETag") ?? "*";
+
+  const page = await api.list_patients({ name: "jane", tag: ["anxiety"], ordering: "-created_at" });
+  const found: Patient[] = page.data?.results ?? [];
+
+  const read = await api.get_patient(id);
+  const replaced = await api.replace_patient(
+    id,
+    {
+      first_name: "Jane",
+      last_name: "Doe",
+      phone_no: "+14155550123",
+      allergies_and_medication: "Penicillin",
+      date_of_birth: "1990-05-17",
+      sex: "F",
+    },
+    { ifMatch: etag },
+  );
+  const patched = await api.update_patient(id, { address: "12 Main St", email: null });
+  if (replaced.response.status === 412 || patched.error) throw new Error("changed meanwhile");
+
+  await api.add_tag(id, "insomnia");
+  await api.remove_tag(id, "insomnia");
+  const session = await api.add_session(id, {
+    date: "2024-05-01T14:30:00Z",
+    duration_minutes: 50,
+    therapist: "Dr. Rivera",
+    notes: "Intake.",
+  });
+  const wallet = await api.update_wallet(id, { amount: "25.50", reason: "Top-up" });
+  const balance: string | undefined = wallet.data?.wallet_balance;
+  const ledger = await api.list_wallet_transactions(id, { page: "1", page_size: "20" });
+  const lastChange: string | undefined = ledger.data?.results[0]?.amount;
+
+  const picture = new Blob([new Uint8Array([0xff, 0xd8, 0xff])], { type: "image/jpeg" });
+  const uploaded = await api.upload_profile_picture(id, picture, "photo.jpg");
+  const pictureUrl: string | null | undefined = uploaded.data?.profile_picture;
+  const downloaded = await api.get_profile_picture(id);
+  const bytes: Blob | undefined = downloaded.data;
+  await api.delete_profile_picture(id);
+
+  const audit = await api.list_audit_events({ patient: id, action: "get_patient" });
+  const events = audit.data?.results.map((event) => `${event.at} ${event.actor} ${event.outcome}`);
+
+  const deleted = await api.delete_patient(id, { ifMatch: "*" });
+  if (deleted.response.status !== 204) throw new Error(`not deleted: ${deleted.response.status}`);
+
+  console.log({
+    found: found.length,
+    sessions: session.data?.sessions.length,
+    read: read.data?.updated_at,
+    balance,
+    lastChange,
+    pictureUrl,
+    pictureBytes: bytes?.size,
+    events,
+  });
+}
