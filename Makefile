@@ -30,7 +30,7 @@ schemathesis: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy app tests alembic
+	$(BIN)/mypy app tests alembic bench scripts
 
 ## The typed TypeScript client (needs node and npm): dump the OpenAPI document without a server,
 ## lint it with Spectral (errors fail), generate its types and compile a client calling every

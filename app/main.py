@@ -78,7 +78,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type"],
+            # What a browser frontend sends and reads beyond the CORS-safelisted headers.
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "If-Match",
+                "Idempotency-Key",
+                "X-Request-ID",
+            ],
+            expose_headers=["ETag", "Idempotent-Replayed", "Retry-After", "X-Request-ID"],
         )
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.environment == "production")
     # Outermost, so the request id, the access log and the metrics cover every answer.

@@ -59,9 +59,13 @@ class Replayer:
             PHONE: f"{self.phone_prefix}{self.counter:06d}",
         }
 
-    async def request(self, connection: Any) -> None:
+    async def request(self, connection: Any, patient_id: str | None = None) -> list[Any]:
+        """One request's round trips; the rows of its last statement that read a patient."""
         values = self.values()
+        if patient_id is not None:
+            values[PATIENT] = patient_id
         transaction = None
+        patient: list[Any] = []
         try:
             for kind, statement, arguments in self.steps:
                 if kind == "ping":  # as SQLAlchemy's asyncpg dialect pings a pooled connection
@@ -85,10 +89,12 @@ class Replayer:
                     rows = await connection.fetch(statement, *filled)
                     if rows and "wallet_balance" in rows[0]:
                         values[BALANCE] = rows[0]["wallet_balance"]
+                        patient = rows
         except BaseException:
             if transaction is not None and not connection.is_closed():
                 await transaction.rollback()
             raise
+        return patient
 
 
 async def _load(job: Job, first_client: int) -> tuple[list[float], int]:

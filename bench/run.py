@@ -205,10 +205,10 @@ def free_port() -> int:
 class Service:
     """uvicorn as in production, started (and stopped) by us."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], app: str = "app.main:app") -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        command = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1"]
+        command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1"]
         command += ["--port", str(self.port), "--workers", str(WORKERS), "--loop", "uvloop"]
         command += ["--http", "httptools", "--no-access-log", "--log-level", "warning"]
         self.process = subprocess.Popen(  # noqa: S603
@@ -420,6 +420,39 @@ class SizeReport:
     statements: dict[str, list[tuple[str, float]]] = field(default_factory=dict)  # lists' SQL
 
 
+def ceiling(
+    url: str,
+    env: dict[str, str],
+    session: dict[str, str],
+    out: Path,
+    get: Operation,
+    ids_file: Path,
+    options: argparse.Namespace,
+) -> Result:
+    """GET by id through bench/ceiling.py (FastAPI and bare asyncpg), served and driven alike."""
+    from app.core.security import create_access_token
+
+    log("ceiling: FastAPI + bare asyncpg, GET by id")
+    settle(url)
+    admin = value(url, "SELECT id FROM staff WHERE username = $1", ADMIN[0])
+    token = create_access_token(service_settings(url, env), kind="staff", subject=str(admin))
+    extra = {
+        "BENCH_DSN": url,
+        "BENCH_STEPS": str(out / "steps.json"),
+        "BENCH_SESSION": json.dumps(session),
+    }
+    service = Service({**env, **extra}, app="bench.ceiling:app")
+    try:
+        service.wait_ready()
+        load = Load(service, get, token, ids_file, "", options.wrk_threads, options.connections)
+        if options.warmup > 0:
+            wrk(load, options.warmup)
+            service.drain(url)
+        return wrk(load, options.duration)
+    finally:
+        service.stop()
+
+
 def service_settings(url: str, env: dict[str, str]) -> Any:
     from app.core.config import Settings
 
@@ -430,6 +463,7 @@ def service_settings(url: str, env: dict[str, str]) -> Any:
         phi_encryption_keys=env["PHI_ENCRYPTION_KEYS"],
         api_rate_limit=env["API_RATE_LIMIT"],
         data_dir=Path(env["DATA_DIR"]),
+        log_level=env["LOG_LEVEL"],
     )
 
 
@@ -534,6 +568,9 @@ def bench_size(size: int, options: argparse.Namespace) -> SizeReport:
             service.stop()
 
     session = session_settings(url, env)
+    if "ceiling" in options.tools and any(op.key == "get" for op in chosen):
+        get = next(op for op in chosen if op.key == "get")
+        report.results["get"]["ceiling"] = ceiling(url, env, session, out, get, ids_file, options)
     for op in chosen:
         if op.key.startswith("list"):
             report.statements[op.key] = floor.statement_times(url, steps[op.key], session)
@@ -638,6 +675,20 @@ def render(report: SizeReport, options: argparse.Namespace) -> str:
             f" | {'':>10}{_ratio(service, results.get('pgbench'))}"
         )
     lines.append("```")
+    get = report.results.get("get", {})
+    if (top := get.get("ceiling")) is not None and top.requests:
+        lines += [
+            "",
+            "GET by id through bench/ceiling.py: FastAPI and bare asyncpg, the same SQL",
+            "",
+        ]
+        lines += ["```", f"{'':<{width}} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}"]
+        lines.append(f"{'ceiling':<{width}} {_cell(top).rstrip()}")
+        if (base := get.get("asyncpg")) is not None and base.rps:
+            lines.append(f"ceiling / asyncpg floor: {top.rps / base.rps:.0%} of its req/s")
+        if (service := get.get("service")) is not None:
+            lines.append(f"service / ceiling: {service.rps / top.rps:.0%} of its req/s")
+        lines.append("```")
     if report.unloaded:
         lines += [
             "",
@@ -723,10 +774,13 @@ def render_targets(reports: list[SizeReport], options: argparse.Namespace) -> st
         results = report.results.get("get", {})
         if "service" in results and "asyncpg" in results and results["asyncpg"].rps:
             share = results["service"].rps / results["asyncpg"].rps
-            lines.append(
-                f"{verdict(share >= GET_SHARE)} GET by id at {report.size:,}: {share:.0%} of the"
-                f" asyncpg floor's req/s (>= {GET_SHARE:.0%})"
-            )
+            text = f"{verdict(share >= GET_SHARE)} GET by id at {report.size:,}: {share:.0%} of"
+            text += f" the asyncpg floor's req/s (>= {GET_SHARE:.0%})"
+            if (top := results.get("ceiling")) is not None and top.rps:
+                text += (
+                    f"; FastAPI with bare asyncpg reaches {top.rps / results['asyncpg'].rps:.0%}"
+                )
+            lines.append(text)
     for key, times in large.statements.items():
         share = count_share(times)
         lines.append(
@@ -781,7 +835,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--name", default="ann", help="The list's ?name= (default: ann).")
     parser.add_argument("--phone", default="555", help="The list's ?phone= (default: 555).")
     parser.add_argument("--email", default="smith", help="The list's ?email= (default: smith).")
-    parser.add_argument("--tools", default="wrk,asyncpg,pgbench")
+    parser.add_argument("--tools", default="wrk,ceiling,asyncpg,pgbench")
     parser.add_argument("--ops", default="get,list_name,list_phone,list_email,create,update_wallet")
     parser.add_argument("--reuse", action="store_true", help="Keep an already seeded database.")
     parser.add_argument("--profile", default="", help="Operations to profile with py-spy.")

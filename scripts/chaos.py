@@ -28,7 +28,6 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ import asyncpg
 import httpx
 
 from scripts.pgcluster import Cluster, ClusterError, free_port
+from scripts.processes import run_command, sigterm_as_interrupt
 
 SLOW_SECONDS = 5.0  # reported
 # No 503 may take longer, even for a request that was queued (for the CPU, for a pooled
@@ -113,20 +113,6 @@ def service_environment(database_url: str, data_dir: Path, port: int) -> dict[st
         PYTHONUNBUFFERED="1",
     )
     return env
-
-
-def run_command(args: list[str], env: dict[str, str], cwd: Path) -> None:
-    done = subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "app", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"python -m app {args[0]} failed:\n{done.stderr[-2000:]}")
 
 
 async def wait_until_ready(client: httpx.AsyncClient, server: subprocess.Popen[bytes]) -> None:
@@ -601,20 +587,6 @@ def stop_server(server: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         server.kill()
         server.wait()
-
-
-@contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM to the script tears everything down, as Ctrl-C does."""
-
-    def interrupt(*_: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -56,6 +56,7 @@ from sqlalchemy.engine import make_url
 
 from app.core.config import PROJECT_ROOT, Settings
 from scripts.pgcluster import free_port
+from scripts.processes import run_command, sigterm_as_interrupt
 
 DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/13"
@@ -148,20 +149,6 @@ def base_environment() -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
     env["PYTHONUNBUFFERED"] = "1"
     return env
-
-
-def run_command(args: list[str], env: dict[str, str], cwd: Path) -> None:
-    done = subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "app", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"python -m app {args[0]} failed:\n{done.stderr[-2000:]}")
 
 
 def start(instance: Instance, env: dict[str, str], cwd: Path) -> None:
@@ -506,18 +493,6 @@ def tail(path: Path, lines: int = 20) -> str:
     if not path.exists():
         return ""
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-
-@contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    def interrupt(*_: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def run(args: argparse.Namespace, workdir: Path, instances: list[Instance]) -> int:

@@ -150,6 +150,14 @@ def tagged(status: int = 200) -> dict[int | str, dict[str, Any]]:
     return {status: {"headers": {"ETag": etag}}}
 
 
+REQUEST_ID_HEADER = {
+    "required": True,
+    "description": "The request's id in the service's logs: the caller's own `X-Request-ID` "
+    "(1-128 printable characters), or one the service made.",
+    "schema": {"type": "string", "examples": ["3f2b8c1d9e6a4b7f8c2d1e0f9a8b7c6d"]},
+}
+
+
 def _is_fastapi_validation_error(response: dict[str, Any] | None) -> bool:
     """FastAPI's own 422, as opposed to one a route documents (a reused Idempotency-Key)."""
     schema = (response or {}).get("content", {}).get("application/json", {}).get("schema", {})
@@ -174,6 +182,8 @@ def install_openapi(app: FastAPI) -> None:
                     responses = operation.get("responses", {})
                     if _is_fastapi_validation_error(responses.get("422")):
                         del responses["422"]  # never sent: invalid input is a 400
+                    for response in responses.values():
+                        response.setdefault("headers", {})["X-Request-ID"] = REQUEST_ID_HEADER
             components = schema.get("components", {}).get("schemas", {})
             for name in ("HTTPValidationError", "ValidationError"):
                 components.pop(name, None)

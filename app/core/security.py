@@ -17,13 +17,14 @@ PrincipalKind = Literal["staff", "patient"]
 TOKEN_ALGORITHM = "HS256"  # noqa: S105 - an algorithm name, not a secret
 T = TypeVar("T")
 
-# Argon2id with OWASP's recommended parameters (19 MiB, 2 passes, 1 lane), on two threads of
-# their own: each hash holds its memory while it runs, and the allocator keeps a freed block in
-# the arena of the thread that used it. argon2-cffi's default (64 MiB, 4 lanes) on the default
-# thread pool took a worker past 480 MiB under creates. Hashes made with other parameters still
-# verify, and are upgraded at the next login.
+# Argon2id with OWASP's recommended parameters (19 MiB, 2 passes, 1 lane), one at a time on a
+# thread of its own (a worker per core keeps the cores busy): each hash holds its memory while
+# it runs, and the allocator keeps a freed block in the arena of the thread that used it.
+# argon2-cffi's default (64 MiB, 4 lanes) on the default thread pool took a worker past
+# 480 MiB under creates. Hashes made with other parameters still verify, and are upgraded at
+# the next login.
 _passwords = PasswordHash((Argon2Hasher(time_cost=2, memory_cost=19 * 1024, parallelism=1),))
-HASHES_AT_ONCE = 2
+HASHES_AT_ONCE = 1
 _hashing = ThreadPoolExecutor(max_workers=HASHES_AT_ONCE, thread_name_prefix="argon2")
 M_MMAP_THRESHOLD = -3
 

@@ -2,7 +2,8 @@
 
 An exact `count(*)` of a search that matches half a million rows reads half a million rows, on
 every page. So a list first asks the planner how many rows it expects (`EXPLAIN`: no rows read,
-half a millisecond). Far more than `exact_up_to` expected: that estimate is the count. Otherwise
+half a millisecond). Over three times `exact_up_to` expected: that estimate is the count (the
+capped count would read `exact_up_to` rows only to be replaced by the estimate). Otherwise
 it counts at most `exact_up_to + 1` matches (it stops there): exact up to `exact_up_to`, and
 beyond, the estimate but at least `exact_up_to + 1`. The planner can be wrong by a few times
 either way (the statistics are a sample), hence the margin before an estimate is trusted alone.
@@ -18,7 +19,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 
-TRUSTED_ESTIMATE_FACTOR = 10
+TRUSTED_ESTIMATE_FACTOR = 3
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class Count:
 class Explain(Executable, ClauseElement):
     """`EXPLAIN (FORMAT JSON)` of a statement, planned with its actual parameters."""
 
-    inherit_cache = False  # rare (only past the cap), and the statement inside varies
+    inherit_cache = False  # compiled each time: SQLAlchemy caches only statements it can type
 
     def __init__(self, statement: Select[Any]) -> None:
         self.statement = statement

@@ -143,6 +143,16 @@ def test_throttling_and_unavailability_state_retry_after(document):
                 assert headers.get("Retry-After", {}).get("required"), f"{method} {path} {code}"
 
 
+def test_every_response_states_its_request_id(document):
+    missing = [
+        f"{method} {path} {status}"
+        for method, path, operation in operations(document)
+        for status, response in operation["responses"].items()
+        if not response.get("headers", {}).get("X-Request-ID", {}).get("required")
+    ]
+    assert missing == []
+
+
 def test_every_example_keeps_to_its_schema(document):
     """Spectral checks the examples of media types; these are all of them, schemas' too."""
     checked = 0

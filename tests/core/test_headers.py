@@ -133,3 +133,21 @@ async def test_cors_allows_configured_origin_only(app_client):
         assert "Access-Control-Allow-Origin" not in simple.headers
         simple = await client.get("/healthz", headers={"Origin": ALLOWED_ORIGIN})
         assert simple.headers["Access-Control-Allow-Origin"] == ALLOWED_ORIGIN
+
+
+async def test_cors_lets_a_browser_send_and_read_the_conditional_and_retry_headers(app_client):
+    sent = "authorization, content-type, if-match, idempotency-key, x-request-id"
+    async with app_client(cors_origins=[ALLOWED_ORIGIN]) as client:
+        allowed = await client.options(
+            "/api/patients/",
+            headers={**preflight(ALLOWED_ORIGIN), "Access-Control-Request-Headers": sent},
+        )
+        assert allowed.status_code == 200, allowed.text
+        allowed_headers = allowed.headers["Access-Control-Allow-Headers"].lower()
+        assert all(header in allowed_headers for header in sent.split(", "))
+
+        answer = await client.get("/healthz", headers={"Origin": ALLOWED_ORIGIN})
+        exposed = {
+            h.strip().lower() for h in answer.headers["Access-Control-Expose-Headers"].split(",")
+        }
+        assert exposed == {"etag", "idempotent-replayed", "retry-after", "x-request-id"}
