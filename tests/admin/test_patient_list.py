@@ -3,7 +3,10 @@
 import re
 
 import pytest
+from sqlalchemy import text
 
+from app.admin import views
+from app.repositories.counting import count_rows
 from tests.admin.conftest import audit_rows
 from tests.factories import create_patient
 
@@ -141,3 +144,28 @@ async def test_list_reads_are_audited(admin_login, patients, engine):
         ("rivera", "staff", "success", 200)
     ]
     assert rows[0]["client_address"] == "127.0.0.1"
+
+
+async def test_the_count_past_the_limit_is_the_estimate_as_in_the_api(
+    admin_login, patients, engine, settings, monkeypatch
+):
+    staff = await admin_login()
+    async with engine.begin() as connection:
+        await connection.execute(text("ANALYZE patients"))
+    monkeypatch.setattr(settings, "list_exact_count_limit", 1)
+    counts = []
+
+    async def counting(*args, **kwargs):
+        counts.append(result := await count_rows(*args, **kwargs))
+        return result
+
+    monkeypatch.setattr(views, "count_rows", counting)  # the admin's name for it
+    html = (await staff.get("/admin/patient/list?pageSize=2&page=2")).text
+    assert [count.exact for count in counts] == [False]  # 3 patients, a limit of 1
+    assert listed_ids(html) == [patients["jane"]]
+    assert "Showing 3 to 3 of 3 items" in html  # the estimate, right after ANALYZE
+
+    monkeypatch.setattr(settings, "list_exact_count_limit", 0)  # always exact
+    html = (await staff.get("/admin/patient/list", params={"search": "jane"})).text
+    assert "Showing 1 to 1 of 1 items" in html
+    assert [count.exact for count in counts] == [False, True]
