@@ -36,7 +36,7 @@ import asyncpg
 import httpx
 
 from scripts.pgcluster import Cluster, ClusterError, free_port
-from scripts.processes import run_command, sigterm_as_interrupt
+from scripts.processes import run_command, sigterm_as_interrupt, stop_server
 
 SLOW_SECONDS = 5.0  # reported
 # No 503 may take longer, even for a request that was queued (for the CPU, for a pooled
@@ -576,17 +576,6 @@ def _down(run: Run, outcome: Outcome) -> bool:
 
 def _since(moment: float | None, origin: float) -> str:
     return "never" if moment is None else f"{moment - origin:.2f} s"
-
-
-def stop_server(server: subprocess.Popen[bytes]) -> None:
-    if server.poll() is not None:
-        return
-    server.send_signal(signal.SIGTERM)
-    try:
-        server.wait(15)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
 
 
 def main(argv: list[str] | None = None) -> int:

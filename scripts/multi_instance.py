@@ -35,7 +35,6 @@ import os
 import random
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -56,7 +55,7 @@ from sqlalchemy.engine import make_url
 
 from app.core.config import PROJECT_ROOT, Settings
 from scripts.pgcluster import free_port
-from scripts.processes import run_command, sigterm_as_interrupt
+from scripts.processes import run_command, sigterm_as_interrupt, stop_server
 
 DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/13"
@@ -178,14 +177,8 @@ def start(instance: Instance, env: dict[str, str], cwd: Path) -> None:
 
 def stop(instance: Instance) -> None:
     process, instance.process = instance.process, None
-    if process is None or process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    if process is not None:
+        stop_server(process)
 
 
 async def wait_until_ready(instances: list[Instance]) -> None:

@@ -35,3 +35,15 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def stop_server(server: subprocess.Popen[bytes], grace: float = 20) -> None:
+    """SIGTERM, `grace` seconds to finish what is in flight, then SIGKILL."""
+    if server.poll() is not None:
+        return
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(grace)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()

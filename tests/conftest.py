@@ -210,3 +210,21 @@ async def client(staff_client: Any) -> httpx.AsyncClient:
     """A client logged in as an admin: every endpoint is open to it."""
     admin: httpx.AsyncClient = await staff_client("admin", "admin")
     return admin
+
+
+@pytest.fixture
+def cli_env(settings: Settings, database_url: str, tmp_path: Path) -> dict[str, str]:
+    """The environment an operator would set: a plain postgresql:// URL and the two secrets."""
+    assert settings.secret_key is not None
+    assert settings.phi_encryption_keys is not None
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST")}
+    env.update(
+        DATABASE_URL=make_url(database_url)
+        .set(drivername="postgresql")
+        .render_as_string(hide_password=False),
+        SECRET_KEY=settings.secret_key.get_secret_value(),
+        PHI_ENCRYPTION_KEYS=settings.phi_encryption_keys.get_secret_value(),
+        DATA_DIR=str(tmp_path / "data"),
+        ENVIRONMENT="development",
+    )
+    return env

@@ -7,38 +7,18 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import __version__
 from app.__main__ import main
-from app.core.config import PROJECT_ROOT, Settings
+from app.core.config import PROJECT_ROOT
 
 PASSWORD = "operator-password-1"
 TIMEOUT = 60
-
-
-@pytest.fixture
-def cli_env(settings: Settings, database_url: str, tmp_path: Path) -> dict[str, str]:
-    """The environment an operator would set: a plain postgresql:// URL and the two secrets."""
-    assert settings.secret_key is not None
-    assert settings.phi_encryption_keys is not None
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST")}
-    env.update(
-        DATABASE_URL=make_url(database_url)
-        .set(drivername="postgresql")
-        .render_as_string(hide_password=False),
-        SECRET_KEY=settings.secret_key.get_secret_value(),
-        PHI_ENCRYPTION_KEYS=settings.phi_encryption_keys.get_secret_value(),
-        DATA_DIR=str(tmp_path / "data"),
-        ENVIRONMENT="development",
-    )
-    return env
 
 
 def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

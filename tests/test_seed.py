@@ -1,14 +1,10 @@
 """`python -m app seed`: made-up patients that the API reads like any other."""
 
-import os
 import random
 import re
 
-import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
-from app.core.config import Settings
 from app.schemas.fields import PATIENT_ID_RE, PHONE_RE, SSN_RE
 from app.schemas.patient import SessionRead
 from app.seed import (
@@ -131,29 +127,12 @@ async def test_a_seed_avoids_ids_and_numbers_already_taken(settings, database_ur
         assert response.json() == existing
 
 
-@pytest.fixture
-def seed_env(settings: Settings, database_url: str, tmp_path) -> dict[str, str]:
-    assert settings.secret_key is not None
-    assert settings.phi_encryption_keys is not None
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST")}
-    env.update(
-        DATABASE_URL=make_url(database_url)
-        .set(drivername="postgresql")
-        .render_as_string(hide_password=False),
-        SECRET_KEY=settings.secret_key.get_secret_value(),
-        PHI_ENCRYPTION_KEYS=settings.phi_encryption_keys.get_secret_value(),
-        DATA_DIR=str(tmp_path / "data"),
-        ENVIRONMENT="development",
-    )
-    return env
-
-
-async def test_seed_command_in_worker_processes(seed_env, engine, client):
-    help_text = run_cli(seed_env, "--help").stdout
+async def test_seed_command_in_worker_processes(cli_env, engine, client):
+    help_text = run_cli(cli_env, "--help").stdout
     assert "seed" in help_text
     assert SEED_PASSWORD in help_text
 
-    result = run_cli(seed_env, "seed", "--count", "45", "--batch-size", "10", "--workers", "2")
+    result = run_cli(cli_env, "seed", "--count", "45", "--batch-size", "10", "--workers", "2")
     assert result.returncode == 0, result.stderr
     assert "Seeded 45 patients" in result.stdout
     assert "2 worker(s)" in result.stdout
@@ -163,7 +142,7 @@ async def test_seed_command_in_worker_processes(seed_env, engine, client):
     assert listed.json()["count"] == 45
 
 
-def test_seed_command_refuses_a_count_below_one(seed_env):
-    result = run_cli(seed_env, "seed", "--count", "0")
+def test_seed_command_refuses_a_count_below_one(cli_env):
+    result = run_cli(cli_env, "seed", "--count", "0")
     assert result.returncode != 0
     assert "at least 1" in result.stderr

@@ -35,7 +35,6 @@ FORM_GROUPS = (
     ("Login", ("password",)),
 )
 CREATE_FIELDS = [name for _, names in FORM_GROUPS for name in names]
-EDIT_FIELDS = [name for name in CREATE_FIELDS if name != "id"]
 
 
 class PatientForm(Form):  # type: ignore[misc]  # wtforms has no type hints

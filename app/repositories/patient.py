@@ -12,6 +12,7 @@ from sqlalchemy import (
     Select,
     Text,
     and_,
+    bindparam,
     delete,
     func,
     literal,
@@ -104,6 +105,10 @@ def apply_filters(statement: SelectT, query: PatientListQuery) -> SelectT:
     return statement.where(and_(*conditions)) if conditions else statement
 
 
+# Built once, like the staff lookup: a patient's every request checks they still exist.
+_EXISTS = select(Patient.id).where(Patient.id == bindparam("id"))
+
+
 class PatientRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -115,8 +120,7 @@ class PatientRepository:
         return patient
 
     async def exists(self, patient_id: str) -> bool:
-        statement = select(Patient.id).where(Patient.id == patient_id)
-        return (await self.session.scalar(statement)) is not None
+        return (await self.session.scalar(_EXISTS, {"id": patient_id})) is not None
 
     async def credentials(
         self, patient_id: str | None = None, phone_no: str | None = None

@@ -15,9 +15,6 @@ class StaffRepository:
         result = await self.session.scalars(select(Staff).where(Staff.username == username))
         return result.one_or_none()
 
-    async def get(self, staff_id: int) -> Staff | None:
-        return await self.session.get(Staff, staff_id)
-
     async def active(self, staff_id: int) -> Row[str, str] | None:
         """The username and role of an active staff member: what every request checks."""
         return (await self.session.execute(_ACTIVE, {"id": staff_id})).one_or_none()

@@ -18,25 +18,26 @@ SESSION: dict[str, Any] = {
     "created_at": "2024-05-01T15:31:07.412000Z",
 }
 
-PATIENT_CREATE: dict[str, Any] = {
-    "password": "correct-horse",
+# The required fields: every patient example below is this one patient.
+_REQUIRED: dict[str, Any] = {
     "first_name": "Jane",
     "last_name": "Doe",
     "phone_no": "+14155550123",
     "allergies_and_medication": "Penicillin",
     "date_of_birth": "1990-05-17",
     "sex": "F",
+}
+
+PATIENT_CREATE: dict[str, Any] = {
+    "password": "correct-horse",
+    **_REQUIRED,
     "email": "jane@example.com",
     "tags": ["anxiety"],
 }
 
 PATIENT_REPLACE: dict[str, Any] = {
-    "first_name": "Jane",
-    "last_name": "Doe",
-    "phone_no": "+14155550123",
+    **_REQUIRED,
     "allergies_and_medication": "Penicillin; sertraline 50 mg daily",
-    "date_of_birth": "1990-05-17",
-    "sex": "F",
     "email": "jane.doe@example.com",
     "address": "12 Main St, Springfield",
     "tags": ["anxiety", "insomnia"],
@@ -49,12 +50,7 @@ PATIENT_UPDATE: dict[str, Any] = {
 
 PATIENT: dict[str, Any] = {
     "id": "p_zxcp0h",
-    "first_name": "Jane",
-    "last_name": "Doe",
-    "phone_no": "+14155550123",
-    "allergies_and_medication": "Penicillin",
-    "date_of_birth": "1990-05-17",
-    "sex": "F",
+    **_REQUIRED,
     "ssn": "123-45-6789",
     "email": "jane@example.com",
     "address": "12 Main St, Springfield",
