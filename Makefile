@@ -25,7 +25,7 @@ test: $(STAMP)
 EXAMPLES ?= 200
 schemathesis: $(STAMP)
 	SCHEMATHESIS_EXAMPLES=$(EXAMPLES) $(if $(SEED),SCHEMATHESIS_SEED=$(SEED)) \
-		$(BIN)/python -m pytest tests/api/test_schemathesis.py $(PYTEST_ARGS)
+		$(BIN)/python -m pytest tests/core/test_schemathesis.py $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

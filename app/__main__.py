@@ -34,8 +34,8 @@ def serve(args: argparse.Namespace) -> None:
     """Start the embedded PostgreSQL when DATABASE_URL is unset, migrate, then serve."""
     import uvicorn
 
-    from app.commands import database_url
     from app.core.logging import configure_logging
+    from app.db.database import database_url
 
     settings = get_settings()
     # Structured from the first line on, the migrations' and uvicorn's too (the app configures
@@ -85,8 +85,9 @@ def _password(args: argparse.Namespace) -> str:
 
 
 def create_staff(args: argparse.Namespace, role: str) -> None:
-    from app.commands import CommandError, create_staff
-    from app.schemas.staff import StaffCreate
+    from app.auth.commands import create_staff
+    from app.auth.schemas import StaffCreate
+    from app.core.errors import CommandError
 
     try:
         staff = StaffCreate(username=args.username, password=_password(args), role=role)
@@ -108,14 +109,14 @@ def create_staff(args: argparse.Namespace, role: str) -> None:
 
 
 def rotate_keys(_: argparse.Namespace) -> None:
-    from app.commands import rotate_keys
+    from app.patients.commands import rotate_keys
 
     count = asyncio.run(rotate_keys(get_settings()))
     print(f"Re-encrypted {count} patient(s) under the current key.")
 
 
 def seed_patients(args: argparse.Namespace) -> None:
-    from app.commands import database_url
+    from app.db.database import database_url
     from app.seed import SEED_PASSWORD, seed, stderr_progress
 
     settings = get_settings()
@@ -250,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def _migrate() -> None:
-    from app.commands import database_url
+    from app.db.database import database_url
 
     migrate(database_url(get_settings()))
 

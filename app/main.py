@@ -8,8 +8,9 @@ from starlette.concurrency import run_in_threadpool
 
 from app import __version__
 from app.admin import mount_admin
-from app.api.docs import CONTACT, OPENAPI_TAGS, SERVERS, install_openapi
-from app.api.routes import audit, auth, health, metrics, patients, pictures
+from app.audit import routes as audit
+from app.auth import routes as auth
+from app.auth.tokens import Tokens
 from app.core.bodylimit import BodyLimitMiddleware
 from app.core.config import Settings, get_settings
 from app.core.crypto import Keyring
@@ -17,12 +18,18 @@ from app.core.errors import install_error_handlers
 from app.core.headers import SecurityHeadersMiddleware
 from app.core.logging import configure_logging
 from app.core.observability import ObservabilityMiddleware
+from app.core.openapi import CONTACT, OPENAPI_TAGS, SERVERS, install_openapi
 from app.core.ratelimit import RateLimiter
 from app.core.security import return_large_blocks_to_the_os
-from app.db.embedded import embedded_database_url
+from app.db.database import Database, database_url
 from app.db.session import create_engine, create_sessionmaker
 from app.db.types import use_keyring
-from app.services.pictures import picture_store
+from app.health import metrics
+from app.health import routes as health
+from app.patients import routes as patients
+from app.pictures import routes as pictures
+from app.pictures.service import picture_store
+from app.wallet import routes as wallet
 
 DESCRIPTION = """
 Patient records of the TherapyConnect practice app, in the conventions of Django REST Framework:
@@ -30,23 +37,19 @@ trailing-slash URLs, `{"field": ["message"]}` validation errors, page-number pag
 """
 
 
-async def database_url(settings: Settings) -> str:
-    if settings.database_url:
-        return settings.database_url
-    return await run_in_threadpool(embedded_database_url, settings.data_dir)
-
-
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    engine = create_engine(settings, await database_url(settings))
-    app.state.engine = engine
-    app.state.sessionmaker = create_sessionmaker(engine)
-    app.state.lookups = create_sessionmaker(engine, autocommit=True)
+    url = await run_in_threadpool(database_url, settings)  # may start the embedded server
+    app.state.database = await Database.open(settings, url)
+    # SQLAlchemy's own engine, for the admin's lists and forms (sqladmin reads through it).
+    app.state.engine = create_engine(settings, url)
+    app.state.sessionmaker = create_sessionmaker(app.state.engine)
     try:
         yield
     finally:
-        await engine.dispose()
+        await app.state.engine.dispose()
+        await app.state.database.close()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -56,7 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         # operationId is the endpoint's function name (list_patients): readable, and unique
-        # because tests/api/test_openapi_contract.py says so.
+        # because tests/core/test_openapi_contract.py says so.
         generate_unique_id_function=lambda route: route.name,
         openapi_tags=OPENAPI_TAGS,
         contact=CONTACT,
@@ -68,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     assert settings.phi_encryption_keys is not None, "settings fill in a development key"
     use_keyring(Keyring.parse(settings.phi_encryption_keys.get_secret_value()))
     app.state.rate_limiter = RateLimiter(settings)
+    app.state.tokens = Tokens(settings)
     app.state.pictures = picture_store(settings)
     configure_logging(settings)
     install_error_handlers(app)
@@ -96,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(metrics.router)
     app.include_router(auth.router)
     app.include_router(patients.router)
+    app.include_router(wallet.router)
     app.include_router(pictures.router)
     app.include_router(audit.router)
     mount_admin(app, settings)

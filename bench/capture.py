@@ -1,22 +1,38 @@
 """The SQL the service really sends for each benchmarked request, captured from the app itself.
 
-The app runs in this process (httpx's ASGI transport); SQLAlchemy's engine and pool events
-record every round trip of one request: the pool's pre-ping (BEGIN, an empty query, ROLLBACK
-on every checkout, as SQLAlchemy's asyncpg dialect pings), BEGIN, each statement with its
-arguments, COMMIT. The values that must differ per request (the patient id, a new id and phone
-number, the balance just returned) become placeholders; the floor and pgbench replay the rest
-verbatim, so they follow whatever SQL the service sends today.
+The app runs in this process (httpx's ASGI transport); asyncpg's query logger records every
+round trip of one request as it reaches the wire: each statement with its arguments, and BEGIN,
+COMMIT and ROLLBACK where a unit of work sends them. The values that must differ per request (the
+patient id, a new id and phone number, the balance just returned) become placeholders; the floor
+and pgbench replay the rest verbatim, so they follow whatever SQL the service sends today.
 """
 
+import json
+import re
 from decimal import Decimal
 from typing import Any
 
 import httpx
-from sqlalchemy import event
+from asyncpg.connection import LoggedQuery
 
 from app.core.config import Settings
 from app.main import create_app
 from bench.common import BALANCE, NEW_ID, PATIENT, PHONE, Operation, encode_argument
+
+TRANSACTION_CONTROL = {"BEGIN": "begin", "COMMIT": "commit", "ROLLBACK": "rollback"}
+
+
+def _step(query: LoggedQuery) -> list[Any]:
+    """A logged query as a step of the replay: JSON arguments as their text, as pgbench and a
+    connection without the service's codecs send them."""
+    control = TRANSACTION_CONTROL.get(query.query.strip().rstrip(";").upper())
+    if control is not None:
+        return [control]
+    arguments = list(query.args or ())
+    for position, value in enumerate(arguments):
+        if isinstance(value, list | dict) and re.search(rf"\${position + 1}::JSONB", query.query):
+            arguments[position] = json.dumps(value)
+    return ["sql", query.query, arguments]
 
 
 def _placeholders(
@@ -54,35 +70,13 @@ async def capture(
     app = create_app(settings)
     captured: dict[str, list[list[Any]]] = {}
     async with app.router.lifespan_context(app):
-        engine = app.state.engine.sync_engine
         recording: list[list[Any]] | None = None
 
-        def record(*step: Any) -> None:
+        def record(query: LoggedQuery) -> None:
             if recording is not None:
-                recording.append(list(step))
+                recording.append(_step(query))
 
-        def on_sql(_c: Any, _cur: Any, statement: str, parameters: Any, *_: Any) -> None:
-            record("sql", statement, list(parameters or ()))
-
-        # What reaches the wire: the asyncpg dialect sends no BEGIN on an AUTOCOMMIT connection,
-        # and a COMMIT or ROLLBACK only for a transaction it has begun.
-        def on_begin(connection: Any) -> None:
-            if not connection.connection.dbapi_connection.autocommit:
-                record("begin")
-
-        def on_end(name: str) -> Any:
-            def listener(connection: Any) -> None:
-                if connection.connection.dbapi_connection._transaction is not None:
-                    record(name)
-
-            return listener
-
-        event.listen(engine, "before_cursor_execute", on_sql)
-        event.listen(engine, "begin", on_begin)
-        event.listen(engine, "commit", on_end("commit"))
-        event.listen(engine, "rollback", on_end("rollback"))
-        if engine.pool._pre_ping:
-            event.listen(engine, "checkout", lambda *_: record("ping"))
+        await app.state.database.log_queries(record)
 
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:

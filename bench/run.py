@@ -430,12 +430,12 @@ def ceiling(
     options: argparse.Namespace,
 ) -> Result:
     """GET by id through bench/ceiling.py (FastAPI and bare asyncpg), served and driven alike."""
-    from app.core.security import create_access_token
+    from app.auth.tokens import Tokens
 
     log("ceiling: FastAPI + bare asyncpg, GET by id")
     settle(url)
     admin = value(url, "SELECT id FROM staff WHERE username = $1", ADMIN[0])
-    token = create_access_token(service_settings(url, env), kind="staff", subject=str(admin))
+    token = Tokens(service_settings(url, env)).create(kind="staff", subject=str(admin))
     extra = {
         "BENCH_DSN": url,
         "BENCH_STEPS": str(out / "steps.json"),
@@ -469,7 +469,7 @@ def service_settings(url: str, env: dict[str, str]) -> Any:
 
 def session_settings(url: str, env: dict[str, str]) -> dict[str, str]:
     """What the service sets on each connection (plan cache mode, JIT…): the floors set it too."""
-    from app.db.session import server_settings
+    from app.db.database import server_settings
 
     settings: dict[str, str] = server_settings(service_settings(url, env))
     return settings

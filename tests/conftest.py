@@ -26,12 +26,15 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.commands import create_staff
+from app.auth.commands import create_staff
 from app.core import security
 from app.core.config import PROJECT_ROOT, Settings
+from app.db.base import Base
 from app.main import create_app
+from app.models import *  # noqa: F403 - every table on Base.metadata
 
 PRODUCTION_PASSWORD_HASH = security._passwords
+EVERY_TABLE = ", ".join(table.name for table in Base.metadata.sorted_tables)
 STAFF_PASSWORD = "staff-password-1"
 
 
@@ -160,11 +163,7 @@ async def anonymous(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[httpx.As
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
     async with engine.begin() as connection:
-        await connection.execute(
-            text(
-                "TRUNCATE patients, wallet_transactions, idempotent_responses, staff, audit_events"
-            )
-        )
+        await connection.execute(text(f"TRUNCATE {EVERY_TABLE}"))
     await app.state.rate_limiter.reset()
 
 

@@ -18,12 +18,11 @@ from urllib.parse import quote, quote_plus
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from app.api.deps import SessionDep
-from app.commands import create_staff
+from app.auth.commands import create_staff
 from app.core.config import PROJECT_ROOT, Settings
+from app.core.dependencies import DatabaseDep
 from app.main import create_app
 from tests.factories import patient_payload
 
@@ -218,9 +217,10 @@ async def failing_app(settings: Settings) -> AsyncIterator[FastAPI]:
         raise RuntimeError(f"patient {ssn} with phone {PHONE} and {MEDICAL}")
 
     @application.get("/bad-sql")
-    async def bad_sql(session: SessionDep) -> None:
+    async def bad_sql(database: DatabaseDep) -> None:
         # asyncpg quotes the argument it could not encode in its message.
-        await session.execute(text("SELECT CAST(:ssn AS integer)"), {"ssn": SSN})
+        async with database.connection() as connection:
+            await connection.fetch("SELECT CAST($1::text AS integer)", SSN)
 
     async with application.router.lifespan_context(application):
         yield application

@@ -9,10 +9,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.admin.services import STAFF_STATE, AdminServices, client_address, current_staff
-from app.core.errors import Throttled
-from app.repositories.staff import StaffRepository
-from app.services.audit import AuditEntry, record_apart, record_with
-from app.services.auth import Account, AuthService, staff_principal
+from app.auth.service import AuthService
+from app.core.errors import NotAuthenticated
 
 SESSION_COOKIE = "therapy_admin"
 SESSION_MAX_AGE = 8 * 60 * 60  # a working day
@@ -41,31 +39,20 @@ class StaffLogin(AuthenticationBackend):
         self.services = services
 
     async def login(self, request: Request) -> Response | bool:
-        """Raises Throttled while failed attempts are used up; the admin renders it."""
+        """The API's login flow (AuthService.login) for staff only. Raises Throttled while
+        failed attempts are used up; the admin renders it."""
         form = await request.form()
         username = str(form.get("username") or "")
         password = str(form.get("password") or "")
-        address = client_address(request)
-        limiter = self.services.limiter
+        auth = AuthService(self.services.database, self.services.limiter)
         try:
-            await limiter.check_login(username, address)
-        except Throttled:
-            await record_apart(self.services.sessions, _entry(None, address), 429)
-            raise
-        async with self.services.sessions() as session, session.begin():
-            auth = AuthService(session, self.services.settings)
-            account = await auth.find_account(username)
-            entry = _entry(account, address)
-            staff = account if account is not None and account.principal.is_staff else None
-            token = await auth.login(staff, password)  # patients are checked as unknown names
-            if token is not None:
-                await record_with(session, entry, 200)
-        if token is None or staff is None:
-            await limiter.failed_login(username, address)
-            await record_apart(self.services.sessions, entry, 401)
+            staff = await auth.login(
+                username, password, client_address(request), action=LOGIN_ACTION, staff_only=True
+            )
+        except NotAuthenticated:
             return False
         request.session.clear()
-        request.session["staff_id"] = int(staff.principal.id)
+        request.session["staff_id"] = int(staff.id)
         return True
 
     async def logout(self, request: Request) -> Response | bool:
@@ -77,28 +64,17 @@ class StaffLogin(AuthenticationBackend):
         staff_id = request.session.get("staff_id")
         if not isinstance(staff_id, int):
             return False
-        async with self.services.sessions() as session:
-            staff = await StaffRepository(session).active(staff_id)
+        auth = AuthService(self.services.database, self.services.limiter)
+        staff = await auth.active_staff(staff_id)
         if staff is None:
             request.session.clear()
             return False
-        setattr(request.state, STAFF_STATE, staff_principal(staff_id, staff.username, staff.role))
+        setattr(request.state, STAFF_STATE, staff)
         return True
 
     async def get_user_id(self, request: Request) -> Any:
         staff = current_staff(request)
         return staff.name if staff else None
-
-
-def _entry(account: Account | None, address: str) -> AuditEntry:
-    principal = account.principal if account else None
-    return AuditEntry(
-        action=LOGIN_ACTION,
-        actor=principal.name if principal else "unknown",
-        actor_kind=principal.kind if principal else "anonymous",
-        patient_id=principal.id if principal and not principal.is_staff else None,
-        client_address=address,
-    )
 
 
 class StaffRoles(AuthorizationBackend):

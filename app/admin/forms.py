@@ -1,19 +1,19 @@
 """The patient forms of the admin. WTForms only carries the values: every rule is checked by the
-API's own schemas (app/schemas/patient.py), and their messages are shown next to the fields."""
+API's own schemas (app/patients/schemas.py), and their messages are shown next to the fields."""
 
 from collections.abc import Mapping
 from contextvars import ContextVar
 from datetime import date
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import ValidationError
 from wtforms import Form, PasswordField, SelectField, StringField, TextAreaField
 
 from app.core.errors import NON_FIELD_ERRORS, validation_errors
-from app.core.security import hash_password
 from app.models.patient import Patient
-from app.schemas.patient import PatientCreate, PatientUpdate
+from app.patients.schemas import PatientCreate, PatientUpdate
 
+PayloadT = TypeVar("PayloadT", bound=PatientUpdate)
 SEX_CHOICES = [("M", "Male"), ("F", "Female"), ("O", "Other"), ("P", "Prefer not to say")]
 TEXT = {"class": "form-control"}
 OPTIONAL_FIELDS = ("ssn", "email", "address", "added_note", "about_note")
@@ -130,20 +130,12 @@ def submitted(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def parse(
-    schema: type[PatientUpdate], data: Mapping[str, Any]
-) -> tuple[PatientUpdate | None, dict[str, list[str]]]:
+    schema: type[PayloadT], data: Mapping[str, Any]
+) -> tuple[PayloadT | None, dict[str, list[str]]]:
     try:
         return schema.model_validate(submitted(data)), {}
     except ValidationError as error:
         return None, validation_errors(error.errors())
-
-
-async def writable(payload: PatientUpdate) -> dict[str, Any]:
-    """The columns a write sets, with the password replaced by its hash."""
-    values = payload.model_dump(exclude_unset=True)
-    if (password := values.pop("password", None)) is not None:
-        values["password_hash"] = await hash_password(password)
-    return values
 
 
 def initial_data(patient: Patient) -> dict[str, Any]:

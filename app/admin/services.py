@@ -1,6 +1,7 @@
-"""What the admin shares with the API: the app's sessions, rate limiter, settings and pictures.
+"""What the admin shares with the API: the app's database, rate limiter, settings and pictures,
+and the same audited unit of work around every read and write of a patient.
 
-The engine and sessionmaker are made in the app's lifespan, after the admin is mounted, so the
+The database and the engine are made in the app's lifespan, after the admin is mounted, so the
 admin reaches them through the app rather than holding them.
 """
 
@@ -11,16 +12,21 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 
+from app.audit.service import AuditEntry, record_apart
+from app.audit.work import UnitOfWork
+from app.auth.permissions import Principal
 from app.core.config import Settings
-from app.core.permissions import Principal
 from app.core.ratelimit import RateLimiter
-from app.schemas.fields import PATIENT_ID_RE
-from app.services.audit import AuditEntry, record_apart, record_with
-from app.services.pictures import PictureStore
+from app.db.database import Database
+from app.models.patient import is_patient_id
+from app.pictures.stores import PictureStore
+
+STAFF_STATE = "admin_staff"
+AUDITED_STATE = "admin_audited"
 
 
 class AppSessions(async_sessionmaker[AsyncSession]):
-    """A sessionmaker for sqladmin that hands out sessions of the app's own sessionmaker."""
+    """A sessionmaker for sqladmin's own reads that hands out sessions of the app's engine."""
 
     def __init__(self, app: FastAPI) -> None:
         super().__init__(class_=AsyncSession)
@@ -37,9 +43,9 @@ class AdminServices:
     settings: Settings
 
     @property
-    def sessions(self) -> async_sessionmaker[AsyncSession]:
-        sessions: async_sessionmaker[AsyncSession] = self.app.state.sessionmaker
-        return sessions
+    def database(self) -> Database:
+        database: Database = self.app.state.database
+        return database
 
     @property
     def limiter(self) -> RateLimiter:
@@ -51,9 +57,20 @@ class AdminServices:
         pictures: PictureStore = self.app.state.pictures
         return pictures
 
+    def work(self, request: Request, action: str, patient_id: str | None) -> UnitOfWork:
+        """The logged-in staff member's unit of work for one admin action, audited as `action`
+        (the API's rule: the work and its event commit together; a failure is audited apart)."""
+        entry = _entry(request, action, patient_id)
+        assert entry is not None, "the authentication backend admits only staff"
+        return UnitOfWork(self.database, entry)
 
-STAFF_STATE = "admin_staff"
-AUDITED_STATE = "admin_audited"
+    async def audit_apart(
+        self, request: Request, action: str, patient_id: str | None, status_code: int
+    ) -> None:
+        """An admin page's event, when the page read through sqladmin rather than a service
+        (nothing when nobody is logged in: sqladmin sent them to the login page)."""
+        if (entry := _entry(request, action, patient_id)) is not None:
+            await record_apart(self.database, entry, status_code)
 
 
 def already_audited(request: Request) -> bool:
@@ -70,8 +87,7 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def audit_entry(request: Request, action: str, patient_id: str | None) -> AuditEntry | None:
-    """An audit entry for the logged-in staff member, or None when nobody is logged in."""
+def _entry(request: Request, action: str, patient_id: str | None) -> AuditEntry | None:
     staff = current_staff(request)
     if staff is None:
         return None
@@ -80,24 +96,6 @@ def audit_entry(request: Request, action: str, patient_id: str | None) -> AuditE
         action=action,
         actor=staff.name,
         actor_kind=staff.kind,
-        patient_id=patient_id if patient_id and PATIENT_ID_RE.fullmatch(patient_id) else None,
+        patient_id=patient_id if patient_id and is_patient_id(patient_id) else None,
         client_address=client_address(request),
     )
-
-
-async def audit_apart(
-    services: AdminServices,
-    request: Request,
-    action: str,
-    patient_id: str | None,
-    status_code: int,
-) -> None:
-    if (entry := audit_entry(request, action, patient_id)) is not None:
-        await record_apart(services.sessions, entry, status_code)
-
-
-async def audit_with(
-    session: AsyncSession, request: Request, action: str, patient_id: str | None, status_code: int
-) -> None:
-    if (entry := audit_entry(request, action, patient_id)) is not None:
-        await record_with(session, entry, status_code)

@@ -13,11 +13,11 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.admin.auth import StaffLogin, StaffRoles
-from app.admin.services import AdminServices, AppSessions, already_audited, audit_apart
+from app.admin.services import AdminServices, AppSessions, already_audited
 from app.admin.views import AuditEventAdmin, PatientAdmin, patient_sections
 from app.core.config import Settings
 from app.core.errors import Throttled, install_database_error_handlers
-from app.schemas.fields import PATIENT_ID_RE
+from app.models.patient import is_patient_id
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -105,11 +105,9 @@ class TherapyAdmin(Admin):
                 request.path_params.get("pk", ""),
                 *request.query_params.get("pks", "").split(","),
             ]
-            patient_ids = [*dict.fromkeys(pk for pk in pks if PATIENT_ID_RE.fullmatch(pk))] or [
-                None
-            ]
+            patient_ids = [*dict.fromkeys(pk for pk in pks if is_patient_id(pk))] or [None]
         for patient_id in patient_ids:
-            await audit_apart(self.services, request, action, patient_id, status)
+            await self.services.audit_apart(request, action, patient_id, status)
 
 
 class NoStoreMiddleware:

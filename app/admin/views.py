@@ -3,7 +3,7 @@
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import ValidationError
 from sqladmin import ModelView, action, expose
@@ -24,17 +24,21 @@ from app.admin.forms import (
     current_form,
     initial_data,
     parse,
-    writable,
 )
-from app.admin.services import AdminServices, audit_apart, audit_with, current_staff
-from app.core.errors import AppError, NotFound, ValidationFailed, validation_errors
+from app.admin.services import AdminServices, current_staff
+from app.core.errors import NotFound, ValidationFailed, validation_errors
+from app.db.counting import Counting
+from app.db.query import Row
 from app.models.audit import AuditEvent
-from app.models.patient import Patient
-from app.repositories.counting import count_rows
-from app.repositories.patient import PatientRepository, apply_filters
-from app.schemas.fields import PATIENT_ID_RE
-from app.schemas.patient import PatientCreate, PatientListQuery, PatientUpdate, WalletUpdate
+from app.models.patient import Patient, is_patient_id
+from app.patients.repository import COLUMNS, matching_ids
+from app.patients.schemas import PatientCreate, PatientListQuery, PatientUpdate
+from app.patients.service import PatientService
+from app.pictures.service import PictureService
+from app.wallet.schemas import WalletUpdate
+from app.wallet.service import WalletService
 
+PayloadT = TypeVar("PayloadT", bound=PatientUpdate)
 LOOKUP_FILTER = "sqladmin/filters/lookup_filter.html"
 ALL = "__all"
 MAX_TAG_CHOICES = 200
@@ -53,13 +57,20 @@ def services_of(view: object) -> AdminServices:
     return services
 
 
+def _matching(**criteria: Any) -> Any:
+    try:
+        return matching_ids(PatientListQuery(**criteria))
+    except ValidationError:
+        return false()
+
+
 def _filtered(statement: Select[Any], **criteria: Any) -> Select[Any]:
     """The API list's own filters (PatientRepository), so both find the same patients."""
     try:
         query = PatientListQuery(**criteria)
     except ValidationError:
         return statement.where(false())
-    return apply_filters(statement, query)
+    return statement.where(matching_ids(query))
 
 
 class LinkFilter:
@@ -185,10 +196,9 @@ class ClinicView(ModelView):
         rows = froms[0].element
         assert isinstance(rows, Select)
         services = services_of(self)
-        async with services.sessions() as session:
-            counted = await count_rows(
-                session, rows, exact_up_to=services.settings.list_exact_count_limit or None
-            )
+        counted = await Counting(rows).count(
+            services.database, {}, exact_up_to=services.settings.list_exact_count_limit or None
+        )
         return counted.total
 
 
@@ -305,17 +315,14 @@ class PatientAdmin(ClinicView, model=Patient):
     create_template = "patient_create.html"
 
     def valid_pk(self, pk: str) -> bool:
-        return PATIENT_ID_RE.fullmatch(pk) is not None
+        return is_patient_id(pk)
 
     def search_query(self, stmt: Select[Any], term: str) -> Select[Any]:
         """Name words, phone digits or email, with the API list's rules; never encrypted fields."""
-        ids = [
-            _filtered(select(Patient.id), name=term),
-            _filtered(select(Patient.id), email=term),
-        ]
+        found = [_matching(name=term), _matching(email=term)]
         if any(ch.isdigit() for ch in term):
-            ids.append(_filtered(select(Patient.id), phone=term))
-        return stmt.where(or_(*(Patient.id.in_(query) for query in ids)))
+            found.append(_matching(phone=term))
+        return stmt.where(or_(*found))
 
     def sort_query(self, stmt: Select[Any], request: Request) -> Select[Any]:
         return super().sort_query(stmt, request).order_by(Patient.id)  # stable pages
@@ -333,29 +340,27 @@ class PatientAdmin(ClinicView, model=Patient):
         return {"form_groups": FORM_GROUPS}
 
     async def insert_model(self, request: Request, data: dict[str, Any]) -> Any:
-        values = await writable(self._payload(PatientCreate, data))
+        payload = self._payload(PatientCreate, data)
         return await self._write(
-            request, "admin_create_patient", None, lambda repo: repo.create(values)
+            request, "admin_create_patient", None, lambda work: PatientService(work).create(payload)
         )
 
     async def update_model(self, request: Request, pk: str, data: dict[str, Any]) -> Any:
-        values = await writable(self._payload(PatientUpdate, data))
+        payload = self._payload(PatientUpdate, data)
         return await self._write(
-            request, "admin_update_patient", pk, lambda repo: repo.update(pk, values)
+            request,
+            "admin_update_patient",
+            pk,
+            lambda work: PatientService(work).update(pk, payload),
         )
 
     async def delete_model(self, request: Request, pk: Any) -> None:
         services = services_of(self)
-        try:
-            async with services.sessions() as session, session.begin():
-                picture = await PatientRepository(session).delete(pk)
-                await audit_with(session, request, "admin_delete_patient", pk, 204)
-        except AppError as error:
-            await audit_apart(services, request, "admin_delete_patient", pk, error.status_code)
-            raise
+        async with services.work(request, "admin_delete_patient", pk) as work:
+            picture = await PatientService(work).delete(pk)
         await services.pictures.remove(picture)
 
-    def _payload(self, schema: type[PatientUpdate], data: dict[str, Any]) -> PatientUpdate:
+    def _payload(self, schema: type[PayloadT], data: dict[str, Any]) -> PayloadT:
         payload, errors = parse(schema, data)
         if payload is None:  # the form's validate() already showed these
             self._show_errors(errors)
@@ -369,28 +374,26 @@ class PatientAdmin(ClinicView, model=Patient):
     async def _write(
         self, request: Request, action_name: str, patient_id: str | None, write: Any
     ) -> Patient:
-        """One transaction: the repository's write and its audit event."""
-        services = services_of(self)
+        """One unit of work: the service's write and its audit event (a refusal audited
+        apart), as the API's; the form shows a refusal's messages next to their fields."""
         try:
-            async with services.sessions() as session, session.begin():
-                patient: Patient = await write(PatientRepository(session))
-                await audit_with(session, request, action_name, patient.id, 200)
-        except AppError as error:
-            await audit_apart(services, request, action_name, patient_id, error.status_code)
-            if isinstance(error, ValidationFailed):
-                self._show_errors(error.errors)
-                raise FormInvalid from None
-            raise
-        return patient
+            async with services_of(self).work(request, action_name, patient_id) as work:
+                patient: Row = await write(work)
+        except ValidationFailed as error:
+            self._show_errors(error.errors)
+            raise FormInvalid from None
+        return _model(patient)
 
-    async def _patient(self, pk: str) -> Patient:
+    async def _patient(self, request: Request, action_name: str, pk: str) -> Row:
+        """A patient read through the service (audited as `action_name`); 404 if missing."""
         if not self.valid_pk(pk):
+            await services_of(self).audit_apart(request, action_name, pk, 404)
             raise HTTPException(status_code=404)
-        async with services_of(self).sessions() as session:
-            try:
-                return await PatientRepository(session).get(pk)
-            except NotFound:
-                raise HTTPException(status_code=404) from None
+        try:
+            async with services_of(self).work(request, action_name, pk) as work:
+                return await PatientService(work).get(pk)
+        except NotFound:
+            raise HTTPException(status_code=404) from None
 
     @action(
         "update_wallet",
@@ -406,13 +409,7 @@ class PatientAdmin(ClinicView, model=Patient):
             return RedirectResponse(
                 request.url_for("admin:list", identity=self.identity), status_code=302
             )
-        services = services_of(self)
-        try:
-            patient = await self._patient(pks[0])
-        except HTTPException:
-            await audit_apart(services, request, "admin_get_patient", pks[0], 404)
-            raise
-        await audit_apart(services, request, "admin_get_patient", patient.id, 200)
+        patient = await self._patient(request, "admin_get_patient", pks[0])
         return await self._wallet_page(request, patient)
 
     @expose("/wallet/{pk}", methods=["POST"])
@@ -423,7 +420,7 @@ class PatientAdmin(ClinicView, model=Patient):
         pk = request.path_params["pk"]
         services = services_of(self)
         if not self.valid_pk(pk):
-            await audit_apart(services, request, "admin_update_wallet", pk, 404)
+            await services.audit_apart(request, "admin_update_wallet", pk, 404)
             raise HTTPException(status_code=404)
         form = await request.form()
         amount, reason = (
@@ -433,37 +430,27 @@ class PatientAdmin(ClinicView, model=Patient):
         staff = current_staff(request)
         assert staff is not None, "the authentication backend admits only staff"
         try:
-            payload = WalletUpdate.model_validate({"amount": amount, "reason": reason or None})
-            async with services.sessions() as session, session.begin():
-                patient = await PatientRepository(session).change_wallet(
-                    pk, payload.amount, actor=staff, reason=payload.reason
-                )
-                await audit_with(session, request, "admin_update_wallet", pk, 200)
-        except (ValidationError, ValidationFailed) as error:
-            await audit_apart(services, request, "admin_update_wallet", pk, 400)
-            errors = (
-                validation_errors(error.errors())
-                if isinstance(error, ValidationError)
-                else error.errors
-            )
-            return await self._wallet_page(
-                request, await self._patient(pk), amount, errors, 400, reason=reason
-            )
+            async with services.work(request, "admin_update_wallet", pk) as work:
+                payload = _wallet_update(amount, reason)
+                patient = await WalletService(work).change(pk, payload, staff)
+        except ValidationFailed as error:
+            errors = error.errors
+            current = await self._patient(request, "admin_get_patient", pk)
+            return await self._wallet_page(request, current, amount, errors, 400, reason=reason)
         except NotFound:
-            await audit_apart(services, request, "admin_update_wallet", pk, 404)
             raise HTTPException(status_code=404) from None
         Flash.success(
             request,
-            f"Wallet balance changed by {payload.amount:+.2f} to {patient.wallet_balance:.2f}.",
+            f"Wallet balance changed by {payload.amount:+.2f} to {patient['wallet_balance']:.2f}.",
         )
         return RedirectResponse(
-            request.url_for("admin:details", identity=self.identity, pk=patient.id), status_code=302
+            request.url_for("admin:details", identity=self.identity, pk=pk), status_code=302
         )
 
     async def _wallet_page(
         self,
         request: Request,
-        patient: Patient,
+        patient: Row,
         amount: str = "",
         errors: Mapping[str, Sequence[str]] | None = None,
         status_code: int = 200,
@@ -488,18 +475,15 @@ class PatientAdmin(ClinicView, model=Patient):
         """The profile picture's bytes, for the detail page's <img>."""
         pk = request.path_params["pk"]
         services = services_of(self)
-        try:
-            patient = await self._patient(pk)
-        except HTTPException:
-            await audit_apart(services, request, "admin_get_picture", pk, 404)
-            raise
-        name = patient.profile_picture
-        stored = await services.pictures.open(name) if name else None
-        if stored is None:
-            await audit_apart(services, request, "admin_get_picture", pk, 404)
+        if not self.valid_pk(pk):
+            await services.audit_apart(request, "admin_get_picture", pk, 404)
             raise HTTPException(status_code=404)
-        await audit_apart(services, request, "admin_get_picture", pk, 200)
-        return stored.response()
+        try:
+            async with services.work(request, "admin_get_picture", pk) as work:
+                pictures = PictureService(work, services.pictures, services.settings)
+                return await pictures.download(pk)
+        except NotFound:
+            raise HTTPException(status_code=404) from None
 
 
 OUTCOMES = [(name, name) for name in ("success", "denied", "not_found", "invalid", "error")]
@@ -556,3 +540,15 @@ class AuditEventAdmin(ClinicView, model=AuditEvent):
 
     def valid_pk(self, pk: str) -> bool:
         return pk.isascii() and pk.isdigit() and len(pk) <= 18
+
+
+def _wallet_update(amount: str, reason: str) -> WalletUpdate:
+    try:
+        return WalletUpdate.model_validate({"amount": amount, "reason": reason or None})
+    except ValidationError as error:
+        raise ValidationFailed(validation_errors(error.errors())) from None
+
+
+def _model(patient: Row) -> Patient:
+    """A transient Patient of the written row: sqladmin redirects by its primary key."""
+    return Patient(**{column.key: patient[column.key] for column in COLUMNS})

@@ -5,6 +5,7 @@ import traceback
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -18,6 +19,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 logger = logging.getLogger(__name__)
 
 NON_FIELD_ERRORS = "non_field_errors"
+
+
+class CommandError(Exception):
+    """A command line command's failure, reported to the operator in one line."""
 
 
 class AppError(Exception):
@@ -265,10 +270,13 @@ def database_unavailable(error: BaseException) -> bool:
     """Whether an error means the database cannot be used right now (503), rather than a bug.
 
     The one place that decides it: a refused, timed-out or dropped connection (OSError, which
-    includes TimeoutError), no pooled connection free in time, a connection SQLAlchemy found
-    dead, or one of UNAVAILABLE_SQLSTATES.
+    includes TimeoutError: also no pooled connection free in time), a connection closed under
+    a statement, or one of UNAVAILABLE_SQLSTATES (asyncpg's errors, and SQLAlchemy's around
+    them in the admin).
     """
     if isinstance(error, OSError | PoolTimeoutError | OperationalError):
+        return True
+    if isinstance(error, asyncpg.InterfaceError) and "connection is closed" in str(error):
         return True
     if isinstance(error, DBAPIError):
         if error.connection_invalidated:
@@ -335,7 +343,7 @@ class CatchAllMiddleware:
 def install_database_error_handlers(app: Starlette) -> None:
     """503 for the database being unavailable, a bare 500 for other database errors; also for
     a mounted Starlette app (the admin), whose own server-error page would say 500."""
-    for kind in (SQLAlchemyError, OSError):
+    for kind in (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
         app.add_exception_handler(kind, _server_error)
 
 

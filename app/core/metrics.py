@@ -14,13 +14,13 @@ import os
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 
+import asyncpg
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics import disable_created_metrics
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
-from sqlalchemy.pool import Pool, QueuePool
 
 # A `_created` timestamp beside every counter doubles the series for nothing Prometheus needs.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -104,19 +104,12 @@ def _new_observers(method: str, route: str, status: int) -> _Observers:
     return observers
 
 
-def waiting_for_connection(pool: Pool) -> int | None:
-    """Coroutines waiting for a pooled connection to be returned: the waiters of the asyncio
-    queue inside SQLAlchemy's AsyncAdaptedQueuePool. Only when every connection allowed
-    (DB_POOL_SIZE + DB_MAX_OVERFLOW) is in use does a checkout wait there, up to
-    DB_POOL_TIMEOUT. None when the pool is not built that way (private attributes: the tests
-    check them)."""
-    adapted = getattr(pool, "_pool", None)
-    if adapted is None:
-        return None
-    queue = vars(adapted).get("_queue")  # made on first use
-    if queue is None:
-        return 0 if hasattr(type(adapted), "_queue") else None
-    getters = getattr(queue, "_getters", None)
+def waiting_for_connection(pool: asyncpg.Pool) -> int | None:
+    """Requests waiting for a pooled connection: the waiters of the asyncio queue inside
+    asyncpg's pool. Only when every connection allowed (DB_POOL_SIZE + DB_MAX_OVERFLOW) is in
+    use does an acquire wait there, up to DB_POOL_TIMEOUT. None when the pool is not built that
+    way (private attributes: the tests check them)."""
+    getters = getattr(getattr(pool, "_queue", None), "_getters", None)
     if getters is None:
         return None
     return sum(1 for getter in getters if not getter.done())
@@ -125,33 +118,28 @@ def waiting_for_connection(pool: Pool) -> int | None:
 class PoolCollector(Collector):
     """The database pool's gauges, read when scraped."""
 
-    def __init__(self, pool: Pool, max_overflow: int) -> None:
+    def __init__(self, pool: asyncpg.Pool, pool_size: int, max_overflow: int) -> None:
         self.pool = pool
+        self.pool_size = pool_size
         self.max_overflow = max_overflow
 
     def collect(self) -> Iterable[Metric]:
         pool = self.pool
-        if not isinstance(pool, QueuePool):
-            return
+        open_connections, idle = pool.get_size(), pool.get_idle_size()
         gauges = (
-            ("db_pool_size", "Connections the pool keeps (DB_POOL_SIZE).", pool.size()),
+            ("db_pool_size", "Connections the pool is sized for (DB_POOL_SIZE).", self.pool_size),
             (
                 "db_pool_max_overflow",
                 "Connections allowed above the pool size (DB_MAX_OVERFLOW).",
                 self.max_overflow,
             ),
+            ("db_pool_connections_open", "Connections open now.", open_connections),
             (
                 "db_pool_connections_in_use",
-                "Connections checked out of the pool by requests now.",
-                pool.checkedout(),
+                "Connections taken from the pool by requests now.",
+                open_connections - idle,
             ),
-            ("db_pool_connections_idle", "Open connections idle in the pool.", pool.checkedin()),
-            (
-                "db_pool_overflow",
-                "SQLAlchemy's overflow(): connections open above the pool size (negative while "
-                "fewer than the pool size are open).",
-                pool.overflow(),
-            ),
+            ("db_pool_connections_idle", "Open connections idle in the pool.", idle),
         )
         for name, documentation, value in gauges:
             yield GaugeMetricFamily(name, documentation, value=value)
@@ -177,12 +165,12 @@ def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
-def exposition(pool: Pool | None, max_overflow: int, accept: str | None) -> tuple[bytes, str]:
+def exposition(pool: PoolCollector | None, accept: str | None) -> tuple[bytes, str]:
     """The scrape's body and content type (Prometheus text, or OpenMetrics when asked for)."""
     base: Collector = REGISTRY
     if multiprocess_dir():
         base = CollectorRegistry()
         MultiProcessCollector(base)  # type: ignore[no-untyped-call]
-    collectors = [base] if pool is None else [base, PoolCollector(pool, max_overflow)]
+    collectors = [base] if pool is None else [base, pool]
     encoder, content_type = choose_encoder(accept or "")
     return encoder(_Together(*collectors)), content_type

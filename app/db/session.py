@@ -1,6 +1,6 @@
-from collections.abc import AsyncIterator
+"""SQLAlchemy's engine, for what reads through SQLAlchemy's session: the admin's lists, details
+and forms (sqladmin). The service's own statements run on the asyncpg pool (app.db.database)."""
 
-from fastapi import Request
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -9,12 +9,15 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from app.core.config import Settings
+from app.db.database import server_settings
+
+ADMIN_POOL_SIZE = 2  # clinic staff browsing the admin: a few connections, growing on demand
 
 
 def create_engine(settings: Settings, url: str) -> AsyncEngine:
     return create_async_engine(
         url,
-        pool_size=settings.db_pool_size,
+        pool_size=min(ADMIN_POOL_SIZE, settings.db_pool_size),
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,
         pool_pre_ping=False,
@@ -27,30 +30,5 @@ def create_engine(settings: Settings, url: str) -> AsyncEngine:
     )
 
 
-def server_settings(settings: Settings) -> dict[str, str]:
-    """The session settings of every connection (the benchmark's floors use them too)."""
-    return {
-        "application_name": "therapyconnect-patients",
-        "statement_timeout": str(settings.db_statement_timeout_ms),
-        # Statements are prepared (asyncpg), and a generic plan cannot see a search's pattern:
-        # it picked a 125 ms plan for a 2 ms page at a million patients.
-        "plan_cache_mode": "force_custom_plan",
-        # JIT compiling costs more than it saves on queries this short.
-        "jit": "off",
-    }
-
-
-def create_sessionmaker(
-    engine: AsyncEngine, *, autocommit: bool = False
-) -> async_sessionmaker[AsyncSession]:
-    """Sessions of the pool; `autocommit` ones send no BEGIN or COMMIT, for one-statement reads."""
-    if autocommit:
-        engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
-
-
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One request, one transaction: commit when the endpoint returns, roll back if it raises."""
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    async with sessionmaker() as session, session.begin():
-        yield session

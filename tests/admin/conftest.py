@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.commands import create_staff
+from app.auth.commands import create_staff
 from app.core.config import Settings
 from tests.conftest import STAFF_PASSWORD
 

@@ -5,7 +5,7 @@ from sqlalchemy import text
 
 from app.admin.auth import StaffLogin
 from app.admin.services import AdminServices
-from app.commands import create_staff
+from app.auth.commands import create_staff
 from tests.admin.conftest import audit_rows, browser
 from tests.conftest import STAFF_PASSWORD
 from tests.factories import create_patient

@@ -5,8 +5,7 @@ import re
 import pytest
 from sqlalchemy import text
 
-from app.admin import views
-from app.repositories.counting import count_rows
+from app.db.counting import Counting
 from tests.admin.conftest import audit_rows
 from tests.factories import create_patient
 
@@ -155,11 +154,13 @@ async def test_the_count_past_the_limit_is_the_estimate_as_in_the_api(
     monkeypatch.setattr(settings, "list_exact_count_limit", 1)
     counts = []
 
-    async def counting(*args, **kwargs):
-        counts.append(result := await count_rows(*args, **kwargs))
+    original = Counting.count
+
+    async def counting(self, *args, **kwargs):
+        counts.append(result := await original(self, *args, **kwargs))
         return result
 
-    monkeypatch.setattr(views, "count_rows", counting)  # the admin's name for it
+    monkeypatch.setattr(Counting, "count", counting)
     html = (await staff.get("/admin/patient/list?pageSize=2&page=2")).text
     assert [count.exact for count in counts] == [False]  # 3 patients, a limit of 1
     assert listed_ids(html) == [patients["jane"]]

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from app.commands import create_staff
+from app.auth.commands import create_staff
 from app.core.config import PROJECT_ROOT, Settings
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))

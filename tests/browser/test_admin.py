@@ -1,6 +1,6 @@
 """The staff admin in a real browser, as a clinic's staff would use it."""
 
-from app.commands import create_staff
+from app.auth.commands import create_staff
 from tests.browser.conftest import ARTIFACTS
 from tests.factories import create_patient
 

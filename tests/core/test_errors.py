@@ -9,8 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from app.audit.service import status_of
 from app.core.errors import NotFound, database_unavailable, describe_database_error
-from app.services.audit import status_of
 
 
 def wrapped(error: Exception, *, invalidated: bool = False) -> DBAPIError:

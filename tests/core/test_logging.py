@@ -16,7 +16,7 @@ import pytest
 import structlog
 from fastapi import FastAPI
 
-from app.commands import create_staff
+from app.auth.commands import create_staff
 from app.core.config import PROJECT_ROOT, Settings
 from app.core.logging import (
     RedactQueryFilter,

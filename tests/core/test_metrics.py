@@ -16,11 +16,10 @@ import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.core.config import PROJECT_ROOT, Settings
 from app.core.metrics import PoolCollector
+from app.db.database import Database
 from app.main import create_app
 from tests.factories import create_patient
 
@@ -150,23 +149,24 @@ async def test_the_pool_gauges_are_read_at_scrape_time(client, settings):
     assert value(samples, "db_pool_waiting") == 0
 
 
-async def test_waiting_counts_requests_blocked_on_a_full_pool(database_url):
-    """With every connection in use, a checkout waits; the gauge says how many do."""
-    engine = create_async_engine(database_url, pool_size=1, max_overflow=0, pool_timeout=10)
+async def test_waiting_counts_requests_blocked_on_a_full_pool(settings, database_url):
+    """With every connection in use, an acquire waits; the gauge says how many do."""
+    one = settings.model_copy(update={"db_pool_size": 1, "db_max_overflow": 0})
+    database = await Database.open(one, database_url)
 
     def gauges() -> dict[str, float]:
-        collector = PoolCollector(engine.pool, max_overflow=0)
+        collector = PoolCollector(database.pool, pool_size=1, max_overflow=0)
         return {family.name: family.samples[0].value for family in collector.collect()}
 
     try:
-        async with engine.connect() as held:
-            await held.execute(text("SELECT 1"))
+        async with database.connection() as held:
+            await held.execute("SELECT 1")
             assert gauges()["db_pool_connections_in_use"] == 1
             assert gauges()["db_pool_waiting"] == 0
 
             async def query() -> None:
-                async with engine.connect() as connection:
-                    await connection.execute(text("SELECT 1"))
+                async with database.connection() as connection:
+                    await connection.execute("SELECT 1")
 
             waiters = [asyncio.create_task(query()) for _ in range(2)]
             for _ in range(500):  # until both wait in the pool's queue
@@ -179,7 +179,7 @@ async def test_waiting_counts_requests_blocked_on_a_full_pool(database_url):
         assert gauges()["db_pool_waiting"] == 0
         assert gauges()["db_pool_connections_in_use"] == 0
     finally:
-        await engine.dispose()
+        await database.close()
 
 
 @pytest.fixture
@@ -251,7 +251,7 @@ async def test_openmetrics_when_prometheus_asks_for_it(client):
 COUNT_ONE_PATIENT = "from app.core.metrics import count_patient_created; count_patient_created()"
 SCRAPE = (
     "import sys; from app.core.metrics import exposition; "
-    "sys.stdout.write(exposition(None, 0, None)[0].decode())"
+    "sys.stdout.write(exposition(None, None)[0].decode())"
 )
 
 

@@ -9,10 +9,10 @@ from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.commands import rotate_keys
 from app.core.config import Settings
 from app.core.crypto import DecryptionError, Keyring
 from app.db.types import current_keyring, use_keyring
+from app.patients.commands import rotate_keys
 from tests.conftest import TEST_PHI_KEY
 from tests.factories import create_patient
 

@@ -16,9 +16,9 @@ import pytest
 from alembic import command
 from fastapi import FastAPI
 
-from app.commands import create_staff
+from app.auth.commands import create_staff
+from app.auth.tokens import Tokens
 from app.core.config import Settings
-from app.core.security import create_access_token
 from app.main import create_app
 from scripts.pgcluster import Cluster
 from tests.conftest import STAFF_PASSWORD, alembic_config
@@ -61,7 +61,7 @@ async def unreachable(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     )
     application = create_app(broken)
     async with application.router.lifespan_context(application):
-        token = create_access_token(broken, kind="staff", subject="1")
+        token = Tokens(broken).create(kind="staff", subject="1")
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=application),
             base_url="http://testserver",
@@ -174,7 +174,7 @@ async def test_a_database_shutting_down_is_a_503_not_a_500(cluster, admin, outag
     assert (await admin.get("/api/patients/")).status_code == 200
     last_session = await asyncpg.connect(cluster.url("therapy"))
     try:
-        await outage_app.state.engine.dispose()  # from now on, every request connects anew
+        await outage_app.state.database.pool.expire_connections()  # each request connects anew
         await asyncio.to_thread(cluster.stop, "smart", wait=False)
         await refusing_connections(cluster.url("therapy"))
         for method, path, kwargs in writes("p_abc123"):

@@ -1,0 +1,45 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from app.audit.dependencies import WorkDep
+from app.audit.repository import AuditRepository
+from app.audit.schemas import AuditEventRead, AuditQuery
+from app.audit.service import AuditService
+from app.auth.access import allow
+from app.auth.permissions import Access
+from app.core.dependencies import LinksDep, PageRequestDep
+from app.core.openapi import errors
+from app.core.pagination import Page, paginate
+
+router = APIRouter(prefix="/api/audit", tags=["audit"])
+
+
+@router.get(
+    "/",
+    response_model=Page[AuditEventRead],
+    dependencies=[allow(Access.ADMIN)],
+    summary="List audit events",
+    response_description="A page of audit events, newest first.",
+    responses=errors(400, 401, 403, 404, 429, 503),
+)
+async def list_audit_events(
+    query: Annotated[AuditQuery, Query()],
+    page_request: PageRequestDep,
+    work: WorkDep,
+    links: LinksDep,
+) -> Page[AuditEventRead]:
+    """The audit trail, newest first (admins only)."""
+    trail = AuditService(AuditRepository(work))
+
+    async def fetch(offset: int, limit: int) -> list[AuditEventRead]:
+        rows = await work.completed_by(trail.list(query, offset=offset, limit=limit))
+        return [AuditEventRead.model_validate(row) for row in rows]
+
+    return await paginate(
+        links,
+        page_request,
+        AuditEventRead,
+        count=lambda exact_up_to: trail.count(query, exact_up_to=exact_up_to),
+        fetch=fetch,
+    )

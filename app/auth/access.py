@@ -1,0 +1,31 @@
+"""The role matrix applied to an endpoint: `dependencies=[allow(Access.STAFF)]`."""
+
+from typing import Any
+
+from fastapi import Depends, Request
+
+from app.audit.dependencies import WorkDep
+from app.auth.dependencies import CurrentPrincipal
+from app.auth.permissions import Access, may_access_patient, may_use
+from app.auth.repository import AccountRepository
+from app.core.errors import NotFound, PermissionDenied
+from app.models.patient import is_patient_id
+
+
+def allow(access: Access) -> Any:
+    """403 for a role that may not use the endpoint at all, and for a patient asking for another
+    patient's record (404 when that record does not exist). Refusals are audited, as the work's
+    failures are."""
+
+    async def check(request: Request, principal: CurrentPrincipal, work: WorkDep) -> None:
+        if not may_use(principal, access):
+            raise PermissionDenied
+        patient_id = request.path_params.get("patient_id")
+        if patient_id is not None and not may_access_patient(principal, patient_id):
+            if not is_patient_id(patient_id):
+                raise NotFound
+            if not await AccountRepository(work).patient_exists(patient_id):
+                raise NotFound
+            raise PermissionDenied
+
+    return Depends(check)

@@ -1,0 +1,68 @@
+"""Who may do what: the role matrix of API.md, in one place."""
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Literal
+
+from app.auth.tokens import PrincipalKind
+
+Role = Literal["admin", "therapist", "patient"]
+
+# What a patient may change in their own record; anything else they send is a 403.
+PATIENT_SELF_WRITABLE = frozenset(
+    {"first_name", "last_name", "phone_no", "email", "address", "about_note", "password"}
+)
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: PrincipalKind
+    id: str  # the staff member's id, or the patient's id
+    name: str  # what the audit trail calls them: a username, or the patient's id
+    role: Role
+
+    @property
+    def is_staff(self) -> bool:
+        return self.kind == "staff"
+
+    @property
+    def key(self) -> str:
+        """`staff:<id>` or `patient:<id>`: the caller in logs, rate limits and idempotency keys."""
+        return f"{self.kind}:{self.id}"
+
+
+def staff_principal(staff_id: int, username: str, role: str) -> Principal:
+    kind: Role = "admin" if role == "admin" else "therapist"
+    return Principal(kind="staff", id=str(staff_id), name=username, role=kind)
+
+
+def patient_principal(patient_id: str) -> Principal:
+    return Principal(kind="patient", id=patient_id, name=patient_id, role="patient")
+
+
+class Access(Enum):
+    STAFF = "staff"  # admins and therapists
+    ADMIN = "admin"
+    STAFF_OR_SELF = "staff or the patient themself"
+    ADMIN_OR_SELF = "admins or the patient themself"
+
+
+def may_use(principal: Principal, access: Access) -> bool:
+    """The view-level check: may this role use the endpoint at all?"""
+    if access is Access.ADMIN:
+        return principal.role == "admin"
+    if access is Access.STAFF:
+        return principal.is_staff
+    if access is Access.ADMIN_OR_SELF:
+        return principal.role in ("admin", "patient")
+    return True
+
+
+def may_access_patient(principal: Principal, patient_id: str) -> bool:
+    """The object-level check: staff see every patient, a patient only themself."""
+    return principal.is_staff or principal.id == patient_id
+
+
+def forbidden_fields(principal: Principal, fields: set[str]) -> set[str]:
+    """Fields of a write this principal may not change."""
+    return set() if principal.is_staff else fields - PATIENT_SELF_WRITABLE

@@ -1,0 +1,39 @@
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
+
+from app.core.fields import Text, no_nul, no_surrogates
+from app.core.schemas import BaseSchema
+from app.models.staff import StaffRole
+
+TOKEN: dict[str, Any] = {
+    "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhZG1pbiJ9.c2lnbmF0dXJl",
+    "token_type": "bearer",
+    "expires_in": 3600,
+}
+LOGIN_FORM: dict[str, Any] = {"username": "admin", "password": "a-long-password"}
+
+Password = Annotated[
+    str, BeforeValidator(no_surrogates), Field(min_length=8, max_length=64), AfterValidator(no_nul)
+]
+Username = Annotated[Text, Field(min_length=1, max_length=150, pattern=r"^[\w.@+-]+$")]
+
+
+class Token(BaseSchema):
+    """A bearer token for the `Authorization` header, valid for `expires_in` seconds."""
+
+    # token_type has a default but is always sent: the response schema says it is required.
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [TOKEN]},
+        json_schema_serialization_defaults_required=True,
+    )
+
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105
+    expires_in: int
+
+
+class StaffCreate(BaseSchema):
+    username: Username
+    password: Password
+    role: StaffRole

@@ -1,0 +1,19 @@
+"""Absolute URLs in response bodies, as DRF builds them from the request."""
+
+from fastapi import Request
+
+
+class Links:
+    """The absolute URLs of one request's answer: next and previous pages, and other resources."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self.base = str(request.base_url)
+
+    def to(self, path: str) -> str:
+        """The absolute URL of a path of this service (`api/patients/…`)."""
+        return self.base + path.lstrip("/")
+
+    def page(self, number: int) -> str:
+        """This request's URL, with every other query parameter, on page `number`."""
+        return str(self.request.url.include_query_params(page=number))

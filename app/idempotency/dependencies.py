@@ -1,0 +1,145 @@
+"""Idempotency-Key on POST (draft-ietf-httpapi-idempotency-key-header).
+
+A retry with the same key and body gets the first response again and changes nothing; the same
+key with another body is a 422; a retry while the first is still running is a 409. Keys belong
+to the caller and expire after `idempotency_key_ttl_seconds`. Only a successful response is kept,
+and it is stored in the request's own transaction, so a write and its stored response commit
+together or not at all; a failed request changed nothing and may simply be sent again.
+"""
+
+import hashlib
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request, Response
+
+from app.audit.dependencies import WorkDep
+from app.auth.dependencies import CurrentPrincipal
+from app.core.dependencies import SettingsDep
+from app.core.errors import Conflict, ParseError, UnprocessableEntity
+from app.core.routing import DeferredJSONRoute
+from app.db.query import Row
+from app.idempotency.repository import IdempotencyRepository
+from app.models.idempotency import KEY_MAX_LENGTH
+
+STATE_KEY = "idempotent_request"
+REPLAYED_HEADERS = ("content-type", "etag", "location")
+
+
+class Replay(Exception):
+    """Raised by the dependency to answer with the stored response instead of running again."""
+
+    def __init__(self, stored: Row) -> None:
+        super().__init__("replay")
+        self.response = Response(
+            content=stored["body"].encode(),
+            status_code=stored["status_code"],
+            headers={**stored["headers"], "Idempotent-Replayed": "true"},
+        )
+
+
+@dataclass
+class IdempotentRequest:
+    repo: IdempotencyRepository
+    caller: str
+    key: str
+    fingerprint: str
+
+    async def remember(self, response: Response) -> None:
+        body = bytes(response.body)
+        headers = {
+            name: response.headers[name] for name in REPLAYED_HEADERS if name in response.headers
+        }
+        await self.repo.save(
+            self.caller,
+            self.key,
+            fingerprint=self.fingerprint,
+            status_code=response.status_code,
+            headers=headers,
+            body=body.decode(),
+        )
+
+
+def parse_key(raw: str) -> str:
+    """The draft's key is a structured-field string (quoted); a bare token is accepted too."""
+    key = raw.strip()
+    if len(key) >= 2 and key[0] == key[-1] == '"':
+        key = key[1:-1]
+    if not 1 <= len(key) <= KEY_MAX_LENGTH or not all(" " <= ch <= "~" for ch in key):
+        raise ParseError(f"Idempotency-Key must be 1-{KEY_MAX_LENGTH} printable ASCII characters.")
+    return key
+
+
+async def _fingerprint(request: Request) -> str:
+    digest = hashlib.sha256(f"{request.method} {request.url.path}\n".encode())
+    digest.update(await request.body())
+    return digest.hexdigest()
+
+
+async def _idempotency(
+    request: Request,
+    principal: CurrentPrincipal,
+    work: WorkDep,
+    settings: SettingsDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description=(
+                "Makes a retry safe: the same key and body get the first response again."
+                f" 1-{KEY_MAX_LENGTH} printable ASCII characters, optionally in double quotes."
+            ),
+            examples=['"8e03978e-40d5-43e8-bc93-6894a57f9324"'],
+        ),
+    ] = None,
+) -> None:
+    if idempotency_key is None:
+        return
+    key = parse_key(idempotency_key)
+    await work.begin()  # the lock, the write and its stored response commit together
+    pending = IdempotentRequest(
+        repo=IdempotencyRepository(work, timedelta(seconds=settings.idempotency_key_ttl_seconds)),
+        caller=principal.key,
+        key=key,
+        fingerprint=await _fingerprint(request),
+    )
+    stored = await pending.repo.get(pending.caller, pending.key)
+    if stored is None:
+        if not await pending.repo.try_lock(pending.caller, pending.key):
+            raise Conflict(
+                "A request with this Idempotency-Key is still being processed; retry later.",
+                headers={"Retry-After": "1"},
+            )
+        # The first request may have committed between the look and the lock.
+        stored = await pending.repo.get(pending.caller, pending.key)
+    if stored is None:
+        setattr(request.state, STATE_KEY, pending)
+        return
+    if stored["fingerprint"] != pending.fingerprint:
+        raise UnprocessableEntity("This Idempotency-Key was already used for a different request.")
+    raise Replay(stored)
+
+
+Idempotent = Depends(_idempotency)
+
+
+class IdempotentRoute(DeferredJSONRoute):
+    """Answers a replay with the stored response, and stores a keyed request's success before
+    the request's unit of work commits (which happens after the handler returns)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def idempotent(request: Request) -> Response:
+            try:
+                response = await handler(request)
+            except Replay as replay:
+                return replay.response
+            pending: IdempotentRequest | None = getattr(request.state, STATE_KEY, None)
+            if pending is not None and 200 <= response.status_code < 300:
+                await pending.remember(response)
+            return response
+
+        return idempotent

@@ -1,0 +1,117 @@
+"""The patient's field rules of API.md, each written once and shared by every schema that uses
+the field (the API's and the admin's forms alike)."""
+
+import re
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BeforeValidator, Field
+
+from app.core.fields import SearchTerm, Text, documented, error, matching, not_bool
+from app.models.patient import MAX_TAGS, PATIENT_ID, PHONE_NO
+
+SSN_RE = re.compile(r"[0-9]{3}-[0-9]{2}-[0-9]{4}")
+DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+EARLIEST_BIRTH_DATE = date(1900, 1, 1)
+
+
+def _check_email(value: str) -> str:
+    try:
+        validate_email(value, check_deliverability=False)
+    except EmailNotValidError:
+        raise error("email", "Enter a valid email address.") from None
+    return value
+
+
+def _parse_date(value: Any) -> Any:
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not DATE_RE.fullmatch(value):
+        raise error(
+            "date_format", "Date has wrong format. Use one of these formats instead: YYYY-MM-DD."
+        )
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise error("date_invalid", "Enter a valid date.") from None
+
+
+def _check_birth_date(value: date) -> date:
+    if value > datetime.now(UTC).date():
+        raise error("date_of_birth", "Date of birth cannot be in the future.")
+    if value < EARLIEST_BIRTH_DATE:
+        raise error("date_of_birth", "Date of birth cannot be before 1900-01-01.")
+    return value
+
+
+def _require_datetime_string(value: Any) -> Any:
+    # pydantic alone would also read "1700000000" as a Unix time; the contract says ISO 8601.
+    if not (isinstance(value, datetime) or (isinstance(value, str) and DATE_RE.match(value))):
+        raise error(
+            "datetime_type", "Datetime has wrong format. Use ISO 8601, e.g. 2024-05-01T14:30:00Z."
+        )
+    return value
+
+
+def _as_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59-01:00 is past the last representable datetime
+        raise error("datetime_overflow", "Datetime value out of range.") from None
+
+
+def _check_unique_tags(tags: list[str]) -> list[str]:
+    if len(set(tags)) != len(tags):
+        raise error("tags_unique", "Tags must be unique (after trimming).")
+    return tags
+
+
+PatientId = Annotated[
+    str,
+    matching(
+        PATIENT_ID,
+        "patient_id",
+        'Patient id must be "p_" followed by 6 lowercase letters or digits.',
+    ),
+    documented(PATIENT_ID),
+]
+Name = Annotated[Text, Field(min_length=1, max_length=100)]
+PhoneNo = Annotated[
+    Text,
+    Field(min_length=1),
+    matching(PHONE_NO, "phone_no", "Phone number must be 9-15 digits, optionally starting with +."),
+    documented(PHONE_NO),
+]
+MedicalText = Annotated[Text, Field(max_length=5000)]
+BirthDate = Annotated[date, BeforeValidator(_parse_date), AfterValidator(_check_birth_date)]
+Sex = Literal["M", "F", "O", "P"]
+Ssn = Annotated[
+    Text, matching(SSN_RE, "ssn", "SSN must be in the format 123-45-6789."), documented(SSN_RE)
+]
+Email = Annotated[
+    Text,
+    Field(max_length=254, json_schema_extra={"format": "idn-email"}),
+    AfterValidator(_check_email),
+]
+Address = Annotated[Text, Field(max_length=500)]
+AddedNote = Annotated[Text, Field(max_length=500)]
+AboutNote = Annotated[Text, Field(max_length=250)]
+Tag = Annotated[Text, Field(min_length=1, max_length=50)]
+Tags = Annotated[
+    list[Tag],
+    Field(max_length=MAX_TAGS, json_schema_extra={"uniqueItems": True}),
+    AfterValidator(_check_unique_tags),
+]
+
+SessionDate = Annotated[
+    datetime, BeforeValidator(_require_datetime_string), AfterValidator(_as_utc)
+]
+# Constraints before the bool check, so the schema states them as minimum and maximum.
+DurationMinutes = Annotated[int, Field(ge=1, le=480), not_bool("A valid integer is required.")]
+Therapist = Annotated[Text, Field(max_length=100)]
+SessionNotes = Annotated[Text, Field(max_length=2000)]
+
+TagFilter = Annotated[list[SearchTerm], Field(max_length=MAX_TAGS)]

@@ -1,0 +1,390 @@
+"""All SQL for patients. Statements are built and compiled once (the list and updates once per
+combination of filters or columns); nothing here commits: the unit of work does."""
+
+import secrets
+import string
+from functools import lru_cache
+from typing import Any, cast
+
+import asyncpg
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from app.core.conditional import Versions
+from app.core.errors import NotFound, PreconditionFailed, ValidationFailed
+from app.db.counting import Count, Counting
+from app.db.query import Executor, Query, Row
+from app.models.patient import MAX_TAGS, VERSION_SEQUENCE, Patient
+from app.patients.schemas import PatientListQuery
+
+ID_ALPHABET = string.ascii_lowercase + string.digits
+
+PATIENTS = cast(Table, Patient.__table__)
+# What a read or write returns: everything but the password hash.
+COLUMNS = [column for column in PATIENTS.c if column.key != "password_hash"]
+# What a create sets; an optional field left out is stored as null, tags as [].
+CREATED = (
+    "id",
+    "password_hash",
+    "first_name",
+    "last_name",
+    "phone_no",
+    "allergies_and_medication",
+    "date_of_birth",
+    "sex",
+    "ssn",
+    "email",
+    "address",
+    "added_note",
+    "about_note",
+    "tags",
+)
+CREATE_DEFAULTS: dict[str, Any] = {
+    "ssn": None,
+    "email": None,
+    "address": None,
+    "added_note": None,
+    "about_note": None,
+    "tags": [],
+}
+UNIQUE_FIELDS = {
+    "pk_patients": ("id", "A patient with this id already exists."),
+    "uq_patients_phone_no": ("phone_no", "A patient with this phone number already exists."),
+}
+
+
+def new_patient_id() -> str:
+    return "p_" + "".join(secrets.choice(ID_ALPHABET) for _ in range(6))
+
+
+def cast_text(column: Any) -> Any:
+    """A column compared as the text it is stored as (an encrypted value's key id prefix)."""
+    return type_coerce(column, Text)
+
+
+def _param(name: str) -> Any:
+    return bindparam(name, type_=PATIENTS.c[name].type)
+
+
+def matching(conditional: bool) -> list[ColumnElement[bool]]:
+    """The patient a write is for; with If-Match, only at one of the versions it names."""
+    conditions: list[ColumnElement[bool]] = [Patient.id == bindparam("id")]
+    if conditional:
+        versions = bindparam("versions", type_=ARRAY(BigInteger))
+        conditions.append(Patient.version == func.any(versions))
+    return conditions
+
+
+def changed() -> dict[str, Any]:
+    """What every write sets besides its own columns: a new version (the ETag) and the time."""
+    return {"updated_at": func.now(), "version": VERSION_SEQUENCE.next_value()}
+
+
+def versioned(versions: Versions) -> dict[str, Any]:
+    return {} if versions is None else {"versions": list(versions)}
+
+
+def _one_patient_array(name: str) -> Any:
+    return bindparam(name, type_=JSONB)
+
+
+_GET = Query(select(*COLUMNS).where(Patient.id == bindparam("id")))
+_EXISTS = Query(select(Patient.id).where(Patient.id == bindparam("id")))
+_INSERT = {
+    generated: Query(
+        (
+            pg_insert(PATIENTS)
+            .values({name: _param(name) for name in CREATED})
+            .on_conflict_do_nothing(index_elements=[Patient.id])
+            if generated
+            else insert(PATIENTS).values({name: _param(name) for name in CREATED})
+        ).returning(*COLUMNS)
+    )
+    for generated in (True, False)
+}
+_DELETE = {
+    conditional: Query(
+        delete(Patient).where(*matching(conditional)).returning(Patient.id, Patient.profile_picture)
+    )
+    for conditional in (True, False)
+}
+_ADD_TAG = {
+    conditional: Query(
+        update(Patient)
+        .where(
+            *matching(conditional),
+            ~Patient.tags.contains(_one_patient_array("tags")),
+            func.jsonb_array_length(Patient.tags) < MAX_TAGS,
+        )
+        .values(tags=Patient.tags.op("||")(_one_patient_array("tags")), **changed())
+        .returning(*COLUMNS)
+    )
+    for conditional in (True, False)
+}
+_REMOVE_TAG = {
+    conditional: Query(
+        update(Patient)
+        .where(*matching(conditional), Patient.tags.contains(_one_patient_array("tags")))
+        .values(tags=Patient.tags.op("-")(bindparam("tag", type_=Text)), **changed())
+        .returning(*COLUMNS)
+    )
+    for conditional in (True, False)
+}
+_ADD_SESSION = {
+    conditional: Query(
+        update(Patient)
+        .where(*matching(conditional))
+        .values(sessions=Patient.sessions.op("||")(_one_patient_array("session")), **changed())
+        .returning(*COLUMNS)
+    )
+    for conditional in (True, False)
+}
+
+_previous = (
+    select(Patient.id, Patient.profile_picture.label("previous_picture"))
+    .where(Patient.id == bindparam("id"))
+    .with_for_update()
+    .subquery("previous")
+)
+# One statement: the row is locked, its picture name read and replaced, so that of two uploads
+# at once each learns the name the other replaced, and no stored picture is left unreferenced.
+_REPLACE_PICTURE = Query(
+    update(Patient)
+    .where(Patient.id == _previous.c.id)
+    .values(profile_picture=bindparam("name", type_=Text), **changed())
+    .returning(*COLUMNS, _previous.c.previous_picture)
+)
+
+
+@lru_cache(maxsize=256)
+def _update(columns: tuple[str, ...], conditional: bool) -> Query:
+    """The UPDATE of these columns (a PUT's or a PATCH's), compiled once per combination."""
+    return Query(
+        update(Patient)
+        .where(*matching(conditional))
+        .values({**{name: _param(name) for name in columns}, **changed()})
+        .returning(*COLUMNS)
+    )
+
+
+PHI_COLUMNS = ("ssn", "allergies_and_medication")
+_REENCRYPT = Query(
+    update(Patient)
+    .where(Patient.id == bindparam("id"))
+    .values({name: _param(name) for name in PHI_COLUMNS})
+    .returning(Patient.id)
+)
+
+
+@lru_cache(maxsize=8)
+def _encrypted_under_other_keys(key_id: str) -> Query:
+    current = f"v1:{key_id}:%"
+    stale = [
+        and_(column.is_not(None), cast_text(column).not_like(current))
+        for column in (Patient.ssn, Patient.allergies_and_medication)
+    ]
+    statement = select(Patient.id, Patient.ssn, Patient.allergies_and_medication)
+    return Query(statement.where(or_(*stale)).order_by(Patient.id).limit(bindparam("limit")))
+
+
+def _like_pattern(fragment: str) -> str:
+    escaped = fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _filters(query: PatientListQuery) -> tuple[tuple[int, bool, bool, int, bool], dict[str, Any]]:
+    """The shape of the list's filters (what the statement depends on) and their parameters."""
+    words = query.name_words()
+    digits = query.phone_digits()
+    params: dict[str, Any] = {f"word_{n}": _like_pattern(word) for n, word in enumerate(words)}
+    if digits:
+        params["phone"] = _like_pattern(digits)
+    if query.email:
+        params["email"] = _like_pattern(query.email)
+    params.update({f"tag_{n}": [tag] for n, tag in enumerate(query.tag)})
+    if query.sex:
+        params["sex"] = query.sex
+    shape = (len(words), bool(digits), bool(query.email), len(query.tag), bool(query.sex))
+    return shape, params
+
+
+def _where(words: int, phone: bool, email: bool, tags: int, sex: bool) -> list[Any]:
+    """The list's filters (API.md "Listing"), for the API and the admin alike."""
+    conditions: list[Any] = []
+    for n in range(words):
+        pattern = bindparam(f"word_{n}", type_=Text)
+        conditions.append(
+            or_(
+                Patient.first_name.ilike(pattern, escape="\\"),
+                Patient.last_name.ilike(pattern, escape="\\"),
+            )
+        )
+    if phone:
+        # phone_no is digits with an optional leading "+", so its digits are a substring of it.
+        conditions.append(Patient.phone_no.like(bindparam("phone", type_=Text), escape="\\"))
+    if email:
+        conditions.append(Patient.email.ilike(bindparam("email", type_=Text), escape="\\"))
+    for n in range(tags):
+        conditions.append(Patient.tags.contains(_one_patient_array(f"tag_{n}")))
+    if sex:
+        conditions.append(Patient.sex == bindparam("sex"))
+    return conditions
+
+
+@lru_cache(maxsize=256)
+def _counting(shape: tuple[int, bool, bool, int, bool]) -> Counting:
+    """The count of the ids the list's filters select, compiled once per shape."""
+    return Counting(select(Patient.id).where(*_where(*shape)))
+
+
+@lru_cache(maxsize=256)
+def _page(
+    shape: tuple[int, bool, bool, int, bool], ordering: tuple[tuple[str, bool], ...]
+) -> Query:
+    statement = select(*COLUMNS).where(*_where(*shape))
+    for column, descending in ordering:
+        attribute = PATIENTS.c[column]
+        statement = statement.order_by(attribute.desc() if descending else attribute.asc())
+    statement = statement.order_by(Patient.id).offset(bindparam("offset"))
+    return Query(statement.limit(bindparam("limit")))
+
+
+def matching_ids(query: PatientListQuery) -> ColumnElement[bool]:
+    """`patients.id IN (the ids the list's filters select)`, with the values bound: for the
+    admin's search, which finds patients as the API's list does."""
+    shape, params = _filters(query)
+    ids = select(Patient.id).where(*_where(*shape)).params(params)
+    return Patient.id.in_(ids)
+
+
+def _unique_violation(error: asyncpg.UniqueViolationError) -> ValidationFailed | None:
+    if error.constraint_name in UNIQUE_FIELDS:
+        field, message = UNIQUE_FIELDS[error.constraint_name]
+        return ValidationFailed.on(field, message)
+    return None
+
+
+class PatientRepository:
+    def __init__(self, executor: Executor) -> None:
+        self.executor = executor
+
+    async def get(self, patient_id: str) -> Row | None:
+        return await self.executor.fetch_one(_GET, id=patient_id)
+
+    async def exists(self, patient_id: str) -> bool:
+        return await self.executor.fetch_one(_EXISTS, id=patient_id) is not None
+
+    async def insert(
+        self, patient_id: str, values: dict[str, Any], *, generated: bool
+    ) -> Row | None:
+        """Insert a patient with this id; None when a `generated` id is taken already (a chosen
+        one taken is a 400)."""
+        fields = {**CREATE_DEFAULTS, **values, "id": patient_id}
+        return await self._write(_INSERT[generated], fields)
+
+    async def update(
+        self, patient_id: str, values: dict[str, Any], *, versions: Versions = None
+    ) -> Row:
+        if not values:
+            return await self.unchanged(patient_id, versions)
+        query = _update(tuple(sorted(values)), versions is not None)
+        patient = await self._write(query, {**values, "id": patient_id, **versioned(versions)})
+        return patient or await self._refused(patient_id, versions)
+
+    async def delete(self, patient_id: str, *, versions: Versions = None) -> str | None:
+        """Delete the patient; returns their picture's stored name, for the caller to remove."""
+        row = await self.executor.fetch_one(
+            _DELETE[versions is not None], id=patient_id, **versioned(versions)
+        )
+        if row is None:
+            await self._refused(patient_id, versions)
+        picture: str | None = row["profile_picture"] if row else None
+        return picture
+
+    async def replace_picture(self, patient_id: str, name: str | None) -> tuple[Row, str | None]:
+        """Set (or clear) the picture's stored name; the patient, and the name it replaced."""
+        patient = await self.executor.fetch_one(_REPLACE_PICTURE, id=patient_id, name=name)
+        if patient is None:
+            raise NotFound
+        return patient, patient.pop("previous_picture")
+
+    async def add_tag(self, patient_id: str, tag: str, *, versions: Versions = None) -> Row:
+        params = {"id": patient_id, "tags": [tag], **versioned(versions)}
+        patient = await self._write(_ADD_TAG[versions is not None], params)
+        if patient is not None:
+            return patient
+        current = await self.unchanged(patient_id, versions)
+        if tag in current["tags"]:
+            return current
+        raise ValidationFailed.on("tag", f"A patient may have at most {MAX_TAGS} tags.")
+
+    async def remove_tag(self, patient_id: str, tag: str, *, versions: Versions = None) -> Row:
+        params = {"id": patient_id, "tags": [tag], "tag": tag, **versioned(versions)}
+        patient = await self._write(_REMOVE_TAG[versions is not None], params)
+        return patient or await self.unchanged(patient_id, versions)
+
+    async def add_session(
+        self, patient_id: str, session: dict[str, Any], *, versions: Versions = None
+    ) -> Row:
+        params = {"id": patient_id, "session": [session], **versioned(versions)}
+        patient = await self._write(_ADD_SESSION[versions is not None], params)
+        return patient or await self._refused(patient_id, versions)
+
+    async def encrypted_under_other_keys(self, key_id: str, *, limit: int) -> list[Row]:
+        """Patients with a PHI field still encrypted under a key other than `key_id`, with
+        those fields decrypted."""
+        return await self.executor.fetch(_encrypted_under_other_keys(key_id), limit=limit)
+
+    async def reencrypt(self, patients: list[Row]) -> None:
+        """Write the PHI fields again, so they are encrypted under the current key (the
+        patient's version is kept: their record has not changed)."""
+        for patient in patients:
+            await self.executor.fetch_one(
+                _REENCRYPT, id=patient["id"], **{name: patient[name] for name in PHI_COLUMNS}
+            )
+
+    async def unchanged(self, patient_id: str, versions: Versions) -> Row:
+        """The patient a write left as it was: 404 when missing, 412 when If-Match is stale."""
+        patient = await self.get(patient_id)
+        if patient is None:
+            raise NotFound
+        if versions is not None and patient["version"] not in versions:
+            raise PreconditionFailed
+        return patient
+
+    async def _refused(self, patient_id: str, versions: Versions) -> Row:
+        """Why a write that must change its row did not: the patient is gone, or has moved on."""
+        await self.unchanged(patient_id, versions)
+        raise PreconditionFailed  # it matched only after a concurrent write we did not see
+
+    async def list(self, query: PatientListQuery, *, offset: int, limit: int) -> list[Row]:
+        shape, params = _filters(query)
+        page = _page(shape, tuple(query.ordering_terms()))
+        return await self.executor.fetch(page, **params, offset=offset, limit=limit)
+
+    async def count(self, query: PatientListQuery, *, exact_up_to: int | None) -> Count:
+        shape, params = _filters(query)
+        return await _counting(shape).count(self.executor, params, exact_up_to=exact_up_to)
+
+    async def _write(self, query: Query, params: dict[str, Any]) -> Row | None:
+        try:
+            return await self.executor.fetch_one(query, **params)
+        except asyncpg.UniqueViolationError as error:
+            if (violation := _unique_violation(error)) is not None:
+                raise violation from None
+            raise

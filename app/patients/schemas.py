@@ -1,0 +1,211 @@
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar
+
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, PlainSerializer
+
+from app.auth.schemas import Password
+from app.core.conditional import Conditional
+from app.core.fields import Omittable, SearchTerm
+from app.core.schemas import BaseSchema
+from app.core.urls import Links
+from app.db.query import Row
+from app.models.patient import ORDERABLE
+from app.patients import examples
+from app.patients.fields import (
+    AboutNote,
+    AddedNote,
+    Address,
+    BirthDate,
+    DurationMinutes,
+    Email,
+    MedicalText,
+    Name,
+    PatientId,
+    PhoneNo,
+    SessionDate,
+    SessionNotes,
+    Sex,
+    Ssn,
+    Tag,
+    TagFilter,
+    Tags,
+    Therapist,
+)
+
+Money = Annotated[Decimal, PlainSerializer(lambda v: f"{v:.2f}", return_type=str)]
+
+
+class PatientUpdate(BaseSchema):
+    """PATCH: any subset of the writable fields."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.PATIENT_UPDATE]})
+
+    first_name: Omittable[Name] = None
+    last_name: Omittable[Name] = None
+    phone_no: Omittable[PhoneNo] = None
+    allergies_and_medication: Omittable[MedicalText] = None
+    date_of_birth: Omittable[BirthDate] = None
+    sex: Omittable[Sex] = None
+    ssn: Ssn | None = None
+    email: Email | None = None
+    address: Address | None = None
+    added_note: AddedNote | None = None
+    about_note: AboutNote | None = None
+    tags: Omittable[Tags] = None
+    password: Omittable[Password] = None
+
+
+class PatientReplace(PatientUpdate):
+    """PUT: every required field; an omitted optional field is left unchanged."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.PATIENT_REPLACE]})
+
+    first_name: Name
+    last_name: Name
+    phone_no: PhoneNo
+    allergies_and_medication: MedicalText
+    date_of_birth: BirthDate
+    sex: Sex
+
+
+class PatientCreate(PatientReplace):
+    """POST: as PUT, plus a password, and an id that is generated when absent."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.PATIENT_CREATE]})
+
+    id: Omittable[PatientId] = None
+    password: Password
+
+
+class SessionCreate(BaseSchema):
+    """A therapy session to append; `date` is required."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.SESSION_CREATE]})
+
+    date: SessionDate
+    duration_minutes: DurationMinutes | None = None
+    therapist: Therapist | None = None
+    notes: SessionNotes | None = None
+
+
+class SessionRead(BaseSchema):
+    """A therapy session in the patient's history."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.SESSION]})
+
+    id: str
+    date: datetime
+    duration_minutes: int | None
+    therapist: str | None
+    notes: str | None
+    created_at: datetime
+
+
+class TagAction(BaseSchema):
+    """The tag to add or remove (trimmed)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.TAG_ACTION]})
+
+    tag: Tag
+
+
+class PatientRead(BaseSchema):
+    """A patient, as every endpoint returns it (`password` is never returned)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.PATIENT]})
+    list_path: ClassVar[str] = "/api/patients/"
+
+    id: str
+    first_name: str
+    last_name: str
+    phone_no: str
+    allergies_and_medication: str
+    date_of_birth: date
+    sex: Sex
+    ssn: str | None
+    email: str | None
+    address: str | None
+    added_note: str | None
+    about_note: str | None
+    profile_picture: str | None = Field(
+        description="The absolute URL of the picture, when there is one."
+    )
+    tags: list[str]
+    wallet_balance: Money = Field(examples=["0.00"])
+    sessions: list[SessionRead]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, patient: Row, links: Links) -> "PatientRead":
+        """The patient's answer; the stored picture name becomes the picture's URL."""
+        if patient["profile_picture"] is not None:
+            patient = {**patient, "profile_picture": links.to(picture_path(patient["id"]))}
+        return cls.model_validate(patient)
+
+
+def patient_answer(patient: Row, links: Links, etag: Conditional) -> PatientRead:
+    """The patient as the API answers them, with their version as the ETag."""
+    etag.tag(patient["version"])
+    return PatientRead.of(patient, links)
+
+
+def picture_path(patient_id: str) -> str:
+    return f"api/patients/{patient_id}/profile_picture/"
+
+
+def session_document(
+    session: SessionCreate, *, session_id: str, created_at: datetime
+) -> dict[str, Any]:
+    """The JSON stored for one session in the patient's append-only history."""
+    return SessionRead(id=session_id, created_at=created_at, **session.model_dump()).model_dump(
+        mode="json"
+    )
+
+
+def _drop_blank(values: list[str]) -> list[str]:
+    return [value for value in values if value]
+
+
+def _blank_to_none(value: Any) -> Any:
+    return None if value == "" else value
+
+
+class PatientListQuery(BaseSchema):
+    """The list's filters and ordering; empty values are ignored, as django-filter does."""
+
+    name: SearchTerm | None = Field(
+        default=None, description="Every word must match first or last name."
+    )
+    phone: SearchTerm | None = Field(
+        default=None, description="Digits to find anywhere in the phone number."
+    )
+    email: SearchTerm | None = Field(
+        default=None, description="Case-insensitive substring of the email."
+    )
+    tag: Annotated[TagFilter, AfterValidator(_drop_blank)] = Field(
+        default_factory=list, description="Exact tag; repeat for all of several."
+    )
+    sex: Annotated[Sex | None, BeforeValidator(_blank_to_none)] = None
+    ordering: str | None = Field(
+        default=None,
+        description=f"Comma-separated of {', '.join(ORDERABLE)}; '-' for descending.",
+        examples=["-created_at"],
+    )
+
+    def name_words(self) -> list[str]:
+        return (self.name or "").split()
+
+    def phone_digits(self) -> str:
+        return "".join(ch for ch in self.phone or "" if ch.isascii() and ch.isdigit())
+
+    def ordering_terms(self) -> list[tuple[str, bool]]:
+        """(column, descending) pairs; unknown fields are dropped, as DRF's OrderingFilter does."""
+        terms: list[tuple[str, bool]] = []
+        for raw in (self.ordering or "").split(","):
+            term = raw.strip()
+            column = term.removeprefix("-")
+            if column in ORDERABLE and column not in (seen for seen, _ in terms):
+                terms.append((column, term.startswith("-")))
+        return terms or [("created_at", True)]

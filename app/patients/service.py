@@ -1,0 +1,100 @@
+"""Every patient read and write, for the API and the admin alike: the rules around a write (the
+password hashed, the session's id and time, the audited completion) are written here once."""
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from app.audit.work import UnitOfWork
+from app.core.conditional import Versions
+from app.core.errors import NotFound, ValidationFailed
+from app.core.security import hash_password
+from app.db.counting import Count
+from app.db.query import Row
+from app.patients.repository import PatientRepository, new_patient_id
+from app.patients.schemas import (
+    PatientCreate,
+    PatientListQuery,
+    PatientUpdate,
+    SessionCreate,
+    session_document,
+)
+
+ID_ATTEMPTS = 10
+
+
+async def writable(payload: PatientUpdate) -> dict[str, Any]:
+    """The columns a write sets: only what was sent, with the password replaced by its hash."""
+    values = payload.model_dump(exclude_unset=True)
+    if (password := values.pop("password", None)) is not None:
+        values["password_hash"] = await hash_password(password)
+    return values
+
+
+class PatientService:
+    """Runs in a unit of work; each method's last statement completes it (with its audit event)."""
+
+    def __init__(self, work: UnitOfWork) -> None:
+        self.work = work
+        self.patients = PatientRepository(work)
+
+    async def get(self, patient_id: str) -> Row:
+        patient = await self.work.completed_by(self.patients.get(patient_id))
+        if patient is None:
+            raise NotFound
+        return patient
+
+    async def exists(self, patient_id: str) -> bool:
+        return await self.patients.exists(patient_id)
+
+    async def create(self, payload: PatientCreate) -> Row:
+        """Create a patient; an id is drawn when none is chosen, and again if it is taken."""
+        values = await writable(payload)  # hashed before the work takes a connection
+        chosen = values.pop("id", None)
+        for _ in range(ID_ATTEMPTS):
+            patient_id = chosen or new_patient_id()
+            self.work.entry.patient_id = patient_id  # the audit event names the new patient
+            patient = await self.work.completed_by(
+                self.patients.insert(patient_id, values, generated=chosen is None)
+            )
+            if patient is not None:
+                return patient
+        raise ValidationFailed.on("id", "Could not generate a unique patient id; try again.")
+
+    async def update(
+        self, patient_id: str, payload: PatientUpdate, *, versions: Versions = None
+    ) -> Row:
+        values = await writable(payload)
+        return await self.work.completed_by(
+            self.patients.update(patient_id, values, versions=versions)
+        )
+
+    async def delete(self, patient_id: str, *, versions: Versions = None) -> str | None:
+        """Delete the patient; returns their picture's stored name, to remove once committed."""
+        return await self.work.completed_by(self.patients.delete(patient_id, versions=versions))
+
+    async def add_tag(self, patient_id: str, tag: str, *, versions: Versions = None) -> Row:
+        return await self.work.completed_by(
+            self.patients.add_tag(patient_id, tag, versions=versions)
+        )
+
+    async def remove_tag(self, patient_id: str, tag: str, *, versions: Versions = None) -> Row:
+        return await self.work.completed_by(
+            self.patients.remove_tag(patient_id, tag, versions=versions)
+        )
+
+    async def add_session(
+        self, patient_id: str, session: SessionCreate, *, versions: Versions = None
+    ) -> Row:
+        document = session_document(
+            session, session_id=str(uuid.uuid4()), created_at=datetime.now(UTC)
+        )
+        return await self.work.completed_by(
+            self.patients.add_session(patient_id, document, versions=versions)
+        )
+
+    async def count(self, query: PatientListQuery, *, exact_up_to: int | None) -> Count:
+        return await self.patients.count(query, exact_up_to=exact_up_to)
+
+    async def list(self, query: PatientListQuery, *, offset: int, limit: int) -> list[Row]:
+        return await self.work.completed_by(self.patients.list(query, offset=offset, limit=limit))

@@ -1,0 +1,85 @@
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, File, UploadFile, status
+from fastapi.responses import Response
+
+from app.auth.access import allow
+from app.auth.permissions import Access
+from app.core.dependencies import LinksDep, MultipartUpload, SettingsDep
+from app.core.errors import PayloadTooLarge
+from app.core.openapi import COMMON_ERRORS, errors
+from app.patients.dependencies import PatientIdDep
+from app.patients.schemas import PatientRead
+from app.pictures.dependencies import PictureServiceDep, PictureStoreDep
+
+router = APIRouter(prefix="/api/patients/{patient_id}/profile_picture", tags=["profile picture"])
+READ_CHUNK = 1024 * 1024
+
+
+async def _read_capped(upload: UploadFile, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await upload.read(READ_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.put(
+    "/",
+    response_model=PatientRead,
+    dependencies=[allow(Access.STAFF_OR_SELF), MultipartUpload],
+    summary="Upload the profile picture",
+    response_description="The patient, whose `profile_picture` is now the picture's URL.",
+    responses=errors(400, *COMMON_ERRORS, 404, 413, 415),
+)
+async def upload_profile_picture(
+    patient_id: PatientIdDep,
+    file: Annotated[UploadFile, File(description="A JPEG, PNG or WebP image, at most 5 MB.")],
+    pictures: PictureServiceDep,
+    store: PictureStoreDep,
+    settings: SettingsDep,
+    links: LinksDep,
+    after: BackgroundTasks,
+) -> PatientRead:
+    """Set the patient's profile picture (re-encoded: no EXIF or GPS metadata survives)."""
+    data = await _read_capped(file, settings.picture_max_bytes)
+    patient, previous = await pictures.upload(patient_id, data)
+    after.add_task(store.remove, previous)
+    return PatientRead.of(patient, links)
+
+
+@router.get(
+    "/",
+    response_class=Response,
+    dependencies=[allow(Access.STAFF_OR_SELF)],
+    summary="Download the profile picture",
+    response_description="The image: JPEG, PNG or WebP.",
+    responses={
+        **errors(*COMMON_ERRORS, 404),
+        200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}},
+    },
+)
+async def get_profile_picture(patient_id: PatientIdDep, pictures: PictureServiceDep) -> Response:
+    """The profile picture's bytes."""
+    return await pictures.download(patient_id)
+
+
+@router.delete(
+    "/",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[allow(Access.ADMIN_OR_SELF)],
+    summary="Remove the profile picture",
+    response_description="Removed (or there was none); no body.",
+    responses=errors(*COMMON_ERRORS, 404),
+)
+async def delete_profile_picture(
+    patient_id: PatientIdDep,
+    pictures: PictureServiceDep,
+    store: PictureStoreDep,
+    after: BackgroundTasks,
+) -> None:
+    """Remove the profile picture (also when there is none)."""
+    after.add_task(store.remove, await pictures.remove(patient_id))

@@ -1,0 +1,68 @@
+"""A patient's profile picture: checked and re-encoded, stored, referenced by the patient."""
+
+import asyncio
+
+import anyio
+from starlette.responses import StreamingResponse
+
+from app.audit.work import UnitOfWork
+from app.core.config import Settings
+from app.core.errors import NotFound
+from app.db.query import Row
+from app.patients.repository import PatientRepository
+from app.pictures.images import clean_picture
+from app.pictures.stores import FolderPictureStore, PictureStore
+
+
+def picture_store(settings: Settings) -> PictureStore:
+    """S3-compatible object storage when PICTURES_S3_BUCKET is set, else MEDIA_DIR's folder."""
+    if settings.pictures_s3_bucket:
+        from app.pictures.s3 import S3PictureStore  # boto3 is imported only when it is used
+
+        return S3PictureStore(
+            bucket=settings.pictures_s3_bucket,
+            prefix=settings.pictures_s3_prefix,
+            endpoint_url=settings.pictures_s3_endpoint_url,
+        )
+    return FolderPictureStore(settings.pictures_dir)
+
+
+class PictureService:
+    def __init__(self, work: UnitOfWork, store: PictureStore, settings: Settings) -> None:
+        self.work = work
+        self.store = store
+        self.settings = settings
+        self.patients = PatientRepository(work)
+
+    async def upload(self, patient_id: str, data: bytes) -> tuple[Row, str | None]:
+        """Decode, re-encode and store the picture, then point the patient at it; returns the
+        patient and the picture it replaced, to remove once the work is committed."""
+        picture = await asyncio.to_thread(
+            clean_picture,
+            data,
+            max_bytes=self.settings.picture_max_bytes,
+            max_side=self.settings.picture_max_side,
+        )
+        name = await self.store.save(picture)
+        try:
+            return await self.work.completed_by(self.patients.replace_picture(patient_id, name))
+        except BaseException:
+            with anyio.CancelScope(shield=True):  # also when the request was cancelled
+                await self.store.remove(name)
+            raise
+
+    async def download(self, patient_id: str) -> StreamingResponse:
+        """The picture's bytes; 404 when the patient has none."""
+        patient = await self.patients.get(patient_id)
+        if patient is None:
+            raise NotFound
+        name = patient["profile_picture"]
+        stored = await self.store.open(name) if name else None
+        if stored is None:
+            raise NotFound
+        return stored.response()
+
+    async def remove(self, patient_id: str) -> str | None:
+        """Clear the patient's picture (also when there is none); returns the name it had."""
+        _, previous = await self.work.completed_by(self.patients.replace_picture(patient_id, None))
+        return previous

@@ -1,0 +1,60 @@
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar
+
+from pydantic import AfterValidator, ConfigDict, Field
+
+from app.core.fields import Text, error, not_bool
+from app.core.schemas import BaseSchema
+from app.models.wallet import REASON_MAX_LENGTH
+from app.patients.schemas import Money
+
+WALLET_UPDATE: dict[str, Any] = {"amount": "25.50", "reason": "Top-up"}
+WALLET_TRANSACTION: dict[str, Any] = {
+    "id": 1042,
+    "amount": "25.50",
+    "balance_after": "25.50",
+    "reason": "Top-up",
+    "actor": "admin",
+    "created_at": "2024-05-01T15:40:12.001000Z",
+}
+
+
+def _check_nonzero(value: Decimal) -> Decimal:
+    if value == 0:
+        raise error("amount_zero", "Amount must not be zero.")
+    return value.quantize(Decimal("0.01"))
+
+
+Amount = Annotated[
+    Decimal,
+    Field(decimal_places=2, ge=-1_000_000, le=1_000_000),
+    not_bool("A valid number is required."),
+    AfterValidator(_check_nonzero),
+]
+WalletReason = Annotated[Text, Field(max_length=REASON_MAX_LENGTH)]
+
+
+class WalletUpdate(BaseSchema):
+    """A signed, non-zero change of the wallet balance."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [WALLET_UPDATE]})
+
+    amount: Amount = Field(examples=["25.50"])
+    reason: WalletReason | None = Field(
+        default=None, description="Why the balance changed; kept in the wallet's ledger."
+    )
+
+
+class WalletTransactionRead(BaseSchema):
+    """One change of the wallet balance, from the patient's ledger."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [WALLET_TRANSACTION]})
+    list_path: ClassVar[str] = "/api/patients/p_zxcp0h/wallet_transactions/"
+
+    id: int
+    amount: Money = Field(examples=["25.50"])
+    balance_after: Money = Field(examples=["125.50"])
+    reason: str | None
+    actor: str
+    created_at: datetime

@@ -1,0 +1,170 @@
+"""Throttling (API.md "Authentication", "Errors: 429"): failed logins per username and per client
+address, and API requests per token."""
+
+import re
+import uuid
+from collections.abc import AsyncIterator, Callable
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.auth.commands import create_staff
+from app.core.config import Settings
+from app.main import create_app
+from tests.factories import create_patient
+
+LOGIN = "/api/auth/token/"
+FAILURES_ALLOWED = 10  # API.md: at most 10 failed logins a minute
+PASSWORD = "right-password-1"
+WRONG = "wrong-password-1"
+THROTTLED = re.compile(r"Request was throttled\. Expected available in ([1-9][0-9]*) seconds\.")
+
+ClientAt = Callable[[str], httpx.AsyncClient]
+
+
+@pytest.fixture
+async def client_at(app: FastAPI, anonymous: httpx.AsyncClient) -> AsyncIterator[ClientAt]:
+    """Clients whose requests come from a given address (only the ASGI scope says so)."""
+    opened: list[httpx.AsyncClient] = []
+
+    def make(address: str) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=app, client=(address, 1234))
+        client = httpx.AsyncClient(transport=transport, base_url="http://testserver")
+        opened.append(client)
+        return client
+
+    yield make
+    for client in opened:
+        await client.aclose()
+
+
+@pytest.fixture
+async def staff_user(settings: Settings) -> str:
+    username = f"therapist-{uuid.uuid4().hex[:6]}"
+    await create_staff(settings, username=username, password=PASSWORD, role="therapist")
+    return username
+
+
+async def _login(client: httpx.AsyncClient, username: str, password: str) -> httpx.Response:
+    return await client.post(LOGIN, data={"username": username, "password": password})
+
+
+def assert_throttled(response: httpx.Response) -> int:
+    assert response.status_code == 429, response.text
+    body = response.json()
+    assert set(body) == {"detail"}
+    match = THROTTLED.fullmatch(body["detail"])
+    assert match, body
+    wait = int(match.group(1))
+    assert 1 <= wait <= 60
+    assert response.headers["Retry-After"] == str(wait)
+    return wait
+
+
+async def test_brute_force_is_throttled_after_ten_failures(client_at, staff_user):
+    attacker = client_at("10.0.0.1")
+    for attempt in range(FAILURES_ALLOWED):
+        response = await _login(attacker, staff_user, f"{WRONG}-{attempt}")
+        assert response.status_code == 401, (attempt, response.text)
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+    for attempt in range(5):
+        assert_throttled(await _login(attacker, staff_user, f"{WRONG}-more-{attempt}"))
+
+
+async def test_throttled_even_with_the_right_password(client_at, staff_user):
+    attacker = client_at("10.0.0.2")
+    for _ in range(FAILURES_ALLOWED):
+        assert (await _login(attacker, staff_user, WRONG)).status_code == 401
+    response = await _login(attacker, staff_user, PASSWORD)
+    assert_throttled(response)
+    assert "access_token" not in response.text
+
+
+async def test_username_is_throttled_from_every_address(client_at, staff_user):
+    for n in range(FAILURES_ALLOWED):
+        response = await _login(client_at(f"10.0.1.{n + 1}"), staff_user, WRONG)
+        assert response.status_code == 401, n
+    for n in range(3):
+        fresh = client_at(f"10.0.2.{n + 1}")
+        assert_throttled(await _login(fresh, staff_user, PASSWORD))
+
+
+async def test_patient_phone_number_is_throttled_as_a_username(client, client_at):
+    patient = await create_patient(client)
+    for n in range(FAILURES_ALLOWED):
+        response = await _login(client_at(f"10.0.3.{n + 1}"), patient["phone_no"], WRONG)
+        assert response.status_code == 401, n
+    assert_throttled(await _login(client_at("10.0.4.1"), patient["phone_no"], "correct-horse"))
+    # The same patient's id is another name with a budget of its own.
+    response = await _login(client_at("10.0.4.2"), patient["id"], "correct-horse")
+    assert response.status_code == 200, response.text
+
+
+async def test_address_is_throttled_for_every_username(client_at, staff_user):
+    sprayer = client_at("10.0.5.1")
+    for n in range(FAILURES_ALLOWED):
+        response = await _login(sprayer, f"guess-{n}", WRONG)
+        assert response.status_code == 401, n
+    assert_throttled(await _login(sprayer, "another-guess", WRONG))
+    assert_throttled(await _login(sprayer, staff_user, PASSWORD))
+    # Another address is not affected, and the untouched account still logs in from it.
+    response = await _login(client_at("10.0.5.2"), staff_user, PASSWORD)
+    assert response.status_code == 200, response.text
+
+
+async def test_successful_logins_do_not_use_up_the_budget(client_at, staff_user):
+    user = client_at("10.0.6.1")
+    for _ in range(FAILURES_ALLOWED - 1):
+        assert (await _login(user, staff_user, WRONG)).status_code == 401
+    for _ in range(FAILURES_ALLOWED + 5):
+        response = await _login(user, staff_user, PASSWORD)
+        assert response.status_code == 200, response.text
+    assert (await _login(user, staff_user, WRONG)).status_code == 401  # the tenth failure
+    assert_throttled(await _login(user, staff_user, PASSWORD))
+
+
+async def test_throttling_one_user_leaves_others_alone(client_at, settings, staff_user):
+    other = f"therapist-{uuid.uuid4().hex[:6]}"
+    await create_staff(settings, username=other, password=PASSWORD, role="therapist")
+    for n in range(FAILURES_ALLOWED):
+        await _login(client_at(f"10.0.7.{n + 1}"), staff_user, WRONG)
+    assert_throttled(await _login(client_at("10.0.8.1"), staff_user, PASSWORD))
+    response = await _login(client_at("10.0.8.1"), other, PASSWORD)
+    assert response.status_code == 200, response.text
+
+
+@pytest.fixture
+async def limited_app(settings: Settings, anonymous: httpx.AsyncClient) -> AsyncIterator[FastAPI]:
+    """The service with an API budget of 5 requests a minute per token."""
+    application = create_app(settings.model_copy(update={"api_rate_limit": "5/minute"}))
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+async def test_api_requests_are_throttled_per_token(limited_app, settings):
+    transport = httpx.ASGITransport(app=limited_app)
+    tokens: list[str] = []
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as anon:
+        for role in ("admin", "therapist"):
+            username = f"{role}-{uuid.uuid4().hex[:6]}"
+            await create_staff(settings, username=username, password=PASSWORD, role=role)
+            response = await _login(anon, username, PASSWORD)
+            assert response.status_code == 200, response.text
+            tokens.append(response.json()["access_token"])
+
+    def client_for(token: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            transport=transport,
+            base_url="http://testserver",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+
+    async with client_for(tokens[0]) as busy, client_for(tokens[1]) as quiet:
+        for n in range(5):
+            response = await busy.get("/api/patients/")
+            assert response.status_code == 200, (n, response.text)
+        assert_throttled(await busy.get("/api/patients/"))
+        assert_throttled(await busy.get("/api/patients/p_zzzzzz/"))
+        response = await quiet.get("/api/patients/")
+        assert response.status_code == 200, response.text
