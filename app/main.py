@@ -20,7 +20,7 @@ from app.core.logging import configure_logging
 from app.core.observability import ObservabilityMiddleware
 from app.core.openapi import CONTACT, OPENAPI_TAGS, SERVERS, install_openapi
 from app.core.ratelimit import RateLimiter
-from app.core.security import return_large_blocks_to_the_os
+from app.core.runtime import return_large_blocks_to_the_os
 from app.db.database import Database, database_url
 from app.db.session import create_engine, create_sessionmaker
 from app.db.types import use_keyring
@@ -45,6 +45,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # SQLAlchemy's own engine, for the admin's lists and forms (sqladmin reads through it).
     app.state.engine = create_engine(settings, url)
     app.state.sessionmaker = create_sessionmaker(app.state.engine)
+    import gc
+
+    gc.freeze()
     try:
         yield
     finally:
@@ -64,6 +67,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_tags=OPENAPI_TAGS,
         contact=CONTACT,
         servers=SERVERS,
+        # The service's metrics are its own (/metrics); FastAPI's OpenTelemetry hooks, asked on
+        # every request whether a provider is configured, read the environment each time.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     settings = settings or get_settings()
     return_large_blocks_to_the_os()

@@ -4,6 +4,7 @@ from fastapi import APIRouter, Query
 
 from app.audit.dependencies import WorkDep
 from app.audit.repository import AuditRepository
+from app.audit.routing import AuditedRoute
 from app.audit.schemas import AuditEventRead, AuditQuery
 from app.audit.service import AuditService
 from app.auth.access import allow
@@ -12,7 +13,7 @@ from app.core.dependencies import LinksDep, PageRequestDep
 from app.core.openapi import errors
 from app.core.pagination import Page, paginate
 
-router = APIRouter(prefix="/api/audit", tags=["audit"])
+router = APIRouter(prefix="/api/audit", tags=["audit"], route_class=AuditedRoute)
 
 
 @router.get(

@@ -50,13 +50,38 @@ class UnitOfWork:
         traceback: TracebackType | None,
     ) -> None:
         if error is None:
-            try:
-                await self._commit()
-            except BaseException as failure:
-                await self._roll_back(failure)
-                raise
+            await self.commit()
         else:
-            await self._roll_back(error)
+            await self.fail(error)
+
+    async def commit(self) -> None:
+        """The work succeeded: its event is written (unless its completing statement did) and
+        its transaction, if any, committed. A failure to commit is a failure of the work."""
+        try:
+            if not self._audited:
+                connection = await self._connect()
+                await connection.execute(APPEND.sql, *APPEND.arguments(self._with_event({})))
+                self._audited = True
+            if self._transaction is not None:
+                transaction, self._transaction = self._transaction, None
+                await transaction.commit()
+        except BaseException as failure:
+            await self.fail(failure)
+            raise
+        await self._release()
+
+    async def fail(self, error: BaseException) -> None:
+        """The work failed with `error`: rolled back, and audited apart."""
+        with anyio.CancelScope(shield=True):  # also when the client went away
+            transaction, self._transaction = self._transaction, None
+            try:
+                if transaction is not None:
+                    await transaction.rollback()
+            except Exception:  # noqa: S110 - released below; the pool discards a broken one
+                pass
+            finally:
+                await self._release()
+            await record_failure(self.database, self.entry, error)
 
     async def begin(self) -> None:
         """Run the rest of the work in one transaction, committed at the end."""
@@ -103,28 +128,6 @@ class UnitOfWork:
                 timeout=self.database.acquire_timeout
             )
         return self._connection
-
-    async def _commit(self) -> None:
-        if not self._audited:
-            connection = await self._connect()
-            await connection.execute(APPEND.sql, *APPEND.arguments(self._with_event({})))
-            self._audited = True
-        if self._transaction is not None:
-            await self._transaction.commit()
-            self._transaction = None
-        await self._release()
-
-    async def _roll_back(self, error: BaseException) -> None:
-        with anyio.CancelScope(shield=True):  # also when the client went away
-            transaction, self._transaction = self._transaction, None
-            try:
-                if transaction is not None:
-                    await transaction.rollback()
-            except Exception:  # noqa: S110 - released below; the pool discards a broken one
-                pass
-            finally:
-                await self._release()
-            await record_failure(self.database, self.entry, error)
 
     async def _release(self) -> None:
         if self._connection is not None:

@@ -1,6 +1,5 @@
 """Request bodies are capped before the app reads them: 413 in the contract's format."""
 
-from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -31,7 +30,8 @@ class BodyTooLarge(HTTPException):
 
 class BodyLimitMiddleware:
     """413 for a Content-Length over the cap, without reading the body, and for a chunked body
-    once it streams past the cap: then whatever the app was about to answer is replaced."""
+    once it streams past the cap: then whatever the app was about to answer is replaced. A
+    request with neither header has no body (RFC 9112, 6.3) and passes untouched."""
 
     def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
         self.app = app
@@ -41,12 +41,26 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        limit, detail = body_limit(self.settings, headers.get("content-type", ""))
-        too_large = JSONResponse({"detail": detail}, status_code=413)
-        length = headers.get("content-length", "")
-        if length.isascii() and length.isdigit() and int(length) > limit:
-            await too_large(scope, receive, send)
+        length: bytes | None = None
+        content_type = b""
+        chunked = False
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                length = value
+            elif name == b"content-type":
+                content_type = value
+            elif name == b"transfer-encoding":
+                chunked = True
+        if length is None and not chunked:
+            await self.app(scope, receive, send)
+            return
+        limit, detail = body_limit(self.settings, content_type.decode("latin-1"))
+
+        def too_large() -> JSONResponse:
+            return JSONResponse({"detail": detail}, status_code=413)
+
+        if length is not None and length.isdigit() and int(length) > limit:
+            await too_large()(scope, receive, send)
             return
 
         received = 0
@@ -68,7 +82,7 @@ class BodyLimitMiddleware:
                 return  # the rest of the answer the 413 replaced
             if message["type"] == "http.response.start" and exceeded:
                 replaced = True
-                await too_large(scope, receive, send)
+                await too_large()(scope, receive, send)
                 return
             started = started or message["type"] == "http.response.start"
             await send(message)
@@ -79,4 +93,4 @@ class BodyLimitMiddleware:
             if not exceeded or started:
                 raise
             if not replaced:
-                await too_large(scope, receive, send)
+                await too_large()(scope, receive, send)

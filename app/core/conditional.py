@@ -34,15 +34,17 @@ def parse_if_match(header: str | None) -> Versions:
     return frozenset(versions)
 
 
+def tag(response: Response, version: int) -> None:
+    """The answer's ETag: the version it shows."""
+    response.headers["ETag"] = etag(version)
+
+
 class Conditional:
-    """An endpoint's precondition (None: none), and the ETag of the version it answers with."""
+    """A write's precondition (None: none), and the response to tag with the version written."""
 
     def __init__(self, response: Response, versions: Versions) -> None:
         self.response = response
         self.versions = versions
-
-    def tag(self, version: int) -> None:
-        self.response.headers["ETag"] = etag(version)
 
 
 async def _conditional(
@@ -59,10 +61,4 @@ async def _conditional(
     return Conditional(response, parse_if_match(if_match))
 
 
-async def _tagged(response: Response) -> Conditional:
-    """A read: no precondition, only the ETag."""
-    return Conditional(response, None)
-
-
 ConditionalDep = Annotated[Conditional, Depends(_conditional)]
-TaggedDep = Annotated[Conditional, Depends(_tagged)]

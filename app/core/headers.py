@@ -1,6 +1,5 @@
 """Security headers on every response."""
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 COMMON_HEADERS = {
@@ -18,26 +17,38 @@ API_HEADERS = {
 HSTS = {"Strict-Transport-Security": "max-age=63072000; includeSubDomains"}
 
 
+Raw = list[tuple[bytes, bytes]]
+
+
+def _raw(headers: dict[str, str]) -> Raw:
+    return [
+        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
+    ]
+
+
 class SecurityHeadersMiddleware:
+    """Adds each header the response does not set itself (a picture's own Cache-Control stays)."""
+
     def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
         self.app = app
-        self.hsts = hsts
+        common = {**COMMON_HEADERS, **(HSTS if hsts else {})}
+        self.pages = _raw(common)
+        self.api = _raw({**common, **API_HEADERS})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = dict(COMMON_HEADERS)
-        if scope["path"].startswith("/api/"):
-            extra.update(API_HEADERS)
-        if self.hsts:
-            extra.update(HSTS)
+        extra = self.api if scope["path"].startswith("/api/") else self.pages
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in extra.items():
-                    headers.setdefault(name, value)
+                headers = message.get("headers", ())
+                present = {name.lower() for name, _ in headers}
+                message["headers"] = [
+                    *headers,
+                    *(header for header in extra if header[0] not in present),
+                ]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -1,7 +1,6 @@
 """Password hashing: Argon2id, off the event loop."""
 
 import asyncio
-import ctypes
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -20,20 +19,6 @@ T = TypeVar("T")
 _passwords = PasswordHash((Argon2Hasher(time_cost=2, memory_cost=19 * 1024, parallelism=1),))
 HASHES_AT_ONCE = 1
 _hashing = ThreadPoolExecutor(max_workers=HASHES_AT_ONCE, thread_name_prefix="argon2")
-M_MMAP_THRESHOLD = -3
-
-
-def return_large_blocks_to_the_os() -> None:
-    """Have glibc map every block over 128 KiB on its own and unmap it when freed.
-
-    By default glibc raises that threshold each time a large block is freed, up to 32 MiB, and
-    then serves a hash's 19 MiB from a thread's heap, which keeps it: a worker's memory grew by
-    about 20 MiB for each thread that ever hashed."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return  # not glibc: nothing to tune
-    libc.mallopt(M_MMAP_THRESHOLD, 128 * 1024)
 
 
 async def _hashing_thread(work: Callable[..., T], *args: str) -> T:

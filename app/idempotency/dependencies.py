@@ -8,36 +8,33 @@ together or not at all; a failed request changed nothing and may simply be sent 
 """
 
 import hashlib
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Header, Request, Response
 
 from app.audit.dependencies import WorkDep
+from app.audit.routing import Answered, on_answer
 from app.auth.dependencies import CurrentPrincipal
 from app.core.dependencies import SettingsDep
 from app.core.errors import Conflict, ParseError, UnprocessableEntity
-from app.core.routing import DeferredJSONRoute
 from app.db.query import Row
 from app.idempotency.repository import IdempotencyRepository
 from app.models.idempotency import KEY_MAX_LENGTH
 
-STATE_KEY = "idempotent_request"
 REPLAYED_HEADERS = ("content-type", "etag", "location")
 
 
-class Replay(Exception):
-    """Raised by the dependency to answer with the stored response instead of running again."""
-
-    def __init__(self, stored: Row) -> None:
-        super().__init__("replay")
-        self.response = Response(
+def replay(stored: Row) -> Answered:
+    """The answer to a retry: the stored response, instead of running again."""
+    return Answered(
+        Response(
             content=stored["body"].encode(),
             status_code=stored["status_code"],
             headers={**stored["headers"], "Idempotent-Replayed": "true"},
         )
+    )
 
 
 @dataclass
@@ -115,31 +112,11 @@ async def _idempotency(
         # The first request may have committed between the look and the lock.
         stored = await pending.repo.get(pending.caller, pending.key)
     if stored is None:
-        setattr(request.state, STATE_KEY, pending)
+        on_answer(request, pending.remember)
         return
     if stored["fingerprint"] != pending.fingerprint:
         raise UnprocessableEntity("This Idempotency-Key was already used for a different request.")
-    raise Replay(stored)
+    raise replay(stored)
 
 
 Idempotent = Depends(_idempotency)
-
-
-class IdempotentRoute(DeferredJSONRoute):
-    """Answers a replay with the stored response, and stores a keyed request's success before
-    the request's unit of work commits (which happens after the handler returns)."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def idempotent(request: Request) -> Response:
-            try:
-                response = await handler(request)
-            except Replay as replay:
-                return replay.response
-            pending: IdempotentRequest | None = getattr(request.state, STATE_KEY, None)
-            if pending is not None and 200 <= response.status_code < 300:
-                await pending.remember(response)
-            return response
-
-        return idempotent

@@ -10,6 +10,7 @@ import asyncpg
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Select,
     Table,
     Text,
     and_,
@@ -264,12 +265,16 @@ def _page(
     return Query(statement.limit(bindparam("limit")))
 
 
-def matching_ids(query: PatientListQuery) -> ColumnElement[bool]:
-    """`patients.id IN (the ids the list's filters select)`, with the values bound: for the
-    admin's search, which finds patients as the API's list does."""
+def filtered_ids(query: PatientListQuery) -> Select[Any]:
+    """The ids the list's filters select, with the values bound."""
     shape, params = _filters(query)
-    ids = select(Patient.id).where(*_where(*shape)).params(params)
-    return Patient.id.in_(ids)
+    return select(Patient.id).where(*_where(*shape)).params(params)
+
+
+def matching_ids(query: PatientListQuery) -> ColumnElement[bool]:
+    """`patients.id IN (the ids the list's filters select)`: for the admin's search, which
+    finds patients as the API's list does."""
+    return Patient.id.in_(filtered_ids(query))
 
 
 def _unique_violation(error: asyncpg.UniqueViolationError) -> ValidationFailed | None:

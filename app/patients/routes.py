@@ -1,15 +1,16 @@
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Body, status
+from fastapi import APIRouter, BackgroundTasks, Body, Response, status
 
+from app.audit.routing import AuditedRoute
 from app.auth.access import allow
 from app.auth.permissions import Access
-from app.core.conditional import ConditionalDep, TaggedDep
+from app.core.conditional import ConditionalDep
 from app.core.dependencies import JsonBody, LinksDep, PageRequestDep
 from app.core.metrics import count_patient_created, count_patient_deleted
 from app.core.openapi import BODY_ERRORS, COMMON_ERRORS, errors, tagged
 from app.core.pagination import Page, paginate
-from app.idempotency.dependencies import Idempotent, IdempotentRoute
+from app.idempotency.dependencies import Idempotent
 from app.patients.dependencies import (
     PatientIdDep,
     PatientListQueryDep,
@@ -27,7 +28,7 @@ from app.patients.schemas import (
 )
 from app.pictures.dependencies import PictureStoreDep
 
-router = APIRouter(prefix="/api/patients", tags=["patients"], route_class=IdempotentRoute)
+router = APIRouter(prefix="/api/patients", tags=["patients"], route_class=AuditedRoute)
 
 STAFF = allow(Access.STAFF)
 ADMIN = allow(Access.ADMIN)
@@ -73,12 +74,12 @@ async def list_patients(
     responses={**errors(*BODY_ERRORS, *COMMON_ERRORS, 409, 422), **tagged(201)},
 )
 async def create_patient(
-    payload: PatientCreate, patients: PatientServiceDep, links: LinksDep, etag: TaggedDep
+    payload: PatientCreate, patients: PatientServiceDep, links: LinksDep, response: Response
 ) -> PatientRead:
     """Create a patient; the id is generated when absent."""
     patient = await patients.create(payload)
     count_patient_created()
-    return patient_answer(patient, links, etag)
+    return patient_answer(patient, links, response)
 
 
 @router.get(
@@ -90,10 +91,10 @@ async def create_patient(
     responses={**errors(*COMMON_ERRORS, 404), **tagged()},
 )
 async def get_patient(
-    patient_id: PatientIdDep, patients: PatientServiceDep, links: LinksDep, etag: TaggedDep
+    patient_id: PatientIdDep, patients: PatientServiceDep, links: LinksDep, response: Response
 ) -> PatientRead:
     """Read one patient; the ETag header is their current version, for If-Match."""
-    return patient_answer(await patients.get(patient_id), links, etag)
+    return patient_answer(await patients.get(patient_id), links, response)
 
 
 @router.put(
@@ -113,7 +114,7 @@ async def replace_patient(
 ) -> PatientRead:
     """Replace a patient's writable fields; an omitted optional field is left unchanged."""
     patient = await patients.update(patient_id, payload, versions=cond.versions)
-    return patient_answer(patient, links, cond)
+    return patient_answer(patient, links, cond.response)
 
 
 @router.patch(
@@ -133,7 +134,7 @@ async def update_patient(
 ) -> PatientRead:
     """Change some of a patient's writable fields (a patient: only their own contact fields)."""
     patient = await patients.update(patient_id, payload, versions=cond.versions)
-    return patient_answer(patient, links, cond)
+    return patient_answer(patient, links, cond.response)
 
 
 @router.delete(
@@ -174,7 +175,7 @@ async def add_tag(
 ) -> PatientRead:
     """Add a tag; adding one already there changes nothing."""
     patient = await patients.add_tag(patient_id, payload.tag, versions=cond.versions)
-    return patient_answer(patient, links, cond)
+    return patient_answer(patient, links, cond.response)
 
 
 @router.post("/{patient_id}/remove_tag/", summary="Remove a tag", **ACTION)
@@ -187,7 +188,7 @@ async def remove_tag(
 ) -> PatientRead:
     """Remove a tag; removing one not there changes nothing."""
     patient = await patients.remove_tag(patient_id, payload.tag, versions=cond.versions)
-    return patient_answer(patient, links, cond)
+    return patient_answer(patient, links, cond.response)
 
 
 @router.post("/{patient_id}/add_session/", summary="Record a therapy session", **ACTION)
@@ -200,4 +201,4 @@ async def add_session(
 ) -> PatientRead:
     """Append a therapy session to the patient's history."""
     patient = await patients.add_session(patient_id, payload, versions=cond.versions)
-    return patient_answer(patient, links, cond)
+    return patient_answer(patient, links, cond.response)

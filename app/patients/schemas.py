@@ -2,10 +2,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar
 
+from fastapi import Response
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, PlainSerializer
 
 from app.auth.schemas import Password
-from app.core.conditional import Conditional
+from app.core.conditional import tag
 from app.core.fields import Omittable, SearchTerm
 from app.core.schemas import BaseSchema
 from app.core.urls import Links
@@ -145,9 +146,9 @@ class PatientRead(BaseSchema):
         return cls.model_validate(patient)
 
 
-def patient_answer(patient: Row, links: Links, etag: Conditional) -> PatientRead:
+def patient_answer(patient: Row, links: Links, response: Response) -> PatientRead:
     """The patient as the API answers them, with their version as the ETag."""
-    etag.tag(patient["version"])
+    tag(response, patient["version"])
     return PatientRead.of(patient, links)
 
 

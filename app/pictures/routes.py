@@ -3,6 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, File, UploadFile, status
 from fastapi.responses import Response
 
+from app.audit.routing import AuditedRoute
 from app.auth.access import allow
 from app.auth.permissions import Access
 from app.core.dependencies import LinksDep, MultipartUpload, SettingsDep
@@ -12,7 +13,11 @@ from app.patients.dependencies import PatientIdDep
 from app.patients.schemas import PatientRead
 from app.pictures.dependencies import PictureServiceDep, PictureStoreDep
 
-router = APIRouter(prefix="/api/patients/{patient_id}/profile_picture", tags=["profile picture"])
+router = APIRouter(
+    prefix="/api/patients/{patient_id}/profile_picture",
+    tags=["profile picture"],
+    route_class=AuditedRoute,
+)
 READ_CHUNK = 1024 * 1024
 
 

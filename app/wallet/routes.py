@@ -1,5 +1,6 @@
 from fastapi import APIRouter
 
+from app.audit.routing import AuditedRoute
 from app.auth.access import allow
 from app.auth.dependencies import CurrentPrincipal
 from app.auth.permissions import Access
@@ -7,15 +8,13 @@ from app.core.conditional import ConditionalDep
 from app.core.dependencies import JsonBody, LinksDep, PageRequestDep
 from app.core.openapi import BODY_ERRORS, COMMON_ERRORS, errors, tagged
 from app.core.pagination import Page, paginate
-from app.idempotency.dependencies import Idempotent, IdempotentRoute
+from app.idempotency.dependencies import Idempotent
 from app.patients.dependencies import PatientIdDep
 from app.patients.schemas import PatientRead, patient_answer
 from app.wallet.dependencies import WalletServiceDep
 from app.wallet.schemas import WalletTransactionRead, WalletUpdate
 
-router = APIRouter(
-    prefix="/api/patients/{patient_id}", tags=["patients"], route_class=IdempotentRoute
-)
+router = APIRouter(prefix="/api/patients/{patient_id}", tags=["patients"], route_class=AuditedRoute)
 
 
 @router.post(
@@ -36,7 +35,7 @@ async def update_wallet(
 ) -> PatientRead:
     """Change the wallet balance by a signed amount, and record it in the wallet's ledger."""
     patient = await wallets.change(patient_id, payload, principal, versions=cond.versions)
-    return patient_answer(patient, links, cond)
+    return patient_answer(patient, links, cond.response)
 
 
 @router.get(

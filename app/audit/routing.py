@@ -1,0 +1,73 @@
+"""The route class of every endpoint that works on behalf of a caller: it ends the request's unit
+of work (app.audit.work) once the answer is ready, before it is sent."""
+
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from fastapi import Request, Response
+
+from app.audit.work import UnitOfWork
+from app.core.routing import DeferredJSONRoute
+
+WORK_STATE = "unit_of_work"
+ANSWER_HOOKS_STATE = "answer_hooks"
+AnswerHook = Callable[[Response], Awaitable[None]]
+
+
+class Answered(Exception):
+    """Raised by a dependency to answer with `response` instead of running the endpoint (a
+    stored response replayed): the work succeeds."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__("answered")
+        self.response = response
+
+
+def use_work(request: Request, work: UnitOfWork) -> None:
+    """Make `work` the request's unit of work, for the route to end."""
+    if not isinstance(request.scope.get("route"), AuditedRoute):
+        raise TypeError("an endpoint with a unit of work needs route_class=AuditedRoute")
+    setattr(request.state, WORK_STATE, work)
+
+
+def on_answer(request: Request, hook: AnswerHook) -> None:
+    """Run `hook` with a successful answer inside the request's work, before it commits (the
+    idempotency store keeps the response this way: the write and its replay commit together)."""
+    hooks: list[AnswerHook] = getattr(request.state, ANSWER_HOOKS_STATE, None) or []
+    hooks.append(hook)
+    setattr(request.state, ANSWER_HOOKS_STATE, hooks)
+
+
+def _work_of(request: Request) -> UnitOfWork | None:
+    work: UnitOfWork | None = getattr(request.state, WORK_STATE, None)
+    return work
+
+
+class AuditedRoute(DeferredJSONRoute):
+    """Commits the request's work after the endpoint's answer is serialized (with its audit
+    event, and what the answer hooks add), or rolls it back and audits the failure."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def audited(request: Request) -> Response:
+            try:
+                response = await handler(request)
+            except Answered as answered:
+                response = answered.response
+            except BaseException as error:
+                if (failed := _work_of(request)) is not None:
+                    await failed.fail(error)
+                raise
+            if (work := _work_of(request)) is not None:
+                try:
+                    if 200 <= response.status_code < 300:
+                        for hook in getattr(request.state, ANSWER_HOOKS_STATE, ()):
+                            await hook(response)
+                except BaseException as error:
+                    await work.fail(error)
+                    raise
+                await work.commit()
+            return response
+
+        return audited
