@@ -2,12 +2,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.audit.dependencies import WorkDep
 from app.audit.repository import AuditRepository
 from app.audit.routing import AuditedRoute
 from app.audit.schemas import AuditEventRead, AuditQuery
 from app.audit.service import AuditService
 from app.auth.access import allow
+from app.auth.dependencies import WorkDep
 from app.auth.permissions import Access
 from app.core.dependencies import LinksDep, PageRequestDep
 from app.core.openapi import errors

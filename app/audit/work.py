@@ -31,10 +31,20 @@ T = TypeVar("T")
 
 
 class UnitOfWork:
-    def __init__(self, database: Database, entry: AuditEntry, *, status_code: int = 200) -> None:
+    def __init__(
+        self,
+        database: Database,
+        entry: AuditEntry,
+        *,
+        status_code: int = 200,
+        anonymous: bool = False,
+    ) -> None:
         self.database = database
         self.entry = entry
         self.status_code = status_code  # the answer's when the work succeeds (200, 201, 204)
+        # Work whose actor is not known yet (a request before its token is checked): a failure
+        # then is not audited, as a bad token is not.
+        self.anonymous = anonymous
         self._connection: asyncpg.Connection | None = None
         self._transaction: Transaction | None = None
         self._completing = False
@@ -57,6 +67,7 @@ class UnitOfWork:
     async def commit(self) -> None:
         """The work succeeded: its event is written (unless its completing statement did) and
         its transaction, if any, committed. A failure to commit is a failure of the work."""
+        assert not self.anonymous, "work is audited under its actor"
         try:
             if not self._audited:
                 connection = await self._connect()
@@ -81,7 +92,19 @@ class UnitOfWork:
                 pass
             finally:
                 await self._release()
-            await record_failure(self.database, self.entry, error)
+            if not self.anonymous:
+                await record_failure(self.database, self.entry, error)
+
+    def act_as(self, actor: str, actor_kind: str) -> None:
+        """Name the work's actor, once known; from now on its failures are audited too."""
+        self.entry.actor, self.entry.actor_kind = actor, actor_kind
+        self.anonymous = False
+
+    async def idle(self) -> None:
+        """Give the connection back while the work does something long without the database
+        (a password hash); the next statement takes one again. Not inside a transaction."""
+        if self._transaction is None:
+            await self._release()
 
     async def begin(self) -> None:
         """Run the rest of the work in one transaction, committed at the end."""

@@ -4,8 +4,7 @@ from typing import Any
 
 from fastapi import Depends, Request
 
-from app.audit.dependencies import WorkDep
-from app.auth.dependencies import CurrentPrincipal
+from app.auth.dependencies import CallerDep
 from app.auth.permissions import Access, may_access_patient, may_use
 from app.auth.repository import AccountRepository
 from app.core.errors import NotFound, PermissionDenied
@@ -17,14 +16,15 @@ def allow(access: Access) -> Any:
     patient's record (404 when that record does not exist). Refusals are audited, as the work's
     failures are."""
 
-    async def check(request: Request, principal: CurrentPrincipal, work: WorkDep) -> None:
+    async def check(request: Request, caller: CallerDep) -> None:
+        principal = caller.principal
         if not may_use(principal, access):
             raise PermissionDenied
         patient_id = request.path_params.get("patient_id")
         if patient_id is not None and not may_access_patient(principal, patient_id):
             if not is_patient_id(patient_id):
                 raise NotFound
-            if not await AccountRepository(work).patient_exists(patient_id):
+            if not await AccountRepository(caller.work).patient_exists(patient_id):
                 raise NotFound
             raise PermissionDenied
 

@@ -12,6 +12,7 @@ from app.core.errors import NotAuthenticated, Throttled
 from app.core.ratelimit import RateLimiter
 from app.core.security import verify_password
 from app.db.database import Database
+from app.db.query import Executor
 from app.models.patient import PHONE_NO, is_patient_id
 
 BAD_CREDENTIALS = "No active account found with the given credentials."
@@ -98,21 +99,10 @@ class AuthService:
             return None
         return Account(patient_principal(patient["id"]), patient["password_hash"], active=True)
 
-    async def principal_for(self, claims: TokenClaims) -> Principal | None:
-        """The principal a token names, if they still exist and are active."""
-        if claims.kind == "staff":
-            subject = claims.subject
-            if not (subject.isascii() and subject.isdigit() and int(subject) <= STAFF_ID_MAX):
-                return None
-            return await self.active_staff(int(subject))
-        if is_patient_id(claims.subject) and await self.accounts.patient_exists(claims.subject):
-            return patient_principal(claims.subject)
-        return None
-
     async def active_staff(self, staff_id: int) -> Principal | None:
-        """The staff member with this id, if they still exist and are active."""
-        staff = await self.accounts.active_staff(staff_id)
-        return staff_principal(staff_id, staff["username"], staff["role"]) if staff else None
+        """The staff member with this id, if they still exist and are active (the admin's
+        session)."""
+        return await _active_staff(self.accounts, staff_id)
 
     @staticmethod
     async def _store_hash(work: UnitOfWork, principal: Principal, password_hash: str) -> None:
@@ -121,3 +111,22 @@ class AuthService:
             await accounts.set_staff_password_hash(int(principal.id), password_hash)
         else:
             await accounts.set_patient_password_hash(principal.id, password_hash)
+
+
+async def principal_for(executor: Executor, claims: TokenClaims) -> Principal | None:
+    """The principal a token names, if they still exist and are active; looked up on the
+    request's own work."""
+    accounts = AccountRepository(executor)
+    if claims.kind == "staff":
+        subject = claims.subject
+        if not (subject.isascii() and subject.isdigit() and int(subject) <= STAFF_ID_MAX):
+            return None
+        return await _active_staff(accounts, int(subject))
+    if is_patient_id(claims.subject) and await accounts.patient_exists(claims.subject):
+        return patient_principal(claims.subject)
+    return None
+
+
+async def _active_staff(accounts: AccountRepository, staff_id: int) -> Principal | None:
+    staff = await accounts.active_staff(staff_id)
+    return staff_principal(staff_id, staff["username"], staff["role"]) if staff else None

@@ -8,10 +8,12 @@ never rendered (they can quote SQL parameters), only their types and frames, and
 a secret are masked whatever logged them.
 """
 
+import json
 import logging
 import sys
 import traceback
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import TextIO
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -150,13 +152,34 @@ class StructuredHandler(logging.StreamHandler):  # type: ignore[type-arg]
         super().emit(record)
 
 
+class JsonFormatter(structlog.stdlib.ProcessorFormatter):
+    """The JSON lines, and the access line of every request rendered straight from its fields
+    as the processors would render it (they cost a request some 15 µs: the record copied, eight
+    processors); any other record goes through them."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.name != ACCESS_LOGGER or not isinstance(record.msg, dict):
+            return super().format(record)
+        now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        return json.dumps(
+            {
+                "time": now,
+                "level": "info",
+                "event": "request",
+                "logger": ACCESS_LOGGER,
+                **record.msg,
+            }
+        )
+
+
 def formatter(log_format: str, *, colors: bool = False) -> structlog.stdlib.ProcessorFormatter:
     renderer: Processor
     if log_format == "json":
         renderer = structlog.processors.JSONRenderer()
     else:
         renderer = structlog.dev.ConsoleRenderer(colors=colors, timestamp_key="time")
-    return structlog.stdlib.ProcessorFormatter(
+    kind = JsonFormatter if log_format == "json" else structlog.stdlib.ProcessorFormatter
+    return kind(
         # Records of the standard library (uvicorn, SQLAlchemy, the service's own loggers): the
         # request id comes from the context the record was logged in.
         foreign_pre_chain=[structlog.contextvars.merge_contextvars],
@@ -221,7 +244,8 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> Struc
     return handler
 
 
-access_logger = logging.getLogger("app.access")
+ACCESS_LOGGER = "app.access"
+access_logger = logging.getLogger(ACCESS_LOGGER)
 
 
 def log_request(

@@ -14,9 +14,8 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request, Response
 
-from app.audit.dependencies import WorkDep
 from app.audit.routing import Answered, on_answer
-from app.auth.dependencies import CurrentPrincipal
+from app.auth.dependencies import CallerDep
 from app.core.dependencies import SettingsDep
 from app.core.errors import Conflict, ParseError, UnprocessableEntity
 from app.db.query import Row
@@ -77,8 +76,7 @@ async def _fingerprint(request: Request) -> str:
 
 async def _idempotency(
     request: Request,
-    principal: CurrentPrincipal,
-    work: WorkDep,
+    caller: CallerDep,
     settings: SettingsDep,
     idempotency_key: Annotated[
         str | None,
@@ -95,10 +93,12 @@ async def _idempotency(
     if idempotency_key is None:
         return
     key = parse_key(idempotency_key)
-    await work.begin()  # the lock, the write and its stored response commit together
+    await caller.work.begin()  # the lock, the write and its stored response commit together
     pending = IdempotentRequest(
-        repo=IdempotencyRepository(work, timedelta(seconds=settings.idempotency_key_ttl_seconds)),
-        caller=principal.key,
+        repo=IdempotencyRepository(
+            caller.work, timedelta(seconds=settings.idempotency_key_ttl_seconds)
+        ),
+        caller=caller.principal.key,
         key=key,
         fingerprint=await _fingerprint(request),
     )

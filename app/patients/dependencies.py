@@ -3,8 +3,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
 
-from app.audit.dependencies import WorkDep
-from app.auth.dependencies import CurrentPrincipal
+from app.auth.dependencies import CallerDep
 from app.auth.permissions import forbidden_fields
 from app.core.errors import NotFound, PermissionDenied
 from app.models.patient import is_patient_id
@@ -23,12 +22,13 @@ async def _patient_id(
     return patient_id
 
 
-async def _patient_service(work: WorkDep) -> PatientService:
-    return PatientService(work)
+async def _patient_service(caller: CallerDep) -> PatientService:
+    return PatientService(caller.work)
 
 
-async def _only_fields_the_caller_may_change(request: Request, principal: CurrentPrincipal) -> None:
+async def _only_fields_the_caller_may_change(request: Request, caller: CallerDep) -> None:
     """A patient editing their own record may send only the fields API.md lets them change."""
+    principal = caller.principal
     if principal.is_staff:
         return
     try:

@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from app.audit.dependencies import WorkDep
+from app.auth.dependencies import CallerDep
 from app.core.dependencies import SettingsDep
 from app.pictures.service import PictureService
 from app.pictures.stores import PictureStore
@@ -18,9 +18,9 @@ PictureStoreDep = Annotated[PictureStore, Depends(_picture_store)]
 
 
 async def _picture_service(
-    work: WorkDep, store: PictureStoreDep, settings: SettingsDep
+    caller: CallerDep, store: PictureStoreDep, settings: SettingsDep
 ) -> PictureService:
-    return PictureService(work, store, settings)
+    return PictureService(caller.work, store, settings)
 
 
 PictureServiceDep = Annotated[PictureService, Depends(_picture_service)]
