@@ -154,8 +154,8 @@ class UnitOfWork:
 
     async def _release(self) -> None:
         if self._connection is not None:
-            self._connection, connection = None, self._connection
-            await self.database.pool.release(connection)
+            connection, self._connection = self._connection, None
+            self.database.release_soon(connection)
 
 
 def _audited(query: Query, *, if_rows: bool) -> Query:

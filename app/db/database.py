@@ -1,5 +1,6 @@
 """The service's PostgreSQL: one asyncpg pool per process, made in the app's lifespan."""
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -56,6 +57,7 @@ class Database:
         self.acquire_timeout = settings.db_pool_timeout
         self._query_loggers: list[QueryLogger] = []
         self._pool: asyncpg.Pool | None = None
+        self._releasing: set[asyncio.Task[None]] = set()
 
     @classmethod
     async def open(cls, settings: Settings, url: str) -> "Database":
@@ -82,7 +84,17 @@ class Database:
         return self._pool
 
     async def close(self) -> None:
+        if self._releasing:
+            await asyncio.gather(*self._releasing, return_exceptions=True)
         await self.pool.close()
+
+    def release_soon(self, connection: asyncpg.Connection) -> None:
+        """Give a connection back without waiting for it: asyncpg's release awaits a shielded
+        task, which suspends the releasing request's whole stack of coroutines (about 35 µs of
+        CPU at a request's depth); the task alone, at the top of the loop, costs a few."""
+        task = asyncio.get_running_loop().create_task(self.pool.release(connection))
+        self._releasing.add(task)
+        task.add_done_callback(self._releasing.discard)
 
     async def log_queries(self, logger: QueryLogger) -> None:
         """Every statement from now on, with its arguments, to `logger`: the benchmark's capture
