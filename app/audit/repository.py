@@ -4,7 +4,17 @@ to as well)."""
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Executable, Select, Table, bindparam, exists, insert, literal, select
+from sqlalchemy import (
+    Executable,
+    Select,
+    Table,
+    bindparam,
+    exists,
+    insert,
+    literal,
+    select,
+    true,
+)
 
 from app.audit.schemas import AuditQuery
 from app.db.counting import Count, Counting
@@ -50,6 +60,34 @@ def completing(statement: Executable, *, if_rows: bool) -> Executable:
     found = select(*values).where(exists(select(literal(1)).select_from(result)))
     event = insert(EVENTS).from_select(list(EVENT_COLUMNS), found)
     return select(*result.c).add_cte(event.cte("audit"))
+
+
+# The columns a caller-checked read returns before its own: the caller's row, and whether the
+# read found anything.
+CALLER_NAME, CALLER_ROLE, FOUND = "caller_name", "caller_role", "caller_read_found"
+
+
+def completing_for_caller(statement: Executable, caller: Select[Any]) -> Select[Any]:
+    """A read of one row that also checks its caller and writes the request's audit event, in
+    one statement. `caller` selects the caller's row (`name`, `role`; none when they are gone or
+    inactive). It returns no row when there is no caller, else one: the caller's name and role,
+    whether the read found its row, and that row's columns (nulls when it did not). The event
+    names the caller as the database knows them, and is written only if both were found."""
+    who = caller.cte("caller")
+    result = cast(Select[Any], statement).cte("result")
+    found = exists(select(literal(1)).select_from(result))
+    values = [who.c.name, *_event_parameters()[1:]]  # the actor is the caller's name
+    event = insert(EVENTS).from_select(list(EVENT_COLUMNS), select(*values).where(found))
+    return (
+        select(
+            who.c.name.label(CALLER_NAME),
+            who.c.role.label(CALLER_ROLE),
+            found.label(FOUND),
+            *result.c,
+        )
+        .select_from(who.outerjoin(result, true()))
+        .add_cte(event.cte("audit"))
+    )
 
 
 @cache

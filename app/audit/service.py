@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 
 from app.audit.repository import APPEND, AuditRepository, event_parameters
 from app.audit.schemas import AuditQuery
-from app.core.errors import AppError, database_unavailable
+from app.core.errors import AppError, database_unavailable, names_nothing
 from app.db.counting import Count
 from app.db.database import Database
 from app.db.query import Row
@@ -61,7 +61,7 @@ def status_of(error: BaseException) -> int:
     if isinstance(error, AppError):
         return error.status_code
     if isinstance(error, RequestValidationError):
-        return 400
+        return 404 if names_nothing(error.errors()) else 400
     return 503 if database_unavailable(error) else 500
 
 

@@ -5,7 +5,13 @@ from typing import Any
 from fastapi import Depends, Request
 
 from app.auth.dependencies import CallerDep
-from app.auth.permissions import Access, may_access_patient, may_use
+from app.auth.permissions import (
+    DECIDED_BY_ROLE,
+    Access,
+    may_access_patient,
+    may_use,
+    may_use_as,
+)
 from app.auth.repository import AccountRepository
 from app.core.errors import NotFound, PermissionDenied
 from app.models.patient import is_patient_id
@@ -17,11 +23,14 @@ def allow(access: Access) -> Any:
     failures are."""
 
     async def check(request: Request, caller: CallerDep) -> None:
-        principal = caller.principal
-        if not may_use(principal, access):
+        if access in DECIDED_BY_ROLE:
+            allowed = may_use(await caller.principal(), access)
+        else:
+            allowed = may_use_as(caller, access)
+        if not allowed:
             raise PermissionDenied
         patient_id = request.path_params.get("patient_id")
-        if patient_id is not None and not may_access_patient(principal, patient_id):
+        if patient_id is not None and not may_access_patient(caller, patient_id):
             if not is_patient_id(patient_id):
                 raise NotFound
             if not await AccountRepository(caller.work).patient_exists(patient_id):

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Literal
+from typing import Literal, Protocol
 
 from app.auth.tokens import PrincipalKind
 
@@ -47,22 +47,41 @@ class Access(Enum):
     ADMIN_OR_SELF = "admins or the patient themself"
 
 
+class Identity(Protocol):
+    """Who a rule is about: a Principal, or a request's caller before their role is known."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def is_staff(self) -> bool: ...
+
+
+# The rules that depend on a staff member's role (admin or therapist), not only on whether
+# the caller is staff or a patient.
+DECIDED_BY_ROLE = frozenset({Access.ADMIN, Access.ADMIN_OR_SELF})
+
+
 def may_use(principal: Principal, access: Access) -> bool:
     """The view-level check: may this role use the endpoint at all?"""
     if access is Access.ADMIN:
         return principal.role == "admin"
-    if access is Access.STAFF:
-        return principal.is_staff
     if access is Access.ADMIN_OR_SELF:
         return principal.role in ("admin", "patient")
-    return True
+    return may_use_as(principal, access)
 
 
-def may_access_patient(principal: Principal, patient_id: str) -> bool:
+def may_use_as(identity: Identity, access: Access) -> bool:
+    """The view-level check of a rule not DECIDED_BY_ROLE."""
+    assert access not in DECIDED_BY_ROLE
+    return identity.is_staff if access is Access.STAFF else True
+
+
+def may_access_patient(identity: Identity, patient_id: str) -> bool:
     """The object-level check: staff see every patient, a patient only themself."""
-    return principal.is_staff or principal.id == patient_id
+    return identity.is_staff or identity.id == patient_id
 
 
-def forbidden_fields(principal: Principal, fields: set[str]) -> set[str]:
-    """Fields of a write this principal may not change."""
-    return set() if principal.is_staff else fields - PATIENT_SELF_WRITABLE
+def forbidden_fields(identity: Identity, fields: set[str]) -> set[str]:
+    """Fields of a write this caller may not change."""
+    return set() if identity.is_staff else fields - PATIENT_SELF_WRITABLE

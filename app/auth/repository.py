@@ -1,7 +1,7 @@
 """The SQL of accounts: staff, and the credentials of patients (whose records are the patients
 domain's)."""
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import String, bindparam, insert, literal, select, update
 
 from app.db.query import Executor, Query, Row
 from app.models.patient import Patient
@@ -15,6 +15,18 @@ _STAFF_BY_USERNAME = Query(
 # Every request of a staff member runs it: their token is only as good as their account.
 _ACTIVE_STAFF = Query(
     select(Staff.username, Staff.role).where(Staff.id == bindparam("id"), Staff.is_active)
+)
+# The caller a token names, as the request's unit of work finds them (app.audit.work): a row with
+# their name for the audit trail and their role, or none when they are gone or inactive.
+STAFF_CALLER = Query(
+    select(Staff.username.label("name"), Staff.role.label("role")).where(
+        Staff.id == bindparam("caller_id"), Staff.is_active
+    )
+)
+PATIENT_CALLER = Query(
+    select(Patient.id.label("name"), literal("patient", String).label("role")).where(
+        Patient.id == bindparam("caller_id")
+    )
 )
 _CREATE_STAFF = Query(
     insert(Staff)

@@ -12,7 +12,6 @@ from app.core.errors import NotAuthenticated, Throttled
 from app.core.ratelimit import RateLimiter
 from app.core.security import verify_password
 from app.db.database import Database
-from app.db.query import Executor
 from app.models.patient import PHONE_NO, is_patient_id
 
 BAD_CREDENTIALS = "No active account found with the given credentials."
@@ -113,18 +112,15 @@ class AuthService:
             await accounts.set_patient_password_hash(principal.id, password_hash)
 
 
-async def principal_for(executor: Executor, claims: TokenClaims) -> Principal | None:
-    """The principal a token names, if they still exist and are active; looked up on the
-    request's own work."""
-    accounts = AccountRepository(executor)
+def caller_id(claims: TokenClaims) -> int | str | None:
+    """The id of the account a token names, as the caller's row is found by; None when its
+    subject cannot name one (a staff id out of range, a malformed patient id)."""
+    subject = claims.subject
     if claims.kind == "staff":
-        subject = claims.subject
-        if not (subject.isascii() and subject.isdigit() and int(subject) <= STAFF_ID_MAX):
-            return None
-        return await _active_staff(accounts, int(subject))
-    if is_patient_id(claims.subject) and await accounts.patient_exists(claims.subject):
-        return patient_principal(claims.subject)
-    return None
+        if subject.isascii() and subject.isdigit() and int(subject) <= STAFF_ID_MAX:
+            return int(subject)
+        return None
+    return subject if is_patient_id(subject) else None
 
 
 async def _active_staff(accounts: AccountRepository, staff_id: int) -> Principal | None:

@@ -234,9 +234,17 @@ def _errors_for_empty_body(request: Request) -> list[Any]:
     return []
 
 
+def names_nothing(errors: Iterable[Mapping[str, Any]]) -> bool:
+    """A path parameter that fails its pattern (a malformed patient id): the path names
+    nothing, so the answer is a 404, as for an id nobody has."""
+    return any(error["loc"][:1] == ("path",) for error in errors)
+
+
 async def _request_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = list(exc.errors())
+    if names_nothing(errors):
+        return _json(404, NotFound().body())
     for error in errors:
         if error["type"] == "json_invalid":
             return _json_parse_error((error.get("ctx") or {}).get("error", "invalid JSON"))

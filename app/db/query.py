@@ -16,6 +16,7 @@ from sqlalchemy import Executable, TypeDecorator
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement, ColumnElement
+from sqlalchemy.sql.visitors import iterate
 from sqlalchemy.types import TypeEngine
 
 Row = dict[str, Any]
@@ -56,10 +57,15 @@ class Query:
     """A statement compiled for asyncpg, with its parameters by name and its conversions."""
 
     def __init__(self, statement: Executable) -> None:
-        compiled = cast(SQLCompiler, cast(ClauseElement, statement).compile(dialect=DIALECT))
+        element = cast(ClauseElement, statement)
+        compiled = cast(SQLCompiler, element.compile(dialect=DIALECT))
         self.statement = statement
         self.sql = str(compiled)
         self.derived: dict[str, Query] = {}  # variants of the statement, compiled once each
+        # Whether it only reads: no INSERT, UPDATE or DELETE, not even in a CTE.
+        self.reads_only = not any(
+            getattr(part, "is_dml", False) for part in iterate(element)
+        )
         self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
         # Values fixed in the statement itself (literal()); call-time parameters override them.
         self.defaults = {

@@ -98,7 +98,7 @@ async def _idempotency(
         repo=IdempotencyRepository(
             caller.work, timedelta(seconds=settings.idempotency_key_ttl_seconds)
         ),
-        caller=caller.principal.key,
+        caller=caller.key,
         key=key,
         fingerprint=await _fingerprint(request),
     )

@@ -12,7 +12,7 @@ from app.core.openapi import BODY_ERRORS, COMMON_ERRORS, errors, tagged
 from app.core.pagination import Page, paginate
 from app.idempotency.dependencies import Idempotent
 from app.patients.dependencies import (
-    PatientIdDep,
+    PatientIdPath,
     PatientListQueryDep,
     PatientSelfFields,
     PatientServiceDep,
@@ -91,7 +91,7 @@ async def create_patient(
     responses={**errors(*COMMON_ERRORS, 404), **tagged()},
 )
 async def get_patient(
-    patient_id: PatientIdDep, patients: PatientServiceDep, links: LinksDep, response: Response
+    patient_id: PatientIdPath, patients: PatientServiceDep, links: LinksDep, response: Response
 ) -> PatientRead:
     """Read one patient; the ETag header is their current version, for If-Match."""
     return patient_answer(await patients.get(patient_id), links, response)
@@ -106,7 +106,7 @@ async def get_patient(
     responses={**errors(*BODY_ERRORS, *COMMON_ERRORS, 404, 412), **tagged()},
 )
 async def replace_patient(
-    patient_id: PatientIdDep,
+    patient_id: PatientIdPath,
     payload: PatientReplace,
     patients: PatientServiceDep,
     links: LinksDep,
@@ -126,7 +126,7 @@ async def replace_patient(
     responses={**errors(*BODY_ERRORS, *COMMON_ERRORS, 404, 412), **tagged()},
 )
 async def update_patient(
-    patient_id: PatientIdDep,
+    patient_id: PatientIdPath,
     patients: PatientServiceDep,
     links: LinksDep,
     cond: ConditionalDep,
@@ -146,7 +146,7 @@ async def update_patient(
     responses=errors(*COMMON_ERRORS, 404, 412),
 )
 async def delete_patient(
-    patient_id: PatientIdDep,
+    patient_id: PatientIdPath,
     patients: PatientServiceDep,
     store: PictureStoreDep,
     after: BackgroundTasks,
@@ -167,7 +167,7 @@ ACTION: dict[str, Any] = {
 
 @router.post("/{patient_id}/add_tag/", summary="Add a tag", **ACTION)
 async def add_tag(
-    patient_id: PatientIdDep,
+    patient_id: PatientIdPath,
     payload: TagAction,
     patients: PatientServiceDep,
     links: LinksDep,
@@ -180,7 +180,7 @@ async def add_tag(
 
 @router.post("/{patient_id}/remove_tag/", summary="Remove a tag", **ACTION)
 async def remove_tag(
-    patient_id: PatientIdDep,
+    patient_id: PatientIdPath,
     payload: TagAction,
     patients: PatientServiceDep,
     links: LinksDep,
@@ -193,7 +193,7 @@ async def remove_tag(
 
 @router.post("/{patient_id}/add_session/", summary="Record a therapy session", **ACTION)
 async def add_session(
-    patient_id: PatientIdDep,
+    patient_id: PatientIdPath,
     payload: SessionCreate,
     patients: PatientServiceDep,
     links: LinksDep,

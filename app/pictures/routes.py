@@ -9,7 +9,7 @@ from app.auth.permissions import Access
 from app.core.dependencies import LinksDep, MultipartUpload, SettingsDep
 from app.core.errors import PayloadTooLarge
 from app.core.openapi import COMMON_ERRORS, errors
-from app.patients.dependencies import PatientIdDep
+from app.patients.dependencies import PatientIdPath
 from app.patients.schemas import PatientRead
 from app.pictures.dependencies import PictureServiceDep, PictureStoreDep
 
@@ -41,7 +41,7 @@ async def _read_capped(upload: UploadFile, limit: int) -> bytes:
     responses=errors(400, *COMMON_ERRORS, 404, 413, 415),
 )
 async def upload_profile_picture(
-    patient_id: PatientIdDep,
+    patient_id: PatientIdPath,
     file: Annotated[UploadFile, File(description="A JPEG, PNG or WebP image, at most 5 MB.")],
     pictures: PictureServiceDep,
     store: PictureStoreDep,
@@ -67,7 +67,7 @@ async def upload_profile_picture(
         200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}},
     },
 )
-async def get_profile_picture(patient_id: PatientIdDep, pictures: PictureServiceDep) -> Response:
+async def get_profile_picture(patient_id: PatientIdPath, pictures: PictureServiceDep) -> Response:
     """The profile picture's bytes."""
     return await pictures.download(patient_id)
 
@@ -81,7 +81,7 @@ async def get_profile_picture(patient_id: PatientIdDep, pictures: PictureService
     responses=errors(*COMMON_ERRORS, 404),
 )
 async def delete_profile_picture(
-    patient_id: PatientIdDep,
+    patient_id: PatientIdPath,
     pictures: PictureServiceDep,
     store: PictureStoreDep,
     after: BackgroundTasks,

@@ -9,7 +9,7 @@ from app.core.dependencies import JsonBody, LinksDep, PageRequestDep
 from app.core.openapi import BODY_ERRORS, COMMON_ERRORS, errors, tagged
 from app.core.pagination import Page, paginate
 from app.idempotency.dependencies import Idempotent
-from app.patients.dependencies import PatientIdDep
+from app.patients.dependencies import PatientIdPath
 from app.patients.schemas import PatientRead, patient_answer
 from app.wallet.dependencies import WalletServiceDep
 from app.wallet.schemas import WalletTransactionRead, WalletUpdate
@@ -26,7 +26,7 @@ router = APIRouter(prefix="/api/patients/{patient_id}", tags=["patients"], route
     responses={**errors(*BODY_ERRORS, *COMMON_ERRORS, 404, 409, 412, 422), **tagged()},
 )
 async def update_wallet(
-    patient_id: PatientIdDep,
+    patient_id: PatientIdPath,
     payload: WalletUpdate,
     principal: CurrentPrincipal,
     wallets: WalletServiceDep,
@@ -47,7 +47,7 @@ async def update_wallet(
     responses=errors(*COMMON_ERRORS, 404),
 )
 async def list_wallet_transactions(
-    patient_id: PatientIdDep,
+    patient_id: PatientIdPath,
     page_request: PageRequestDep,
     links: LinksDep,
     wallets: WalletServiceDep,
