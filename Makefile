@@ -31,6 +31,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy app tests alembic bench scripts
+	$(BIN)/lint-imports
 
 ## The typed TypeScript client (needs node and npm): dump the OpenAPI document without a server,
 ## lint it with Spectral (errors fail), generate its types and compile a client calling every

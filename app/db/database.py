@@ -103,6 +103,16 @@ class Database:
         self._query_loggers.append(logger)
         await self.pool.expire_connections()
 
+    @asynccontextmanager
+    async def logging_queries(self, logger: QueryLogger) -> AsyncIterator[None]:
+        """`log_queries` until the block ends."""
+        await self.log_queries(logger)
+        try:
+            yield
+        finally:
+            self._query_loggers.remove(logger)
+            await self.pool.expire_connections()
+
     async def _init(self, connection: asyncpg.Connection) -> None:
         await _codecs(connection)
         for logger in self._query_loggers:

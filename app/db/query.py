@@ -63,9 +63,7 @@ class Query:
         self.sql = str(compiled)
         self.derived: dict[str, Query] = {}  # variants of the statement, compiled once each
         # Whether it only reads: no INSERT, UPDATE or DELETE, not even in a CTE.
-        self.reads_only = not any(
-            getattr(part, "is_dml", False) for part in iterate(element)
-        )
+        self.reads_only = not any(getattr(part, "is_dml", False) for part in iterate(element))
         self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
         # Values fixed in the statement itself (literal()); call-time parameters override them.
         self.defaults = {

@@ -7,11 +7,12 @@ from collections.abc import Iterator
 
 import pytest
 import redis
+from limits import parse
 from pydantic import SecretStr
 
 from app.core.config import Settings
 from app.core.errors import Throttled
-from app.core.ratelimit import RateLimiter
+from app.core.ratelimit import LocalWindows, RateLimiter
 from tests.conftest import TEST_PHI_KEY
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -208,3 +209,69 @@ async def test_login_keys_in_redis_do_not_name_the_user(redis_client):
         assert readable.lower() not in text, key
         for value in redis_client.lrange(key, 0, -1) if redis_client.type(key) == b"list" else []:
             assert digits.encode() not in value, key
+
+
+# The API limit in memory: a sliding window counter (LocalWindows)
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    clock = Clock(6000.0)  # the start of a minute-long window
+    monkeypatch.setattr("app.core.ratelimit.time.time", clock)
+    return clock
+
+
+def test_a_window_allows_its_amount_then_says_how_long_to_wait(clock):
+    windows = LocalWindows(parse("3/minute"))
+    assert [windows.hit("a") for _ in range(3)] == [None, None, None]
+    clock.now += 20
+    assert windows.hit("a") == 40  # the rest of the window
+    assert windows.hit("b") is None  # keys are counted apart
+
+
+def test_the_previous_window_counts_by_how_much_of_it_still_overlaps(clock):
+    windows = LocalWindows(parse("4/minute"))
+    for _ in range(4):
+        assert windows.hit("a") is None
+    clock.now += 60 + 30  # half way through the next window: the 4 weigh 2
+    assert windows.hit("a") is None
+    assert windows.hit("a") is None
+    assert windows.hit("a") is not None  # 2 + 2 of 4
+    clock.now += 15  # three quarters through: the 4 weigh 1, with 2 counted now
+    assert windows.hit("a") is None
+    assert windows.hit("a") is not None
+
+
+def test_a_window_two_windows_ago_weighs_nothing(clock):
+    windows = LocalWindows(parse("2/minute"))
+    windows.hit("a"), windows.hit("a")
+    clock.now += 120
+    assert windows.hit("a") is None
+    assert windows.hit("a") is None
+
+
+def test_idle_keys_are_pruned(clock, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(LocalWindows, "PRUNE_EVERY", 3)
+    windows = LocalWindows(parse("10/minute"))
+    windows.hit("old")
+    clock.now += 180
+    windows.hit("new")
+    windows.hit("new")
+    assert set(windows._windows) == {"new"}
+
+
+async def test_the_in_memory_api_limit_refuses_with_the_contract_error():
+    limiter = RateLimiter(make_settings(api_rate_limit="2/minute"))
+    await limiter.hit_api("staff:1")
+    await limiter.hit_api("staff:1")
+    with pytest.raises(Throttled) as caught:
+        await limiter.hit_api("staff:1")
+    assert_contract_error(caught.value)

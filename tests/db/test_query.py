@@ -1,0 +1,77 @@
+"""Query: a SQLAlchemy statement compiled once and run on asyncpg, with the conversions asyncpg
+does not make (PHI encrypted and decrypted), and the pool's codecs (JSONB as Python values)."""
+
+import pytest
+from sqlalchemy import bindparam, insert, literal, select, text, update
+
+from app.db.database import Database
+from app.db.query import Query
+from app.models.patient import Patient
+from tests.factories import create_patient
+
+
+@pytest.fixture
+def database(app, anonymous) -> Database:
+    """The app's database; `anonymous` empties the tables afterwards."""
+    database: Database = app.state.database
+    return database
+
+
+def test_parameters_are_positional_by_name_and_literals_are_defaults():
+    query = Query(
+        select(Patient.id).where(
+            Patient.first_name == bindparam("name"),
+            Patient.last_name == bindparam("name"),
+            Patient.sex == literal("F"),
+        )
+    )
+    assert "$2" in query.sql  # one parameter, used twice, and the literal F
+    assert "$3" not in query.sql
+    assert query.arguments({"name": "Jane"}) == ["Jane", "F"]
+    assert query.arguments({"name": "Jane", "param_1": "M"}) == ["Jane", "M"]
+    with pytest.raises(KeyError):
+        query.arguments({})
+
+
+def test_a_statement_that_writes_anywhere_is_not_reads_only():
+    changed = update(Patient).values(first_name="x").returning(Patient.id).cte("changed")
+    assert Query(select(Patient.id)).reads_only
+    assert not Query(select(changed.c.id)).reads_only
+    assert not Query(insert(Patient).values(id="p_aaaaaa")).reads_only
+    assert not Query(select(Patient.id).add_cte(changed)).reads_only
+
+
+async def test_phi_is_encrypted_in_the_row_and_decrypted_in_the_result(client, database, engine):
+    patient = await create_patient(client, ssn="123-45-6789")
+    read = Query(select(Patient.id, Patient.ssn).where(Patient.id == bindparam("id")))
+    assert await database.fetch_one(read, id=patient["id"]) == {
+        "id": patient["id"],
+        "ssn": "123-45-6789",
+    }
+    write = Query(
+        update(Patient)
+        .where(Patient.id == bindparam("id"))
+        .values(ssn=bindparam("ssn", type_=Patient.ssn.type))
+        .returning(Patient.ssn)
+    )
+    assert await database.fetch_one(write, id=patient["id"], ssn="987-65-4321") == {
+        "ssn": "987-65-4321"
+    }
+    async with engine.connect() as connection:
+        stored = await connection.scalar(
+            text("SELECT ssn FROM patients WHERE id = :id"), {"id": patient["id"]}
+        )
+    assert stored.startswith("v1:")
+    assert "987" not in stored
+
+
+async def test_jsonb_comes_and_goes_as_python_values(client, database):
+    patient = await create_patient(client, tags=["sleep"])
+    tags = Query(
+        update(Patient)
+        .where(Patient.id == bindparam("id"))
+        .values(tags=bindparam("tags", type_=Patient.tags.type))
+        .returning(Patient.tags)
+    )
+    row = await database.fetch_one(tags, id=patient["id"], tags=["a", "b"])
+    assert row == {"tags": ["a", "b"]}
