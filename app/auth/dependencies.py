@@ -17,7 +17,7 @@ from fastapi.security import OAuth2PasswordBearer
 from app.audit.routing import use_work
 from app.audit.service import AuditEntry
 from app.audit.work import CallerCheck, UnitOfWork
-from app.auth.permissions import Principal, patient_principal, staff_principal
+from app.auth.permissions import Identity, Principal, patient_principal, staff_principal
 from app.auth.repository import PATIENT_CALLER, STAFF_CALLER
 from app.auth.service import caller_id
 from app.auth.tokens import PrincipalKind, Tokens
@@ -31,7 +31,7 @@ PRINCIPAL_STATE_KEY = "principal"
 TOKEN_REFUSED = "Given token not valid or expired."  # noqa: S105 - a message
 
 
-class Caller:
+class Caller(Identity):
     """The account a request's token names, and the work done on their behalf."""
 
     def __init__(self, request: Request, kind: PrincipalKind, id: str, work: UnitOfWork) -> None:
@@ -40,15 +40,6 @@ class Caller:
         self.id = id  # the staff member's id, or the patient's id
         self.work = work
         self._principal: Principal | None = None
-
-    @property
-    def is_staff(self) -> bool:
-        return self.kind == "staff"
-
-    @property
-    def key(self) -> str:
-        """`staff:<id>` or `patient:<id>`: the caller in rate limits and idempotency keys."""
-        return f"{self.kind}:{self.id}"
 
     async def principal(self) -> Principal:
         """The caller as the database knows them (name, role), found now if not yet."""

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Literal, Protocol
+from typing import Literal
 
 from app.auth.tokens import PrincipalKind
 
@@ -14,12 +14,12 @@ PATIENT_SELF_WRITABLE = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class Principal:
+class Identity:
+    """Who a rule is about: a staff member or a patient, by id (a Principal, or a request's
+    caller before the database has confirmed them)."""
+
     kind: PrincipalKind
     id: str  # the staff member's id, or the patient's id
-    name: str  # what the audit trail calls them: a username, or the patient's id
-    role: Role
 
     @property
     def is_staff(self) -> bool:
@@ -29,6 +29,14 @@ class Principal:
     def key(self) -> str:
         """`staff:<id>` or `patient:<id>`: the caller in logs, rate limits and idempotency keys."""
         return f"{self.kind}:{self.id}"
+
+
+@dataclass(frozen=True)
+class Principal(Identity):
+    kind: PrincipalKind
+    id: str
+    name: str  # what the audit trail calls them: a username, or the patient's id
+    role: Role
 
 
 def staff_principal(staff_id: int, username: str, role: str) -> Principal:
@@ -45,16 +53,6 @@ class Access(Enum):
     ADMIN = "admin"
     STAFF_OR_SELF = "staff or the patient themself"
     ADMIN_OR_SELF = "admins or the patient themself"
-
-
-class Identity(Protocol):
-    """Who a rule is about: a Principal, or a request's caller before their role is known."""
-
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def is_staff(self) -> bool: ...
 
 
 # The rules that depend on a staff member's role (admin or therapist), not only on whether

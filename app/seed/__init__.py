@@ -37,6 +37,7 @@ from sqlalchemy.engine import make_url
 from app.core.config import Settings
 from app.core.crypto import Keyring
 from app.core.security import hash_password
+from app.patients.repository import CREATED
 from app.patients.schemas import SessionCreate, session_document
 from app.seed import words
 
@@ -50,26 +51,15 @@ ID_SPACE = 36**6
 # +1, an area code and an exchange that do not start with 0 or 1, then four digits.
 PHONE_SPACE = 8 * 100 * 8 * 100 * 10_000
 
+# What the service writes when it creates a patient (the API's insert), and what a seeded
+# patient has already been through. `version` and `profile_picture` are left to their defaults.
 PATIENT_COLUMNS = (
-    "id",
-    "password_hash",
-    "first_name",
-    "last_name",
-    "phone_no",
-    "allergies_and_medication",
-    "date_of_birth",
-    "sex",
-    "ssn",
-    "email",
-    "address",
-    "added_note",
-    "about_note",
-    "tags",
+    *CREATED,
     "wallet_balance",
     "sessions",
     "created_at",
     "updated_at",
-)  # `version` and `profile_picture` are left to their defaults.
+)
 LEDGER_COLUMNS = (
     "patient_id",
     "amount",
