@@ -132,6 +132,8 @@ class NoStoreMiddleware:
 def mount_admin(app: FastAPI, settings: Settings) -> TherapyAdmin:
     admin = TherapyAdmin(app, AdminServices(app, settings))
     install_database_error_handlers(admin.admin)
-    admin.add_view(PatientAdmin)
-    admin.add_view(AuditEventAdmin)
+    for view in (PatientAdmin, AuditEventAdmin):
+        # A class of this app's own: sqladmin ties a view class to the admin it is added to,
+        # so a view shared by two apps (a test's second app) would reach the other's database.
+        admin.add_view(type(view.__name__, (view,), {}))
     return admin

@@ -1,11 +1,12 @@
 """Rate limits: in memory by default, in Redis when REDIS_URL is set, so several instances share
 one budget.
 
-Failed logins are counted exactly, by the `limits` library (a moving window: few events, each
-kept). Every API request is counted too, so that limit is a sliding window counter, two counters
-a key: in Redis through `limits`, and in memory by `LocalWindows` below. limits' own memory
-storage schedules a task on every hit to expire keys (and hops to a worker thread for moving
-windows): 4% of a read's CPU, for two integers."""
+Both limits are sliding window counters (two counters a key: the current window's, and the
+previous one's weighted by how much of it still overlaps): failed logins through the `limits`
+library, in memory or in Redis; every API request in Redis through `limits` too, and in memory
+by `LocalWindows` below, since limits' own memory storage schedules a task on every hit to
+expire keys: 4% of a read's CPU, for two integers. A moving window (an event kept per hit)
+expires its events in a worker thread: none is used."""
 
 import hashlib
 import math
@@ -14,7 +15,6 @@ import time
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import (
-    MovingWindowRateLimiter,
     SlidingWindowCounterRateLimiter,
 )
 from limits.aio.strategies import (
@@ -75,8 +75,8 @@ class RateLimiter:
         self._storage: Storage = (
             RedisStorage(f"async+{settings.redis_url}") if settings.redis_url else MemoryStorage()
         )
-        self._limiter = MovingWindowRateLimiter(self._storage)
-        self._api = SlidingWindowCounterRateLimiter(self._storage)
+        self._limiter = SlidingWindowCounterRateLimiter(self._storage)
+        self._api = self._limiter
         self.login_limit = parse(settings.login_rate_limit)
         self.api_limit = parse(settings.api_rate_limit)
         self._local = None if settings.redis_url else LocalWindows(self.api_limit)
