@@ -14,12 +14,8 @@ import time
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import (
-    SlidingWindowCounterRateLimiter,
-)
-from limits.aio.strategies import (
-    RateLimiter as RateLimiterStrategy,
-)
+from limits.aio.strategies import RateLimiter as RateLimiterStrategy
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
 from app.core.config import Settings
 from app.core.errors import Throttled

@@ -73,7 +73,7 @@ def new_patient_id() -> str:
     return "p_" + "".join(secrets.choice(ID_ALPHABET) for _ in range(6))
 
 
-def cast_text(column: Any) -> Any:
+def _as_text(column: Any) -> Any:
     """A column compared as the text it is stored as (an encrypted value's key id prefix)."""
     return type_coerce(column, Text)
 
@@ -100,7 +100,8 @@ def versioned(versions: Versions) -> dict[str, Any]:
     return {} if versions is None else {"versions": list(versions)}
 
 
-def _one_patient_array(name: str) -> Any:
+def _jsonb(name: str) -> Any:
+    """A JSONB parameter (a Python list: the pool's codec encodes it)."""
     return bindparam(name, type_=JSONB)
 
 
@@ -129,10 +130,10 @@ _ADD_TAG = {
         update(Patient)
         .where(
             *matching(conditional),
-            ~Patient.tags.contains(_one_patient_array("tags")),
+            ~Patient.tags.contains(_jsonb("tags")),
             func.jsonb_array_length(Patient.tags) < MAX_TAGS,
         )
-        .values(tags=Patient.tags.op("||")(_one_patient_array("tags")), **changed())
+        .values(tags=Patient.tags.op("||")(_jsonb("tags")), **changed())
         .returning(*COLUMNS)
     )
     for conditional in (True, False)
@@ -140,7 +141,7 @@ _ADD_TAG = {
 _REMOVE_TAG = {
     conditional: Query(
         update(Patient)
-        .where(*matching(conditional), Patient.tags.contains(_one_patient_array("tags")))
+        .where(*matching(conditional), Patient.tags.contains(_jsonb("tags")))
         .values(tags=Patient.tags.op("-")(bindparam("tag", type_=Text)), **changed())
         .returning(*COLUMNS)
     )
@@ -150,7 +151,7 @@ _ADD_SESSION = {
     conditional: Query(
         update(Patient)
         .where(*matching(conditional))
-        .values(sessions=Patient.sessions.op("||")(_one_patient_array("session")), **changed())
+        .values(sessions=Patient.sessions.op("||")(_jsonb("session")), **changed())
         .returning(*COLUMNS)
     )
     for conditional in (True, False)
@@ -196,7 +197,7 @@ _REENCRYPT = Query(
 def _encrypted_under_other_keys(key_id: str) -> Query:
     current = f"v1:{key_id}:%"
     stale = [
-        and_(column.is_not(None), cast_text(column).not_like(current))
+        and_(column.is_not(None), _as_text(column).not_like(current))
         for column in (Patient.ssn, Patient.allergies_and_medication)
     ]
     statement = select(Patient.id, Patient.ssn, Patient.allergies_and_medication)
@@ -241,7 +242,7 @@ def _where(words: int, phone: bool, email: bool, tags: int, sex: bool) -> list[A
     if email:
         conditions.append(Patient.email.ilike(bindparam("email", type_=Text), escape="\\"))
     for n in range(tags):
-        conditions.append(Patient.tags.contains(_one_patient_array(f"tag_{n}")))
+        conditions.append(Patient.tags.contains(_jsonb(f"tag_{n}")))
     if sex:
         conditions.append(Patient.sex == bindparam("sex"))
     return conditions
