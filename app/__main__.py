@@ -47,7 +47,7 @@ def serve(args: argparse.Namespace) -> None:
     os.environ["DATABASE_URL"] = url
     get_settings.cache_clear()
     migrate(url, configure_logger=False)
-    _audit_partitions_after_migrating(url)
+    logging.getLogger("app.audit").info(_audit_partitions_after_migrating(url))
     clear_multiprocess_metrics()
     uvicorn.run(
         "app.main:app",
@@ -194,17 +194,15 @@ def audit_partitions(args: argparse.Namespace) -> None:
         )
 
 
-def _audit_partitions_after_migrating(url: str) -> None:
-    """Every deploy extends the partitions (cron is the guarantee; the default partition the
-    safety net)."""
+def _audit_partitions_after_migrating(url: str) -> str:
+    """Every deploy extends the audit trail's partitions (cron is the guarantee, the default
+    partition the safety net): what it did, in a line."""
     from app.audit.partitions import make_partitions
 
     report = asyncio.run(make_partitions(get_settings(), url))
-    logging.getLogger("app.audit").info(
-        "audit partitions: %d made, %d months, %d events in the default partition",
-        len(report.created),
-        len(report.months),
-        report.default.count,
+    return (
+        f"Audit partitions: {len(report.created)} made, {len(report.months)} months, "
+        f"{report.default.count:,} event(s) in the default partition."
     )
 
 
@@ -403,7 +401,7 @@ def _migrate() -> None:
 
     url = database_url(get_settings())
     migrate(url)
-    _audit_partitions_after_migrating(url)
+    print(_audit_partitions_after_migrating(url))
 
 
 if __name__ == "__main__":

@@ -97,9 +97,10 @@ def _copy_rows(source: str) -> None:
     """Every row of `source` into audit_events with its id; the identity goes on from where
     `source`'s stopped."""
     op.execute(f"INSERT INTO audit_events ({COLUMNS}) SELECT {COLUMNS} FROM {source}")  # noqa: S608
+    sequence = f"{source}_id_seq"
     op.execute(
-        "SELECT setval(pg_get_serial_sequence('audit_events', 'id'), last_value, is_called) "
-        f"FROM {source}_id_seq"
+        "SELECT setval(pg_get_serial_sequence('audit_events', 'id'), last_value, is_called) "  # noqa: S608
+        f"FROM {sequence}"
     )
 
 

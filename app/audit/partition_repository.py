@@ -71,6 +71,12 @@ class PartitionRepository:
         moment: datetime = await self.connection.fetchval("SELECT now()")
         return moment
 
+    async def partitioned(self) -> bool:
+        kind = await self.connection.fetchval(
+            "SELECT relkind FROM pg_class WHERE oid = to_regclass($1)", PARENT
+        )
+        return bool(kind == b"p")
+
     async def partitions(self) -> list[str]:
         """The names of audit_events' partitions, the default one included."""
         rows = await self.connection.fetch(

@@ -115,6 +115,8 @@ async def ensure_partitions(
     the default partition, and the default partition if it is missing. One transaction: the
     caller's."""
     await repository.begin(lock_timeout_ms=LOCK_TIMEOUT_MS)
+    if not await repository.partitioned():
+        raise CommandError("audit_events is not partitioned yet: run python -m app migrate.")
     names = await repository.partitions()
     existing = {month for name in names if (month := Month.of_table(name)) is not None}
     has_default = DEFAULT in names
@@ -210,7 +212,7 @@ async def _export(repository: PartitionRepository, month: Month, target: Path) -
     with await asyncio.to_thread(target.open, "wb") as raw:
         # mtime 0: the same rows always make the same bytes.
         with gzip.GzipFile(
-            filename=month.table + ".csv", mode="wb", fileobj=raw, mtime=0
+            filename=month.table + ".csv", mode="wb", compresslevel=6, fileobj=raw, mtime=0
         ) as zipped:
             sent = await repository.export_csv(month.table, zipped)
         await asyncio.to_thread(raw.flush)
