@@ -30,9 +30,12 @@ class AuditEvent(Base):
     status_code: Mapped[int] = mapped_column(SmallInteger)
 
     # Each list filter's index ends with (at, id), the list's order, so that a page is the
-    # first rows of each partition's index, merged, with no sort.
+    # first rows of each partition's index, merged, with no sort. Patient and action together
+    # have their own: a rare action of a busy patient took 36 ms through the other two at 100
+    # million events (a bitmap of every event of the patient), 0.6 ms through it.
     __table_args__ = (
         Index("ix_audit_events_patient_id_at_id", "patient_id", "at", "id"),
+        Index("ix_audit_events_patient_id_action_at_id", "patient_id", "action", "at", "id"),
         Index("ix_audit_events_actor_at_id", "actor", "at", "id"),
         Index("ix_audit_events_action_at_id", "action", "at", "id"),
         Index("ix_audit_events_at_id", "at", "id"),
