@@ -152,9 +152,8 @@ def build_events(plan: AuditPlan, shapes: Sequence[Shape], index: int) -> list[t
     tuple form (`_copying`): making a datetime cost more than the rest of a row."""
     random_ = Dice(plan.content_seed ^ index * 0x9E3779B97F4A7C15).random
     count = plan.batch_count(index)
-    width = (plan.end - plan.start) / plan.batches
-    first = (plan.start + index * width - POSTGRES_EPOCH) * 1_000_000
-    step = width * 1_000_000 / count  # one event in each step, at a random point of it
+    step = (plan.end - plan.start) * 1_000_000 / plan.count  # an event in each, at random in it
+    first = (plan.start - POSTGRES_EPOCH) * 1_000_000 + index * plan.batch_size * step
     patients, patient_count = plan.patient_ids, len(plan.patient_ids)
     kinds = [
         (
