@@ -47,6 +47,7 @@ def serve(args: argparse.Namespace) -> None:
     os.environ["DATABASE_URL"] = url
     get_settings.cache_clear()
     migrate(url, configure_logger=False)
+    logging.getLogger("app.audit").info(_audit_partitions_after_migrating(url))
     clear_multiprocess_metrics()
     uvicorn.run(
         "app.main:app",
@@ -135,6 +136,95 @@ def seed_patients(args: argparse.Namespace) -> None:
         f"{report.seconds:.1f} s ({report.patients / report.seconds:,.0f} patients/s, "
         f"{report.workers} worker(s)). Their password is {SEED_PASSWORD!r}."
     )
+    if args.audit_rows:
+        seed_audit_events(args)
+
+
+def seed_audit_events(args: argparse.Namespace) -> None:
+    from app.core.errors import CommandError
+    from app.db.database import database_url
+    from app.seed import stderr_progress
+    from app.seed.audit import seed_audit
+
+    try:
+        report = asyncio.run(
+            seed_audit(
+                database_url(get_settings()),
+                args.audit_rows,
+                months=args.audit_months,
+                workers=args.workers,
+                progress=stderr_progress(),
+            )
+        )
+    except CommandError as error:
+        raise SystemExit(f"error: {error}") from None
+    print(
+        f"Seeded {report.events:,} audit events from {report.months[0]} to {report.months[-1]} "
+        f"in {report.seconds:.1f} s ({report.events / report.seconds:,.0f} events/s, "
+        f"{report.workers} worker(s))."
+    )
+
+
+def audit_partitions(args: argparse.Namespace) -> None:
+    from app.audit.partitions import make_partitions
+    from app.core.errors import CommandError
+
+    try:
+        report = asyncio.run(make_partitions(get_settings(), ahead=args.ahead))
+    except CommandError as error:
+        raise SystemExit(f"error: {error}") from None
+    for month in report.created:
+        print(f"Created {month.table}.")
+    if not report.created:
+        print("No partition was missing.")
+    if report.moved_rows:
+        print(f"Moved {report.moved_rows:,} event(s) from the default partition into their months.")
+    if report.months:
+        first, last = report.months[0], report.months[-1]
+        print(f"Month partitions: {first} to {last} ({len(report.months)}).")
+    default = report.default
+    if default.count == 0:
+        print("The default partition holds no events.")
+    else:
+        print(
+            f"warning: the default partition holds {default.count:,} event(s) "
+            f"({default.first:%Y-%m-%d %H:%M} to {default.last:%Y-%m-%d %H:%M} UTC), of months "
+            f"more than --ahead {args.ahead} months ahead: run with a larger --ahead to move them.",
+            file=sys.stderr,
+        )
+
+
+def _audit_partitions_after_migrating(url: str) -> str:
+    """Every deploy extends the audit trail's partitions (cron is the guarantee, the default
+    partition the safety net): what it did, in a line."""
+    from app.audit.partitions import make_partitions
+
+    report = asyncio.run(make_partitions(get_settings(), url))
+    return (
+        f"Audit partitions: {len(report.created)} made, {len(report.months)} months, "
+        f"{report.default.count:,} event(s) in the default partition."
+    )
+
+
+def audit_archive(args: argparse.Namespace) -> None:
+    from app.audit.partitions import Month, archive
+    from app.core.errors import CommandError
+
+    try:
+        before = Month.parse(args.before)
+        archived = asyncio.run(
+            archive(get_settings(), before, args.output_dir, keep_table=args.keep_table)
+        )
+    except CommandError as error:
+        raise SystemExit(f"error: {error}") from None
+    for month in archived:
+        fate = f"kept as the table {month.month.table}" if month.kept_table else "dropped"
+        print(
+            f"Archived {month.month}: {month.rows:,} events to {month.path} "
+            f"({month.size / 1e6:,.1f} MB, {month.seconds:.1f} s); partition {fate}."
+        )
+    if not archived:
+        print(f"No month partition before {before}: nothing to archive.")
 
 
 def openapi(args: argparse.Namespace) -> None:
@@ -167,6 +257,13 @@ def _positive_int(value: str) -> int:
     number = int(value)
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
+
+
+def _natural_int(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, not {number}")
     return number
 
 
@@ -236,7 +333,56 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="Rows per COPY (default: %(default)s).",
     )
     seed_parser.add_argument("--workers", type=_positive_int, help="Default: one per CPU core.")
+    seed_parser.add_argument(
+        "--audit-rows",
+        type=_natural_int,
+        default=0,
+        metavar="M",
+        help="Also add M made-up audit events naming the patients (default: none).",
+    )
+    seed_parser.add_argument(
+        "--audit-months",
+        type=_positive_int,
+        default=6,
+        metavar="K",
+        help="Spread the audit events over the last K months (default: %(default)s).",
+    )
     seed_parser.set_defaults(handler=seed_patients)
+
+    partitions_parser = command(
+        "audit-partitions", "Make the audit trail's monthly partitions ahead of time."
+    )
+    partitions_parser.add_argument(
+        "--ahead",
+        type=_natural_int,
+        default=3,
+        metavar="N",
+        help="Months after the current one (default: %(default)s).",
+    )
+    partitions_parser.set_defaults(handler=audit_partitions)
+
+    archive_parser = command(
+        "audit-archive", "Export old audit months to .csv.gz files, then drop their partitions."
+    )
+    archive_parser.add_argument(
+        "--before",
+        required=True,
+        metavar="YYYY-MM",
+        help="Archive every month before this one (at most the current month).",
+    )
+    archive_parser.add_argument(
+        "--output-dir",
+        type=Path,
+        default=Path(),
+        metavar="DIR",
+        help="Where the files go (default: the current directory).",
+    )
+    archive_parser.add_argument(
+        "--keep-table",
+        action="store_true",
+        help="Detach each partition but keep it as a table of its own.",
+    )
+    archive_parser.set_defaults(handler=audit_archive)
 
     openapi_parser = command(
         "openapi", "Print the OpenAPI document (no database or server needed)."
@@ -253,7 +399,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 def _migrate() -> None:
     from app.db.database import database_url
 
-    migrate(database_url(get_settings()))
+    url = database_url(get_settings())
+    migrate(url)
+    print(_audit_partitions_after_migrating(url))
 
 
 if __name__ == "__main__":

@@ -64,7 +64,17 @@ async def assert_can_log_in(anonymous: Any, username: str, password: str) -> Non
     assert response.json()["token_type"] == "bearer"
 
 
-COMMANDS = ("serve", "migrate", "createsuperuser", "createstaff", "rotate-keys", "seed", "openapi")
+COMMANDS = (
+    "serve",
+    "migrate",
+    "createsuperuser",
+    "createstaff",
+    "rotate-keys",
+    "seed",
+    "audit-partitions",
+    "audit-archive",
+    "openapi",
+)
 
 
 def test_help_lists_every_command_with_a_one_line_description(cli_env):

@@ -35,6 +35,16 @@ async def add_events(engine: AsyncEngine, count: int, *, analyze: bool = True) -
             await connection.execute(text("ANALYZE audit_events"))
 
 
+async def estimate_of(engine: AsyncEngine, rows: int) -> range:
+    """What the planner may estimate for `rows` rows of audit_events: it puts at least one row
+    on each of the partitions, the empty ones too (the months ahead, the default one)."""
+    async with engine.connect() as connection:
+        partitions = await connection.scalar(
+            text("SELECT count(*) FROM pg_inherits WHERE inhparent = 'audit_events'::regclass")
+        )
+    return range(rows, rows + partitions + 1)
+
+
 async def test_an_exact_count_up_to_and_at_the_limit(database, engine):
     await add_events(engine, 5)
     repo = AuditRepository(database)
@@ -50,17 +60,21 @@ async def test_past_the_limit_the_count_is_the_estimate_and_at_least_limit_plus_
 ):
     await add_events(engine, 40)
     repo = AuditRepository(database)
+    estimate = await estimate_of(engine, 40)
     counted = await repo.count(EVERYONE, exact_up_to=14)  # 40 expected: under 3 times 14
-    assert (counted.total, counted.exact) == (40, False)
+    assert counted.total in estimate
+    assert not counted.exact
     counted = await repo.count(EVERYONE, exact_up_to=39)
-    assert (counted.total, counted.exact) == (40, False)
+    assert counted.total in estimate
+    assert not counted.exact
 
 
 async def test_an_estimate_far_above_the_limit_is_taken_alone(database, engine):
     await add_events(engine, 200)
     limit = 200 // TRUSTED_ESTIMATE_FACTOR - 1
     counted = await AuditRepository(database).count(EVERYONE, exact_up_to=limit)
-    assert (counted.total, counted.exact) == (200, False)
+    assert counted.total in await estimate_of(engine, 200)
+    assert not counted.exact
 
 
 async def test_a_filter_is_estimated_from_its_own_statistics(database, engine):
@@ -69,4 +83,5 @@ async def test_a_filter_is_estimated_from_its_own_statistics(database, engine):
     counted = await repo.count(AuditQuery(actor="nobody"), exact_up_to=10)
     assert (counted.total, counted.exact) == (0, True)
     counted = await repo.count(AuditQuery(actor="counter"), exact_up_to=10)
-    assert (counted.total, counted.exact) == (300, False)
+    assert counted.total in await estimate_of(engine, 300)
+    assert not counted.exact

@@ -1,7 +1,7 @@
 """Alembic owns the schema: it builds everything, removes everything, and agrees with the models."""
 
 import asyncio
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -228,3 +228,70 @@ def test_the_list_filters_can_use_the_trigram_indexes(database_url, query, index
         return "\n".join(rows)
 
     assert index in run(database_url, plan)
+
+
+AUDIT_ROW = (
+    "INSERT INTO audit_events (at, actor, actor_kind, action, patient_id, client_address, "
+    "outcome, status_code) VALUES (:at, 'rivera', 'staff', 'get_patient', 'p_abc123', "
+    "'203.0.113.7', 'success', 200)"
+)
+
+
+def _audit_rows(sync_connection: Any) -> list[Any]:
+    return list(sync_connection.execute(text("SELECT * FROM audit_events ORDER BY id")))
+
+
+def _append(at: datetime) -> Any:
+    def append(sync_connection: Any) -> int:
+        sync_connection.execute(text(AUDIT_ROW), {"at": at})
+        sync_connection.commit()
+        return int(sync_connection.execute(text("SELECT max(id) FROM audit_events")).scalar_one())
+
+    return append
+
+
+def _where(sync_connection: Any) -> dict[int, tuple[str, str]]:
+    """Each event's table, and the kind of audit_events ('p' partitioned, 'r' plain)."""
+    rows = sync_connection.execute(
+        text(
+            "SELECT e.id, e.tableoid::regclass::text, c.relkind::text"
+            " FROM audit_events e, pg_class c WHERE c.oid = 'audit_events'::regclass"
+        )
+    )
+    return {row[0]: (row[1], row[2]) for row in rows}
+
+
+def test_partitioning_the_audit_trail_keeps_every_event_both_ways(empty_database_url):
+    config = alembic_config(empty_database_url)
+    command.upgrade(config, "0005")
+    now = datetime.now(UTC)
+    moments = [
+        now,
+        now - timedelta(days=70),
+        now - timedelta(days=420),
+        datetime(2019, 3, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    ]
+    for moment in moments:
+        run(empty_database_url, _append(moment))
+    before = run(empty_database_url, _audit_rows)
+    assert len(before) == 4
+
+    command.upgrade(config, "head")
+    assert run(empty_database_url, _audit_rows) == before
+    where = run(empty_database_url, _where)
+    for row in before:
+        assert where[row.id] == (f"audit_events_{row.at.astimezone(UTC):%Y_%m}", "p")
+    # The identity goes on where it stopped.
+    added = run(empty_database_url, _append(now))
+    assert added == before[-1].id + 1
+
+    command.downgrade(config, "0005")
+    after = run(empty_database_url, _audit_rows)
+    assert after[:4] == before
+    assert [row.id for row in after] == [row.id for row in before] + [added]
+    assert set(run(empty_database_url, _where).values()) == {("audit_events", "r")}
+    assert run(empty_database_url, _append(now)) == added + 1
+    assert table_names(empty_database_url) >= {"audit_events"}
+    assert not {
+        name for name in table_names(empty_database_url) if name.startswith("audit_events_")
+    }

@@ -2,9 +2,13 @@
 
 import random
 import re
+from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import text
 
+from app.audit.partitions import Month
+from app.core.errors import CommandError
 from app.models.patient import PATIENT_ID as PATIENT_ID_RE
 from app.models.patient import PHONE_NO as PHONE_RE
 from app.patients.fields import SSN_RE
@@ -19,15 +23,16 @@ from app.seed import (
     plan_for,
     seed,
 )
+from app.seed.audit import seed_audit
 from tests.factories import create_patient
 from tests.test_cli import run_cli
 
 NANP_RE = re.compile(r"\+1[2-9][0-9]{2}[2-9][0-9]{6}")
 
 
-async def scalar(engine, sql: str):
+async def scalar(engine, sql: str, **params):
     async with engine.connect() as connection:
-        return await connection.scalar(text(sql))
+        return await connection.scalar(text(sql), params)
 
 
 def test_ids_and_phone_numbers_are_unique_and_well_formed():
@@ -148,3 +153,115 @@ def test_seed_command_refuses_a_count_below_one(cli_env):
     result = run_cli(cli_env, "seed", "--count", "0")
     assert result.returncode != 0
     assert "at least 1" in result.stderr
+
+
+# The seed's events are from made-up addresses, the test client's from 127.0.0.1.
+
+
+async def test_seed_adds_audit_events_into_their_months(settings, database_url, engine, client):
+    await seed(settings, database_url, 40, batch_size=20, workers=1)
+    started = datetime.now(UTC)
+    report = await seed_audit(database_url, 3000, months=3, batch_size=700, workers=1, seed=5)
+    assert (report.events, report.workers) == (3000, 1)
+    assert report.months[-1] == Month.of(started)
+    assert len(report.months) in (4, 5)  # three months back, from within a month
+
+    assert (
+        await scalar(
+            engine, "SELECT count(*) FROM audit_events WHERE client_address <> '127.0.0.1'"
+        )
+        == 3000
+    )
+    assert await scalar(engine, "SELECT count(*) FROM audit_events_default") == 0
+    tables = await scalar(
+        engine,
+        "SELECT array_agg(DISTINCT tableoid::regclass::text) FROM audit_events"
+        " WHERE client_address <> '127.0.0.1'",
+    )
+    assert set(tables) <= {month.table for month in report.months}
+    assert len(tables) >= 3
+    # Every event names a patient that exists, or none; a patient acts on their own record.
+    assert (
+        await scalar(
+            engine,
+            "SELECT count(*) FROM audit_events e WHERE patient_id IS NOT NULL"
+            " AND NOT EXISTS (SELECT 1 FROM patients p WHERE p.id = e.patient_id)",
+        )
+        == 0
+    )
+    assert (
+        await scalar(
+            engine,
+            "SELECT count(*) FROM audit_events WHERE actor_kind = 'patient'"
+            " AND actor IS DISTINCT FROM patient_id",
+        )
+        == 0
+    )
+    assert await scalar(engine, "SELECT count(*) FROM audit_events WHERE actor_kind = 'patient'")
+    actions = await scalar(
+        engine,
+        "SELECT array_agg(action ORDER BY n DESC) FROM (SELECT action, count(*) AS n"
+        " FROM audit_events WHERE client_address <> '127.0.0.1' GROUP BY action) AS t",
+    )
+    assert actions[0] == "get_patient"
+    assert {"list_patients", "login", "update_wallet"} <= set(actions)
+    assert (
+        await scalar(
+            engine,
+            "SELECT count(*) FROM audit_events WHERE client_address <> '127.0.0.1' AND (at > now()"
+            " OR at < now() - interval '3 months' - interval '2 days')",
+        )
+        == 0
+    )
+    # Ids grow with time, as the service's do.
+    assert (
+        await scalar(
+            engine,
+            "SELECT count(*) FROM (SELECT at, lag(at) OVER (ORDER BY id) AS previous"
+            " FROM audit_events WHERE client_address <> '127.0.0.1') AS t WHERE at < previous",
+        )
+        == 0
+    )
+
+    patient = await scalar(
+        engine,
+        "SELECT patient_id FROM audit_events"
+        " WHERE client_address <> '127.0.0.1' AND patient_id IS NOT NULL LIMIT 1",
+    )
+    listed = await client.get("/api/audit/", params={"patient": patient, "page_size": 100})
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["count"] == await scalar(
+        engine, "SELECT count(*) FROM audit_events WHERE patient_id = :patient", patient=patient
+    )
+
+
+async def test_audit_events_need_patients_to_name(database_url, anonymous):
+    with pytest.raises(CommandError, match="patients"):
+        await seed_audit(database_url, 10, workers=1)
+
+
+async def test_seed_command_adds_audit_events(cli_env, engine, client):
+    result = run_cli(
+        cli_env,
+        "seed",
+        "--count",
+        "30",
+        "--audit-rows",
+        "120000",  # three batches: both worker processes copy
+        "--audit-months",
+        "2",
+        "--workers",
+        "2",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Seeded 120,000 audit events from " in result.stdout
+    assert "2 worker(s))." in result.stdout.splitlines()[-1]
+    assert (
+        await scalar(
+            engine, "SELECT count(*) FROM audit_events WHERE client_address <> '127.0.0.1'"
+        )
+        == 120_000
+    )
+    assert await scalar(engine, "SELECT count(DISTINCT id) FROM audit_events") == await scalar(
+        engine, "SELECT count(*) FROM audit_events"
+    )
