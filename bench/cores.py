@@ -150,3 +150,14 @@ def postgres_on(url: str, cpus: frozenset[int]) -> Iterator[list[str]]:
                 f"PostgreSQL: affinity given back afterwards ({restored} processes;"
                 f" backends started during the runs got the postmaster's {cpu_list(saved[parent])})"
             )
+
+
+def busy_seconds(cpus: frozenset[int]) -> float:
+    """The time `cpus` have spent running anything so far (user, system, interrupts, steal)."""
+    ticks = 0
+    for line in Path("/proc/stat").read_text().splitlines():
+        name, *fields = line.split()
+        if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cpus:
+            user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields[:8])
+            ticks += user + nice + system + irq + softirq + steal
+    return ticks / os.sysconf("SC_CLK_TCK")

@@ -15,6 +15,7 @@ import base64
 import json
 import os
 import random
+import resource
 import secrets
 import shutil
 import signal
@@ -22,6 +23,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -40,7 +42,7 @@ from bench.common import (
     load_steps,
     operations,
 )
-from bench.cores import Cores, affinity, cpu_list, pinned, postgres_on
+from bench.cores import Cores, affinity, busy_seconds, cpu_list, pinned, postgres_on
 
 ROOT = BENCH_DIR.parent
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -506,6 +508,24 @@ class OneCoreReport(SizeReport):
     placement: list[str] = field(default_factory=list)
     loads: dict[str, float] = field(default_factory=dict)  # tool -> load average before it
     cpu_ms: dict[str, dict[str, float]] = field(default_factory=dict)  # op -> tool -> ms
+    others: dict[str, dict[str, float]] = field(default_factory=dict)  # op -> tool -> share
+
+
+def measured(
+    cpu_seconds: Callable[[], float], cpus: frozenset[int] | None, run: Callable[[], Result]
+) -> tuple[Result, float, float]:
+    """A run; the CPU seconds per request of the server under test (`cpu_seconds`: its CPU time so
+    far); and the share of its CPUs' time that other processes took meanwhile (the machine's
+    other work, which pinning cannot keep out)."""
+    began, server = time.monotonic(), cpu_seconds()
+    busy = busy_seconds(cpus) if cpus else 0.0
+    result = run()
+    server = cpu_seconds() - server
+    others = 0.0
+    if cpus:
+        elapsed = len(cpus) * (time.monotonic() - began)
+        others = max(0.0, busy_seconds(cpus) - busy - server) / elapsed
+    return result, server / max(result.requests, 1), others
 
 
 def ceiling(
@@ -516,9 +536,10 @@ def ceiling(
     get: Operation,
     ids_file: Path,
     options: argparse.Namespace,
-) -> tuple[Result, float, str]:
+) -> tuple[Result, float, float, str]:
     """GET by id through bench/ceiling.py (FastAPI and bare asyncpg), served and driven alike:
-    the figures, the server's CPU seconds per request and the CPUs it could run on."""
+    the figures, the server's CPU seconds per request, the share of its CPUs others took, and
+    the CPUs it could run on."""
     from app.core.security import create_access_token
 
     log("ceiling: FastAPI + bare asyncpg, GET by id")
@@ -540,10 +561,11 @@ def ceiling(
         if options.warmup > 0:
             wrk(load, options.warmup)
             service.drain(url)
-        before = service.cpu_seconds()
-        result = wrk(load, options.duration)
-        cpu = (service.cpu_seconds() - before) / max(result.requests, 1)
-        return result, cpu, affinity(service.process.pid)
+        server_cpus = cores.service if cores else None
+        result, cpu, others = measured(
+            service.cpu_seconds, server_cpus, lambda: wrk(load, options.duration)
+        )
+        return result, cpu, others, affinity(service.process.pid)
     finally:
         service.stop()
 
@@ -638,6 +660,11 @@ def bench_size(size: int, options: argparse.Namespace) -> SizeReport:
     return report
 
 
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _load_average(report: SizeReport, tool: str) -> None:
     report.load.append(os.getloadavg()[0])
     if isinstance(report, OneCoreReport):
@@ -690,12 +717,15 @@ def run_tools(
                     service.drain(url)
                     if warm.requests < connections:  # slower than a request per connection
                         report.durations[op.key] = max(seconds, options.slow_duration)
-                before = service.cpu_seconds()
-                result = wrk(load, report.durations[op.key])
+                result, cpu, others = measured(
+                    service.cpu_seconds,
+                    cores.service if cores else None,
+                    lambda: wrk(load, report.durations[op.key]),  # noqa: B023 - called here
+                )
                 report.results[op.key]["service"] = result
                 if one_core is not None:
-                    cpu = (service.cpu_seconds() - before) / max(result.requests, 1)
                     one_core.cpu_ms.setdefault(op.key, {})["service"] = 1000 * cpu
+                    one_core.others.setdefault(op.key, {})["service"] = others
                 service.drain(url)
                 if options.latency_duration > 0:  # service time, without queueing
                     single = replace(load, connections=1)
@@ -719,10 +749,11 @@ def run_tools(
         if one_core is not None:
             settle(url)
             _load_average(report, "ceiling")
-        top, cpu, where = ceiling(url, env, session, out, get, ids_file, options)
+        top, cpu, others, where = ceiling(url, env, session, out, get, ids_file, options)
         report.results["get"]["ceiling"] = top
         if one_core is not None:
             one_core.cpu_ms.setdefault("get", {})["ceiling"] = 1000 * cpu
+            one_core.others.setdefault("get", {})["ceiling"] = others
             one_core.placement.append(f"ceiling: bench/ceiling.py, 1 worker, on CPU {where}")
     for op in chosen:
         if op.key.startswith("list") and one_core is None:
@@ -741,7 +772,14 @@ def run_tools(
             salt = free_salt(url, PHONE_PREFIX["asyncpg"], salts)
             time_for = report.durations[op.key]
             job = floor.Job(url, steps[op.key], ids, salt, connections, warmup, time_for, session)
-            report.results[op.key]["asyncpg"] = floor.run(job, options.processes, floor_cpus)
+            result, _, others = measured(
+                _children_cpu_seconds,  # the floor's processes, once the pool has joined them
+                floor_cpus,
+                lambda: floor.run(job, options.processes, floor_cpus),  # noqa: B023 - called here
+            )
+            report.results[op.key]["asyncpg"] = result
+            if one_core is not None:
+                one_core.others.setdefault(op.key, {})["asyncpg"] = others
             if op.key == "create":
                 forget_created(url, salt)
 
@@ -1034,17 +1072,26 @@ def render_one_core(report: OneCoreReport, options: argparse.Namespace) -> str:
             )
         )
     if report.cpu_ms:
+        served, shared = ("service", "ceiling"), ("service", "ceiling", "asyncpg")
         lines += [
             "",
-            f"{'CPU ms per request':<{width}} {'':>5} | {'service':>8} {'ceiling':>8}"
-            "   (user + system time of the uvicorn process in the measured run / requests)",
+            f"{'':<{width}} {'':>5} | {'CPU ms per request':<20}| others on its CPU",
+            f"{'':<{width}} {'':>5} | {'service':>8} {'ceiling':>8}   | "
+            + " ".join(f"{t:>8}" for t in shared),
         ]
         for key, cpu in report.cpu_ms.items():
-            cells = " ".join(
-                f"{cpu[t]:>8.2f}" if t in cpu else f"{'-':>8}" for t in ("service", "ceiling")
-            )
-            lines.append(f"{labels[key]:<{width}} {'':>5} | {cells}")
+            others = report.others.get(key, {})
+            cells = " ".join(f"{cpu[t]:>8.2f}" if t in cpu else f"{'-':>8}" for t in served)
+            shares = " ".join(f"{others[t]:>8.1%}" if t in others else f"{'-':>8}" for t in shared)
+            lines.append(f"{labels[key]:<{width}} {'':>5} | {cells}   | {shares}")
     lines.append("```")
+    if report.cpu_ms:
+        lines += [
+            "",
+            "CPU ms per request: the server's user and system time in the measured run over its"
+            " requests. Others on its CPU: the share of that CPU's time other processes took"
+            " meanwhile (the machine's other work; pinning does not keep it out).",
+        ]
     lines += _unloaded_lines(report, labels, width)
     if any(r.requests < FEW for results in report.results.values() for r in results.values()):
         lines.append(f"\n\\* fewer than {FEW} requests measured: a rough figure.")
