@@ -1061,7 +1061,7 @@ def render_one_core(report: OneCoreReport, options: argparse.Namespace) -> str:
     bases = [tool for tool in ("asyncpg", "ceiling") if any(tool in r for _, r in rows)]
     lines += [
         "",
-        f"{'service / ...':<{width}} {'':>5} | "
+        f"{'service / tool':<{width}} {'':>5} | "
         + " | ".join(f"{f'vs {tool}: req/s  p50   p99':<{CELL}}" for tool in bases),
     ]
     for key, results in rows:
@@ -1075,22 +1075,31 @@ def render_one_core(report: OneCoreReport, options: argparse.Namespace) -> str:
         served, shared = ("service", "ceiling"), ("service", "ceiling", "asyncpg")
         lines += [
             "",
-            f"{'':<{width}} {'':>5} | {'CPU ms per request':<20}| others on its CPU",
-            f"{'':<{width}} {'':>5} | {'service':>8} {'ceiling':>8}   | "
+            f"{'':<{width}} {'':>5} | {'CPU ms per request':<20}| {'its CPU busy':<20}"
+            "| others on its CPU",
+            f"{'':<{width}} {'':>5} | "
+            + f"{'service':>8} {'ceiling':>8}   | " * 2
             + " ".join(f"{t:>8}" for t in shared),
         ]
         for key, cpu in report.cpu_ms.items():
             others = report.others.get(key, {})
+            results = report.results[key]
             cells = " ".join(f"{cpu[t]:>8.2f}" if t in cpu else f"{'-':>8}" for t in served)
+            busy = " ".join(
+                f"{cpu[t] * results[t].rps / 1000:>8.0%}" if t in cpu else f"{'-':>8}"
+                for t in served
+            )
             shares = " ".join(f"{others[t]:>8.1%}" if t in others else f"{'-':>8}" for t in shared)
-            lines.append(f"{labels[key]:<{width}} {'':>5} | {cells}   | {shares}")
+            lines.append(f"{labels[key]:<{width}} {'':>5} | {cells}   | {busy}   | {shares}")
     lines.append("```")
     if report.cpu_ms:
         lines += [
             "",
             "CPU ms per request: the server's user and system time in the measured run over its"
-            " requests. Others on its CPU: the share of that CPU's time other processes took"
-            " meanwhile (the machine's other work; pinning does not keep it out).",
+            " requests. Its CPU busy: that time over the run's (under 100%, the server waited for"
+            " PostgreSQL or wrk on the other CPU). Others on its CPU: the share of that CPU's"
+            " time other processes took meanwhile (the machine's other work; pinning does not"
+            " keep it out).",
         ]
     lines += _unloaded_lines(report, labels, width)
     if any(r.requests < FEW for results in report.results.values() for r in results.values()):
