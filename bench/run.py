@@ -7,6 +7,8 @@ operation, captured from the app (bench/capture.py). Then, for each operation:
   2. the same SQL through bare asyncpg (bench/floor.py);
   3. the same SQL as a pgbench script (bench/pgbench.py);
 at the same concurrency, for the same time after a warm-up. bench/README.md explains the figures.
+--one-core (issue 12): one worker pinned to one CPU, wrk and PostgreSQL on another (bench/cores.py),
+beside the ceiling (bench/ceiling.py) and the asyncpg floor served the same way.
 """
 
 import argparse
@@ -417,15 +419,21 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("SQLAlchemy (ORM, Core, async bridge)", ("sqlalchemy/", "greenlet/")),
     (
         "validation and serialization",
-        ("pydantic/", "pydantic_core/", "fastapi/encoders.py", "starlette/responses.py", "json/"),
+        ("pydantic/", "pydantic_core/", "fastapi/encoders.py", "fastapi/_compat/"),
     ),
-    ("middleware", ("starlette/middleware/", "app/core/observability.py", "app/core/headers.py")),
+    ("validation and serialization", ("starlette/responses.py", "json/")),
+    ("middleware", ("starlette/middleware/", "starlette/_exception_handler.py")),
+    ("middleware", ("fastapi/middleware/", "fastapi/_body_limit.py", "fastapi/telemetry/")),
+    ("middleware", ("app/core/observability.py", "app/core/headers.py", "app/core/errors.py")),
     ("middleware", ("app/core/bodylimit.py", "app/core/metrics.py", "prometheus_client/")),
     ("FastAPI routing and dependency solving", ("fastapi/", "starlette/", "anyio/")),
     ("uvicorn and httptools", ("uvicorn/", "httptools/", "h11/")),
     ("event loop (asyncio, uvloop)", ("asyncio/", "uvloop/")),
     ("the app's own code (endpoints, repositories, session)", ("app/",)),
 )
+
+
+NO_FRAME = "(no Python frame: C code, uvloop's mostly)"
 
 
 def _layer(frame: str) -> str | None:
@@ -448,15 +456,19 @@ def summarise(stacks: Path, top: int = 30) -> str:
     inside: dict[str, int] = {}
     own_layer: dict[str, int] = {}
     inside_layer: dict[str, int] = {}
+    roots: dict[str, int] = {}
     total = 0
     for line in stacks.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
-        if not stack or not count_text.isdigit():
+        if not count_text.isdigit():
             continue
-        count, frames = int(count_text), stack.split(";")[1:]  # [0] is the thread
-        if not frames:
-            continue
+        count, frames = int(count_text), stack.split(";") if stack else []
+        if frames and " (" not in frames[0]:  # a thread's label (py-spy --threads)
+            frames = frames[1:]
         total += count
+        if not frames:  # the GIL held with no Python frame: uvloop's C code, mostly
+            frames = [NO_FRAME]
+        roots[frames[0]] = roots.get(frames[0], 0) + count
         own[frames[-1]] = own.get(frames[-1], 0) + count
         package = _package(frames[-1])
         own_package[package] = own_package.get(package, 0) + count
@@ -464,6 +476,8 @@ def summarise(stacks: Path, top: int = 30) -> str:
             inside[frame] = inside.get(frame, 0) + count
         layers = [_layer(frame) for frame in frames]
         innermost = next((layer for layer in reversed(layers) if layer), "other")
+        if frames == [NO_FRAME]:
+            innermost = NO_FRAME
         own_layer[innermost] = own_layer.get(innermost, 0) + count
         for layer in {layer for layer in layers if layer}:
             inside_layer[layer] = inside_layer.get(layer, 0) + count
@@ -474,9 +488,16 @@ def summarise(stacks: Path, top: int = 30) -> str:
         return ["", title] + [f"{100 * c / total:6.1f}%  {n}" for n, c in ranked[:top]]
 
     lines = [f"{total} samples holding the GIL (Python running in the worker)"]
+    main = max((root for root in roots if root != NO_FRAME), key=roots.__getitem__, default="")
+    apart = total - roots.get(main, 0) - roots.get(NO_FRAME, 0)
+    if total and apart:
+        lines.append(
+            f"{apart / total:.1%} in stacks of their own, not joined to the request's: the code"
+            " SQLAlchemy runs in greenlet_spawn's greenlets"
+        )
     lines += ["", "by layer: the innermost layer on the stack (a partition); anywhere on it"]
     for layer, count in sorted(own_layer.items(), key=lambda item: -item[1]):
-        share, anywhere = 100 * count / total, 100 * inside_layer.get(layer, 0) / total
+        share, anywhere = 100 * count / total, 100 * max(count, inside_layer.get(layer, 0)) / total
         lines.append(f"{share:6.1f}%  {anywhere:6.1f}%  {layer}")
     lines += table("self time, by package:", own_package)
     lines += table("self time, by function:", own)
@@ -1059,12 +1080,13 @@ def render_one_core(report: OneCoreReport, options: argparse.Namespace) -> str:
             + " | ".join(_cell(results.get(tool)) for tool, _ in tools)
         )
     bases = [tool for tool in ("asyncpg", "ceiling") if any(tool in r for _, r in rows)]
-    lines += [
-        "",
-        f"{'service / tool':<{width}} {'':>5} | "
-        + " | ".join(f"{f'vs {tool}: req/s  p50   p99':<{CELL}}" for tool in bases),
-    ]
-    for key, results in rows:
+    if bases:
+        lines += [
+            "",
+            f"{'service / tool':<{width}} {'':>5} | "
+            + " | ".join(f"{f'vs {tool}: req/s  p50   p99':<{CELL}}" for tool in bases),
+        ]
+    for key, results in rows if bases else []:
         lines.append(
             f"{labels[key]:<{width}} {'':>5} | "
             + " | ".join(
