@@ -69,6 +69,14 @@ SIZES ?= 10000 1000000
 bench: $(STAMP)
 	$(BIN)/python -m bench --sizes "$(SIZES)" $(BENCH_ARGS)
 
+## The same on one core (issue 12; bench/README.md "One core"): one uvicorn worker on CPU 0, wrk and
+## PostgreSQL on CPU 1, beside the ceiling and the asyncpg floor served alike, and the targets
+## against the baseline: make bench-one-core [ONE_CORE_SIZES=100000] [BENCH_ARGS="--reuse"].
+ONE_CORE_SIZES ?= 100000
+.PHONY: bench-one-core
+bench-one-core: $(STAMP)
+	$(BIN)/python -m bench --one-core --sizes "$(ONE_CORE_SIZES)" $(BENCH_ARGS)
+
 ## Re-pin the lock files after changing pyproject.toml (needs uv: pip install uv).
 lock:
 	uv pip compile pyproject.toml --universal --python-version 3.11 -o requirements/base.lock

@@ -8,6 +8,7 @@ latency of each whole request that completes after the warm-up and before the en
 
 import asyncio
 import multiprocessing
+import os
 import random
 import statistics
 import time
@@ -133,14 +134,20 @@ def _process(job: Job, first_client: int) -> tuple[list[float], int]:
     return uvloop.run(_load(job, first_client))
 
 
-def run(job: Job, processes: int) -> Result:
-    """Run the job's connections split over `processes` processes; the merged figures."""
+def _pin(cpus: frozenset[int] | None) -> None:
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+
+
+def run(job: Job, processes: int, cpus: frozenset[int] | None = None) -> Result:
+    """Run the job's connections split over `processes` processes (on `cpus`, when given); the
+    merged figures."""
     processes = max(1, min(processes, job.connections))
     shares = [
         job.connections // processes + (i < job.connections % processes) for i in range(processes)
     ]
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(processes, context) as pool:
+    with ProcessPoolExecutor(processes, context, _pin, (cpus,)) as pool:
         futures = []
         first = 0
         for share in shares:

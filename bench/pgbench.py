@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from bench.common import BALANCE, NEW_ID, PATIENT, PHONE, Result, decode_argument, percentile
+from bench.cores import pinned
 
 PARAMETER = re.compile(r"\$(\d+)")
 ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
@@ -97,6 +98,7 @@ def run(
     warmup: float,
     duration: float,
     work_dir: Path,
+    cpus: frozenset[int] | None = None,
 ) -> Result:
     url = make_url(database_url)
     connection = ["-h", url.host or "127.0.0.1", "-p", str(url.port or 5432)]
@@ -108,7 +110,9 @@ def run(
     work_dir.mkdir(parents=True, exist_ok=True)
     script_file = work_dir / "script.sql"
     script_file.write_text(script_text)
-    common = ["pgbench", "-n", "-M", "prepared", "-c", str(clients), "-j", str(threads)]
+    common = pinned(
+        ["pgbench", "-n", "-M", "prepared", "-c", str(clients), "-j", str(threads)], cpus
+    )
     common += ["-f", str(script_file)]
     if warmup > 0:
         subprocess.run(  # noqa: S603 - our own arguments

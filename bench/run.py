@@ -7,6 +7,8 @@ operation, captured from the app (bench/capture.py). Then, for each operation:
   2. the same SQL through bare asyncpg (bench/floor.py);
   3. the same SQL as a pgbench script (bench/pgbench.py);
 at the same concurrency, for the same time after a warm-up. bench/README.md explains the figures.
+--one-core (issue 12): one worker pinned to one CPU, wrk and PostgreSQL on another (bench/cores.py),
+beside the ceiling (bench/ceiling.py) and the asyncpg floor served the same way.
 """
 
 import argparse
@@ -15,6 +17,7 @@ import base64
 import json
 import os
 import random
+import resource
 import secrets
 import shutil
 import signal
@@ -22,6 +25,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -40,6 +44,7 @@ from bench.common import (
     load_steps,
     operations,
 )
+from bench.cores import Cores, affinity, busy_seconds, cpu_list, pinned, postgres_on
 
 ROOT = BENCH_DIR.parent
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -109,8 +114,9 @@ def python(*args: str, env: dict[str, str], capture: bool = False) -> str:
     return done.stdout or ""
 
 
-def service_env(url: str, out: Path, reuse: bool) -> dict[str, str]:
-    """The service's settings for this database; its secrets are kept for --reuse."""
+def service_env(url: str, out: Path, reuse: bool, one_core: bool = False) -> dict[str, str]:
+    """The service's settings for this database; its secrets are kept for --reuse. One-core
+    mode logs as production does: LOG_LEVEL and LOG_FORMAT unset (info, JSON)."""
     stored = out / "secrets.json"
     if reuse and stored.exists():
         keys = json.loads(stored.read_text())
@@ -120,7 +126,7 @@ def service_env(url: str, out: Path, reuse: bool) -> dict[str, str]:
             "PHI_ENCRYPTION_KEYS": "bench1:" + base64.b64encode(os.urandom(32)).decode(),
         }
         stored.write_text(json.dumps(keys))
-    return {
+    env = {
         **os.environ,
         **keys,
         "ENVIRONMENT": "production",
@@ -129,6 +135,10 @@ def service_env(url: str, out: Path, reuse: bool) -> dict[str, str]:
         "API_RATE_LIMIT": "1000000000/minute",
         "LOG_LEVEL": "warning",
     }
+    if one_core:
+        for name in ("LOG_LEVEL", "LOG_FORMAT"):
+            env.pop(name, None)
+    return env
 
 
 def prepare_database(
@@ -203,21 +213,39 @@ def free_port() -> int:
 
 
 class Service:
-    """uvicorn as in production, started (and stopped) by us."""
+    """uvicorn as in production, started (and stopped) by us.
 
-    def __init__(self, env: dict[str, str], app: str = "app.main:app") -> None:
+    With `cores` (one-core mode): one worker, which uvicorn runs in its own process, pinned to
+    `cores.service`, at uvicorn's and the app's default log level, its output in `log`."""
+
+    def __init__(
+        self,
+        env: dict[str, str],
+        app: str = "app.main:app",
+        cores: Cores | None = None,
+        log: Path | None = None,
+    ) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        self.count = WORKERS if cores is None else 1
         command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1"]
-        command += ["--port", str(self.port), "--workers", str(WORKERS), "--loop", "uvloop"]
-        command += ["--http", "httptools", "--no-access-log", "--log-level", "warning"]
+        command += ["--port", str(self.port), "--workers", str(self.count), "--loop", "uvloop"]
+        command += ["--http", "httptools", "--no-access-log"]
+        if cores is None:
+            command += ["--log-level", "warning"]
+        self.log = log.open("w") if log is not None else None
         self.process = subprocess.Popen(  # noqa: S603
-            command, cwd=ROOT, env=env, start_new_session=True
+            pinned(command, cores.service if cores else None),
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+            stdout=self.log,
+            stderr=self.log,
         )
 
     def wait_ready(self, timeout: float = 90) -> None:
         deadline, answered = time.monotonic() + timeout, 0
-        while answered < 20 or len(self.workers()) < WORKERS:
+        while answered < 20 or len(self.workers()) < self.count:
             if time.monotonic() > deadline or self.process.poll() is not None:
                 raise RuntimeError("the service did not become ready")
             try:
@@ -238,8 +266,11 @@ class Service:
         return token
 
     def workers(self) -> list[int]:
-        """The worker processes: the uvicorn master's children that run the app."""
+        """The worker processes: the uvicorn master's children that run the app (with one
+        worker, uvicorn runs the app in its own process)."""
         pid = self.process.pid
+        if self.count == 1:
+            return [pid] if self.process.poll() is None else []
         try:
             children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
         except OSError:
@@ -255,9 +286,9 @@ class Service:
         return sorted(found)
 
     def memory(self) -> list[tuple[int, float, float]]:
-        """(pid, RSS, peak RSS) in MiB of the master, then of each worker."""
+        """(pid, RSS, peak RSS) in MiB of the master, then of each worker (of the one process)."""
         found = []
-        for pid in [self.process.pid, *self.workers()]:
+        for pid in self.workers() if self.count == 1 else [self.process.pid, *self.workers()]:
             lines = Path(f"/proc/{pid}/status").read_text().splitlines()
             status = dict(line.split(":", 1) for line in lines if ":" in line)
             rss, peak = (int(status[key].split()[0]) / 1024 for key in ("VmRSS", "VmHWM"))
@@ -279,6 +310,10 @@ class Service:
             cores = (self._cpu_ticks() - ticks) / os.sysconf("SC_CLK_TCK") / 0.5
             quiet = quiet + 1 if busy == 0 and cores < 0.05 else 0
 
+    def cpu_seconds(self) -> float:
+        """CPU time the workers have used so far, user and system."""
+        return self._cpu_ticks() / os.sysconf("SC_CLK_TCK")
+
     def _cpu_ticks(self) -> int:
         total = 0
         for pid in self.workers():
@@ -296,6 +331,8 @@ class Service:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)  # the process group we started
             self.process.wait()
+        if self.log is not None:
+            self.log.close()
 
 
 @dataclass(frozen=True)
@@ -309,6 +346,7 @@ class Load:
     salt: str  # create: the run's phone numbers start with it
     threads: int
     connections: int
+    cpus: frozenset[int] | None = None  # wrk's (and py-spy's), in one-core mode
 
 
 def wrk(load: Load, seconds: float, salt_suffix: str = "") -> Result:
@@ -323,7 +361,7 @@ def wrk(load: Load, seconds: float, salt_suffix: str = "") -> Result:
     kind, argument = operation.key, load.salt + salt_suffix
     if kind.startswith("list"):
         kind, argument = "list", operation.path
-    command = ["wrk", "-t", str(load.threads), "-c", str(load.connections)]
+    command = pinned(["wrk", "-t", str(load.threads), "-c", str(load.connections)], load.cpus)
     command += ["-d", f"{seconds:.0f}s", "--timeout", "120s", "--latency"]
     command += ["-s", str(BENCH_DIR / "wrk.lua"), load.service.base, "--", kind, argument]
     output = subprocess.run(  # noqa: S603
@@ -351,7 +389,7 @@ def profile(load: Load, seconds: float, out: Path) -> Path:
     command = [py_spy, "record", "-p", str(load.service.workers()[0]), "-o", str(stacks)]
     command += ["-d", str(round(seconds)), "-r", "250", "--gil", "--format", "raw"]
     profiler = subprocess.Popen(  # noqa: S603
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        pinned(command, load.cpus), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     wrk(load, seconds, salt_suffix="9")
     profiler.wait()
@@ -370,26 +408,79 @@ def _package(frame: str) -> str:
     return "stdlib" if top in sys.stdlib_module_names or "/lib/python3" in path else top
 
 
+# The layers of a request, each by the files of its frames; the first that matches wins.
+LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("logging", ("logging/", "structlog/", "app/core/logging.py")),
+    ("JWT", ("jwt/", "app/core/security.py")),
+    ("rate limiter", ("app/core/ratelimit.py", "limits/")),
+    ("audit", ("app/services/audit.py", "app/repositories/audit.py")),
+    ("PHI encryption", ("cryptography/", "app/core/crypto.py", "app/db/types.py")),
+    ("asyncpg", ("asyncpg/",)),
+    ("SQLAlchemy (ORM, Core, async bridge)", ("sqlalchemy/", "greenlet/")),
+    (
+        "validation and serialization",
+        ("pydantic/", "pydantic_core/", "fastapi/encoders.py", "fastapi/_compat/"),
+    ),
+    ("validation and serialization", ("starlette/responses.py", "json/")),
+    ("middleware", ("starlette/middleware/", "starlette/_exception_handler.py")),
+    ("middleware", ("fastapi/middleware/", "fastapi/_body_limit.py", "fastapi/telemetry/")),
+    ("middleware", ("app/core/observability.py", "app/core/headers.py", "app/core/errors.py")),
+    ("middleware", ("app/core/bodylimit.py", "app/core/metrics.py", "prometheus_client/")),
+    ("FastAPI routing and dependency solving", ("fastapi/", "starlette/", "anyio/")),
+    ("uvicorn and httptools", ("uvicorn/", "httptools/", "h11/")),
+    ("event loop (asyncio, uvloop)", ("asyncio/", "uvloop/")),
+    ("the app's own code (endpoints, repositories, session)", ("app/",)),
+)
+
+
+NO_FRAME = "(no Python frame: C code, uvloop's mostly)"
+
+
+def _layer(frame: str) -> str | None:
+    path = frame.rpartition("(")[2].rstrip(")").rpartition(":")[0]
+    path = path.split("site-packages/", 1)[-1]
+    if "/app/" in path:
+        path = "app/" + path.split("/app/", 1)[1]
+    path = path.split("/lib/python3.11/", 1)[-1].lstrip("/")
+    for layer, prefixes in LAYERS:
+        if path.startswith(prefixes):
+            return layer
+    return None
+
+
 def summarise(stacks: Path, top: int = 30) -> str:
-    """py-spy's collapsed stacks as three tables: self time by package and by function, and
-    time inside each function (leaving out the wrappers found in most samples)."""
+    """py-spy's collapsed stacks as four tables: time by layer, self time by package and by
+    function, and time inside each function (leaving out the wrappers found in most samples)."""
     own_package: dict[str, int] = {}
     own: dict[str, int] = {}
     inside: dict[str, int] = {}
+    own_layer: dict[str, int] = {}
+    inside_layer: dict[str, int] = {}
+    roots: dict[str, int] = {}
     total = 0
     for line in stacks.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
-        if not stack or not count_text.isdigit():
+        if not count_text.isdigit():
             continue
-        count, frames = int(count_text), stack.split(";")[1:]  # [0] is the thread
-        if not frames:
-            continue
+        count, frames = int(count_text), stack.split(";") if stack else []
+        if frames and " (" not in frames[0]:  # a thread's label (py-spy --threads)
+            frames = frames[1:]
         total += count
+        if not frames:  # the GIL held with no Python frame: uvloop's C code, mostly
+            frames = [NO_FRAME]
+        roots[frames[0]] = roots.get(frames[0], 0) + count
         own[frames[-1]] = own.get(frames[-1], 0) + count
         package = _package(frames[-1])
         own_package[package] = own_package.get(package, 0) + count
         for frame in set(frames):
             inside[frame] = inside.get(frame, 0) + count
+        layers = [_layer(frame) for frame in frames]
+        innermost = next((layer for layer in reversed(layers) if layer), "other")
+        if frames == [NO_FRAME]:
+            innermost = NO_FRAME
+        own_layer[innermost] = own_layer.get(innermost, 0) + count
+        for layer in {layer for layer in layers if layer}:
+            inside_layer[layer] = inside_layer.get(layer, 0) + count
 
     def table(title: str, counts: dict[str, int], keep: float = 1.0) -> list[str]:
         ranked = [(n, c) for n, c in counts.items() if c <= keep * total]
@@ -397,6 +488,17 @@ def summarise(stacks: Path, top: int = 30) -> str:
         return ["", title] + [f"{100 * c / total:6.1f}%  {n}" for n, c in ranked[:top]]
 
     lines = [f"{total} samples holding the GIL (Python running in the worker)"]
+    main = max((root for root in roots if root != NO_FRAME), key=roots.__getitem__, default="")
+    apart = total - roots.get(main, 0) - roots.get(NO_FRAME, 0)
+    if total and apart:
+        lines.append(
+            f"{apart / total:.1%} in stacks of their own, not joined to the request's: the code"
+            " SQLAlchemy runs in greenlet_spawn's greenlets"
+        )
+    lines += ["", "by layer: the innermost layer on the stack (a partition); anywhere on it"]
+    for layer, count in sorted(own_layer.items(), key=lambda item: -item[1]):
+        share, anywhere = 100 * count / total, 100 * max(count, inside_layer.get(layer, 0)) / total
+        lines.append(f"{share:6.1f}%  {anywhere:6.1f}%  {layer}")
     lines += table("self time, by package:", own_package)
     lines += table("self time, by function:", own)
     lines += table("time inside, by function (wrappers in >70% of samples left out):", inside, 0.7)
@@ -420,6 +522,33 @@ class SizeReport:
     statements: dict[str, list[tuple[str, float]]] = field(default_factory=dict)  # lists' SQL
 
 
+@dataclass
+class OneCoreReport(SizeReport):
+    """--one-core: also where each process ran, and CPU time per request of what was served."""
+
+    placement: list[str] = field(default_factory=list)
+    loads: dict[str, float] = field(default_factory=dict)  # tool -> load average before it
+    cpu_ms: dict[str, dict[str, float]] = field(default_factory=dict)  # op -> tool -> ms
+    others: dict[str, dict[str, float]] = field(default_factory=dict)  # op -> tool -> share
+
+
+def measured(
+    cpu_seconds: Callable[[], float], cpus: frozenset[int] | None, run: Callable[[], Result]
+) -> tuple[Result, float, float]:
+    """A run; the CPU seconds per request of the server under test (`cpu_seconds`: its CPU time so
+    far); and the share of its CPUs' time that other processes took meanwhile (the machine's
+    other work, which pinning cannot keep out)."""
+    began, server = time.monotonic(), cpu_seconds()
+    busy = busy_seconds(cpus) if cpus else 0.0
+    result = run()
+    server = cpu_seconds() - server
+    others = 0.0
+    if cpus:
+        elapsed = len(cpus) * (time.monotonic() - began)
+        others = max(0.0, busy_seconds(cpus) - busy - server) / elapsed
+    return result, server / max(result.requests, 1), others
+
+
 def ceiling(
     url: str,
     env: dict[str, str],
@@ -428,8 +557,10 @@ def ceiling(
     get: Operation,
     ids_file: Path,
     options: argparse.Namespace,
-) -> Result:
-    """GET by id through bench/ceiling.py (FastAPI and bare asyncpg), served and driven alike."""
+) -> tuple[Result, float, float, str]:
+    """GET by id through bench/ceiling.py (FastAPI and bare asyncpg), served and driven alike:
+    the figures, the server's CPU seconds per request, the share of its CPUs others took, and
+    the CPUs it could run on."""
     from app.auth.tokens import Tokens
 
     log("ceiling: FastAPI + bare asyncpg, GET by id")
@@ -441,14 +572,21 @@ def ceiling(
         "BENCH_STEPS": str(out / "steps.json"),
         "BENCH_SESSION": json.dumps(session),
     }
-    service = Service({**env, **extra}, app="bench.ceiling:app")
+    cores: Cores | None = options.cores
+    output = out / "ceiling-one-core.log" if cores else None
+    service = Service({**env, **extra}, app="bench.ceiling:app", cores=cores, log=output)
     try:
         service.wait_ready()
         load = Load(service, get, token, ids_file, "", options.wrk_threads, options.connections)
+        load = replace(load, cpus=cores.load if cores else None)
         if options.warmup > 0:
             wrk(load, options.warmup)
             service.drain(url)
-        return wrk(load, options.duration)
+        server_cpus = cores.service if cores else None
+        result, cpu, others = measured(
+            service.cpu_seconds, server_cpus, lambda: wrk(load, options.duration)
+        )
+        return result, cpu, others, affinity(service.process.pid)
     finally:
         service.stop()
 
@@ -463,7 +601,7 @@ def service_settings(url: str, env: dict[str, str]) -> Any:
         phi_encryption_keys=env["PHI_ENCRYPTION_KEYS"],
         api_rate_limit=env["API_RATE_LIMIT"],
         data_dir=Path(env["DATA_DIR"]),
-        log_level=env["LOG_LEVEL"],
+        log_level="warning",  # the app in this process (capture) configures its logging
     )
 
 
@@ -504,7 +642,8 @@ def bench_size(size: int, options: argparse.Namespace) -> SizeReport:
     url = database_url(options.database_url, f"bench_{size}")
     # The seeded PHI opens only with the keys it was written with: reuse needs them too.
     reuse = options.reuse and (out / "secrets.json").exists()
-    env = service_env(url, out, reuse)
+    cores: Cores | None = options.cores
+    env = service_env(url, out, reuse, one_core=cores is not None)
     seed_seconds, seed_output = prepare_database(options.database_url, size, env, reuse)
     python(
         *("-m", "app", "createsuperuser", "--username", ADMIN[0], "--password", ADMIN[1]),
@@ -523,7 +662,7 @@ def bench_size(size: int, options: argparse.Namespace) -> SizeReport:
     log("capturing the SQL of each request")
     capture_sql(url, env, ops, out)
     steps = load_steps(out / "steps.json")
-    report = SizeReport(
+    report = (SizeReport if cores is None else OneCoreReport)(
         size,
         seed_output,
         seed_seconds,
@@ -531,28 +670,83 @@ def bench_size(size: int, options: argparse.Namespace) -> SizeReport:
         {op.key: {} for op in ops},
         durations={op.key: options.duration for op in ops},
     )
+    if isinstance(report, OneCoreReport):
+        assert cores is not None
+        with postgres_on(url, cores.load) as placement:
+            run_tools(report, url, env, ops, steps, ids, options)
+        # How PostgreSQL was pinned first, how it was given back last.
+        report.placement = [*placement[:1], *report.placement, *placement[1:]]
+    else:
+        run_tools(report, url, env, ops, steps, ids, options)
+    return report
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _load_average(report: SizeReport, tool: str) -> None:
+    report.load.append(os.getloadavg()[0])
+    if isinstance(report, OneCoreReport):
+        report.loads[tool] = report.load[-1]
+
+
+def run_tools(
+    report: SizeReport,
+    url: str,
+    env: dict[str, str],
+    ops: list[Operation],
+    steps: dict[str, list[list[Any]]],
+    ids: list[str],
+    options: argparse.Namespace,
+) -> None:
+    """Each chosen tool on each chosen operation, into the report."""
+    size, out = report.size, OUT_DIR / str(report.size)
+    ids_file = out / "ids.txt"
+    one_core = report if isinstance(report, OneCoreReport) else None
+    cores: Cores | None = options.cores
     chosen = [op for op in ops if op.key in options.ops]
     connections, warmup, seconds = options.connections, options.warmup, options.duration
     salts: set[str] = set()
 
     if "wrk" in options.tools:
         settle(url)
-        report.load.append(os.getloadavg()[0])
-        service = Service(env)
+        _load_average(report, "service")
+        output = out / "service-one-core.log" if cores else None
+        service = Service(env, cores=cores, log=output)
         try:
             service.wait_ready()
             token = service.token()
             report.memory.append(("started", service.memory()))
+            if one_core is not None and cores is not None:
+                one_core.placement.append(
+                    f"service: uvicorn, 1 worker in pid {service.process.pid}, on CPU"
+                    f" {affinity(service.process.pid)}; its JSON log to {output}"
+                )
+                one_core.placement.append(
+                    f"wrk ({options.wrk_threads} thread, {connections} connections) and py-spy:"
+                    f" CPU {cpu_list(cores.load)} (taskset)"
+                )
             for op in chosen:
                 log(f"{size:,}: service, {op.label}")
                 salt = free_salt(url, PHONE_PREFIX["wrk"], salts)
                 load = Load(service, op, token, ids_file, salt, options.wrk_threads, connections)
+                load = replace(load, cpus=cores.load if cores else None)
                 if warmup > 0:
                     warm = wrk(load, warmup, salt_suffix="0")
                     service.drain(url)
                     if warm.requests < connections:  # slower than a request per connection
                         report.durations[op.key] = max(seconds, options.slow_duration)
-                report.results[op.key]["service"] = wrk(load, report.durations[op.key])
+                result, cpu, others = measured(
+                    service.cpu_seconds,
+                    cores.service if cores else None,
+                    lambda: wrk(load, report.durations[op.key]),  # noqa: B023 - called here
+                )
+                report.results[op.key]["service"] = result
+                if one_core is not None:
+                    one_core.cpu_ms.setdefault(op.key, {})["service"] = 1000 * cpu
+                    one_core.others.setdefault(op.key, {})["service"] = others
                 service.drain(url)
                 if options.latency_duration > 0:  # service time, without queueing
                     single = replace(load, connections=1)
@@ -566,29 +760,55 @@ def bench_size(size: int, options: argparse.Namespace) -> SizeReport:
                     forget_created(url, salt)
         finally:
             service.stop()
+        if output is not None and one_core is not None:
+            lines = sum(1 for _ in output.open())
+            one_core.placement.append(f"service: {lines:,} lines logged to {output.name}")
 
     session = session_settings(url, env)
     if "ceiling" in options.tools and any(op.key == "get" for op in chosen):
         get = next(op for op in chosen if op.key == "get")
-        report.results["get"]["ceiling"] = ceiling(url, env, session, out, get, ids_file, options)
+        if one_core is not None:
+            settle(url)
+            _load_average(report, "ceiling")
+        top, cpu, others, where = ceiling(url, env, session, out, get, ids_file, options)
+        report.results["get"]["ceiling"] = top
+        if one_core is not None:
+            one_core.cpu_ms.setdefault("get", {})["ceiling"] = 1000 * cpu
+            one_core.others.setdefault("get", {})["ceiling"] = others
+            one_core.placement.append(f"ceiling: bench/ceiling.py, 1 worker, on CPU {where}")
     for op in chosen:
-        if op.key.startswith("list"):
+        if op.key.startswith("list") and one_core is None:
             report.statements[op.key] = floor.statement_times(url, steps[op.key], session)
+    floor_cpus = cores.service if cores else None
     if "asyncpg" in options.tools:
         settle(url)
-        report.load.append(os.getloadavg()[0])
+        _load_average(report, "asyncpg")
+        if one_core is not None and cores is not None:
+            one_core.placement.append(
+                f"asyncpg floor: {options.processes} process{'es' * (options.processes > 1)}"
+                f" on CPU {cpu_list(cores.service)} (sched_setaffinity as the pool starts it)"
+            )
         for op in chosen:
             log(f"{size:,}: asyncpg floor, {op.label}")
             salt = free_salt(url, PHONE_PREFIX["asyncpg"], salts)
             time_for = report.durations[op.key]
             job = floor.Job(url, steps[op.key], ids, salt, connections, warmup, time_for, session)
-            report.results[op.key]["asyncpg"] = floor.run(job, processes=options.processes)
+            result, _, others = measured(
+                _children_cpu_seconds,  # the floor's processes, once the pool has joined them
+                floor_cpus,
+                lambda: floor.run(job, options.processes, floor_cpus),  # noqa: B023 - called here
+            )
+            report.results[op.key]["asyncpg"] = result
+            if one_core is not None:
+                one_core.others.setdefault(op.key, {})["asyncpg"] = others
             if op.key == "create":
                 forget_created(url, salt)
 
     if "pgbench" in options.tools:
         settle(url)
-        report.load.append(os.getloadavg()[0])
+        _load_average(report, "pgbench")
+        if one_core is not None and cores is not None:
+            one_core.placement.append(f"pgbench: on CPU {cpu_list(cores.service)} (taskset)")
         for op in chosen:
             log(f"{size:,}: pgbench floor, {op.label}")
             salt = free_salt(url, PHONE_PREFIX["pgbench"], salts)
@@ -601,10 +821,10 @@ def bench_size(size: int, options: argparse.Namespace) -> SizeReport:
                 warmup=warmup,
                 duration=report.durations[op.key],
                 work_dir=out / "pgbench" / op.key,
+                cpus=floor_cpus,
             )
             if op.key == "create":
                 forget_created(url, salt)
-    return report
 
 
 # -- the report ------------------------------------------------------------------------------
@@ -689,17 +909,7 @@ def render(report: SizeReport, options: argparse.Namespace) -> str:
         if (service := get.get("service")) is not None:
             lines.append(f"service / ceiling: {service.rps / top.rps:.0%} of its req/s")
         lines.append("```")
-    if report.unloaded:
-        lines += [
-            "",
-            "One request at a time (wrk, 1 connection): the service's own latency, no queueing",
-            "",
-            "```",
-            f"{'operation':<{width}} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}",
-        ]
-        for key, result in report.unloaded.items():
-            lines.append(f"{labels[key]:<{width}} {_cell(result).rstrip()}")
-        lines.append("```")
+    lines += _unloaded_lines(report, labels, width)
     if report.statements:
         lines += ["", "A list's reads, each alone on one connection (median of 20 runs, ms)", ""]
         lines += ["```"]
@@ -710,9 +920,32 @@ def render(report: SizeReport, options: argparse.Namespace) -> str:
         lines.append("```")
     if any(r.requests < FEW for results in report.results.values() for r in results.values()):
         lines.append(f"\n\\* fewer than {FEW} requests measured: a rough figure.")
+    lines += _memory_lines(report)
+    return "\n".join(lines)
+
+
+def _unloaded_lines(report: SizeReport, labels: dict[str, str], width: int) -> list[str]:
+    if not report.unloaded:
+        return []
+    lines = [
+        "",
+        "One request at a time (wrk, 1 connection): the service's own latency, no queueing",
+        "",
+        "```",
+        f"{'operation':<{width}} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}",
+    ]
+    for key, result in report.unloaded.items():
+        lines.append(f"{labels[key]:<{width}} {_cell(result).rstrip()}")
+    return [*lines, "```"]
+
+
+def _memory_lines(report: SizeReport) -> list[str]:
+    lines: list[str] = []
     if report.memory:
         pids = [pid for pid, _, _ in report.memory[-1][1]]
         names = ["master"] + [f"worker {n}" for n in range(1, len(pids))]
+        if len(pids) == 1:
+            names = ["uvicorn"]
         lines += [
             "",
             "uvicorn resident memory, MiB: RSS (peak since start)",
@@ -724,7 +957,7 @@ def render(report: SizeReport, options: argparse.Namespace) -> str:
             cells = "".join(f"{f'{rss:.0f} ({peak:.0f})':>16}" for _, rss, peak in processes)
             lines.append(f"{when:<26}{cells}")
         lines.append("```")
-    return "\n".join(lines)
+    return lines
 
 
 def _statement_label(statement: str) -> str:
@@ -803,10 +1036,178 @@ def render_targets(reports: list[SizeReport], options: argparse.Namespace) -> st
     return "\n".join(lines)
 
 
+# -- one core (issue 12) ---------------------------------------------------------------------
+
+ONE_CORE_TOOLS = (
+    ("service", "service: 1 uvicorn worker"),
+    ("ceiling", "ceiling: FastAPI + bare asyncpg"),
+    ("asyncpg", "floor: bare asyncpg"),
+    ("pgbench", "floor: pgbench"),
+)
+BASELINE_FILE = BENCH_DIR / "baseline-one-core.json"  # the code before issue 12, measured
+GET_RPS = 1600.0
+GET_TAIL = 3.0  # p99 at most this many p50s
+GROWTH = {"list_name": 2.0, "update_wallet": 2.0, "create": 1.0}  # times the baseline's req/s
+
+
+def render_one_core(report: OneCoreReport, options: argparse.Namespace) -> str:
+    labels = {op.key: op.label for op in operations(options.name, options.phone, options.email)}
+    rows = [(key, results) for key, results in report.results.items() if results]
+    tools = [(t, label) for t, label in ONE_CORE_TOOLS if any(t in r for _, r in rows)]
+    width = 19
+    loads = ", ".join(f"{tool} {x:.1f}" for tool, x in report.loads.items())
+    lines = [
+        f"## {report.size:,} patients, one core",
+        "",
+        f"{report.seed}" + (f" (wall {report.seed_seconds:.0f} s)" if report.seed_seconds else ""),
+        f"{options.connections} connections; each run {options.duration:.0f} s after a"
+        f" {options.warmup:.0f} s warm-up; trips = database round trips per request.",
+        f"Load average before each tool: {loads} ({os.cpu_count()} cores; other work on the"
+        " machine shows here).",
+        "",
+        "Where each process ran:",
+        "",
+        *[f"- {note}" for note in report.placement],
+        "",
+        "```",
+        f"{'':<{width}} {'':>5} | " + " | ".join(f"{label:<{CELL}}" for _, label in tools),
+        f"{'operation':<{width}} {'trips':>5} | "
+        + " | ".join(f"{'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}" for _ in tools),
+    ]
+    for key, results in rows:
+        lines.append(
+            f"{labels[key]:<{width}} {report.round_trips.get(key, 0):>5} | "
+            + " | ".join(_cell(results.get(tool)) for tool, _ in tools)
+        )
+    bases = [tool for tool in ("asyncpg", "ceiling") if any(tool in r for _, r in rows)]
+    if bases:
+        lines += [
+            "",
+            f"{'service / tool':<{width}} {'':>5} | "
+            + " | ".join(f"{f'vs {tool}: req/s  p50   p99':<{CELL}}" for tool in bases),
+        ]
+    for key, results in rows if bases else []:
+        lines.append(
+            f"{labels[key]:<{width}} {'':>5} | "
+            + " | ".join(
+                f"{'':>10}{_ratio(results.get('service'), results.get(tool))}" for tool in bases
+            )
+        )
+    if report.cpu_ms:
+        served, shared = ("service", "ceiling"), ("service", "ceiling", "asyncpg")
+        lines += [
+            "",
+            f"{'':<{width}} {'':>5} | {'CPU ms per request':<20}| {'its CPU busy':<20}"
+            "| others on its CPU",
+            f"{'':<{width}} {'':>5} | "
+            + f"{'service':>8} {'ceiling':>8}   | " * 2
+            + " ".join(f"{t:>8}" for t in shared),
+        ]
+        for key, cpu in report.cpu_ms.items():
+            others = report.others.get(key, {})
+            results = report.results[key]
+            cells = " ".join(f"{cpu[t]:>8.2f}" if t in cpu else f"{'-':>8}" for t in served)
+            busy = " ".join(
+                f"{cpu[t] * results[t].rps / 1000:>8.0%}" if t in cpu else f"{'-':>8}"
+                for t in served
+            )
+            shares = " ".join(f"{others[t]:>8.1%}" if t in others else f"{'-':>8}" for t in shared)
+            lines.append(f"{labels[key]:<{width}} {'':>5} | {cells}   | {busy}   | {shares}")
+    lines.append("```")
+    if report.cpu_ms:
+        lines += [
+            "",
+            "CPU ms per request: the server's user and system time in the measured run over its"
+            " requests. Its CPU busy: that time over the run's (under 100%, the server waited for"
+            " PostgreSQL or wrk on the other CPU). Others on its CPU: the share of that CPU's"
+            " time other processes took meanwhile (the machine's other work; pinning does not"
+            " keep it out).",
+        ]
+    lines += _unloaded_lines(report, labels, width)
+    if any(r.requests < FEW for results in report.results.values() for r in results.values()):
+        lines.append(f"\n\\* fewer than {FEW} requests measured: a rough figure.")
+    lines += _memory_lines(report)
+    return "\n".join(lines)
+
+
+def load_baseline() -> dict[str, Any] | None:
+    if not BASELINE_FILE.exists():
+        return None
+    baseline: dict[str, Any] = json.loads(BASELINE_FILE.read_text())
+    return baseline
+
+
+def render_targets_one_core(report: SizeReport, options: argparse.Namespace) -> str:
+    """Issue 12's targets on one core, met or not, against the baseline's figures."""
+    labels = {op.key: op.label for op in operations(options.name, options.phone, options.email)}
+    baseline = load_baseline()
+    lines = [f"## Targets (issue 12, one core; {report.size:,} patients)", ""]
+    before: dict[str, float] = {}
+    if baseline is None:
+        lines.append(f"No baseline: {BASELINE_FILE.name} is missing.")
+    else:
+        before = baseline["req_s"]
+        runs = baseline["runs"]
+        lines.append(
+            f"Baseline: the code before issue 12 ({baseline['commit']}), `{baseline['command']}`,"
+            f" the mean of {len(runs)} runs ({', '.join(run['started'] for run in runs)}; load"
+            " average before each tool: "
+            + "; ".join(", ".join(f"{x:.1f}" for x in run["load_average"]) for run in runs)
+            + "): "
+            + ", ".join(f"{labels[key]} {rps:,.0f}" for key, rps in before.items())
+            + " req/s."
+        )
+    if baseline is not None and (report.size, options.name) != (
+        baseline["size"],
+        baseline["name"],
+    ):
+        lines.append(
+            f"It was measured at {baseline['size']:,} patients with ?name={baseline['name']}:"
+            " the comparisons with it below are not meaningful for this run."
+        )
+    lines += ["", "```"]
+
+    def verdict(ok: bool) -> str:
+        return "met    " if ok else "NOT met"
+
+    results = report.results
+    get = results.get("get", {}).get("service")
+    if get is not None and get.requests:
+        text = f"{verdict(get.rps >= GET_RPS)} GET by id: {get.rps:,.0f} req/s (>= {GET_RPS:,.0f})"
+        if (base := results["get"].get("asyncpg")) is not None and base.rps:
+            text += f"; {get.rps / base.rps:.0%} of the asyncpg floor's {base.rps:,.0f}"
+        lines.append(text)
+        tail = get.p99_ms / get.p50_ms
+        lines.append(
+            f"{verdict(tail <= GET_TAIL)} GET by id: p99 {get.p99_ms:.1f} ms is {tail:.1f}x p50"
+            f" {get.p50_ms:.1f} ms (<= {GET_TAIL:.0f}x)"
+        )
+    for key, times in GROWTH.items():
+        now = results.get(key, {}).get("service")
+        if now is None or key not in before:
+            continue
+        growth = now.rps / before[key]
+        bound = f">= {times:.0f}x" if times != 1 else ">= the baseline"
+        lines.append(
+            f"{verdict(growth >= times)} {labels[key]}: {now.rps:,.0f} req/s, {growth:.2f}x the"
+            f" baseline {before[key]:,.0f} ({bound})"
+        )
+    lines.append("```")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("--sizes", default="10000 1000000", help='e.g. "10000 1000000"')
+    parser.add_argument(
+        "--one-core",
+        action="store_true",
+        help="Issue 12's measurement: one uvicorn worker on one CPU, wrk and PostgreSQL on"
+        " another, beside the ceiling and the asyncpg floor served alike (bench/README.md).",
+    )
+    parser.add_argument(
+        "--sizes", default=None, help='e.g. "10000 1000000" (the default; --one-core: 100000)'
+    )
     parser.add_argument(
         "--database-url",
         default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_SERVER),
@@ -823,7 +1224,10 @@ def main(argv: list[str] | None = None) -> None:
         " are connections (slow lists at 1,000,000 patients, create).",
     )
     parser.add_argument(
-        "--processes", type=int, default=2, help="Processes of the asyncpg floor, pgbench threads."
+        "--processes",
+        type=int,
+        default=None,
+        help="Processes of the asyncpg floor, pgbench threads (2; --one-core: 1).",
     )
     parser.add_argument("--wrk-threads", type=int, default=1)
     parser.add_argument(
@@ -835,13 +1239,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--name", default="ann", help="The list's ?name= (default: ann).")
     parser.add_argument("--phone", default="555", help="The list's ?phone= (default: 555).")
     parser.add_argument("--email", default="smith", help="The list's ?email= (default: smith).")
-    parser.add_argument("--tools", default="wrk,ceiling,asyncpg,pgbench")
-    parser.add_argument("--ops", default="get,list_name,list_phone,list_email,create,update_wallet")
+    parser.add_argument(
+        "--tools", default=None, help="wrk,ceiling,asyncpg,pgbench (--one-core: no pgbench)"
+    )
+    parser.add_argument(
+        "--ops",
+        default=None,
+        help="get,list_name,list_phone,list_email,create,update_wallet"
+        " (--one-core: get,list_name,update_wallet,create)",
+    )
     parser.add_argument("--reuse", action="store_true", help="Keep an already seeded database.")
     parser.add_argument("--profile", default="", help="Operations to profile with py-spy.")
     options = parser.parse_args(argv)
-    options.tools = options.tools.split(",")
+    one_core = options.one_core
+    options.sizes = options.sizes or ("100000" if one_core else "10000 1000000")
+    tools = "wrk,ceiling,asyncpg" if one_core else "wrk,ceiling,asyncpg,pgbench"
+    options.tools = (options.tools or tools).split(",")
+    ops = "get,list_name,list_phone,list_email,create,update_wallet"
+    options.ops = options.ops or ("get,list_name,update_wallet,create" if one_core else ops)
     options.ops = options.ops.split(",")
+    options.processes = options.processes or (1 if one_core else 2)
+    options.cores = Cores.pick() if one_core else None
     options.profile = [key for key in options.profile.split(",") if key]
     options.database_url = plain(options.database_url)
     sizes = [int(size.replace("_", "")) for size in options.sizes.replace(",", " ").split()]
@@ -849,6 +1267,8 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
     if "pgbench" in options.tools and not shutil.which("pgbench"):
         raise SystemExit("pgbench is not installed (it comes with PostgreSQL's client tools)")
+    if one_core and not shutil.which("taskset"):
+        raise SystemExit("taskset is not installed (it comes with util-linux)")
 
     OUT_DIR.mkdir(exist_ok=True)
     reports = []
@@ -856,12 +1276,27 @@ def main(argv: list[str] | None = None) -> None:
     for size in sizes:
         report = bench_size(size, options)
         reports.append(report)
-        print("\n" + render(report, options) + "\n", flush=True)
-    text = f"# make bench, {started}\n\n" + "\n\n".join(render(r, options) for r in reports)
-    text += "\n\n" + render_targets(reports, options)
-    (OUT_DIR / "results.md").write_text(text + "\n")
-    (OUT_DIR / "results.json").write_text(
+        if isinstance(report, OneCoreReport):
+            print("\n" + render_one_core(report, options) + "\n", flush=True)
+        else:
+            print("\n" + render(report, options) + "\n", flush=True)
+    if one_core:
+        parts = [
+            f"{render_one_core(r, options)}\n\n{render_targets_one_core(r, options)}"
+            for r in reports
+            if isinstance(r, OneCoreReport)
+        ]
+        text = f"# make bench-one-core, {started}\n\n" + "\n\n".join(parts)
+        results = OUT_DIR / "results-one-core.md"
+        targets = "\n\n".join(render_targets_one_core(r, options) for r in reports)
+    else:
+        text = f"# make bench, {started}\n\n" + "\n\n".join(render(r, options) for r in reports)
+        text += "\n\n" + render_targets(reports, options)
+        results = OUT_DIR / "results.md"
+        targets = render_targets(reports, options)
+    results.write_text(text + "\n")
+    results.with_suffix(".json").write_text(
         json.dumps([asdict(report) for report in reports], indent=1, default=str)
     )
-    print("\n" + (text if len(reports) > 1 else render_targets(reports, options)))
-    log(f"written to {OUT_DIR / 'results.md'}")
+    print("\n" + (text if len(reports) > 1 else targets))
+    log(f"written to {results}")
