@@ -7,6 +7,7 @@ patient id, a new id and phone number, the balance just returned) become placeho
 and pgbench replay the rest verbatim, so they follow whatever SQL the service sends today.
 """
 
+import asyncio
 import json
 import re
 from decimal import Decimal
@@ -20,6 +21,13 @@ from app.main import create_app
 from bench.common import BALANCE, NEW_ID, PATIENT, PHONE, Operation, encode_argument
 
 TRANSACTION_CONTROL = {"BEGIN": "begin", "COMMIT": "commit", "ROLLBACK": "rollback"}
+
+
+async def _logged() -> None:
+    """Until asyncpg has told its loggers of every statement sent so far (it does so soon after
+    each one, not at once)."""
+    for _ in range(3):
+        await asyncio.sleep(0)
 
 
 def _step(query: LoggedQuery) -> list[Any]:
@@ -90,6 +98,7 @@ async def capture(
                     body = operation.body
                     if body is not None and "phone_no" in body:
                         body = {**body, "phone_no": f"{phone}{number}{attempt == 'captured':d}"}
+                    await _logged()
                     recording = [] if attempt == "captured" else None
                     response = await client.request(
                         operation.method, operation.path.format(id=patient_id), json=body
@@ -98,6 +107,7 @@ async def capture(
                         raise RuntimeError(
                             f"{operation.key}: {response.status_code} {response.text[:200]}"
                         )
+                await _logged()
                 steps, recording = recording or [], None
                 answer = response.json()
                 replace: dict[str, Any] = {PATIENT: patient_id}
