@@ -101,14 +101,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.environment == "production")
     # Outermost, so the request id, the access log and the metrics cover every answer.
     app.add_middleware(ObservabilityMiddleware, metrics=settings.metrics_enabled)
-    app.include_router(health.router)
-    if settings.metrics_enabled:
-        app.include_router(metrics.router)
-    app.include_router(auth.router)
+    # The patients' routes first: a request is matched against the routes in this order.
     app.include_router(patients.router)
     app.include_router(wallet.router)
     app.include_router(pictures.router)
+    app.include_router(auth.router)
     app.include_router(audit.router)
+    app.include_router(health.router)
+    if settings.metrics_enabled:
+        app.include_router(metrics.router)
     mount_admin(app, settings)
     install_openapi(app)
     return app

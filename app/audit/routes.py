@@ -6,10 +6,8 @@ from app.audit.repository import AuditRepository
 from app.audit.routing import AuditedRoute
 from app.audit.schemas import AuditEventRead, AuditQuery
 from app.audit.service import AuditService
-from app.auth.access import allow
-from app.auth.dependencies import WorkDep
-from app.auth.permissions import Access
-from app.core.dependencies import LinksDep, PageRequestDep
+from app.auth.access import AdminCaller
+from app.core.dependencies import PageRequestDep
 from app.core.openapi import errors
 from app.core.pagination import Page, paginate
 
@@ -19,18 +17,15 @@ router = APIRouter(prefix="/api/audit", tags=["audit"], route_class=AuditedRoute
 @router.get(
     "/",
     response_model=Page[AuditEventRead],
-    dependencies=[allow(Access.ADMIN)],
     summary="List audit events",
     response_description="A page of audit events, newest first.",
     responses=errors(400, 401, 403, 404, 429, 503),
 )
 async def list_audit_events(
-    query: Annotated[AuditQuery, Query()],
-    page_request: PageRequestDep,
-    work: WorkDep,
-    links: LinksDep,
+    caller: AdminCaller, query: Annotated[AuditQuery, Query()], page_request: PageRequestDep
 ) -> Page[AuditEventRead]:
     """The audit trail, newest first (admins only)."""
+    work = caller.work
     trail = AuditService(AuditRepository(work))
 
     async def fetch(offset: int, limit: int) -> list[AuditEventRead]:
@@ -38,7 +33,7 @@ async def list_audit_events(
         return [AuditEventRead.model_validate(row) for row in rows]
 
     return await paginate(
-        links,
+        caller.links,
         page_request,
         AuditEventRead,
         count=lambda exact_up_to: trail.count(query, exact_up_to=exact_up_to),

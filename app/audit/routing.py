@@ -38,7 +38,8 @@ def on_answer(request: Request, hook: AnswerHook) -> None:
     setattr(request.state, ANSWER_HOOKS_STATE, hooks)
 
 
-def _work_of(request: Request) -> UnitOfWork | None:
+def work_of(request: Request) -> UnitOfWork | None:
+    """The request's unit of work, once its caller's dependency has made it."""
     work: UnitOfWork | None = getattr(request.state, WORK_STATE, None)
     return work
 
@@ -56,10 +57,10 @@ class AuditedRoute(DeferredJSONRoute):
             except Answered as answered:
                 response = answered.response
             except BaseException as error:
-                if (failed := _work_of(request)) is not None:
+                if (failed := work_of(request)) is not None:
                     await failed.fail(error)
                 raise
-            if (work := _work_of(request)) is not None:
+            if (work := work_of(request)) is not None:
                 try:
                     if 200 <= response.status_code < 300:
                         for hook in getattr(request.state, ANSWER_HOOKS_STATE, ()):

@@ -9,10 +9,10 @@ Until then the caller is known only as the signed token names them (kind and id)
 every rule but one that depends on their role, which waits for the check (`principal()`).
 """
 
+from functools import cached_property
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import OAuth2PasswordBearer
 
 from app.audit.routing import use_work
 from app.audit.service import AuditEntry
@@ -23,12 +23,16 @@ from app.auth.service import caller_id
 from app.auth.tokens import PrincipalKind, Tokens
 from app.core.dependencies import client_address
 from app.core.errors import NotAuthenticated
+from app.core.urls import Links
 from app.db.query import Row
 from app.models.patient import is_patient_id
 
 # What the access log names as the request's actor (app.core.observability), once found.
 PRINCIPAL_STATE_KEY = "principal"
+CALLER_KEY_STATE_KEY = "caller_key"
 TOKEN_REFUSED = "Given token not valid or expired."  # noqa: S105 - a message
+TOKEN_URL = "/api/auth/token/"  # noqa: S105 - a path
+SCHEME_NAME = "BearerCaller"  # the security scheme's name in the OpenAPI document
 
 
 class Caller(Identity):
@@ -40,6 +44,11 @@ class Caller(Identity):
         self.id = id  # the staff member's id, or the patient's id
         self.work = work
         self._principal: Principal | None = None
+
+    @cached_property
+    def links(self) -> Links:
+        """The absolute URLs of the request's answer."""
+        return Links(self.request)
 
     async def principal(self) -> Principal:
         """The caller as the database knows them (name, role), found now if not yet."""
@@ -72,22 +81,7 @@ def _refused() -> Exception:
     return NotAuthenticated(TOKEN_REFUSED)
 
 
-class BearerCaller(OAuth2PasswordBearer):
-    """The OAuth2 password flow's bearer token (the OpenAPI document's security scheme, which
-    the docs' Authorize button uses) and the caller it names, in one dependency: every
-    dependency costs a request some 15 µs of FastAPI's own work."""
-
-    async def __call__(self, request: Request) -> Caller:  # type: ignore[override]
-        token = await super().__call__(request)
-        if not token:
-            raise NotAuthenticated
-        return await _caller(request, token)
-
-
-bearer_caller = BearerCaller(tokenUrl="/api/auth/token/", auto_error=False)
-
-
-async def _caller(request: Request, token: str) -> Caller:
+async def token_caller(request: Request, token: str) -> Caller:
     """The caller named by a validly signed, unexpired bearer token, within their rate."""
     state = request.app.state
     claims = state.tokens.verify(token)
@@ -98,6 +92,9 @@ async def _caller(request: Request, token: str) -> Caller:
     work = UnitOfWork(state.database, _entry(request), status_code=status_code, anonymous=True)
     use_work(request, work)
     caller = Caller(request, claims.kind, claims.subject, work)
+    # Its key, not the caller: the caller holds the request, and a cycle through the request's
+    # state would keep every request's objects alive until the garbage collector came by.
+    setattr(request.state, CALLER_KEY_STATE_KEY, caller.key)
     work.check_caller(
         CallerCheck(
             query=STAFF_CALLER if caller.is_staff else PATIENT_CALLER,
@@ -110,15 +107,12 @@ async def _caller(request: Request, token: str) -> Caller:
     return caller
 
 
-CallerDep = Annotated[Caller, Depends(bearer_caller)]
-
-
-async def _principal(caller: CallerDep) -> Principal:
-    return await caller.principal()
-
-
-async def _work(caller: CallerDep) -> UnitOfWork:
-    return caller.work
+def caller_key(request: Request) -> str:
+    """The request's caller as `staff:<id>` or `patient:<id>`, for a dependency that runs after
+    the endpoint's caller dependency (a parameter after it)."""
+    key: str | None = getattr(request.state, CALLER_KEY_STATE_KEY, None)
+    assert key is not None, "the endpoint's caller parameter comes first"
+    return key
 
 
 async def _tokens(request: Request) -> Tokens:
@@ -126,6 +120,4 @@ async def _tokens(request: Request) -> Tokens:
     return tokens
 
 
-CurrentPrincipal = Annotated[Principal, Depends(_principal)]
-WorkDep = Annotated[UnitOfWork, Depends(_work)]
 TokensDep = Annotated[Tokens, Depends(_tokens)]

@@ -1,13 +1,18 @@
-"""Routes that check credentials before they complain about a malformed body, as DRF does."""
+"""Routes that check credentials before they complain about a request's body, as DRF does: the
+body's media type and JSON syntax are checked by `check_body`, which the caller's dependency
+calls once access is granted (app.auth.access)."""
 
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import Request, Response
+from fastapi import Request, Response, params
 from fastapi.routing import APIRoute
+
+from app.core.errors import ParseError, UnsupportedMediaType
 
 JSON_ERROR_KEY = "therapyconnect.json_error"
 NESTING_TOO_DEEP = "Arrays and objects are nested too deeply."
+FORM = "multipart/form-data"
 
 
 class _DeferredJSONRequest(Request):
@@ -15,7 +20,7 @@ class _DeferredJSONRequest(Request):
         try:
             return await super().json()
         except ValueError as error:  # JSONDecodeError, or a body that is not UTF-8
-            # Parsed as {} for now; the JsonBody dependency reports it once access is checked.
+            # Parsed as {} for now; check_body reports it once access is checked.
             self.scope[JSON_ERROR_KEY] = str(error)
         except RecursionError:  # thousands of nested arrays or objects
             self.scope[JSON_ERROR_KEY] = NESTING_TOO_DEEP
@@ -23,6 +28,14 @@ class _DeferredJSONRequest(Request):
 
 
 class DeferredJSONRoute(APIRoute):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.body_field
+        # The media type the endpoint's body must have: a form upload, JSON, or none at all.
+        self.body_media: str | None = None
+        if field is not None:
+            self.body_media = FORM if isinstance(field.field_info, params.Form) else "json"
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
@@ -30,3 +43,27 @@ class DeferredJSONRoute(APIRoute):
             return await handler(_DeferredJSONRequest(request.scope, request.receive))
 
         return deferred
+
+
+def _unsupported(media_type: str) -> UnsupportedMediaType:
+    return UnsupportedMediaType(f'Unsupported media type "{media_type or "(none)"}" in request.')
+
+
+async def check_body(request: Request) -> None:
+    """The body's media type against the endpoint's (a 415, as DRF's parsers answer; a request
+    with no body and no media type passes, its payload's validation answers), then malformed
+    JSON (a 400)."""
+    media = getattr(request.scope.get("route"), "body_media", None)
+    if media is None:
+        return
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media == FORM:
+        if media_type != FORM:
+            raise _unsupported(media_type)
+        return
+    if media_type == "application/json" or media_type.endswith("+json"):
+        if (error := request.scope.get(JSON_ERROR_KEY)) is not None:
+            raise ParseError(f"JSON parse error - {error}")
+        return
+    if media_type or await request.body():
+        raise _unsupported(media_type)

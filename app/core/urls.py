@@ -1,5 +1,7 @@
 """Absolute URLs in response bodies, as DRF builds them from the request."""
 
+from functools import cached_property
+
 from fastapi import Request
 
 
@@ -8,7 +10,11 @@ class Links:
 
     def __init__(self, request: Request) -> None:
         self.request = request
-        self.base = str(request.base_url)
+
+    @cached_property
+    def base(self) -> str:
+        # Only answers that hold a URL need it: most reads by id have no picture.
+        return str(self.request.base_url)
 
     def to(self, path: str) -> str:
         """The absolute URL of a path of this service (`api/patients/…`)."""

@@ -14,9 +14,9 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request, Response
 
-from app.audit.routing import Answered, on_answer
-from app.auth.dependencies import CallerDep
-from app.core.dependencies import SettingsDep
+from app.audit.routing import Answered, on_answer, work_of
+from app.auth.dependencies import caller_key
+from app.core.config import Settings
 from app.core.errors import Conflict, ParseError, UnprocessableEntity
 from app.db.query import Row
 from app.idempotency.repository import IdempotencyRepository
@@ -76,8 +76,6 @@ async def _fingerprint(request: Request) -> str:
 
 async def _idempotency(
     request: Request,
-    caller: CallerDep,
-    settings: SettingsDep,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -93,12 +91,13 @@ async def _idempotency(
     if idempotency_key is None:
         return
     key = parse_key(idempotency_key)
-    await caller.work.begin()  # the lock, the write and its stored response commit together
+    work = work_of(request)
+    assert work is not None, "the endpoint's caller parameter comes first"
+    settings: Settings = request.app.state.settings
+    await work.begin()  # the lock, the write and its stored response commit together
     pending = IdempotentRequest(
-        repo=IdempotencyRepository(
-            caller.work, timedelta(seconds=settings.idempotency_key_ttl_seconds)
-        ),
-        caller=caller.key,
+        repo=IdempotencyRepository(work, timedelta(seconds=settings.idempotency_key_ttl_seconds)),
+        caller=caller_key(request),
         key=key,
         fingerprint=await _fingerprint(request),
     )
@@ -119,4 +118,5 @@ async def _idempotency(
     raise replay(stored)
 
 
-Idempotent = Depends(_idempotency)
+# A parameter after the endpoint's caller (app.auth.access), whose key it is: `_: Idempotent`.
+Idempotent = Annotated[None, Depends(_idempotency)]

@@ -3,20 +3,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Body, Response, status
 
 from app.audit.routing import AuditedRoute
-from app.auth.access import allow
-from app.auth.permissions import Access
+from app.auth.access import AdminCaller, StaffCaller, StaffOrSelfCaller, StaffOrSelfFieldsCaller
 from app.core.conditional import ConditionalDep
-from app.core.dependencies import JsonBody, LinksDep, PageRequestDep
+from app.core.dependencies import PageRequestDep
 from app.core.metrics import count_patient_created, count_patient_deleted
 from app.core.openapi import BODY_ERRORS, COMMON_ERRORS, errors, tagged
 from app.core.pagination import Page, paginate
 from app.idempotency.dependencies import Idempotent
-from app.patients.dependencies import (
-    PatientIdPath,
-    PatientListQueryDep,
-    PatientSelfFields,
-    PatientServiceDep,
-)
+from app.patients.dependencies import PatientIdPath, PatientListQueryDep
 from app.patients.schemas import (
     PatientCreate,
     PatientRead,
@@ -26,30 +20,24 @@ from app.patients.schemas import (
     TagAction,
     patient_answer,
 )
+from app.patients.service import PatientService
 from app.pictures.dependencies import PictureStoreDep
 
 router = APIRouter(prefix="/api/patients", tags=["patients"], route_class=AuditedRoute)
-
-STAFF = allow(Access.STAFF)
-ADMIN = allow(Access.ADMIN)
-STAFF_OR_SELF = allow(Access.STAFF_OR_SELF)
 
 
 @router.get(
     "/",
     response_model=Page[PatientRead],
-    dependencies=[STAFF],
     summary="List patients",
     response_description="A page of patients.",
     responses=errors(400, *COMMON_ERRORS, 404),
 )
 async def list_patients(
-    query: PatientListQueryDep,
-    page_request: PageRequestDep,
-    patients: PatientServiceDep,
-    links: LinksDep,
+    caller: StaffCaller, query: PatientListQueryDep, page_request: PageRequestDep
 ) -> Page[PatientRead]:
     """List patients, filtered, ordered and paged."""
+    patients, links = PatientService(caller.work), caller.links
 
     async def fetch(offset: int, limit: int) -> list[PatientRead]:
         rows = await patients.list(query, offset=offset, limit=limit)
@@ -68,39 +56,37 @@ async def list_patients(
     "/",
     response_model=PatientRead,
     status_code=status.HTTP_201_CREATED,
-    dependencies=[STAFF, JsonBody, Idempotent],
     summary="Create a patient",
     response_description="The patient created.",
     responses={**errors(*BODY_ERRORS, *COMMON_ERRORS, 409, 422), **tagged(201)},
 )
 async def create_patient(
-    payload: PatientCreate, patients: PatientServiceDep, links: LinksDep, response: Response
+    payload: PatientCreate, caller: StaffCaller, _: Idempotent, response: Response
 ) -> PatientRead:
     """Create a patient; the id is generated when absent."""
-    patient = await patients.create(payload)
+    patient = await PatientService(caller.work).create(payload)
     count_patient_created()
-    return patient_answer(patient, links, response)
+    return patient_answer(patient, caller.links, response)
 
 
 @router.get(
     "/{patient_id}/",
     response_model=PatientRead,
-    dependencies=[STAFF_OR_SELF],
     summary="Read a patient",
     response_description="The patient.",
     responses={**errors(*COMMON_ERRORS, 404), **tagged()},
 )
 async def get_patient(
-    patient_id: PatientIdPath, patients: PatientServiceDep, links: LinksDep, response: Response
+    patient_id: PatientIdPath, caller: StaffOrSelfCaller, response: Response
 ) -> PatientRead:
     """Read one patient; the ETag header is their current version, for If-Match."""
-    return patient_answer(await patients.get(patient_id), links, response)
+    patient = await PatientService(caller.work).get(patient_id)
+    return patient_answer(patient, caller.links, response)
 
 
 @router.put(
     "/{patient_id}/",
     response_model=PatientRead,
-    dependencies=[STAFF, JsonBody],
     summary="Replace a patient",
     response_description="The patient as changed.",
     responses={**errors(*BODY_ERRORS, *COMMON_ERRORS, 404, 412), **tagged()},
@@ -108,58 +94,54 @@ async def get_patient(
 async def replace_patient(
     patient_id: PatientIdPath,
     payload: PatientReplace,
-    patients: PatientServiceDep,
-    links: LinksDep,
+    caller: StaffCaller,
     cond: ConditionalDep,
 ) -> PatientRead:
     """Replace a patient's writable fields; an omitted optional field is left unchanged."""
-    patient = await patients.update(patient_id, payload, versions=cond.versions)
-    return patient_answer(patient, links, cond.response)
+    patient = await PatientService(caller.work).update(patient_id, payload, versions=cond.versions)
+    return patient_answer(patient, caller.links, cond.response)
 
 
 @router.patch(
     "/{patient_id}/",
     response_model=PatientRead,
-    dependencies=[STAFF_OR_SELF, JsonBody, PatientSelfFields],
     summary="Update some of a patient's fields",
     response_description="The patient as changed.",
     responses={**errors(*BODY_ERRORS, *COMMON_ERRORS, 404, 412), **tagged()},
 )
 async def update_patient(
     patient_id: PatientIdPath,
-    patients: PatientServiceDep,
-    links: LinksDep,
+    caller: StaffOrSelfFieldsCaller,
     cond: ConditionalDep,
     payload: Annotated[PatientUpdate, Body()] = PatientUpdate(),
 ) -> PatientRead:
     """Change some of a patient's writable fields (a patient: only their own contact fields)."""
-    patient = await patients.update(patient_id, payload, versions=cond.versions)
-    return patient_answer(patient, links, cond.response)
+    patient = await PatientService(caller.work).update(patient_id, payload, versions=cond.versions)
+    return patient_answer(patient, caller.links, cond.response)
 
 
 @router.delete(
     "/{patient_id}/",
     status_code=status.HTTP_204_NO_CONTENT,
-    dependencies=[ADMIN],
     summary="Delete a patient",
     response_description="Deleted; no body.",
     responses=errors(*COMMON_ERRORS, 404, 412),
 )
 async def delete_patient(
     patient_id: PatientIdPath,
-    patients: PatientServiceDep,
+    caller: AdminCaller,
+    cond: ConditionalDep,
     store: PictureStoreDep,
     after: BackgroundTasks,
-    cond: ConditionalDep,
 ) -> None:
     """Delete a patient (admins only), and their picture once the deletion is committed."""
-    after.add_task(store.remove, await patients.delete(patient_id, versions=cond.versions))
+    picture = await PatientService(caller.work).delete(patient_id, versions=cond.versions)
+    after.add_task(store.remove, picture)
     count_patient_deleted()
 
 
 ACTION: dict[str, Any] = {
     "response_model": PatientRead,
-    "dependencies": [STAFF, JsonBody, Idempotent],
     "response_description": "The patient as changed.",
     "responses": {**errors(*BODY_ERRORS, *COMMON_ERRORS, 404, 409, 412, 422), **tagged()},
 }
@@ -169,36 +151,39 @@ ACTION: dict[str, Any] = {
 async def add_tag(
     patient_id: PatientIdPath,
     payload: TagAction,
-    patients: PatientServiceDep,
-    links: LinksDep,
+    caller: StaffCaller,
     cond: ConditionalDep,
+    _: Idempotent,
 ) -> PatientRead:
     """Add a tag; adding one already there changes nothing."""
+    patients = PatientService(caller.work)
     patient = await patients.add_tag(patient_id, payload.tag, versions=cond.versions)
-    return patient_answer(patient, links, cond.response)
+    return patient_answer(patient, caller.links, cond.response)
 
 
 @router.post("/{patient_id}/remove_tag/", summary="Remove a tag", **ACTION)
 async def remove_tag(
     patient_id: PatientIdPath,
     payload: TagAction,
-    patients: PatientServiceDep,
-    links: LinksDep,
+    caller: StaffCaller,
     cond: ConditionalDep,
+    _: Idempotent,
 ) -> PatientRead:
     """Remove a tag; removing one not there changes nothing."""
+    patients = PatientService(caller.work)
     patient = await patients.remove_tag(patient_id, payload.tag, versions=cond.versions)
-    return patient_answer(patient, links, cond.response)
+    return patient_answer(patient, caller.links, cond.response)
 
 
 @router.post("/{patient_id}/add_session/", summary="Record a therapy session", **ACTION)
 async def add_session(
     patient_id: PatientIdPath,
     payload: SessionCreate,
-    patients: PatientServiceDep,
-    links: LinksDep,
+    caller: StaffCaller,
     cond: ConditionalDep,
+    _: Idempotent,
 ) -> PatientRead:
     """Append a therapy session to the patient's history."""
+    patients = PatientService(caller.work)
     patient = await patients.add_session(patient_id, payload, versions=cond.versions)
-    return patient_answer(patient, links, cond.response)
+    return patient_answer(patient, caller.links, cond.response)

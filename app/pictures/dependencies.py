@@ -2,8 +2,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from app.auth.dependencies import CallerDep
-from app.core.dependencies import SettingsDep
+from app.auth.dependencies import Caller
+from app.core.config import Settings
 from app.pictures.service import PictureService
 from app.pictures.stores import PictureStore
 
@@ -17,10 +17,9 @@ async def _picture_store(request: Request) -> PictureStore:
 PictureStoreDep = Annotated[PictureStore, Depends(_picture_store)]
 
 
-async def _picture_service(
-    caller: CallerDep, store: PictureStoreDep, settings: SettingsDep
-) -> PictureService:
+def picture_service(caller: Caller) -> PictureService:
+    """The caller's picture service, over the app's one store."""
+    state = caller.request.app.state
+    settings: Settings = state.settings
+    store: PictureStore = state.pictures
     return PictureService(caller.work, store, settings)
-
-
-PictureServiceDep = Annotated[PictureService, Depends(_picture_service)]

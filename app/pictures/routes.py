@@ -4,14 +4,12 @@ from fastapi import APIRouter, BackgroundTasks, File, UploadFile, status
 from fastapi.responses import Response
 
 from app.audit.routing import AuditedRoute
-from app.auth.access import allow
-from app.auth.permissions import Access
-from app.core.dependencies import LinksDep, MultipartUpload, SettingsDep
+from app.auth.access import AdminOrSelfCaller, StaffOrSelfCaller
 from app.core.errors import PayloadTooLarge
 from app.core.openapi import COMMON_ERRORS, errors
 from app.patients.dependencies import PatientIdPath
 from app.patients.schemas import PatientRead
-from app.pictures.dependencies import PictureServiceDep, PictureStoreDep
+from app.pictures.dependencies import picture_service
 
 router = APIRouter(
     prefix="/api/patients/{patient_id}/profile_picture",
@@ -35,7 +33,6 @@ async def _read_capped(upload: UploadFile, limit: int) -> bytes:
 @router.put(
     "/",
     response_model=PatientRead,
-    dependencies=[allow(Access.STAFF_OR_SELF), MultipartUpload],
     summary="Upload the profile picture",
     response_description="The patient, whose `profile_picture` is now the picture's URL.",
     responses=errors(400, *COMMON_ERRORS, 404, 413, 415),
@@ -43,23 +40,20 @@ async def _read_capped(upload: UploadFile, limit: int) -> bytes:
 async def upload_profile_picture(
     patient_id: PatientIdPath,
     file: Annotated[UploadFile, File(description="A JPEG, PNG or WebP image, at most 5 MB.")],
-    pictures: PictureServiceDep,
-    store: PictureStoreDep,
-    settings: SettingsDep,
-    links: LinksDep,
+    caller: StaffOrSelfCaller,
     after: BackgroundTasks,
 ) -> PatientRead:
     """Set the patient's profile picture (re-encoded: no EXIF or GPS metadata survives)."""
-    data = await _read_capped(file, settings.picture_max_bytes)
+    pictures = picture_service(caller)
+    data = await _read_capped(file, pictures.settings.picture_max_bytes)
     patient, previous = await pictures.upload(patient_id, data)
-    after.add_task(store.remove, previous)
-    return PatientRead.of(patient, links)
+    after.add_task(pictures.store.remove, previous)
+    return PatientRead.of(patient, caller.links)
 
 
 @router.get(
     "/",
     response_class=Response,
-    dependencies=[allow(Access.STAFF_OR_SELF)],
     summary="Download the profile picture",
     response_description="The image: JPEG, PNG or WebP.",
     responses={
@@ -67,24 +61,21 @@ async def upload_profile_picture(
         200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}},
     },
 )
-async def get_profile_picture(patient_id: PatientIdPath, pictures: PictureServiceDep) -> Response:
+async def get_profile_picture(patient_id: PatientIdPath, caller: StaffOrSelfCaller) -> Response:
     """The profile picture's bytes."""
-    return await pictures.download(patient_id)
+    return await picture_service(caller).download(patient_id)
 
 
 @router.delete(
     "/",
     status_code=status.HTTP_204_NO_CONTENT,
-    dependencies=[allow(Access.ADMIN_OR_SELF)],
     summary="Remove the profile picture",
     response_description="Removed (or there was none); no body.",
     responses=errors(*COMMON_ERRORS, 404),
 )
 async def delete_profile_picture(
-    patient_id: PatientIdPath,
-    pictures: PictureServiceDep,
-    store: PictureStoreDep,
-    after: BackgroundTasks,
+    patient_id: PatientIdPath, caller: AdminOrSelfCaller, after: BackgroundTasks
 ) -> None:
     """Remove the profile picture (also when there is none)."""
-    after.add_task(store.remove, await pictures.remove(patient_id))
+    pictures = picture_service(caller)
+    after.add_task(pictures.store.remove, await pictures.remove(patient_id))
