@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends
 
 from app.audit.repository import AuditRepository
 from app.audit.routing import AuditedRoute
@@ -10,7 +10,9 @@ from app.auth.access import AdminCaller
 from app.core.dependencies import PageRequestDep
 from app.core.openapi import errors
 from app.core.pagination import Page, paginate
+from app.core.querystring import QueryModel
 
+AuditQueryDep = Annotated[AuditQuery, Depends(QueryModel(AuditQuery))]
 router = APIRouter(prefix="/api/audit", tags=["audit"], route_class=AuditedRoute)
 
 
@@ -22,7 +24,7 @@ router = APIRouter(prefix="/api/audit", tags=["audit"], route_class=AuditedRoute
     responses=errors(400, 401, 403, 404, 429, 503),
 )
 async def list_audit_events(
-    caller: AdminCaller, query: Annotated[AuditQuery, Query()], page_request: PageRequestDep
+    caller: AdminCaller, query: AuditQueryDep, page_request: PageRequestDep
 ) -> Page[AuditEventRead]:
     """The audit trail, newest first (admins only)."""
     work = caller.work

@@ -6,7 +6,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from app.core.config import Settings
-from app.core.pagination import PageParam, PageRequest, PageSizeParam
+from app.core.pagination import PageQuery, PageRequest
+from app.core.querystring import query_parameters
 from app.core.ratelimit import RateLimiter
 from app.db.database import Database
 
@@ -35,17 +36,17 @@ DatabaseDep = Annotated[Database, Depends(_database)]
 RateLimiterDep = Annotated[RateLimiter, Depends(_rate_limiter)]
 
 
-async def _page_request(
-    request: Request, page: PageParam = None, page_size: PageSizeParam = None
-) -> PageRequest:
+async def _page_request(request: Request) -> PageRequest:
     settings: Settings = request.app.state.settings
+    params = request.query_params
     return PageRequest.parse(
-        page,
-        page_size,
+        params.get("page"),
+        params.get("page_size"),
         default_size=settings.page_size_default,
         max_size=settings.page_size_max,
         exact_count_limit=settings.list_exact_count_limit or None,
     )
 
 
+_page_request.openapi_parameters = query_parameters(PageQuery)  # type: ignore[attr-defined]
 PageRequestDep = Annotated[PageRequest, Depends(_page_request)]

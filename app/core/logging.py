@@ -8,7 +8,6 @@ never rendered (they can quote SQL parameters), only their types and frames, and
 a secret are masked whatever logged them.
 """
 
-import json
 import logging
 import sys
 import traceback
@@ -17,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TextIO
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import orjson
 import structlog
 from structlog.types import EventDict, Processor, WrappedLogger
 
@@ -161,15 +161,8 @@ class JsonFormatter(structlog.stdlib.ProcessorFormatter):
         if record.name != ACCESS_LOGGER or not isinstance(record.msg, dict):
             return super().format(record)
         now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-        return json.dumps(
-            {
-                "time": now,
-                "level": "info",
-                "event": "request",
-                "logger": ACCESS_LOGGER,
-                **record.msg,
-            }
-        )
+        line = {"time": now, "level": "info", "event": "request", "logger": ACCESS_LOGGER}
+        return orjson.dumps({**line, **record.msg}).decode()
 
 
 def formatter(log_format: str, *, colors: bool = False) -> structlog.stdlib.ProcessorFormatter:

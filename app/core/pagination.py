@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from math import ceil
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Query
 from pydantic import BaseModel, Field, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
@@ -111,15 +110,18 @@ class PageRequest:
         return page
 
 
-PageParam = Annotated[
-    str | None, Query(description="Page number, from 1, or `last`.", examples=["1"])
-]
-PageSizeParam = Annotated[
-    str | None,
-    Query(
-        description="Results per page (default 20, larger than 100 is clamped).", examples=["20"]
-    ),
-]
+class PageQuery(BaseModel):
+    """The query parameters of every list's page, for the OpenAPI document: their values are
+    read leniently, as DRF's paginator reads them (PageRequest.parse)."""
+
+    page: str | None = Field(
+        default=None, description="Page number, from 1, or `last`.", examples=["1"]
+    )
+    page_size: str | None = Field(
+        default=None,
+        description="Results per page (default 20, larger than 100 is clamped).",
+        examples=["20"],
+    )
 
 
 def _positive_int(raw: str, cap: int = 10**9) -> int | None:

@@ -35,6 +35,16 @@ class DeferredJSONRoute(APIRoute):
         self.body_media: str | None = None
         if field is not None:
             self.body_media = FORM if isinstance(field.field_info, params.Form) else "json"
+        # Parameters that dependencies read from the request themselves (app.core.querystring).
+        documented = [
+            parameter
+            for dependency in self.dependant.dependencies
+            for parameter in getattr(dependency.call, "openapi_parameters", ())
+        ]
+        if documented:
+            extra = dict(self.openapi_extra or {})
+            extra["parameters"] = [*extra.get("parameters", ()), *documented]
+            self.openapi_extra = extra
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()

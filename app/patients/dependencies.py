@@ -1,7 +1,8 @@
 from typing import Annotated
 
-from fastapi import Path, Query
+from fastapi import Depends, Path
 
+from app.core.querystring import QueryModel
 from app.models.patient import PATIENT_ID
 from app.patients.schemas import PatientListQuery
 
@@ -15,4 +16,4 @@ PatientIdPath = Annotated[
         pattern=f"^{PATIENT_ID.pattern}$",
     ),
 ]
-PatientListQueryDep = Annotated[PatientListQuery, Query()]
+PatientListQueryDep = Annotated[PatientListQuery, Depends(QueryModel(PatientListQuery))]
