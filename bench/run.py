@@ -114,6 +114,17 @@ def python(*args: str, env: dict[str, str], capture: bool = False) -> str:
     return done.stdout or ""
 
 
+def revision(root: Path) -> str:
+    """The checkout's commit, as `git describe` names it."""
+    done = subprocess.run(  # noqa: S603
+        ["git", "-C", str(root), "describe", "--always", "--dirty"],  # noqa: S607
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.stdout.strip() or "not a git checkout"
+
+
 def service_env(url: str, out: Path, reuse: bool, one_core: bool = False) -> dict[str, str]:
     """The service's settings for this database; its secrets are kept for --reuse. One-core
     mode logs as production does: LOG_LEVEL and LOG_FORMAT unset (info, JSON)."""
@@ -224,6 +235,7 @@ class Service:
         app: str = "app.main:app",
         cores: Cores | None = None,
         log: Path | None = None,
+        root: Path = ROOT,
     ) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -234,9 +246,14 @@ class Service:
         if cores is None:
             command += ["--log-level", "warning"]
         self.log = log.open("w") if log is not None else None
+        if root != ROOT:  # another checkout's service (--service-root): its own `app` first
+            env = {
+                **env,
+                "PYTHONPATH": os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")])),
+            }
         self.process = subprocess.Popen(  # noqa: S603
             pinned(command, cores.service if cores else None),
-            cwd=ROOT,
+            cwd=root,
             env=env,
             start_new_session=True,
             stdout=self.log,
@@ -714,7 +731,7 @@ def run_tools(
         settle(url)
         _load_average(report, "service")
         output = out / "service-one-core.log" if cores else None
-        service = Service(env, cores=cores, log=output)
+        service = Service(env, cores=cores, log=output, root=options.service_root)
         try:
             service.wait_ready()
             token = service.token()
@@ -724,6 +741,11 @@ def run_tools(
                     f"service: uvicorn, 1 worker in pid {service.process.pid}, on CPU"
                     f" {affinity(service.process.pid)}; its JSON log to {output}"
                 )
+                if options.service_root != ROOT:
+                    one_core.placement.append(
+                        f"service: the code of {options.service_root}"
+                        f" ({revision(options.service_root)}), not of this checkout"
+                    )
                 one_core.placement.append(
                     f"wrk ({options.wrk_threads} thread, {connections} connections) and py-spy:"
                     f" CPU {cpu_list(cores.load)} (taskset)"
@@ -1250,7 +1272,15 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--reuse", action="store_true", help="Keep an already seeded database.")
     parser.add_argument("--profile", default="", help="Operations to profile with py-spy.")
+    parser.add_argument(
+        "--service-root",
+        type=Path,
+        default=ROOT,
+        help="Serve another checkout's app (e.g. a git worktree of an older revision) against"
+        " this checkout's database, migrations and floors: an A/B run in the same conditions.",
+    )
     options = parser.parse_args(argv)
+    options.service_root = options.service_root.resolve()
     one_core = options.one_core
     options.sizes = options.sizes or ("100000" if one_core else "10000 1000000")
     tools = "wrk,ceiling,asyncpg" if one_core else "wrk,ceiling,asyncpg,pgbench"
