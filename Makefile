@@ -77,6 +77,13 @@ ONE_CORE_SIZES ?= 100000
 bench-one-core: $(STAMP)
 	$(BIN)/python -m bench --one-core --sizes "$(ONE_CORE_SIZES)" $(BENCH_ARGS)
 
+## Instructions per request through the app, counted by valgrind's callgrind (repeatable to about
+## 0.1% on a noisy machine, unlike CPU time); needs the database make bench-one-core seeded:
+## make bench-instructions [BENCH_ARGS="--service-root ../baseline --ops get"].
+.PHONY: bench-instructions
+bench-instructions: $(STAMP)
+	$(BIN)/python -m bench.instructions $(BENCH_ARGS)
+
 ## Re-pin the lock files after changing pyproject.toml (needs uv: pip install uv).
 lock:
 	uv pip compile pyproject.toml --universal --python-version 3.11 -o requirements/base.lock

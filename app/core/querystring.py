@@ -23,7 +23,9 @@ def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     parameters = []
     for name, field in model.model_fields.items():
         alias = field.alias or name
-        property_schema = {k: v for k, v in schema["properties"][alias].items() if k != "default"}
+        property_schema = dict(schema["properties"][alias])
+        if property_schema.get("default", ...) is None:
+            del property_schema["default"]  # FastAPI leaves a default of null unsaid
         parameter = {"name": alias, "in": "query", "required": field.is_required()}
         parameter["schema"] = property_schema
         if field.description:
