@@ -106,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(wallet.router)
     app.include_router(pictures.router)
     app.include_router(auth.router)
+    app.include_router(auth.signed_in)
     app.include_router(audit.router)
     app.include_router(health.router)
     if settings.metrics_enabled:

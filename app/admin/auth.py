@@ -1,6 +1,7 @@
 """Admin login with the API's staff accounts, and what each staff role may do in the admin."""
 
 import hashlib
+import uuid
 from typing import Any
 
 from sqladmin.authentication import AuthenticationBackend
@@ -13,7 +14,7 @@ from app.auth.service import AuthService
 from app.core.errors import NotAuthenticated
 
 SESSION_COOKIE = "therapy_admin"
-SESSION_MAX_AGE = 8 * 60 * 60  # a working day
+SESSION_KEY = "session"  # the cookie holds the id of a session on the server (app.auth.sessions)
 LOGIN_ACTION = "admin_login"
 
 
@@ -31,7 +32,7 @@ class StaffLogin(AuthenticationBackend):
         super().__init__(
             secret_key=session_secret(settings.secret_key.get_secret_value()),
             session_cookie=SESSION_COOKIE,
-            max_age=SESSION_MAX_AGE,
+            max_age=settings.admin_session_seconds,
             path="/admin",
             same_site="lax",
             https_only=settings.environment == "production",
@@ -46,26 +47,33 @@ class StaffLogin(AuthenticationBackend):
         password = str(form.get("password") or "")
         auth = AuthService(self.services.database, self.services.limiter)
         try:
-            staff = await auth.login(
-                username, password, client_address(request), action=LOGIN_ACTION, staff_only=True
+            session = await auth.login(
+                username,
+                password,
+                client_address(request),
+                then=lambda work, staff: self.services.sessions(work).open_admin(staff),
+                action=LOGIN_ACTION,
+                staff_only=True,
             )
         except NotAuthenticated:
             return False
         request.session.clear()
-        request.session["staff_id"] = int(staff.id)
+        request.session[SESSION_KEY] = str(session)
         return True
 
     async def logout(self, request: Request) -> Response | bool:
+        """The cookie's session ends on the server: a copy of the cookie is worth nothing."""
+        if (session := _session_id(request)) is not None:
+            await self.services.sessions(self.services.database).end(session)
         request.session.clear()
         return True
 
     async def authenticate(self, request: Request) -> Response | bool:
-        """The session's staff member, if they still exist and are active."""
-        staff_id = request.session.get("staff_id")
-        if not isinstance(staff_id, int):
-            return False
-        auth = AuthService(self.services.database, self.services.limiter)
-        staff = await auth.active_staff(staff_id)
+        """The cookie's session's staff member, while the session is open and they are active."""
+        session = _session_id(request)
+        staff = None
+        if session is not None:
+            staff = await self.services.sessions(self.services.database).admin_staff(session)
         if staff is None:
             request.session.clear()
             return False
@@ -75,6 +83,13 @@ class StaffLogin(AuthenticationBackend):
     async def get_user_id(self, request: Request) -> Any:
         staff = current_staff(request)
         return staff.name if staff else None
+
+
+def _session_id(request: Request) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(request.session.get(SESSION_KEY)))
+    except ValueError:
+        return None
 
 
 class StaffRoles(AuthorizationBackend):

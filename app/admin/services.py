@@ -15,9 +15,11 @@ from starlette.requests import Request
 from app.audit.service import AuditEntry, record_apart
 from app.audit.work import UnitOfWork
 from app.auth.permissions import Principal
+from app.auth.sessions import Sessions
 from app.core.config import Settings
 from app.core.ratelimit import RateLimiter
 from app.db.database import Database
+from app.db.query import Executor
 from app.models.patient import is_patient_id
 from app.pictures.stores import PictureStore
 
@@ -51,6 +53,9 @@ class AdminServices:
     def limiter(self) -> RateLimiter:
         limiter: RateLimiter = self.app.state.rate_limiter
         return limiter
+
+    def sessions(self, executor: Executor) -> Sessions:
+        return Sessions(executor, self.app.state.tokens, self.settings)
 
     @property
     def pictures(self) -> PictureStore:

@@ -74,5 +74,6 @@ StaffCaller = Annotated[Caller, Depends(Allowed(Access.STAFF))]
 AdminCaller = Annotated[Caller, Depends(Allowed(Access.ADMIN))]
 StaffOrSelfCaller = Annotated[Caller, Depends(Allowed(Access.STAFF_OR_SELF))]
 AdminOrSelfCaller = Annotated[Caller, Depends(Allowed(Access.ADMIN_OR_SELF))]
+SignedInCaller = Annotated[Caller, Depends(Allowed(Access.SIGNED_IN))]
 # PATCH of a patient: a patient changes only their own contact fields.
 StaffOrSelfFieldsCaller = Annotated[Caller, Depends(Allowed(Access.STAFF_OR_SELF, own_fields=True))]

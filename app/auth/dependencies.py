@@ -9,6 +9,7 @@ Until then the caller is known only as the signed token names them (kind and id)
 every rule but one that depends on their role, which waits for the check (`principal()`).
 """
 
+from collections.abc import Callable
 from functools import cached_property
 from typing import Annotated
 
@@ -20,11 +21,13 @@ from app.audit.work import CallerCheck, UnitOfWork
 from app.auth.permissions import Identity, Principal, patient_principal, staff_principal
 from app.auth.repository import PATIENT_CALLER, STAFF_CALLER
 from app.auth.service import caller_id
+from app.auth.sessions import Sessions
 from app.auth.tokens import PrincipalKind, Tokens
+from app.core.config import Settings
 from app.core.dependencies import client_address
 from app.core.errors import NotAuthenticated
 from app.core.urls import Links
-from app.db.query import Row
+from app.db.query import Executor, Row
 from app.models.patient import is_patient_id
 
 # What the access log names as the request's actor (app.core.observability), once found.
@@ -38,10 +41,13 @@ SCHEME_NAME = "BearerCaller"  # the security scheme's name in the OpenAPI docume
 class Caller(Identity):
     """The account a request's token names, and the work done on their behalf."""
 
-    def __init__(self, request: Request, kind: PrincipalKind, id: str, work: UnitOfWork) -> None:
+    def __init__(
+        self, request: Request, kind: PrincipalKind, id: str, session: str, work: UnitOfWork
+    ) -> None:
         self.request = request
         self.kind = kind
         self.id = id  # the staff member's id, or the patient's id
+        self.session = session  # the session the token was issued in (app.auth.sessions)
         self.work = work
         self._principal: Principal | None = None
 
@@ -91,14 +97,14 @@ async def token_caller(request: Request, token: str) -> Caller:
     status_code = getattr(request.scope.get("route"), "status_code", None) or 200
     work = UnitOfWork(state.database, _entry(request), status_code=status_code, anonymous=True)
     use_work(request, work)
-    caller = Caller(request, claims.kind, claims.subject, work)
+    caller = Caller(request, claims.kind, claims.subject, claims.session, work)
     # Its key, not the caller: the caller holds the request, and a cycle through the request's
     # state would keep every request's objects alive until the garbage collector came by.
     setattr(request.state, CALLER_KEY_STATE_KEY, caller.key)
     work.check_caller(
         CallerCheck(
             query=STAFF_CALLER if caller.is_staff else PATIENT_CALLER,
-            params={"caller_id": account},
+            params={"caller_id": account, "caller_session": claims.session},
             kind=claims.kind,
             accept=caller.found,
             refusal=_refused,
@@ -115,9 +121,11 @@ def caller_key(request: Request) -> str:
     return key
 
 
-async def _tokens(request: Request) -> Tokens:
+async def _sessions(request: Request) -> Callable[[Executor], Sessions]:
+    """Sessions on a unit of work, with the app's token keys and settings."""
     tokens: Tokens = request.app.state.tokens
-    return tokens
+    settings: Settings = request.app.state.settings
+    return lambda executor: Sessions(executor, tokens, settings)
 
 
-TokensDep = Annotated[Tokens, Depends(_tokens)]
+SessionsDep = Annotated[Callable[[Executor], Sessions], Depends(_sessions)]

@@ -53,6 +53,7 @@ class Access(Enum):
     ADMIN = "admin"
     STAFF_OR_SELF = "staff or the patient themself"
     ADMIN_OR_SELF = "admins or the patient themself"
+    SIGNED_IN = "anyone signed in"
 
 
 # The rules that depend on a staff member's role (admin or therapist), not only on whether

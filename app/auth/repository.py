@@ -1,32 +1,68 @@
 """The SQL of accounts: staff, and the credentials of patients (whose records are the patients
 domain's)."""
 
-from sqlalchemy import String, bindparam, insert, literal, select, update
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import (
+    ColumnElement,
+    Interval,
+    String,
+    and_,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 
 from app.db.query import Executor, Query, Row
 from app.models.patient import Patient
+from app.models.session import AuthSession, RefreshToken
 from app.models.staff import Staff
 
+
+def _open_session() -> ColumnElement[bool]:
+    """The session a token names: not ended, not expired."""
+    return and_(
+        AuthSession.id == bindparam("caller_session"),
+        AuthSession.revoked_at.is_(None),
+        AuthSession.expires_at > func.now(),
+    )
+
+
+_STAFF_BY_ID = Query(
+    select(Staff.id, Staff.username, Staff.role, Staff.is_active).where(Staff.id == bindparam("id"))
+)
+_STAFF_BY_EMAIL = Query(
+    select(Staff.id, Staff.username, Staff.role, Staff.password_hash, Staff.is_active).where(
+        func.lower(Staff.email) == func.lower(bindparam("email", type_=String))
+    )
+)
+# Two at most: an address that several patients share names none of them.
+_PATIENTS_BY_EMAIL = Query(
+    select(Patient.id, Patient.password_hash)
+    .where(func.lower(Patient.email) == func.lower(bindparam("email", type_=String)))
+    .limit(2)
+)
 _STAFF_BY_USERNAME = Query(
     select(Staff.id, Staff.username, Staff.role, Staff.password_hash, Staff.is_active).where(
         Staff.username == bindparam("username")
     )
 )
-# Every request of a staff member runs it: their token is only as good as their account.
-_ACTIVE_STAFF = Query(
-    select(Staff.username, Staff.role).where(Staff.id == bindparam("id"), Staff.is_active)
-)
 # The caller a token names, as the request's unit of work finds them (app.audit.work): a row with
-# their name for the audit trail and their role, or none when they are gone or inactive.
+# their name for the audit trail and their role, or none when they are gone or inactive, or the
+# token's session is over.
 STAFF_CALLER = Query(
-    select(Staff.username.label("name"), Staff.role.label("role")).where(
-        Staff.id == bindparam("caller_id"), Staff.is_active
-    )
+    select(Staff.username.label("name"), Staff.role.label("role"))
+    .join(AuthSession, AuthSession.staff_id == Staff.id)
+    .where(Staff.id == bindparam("caller_id"), Staff.is_active, _open_session())
 )
 PATIENT_CALLER = Query(
-    select(Patient.id.label("name"), literal("patient", String).label("role")).where(
-        Patient.id == bindparam("caller_id")
-    )
+    select(Patient.id.label("name"), literal("patient", String).label("role"))
+    .join(AuthSession, AuthSession.patient_id == Patient.id)
+    .where(Patient.id == bindparam("caller_id"), _open_session())
 )
 _CREATE_STAFF = Query(
     insert(Staff)
@@ -63,12 +99,11 @@ class AccountRepository:
     def __init__(self, executor: Executor) -> None:
         self.executor = executor
 
+    async def staff_by_id(self, staff_id: int) -> Row | None:
+        return await self.executor.fetch_one(_STAFF_BY_ID, id=staff_id)
+
     async def staff_by_username(self, username: str) -> Row | None:
         return await self.executor.fetch_one(_STAFF_BY_USERNAME, username=username)
-
-    async def active_staff(self, staff_id: int) -> Row | None:
-        """The username and role of an active staff member."""
-        return await self.executor.fetch_one(_ACTIVE_STAFF, id=staff_id)
 
     async def create_staff(self, *, username: str, role: str, password_hash: str) -> int:
         row = await self.executor.fetch_one(
@@ -85,6 +120,14 @@ class AccountRepository:
         """The id and password hash of the patient with this id."""
         return await self.executor.fetch_one(_PATIENT_BY_ID, id=patient_id)
 
+    async def staff_by_email(self, email: str) -> Row | None:
+        return await self.executor.fetch_one(_STAFF_BY_EMAIL, email=email)
+
+    async def patient_by_email(self, email: str) -> Row | None:
+        """The one patient with this e-mail address; None when nobody, or several, have it."""
+        rows = await self.executor.fetch(_PATIENTS_BY_EMAIL, email=email)
+        return rows[0] if len(rows) == 1 else None
+
     async def patient_by_phone(self, phone_no: str) -> Row | None:
         return await self.executor.fetch_one(_PATIENT_BY_PHONE, phone_no=phone_no)
 
@@ -93,3 +136,151 @@ class AccountRepository:
 
     async def set_patient_password_hash(self, patient_id: str, password_hash: str) -> None:
         await self.executor.fetch_one(_PATIENT_HASH, id=patient_id, password_hash=password_hash)
+
+
+# -- sessions (app.auth.sessions) -----------------------------------------------------------
+
+_OPEN = Query(
+    insert(AuthSession)
+    .values(
+        id=bindparam("id"),
+        kind=bindparam("kind"),
+        staff_id=bindparam("staff_id"),
+        patient_id=bindparam("patient_id"),
+        expires_at=func.now() + bindparam("lifetime", type_=Interval),
+    )
+    .returning(AuthSession.id, AuthSession.expires_at)
+)
+_NEW_REFRESH = Query(
+    insert(RefreshToken)
+    .values(
+        digest=bindparam("digest"),
+        session_id=bindparam("session_id"),
+        expires_at=func.least(
+            func.now() + bindparam("lifetime", type_=Interval),
+            select(AuthSession.expires_at)
+            .where(AuthSession.id == bindparam("session_id"))
+            .scalar_subquery(),
+        ),
+    )
+    .returning(RefreshToken.expires_at)
+)
+_SESSION_ACCOUNT = [
+    AuthSession.id.label("session_id"),
+    AuthSession.kind,
+    AuthSession.staff_id,
+    AuthSession.patient_id,
+]
+# A refresh token used once, if it is unused and unexpired and its session open: the session's
+# account. The row lock taken by the UPDATE makes two uses of one token race to one winner.
+_USE_REFRESH = Query(
+    update(RefreshToken)
+    .where(
+        RefreshToken.digest == bindparam("digest"),
+        RefreshToken.used_at.is_(None),
+        RefreshToken.expires_at > func.now(),
+        AuthSession.id == RefreshToken.session_id,
+        AuthSession.revoked_at.is_(None),
+        AuthSession.expires_at > func.now(),
+    )
+    .values(used_at=func.now())
+    .returning(*_SESSION_ACCOUNT)
+)
+# A used refresh token presented again: its session ends (the token was copied).
+_END_REUSED = Query(
+    update(AuthSession)
+    .where(
+        AuthSession.id
+        == select(RefreshToken.session_id)
+        .where(RefreshToken.digest == bindparam("digest"), RefreshToken.used_at.is_not(None))
+        .scalar_subquery(),
+        AuthSession.revoked_at.is_(None),
+    )
+    .values(revoked_at=func.now())
+    .returning(*_SESSION_ACCOUNT)
+)
+_END = Query(
+    update(AuthSession)
+    .where(AuthSession.id == bindparam("session_id"), AuthSession.revoked_at.is_(None))
+    .values(revoked_at=func.now())
+    .returning(AuthSession.id)
+)
+_END_STAFF_SESSIONS = Query(
+    update(AuthSession)
+    .where(AuthSession.staff_id == bindparam("staff_id"), AuthSession.revoked_at.is_(None))
+    .values(revoked_at=func.now())
+    .returning(AuthSession.id)
+)
+_END_PATIENT_SESSIONS = Query(
+    update(AuthSession)
+    .where(AuthSession.patient_id == bindparam("patient_id"), AuthSession.revoked_at.is_(None))
+    .values(revoked_at=func.now())
+    .returning(AuthSession.id)
+)
+# The admin's session, on each of its requests: its staff member, if both are still good.
+_ADMIN_SESSION_STAFF = Query(
+    select(Staff.id, Staff.username, Staff.role)
+    .join(AuthSession, AuthSession.staff_id == Staff.id)
+    .where(
+        AuthSession.id == bindparam("caller_session"),
+        AuthSession.kind == "admin",
+        AuthSession.revoked_at.is_(None),
+        AuthSession.expires_at > func.now(),
+        Staff.is_active,
+    )
+)
+
+
+class SessionRepository:
+    def __init__(self, executor: Executor) -> None:
+        self.executor = executor
+
+    async def open(
+        self,
+        session_id: uuid.UUID,
+        *,
+        kind: str,
+        staff_id: int | None,
+        patient_id: str | None,
+        lifetime: timedelta,
+    ) -> Row:
+        """The new session's id and end."""
+        row = await self.executor.fetch_one(
+            _OPEN,
+            id=session_id,
+            kind=kind,
+            staff_id=staff_id,
+            patient_id=patient_id,
+            lifetime=lifetime,
+        )
+        assert row is not None
+        return row
+
+    async def new_refresh_token(
+        self, session_id: uuid.UUID, digest: str, lifetime: timedelta
+    ) -> datetime:
+        """Its expiry: `lifetime` from now, but never past its session's end."""
+        row = await self.executor.fetch_one(
+            _NEW_REFRESH, digest=digest, session_id=session_id, lifetime=lifetime
+        )
+        assert row is not None
+        expires_at: datetime = row["expires_at"]
+        return expires_at
+
+    async def use_refresh_token(self, digest: str) -> Row | None:
+        return await self.executor.fetch_one(_USE_REFRESH, digest=digest)
+
+    async def end_reused(self, digest: str) -> Row | None:
+        return await self.executor.fetch_one(_END_REUSED, digest=digest)
+
+    async def end(self, session_id: uuid.UUID) -> bool:
+        return await self.executor.fetch_one(_END, session_id=session_id) is not None
+
+    async def end_all_of_staff(self, staff_id: int) -> int:
+        return len(await self.executor.fetch(_END_STAFF_SESSIONS, staff_id=staff_id))
+
+    async def end_all_of_patient(self, patient_id: str) -> int:
+        return len(await self.executor.fetch(_END_PATIENT_SESSIONS, patient_id=patient_id))
+
+    async def admin_staff(self, session_id: uuid.UUID) -> Row | None:
+        return await self.executor.fetch_one(_ADMIN_SESSION_STAFF, caller_session=session_id)

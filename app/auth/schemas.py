@@ -10,7 +10,10 @@ TOKEN: dict[str, Any] = {
     "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhZG1pbiJ9.c2lnbmF0dXJl",
     "token_type": "bearer",
     "expires_in": 3600,
+    "refresh_token": "Qm9vbXNoYWthbGFrYS1yZWZyZXNoLXRva2VuLWV4YW1wbGU",
+    "refresh_expires_in": 1209600,
 }
+REFRESH: dict[str, Any] = {"refresh_token": TOKEN["refresh_token"]}
 LOGIN_FORM: dict[str, Any] = {"username": "admin", "password": "a-long-password"}
 
 Password = Annotated[
@@ -20,7 +23,8 @@ Username = Annotated[Text, Field(min_length=1, max_length=150, pattern=r"^[\w.@+
 
 
 class Token(BaseSchema):
-    """A bearer token for the `Authorization` header, valid for `expires_in` seconds."""
+    """A bearer token for the `Authorization` header, valid for `expires_in` seconds, and the
+    refresh token that gets the next one (`POST /api/auth/refresh/`), once."""
 
     # token_type has a default but is always sent: the response schema says it is required.
     model_config = ConfigDict(
@@ -30,7 +34,19 @@ class Token(BaseSchema):
 
     access_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105
-    expires_in: int
+    expires_in: int = Field(description="Seconds the access token is good for.")
+    refresh_token: str = Field(
+        description="Gets new tokens once, at POST /api/auth/refresh/; keep it secret."
+    )
+    refresh_expires_in: int = Field(description="Seconds the refresh token is good for.")
+
+
+class RefreshRequest(BaseSchema):
+    """A refresh token from a login or the last refresh."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [REFRESH]})
+
+    refresh_token: Annotated[Text, Field(min_length=1, max_length=200)]
 
 
 class StaffCreate(BaseSchema):

@@ -1,12 +1,16 @@
 """Logging in, for the API's token and the admin's session alike, and turning a token back into
 the principal it names."""
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from app.audit.service import AuditEntry, record_apart
 from app.audit.work import UnitOfWork
 from app.auth.permissions import Principal, patient_principal, staff_principal
 from app.auth.repository import AccountRepository
+from app.auth.sessions import Refreshed, Sessions
 from app.auth.tokens import TokenClaims
 from app.core.errors import NotAuthenticated, Throttled
 from app.core.ratelimit import RateLimiter
@@ -14,8 +18,11 @@ from app.core.security import verify_password
 from app.db.database import Database
 from app.models.patient import PHONE_NO, is_patient_id
 
+T = TypeVar("T")
+SessionsFor = Callable[[UnitOfWork], Sessions]
 BAD_CREDENTIALS = "No active account found with the given credentials."
 STAFF_ID_MAX = 2**31 - 1  # staff.id is an integer column
+NAME_MAX = 254  # the longest login name of any account: an e-mail address
 
 
 @dataclass(frozen=True)
@@ -51,57 +58,91 @@ class AuthService:
         password: str,
         client_address: str | None,
         *,
+        then: Callable[[UnitOfWork, Principal], Awaitable[T]],
         action: str = "login",
         staff_only: bool = False,
-    ) -> Principal:
-        """The principal whose credentials these are, or NotAuthenticated (the same whether the
-        name exists or not, in about the same time); Throttled while the name's or the address's
-        failures are used up. Every attempt is audited. With `staff_only` (the admin), a
-        patient's name is checked as an unknown one."""
+    ) -> T:
+        """Check the credentials, then `then(work, principal)` (open a session) in the login's
+        audited unit of work, in one transaction; its result. NotAuthenticated when they are
+        wrong (the same whether the name exists or not, in about the same time); Throttled
+        while this address's failures for the account, or over all accounts, are used up.
+        Every attempt is audited. With `staff_only` (the admin), a patient's name is checked
+        as an unknown one."""
         address = client_address or "unknown"
+        account = await self.find_account(username)
+        entry = login_entry(action, account, address)  # a patient at the admin is named too
+        if staff_only and account is not None and not account.principal.is_staff:
+            account = None
+        # Every name of an account is one account to the limits; an unknown name is its own.
+        key = account.principal.key if account else "name:" + username.strip().lower()
         try:
-            await self.limiter.check_login(username, address)
+            delay = await self.limiter.login_gate(key, address)
         except Throttled as refusal:
             await record_apart(self.database, login_entry(action, None, address), 429)
             raise refusal
-        account = await self.find_account(username)
-        entry = login_entry(action, account, address)
-        if staff_only and account is not None and not account.principal.is_staff:
-            account = None
+        if delay:
+            await asyncio.sleep(delay)
         valid, new_hash = await verify_password(
             password, account.password_hash if account else None
         )
         if account is None or not valid or not account.active:
-            await self.limiter.failed_login(username, address)
+            await self.limiter.failed_login(key, address)
             await record_apart(self.database, entry, 401)
             raise NotAuthenticated(BAD_CREDENTIALS)
         async with UnitOfWork(self.database, entry) as work:
+            await work.begin()
             if new_hash is not None:  # stored with outdated parameters: upgraded now
-                await work.completed_by(self._store_hash(work, account.principal, new_hash))
-        return account.principal
+                await self._store_hash(work, account.principal, new_hash)
+            return await then(work, account.principal)
+
+    async def refresh(
+        self, refresh_token: str, client_address: str | None, sessions: SessionsFor
+    ) -> Refreshed:
+        """The next tokens of a refresh token's session. An unknown, expired or used one is a
+        NotAuthenticated; a used one also ends its session, audited under its account (an
+        unknown token is not audited, as a bad bearer token is not)."""
+        entry = AuditEntry(
+            action="refresh_token",
+            actor="unknown",
+            actor_kind="anonymous",
+            patient_id=None,
+            client_address=client_address,
+        )
+        try:
+            async with UnitOfWork(self.database, entry, anonymous=True) as work:
+                await work.begin()
+                refreshed = await sessions(work).refresh(refresh_token)
+                _name_actor(work, refreshed.principal)
+                return refreshed
+        except NotAuthenticated:
+            async with UnitOfWork(self.database, entry, status_code=401, anonymous=True) as work:
+                if (owner := await sessions(work).end_reused(refresh_token)) is not None:
+                    _name_actor(work, owner)
+            raise
 
     async def find_account(self, username: str) -> Account | None:
-        """Staff by username; patients by patient id or phone number."""
+        """Staff by username or e-mail; patients by patient id, phone number or e-mail (when no
+        other patient has the same one)."""
         username = username.strip()
-        if "\x00" in username:
-            return None  # PostgreSQL cannot compare text holding NUL: such a name matches nobody
-        if staff := await self.accounts.staff_by_username(username):
+        if "\x00" in username or not username.isprintable() or len(username) > NAME_MAX:
+            return None  # no account has such a name (PostgreSQL cannot even compare a NUL)
+        staff = await self.accounts.staff_by_username(username)
+        if staff is None and "@" in username:
+            staff = await self.accounts.staff_by_email(username)
+        if staff is not None:
             principal = staff_principal(staff["id"], staff["username"], staff["role"])
             return Account(principal, staff["password_hash"], staff["is_active"])
         if is_patient_id(username):
             patient = await self.accounts.patient_by_id(username)
         elif PHONE_NO.fullmatch(username):
             patient = await self.accounts.patient_by_phone(username)
+        elif "@" in username:
+            patient = await self.accounts.patient_by_email(username)
         else:
             patient = None
         if patient is None:
             return None
         return Account(patient_principal(patient["id"]), patient["password_hash"], active=True)
-
-    async def active_staff(self, staff_id: int) -> Principal | None:
-        """The staff member with this id, if they still exist and are active (the admin's
-        session)."""
-        return await _active_staff(self.accounts, staff_id)
 
     @staticmethod
     async def _store_hash(work: UnitOfWork, principal: Principal, password_hash: str) -> None:
@@ -110,6 +151,12 @@ class AuthService:
             await accounts.set_staff_password_hash(int(principal.id), password_hash)
         else:
             await accounts.set_patient_password_hash(principal.id, password_hash)
+
+
+def _name_actor(work: UnitOfWork, principal: Principal) -> None:
+    work.act_as(principal.name, principal.kind)
+    if not principal.is_staff:
+        work.entry.patient_id = principal.id
 
 
 def caller_id(claims: TokenClaims) -> int | str | None:
@@ -121,8 +168,3 @@ def caller_id(claims: TokenClaims) -> int | str | None:
             return int(subject)
         return None
     return subject if is_patient_id(subject) else None
-
-
-async def _active_staff(accounts: AccountRepository, staff_id: int) -> Principal | None:
-    staff = await accounts.active_staff(staff_id)
-    return staff_principal(staff_id, staff["username"], staff["role"]) if staff else None

@@ -1,9 +1,10 @@
 """Access tokens: JWTs signed with HS256 under SECRET_KEY.
 
-A token's signature is checked once per process: verifying one costs about 60 µs of PyJWT, more
-than the rest of the authentication, and a client sends the same token with every request. Its
-expiry is checked on every use; whether its account still exists and is active is the database's
-answer, on every request (app.auth.service)."""
+A token names its account and the session it was issued in (app.auth.sessions). Its signature is
+checked once per process: verifying one costs about 60 µs of PyJWT, more than the rest of the
+authentication, and a client sends the same token with every request. Its expiry is checked on
+every use; whether its session is still open and its account still exists and is active is the
+database's answer, on every request (the caller check of app.audit.work)."""
 
 import time
 import uuid
@@ -25,6 +26,7 @@ VERIFIED_TOKENS_KEPT = 4096
 class TokenClaims:
     kind: PrincipalKind
     subject: str
+    session: str  # the id of the session the token was issued in (app.auth.sessions)
     expires_at: float
 
 
@@ -45,12 +47,13 @@ class Tokens:
     def lifetime(self) -> int:
         return self._lifetime
 
-    def create(self, *, kind: PrincipalKind, subject: str) -> str:
+    def create(self, *, kind: PrincipalKind, subject: str, session: str) -> str:
         now = datetime.now(UTC)
         claims = {
             "iss": self._issuer,
             "sub": subject,
             "kind": kind,
+            "sid": session,
             "iat": now,
             "exp": now + timedelta(seconds=self._lifetime),
             "jti": uuid.uuid4().hex,
@@ -80,11 +83,22 @@ class Tokens:
                 self._key,
                 algorithms=[ALGORITHM],
                 issuer=self._issuer,
-                options={"require": ["exp", "iat", "iss", "sub", "kind"]},
+                options={"require": ["exp", "iat", "iss", "sub", "kind", "sid"]},
             )
         except jwt.PyJWTError:
             return None
-        kind, subject = claims.get("kind"), claims.get("sub")
+        kind, subject, session = claims.get("kind"), claims.get("sub"), claims.get("sid")
         if kind not in ("staff", "patient") or not isinstance(subject, str):
             return None
-        return TokenClaims(kind=kind, subject=subject, expires_at=float(claims["exp"]))
+        if not isinstance(session, str) or not _is_uuid(session):
+            return None
+        return TokenClaims(
+            kind=kind, subject=subject, session=session, expires_at=float(claims["exp"])
+        )
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False

@@ -74,9 +74,41 @@ class Settings(BaseSettings):
         description="Comma-separated `key_id:base64 of 32 bytes`; the first encrypts, all decrypt.",
     )
     jwt_issuer: str = "therapyconnect-patients"
-    access_token_ttl_seconds: int = Field(default=3600, ge=60)
+    access_token_ttl_seconds: int = Field(
+        default=3600,
+        ge=60,
+        description="Lifetime of an access token (its session may end sooner: every request "
+        "checks it); a client gets the next with its refresh token.",
+    )
+    refresh_token_ttl_seconds: int = Field(
+        default=14 * 24 * 3600,
+        ge=60,
+        description="Lifetime of an unused refresh token (each refresh gives a new one).",
+    )
+    session_max_age_seconds: int = Field(
+        default=30 * 24 * 3600,
+        ge=60,
+        description="An API session ends this long after its login, however often refreshed.",
+    )
+    admin_session_seconds: int = Field(
+        default=8 * 3600, ge=60, description="An admin session ends this long after its login."
+    )
     login_rate_limit: str = Field(
-        default="10/minute", description="Failed logins per username and per address."
+        default="10/minute",
+        description="Failed logins per account and client address, then 429 for that pair.",
+    )
+    login_address_rate_limit: str = Field(
+        default="50/minute",
+        description="Failed logins per client address over all accounts; past it, 429 for the "
+        "accounts it failed for, and a growing delay for the others.",
+    )
+    login_account_rate_limit: str = Field(
+        default="10/15minutes",
+        description="Failed logins per account from anywhere before each attempt is delayed "
+        "(doubling with each further failure); never a refusal.",
+    )
+    login_delay_max_seconds: float = Field(
+        default=30.0, ge=0, description="The longest delay before a login attempt is answered."
     )
     api_rate_limit: str = Field(default="600/minute", description="API requests per token.")
     idempotency_key_ttl_seconds: int = Field(

@@ -9,6 +9,7 @@ from app.core.config import Settings
 from app.core.pagination import PageQuery, PageRequest
 from app.core.querystring import query_parameters
 from app.core.ratelimit import RateLimiter
+from app.core.routing import check_body
 from app.db.database import Database
 
 
@@ -31,6 +32,10 @@ def client_address(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
+# The body's media type and JSON, for an endpoint with no caller (an endpoint's caller dependency
+# checks them itself, once access is granted: app.auth.access); its route class must be
+# DeferredJSONRoute.
+JsonBody = Depends(check_body)
 SettingsDep = Annotated[Settings, Depends(_settings)]
 DatabaseDep = Annotated[Database, Depends(_database)]
 RateLimiterDep = Annotated[RateLimiter, Depends(_rate_limiter)]

@@ -1,7 +1,13 @@
 """Rate limits: in memory by default, in Redis when REDIS_URL is set, so several instances share
 one budget.
 
-Both limits are sliding window counters (two counters a key: the current window's, and the
+Failed logins are counted three ways (API.md "Authentication"): per account and client address,
+where the pair is refused past LOGIN_RATE_LIMIT; per address over all accounts, past whose
+ceiling an address is refused for the accounts it failed for and slowed for the rest; per
+account from anywhere, which only ever slows its logins down, so that nobody can lock an account
+out. Every name of an account (a patient's id, phone number, e-mail) is one account.
+
+All are sliding window counters (two counters a key: the current window's, and the
 previous one's weighted by how much of it still overlaps): failed logins through the `limits`
 library, in memory or in Redis; every API request in Redis through `limits` too, and in memory
 by `LocalWindows` below, since limits' own memory storage schedules a task on every hit to
@@ -20,6 +26,8 @@ from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from app.core.config import Settings
 from app.core.errors import Throttled
 from app.core.metrics import count_failed_login, count_throttled
+
+COUNTING_AMOUNT = 1_000_000
 
 
 def _anonymous(value: str) -> str:
@@ -74,20 +82,62 @@ class RateLimiter:
         self._limiter = SlidingWindowCounterRateLimiter(self._storage)
         self._api = self._limiter
         self.login_limit = parse(settings.login_rate_limit)
+        self.login_address_limit = parse(settings.login_address_rate_limit)
+        self.login_account_limit = parse(settings.login_account_rate_limit)
+        self.login_delay_max = settings.login_delay_max_seconds
         self.api_limit = parse(settings.api_rate_limit)
         self._local = None if settings.redis_url else LocalWindows(self.api_limit)
 
-    async def check_login(self, username: str, client_address: str) -> None:
-        """Refuse a login attempt while failed attempts for the name or the address are used up."""
-        for key in self._login_keys(username, client_address):
-            if not await self._limiter.test(self.login_limit, *key):
-                count_throttled("login")
-                raise Throttled(await _wait(self._limiter, self.login_limit, key))
+    async def login_gate(self, account: str, client_address: str) -> float:
+        """Before a login attempt on `account` (a key that every name of the account shares) from
+        an address: Throttled while that pair's failures are used up, or while the address is
+        over its own ceiling and has failed for this account too; else the seconds to wait first
+        (a delay that doubles with each failure past the account's limit, from anywhere, or past
+        the address's). A password from an address that has not failed for the account is never
+        refused for the failures of others: at most delayed."""
+        pair = ("login-pair", _anonymous(account), client_address)
+        if not await self._limiter.test(self.login_limit, *pair):
+            count_throttled("login")
+            raise Throttled(await _wait(self._limiter, self.login_limit, pair))
+        address = ("login-address", client_address)
+        address_failures = await self._count(self.login_address_limit, address)
+        over_ceiling = address_failures >= self.login_address_limit.amount
+        if over_ceiling and await self._count(self.login_limit, pair, counting=False):
+            count_throttled("login")
+            raise Throttled(
+                await _wait(self._limiter, self._counting(self.login_address_limit), address)
+            )
+        account_failures = await self._count(
+            self.login_account_limit, ("login-account", _anonymous(account))
+        )
+        excess = max(
+            account_failures - self.login_account_limit.amount,
+            address_failures - self.login_address_limit.amount,
+        )
+        return 0.0 if excess < 0 else min(self.login_delay_max, float(2**excess))
 
-    async def failed_login(self, username: str, client_address: str) -> None:
+    async def failed_login(self, account: str, client_address: str) -> None:
         count_failed_login()
-        for key in self._login_keys(username, client_address):
-            await self._limiter.hit(self.login_limit, *key)
+        await self._limiter.hit(self.login_limit, "login-pair", _anonymous(account), client_address)
+        await self._limiter.hit(
+            self._counting(self.login_address_limit), "login-address", client_address
+        )
+        await self._limiter.hit(
+            self._counting(self.login_account_limit), "login-account", _anonymous(account)
+        )
+
+    async def _count(
+        self, limit: RateLimitItem, key: tuple[str, ...], *, counting: bool = True
+    ) -> int:
+        """Failures in the limit's window (the sliding window counter's weighted count)."""
+        item = self._counting(limit) if counting else limit
+        stats = await self._limiter.get_window_stats(item, *key)
+        return item.amount - stats.remaining
+
+    @staticmethod
+    def _counting(limit: RateLimitItem) -> RateLimitItem:
+        """The limit's window with room to count every hit: a limit's own counter stops at it."""
+        return type(limit)(COUNTING_AMOUNT, limit.multiples, limit.namespace)
 
     async def hit_api(self, principal_key: str) -> None:
         if self._local is not None:
@@ -104,10 +154,6 @@ class RateLimiter:
         await self._storage.reset()
         if self._local is not None:
             self._local.reset()
-
-    @staticmethod
-    def _login_keys(username: str, client_address: str) -> tuple[tuple[str, ...], ...]:
-        return (("login-user", _anonymous(username)), ("login-address", client_address))
 
 
 async def _wait(strategy: RateLimiterStrategy, limit: RateLimitItem, key: tuple[str, ...]) -> int:

@@ -3,7 +3,17 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, Index, Numeric, Sequence, String, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    Index,
+    Numeric,
+    Sequence,
+    String,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -75,6 +85,8 @@ class Patient(TimestampMixin, Base):
         CheckConstraint("jsonb_typeof(sessions) = 'array'", name="sessions_array"),
         *(Index(f"ix_patients_{column}_id", column, "id") for column in ORDERABLE),
         Index("ix_patients_sex", "sex"),
+        # A patient logs in, and asks for a password reset, by e-mail too.
+        Index("ix_patients_lower_email", func.lower(email)),
         Index(
             "ix_patients_tags",
             "tags",

@@ -1,6 +1,6 @@
 from typing import Literal
 
-from sqlalchemy import CheckConstraint, Identity, String, text
+from sqlalchemy import CheckConstraint, Identity, Index, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base, TimestampMixin
@@ -17,5 +17,10 @@ class Staff(TimestampMixin, Base):
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(server_default=text("true"))
+    # Where a password reset is sent; unique whatever its case.
+    email: Mapped[str | None] = mapped_column(String(254))
 
-    __table_args__ = (CheckConstraint("role IN ('admin', 'therapist')", name="role_choice"),)
+    __table_args__ = (
+        CheckConstraint("role IN ('admin', 'therapist')", name="role_choice"),
+        Index("uq_staff_lower_email", func.lower(email), unique=True),
+    )

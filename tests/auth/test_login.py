@@ -51,10 +51,19 @@ def _claims(settings, token: str) -> dict[str, Any]:
 def _assert_token_body(response: httpx.Response) -> str:
     assert response.status_code == 200, response.text
     body = response.json()
-    assert set(body) == {"access_token", "token_type", "expires_in"}
+    assert set(body) == {
+        "access_token",
+        "token_type",
+        "expires_in",
+        "refresh_token",
+        "refresh_expires_in",
+    }
     assert body["token_type"] == "bearer"
     assert body["expires_in"] == TTL
     assert isinstance(body["access_token"], str)
+    assert isinstance(body["refresh_token"], str)
+    assert len(body["refresh_token"]) >= 40
+    assert 13 * 24 * 3600 < body["refresh_expires_in"] <= 14 * 24 * 3600
     token: str = body["access_token"]
     return token
 
@@ -214,13 +223,21 @@ def _b64(data: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
 
-def _forged(settings, staff_id: str, defect: str) -> str:
-    """A token for an existing admin with one thing wrong with it (or nothing: "none")."""
+async def _session(anonymous: httpx.AsyncClient, settings, username: str) -> str:
+    """The id of a new session of the staff member: a login's."""
+    token = _assert_token_body(await _token_response(anonymous, username, PASSWORD))
+    session: str = _claims(settings, token)["sid"]
+    return session
+
+
+def _forged(settings, staff_id: str, session: str, defect: str) -> str:
+    """A token for an existing admin's session with one thing wrong with it (or nothing: "none")."""
     now = datetime.now(UTC)
     claims: dict[str, Any] = {
         "iss": settings.jwt_issuer,
         "sub": staff_id,
         "kind": "staff",
+        "sid": session,
         "iat": now,
         "exp": now + timedelta(seconds=TTL),
         "jti": "f" * 32,
@@ -239,6 +256,12 @@ def _forged(settings, staff_id: str, defect: str) -> str:
         claims["kind"] = "robot"
     elif defect == "missing sub":
         del claims["sub"]
+    elif defect == "missing session":
+        del claims["sid"]
+    elif defect == "another session":
+        claims["sid"] = "00000000-0000-4000-8000-000000000000"
+    elif defect == "malformed session":
+        claims["sid"] = "not-a-uuid"
     elif defect == "alg none":
         unsigned = {
             k: int(v.timestamp()) if isinstance(v, datetime) else v for k, v in claims.items()
@@ -254,8 +277,9 @@ def _forged(settings, staff_id: str, defect: str) -> str:
 async def test_a_well_formed_token_is_accepted(anonymous, settings, engine):
     """The control for the bad tokens below: the same token, nothing wrong with it, works."""
     staff_id = await _staff(settings, engine, "root", role="admin")
+    session = await _session(anonymous, settings, "root")
     response = await anonymous.get(
-        "/api/patients/", headers=_bearer(_forged(settings, staff_id, "none"))
+        "/api/patients/", headers=_bearer(_forged(settings, staff_id, session, "none"))
     )
     assert response.status_code == 200, response.text
 
@@ -271,11 +295,15 @@ async def test_a_well_formed_token_is_accepted(anonymous, settings, engine):
         "alg none",
         "unknown kind",
         "missing sub",
+        "missing session",
+        "another session",
+        "malformed session",
     ],
 )
 async def test_bad_tokens_are_refused(anonymous, settings, engine, defect):
     staff_id = await _staff(settings, engine, "root", role="admin")
-    token = _forged(settings, staff_id, defect)
+    session = await _session(anonymous, settings, "root")
+    token = _forged(settings, staff_id, session, defect)
     _assert_unauthenticated(await anonymous.get("/api/patients/", headers=_bearer(token)))
 
 

@@ -40,10 +40,10 @@ def unique_address() -> str:
     return f"10.{n % 250}.{n // 250 % 250}.{n // 62500 % 250 + 1}"
 
 
-async def fail(limiter: RateLimiter, username: str, address: str, times: int) -> None:
+async def fail(limiter: RateLimiter, account: str, address: str, times: int) -> None:
     for _ in range(times):
-        await limiter.check_login(username, address)
-        await limiter.failed_login(username, address)
+        await limiter.login_gate(account, address)
+        await limiter.failed_login(account, address)
 
 
 def assert_contract_error(error: Throttled, limit_seconds: int = 60) -> None:
@@ -55,58 +55,72 @@ def assert_contract_error(error: Throttled, limit_seconds: int = 60) -> None:
     }
 
 
-# In memory
+# In memory (login_rate_limit 3/minute per account and address; the address's ceiling and the
+# account's delay at their defaults, 50/minute and 10/15minutes, unless a test says otherwise)
 
 
-async def test_failed_logins_up_to_the_limit_are_allowed():
+async def test_failed_logins_up_to_the_limit_are_allowed_for_an_account_and_address():
     limiter = RateLimiter(make_settings())
     await fail(limiter, "alice", "10.1.0.1", 3)
     with pytest.raises(Throttled) as caught:
-        await limiter.check_login("alice", "10.1.0.1")
+        await limiter.login_gate("alice", "10.1.0.1")
     assert_contract_error(caught.value)
 
 
-async def test_checking_does_not_use_up_the_budget():
+async def test_asking_does_not_use_up_the_budget():
     limiter = RateLimiter(make_settings())
     for _ in range(20):
-        await limiter.check_login("alice", "10.1.0.1")
+        assert await limiter.login_gate("alice", "10.1.0.1") == 0
     await fail(limiter, "alice", "10.1.0.1", 3)
 
 
-async def test_limit_per_username_across_addresses():
-    limiter = RateLimiter(make_settings())
+async def test_another_address_is_never_refused_for_an_account_only_slowed():
+    limiter = RateLimiter(make_settings(login_account_rate_limit="3/minute"))
     for n in range(3):
         await fail(limiter, "alice", f"10.2.0.{n}", 1)
-    with pytest.raises(Throttled):
-        await limiter.check_login("alice", "10.2.1.1")
-    await limiter.check_login("bob", "10.2.1.1")
+    # Three failures from elsewhere: the next attempt from a clean address waits 1 s, then 2 s.
+    assert await limiter.login_gate("alice", "10.2.1.1") == 1
+    await limiter.failed_login("alice", "10.2.1.2")
+    assert await limiter.login_gate("alice", "10.2.1.1") == 2
+    assert await limiter.login_gate("bob", "10.2.1.1") == 0
 
 
-async def test_spellings_of_one_username_share_a_budget():
+async def test_the_delay_has_a_ceiling():
+    limiter = RateLimiter(
+        make_settings(login_account_rate_limit="1/minute", login_delay_max_seconds=4)
+    )
+    for n in range(10):
+        await fail(limiter, "alice", f"10.8.0.{n}", 1)
+    assert await limiter.login_gate("alice", "10.8.1.1") == 4
+
+
+async def test_spellings_of_one_name_share_a_budget():
     limiter = RateLimiter(make_settings())
-    for n, spelling in enumerate(("Alice", " alice", "ALICE ")):
-        await fail(limiter, spelling, f"10.3.0.{n}", 1)
+    for spelling in ("Alice", " alice", "ALICE "):
+        await fail(limiter, spelling, "10.3.0.1", 1)
     with pytest.raises(Throttled):
-        await limiter.check_login("alice", "10.3.1.1")
+        await limiter.login_gate("alice", "10.3.0.1")
 
 
-async def test_limit_per_address_across_usernames():
-    limiter = RateLimiter(make_settings())
+async def test_an_address_over_its_ceiling_is_refused_for_the_accounts_it_failed_for():
+    limiter = RateLimiter(make_settings(login_address_rate_limit="3/minute"))
     for n in range(3):
         await fail(limiter, f"guess-{n}", "10.4.0.1", 1)
     with pytest.raises(Throttled):
-        await limiter.check_login("someone-else", "10.4.0.1")
-    await limiter.check_login("someone-else", "10.4.0.2")
+        await limiter.login_gate("guess-0", "10.4.0.1")
+    # ... and only slowed for one it has not failed for: a right password still gets in.
+    assert await limiter.login_gate("someone-else", "10.4.0.1") == 1
+    assert await limiter.login_gate("guess-0", "10.4.0.2") == 0
 
 
 async def test_the_window_moves_on():
     limiter = RateLimiter(make_settings(login_rate_limit="2/second"))
     await fail(limiter, "alice", "10.5.0.1", 2)
     with pytest.raises(Throttled) as caught:
-        await limiter.check_login("alice", "10.5.0.1")
+        await limiter.login_gate("alice", "10.5.0.1")
     assert_contract_error(caught.value, limit_seconds=1)
     await asyncio.sleep(1.2)
-    await limiter.check_login("alice", "10.5.0.1")
+    await limiter.login_gate("alice", "10.5.0.1")
 
 
 async def test_api_budget_per_principal():
@@ -126,14 +140,14 @@ async def test_reset_forgets_everything():
     for _ in range(4):
         await limiter.hit_api("staff:1")
     await limiter.reset()
-    await limiter.check_login("alice", "10.6.0.1")
+    await limiter.login_gate("alice", "10.6.0.1")
     await limiter.hit_api("staff:1")
 
 
 async def test_instances_in_memory_do_not_share():
     one, two = RateLimiter(make_settings()), RateLimiter(make_settings())
     await fail(one, "alice", "10.7.0.1", 3)
-    await two.check_login("alice", "10.7.0.1")
+    await two.login_gate("alice", "10.7.0.1")
 
 
 # Redis: .ci/run starts it and sets TEST_REDIS_URL, so there a Redis that cannot be reached
@@ -163,19 +177,17 @@ def redis_settings(**overrides: object) -> Settings:
 
 async def test_instances_share_failed_logins_through_redis(redis_client):
     username, address = unique_name(), unique_address()
-    one, two = RateLimiter(redis_settings()), RateLimiter(redis_settings())
+    settings = redis_settings(login_account_rate_limit="3/minute")
+    one, two = RateLimiter(settings), RateLimiter(settings)
     await fail(one, username, address, 2)
     await fail(two, username, address, 1)
     for limiter in (one, two):
         with pytest.raises(Throttled) as caught:
-            await limiter.check_login(username, address)
+            await limiter.login_gate(username, address)
         assert_contract_error(caught.value)
-    # Per username from another address, and per address for another username, as well.
-    with pytest.raises(Throttled):
-        await two.check_login(username, unique_address())
-    with pytest.raises(Throttled):
-        await one.check_login(unique_name(), address)
-    await two.check_login(unique_name(), unique_address())
+    # From another address the account is slowed, not refused; another account is untouched.
+    assert await two.login_gate(username, unique_address()) == 1
+    assert await one.login_gate(unique_name(), address) == 0
 
 
 async def test_instances_share_the_api_budget_through_redis(redis_client):

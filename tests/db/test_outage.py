@@ -7,6 +7,7 @@ The outages are real: a port nothing listens on, and a throwaway cluster of our 
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -61,7 +62,7 @@ async def unreachable(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     )
     application = create_app(broken)
     async with application.router.lifespan_context(application):
-        token = Tokens(broken).create(kind="staff", subject="1")
+        token = Tokens(broken).create(kind="staff", subject="1", session=str(uuid.uuid4()))
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=application),
             base_url="http://testserver",

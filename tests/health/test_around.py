@@ -1,6 +1,7 @@
 """Health, readiness, docs served offline, and the contract's bodies for HTTP errors."""
 
 import re
+import uuid
 from collections.abc import AsyncIterator
 
 import httpx
@@ -36,7 +37,7 @@ async def unreachable_client(settings: Settings) -> AsyncIterator[httpx.AsyncCli
     application = create_app(broken)
     async with application.router.lifespan_context(application):
         transport = httpx.ASGITransport(app=application)
-        token = Tokens(broken).create(kind="staff", subject="1")
+        token = Tokens(broken).create(kind="staff", subject="1", session=str(uuid.uuid4()))
         async with httpx.AsyncClient(
             transport=transport,
             base_url="http://testserver",
