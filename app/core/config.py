@@ -5,6 +5,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -115,6 +116,18 @@ class Settings(BaseSettings):
         default=24 * 3600, ge=1, description="How long a POST's Idempotency-Key is remembered."
     )
     redis_url: str | None = Field(default=None, description="Share rate limits between instances.")
+    public_base_url: str | None = Field(
+        default=None,
+        description="The service's address as clients reach it, e.g. https://api.example.org: "
+        "absolute links (pages, Location, pictures, password-reset mails) start with it. Unset: "
+        "links follow the request's Host, which ALLOWED_HOSTS bounds.",
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description='JSON list of Host header values served, e.g. ["api.example.org"]; a leading '
+        '"." allows subdomains, "*" any. Empty: any in development, none in production but '
+        "PUBLIC_BASE_URL's host.",
+    )
     cors_origins: list[str] = Field(
         default_factory=list, description='JSON list, e.g. ["https://app.example"].'
     )
@@ -134,6 +147,18 @@ class Settings(BaseSettings):
         description='JSON list of client networks that may read /metrics, e.g. ["10.0.0.0/8"]; '
         "empty: any.",
     )
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parsed = urlsplit(value)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError("PUBLIC_BASE_URL must be an http(s) URL, e.g. https://api.example.org")
+        if parsed.query or parsed.fragment:
+            raise ValueError("PUBLIC_BASE_URL takes no query or fragment")
+        return value.rstrip("/")
 
     @field_validator("pictures_s3_bucket", "pictures_s3_endpoint_url")
     @classmethod
