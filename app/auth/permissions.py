@@ -10,7 +10,16 @@ Role = Literal["admin", "therapist", "patient"]
 
 # What a patient may change in their own record; anything else they send is a 403.
 PATIENT_SELF_WRITABLE = frozenset(
-    {"first_name", "last_name", "phone_no", "email", "address", "about_note", "password"}
+    {
+        "first_name",
+        "last_name",
+        "phone_no",
+        "email",
+        "address",
+        "about_note",
+        "password",
+        "current_password",
+    }
 )
 
 

@@ -26,6 +26,10 @@ Password = Annotated[
     AfterValidator(no_nul),
     AfterValidator(not_common),
 ]
+# A password given to prove who one is: bounded, and not held to today's rules for new ones.
+CurrentPassword = Annotated[
+    str, BeforeValidator(no_surrogates), Field(min_length=1, max_length=64), AfterValidator(no_nul)
+]
 Username = Annotated[Text, Field(min_length=1, max_length=150, pattern=r"^[\w.@+-]+$")]
 
 

@@ -47,6 +47,14 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+async def end_all_sessions(executor: Executor, principal: Principal) -> int:
+    """End every session of an account, in the executor's transaction: how many were open."""
+    sessions = SessionRepository(executor)
+    if principal.is_staff:
+        return await sessions.end_all_of_staff(int(principal.id))
+    return await sessions.end_all_of_patient(principal.id)
+
+
 class Sessions:
     """Opens, refreshes and ends sessions, on the executor of a unit of work (in a transaction:
     a session and its first refresh token are written together)."""
@@ -92,9 +100,7 @@ class Sessions:
 
     async def end_all(self, principal: Principal) -> int:
         """End every session of the account: after a password change, a reset, a deactivation."""
-        if principal.is_staff:
-            return await self.sessions.end_all_of_staff(int(principal.id))
-        return await self.sessions.end_all_of_patient(principal.id)
+        return await end_all_sessions(self.sessions.executor, principal)
 
     async def admin_staff(self, session_id: uuid.UUID) -> Principal | None:
         """The staff member of an open admin session, while they are active."""

@@ -107,6 +107,16 @@ def _jsonb(name: str) -> Any:
 
 _GET = Query(select(*COLUMNS).where(Patient.id == bindparam("id")))
 _EXISTS = Query(select(Patient.id).where(Patient.id == bindparam("id")))
+# What a new password is checked against: the current one, and what it must not resemble.
+_CREDENTIALS = Query(
+    select(
+        Patient.first_name,
+        Patient.last_name,
+        Patient.phone_no,
+        Patient.email,
+        Patient.password_hash,
+    ).where(Patient.id == bindparam("id"))
+)
 _INSERT = {
     generated: Query(
         (
@@ -291,6 +301,10 @@ class PatientRepository:
 
     async def get(self, patient_id: str) -> Row | None:
         return await self.executor.fetch_one(_GET, id=patient_id)
+
+    async def credentials(self, patient_id: str) -> Row | None:
+        """The patient's password hash, names, phone number and e-mail address."""
+        return await self.executor.fetch_one(_CREDENTIALS, id=patient_id)
 
     async def exists(self, patient_id: str) -> bool:
         return await self.executor.fetch_one(_EXISTS, id=patient_id) is not None

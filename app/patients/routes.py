@@ -115,8 +115,12 @@ async def update_patient(
     cond: ConditionalDep,
     payload: Annotated[PatientUpdate, Body()] = PatientUpdate(),
 ) -> PatientRead:
-    """Change some of a patient's writable fields (a patient: only their own contact fields)."""
-    patient = await PatientService(caller.work).update(patient_id, payload, versions=cond.versions)
+    """Change some of a patient's writable fields (a patient: only their own contact fields,
+    and their password with `current_password`). A new password ends every session of the
+    patient: their tokens stop working, the caller's too, and they log in again."""
+    patient = await PatientService(caller.work).update(
+        patient_id, payload, versions=cond.versions, by_patient=not caller.is_staff
+    )
     return patient_answer(patient, caller.links, cond.response)
 
 

@@ -5,7 +5,7 @@ from typing import Annotated, Any, ClassVar
 from fastapi import Response
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, PlainSerializer
 
-from app.auth.schemas import Password
+from app.auth.schemas import CurrentPassword, Password
 from app.core.conditional import tag
 from app.core.fields import Omittable, SearchTerm
 from app.core.schemas import BaseSchema
@@ -55,6 +55,10 @@ class PatientUpdate(BaseSchema):
     about_note: AboutNote | None = None
     tags: Omittable[Tags] = None
     password: Omittable[Password] = None
+    current_password: Omittable[CurrentPassword] = Field(
+        default=None,
+        description="The password now: required when patients change their own `password`.",
+    )
 
 
 class PatientReplace(PatientUpdate):

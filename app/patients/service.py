@@ -6,9 +6,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.audit.work import UnitOfWork
+from app.auth.passwords import check_similarity
+from app.auth.permissions import patient_principal
+from app.auth.sessions import end_all_sessions
 from app.core.conditional import Versions
 from app.core.errors import NotFound, ValidationFailed
-from app.core.security import hash_password
+from app.core.security import hash_password, verify_password
 from app.db.counting import Count
 from app.db.query import Row
 from app.patients.repository import PatientRepository, new_patient_id
@@ -23,9 +26,14 @@ from app.patients.schemas import (
 ID_ATTEMPTS = 10
 
 
+WRONG_PASSWORD = "Your old password was entered incorrectly. Please enter it again."  # noqa: S105
+NEEDED = "This field is required to change your own password."
+
+
 async def writable(payload: PatientUpdate) -> dict[str, Any]:
     """The columns a write sets: only what was sent, with the password replaced by its hash."""
     values = payload.model_dump(exclude_unset=True)
+    values.pop("current_password", None)
     if (password := values.pop("password", None)) is not None:
         values["password_hash"] = await hash_password(password)
     return values
@@ -49,6 +57,7 @@ class PatientService:
 
     async def create(self, payload: PatientCreate) -> Row:
         """Create a patient; an id is drawn when none is chosen, and again if it is taken."""
+        check_similarity(payload.password, _resembled(payload, {}))
         values = await self._writable(payload)
         chosen = values.pop("id", None)
         for _ in range(ID_ATTEMPTS):
@@ -62,12 +71,41 @@ class PatientService:
         raise ValidationFailed.on("id", "Could not generate a unique patient id; try again.")
 
     async def update(
-        self, patient_id: str, payload: PatientUpdate, *, versions: Versions = None
+        self,
+        patient_id: str,
+        payload: PatientUpdate,
+        *,
+        versions: Versions = None,
+        by_patient: bool = False,
     ) -> Row:
+        """Change what the payload sends. A new password ends every session of the patient, in
+        the same transaction; patients changing their own must give the current one."""
+        new_password = payload.password is not None and "password" in payload.model_fields_set
+        if new_password:
+            await self._check_new_password(patient_id, payload, by_patient=by_patient)
         values = await self._writable(payload)
+        if new_password:
+            await self.work.begin()
+            await end_all_sessions(self.work, patient_principal(patient_id))
         return await self.work.completed_by(
             self.patients.update(patient_id, values, versions=versions)
         )
+
+    async def _check_new_password(
+        self, patient_id: str, payload: PatientUpdate, *, by_patient: bool
+    ) -> None:
+        assert payload.password is not None
+        account = await self.patients.credentials(patient_id)
+        if account is None:
+            raise NotFound
+        await self.work.idle()  # no pooled connection held through a 35 ms hash
+        if by_patient:
+            if payload.current_password is None:
+                raise ValidationFailed.on("current_password", NEEDED)
+            valid, _ = await verify_password(payload.current_password, account["password_hash"])
+            if not valid:
+                raise ValidationFailed.on("current_password", WRONG_PASSWORD)
+        check_similarity(payload.password, _resembled(payload, account))
 
     async def delete(self, patient_id: str, *, versions: Versions = None) -> str | None:
         """Delete the patient; returns their picture's stored name, to remove once committed."""
@@ -103,3 +141,18 @@ class PatientService:
 
     async def list(self, query: PatientListQuery, *, offset: int, limit: int) -> list[Row]:
         return await self.work.completed_by(self.patients.list(query, offset=offset, limit=limit))
+
+
+def _resembled(payload: PatientUpdate, stored: Row) -> list[tuple[str, str | None]]:
+    """What a patient's password must not resemble: their names, phone number and e-mail, as the
+    write leaves them."""
+    sent = payload.model_dump(include=set(SIMILAR), exclude_unset=True)
+    return [(what, sent.get(name, stored.get(name))) for name, what in SIMILAR.items()]
+
+
+SIMILAR = {
+    "first_name": "first name",
+    "last_name": "last name",
+    "phone_no": "phone number",
+    "email": "e-mail address",
+}

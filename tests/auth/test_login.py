@@ -230,6 +230,17 @@ async def _session(anonymous: httpx.AsyncClient, settings, username: str) -> str
     return session
 
 
+# A validly signed staff token naming no possible staff id: 401, never a 500 (the id is an int4).
+OUT_OF_RANGE_SUBJECTS = {
+    "sub 2**31": "2147483648",
+    "sub fifty nines": "9" * 50,
+    "sub negative": "-1",
+    "sub not a number": "root",
+    "sub arabic digits": "\u0661\u0662",
+    "sub empty": "",
+}
+
+
 def _forged(settings, staff_id: str, session: str, defect: str) -> str:
     """A token for an existing admin's session with one thing wrong with it (or nothing: "none")."""
     now = datetime.now(UTC)
@@ -256,6 +267,8 @@ def _forged(settings, staff_id: str, session: str, defect: str) -> str:
         claims["kind"] = "robot"
     elif defect == "missing sub":
         del claims["sub"]
+    elif defect.startswith("sub "):
+        claims["sub"] = OUT_OF_RANGE_SUBJECTS[defect]
     elif defect == "missing session":
         del claims["sid"]
     elif defect == "another session":
@@ -295,6 +308,7 @@ async def test_a_well_formed_token_is_accepted(anonymous, settings, engine):
         "alg none",
         "unknown kind",
         "missing sub",
+        *OUT_OF_RANGE_SUBJECTS,
         "missing session",
         "another session",
         "malformed session",

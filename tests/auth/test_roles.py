@@ -275,16 +275,92 @@ async def test_a_patient_may_change_their_password(app, client, anonymous, login
     caller = await _patient_client(app, login, patient["id"])
     async with caller:
         response = await caller.patch(
-            f"/api/patients/{patient['id']}/", json={"password": "battery-staple-9"}
+            f"/api/patients/{patient['id']}/",
+            json={"password": "battery-staple-9", "current_password": PASSWORD},
         )
     assert response.status_code == 200, response.text
     assert "password" not in response.json()
+    assert "current_password" not in response.json()
     assert await login(patient["id"], "battery-staple-9")
     assert await login(patient["phone_no"], "battery-staple-9")
     old = await anonymous.post(
         "/api/auth/token/", data={"username": patient["id"], "password": PASSWORD}
     )
     assert old.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("current", "error"),
+    [
+        (None, "This field is required to change your own password."),
+        ("not-the-password", "Your old password was entered incorrectly. Please enter it again."),
+        ("", "This field may not be blank."),
+    ],
+    ids=["missing", "wrong", "blank"],
+)
+async def test_a_patients_own_password_change_needs_the_current_one(
+    app, client, login, current, error
+):
+    """Defect 11: a stolen token alone does not take the account over."""
+    patient = await create_patient(client)
+    caller = await _patient_client(app, login, patient["id"])
+    body: dict[str, Any] = {"password": "battery-staple-9"}
+    if current is not None:
+        body["current_password"] = current
+    async with caller:
+        response = await caller.patch(f"/api/patients/{patient['id']}/", json=body)
+        assert response.status_code == 400, response.text
+        assert response.json() == {"current_password": [error]}
+        # Nothing changed, and the caller's session goes on.
+        assert (await caller.get(f"/api/patients/{patient['id']}/")).status_code == 200
+    assert await login(patient["id"], PASSWORD)
+
+
+async def test_staff_set_a_patients_password_without_the_current_one(client, login):
+    patient = await create_patient(client)
+    response = await client.patch(
+        f"/api/patients/{patient['id']}/", json={"password": "battery-staple-9"}
+    )
+    assert response.status_code == 200, response.text
+    assert await login(patient["id"], "battery-staple-9")
+
+
+@pytest.mark.parametrize(
+    ("password", "what"),
+    [
+        ("Janet-Doe", "first name"),
+        ("doe-janet", "first name"),
+        ("janet@example.org", "e-mail address"),
+        ("+14155550123", "phone number"),
+        ("Oduya-123", "last name"),
+    ],
+)
+async def test_a_password_like_the_patients_own_details_is_refused(client, password, what):
+    patient = await create_patient(
+        client,
+        first_name="Janet",
+        last_name="Oduya",
+        email="janet@example.org",
+        phone_no="+14155550123",
+    )
+    response = await client.patch(f"/api/patients/{patient['id']}/", json={"password": password})
+    assert response.status_code == 400, response.text
+    assert response.json() == {"password": [f"The password is too similar to the {what}."]}
+
+
+async def test_a_new_patients_password_is_checked_against_the_new_details(client):
+    body = patient_payload(first_name="Bartholomew", password="bartholomew1")
+    response = await client.post("/api/patients/", json=body)
+    assert response.status_code == 400, response.text
+    assert response.json() == {"password": ["The password is too similar to the first name."]}
+
+
+async def test_a_password_is_checked_against_the_details_sent_with_it(client):
+    patient = await create_patient(client, first_name="Janet")
+    body = {"first_name": "Cornelius", "password": "cornelius-9"}
+    response = await client.patch(f"/api/patients/{patient['id']}/", json=body)
+    assert response.status_code == 400, response.text
+    assert response.json() == {"password": ["The password is too similar to the first name."]}
 
 
 async def test_a_patient_may_change_several_contact_fields_at_once(app, client, login):

@@ -124,7 +124,8 @@ def test_id_is_not_writable_after_create(schema):
 
 @pytest.mark.parametrize("length", [8, 9, 63, 64])
 def test_password_accepts_8_to_64_characters(length):
-    assert patched(password="x" * length) == {"password": "x" * length}
+    password = ("k3y-" * 16)[:length]
+    assert patched(password=password) == {"password": password}
 
 
 @pytest.mark.parametrize(
@@ -136,8 +137,23 @@ def test_password_accepts_8_to_64_characters(length):
         ("secret\x00pw", NUL_CHARS),
         (12345678, None),
         (None, NULL),
+        ("password1", "This password is too common."),
+        ("QWERTYUIOP", "This password is too common."),
+        (" iloveyou ", "This password is too common."),
+        ("80215937461", "This password is entirely numeric."),
     ],
-    ids=["7", "65", "empty", "nul", "number", "null"],
+    ids=[
+        "7",
+        "65",
+        "empty",
+        "nul",
+        "number",
+        "null",
+        "common",
+        "common-case",
+        "common-spaced",
+        "digits",
+    ],
 )
 def test_password_rejects(value, message):
     assert_rejected("password", value, message)
