@@ -35,6 +35,7 @@ def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from app.core.logging import configure_logging
+    from app.core.server import BoundedHttpToolsProtocol
     from app.db.database import database_url
 
     settings = get_settings()
@@ -57,7 +58,8 @@ def serve(args: argparse.Namespace) -> None:
         log_config=None,
         log_level=settings.log_level,
         access_log=False,
-        proxy_headers=True,
+        http=BoundedHttpToolsProtocol,
+        proxy_headers=False,  # the app believes only FORWARDED_ALLOW_IPS: app.main
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
 

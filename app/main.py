@@ -5,6 +5,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app import __version__
 from app.admin import mount_admin
@@ -16,6 +17,7 @@ from app.core.config import Settings, get_settings
 from app.core.crypto import Keyring
 from app.core.errors import install_error_handlers
 from app.core.headers import SecurityHeadersMiddleware
+from app.core.hosts import HostMiddleware
 from app.core.logging import configure_logging
 from app.core.observability import ObservabilityMiddleware
 from app.core.openapi import CONTACT, OPENAPI_TAGS, SERVERS, install_openapi
@@ -99,8 +101,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["ETag", "Idempotent-Replayed", "Retry-After", "X-Request-ID"],
         )
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.environment == "production")
-    # Outermost, so the request id, the access log and the metrics cover every answer.
+    app.add_middleware(HostMiddleware, settings=settings)
+    # Around the rest, so the request id, the access log and the metrics cover every answer.
     app.add_middleware(ObservabilityMiddleware, metrics=settings.metrics_enabled)
+    if settings.forwarded_allow_ips:
+        # Here rather than in uvicorn (which runs without proxy headers: app.core.server), so
+        # that only the proxies of the settings are believed, however the app is served.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
     # The patients' routes first: a request is matched against the routes in this order.
     app.include_router(patients.router)
     app.include_router(wallet.router)

@@ -47,6 +47,8 @@ from bench.common import (
 )
 from bench.cores import Cores, affinity, busy_seconds, cpu_list, pinned, postgres_on
 
+PROTOCOL = "app.core.server:BoundedHttpToolsProtocol"
+
 ROOT = BENCH_DIR.parent
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 ADMIN = ("bench-admin", "bench-admin-password-1")
@@ -243,7 +245,10 @@ class Service:
         self.count = WORKERS if cores is None else 1
         command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1"]
         command += ["--port", str(self.port), "--workers", str(self.count), "--loop", "uvloop"]
-        command += ["--http", "httptools", "--no-access-log"]
+        # The protocol the image runs, when the checkout served has it (an older one: httptools).
+        bounded = (root / "app" / "core" / "server.py").exists()
+        command += ["--http", PROTOCOL if bounded else "httptools", "--no-access-log"]
+        command += ["--no-proxy-headers"]
         if cores is None:
             command += ["--log-level", "warning"]
         self.log = log.open("w") if log is not None else None

@@ -165,6 +165,9 @@ def start(instance: Instance, env: dict[str, str], cwd: Path) -> None:
                 str(instance.port),
                 "--log-level",
                 "warning",
+                "--http",
+                "app.core.server:BoundedHttpToolsProtocol",
+                "--no-proxy-headers",
             ],
             env=env,
             cwd=cwd,
@@ -502,6 +505,7 @@ def run(args: argparse.Namespace, workdir: Path, instances: list[Instance]) -> i
             PHI_ENCRYPTION_KEYS="multi1:" + base64.b64encode(os.urandom(32)).decode(),
             MEDIA_DIR=str(workdir / "shared-media"),
             LOG_LEVEL="warning",
+            ALLOWED_HOSTS='["127.0.0.1"]',  # production serves only the hosts it is told
         )
         if args.pictures == "s3":
             env.update(stack.enter_context(s3_server()))

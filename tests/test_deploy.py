@@ -36,7 +36,9 @@ IMAGE_CMD = [
     "0.0.0.0",  # noqa: S104 - inside the container
     "--port",
     "8000",
-    "--proxy-headers",
+    "--http",
+    "app.core.server:BoundedHttpToolsProtocol",
+    "--no-proxy-headers",
     "--no-access-log",
 ]
 READYZ_PROBE = (

@@ -16,7 +16,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 class Settings(BaseSettings):
     """Service configuration, read from the environment (and a `.env` file when present)."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    # An invalid setting's error never quotes the input: it holds the secrets too.
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", hide_input_in_errors=True)
 
     environment: Literal["development", "test", "production"] = "development"
     database_url: str | None = Field(
@@ -31,6 +32,16 @@ class Settings(BaseSettings):
     db_connect_timeout: float = Field(default=3.0, gt=0)
     db_statement_timeout_ms: int = Field(default=15_000, ge=0)
     host: str = "127.0.0.1"
+    forwarded_allow_ips: list[str] = Field(
+        default_factory=list,
+        description='JSON list of the proxies (addresses or networks, e.g. ["10.0.0.5"]) whose '
+        "X-Forwarded-For and X-Forwarded-Proto are believed; empty: none, the peer is the client.",
+    )
+    max_request_header_bytes: int = Field(
+        default=32 * 1024,
+        ge=1024,
+        description="Largest request line and headers, together; larger: 431, connection closed.",
+    )
     port: int = 8000
     log_level: str = Field(
         default="info",
@@ -156,8 +167,8 @@ class Settings(BaseSettings):
         parsed = urlsplit(value)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise ValueError("PUBLIC_BASE_URL must be an http(s) URL, e.g. https://api.example.org")
-        if parsed.query or parsed.fragment:
-            raise ValueError("PUBLIC_BASE_URL takes no query or fragment")
+        if parsed.path.strip("/") or parsed.query or parsed.fragment or parsed.username:
+            raise ValueError("PUBLIC_BASE_URL is a scheme, a host and a port only")
         return value.rstrip("/")
 
     @field_validator("pictures_s3_bucket", "pictures_s3_endpoint_url")
@@ -196,13 +207,16 @@ class Settings(BaseSettings):
         """Production refuses to start without real secrets; development keeps its own."""
         if self.environment == "production":
             key = self.secret_key.get_secret_value() if self.secret_key else ""
-            if len(key) < 32 or _is_placeholder(key):
+            if len(key) < 32 or len(set(key)) < SECRET_KEY_DISTINCT or _is_placeholder(key):
                 raise ValueError(
-                    "SECRET_KEY must be a random value of at least 32 characters in production"
+                    "SECRET_KEY must be a random value of at least 32 characters in production "
+                    f"(with at least {SECRET_KEY_DISTINCT} different ones)"
                 )
             keys = self.phi_encryption_keys.get_secret_value() if self.phi_encryption_keys else ""
             if not keys or _is_placeholder(keys):
                 raise ValueError("PHI_ENCRYPTION_KEYS must be set in production")
+            if not (self.allowed_hosts or self.public_base_url):
+                raise ValueError("Set PUBLIC_BASE_URL or ALLOWED_HOSTS in production")
             return self
         if self.secret_key is None or self.phi_encryption_keys is None:
             generated = _development_secrets(self.data_dir)
@@ -213,6 +227,8 @@ class Settings(BaseSettings):
         return self
 
 
+# A random key of 32 URL-safe characters has about 25 different ones; "a" * 36 has one.
+SECRET_KEY_DISTINCT = 12
 PLACEHOLDER_MARKERS = ("change-me", "changeme", "placeholder", "insecure", "dev:")
 
 

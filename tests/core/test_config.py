@@ -39,6 +39,7 @@ def make(data_dir: Path, **values: Any) -> Settings:
 
 
 def production(data_dir: Path, **values: Any) -> Settings:
+    values.setdefault("allowed_hosts", ["api.example.org"])
     return make(data_dir, environment="production", **values)
 
 
@@ -63,6 +64,9 @@ def test_production_accepts_several_phi_keys(tmp_path):
         pytest.param("", id="empty"),
         pytest.param(secrets.token_urlsafe(16), id="short"),
         pytest.param("x" * 31, id="31-chars"),
+        pytest.param("a" * 36, id="one-character-repeated"),
+        pytest.param("ab" * 32, id="two-characters-repeated"),
+        pytest.param("0123456789a" * 4, id="eleven-different"),
         pytest.param("change-me-" + secrets.token_urlsafe(32), id="change-me"),
         pytest.param("CHANGE-ME-" + secrets.token_urlsafe(32), id="change-me-upper"),
     ],
@@ -93,6 +97,45 @@ def test_production_refuses_bad_phi_keys(tmp_path, phi_keys):
     with pytest.raises(ValidationError, match="PHI_ENCRYPTION_KEYS"):
         production(tmp_path, **values)
     assert not (tmp_path / "dev-secrets.json").exists()
+
+
+def test_a_refused_setting_never_quotes_the_secrets(tmp_path):
+    """Defect 10: the error named the settings' input, PHI_ENCRYPTION_KEYS included."""
+    phi_keys = "k1:" + base64.b64encode(os.urandom(32)).decode()
+    for values in (
+        {"secret_key": "short", "phi_encryption_keys": phi_keys},
+        {"secret_key": SECRET_KEY, "phi_encryption_keys": phi_keys, "allowed_hosts": []},
+        {"secret_key": SECRET_KEY, "phi_encryption_keys": phi_keys, "page_size_max": "many"},
+    ):
+        with pytest.raises(ValidationError) as refused:
+            production(tmp_path, **values)
+        message = str(refused.value)
+        for secret in (phi_keys, phi_keys[3:20], SECRET_KEY[:12], "short"):
+            assert secret not in message
+
+
+def test_production_needs_to_know_its_hosts(tmp_path):
+    values = {"secret_key": SECRET_KEY, "phi_encryption_keys": PHI_KEYS, "allowed_hosts": []}
+    with pytest.raises(ValidationError, match="PUBLIC_BASE_URL or ALLOWED_HOSTS"):
+        production(tmp_path, **values)
+    settings = production(tmp_path, **values, public_base_url="https://api.example.org/")
+    assert settings.public_base_url == "https://api.example.org"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "api.example.org",
+        "ftp://api.example.org",
+        "https://",
+        "https://api.example.org/prefix",
+        "https://api.example.org/?x=1",
+        "https://user@api.example.org",
+    ],
+)
+def test_a_public_base_url_is_a_scheme_and_a_host(tmp_path, url):
+    with pytest.raises(ValidationError, match="PUBLIC_BASE_URL"):
+        make(tmp_path, public_base_url=url)
 
 
 def test_production_reads_secrets_from_the_environment(tmp_path, monkeypatch):

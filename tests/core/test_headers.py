@@ -94,7 +94,7 @@ async def test_no_hsts_outside_production(anonymous):
 
 
 async def test_hsts_in_production(app_client):
-    async with app_client(environment="production") as client:
+    async with app_client(environment="production", allowed_hosts=["testserver"]) as client:
         for path in ("/healthz", "/api/nothing-here/", "/docs"):
             response = await client.get(path)
             hsts = response.headers.get("Strict-Transport-Security", "")
