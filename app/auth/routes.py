@@ -101,14 +101,11 @@ async def logout(caller: SignedInCaller, sessions: SessionsDep) -> None:
 # -- password resets (app.auth.reset) ------------------------------------------------------
 
 
-def _reset_errors() -> dict[int | str, dict[str, Any]]:
+def _body_errors(description: str, example: dict[str, list[str]]) -> dict[int | str, Any]:
+    """BODY_ERRORS, 429 and 503, with this endpoint's own 400."""
     responses = errors(*BODY_ERRORS, 429, 503)
-    responses[400]["description"] = (
-        "Invalid input: an unknown, used or expired `token`, or a `new_password` that breaks a "
-        "rule (too short or long, too common, entirely numeric, too like the account's names), "
-        "named in the message (malformed JSON: `JSON parse error - …`)."
-    )
-    responses[400]["content"]["application/json"]["example"] = {"token": [INVALID_TOKEN]}
+    responses[400]["description"] = f"{description} (malformed JSON: `JSON parse error - …`)."
+    responses[400]["content"]["application/json"]["example"] = example
     return responses
 
 
@@ -119,7 +116,10 @@ def _reset_errors() -> dict[int | str, dict[str, Any]]:
     dependencies=[JsonBody],
     summary="Forgot password: mail a reset link",
     response_description="Always this answer, whether the account exists or not.",
-    responses=errors(*BODY_ERRORS, 429, 503),
+    responses=_body_errors(
+        "No `username`, or one longer than any login name",
+        {"username": ["This field is required."]},
+    ),
 )
 async def request_password_reset(
     request: Request,
@@ -150,7 +150,12 @@ async def request_password_reset(
     dependencies=[JsonBody],
     summary="Set a new password with a reset token",
     response_description="The password is set; every session of the account has ended.",
-    responses=_reset_errors(),
+    responses=_body_errors(
+        "An unknown, used or expired `token`, or a `new_password` that breaks a rule (8 to 64 "
+        "characters, not common, not entirely numeric, not too like the account's names, phone "
+        "number, e-mail or username), named in the message",
+        {"token": [INVALID_TOKEN]},
+    ),
 )
 async def confirm_password_reset(
     request: Request,

@@ -327,3 +327,31 @@ async def test_the_outbox_gets_the_mail_when_no_smtp_host_is_set(anonymous, pati
     [written] = set(outbox.glob("*.eml")) - before
     assert patient["email"] in written.read_text()
     assert (written.stat().st_mode & 0o777) == 0o600
+
+
+async def test_the_link_starts_with_the_public_base_url_never_the_host_header(
+    anonymous, app, inbox, patient, settings
+):
+    await anonymous.post(REQUEST, json={"username": patient["id"]}, headers={"Host": "evil.test"})
+    assert "evil.test" not in inbox.messages[-1].get_content()
+    _token(inbox, settings)  # http://{HOST}:{PORT}/reset-password?token=…
+    public = settings.model_copy(update={"public_base_url": "https://api.example.org"})
+    app.state.settings = public
+    try:
+        await _request(anonymous, patient["id"])
+    finally:
+        app.state.settings = settings
+    assert "https://api.example.org/reset-password?token=" in inbox.messages[-1].get_content()
+
+
+async def test_a_deactivated_staff_member_gets_no_mail(anonymous, inbox, settings, engine):
+    await create_staff(settings, username="gone", password=STAFF_PASSWORD, role="therapist")
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "UPDATE staff SET email = 'gone@example.org', is_active = false"
+                " WHERE username = 'gone'"
+            )
+        )
+    await _request(anonymous, "gone@example.org")
+    assert inbox.messages == []
