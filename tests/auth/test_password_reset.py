@@ -1,6 +1,7 @@
 """Password resets (OWASP's Forgot Password cheat sheet): a mail through a real SMTP server, a
 link with a single-use token, the same answer for an account nobody has."""
 
+import asyncio
 import logging
 import re
 import time
@@ -355,3 +356,21 @@ async def test_a_deactivated_staff_member_gets_no_mail(anonymous, inbox, setting
         )
     await _request(anonymous, "gone@example.org")
     assert inbox.messages == []
+
+
+async def test_two_confirmations_at_once_set_one_password(anonymous, inbox, patient, settings):
+    await _request(anonymous, patient["id"])
+    token = _token(inbox, settings)
+    answers = await asyncio.gather(
+        anonymous.post(CONFIRM, json={"token": token, "new_password": NEW_PASSWORD}),
+        anonymous.post(CONFIRM, json={"token": token, "new_password": "a-rival-password-2"}),
+    )
+    assert sorted(answer.status_code for answer in answers) == [200, 400]
+
+
+async def test_deleting_the_account_deletes_its_tokens(anonymous, client, inbox, patient, engine):
+    await _request(anonymous, patient["id"])
+    assert (await client.delete(f"/api/patients/{patient['id']}/")).status_code == 204
+    async with engine.connect() as connection:
+        left = await connection.scalar(text("SELECT count(*) FROM password_reset_tokens"))
+    assert left == 0
