@@ -28,6 +28,7 @@ from app.db.session import create_engine, create_sessionmaker
 from app.db.types import use_keyring
 from app.health import metrics
 from app.health import routes as health
+from app.mail.mailer import mailer_for
 from app.patients import routes as patients
 from app.pictures import routes as pictures
 from app.pictures.service import picture_store
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rate_limiter = RateLimiter(settings)
     app.state.tokens = Tokens(settings)
     app.state.pictures = picture_store(settings)
+    app.state.mailer = mailer_for(settings)
     configure_logging(settings)
     install_error_handlers(app)
     # Inside CORS and the security headers, so a 413 carries them too.

@@ -6,18 +6,22 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Interval,
     String,
     and_,
     bindparam,
+    delete,
     func,
     insert,
     literal,
+    or_,
     select,
     update,
 )
 
 from app.db.query import Executor, Query, Row
+from app.models.password_reset import PasswordResetToken
 from app.models.patient import Patient
 from app.models.session import AuthSession, RefreshToken
 from app.models.staff import Staff
@@ -284,3 +288,87 @@ class SessionRepository:
 
     async def admin_staff(self, session_id: uuid.UUID) -> Row | None:
         return await self.executor.fetch_one(_ADMIN_SESSION_STAFF, caller_session=session_id)
+
+
+# -- password resets (app.auth.reset) ------------------------------------------------------
+
+# Where an account's reset mail goes, and what its new password must not be like.
+_STAFF_RECIPIENT = Query(
+    select(Staff.id, Staff.username, Staff.role, Staff.email, Staff.is_active).where(
+        Staff.id == bindparam("id")
+    )
+)
+_PATIENT_RECIPIENT = Query(
+    select(Patient.first_name, Patient.last_name, Patient.phone_no, Patient.email).where(
+        Patient.id == bindparam("id")
+    )
+)
+# A new request makes the account's earlier tokens, used or not, worthless.
+_FORGET_RESETS = Query(
+    delete(PasswordResetToken)
+    .where(
+        or_(
+            PasswordResetToken.staff_id == bindparam("staff_id", type_=Integer),
+            PasswordResetToken.patient_id == bindparam("patient_id", type_=String),
+        )
+    )
+    .returning(PasswordResetToken.digest)
+)
+_NEW_RESET = Query(
+    insert(PasswordResetToken)
+    .values(
+        digest=bindparam("digest"),
+        staff_id=bindparam("staff_id", type_=Integer),
+        patient_id=bindparam("patient_id", type_=String),
+        expires_at=func.now() + bindparam("lifetime", type_=Interval),
+    )
+    .returning(PasswordResetToken.expires_at)
+)
+_GOOD_RESET = (
+    PasswordResetToken.digest == bindparam("digest"),
+    PasswordResetToken.used_at.is_(None),
+    PasswordResetToken.expires_at > func.now(),
+)
+_RESET_ACCOUNT = Query(
+    select(PasswordResetToken.staff_id, PasswordResetToken.patient_id).where(*_GOOD_RESET)
+)
+# The row lock taken by the UPDATE makes two uses of one token race to one winner.
+_USE_RESET = Query(
+    update(PasswordResetToken)
+    .where(*_GOOD_RESET)
+    .values(used_at=func.now())
+    .returning(PasswordResetToken.staff_id, PasswordResetToken.patient_id)
+)
+
+
+class ResetRepository:
+    def __init__(self, executor: Executor) -> None:
+        self.executor = executor
+
+    async def staff_recipient(self, staff_id: int) -> Row | None:
+        """A staff member's id, username, role, e-mail address and whether they are active."""
+        return await self.executor.fetch_one(_STAFF_RECIPIENT, id=staff_id)
+
+    async def patient_recipient(self, patient_id: str) -> Row | None:
+        """A patient's names, phone number and e-mail address."""
+        return await self.executor.fetch_one(_PATIENT_RECIPIENT, id=patient_id)
+
+    async def replace(
+        self, digest: str, *, staff_id: int | None, patient_id: str | None, lifetime: timedelta
+    ) -> datetime:
+        """The account's one reset token from now on (in a transaction); its expiry."""
+        await self.executor.fetch(_FORGET_RESETS, staff_id=staff_id, patient_id=patient_id)
+        row = await self.executor.fetch_one(
+            _NEW_RESET, digest=digest, staff_id=staff_id, patient_id=patient_id, lifetime=lifetime
+        )
+        assert row is not None
+        expires_at: datetime = row["expires_at"]
+        return expires_at
+
+    async def account_of(self, digest: str) -> Row | None:
+        """The account (`staff_id`, `patient_id`) of an unused, unexpired token."""
+        return await self.executor.fetch_one(_RESET_ACCOUNT, digest=digest)
+
+    async def use(self, digest: str) -> Row | None:
+        """Mark an unused, unexpired token used: its account, or None."""
+        return await self.executor.fetch_one(_USE_RESET, digest=digest)

@@ -1,16 +1,33 @@
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from app.audit.routing import AuditedRoute
 from app.auth.access import SignedInCaller
 from app.auth.dependencies import SessionsDep
-from app.auth.schemas import LOGIN_FORM, RefreshRequest, Token
+from app.auth.reset import INVALID_TOKEN, PasswordResets
+from app.auth.schemas import (
+    LOGIN_FORM,
+    PasswordResetConfirm,
+    PasswordResetRequest,
+    RefreshRequest,
+    ResetDone,
+    ResetRequested,
+    Token,
+)
 from app.auth.service import AuthService
-from app.core.dependencies import DatabaseDep, JsonBody, RateLimiterDep, client_address
+from app.core.dependencies import (
+    DatabaseDep,
+    JsonBody,
+    RateLimiterDep,
+    SettingsDep,
+    client_address,
+)
 from app.core.openapi import BODY_ERRORS, errors
 from app.core.routing import DeferredJSONRoute
+from app.mail.dependencies import MailerDep
+from app.mail.mailer import deliver
 
 router = APIRouter(prefix="/api/auth", tags=["auth"], route_class=DeferredJSONRoute)
 
@@ -79,3 +96,81 @@ signed_in = APIRouter(prefix="/api/auth", tags=["auth"], route_class=AuditedRout
 async def logout(caller: SignedInCaller, sessions: SessionsDep) -> None:
     """End the session the bearer token belongs to, for every instance of the service at once."""
     await caller.work.completed_by(sessions(caller.work).end(caller.session))
+
+
+# -- password resets (app.auth.reset) ------------------------------------------------------
+
+
+def _body_errors(description: str, example: dict[str, list[str]]) -> dict[int | str, Any]:
+    """BODY_ERRORS, 429 and 503, with this endpoint's own 400."""
+    responses = errors(*BODY_ERRORS, 429, 503)
+    responses[400]["description"] = f"{description} (malformed JSON: `JSON parse error - …`)."
+    responses[400]["content"]["application/json"]["example"] = example
+    return responses
+
+
+@router.post(
+    "/password-reset/",
+    response_model=ResetRequested,
+    status_code=status.HTTP_202_ACCEPTED,
+    dependencies=[JsonBody],
+    summary="Forgot password: mail a reset link",
+    response_description="Always this answer, whether the account exists or not.",
+    responses=_body_errors(
+        "No `username`, or one longer than any login name",
+        {"username": ["This field is required."]},
+    ),
+)
+async def request_password_reset(
+    request: Request,
+    payload: PasswordResetRequest,
+    background: BackgroundTasks,
+    database: DatabaseDep,
+    limiter: RateLimiterDep,
+    settings: SettingsDep,
+    mailer: MailerDep,
+) -> ResetRequested:
+    """Name an account by any of its login names (staff username or e-mail; patient id, phone
+    number or e-mail). If it exists and has an e-mail address, a link to set a new password is
+    mailed to that address after the answer: it works once, for `PASSWORD_RESET_TTL_SECONDS`
+    (30 minutes), and a new request makes earlier links worthless. The answer is the same, in
+    about the same time, whether the account exists or not. Limited per client address and per
+    name (then 429)."""
+    await PasswordResets(database, limiter, settings).request(
+        payload.username,
+        client_address(request),
+        send_later=lambda message: background.add_task(deliver, mailer, message, "password reset"),
+    )
+    return ResetRequested()
+
+
+@router.post(
+    "/password-reset/confirm/",
+    response_model=ResetDone,
+    dependencies=[JsonBody],
+    summary="Set a new password with a reset token",
+    response_description="The password is set; every session of the account has ended.",
+    responses=_body_errors(
+        "An unknown, used or expired `token`, or a `new_password` that breaks a rule (8 to 64 "
+        "characters, not common, not entirely numeric, not too like the account's names, phone "
+        "number, e-mail or username), named in the message",
+        {"token": [INVALID_TOKEN]},
+    ),
+)
+async def confirm_password_reset(
+    request: Request,
+    payload: PasswordResetConfirm,
+    database: DatabaseDep,
+    limiter: RateLimiterDep,
+    settings: SettingsDep,
+    sessions: SessionsDep,
+) -> ResetDone:
+    """Set the account's password with the token of a reset mail, which is then used up; every
+    session of the account ends (its access and refresh tokens stop working): log in with the
+    new password. The password follows the usual rules (8 to 64 characters, not common, not
+    entirely numeric, not too like the account's names, phone number or e-mail). Limited per
+    client address (then 429)."""
+    await PasswordResets(database, limiter, settings).confirm(
+        payload.token, payload.new_password, client_address(request), sessions
+    )
+    return ResetDone()

@@ -16,6 +16,13 @@ TOKEN: dict[str, Any] = {
 }
 REFRESH: dict[str, Any] = {"refresh_token": TOKEN["refresh_token"]}
 LOGIN_FORM: dict[str, Any] = {"username": "admin", "password": "a-long-password"}
+RESET_REQUESTED = "If the account exists and has an e-mail address, a reset link has been sent."
+RESET_DONE = "Password has been reset."
+RESET_REQUEST: dict[str, Any] = {"username": "alice@example.org"}
+RESET_CONFIRM: dict[str, Any] = {
+    "token": "c2VjcmV0LXJlc2V0LXRva2VuLWZyb20tdGhlLW1haWw",
+    "new_password": "a-new-long-password",
+}
 
 # A new password (app.auth.passwords): a login's is only bounded, so that a rule added later does
 # not lock out an account whose password was good when it was set.
@@ -64,3 +71,41 @@ class StaffCreate(BaseSchema):
     username: Username
     password: Password
     role: StaffRole
+
+
+class PasswordResetRequest(BaseSchema):
+    """Any login name of the account: a staff username or e-mail address, a patient id, phone
+    number or e-mail address."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [RESET_REQUEST]})
+
+    username: Annotated[Text, Field(min_length=1, max_length=254)]
+
+
+class PasswordResetConfirm(BaseSchema):
+    """The token of a reset mail, and the account's new password."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [RESET_CONFIRM]})
+
+    token: Annotated[Text, Field(min_length=1, max_length=200)]
+    new_password: Password
+
+
+class ResetRequested(BaseSchema):
+    """The same answer whether the account exists or not."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"detail": RESET_REQUESTED}]},
+        json_schema_serialization_defaults_required=True,
+    )
+
+    detail: str = RESET_REQUESTED
+
+
+class ResetDone(BaseSchema):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"detail": RESET_DONE}]},
+        json_schema_serialization_defaults_required=True,
+    )
+
+    detail: str = RESET_DONE

@@ -105,6 +105,38 @@ class Settings(BaseSettings):
     admin_session_seconds: int = Field(
         default=8 * 3600, ge=60, description="An admin session ends this long after its login."
     )
+    # E-mail (app.mail) and password resets (app.auth.reset). No MAIL_SMTP_HOST: each mail is
+    # written to DATA_DIR/outbox/ as an .eml file instead of being sent.
+    mail_smtp_host: str | None = Field(
+        default=None, description="SMTP server to send mail through; unset: DATA_DIR/outbox/."
+    )
+    mail_smtp_port: int = Field(default=587, ge=1, le=65535)
+    mail_smtp_tls: Literal["none", "starttls", "tls"] = Field(
+        default="starttls",
+        description="none (plain), starttls (upgrade after connecting), tls (implicit, port 465).",
+    )
+    mail_smtp_username: str | None = Field(default=None, description="Unset: no SMTP login.")
+    mail_smtp_password: SecretStr | None = None
+    mail_from: str = Field(
+        default="TherapyConnect <no-reply@localhost>", description="The From of every mail."
+    )
+    mail_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Connecting to and talking with the SMTP server."
+    )
+    password_reset_ttl_seconds: int = Field(
+        default=30 * 60, ge=60, description="A password-reset link works this long, once."
+    )
+    password_reset_rate_limit: str = Field(
+        default="5/hour",
+        description="Reset requests per login name (then 429), and reset mails per account "
+        "(then none is sent, the answer unchanged).",
+    )
+    password_reset_address_rate_limit: str = Field(
+        default="20/hour", description="Reset requests per client address, then 429."
+    )
+    password_reset_confirm_rate_limit: str = Field(
+        default="20/hour", description="Attempts to set a new password per client address."
+    )
     login_rate_limit: str = Field(
         default="10/minute",
         description="Failed logins per account and client address, then 429 for that pair.",
@@ -171,12 +203,14 @@ class Settings(BaseSettings):
             raise ValueError("PUBLIC_BASE_URL is a scheme, a host and a port only")
         return value.rstrip("/")
 
-    @field_validator("pictures_s3_bucket", "pictures_s3_endpoint_url")
+    @field_validator(
+        "pictures_s3_bucket", "pictures_s3_endpoint_url", "mail_smtp_host", "mail_smtp_username"
+    )
     @classmethod
     def _empty_is_unset(cls, value: str | None) -> str | None:
         return value or None
 
-    @field_validator("log_format", "metrics_token", mode="before")
+    @field_validator("log_format", "metrics_token", "mail_smtp_password", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -197,6 +231,15 @@ class Settings(BaseSettings):
             if url.startswith(prefix):
                 return "postgresql+asyncpg://" + url.removeprefix(prefix)
         return url
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "outbox"
+
+    @property
+    def base_url(self) -> str:
+        """Where clients reach the service, for links in mails: never a request's Host."""
+        return self.public_base_url or f"http://{self.host}:{self.port}"
 
     @property
     def pictures_dir(self) -> Path:

@@ -53,13 +53,13 @@ FAILED_LOGINS = Counter(
 )
 THROTTLED_REQUESTS = Counter(
     "throttled_requests",
-    "Requests refused by a rate limit (429), by limit: login (LOGIN_RATE_LIMIT) or api "
-    "(API_RATE_LIMIT).",
+    "Requests refused by a rate limit (429), by limit: login (LOGIN_RATE_LIMIT), api "
+    "(API_RATE_LIMIT) or password_reset (PASSWORD_RESET_*).",
     ("limit",),
 )
 for _direction in ("credit", "debit"):
     WALLET_UPDATES.labels(_direction)
-for _limit in ("login", "api"):
+for _limit in ("login", "api", "password_reset"):
     THROTTLED_REQUESTS.labels(_limit)
 
 

@@ -86,6 +86,9 @@ class RateLimiter:
         self.login_account_limit = parse(settings.login_account_rate_limit)
         self.login_delay_max = settings.login_delay_max_seconds
         self.api_limit = parse(settings.api_rate_limit)
+        self.reset_limit = parse(settings.password_reset_rate_limit)
+        self.reset_address_limit = parse(settings.password_reset_address_rate_limit)
+        self.reset_confirm_limit = parse(settings.password_reset_confirm_rate_limit)
         self._local = None if settings.redis_url else LocalWindows(self.api_limit)
 
     async def login_gate(self, account: str, client_address: str) -> float:
@@ -138,6 +141,29 @@ class RateLimiter:
     def _counting(limit: RateLimitItem) -> RateLimitItem:
         """The limit's window with room to count every hit: a limit's own counter stops at it."""
         return type(limit)(COUNTING_AMOUNT, limit.multiples, limit.namespace)
+
+    async def password_reset_gate(self, name: str, client_address: str) -> None:
+        """A password-reset request: Throttled past the address's limit or the login name's.
+        By the name as given, not its account: a 429 then says nothing of whether it has one."""
+        await self._take(
+            "password_reset", self.reset_address_limit, ("reset-address", client_address)
+        )
+        await self._take("password_reset", self.reset_limit, ("reset-name", _anonymous(name)))
+
+    async def password_reset_mail(self, account: str) -> bool:
+        """Whether the account may be sent another reset mail (by any of its names): past the
+        limit none is, and the request is answered the same."""
+        return await self._limiter.hit(self.reset_limit, "reset-account", _anonymous(account))
+
+    async def password_reset_confirm_gate(self, client_address: str) -> None:
+        await self._take(
+            "password_reset", self.reset_confirm_limit, ("reset-confirm", client_address)
+        )
+
+    async def _take(self, what: str, limit: RateLimitItem, key: tuple[str, ...]) -> None:
+        if not await self._limiter.hit(limit, *key):
+            count_throttled(what)
+            raise Throttled(await _wait(self._limiter, limit, key))
 
     async def hit_api(self, principal_key: str) -> None:
         if self._local is not None:

@@ -2,6 +2,7 @@
 
 from app.models.audit import AuditEvent
 from app.models.idempotency import IdempotentResponse
+from app.models.password_reset import PasswordResetToken
 from app.models.patient import Patient
 from app.models.session import AuthSession, RefreshToken
 from app.models.staff import Staff
@@ -11,6 +12,7 @@ __all__ = [
     "AuditEvent",
     "AuthSession",
     "IdempotentResponse",
+    "PasswordResetToken",
     "Patient",
     "RefreshToken",
     "Staff",

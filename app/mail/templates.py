@@ -1,0 +1,35 @@
+"""Mails from the text templates beside this module: a `Subject:` line, a blank line, the body,
+with `$name` placeholders (string.Template: nothing in a value is ever interpreted)."""
+
+from email.message import EmailMessage
+from email.utils import make_msgid
+from functools import cache
+from pathlib import Path
+from string import Template
+
+TEMPLATES = Path(__file__).with_name("templates")
+
+
+@cache
+def _template(name: str) -> tuple[Template, Template]:
+    text = (TEMPLATES / f"{name}.txt").read_text(encoding="utf-8")
+    header, _, body = text.partition("\n\n")
+    assert header.startswith("Subject: "), f"{name}.txt starts with its Subject: line"
+    return Template(header.removeprefix("Subject: ").strip()), Template(body)
+
+
+def render(name: str, *, sender: str, to: str, **values: object) -> EmailMessage:
+    """The mail of template `name` to `to`, its placeholders filled with `values` (a missing
+    one is a KeyError: a template and its caller disagree)."""
+    subject, body = _template(name)
+    message = EmailMessage()
+    message["Subject"] = subject.substitute(values)
+    message["From"] = sender
+    message["To"] = to
+    message["Message-ID"] = make_msgid(domain=_domain(sender))
+    message.set_content(body.substitute(values))
+    return message
+
+
+def _domain(address: str) -> str:
+    return address.rpartition("@")[2].strip(" >") or "localhost"
