@@ -26,6 +26,7 @@ from app.admin.forms import (
     parse,
 )
 from app.admin.services import AdminServices, current_staff
+from app.auth.permissions import Access, may_use
 from app.core.errors import NotFound, ValidationFailed, validation_errors
 from app.db.counting import Counting
 from app.db.query import Row
@@ -503,8 +504,15 @@ class AuditFilter(LinkFilter):
         return query.where(self.column == value) if value in self.values else query
 
 
+def admins_only(request: Request) -> bool:
+    """The API's rule for admin-only endpoints (GET /api/audit/, staff management)."""
+    staff = current_staff(request)
+    return staff is not None and may_use(staff, Access.ADMIN)
+
+
 class AuditEventAdmin(ClinicView, model=AuditEvent):
-    """The audit trail, read-only: the database refuses UPDATE and DELETE on it too."""
+    """The audit trail, read-only (the database refuses UPDATE and DELETE on it too), for
+    admins only, as GET /api/audit/: a therapist has no menu entry and a 403 at every URL."""
 
     name = "Audit event"
     name_plural = "Audit trail"
@@ -537,6 +545,12 @@ class AuditEventAdmin(ClinicView, model=AuditEvent):
     ]
     page_size = 50
     page_size_options: ClassVar[Any] = [50, 100]
+
+    def is_accessible(self, request: Request) -> bool:
+        return admins_only(request) and super().is_accessible(request)
+
+    def is_visible(self, request: Request) -> bool:
+        return admins_only(request)
 
     def valid_pk(self, pk: str) -> bool:
         return pk.isascii() and pk.isdigit() and len(pk) <= 18
