@@ -4,7 +4,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from fastapi import FastAPI
-from sqladmin import Admin
+from sqladmin import Admin, BaseView
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -14,6 +14,7 @@ from starlette.routing import Route
 from app.admin.auth import StaffLogin, StaffRoles
 from app.admin.security import CSRF_FIELD, AdminHeaders, csrf_token
 from app.admin.services import AdminServices, AppSessions, already_audited
+from app.admin.staff import PASSWORD_CHANGED, staff_views
 from app.admin.views import AuditEventAdmin, PatientAdmin, patient_sections
 from app.core.config import Settings
 from app.core.errors import Throttled, install_database_error_handlers
@@ -68,6 +69,9 @@ class TherapyAdmin(Admin):
                 )
 
     async def login(self, request: Request) -> Response:
+        if request.method == "GET" and request.query_params.get(PASSWORD_CHANGED):
+            context = {"message": "Your password was changed. Log in with the new one."}
+            return await self.templates.TemplateResponse(request, "sqladmin/login.html", context)
         try:
             return await super().login(request)
         except Throttled as error:
@@ -134,7 +138,8 @@ class TherapyAdmin(Admin):
 def mount_admin(app: FastAPI, settings: Settings) -> TherapyAdmin:
     admin = TherapyAdmin(app, AdminServices(app, settings))
     install_database_error_handlers(admin.admin)
-    for view in (PatientAdmin, AuditEventAdmin):
+    views: list[type[BaseView]] = [PatientAdmin, AuditEventAdmin, *staff_views()]
+    for view in views:
         # A class of this app's own: sqladmin ties a view class to the admin it is added to,
         # so a view shared by two apps (a test's second app) would reach the other's database.
         admin.add_view(type(view.__name__, (view,), {}))
