@@ -4,7 +4,6 @@ deactivates and reactivates staff and resets their passwords (admins only, as th
 admin-only endpoints: a therapist has no menu entry and a 403 at every URL)."""
 
 from sqladmin import BaseView, expose
-from sqladmin.flash import Flash
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -18,7 +17,7 @@ from app.admin.forms import (
     StaffForm,
     validated,
 )
-from app.admin.services import AdminServices, current_staff
+from app.admin.services import AdminServices, current_staff, flash
 from app.admin.views import admins_only
 from app.auth.permissions import Principal
 from app.auth.schemas import PasswordChange, PasswordReset, StaffCreate
@@ -130,7 +129,7 @@ class StaffView(FormPage, BaseView):
     def is_visible(self, request: Request) -> bool:
         return admins_only(request)
 
-    @expose("/staff/list", methods=["GET"], identity="staff")
+    @expose("/staff", methods=["GET"], identity="staff")
     async def staff_list(self, request: Request) -> Response:
         services = _services(self)
         async with services.work(request, "admin_list_staff", None) as work:
@@ -141,7 +140,7 @@ class StaffView(FormPage, BaseView):
         )
         return response
 
-    @expose("/staff/create", methods=["GET", "POST"], identity="staff-create")
+    @expose("/staff/new", methods=["GET", "POST"], identity="staff-create")
     async def staff_create(self, request: Request) -> Response:
         form = StaffCreateForm()
         if request.method == "POST":
@@ -155,7 +154,7 @@ class StaffView(FormPage, BaseView):
             except ValidationFailed as error:
                 form.show_errors(error.errors)
             else:
-                Flash.success(request, f"Staff member {created['username']} created.")
+                flash(request, f"Staff member {created['username']} created.")
                 return self._to_list(request)
         return await self._form_page(
             request,
@@ -189,9 +188,7 @@ class StaffView(FormPage, BaseView):
                 subject = await StaffService(work, services.sessions(work)).get(staff_id)
         else:
             if request.method == "POST":
-                Flash.success(
-                    request, f"Password of {subject['username']} reset; their sessions ended."
-                )
+                flash(request, f"Password of {subject['username']} reset; their sessions ended.")
                 return self._to_list(request)
         return await self._form_page(
             request,
@@ -217,10 +214,10 @@ class StaffView(FormPage, BaseView):
         except NotFound:
             raise HTTPException(status_code=404) from None
         except PermissionDenied as error:
-            Flash.error(request, error.detail)
+            flash(request, error.detail, error=True)
             return self._to_list(request)
         done = "reactivated" if active else "deactivated; their sessions ended"
-        Flash.success(request, f"Staff member {row['username']} {done}.")
+        flash(request, f"Staff member {row['username']} {done}.")
         return self._to_list(request)
 
     def _to_list(self, request: Request) -> Response:
