@@ -44,8 +44,9 @@ async def api_token(anonymous, username: str, password: str) -> str:
 
 async def api_works(anonymous, token: str) -> bool:
     response = await anonymous.get("/api/patients/", headers={"Authorization": f"Bearer {token}"})
-    assert response.status_code in (200, 401)
-    return response.status_code == 200
+    status: int = response.status_code
+    assert status in (200, 401)
+    return status == 200
 
 
 def change(current: str, new: str) -> dict[str, str]:
