@@ -127,3 +127,35 @@ async def test_a_therapist_has_no_delete(live_server, page, settings, client):
     await page.screenshot(path=str(ARTIFACTS / "admin-therapist-details.png"))
     assert await page.locator("a.btn-danger[data-bs-target='#modal-delete']").count() == 0
     assert (await client.get(f"/api/patients/{patient['id']}/")).status_code == 200
+
+
+async def test_admin_creates_staff_and_changes_their_password(live_server, page, admin_account):
+    blocked = watch_csp(page)
+    await log_in(page, live_server, *admin_account)
+    await page.click("a[href$='/admin/staff']")
+    await page.wait_for_url(f"{live_server}/admin/staff")
+    await page.click("#staff-create")
+    await page.fill("#username", "okafor")
+    await page.fill("#email", "okafor@example.com")
+    await page.select_option("#role", "therapist")
+    await page.fill("#password", "okafor2024")  # too like the username
+    await page.click("#save")
+    error = page.locator("#password + .invalid-feedback")
+    await error.wait_for()
+    assert (await error.inner_text()).strip() == "The password is too similar to the username."
+    await page.fill("#password", "quiet-harbour-lamp")
+    async with page.expect_navigation():
+        await page.click("#save")
+    assert page.url == f"{live_server}/admin/staff"
+    assert await page.locator("tr[data-staff='okafor']").count() == 1
+    await page.screenshot(path=str(ARTIFACTS / "admin-staff.png"))
+
+    await page.click("a[href$='/admin/account/password']")
+    await page.fill("#current_password", admin_account[1])
+    await page.fill("#new_password", "another-quiet-lamp")
+    async with page.expect_navigation():
+        await page.click("#save")
+    assert page.url.startswith(f"{live_server}/admin/login")
+    assert "Your password was changed." in await page.inner_text("#login-message")
+    await log_in(page, live_server, admin_account[0], "another-quiet-lamp")
+    assert blocked == []
