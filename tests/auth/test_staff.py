@@ -18,7 +18,7 @@ async def test_the_command_line_and_the_admin_share_one_path(settings, engine):
     )
     with pytest.raises(CommandError, match="username 'rivera' already exists"):
         await create_staff(settings, username="rivera", password=STAFF_PASSWORD, role="admin")
-    with pytest.raises(CommandError, match="e-mail address 'r@X.ORG' already exists"):
+    with pytest.raises(CommandError, match=r"e-mail address 'r@X\.ORG' already exists"):
         await create_staff(
             settings, username="other", password=STAFF_PASSWORD, role="admin", email="r@X.ORG"
         )
