@@ -3,6 +3,8 @@ unit of work: any staff member changes their own password; an admin lists, creat
 deactivates and reactivates staff and resets their passwords (admins only, as the API's
 admin-only endpoints: a therapist has no menu entry and a 403 at every URL)."""
 
+import asyncio
+
 from sqladmin import BaseView, expose
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
@@ -17,12 +19,12 @@ from app.admin.forms import (
     StaffForm,
     validated,
 )
-from app.admin.services import AdminServices, current_staff, flash
+from app.admin.services import AdminServices, client_address, current_staff, flash
 from app.admin.views import admins_only
 from app.auth.permissions import Principal
 from app.auth.schemas import PasswordChange, PasswordReset, StaffCreate
 from app.auth.staff import StaffService
-from app.core.errors import NotFound, PermissionDenied, ValidationFailed
+from app.core.errors import NotFound, PermissionDenied, Throttled, ValidationFailed
 from app.db.query import Row
 
 STAFF_ID_MAX = 2**31 - 1
@@ -89,32 +91,51 @@ class AccountView(FormPage, BaseView):
 
     @expose("/account/password", methods=["GET", "POST"], identity="account-password")
     async def change_password(self, request: Request) -> Response:
-        """Current password required; then every session of theirs ends, this one too."""
+        """Current password required; then every session of theirs ends, this one too. A wrong
+        current password counts as a failed login of the account from this address (the login's
+        limits and delays: LOGIN_RATE_LIMIT)."""
         form = PasswordChangeForm()
+        status_code, headers = 200, {}
         if request.method == "POST":
             values = _values(await request.form(), ("current_password", "new_password"))
             services = _services(self)
+            me, address = _me(request), client_address(request)
             try:
-                async with services.work(request, "admin_change_own_password", None) as work:
-                    payload = validated(PasswordChange, values)
-                    staff = StaffService(work, services.sessions(work))
-                    await staff.change_password(_me(request), payload)
-            except ValidationFailed as error:
-                form.show_errors(error.errors)
-            else:
-                request.session.clear()
-                login = request.url_for("admin:login").include_query_params(
-                    **{PASSWORD_CHANGED: "1"}
+                if delay := await services.limiter.login_gate(me.key, address):
+                    await asyncio.sleep(delay)
+            except Throttled as error:
+                await services.audit_apart(
+                    request, "admin_change_own_password", None, error.status_code
                 )
-                return RedirectResponse(login, status_code=302)
-        return await self._form_page(
+                form.form_errors.append("Too many wrong passwords. " + error.detail)
+                status_code, headers = error.status_code, error.headers
+            else:
+                try:
+                    async with services.work(request, "admin_change_own_password", None) as work:
+                        payload = validated(PasswordChange, values)
+                        staff = StaffService(work, services.sessions(work))
+                        await staff.change_password(me, payload)
+                except ValidationFailed as error:
+                    if "current_password" in error.errors:
+                        await services.limiter.failed_login(me.key, address)
+                    form.show_errors(error.errors)
+                    status_code = 400
+                else:
+                    request.session.clear()
+                    login = request.url_for("admin:login").include_query_params(
+                        **{PASSWORD_CHANGED: "1"}
+                    )
+                    return RedirectResponse(login, status_code=302)
+        response = await self._form_page(
             request,
             form,
             title="Change your password",
             action=str(request.url_for("admin:view-account-password")),
             submit="Change password",
-            status_code=400 if form.errors or form.form_errors else 200,
+            status_code=status_code,
         )
+        response.headers.update(headers)
+        return response
 
 
 class StaffView(FormPage, BaseView):
@@ -177,11 +198,15 @@ class StaffView(FormPage, BaseView):
             async with services.work(request, action, None) as work:
                 staff = StaffService(work, services.sessions(work))
                 if request.method == "POST":
-                    subject = await staff.reset_password(staff_id, validated(PasswordReset, values))
+                    payload = validated(PasswordReset, values)
+                    subject = await staff.reset_password(_me(request), staff_id, payload)
                 else:
                     subject = await staff.get(staff_id)
         except NotFound:
             raise HTTPException(status_code=404) from None
+        except PermissionDenied as error:
+            flash(request, error.detail, error=True)
+            return self._to_list(request)
         except ValidationFailed as error:
             form.show_errors(error.errors)
             async with services.work(request, "admin_get_staff", None) as work:

@@ -23,6 +23,7 @@ USERNAME_TAKEN = "A staff member with this username already exists."
 EMAIL_TAKEN = "A staff member with this e-mail address already exists."
 WRONG_PASSWORD = "Your current password is not correct."  # noqa: S105
 NOT_YOURSELF = "You cannot deactivate your own account."
+OWN_PASSWORD = "Change your own password with your current one (Change password)."  # noqa: S105
 
 
 def _attributes(username: str, email: str | None) -> list[tuple[str, str | None]]:
@@ -85,8 +86,10 @@ class StaffService:
         )
         await self._set_password(account, payload.new_password)
 
-    async def reset_password(self, staff_id: int, payload: PasswordReset) -> Row:
-        """An admin sets a staff member's password."""
+    async def reset_password(self, admin: Principal, staff_id: int, payload: PasswordReset) -> Row:
+        """An admin sets another staff member's password (their own needs the current one)."""
+        if str(staff_id) == admin.id:
+            raise PermissionDenied(OWN_PASSWORD)
         account = await self._account(staff_id)
         check_similarity(payload.password, _attributes(account["username"], account["email"]))
         await self.work.idle()

@@ -274,3 +274,32 @@ async def test_staff_forms_need_a_csrf_token(admin_login, engine):
     created = await admin.post("/admin/staff/new", data=new_staff(csrf_token=form_token))
     assert created.status_code == 302
     assert token
+
+
+async def test_an_admin_resets_only_other_passwords(app, admin_login, engine):
+    admin = await admin_login("admin", "boss")
+    boss = await staff_id(engine, "boss")
+    assert f"/admin/staff/{boss}/password" not in (await admin.get("/admin/staff")).text
+    refused = await admin.post(f"/admin/staff/{boss}/password", data={"password": NEW_PASSWORD})
+    assert refused.status_code == 302
+    assert (
+        "Change your own password with your current one" in (await admin.get("/admin/staff")).text
+    )
+    async with browser(app) as client:
+        assert (await log_in(client, "boss", STAFF_PASSWORD)).status_code == 302
+    rows = await audit_rows(engine, "admin_reset_staff_password")
+    assert [(r["outcome"], r["status_code"]) for r in rows] == [("denied", 403)]
+
+
+async def test_guessing_the_current_password_is_throttled(admin_login, engine):
+    me = await admin_login("therapist", "rivera")
+    for _ in range(10):
+        wrong = await me.post("/admin/account/password", data=change("a-wrong-guess", NEW_PASSWORD))
+        assert wrong.status_code == 400
+    throttled = await me.post("/admin/account/password", data=change(STAFF_PASSWORD, NEW_PASSWORD))
+    assert throttled.status_code == 429
+    assert "Too many wrong passwords." in throttled.text
+    assert int(throttled.headers["retry-after"]) >= 1
+    assert (await me.get("/admin/patient/list")).status_code == 200  # unchanged, still in
+    rows = await audit_rows(engine, "admin_change_own_password")
+    assert [r["status_code"] for r in rows] == [400] * 10 + [429]
