@@ -6,15 +6,16 @@ from typing import Any
 
 from sqladmin.authentication import AuthenticationBackend
 from sqladmin.authorization import Action, AuthorizationBackend
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
+from app.admin.security import SESSION_KEY, CsrfGuard
 from app.admin.services import STAFF_STATE, AdminServices, client_address, current_staff
 from app.auth.service import AuthService
 from app.core.errors import NotAuthenticated
 
 SESSION_COOKIE = "therapy_admin"
-SESSION_KEY = "session"  # the cookie holds the id of a session on the server (app.auth.sessions)
 LOGIN_ACTION = "admin_login"
 
 
@@ -24,7 +25,8 @@ def session_secret(secret_key: str) -> str:
 
 
 class StaffLogin(AuthenticationBackend):
-    """A signed session cookie (HttpOnly, SameSite=Lax, Secure in production) naming a staff id."""
+    """A signed session cookie (HttpOnly, SameSite=Lax, Secure in production) naming a session
+    on the server; behind it, the CSRF guard of every unsafe request (it reads the session)."""
 
     def __init__(self, services: AdminServices) -> None:
         settings = services.settings
@@ -37,6 +39,7 @@ class StaffLogin(AuthenticationBackend):
             same_site="lax",
             https_only=settings.environment == "production",
         )
+        self.middlewares.append(Middleware(CsrfGuard, settings=settings))
         self.services = services
 
     async def login(self, request: Request) -> Response | bool:
@@ -66,7 +69,7 @@ class StaffLogin(AuthenticationBackend):
         if (session := _session_id(request)) is not None:
             await self.services.sessions(self.services.database).end(session)
         request.session.clear()
-        return True
+        return RedirectResponse(request.url_for("admin:login"), status_code=302)
 
     async def authenticate(self, request: Request) -> Response | bool:
         """The cookie's session's staff member, while the session is open and they are active."""

@@ -6,10 +6,10 @@ from contextvars import ContextVar
 from datetime import date
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from wtforms import Form, PasswordField, SelectField, StringField, TextAreaField
 
-from app.core.errors import NON_FIELD_ERRORS, validation_errors
+from app.core.errors import NON_FIELD_ERRORS, ValidationFailed, validation_errors
 from app.models.patient import Patient
 from app.patients.schemas import PatientCreate, PatientUpdate
 
@@ -147,3 +147,66 @@ def initial_data(patient: Patient) -> dict[str, Any]:
     values["date_of_birth"] = birth.isoformat()
     values["tags"] = "\n".join(patient.tags or [])
     return values
+
+
+# -- staff (app/admin/staff.py): the values only; app/auth/schemas.py and app.auth.staff decide.
+
+ROLE_CHOICES = [("therapist", "Therapist"), ("admin", "Admin")]
+NEW_PASSWORD = {**TEXT, "autocomplete": "new-password"}
+RULES = "8-64 characters; not a common password, not only digits, not like the username or e-mail."
+
+
+class StaffForm(Form):  # type: ignore[misc]  # wtforms has no type hints
+    """A staff form: its errors, from the schemas and the service, shown next to the fields."""
+
+    def show_errors(self, errors: Mapping[str, list[str]]) -> None:
+        for name, messages in errors.items():
+            field = self._fields.get(name)
+            if field is None or name == NON_FIELD_ERRORS:
+                self.form_errors.extend(messages)
+            else:
+                field.errors = [*field.errors, *messages]
+
+
+class StaffCreateForm(StaffForm):
+    username = StringField(
+        "Username",
+        render_kw={**TEXT, "autocomplete": "off"},
+        description="Letters, digits and @.+-_ (at most 150).",
+    )
+    email = StringField(
+        "E-mail address", render_kw={**TEXT, "inputmode": "email"}, description="Optional."
+    )
+    role = SelectField(
+        "Role", choices=ROLE_CHOICES, validate_choice=False, render_kw={"class": "form-select"}
+    )
+    password = PasswordField("Initial password", render_kw=NEW_PASSWORD, description=RULES)
+
+
+class PasswordChangeForm(StaffForm):
+    current_password = PasswordField(
+        "Current password", render_kw={**TEXT, "autocomplete": "current-password"}
+    )
+    new_password = PasswordField("New password", render_kw=NEW_PASSWORD, description=RULES)
+
+
+class PasswordResetForm(StaffForm):
+    password = PasswordField("New password", render_kw=NEW_PASSWORD, description=RULES)
+
+
+SchemaT = TypeVar("SchemaT", bound=BaseModel)
+
+
+def validated(schema: type[SchemaT], data: Mapping[str, Any]) -> SchemaT:
+    """The form's values as `schema` (a blank optional field is None), or a ValidationFailed."""
+    values = {
+        name: (None if value == "" and name in OPTIONAL_STAFF_FIELDS else value)
+        for name, value in data.items()
+    }
+    try:
+        return schema.model_validate(values)
+    except ValidationError as error:
+        raise ValidationFailed(validation_errors(error.errors())) from None
+
+
+OPTIONAL_STAFF_FIELDS = frozenset({"email"})

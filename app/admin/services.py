@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
+from sqladmin.flash import Flash
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 
@@ -76,6 +77,14 @@ class AdminServices:
         (nothing when nobody is logged in: sqladmin sent them to the login page)."""
         if (entry := _entry(request, action, patient_id)) is not None:
             await record_apart(self.database, entry, status_code)
+
+
+def flash(request: Request, message: str, *, error: bool = False) -> None:
+    """sqladmin's flash message, kept: Starlette saves a session only when one of its keys is
+    set, and sqladmin appends a second message to the list the first one's key holds."""
+    (Flash.error if error else Flash.success)(request, message)
+    if "_messages" in request.session:
+        request.session["_messages"] = list(request.session["_messages"])
 
 
 def already_audited(request: Request) -> bool:

@@ -4,22 +4,24 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from fastapi import FastAPI
-from sqladmin import Admin
-from starlette.datastructures import MutableHeaders
+from sqladmin import Admin, BaseView
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
 
 from app.admin.auth import StaffLogin, StaffRoles
+from app.admin.security import CSRF_FIELD, AdminHeaders, csrf_token
 from app.admin.services import AdminServices, AppSessions, already_audited
+from app.admin.staff import PASSWORD_CHANGED, staff_views
 from app.admin.views import AuditEventAdmin, PatientAdmin, patient_sections
 from app.core.config import Settings
 from app.core.errors import Throttled, install_database_error_handlers
 from app.models.patient import is_patient_id
 
 TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"  # served beside sqladmin's own, under /admin/statics/
 
 # (view identity, sqladmin route) -> audit action. Successful writes are audited by the view,
 # in the write's own transaction; everything else here, once the page is answered.
@@ -50,11 +52,26 @@ class TherapyAdmin(Admin):
             templates_dir=str(TEMPLATES),
             authentication_backend=StaffLogin(services),
             authorization_backend=StaffRoles(),
-            middlewares=[Middleware(NoStoreMiddleware)],
+            middlewares=[Middleware(AdminHeaders)],
+            static_files_kwargs={"directory": STATIC},
         )
         self.templates.env.globals["patient_sections"] = patient_sections
+        self.templates.env.globals["csrf_field"] = CSRF_FIELD
+        self.templates.env.globals["csrf_token"] = lambda request: csrf_token(
+            request, services.settings
+        )
+        # Logging out is a POST (with its CSRF token); a GET only asks to confirm.
+        routes = self.admin.router.routes
+        for index, route in enumerate(routes):
+            if isinstance(route, Route) and route.name == "logout":
+                routes[index] = Route(
+                    "/logout", endpoint=self.logout, name="logout", methods=["GET", "POST"]
+                )
 
     async def login(self, request: Request) -> Response:
+        if request.method == "GET" and request.query_params.get(PASSWORD_CHANGED):
+            context = {"message": "Your password was changed. Log in with the new one."}
+            return await self.templates.TemplateResponse(request, "sqladmin/login.html", context)
         try:
             return await super().login(request)
         except Throttled as error:
@@ -64,6 +81,14 @@ class TherapyAdmin(Admin):
             )
             response.headers.update(error.headers)
             return response
+
+    async def logout(self, request: Request) -> Response:
+        if request.method == "POST":
+            return await super().logout(request)
+        assert self.authentication_backend is not None
+        if await self.authentication_backend.authenticate(request) is not True:
+            return RedirectResponse(request.url_for("admin:login"), status_code=302)
+        return await self.templates.TemplateResponse(request, "logout.html")
 
     async def list(self, request: Request) -> Response:
         return await self._audited(request, "list", super().list)
@@ -110,29 +135,11 @@ class TherapyAdmin(Admin):
             await self.services.audit_apart(request, action, patient_id, status)
 
 
-class NoStoreMiddleware:
-    """Admin pages show patient data: no browser or proxy may keep a copy."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or "/statics/" in scope["path"]:
-            await self.app(scope, receive, send)
-            return
-
-        async def send_no_store(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                MutableHeaders(scope=message).setdefault("Cache-Control", "no-store")
-            await send(message)
-
-        await self.app(scope, receive, send_no_store)
-
-
 def mount_admin(app: FastAPI, settings: Settings) -> TherapyAdmin:
     admin = TherapyAdmin(app, AdminServices(app, settings))
     install_database_error_handlers(admin.admin)
-    for view in (PatientAdmin, AuditEventAdmin):
+    views: list[type[BaseView]] = [PatientAdmin, AuditEventAdmin, *staff_views()]
+    for view in views:
         # A class of this app's own: sqladmin ties a view class to the admin it is added to,
         # so a view shared by two apps (a test's second app) would reach the other's database.
         admin.add_view(type(view.__name__, (view,), {}))

@@ -8,7 +8,6 @@ from typing import Any, ClassVar, TypeVar
 from pydantic import ValidationError
 from sqladmin import ModelView, action, expose
 from sqladmin.authorization import custom_action
-from sqladmin.flash import Flash
 from sqlalchemy import Select, Subquery, false, func, or_, select
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -25,7 +24,8 @@ from app.admin.forms import (
     initial_data,
     parse,
 )
-from app.admin.services import AdminServices, current_staff
+from app.admin.services import AdminServices, current_staff, flash
+from app.auth.permissions import Access, may_use
 from app.core.errors import NotFound, ValidationFailed, validation_errors
 from app.db.counting import Counting
 from app.db.query import Row
@@ -405,7 +405,9 @@ class PatientAdmin(ClinicView, model=Patient):
         """The wallet form for one patient; the balance changes only through it."""
         pks = [pk for pk in request.query_params.get("pks", "").split(",") if pk]
         if len(pks) != 1:
-            Flash.error(request, "Select exactly one patient to change the wallet balance of.")
+            flash(
+                request, "Select exactly one patient to change the wallet balance of.", error=True
+            )
             return RedirectResponse(
                 request.url_for("admin:list", identity=self.identity), status_code=302
             )
@@ -439,7 +441,7 @@ class PatientAdmin(ClinicView, model=Patient):
             return await self._wallet_page(request, current, amount, errors, 400, reason=reason)
         except NotFound:
             raise HTTPException(status_code=404) from None
-        Flash.success(
+        flash(
             request,
             f"Wallet balance changed by {payload.amount:+.2f} to {patient['wallet_balance']:.2f}.",
         )
@@ -503,8 +505,15 @@ class AuditFilter(LinkFilter):
         return query.where(self.column == value) if value in self.values else query
 
 
+def admins_only(request: Request) -> bool:
+    """The API's rule for admin-only endpoints (GET /api/audit/, staff management)."""
+    staff = current_staff(request)
+    return staff is not None and may_use(staff, Access.ADMIN)
+
+
 class AuditEventAdmin(ClinicView, model=AuditEvent):
-    """The audit trail, read-only: the database refuses UPDATE and DELETE on it too."""
+    """The audit trail, read-only (the database refuses UPDATE and DELETE on it too), for
+    admins only, as GET /api/audit/: a therapist has no menu entry and a 403 at every URL."""
 
     name = "Audit event"
     name_plural = "Audit trail"
@@ -537,6 +546,12 @@ class AuditEventAdmin(ClinicView, model=AuditEvent):
     ]
     page_size = 50
     page_size_options: ClassVar[Any] = [50, 100]
+
+    def is_accessible(self, request: Request) -> bool:
+        return admins_only(request) and super().is_accessible(request)
+
+    def is_visible(self, request: Request) -> bool:
+        return admins_only(request)
 
     def valid_pk(self, pk: str) -> bool:
         return pk.isascii() and pk.isdigit() and len(pk) <= 18

@@ -1,22 +1,27 @@
-"""The command line's staff accounts (`python -m app createsuperuser`, `createstaff`)."""
+"""The command line's staff accounts (`python -m app createsuperuser`, `createstaff`): the same
+path as the admin's (app.auth.staff.add_staff)."""
 
-import asyncpg
-
-from app.auth.repository import AccountRepository
+from app.auth.staff import add_staff
 from app.core.config import Settings
-from app.core.errors import CommandError
-from app.core.security import hash_password
+from app.core.errors import CommandError, ValidationFailed
 from app.db.database import open_database
 
 
-async def create_staff(settings: Settings, *, username: str, password: str, role: str) -> int:
-    password_hash = await hash_password(password)
+async def create_staff(
+    settings: Settings, *, username: str, password: str, role: str, email: str | None = None
+) -> int:
     async with open_database(settings) as database:
         try:
-            return await AccountRepository(database).create_staff(
-                username=username, role=role, password_hash=password_hash
+            staff = await add_staff(
+                database, username=username, email=email, role=role, password=password
             )
-        except asyncpg.UniqueViolationError:
+        except ValidationFailed as error:
+            if "email" in error.errors:
+                raise CommandError(
+                    f"A staff member with e-mail address {email!r} already exists."
+                ) from None
             raise CommandError(
                 f"A staff member with username {username!r} already exists."
             ) from None
+    staff_id: int = staff["id"]
+    return staff_id

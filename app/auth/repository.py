@@ -372,3 +372,73 @@ class ResetRepository:
     async def use(self, digest: str) -> Row | None:
         """Mark an unused, unexpired token used: its account, or None."""
         return await self.executor.fetch_one(_USE_RESET, digest=digest)
+
+
+# -- staff management (app.auth.staff) ------------------------------------------------------
+
+_STAFF_FIELDS = (
+    Staff.id,
+    Staff.username,
+    Staff.email,
+    Staff.role,
+    Staff.is_active,
+    Staff.created_at,
+)
+_LIST_STAFF = Query(select(*_STAFF_FIELDS).order_by(Staff.username))
+_STAFF_ACCOUNT = Query(
+    select(*_STAFF_FIELDS, Staff.password_hash).where(Staff.id == bindparam("id"))
+)
+_ADD_STAFF = Query(
+    insert(Staff)
+    .values(
+        username=bindparam("username"),
+        email=bindparam("email"),
+        role=bindparam("role"),
+        password_hash=bindparam("password_hash"),
+        is_active=True,
+    )
+    .returning(*_STAFF_FIELDS)
+)
+_SET_STAFF_ACTIVE = Query(
+    update(Staff)
+    .where(Staff.id == bindparam("id"))
+    .values(is_active=bindparam("is_active"), updated_at=func.now())
+    .returning(*_STAFF_FIELDS)
+)
+_SET_STAFF_PASSWORD = Query(
+    update(Staff)
+    .where(Staff.id == bindparam("id"))
+    .values(password_hash=bindparam("password_hash"), updated_at=func.now())
+    .returning(*_STAFF_FIELDS)
+)
+
+
+class StaffRepository:
+    """Staff accounts as the admin manages them (never their password hashes, but to check one)."""
+
+    def __init__(self, executor: Executor) -> None:
+        self.executor = executor
+
+    async def list(self) -> list[Row]:
+        return await self.executor.fetch(_LIST_STAFF)
+
+    async def account(self, staff_id: int) -> Row | None:
+        """The staff member, with their password hash."""
+        return await self.executor.fetch_one(_STAFF_ACCOUNT, id=staff_id)
+
+    async def add(self, *, username: str, email: str | None, role: str, password_hash: str) -> Row:
+        """The new staff member; asyncpg's UniqueViolationError when the username or e-mail
+        address is taken."""
+        row = await self.executor.fetch_one(
+            _ADD_STAFF, username=username, email=email, role=role, password_hash=password_hash
+        )
+        assert row is not None
+        return row
+
+    async def set_active(self, staff_id: int, *, active: bool) -> Row | None:
+        return await self.executor.fetch_one(_SET_STAFF_ACTIVE, id=staff_id, is_active=active)
+
+    async def set_password_hash(self, staff_id: int, password_hash: str) -> Row | None:
+        return await self.executor.fetch_one(
+            _SET_STAFF_PASSWORD, id=staff_id, password_hash=password_hash
+        )

@@ -6,6 +6,7 @@ from app.auth.passwords import not_common
 from app.core.fields import Text, no_nul, no_surrogates
 from app.core.schemas import BaseSchema
 from app.models.staff import StaffRole
+from app.patients.fields import Email
 
 TOKEN: dict[str, Any] = {
     "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhZG1pbiJ9.c2lnbmF0dXJl",
@@ -23,6 +24,8 @@ RESET_CONFIRM: dict[str, Any] = {
     "token": "c2VjcmV0LXJlc2V0LXRva2VuLWZyb20tdGhlLW1haWw",
     "new_password": "a-new-long-password",
 }
+
+LOGIN_PASSWORD_MAX = 4096  # what a login accepts; the rules of a new one are the Password type's
 
 # A new password (app.auth.passwords): a login's is only bounded, so that a rule added later does
 # not lock out an account whose password was good when it was set.
@@ -71,6 +74,7 @@ class StaffCreate(BaseSchema):
     username: Username
     password: Password
     role: StaffRole
+    email: Email | None = None
 
 
 class PasswordResetRequest(BaseSchema):
@@ -109,3 +113,16 @@ class ResetDone(BaseSchema):
     )
 
     detail: str = RESET_DONE
+
+
+class PasswordChange(BaseSchema):
+    """A staff member's own new password, given with their current one."""
+
+    current_password: Annotated[str, Field(min_length=1, max_length=LOGIN_PASSWORD_MAX)]
+    new_password: Password
+
+
+class PasswordReset(BaseSchema):
+    """A new password an admin sets for a staff member."""
+
+    password: Password

@@ -19,8 +19,32 @@ from tests.conftest import STAFF_PASSWORD
 AdminLogin = Callable[..., Awaitable[httpx.AsyncClient]]
 
 
+CSRF_INPUT = re.compile(r'<input type="hidden" name="csrf_token" value="([^"]+)">')
+CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
+
+
 def browser(app: FastAPI) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+
+
+async def csrf_token(client: httpx.AsyncClient, path: str = "/admin/login") -> str:
+    """The CSRF token a page's forms carry."""
+    html = (await client.get(path)).text
+    match = CSRF_INPUT.search(html) or CSRF_META.search(html)
+    assert match is not None, f"no CSRF token on {path}"
+    return unescape(match.group(1))
+
+
+async def log_in(client: httpx.AsyncClient, username: str, password: str) -> httpx.Response:
+    """The login form as a browser sends it; once in, the client sends the session's CSRF
+    token with every request, as the admin's script does (X-CSRFToken)."""
+    token = await csrf_token(client)
+    response = await client.post(
+        "/admin/login", data={"username": username, "password": password, "csrf_token": token}
+    )
+    if response.status_code == 302:
+        client.headers["X-CSRFToken"] = await csrf_token(client, "/admin/")
+    return response
 
 
 @pytest.fixture
@@ -35,9 +59,7 @@ async def admin_login(
         await create_staff(settings, username=username, password=STAFF_PASSWORD, role=role)
         client = browser(app)
         opened.append(client)
-        response = await client.post(
-            "/admin/login", data={"username": username, "password": STAFF_PASSWORD}
-        )
+        response = await log_in(client, username, STAFF_PASSWORD)
         assert response.status_code == 302, response.text
         return client
 

@@ -12,8 +12,9 @@ pytestmark = pytest.mark.usefixtures("anonymous")
 
 async def test_the_audit_trail_is_listed(admin_login, client, engine):
     patient = await create_patient(client)
-    staff = await admin_login("therapist", "rivera")
+    staff = await admin_login("admin", "rivera")
     await staff.get(f"/admin/patient/details/{patient['id']}")
+    assert 'href="http://testserver/admin/audit-event/list"' in (await staff.get("/admin/")).text
     response = await staff.get("/admin/audit-event/list")
     assert response.status_code == 200
     assert "admin_get_patient" in response.text
@@ -28,6 +29,31 @@ async def test_the_audit_trail_is_listed(admin_login, client, engine):
     actions = {r["action"] for r in await audit_rows(engine, "admin_list_audit_events")}
     assert actions == {"admin_list_audit_events"}
     assert len(await audit_rows(engine, "admin_get_audit_event")) == 1
+
+
+async def test_therapists_cannot_read_the_audit_trail(admin_login, engine):
+    """GET /api/audit/ is admins only; so is the admin's audit view (issue 13)."""
+    therapist = await admin_login("therapist", "rivera")
+    event_id = (await audit_rows(engine, "admin_login"))[0]["id"]
+    home = (await therapist.get("/admin/")).text
+    assert "audit-event" not in home
+    assert "Audit trail" not in home
+    assert "audit-event" not in (await therapist.get("/admin/patient/list")).text
+    for path in (
+        "/admin/audit-event/list",
+        "/admin/audit-event/list?search=admin_login",
+        f"/admin/audit-event/details/{event_id}",
+        "/admin/audit-event/export/csv",
+        "/admin/audit-event/export/json",
+    ):
+        response = await therapist.get(path)
+        assert response.status_code == 403, path
+        assert "admin_login" not in response.text
+    rows = await audit_rows(engine, "admin_list_audit_events")
+    assert [(r["actor"], r["outcome"], r["status_code"]) for r in rows] == [
+        ("rivera", "denied", 403),
+        ("rivera", "denied", 403),
+    ]
 
 
 async def test_the_audit_trail_is_read_only(admin_login, engine):

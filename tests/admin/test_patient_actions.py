@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.admin.conftest import audit_rows, field_errors
+from tests.admin.conftest import audit_rows, browser, csrf_token, field_errors
 from tests.factories import create_patient
 
 pytestmark = pytest.mark.usefixtures("anonymous")
@@ -166,8 +166,14 @@ async def test_the_wallet_of_an_unknown_patient_is_a_404(admin_login):
     assert (await staff.get("/admin/patient/action/update-wallet?pks=p_zzzzzz")).status_code == 404
 
 
-async def test_the_wallet_needs_a_login(client, anonymous):
+async def test_the_wallet_needs_a_login(app, client, anonymous):
     patient = await create_patient(client)
-    response = await anonymous.post(wallet_url(patient["id"]), data={"amount": "5"})
-    assert response.status_code == 302
+    async with browser(app) as visitor:
+        refused = await visitor.post(wallet_url(patient["id"]), data={"amount": "5"})
+        assert refused.status_code == 403  # no CSRF token
+        token = await csrf_token(visitor)  # the login page's
+        response = await visitor.post(
+            wallet_url(patient["id"]), data={"amount": "5", "csrf_token": token}
+        )
+        assert response.status_code == 302
     assert await balance(client, patient["id"]) == "0.00"

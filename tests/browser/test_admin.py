@@ -15,6 +15,18 @@ async def log_in(page, live_server: str, username: str, password: str) -> None:
     await page.wait_for_url(f"{live_server}/admin/")
 
 
+def watch_csp(page) -> list[str]:
+    """What Chromium reports the admin's Content-Security-Policy blocked on this page."""
+    blocked: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            blocked.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    return blocked
+
+
 def row(page, patient_id: str):
     return page.locator(f"table tbody tr:has(input[type=hidden][value='{patient_id}'])")
 
@@ -24,6 +36,7 @@ async def test_admin_logs_in_searches_and_sees_the_phone_error_next_to_the_field
 ):
     wanted = await create_patient(client, first_name="Ottilie", last_name="Zebulon")
     other = await create_patient(client, first_name="Bram", last_name="Other")
+    blocked = watch_csp(page)
     external: list[str] = []
     page.on(
         "request",
@@ -54,11 +67,13 @@ async def test_admin_logs_in_searches_and_sees_the_phone_error_next_to_the_field
     stored = await client.get(f"/api/patients/{wanted['id']}/")
     assert stored.json()["phone_no"] == wanted["phone_no"]
     assert external == [], f"the admin fetched from outside: {external}"
+    assert blocked == []
 
 
 async def test_admin_bulk_deletes_two_patients(live_server, page, admin_account, client):
     doomed = [await create_patient(client, first_name=f"Doomed{i}") for i in range(2)]
     kept = await create_patient(client, first_name="Kept")
+    blocked = watch_csp(page)
     await log_in(page, live_server, *admin_account)
 
     await page.goto(f"{live_server}/admin/patient/list")
@@ -76,6 +91,25 @@ async def test_admin_bulk_deletes_two_patients(live_server, page, admin_account,
     for patient in doomed:
         assert (await client.get(f"/api/patients/{patient['id']}/")).status_code == 404
     assert (await client.get(f"/api/patients/{kept['id']}/")).status_code == 200
+    assert blocked == []
+
+
+async def test_logging_out_asks_and_posts(live_server, page, admin_account):
+    blocked = watch_csp(page)
+    await log_in(page, live_server, *admin_account)
+    response = await page.goto(f"{live_server}/admin/")
+    assert response is not None
+    policy = response.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in policy
+    assert "script-src 'self'" in policy
+    await page.click("a[href$='/admin/logout']")
+    await page.wait_for_url(f"{live_server}/admin/logout")
+    async with page.expect_navigation():
+        await page.click("#logout-submit")
+    await page.wait_for_url(f"{live_server}/admin/login")
+    await page.goto(f"{live_server}/admin/patient/list")
+    assert page.url == f"{live_server}/admin/login"
+    assert blocked == []
 
 
 async def test_a_therapist_has_no_delete(live_server, page, settings, client):
@@ -93,3 +127,35 @@ async def test_a_therapist_has_no_delete(live_server, page, settings, client):
     await page.screenshot(path=str(ARTIFACTS / "admin-therapist-details.png"))
     assert await page.locator("a.btn-danger[data-bs-target='#modal-delete']").count() == 0
     assert (await client.get(f"/api/patients/{patient['id']}/")).status_code == 200
+
+
+async def test_admin_creates_staff_and_changes_their_password(live_server, page, admin_account):
+    blocked = watch_csp(page)
+    await log_in(page, live_server, *admin_account)
+    await page.click("a[href$='/admin/staff']")
+    await page.wait_for_url(f"{live_server}/admin/staff")
+    await page.click("#staff-create")
+    await page.fill("#username", "okafor")
+    await page.fill("#email", "okafor@example.com")
+    await page.select_option("#role", "therapist")
+    await page.fill("#password", "okafor2024")  # too like the username
+    await page.click("#save")
+    error = page.locator("#password + .invalid-feedback")
+    await error.wait_for()
+    assert (await error.inner_text()).strip() == "The password is too similar to the username."
+    await page.fill("#password", "quiet-harbour-lamp")
+    async with page.expect_navigation():
+        await page.click("#save")
+    assert page.url == f"{live_server}/admin/staff"
+    assert await page.locator("tr[data-staff='okafor']").count() == 1
+    await page.screenshot(path=str(ARTIFACTS / "admin-staff.png"))
+
+    await page.click("a[href$='/admin/account/password']")
+    await page.fill("#current_password", admin_account[1])
+    await page.fill("#new_password", "another-quiet-lamp")
+    async with page.expect_navigation():
+        await page.click("#save")
+    assert page.url.startswith(f"{live_server}/admin/login")
+    assert "Your password was changed." in await page.inner_text("#login-message")
+    await log_in(page, live_server, admin_account[0], "another-quiet-lamp")
+    assert blocked == []

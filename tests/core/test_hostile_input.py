@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.admin.conftest import log_in as admin_log_in
 from tests.conftest import STAFF_PASSWORD
 from tests.contract import BAD_DATE_FORMAT, BAD_PHONE, NUL_CHARS
 from tests.factories import create_patient, patient_payload
@@ -782,12 +783,10 @@ async def test_a_hostile_admin_login_is_refused(app, client, username):
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://testserver"
     ) as browser:
-        response = await browser.post(
-            "/admin/login", data={"username": username, "password": STAFF_PASSWORD}
-        )
-    assert response.status_code == 400
-    assert "Invalid credentials." in response.text
-    assert "set-cookie" not in response.headers
+        response = await admin_log_in(browser, username, STAFF_PASSWORD)
+        assert response.status_code == 400
+        assert "Invalid credentials." in response.text
+        assert (await browser.get("/admin/")).status_code == 302  # not logged in
 
 
 @pytest.mark.parametrize(

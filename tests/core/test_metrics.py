@@ -21,6 +21,7 @@ from app.core.config import PROJECT_ROOT, Settings
 from app.core.metrics import PoolCollector
 from app.db.database import Database
 from app.main import create_app
+from tests.admin.conftest import log_in as admin_log_in
 from tests.factories import create_patient
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -107,7 +108,7 @@ async def test_business_counters_move(client, anonymous):
     assert (await client.delete(url)).status_code == 204
     bad = {"username": "admin", "password": "not-the-password"}
     assert (await anonymous.post("/api/auth/token/", data=bad)).status_code == 401
-    admin_login = await anonymous.post("/admin/login", data=bad)
+    admin_login = await admin_log_in(anonymous, bad["username"], bad["password"])
     assert admin_login.status_code == 400, admin_login.text  # the admin's form, with its error
     after = await scrape(client)
 

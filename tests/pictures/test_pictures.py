@@ -20,6 +20,7 @@ from app.main import create_app
 from app.pictures.s3 import S3PictureStore
 from app.pictures.service import picture_store
 from app.pictures.stores import FolderPictureStore, PictureStore
+from tests.admin.conftest import log_in
 from tests.conftest import STAFF_PASSWORD
 from tests.factories import create_patient
 
@@ -306,8 +307,7 @@ async def test_the_admin_serves_and_removes_pictures_from_the_same_store(
         own.router.lifespan_context(own),
         httpx.AsyncClient(transport=transport, base_url="http://testserver") as staff,
     ):
-        form = {"username": "picture-admin", "password": STAFF_PASSWORD}
-        assert (await staff.post("/admin/login", data=form)).status_code == 302
+        assert (await log_in(staff, "picture-admin", STAFF_PASSWORD)).status_code == 302
         image = await staff.get(f"/admin/patient/picture/{patient['id']}")
         assert image.status_code == 200
         assert image.headers["content-type"] == "image/png"

@@ -1,0 +1,253 @@
+"""Staff self-service and staff management in the admin, through app.auth.staff in the audited
+unit of work: any staff member changes their own password; an admin lists, creates,
+deactivates and reactivates staff and resets their passwords (admins only, as the API's
+admin-only endpoints: a therapist has no menu entry and a 403 at every URL)."""
+
+import asyncio
+
+from sqladmin import BaseView, expose
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from wtforms import Form
+
+from app.admin.forms import (
+    PasswordChangeForm,
+    PasswordResetForm,
+    StaffCreateForm,
+    StaffForm,
+    validated,
+)
+from app.admin.services import AdminServices, client_address, current_staff, flash
+from app.admin.views import admins_only
+from app.auth.permissions import Principal
+from app.auth.schemas import PasswordChange, PasswordReset, StaffCreate
+from app.auth.staff import StaffService
+from app.core.errors import NotFound, PermissionDenied, Throttled, ValidationFailed
+from app.db.query import Row
+
+STAFF_ID_MAX = 2**31 - 1
+# The login page's query parameter after a password change.
+PASSWORD_CHANGED = "password_changed"  # noqa: S105
+
+
+def _services(view: object) -> AdminServices:
+    services = getattr(getattr(view, "_admin_ref", None), "services", None)
+    assert isinstance(services, AdminServices), "the view is added to a TherapyAdmin"
+    return services
+
+
+def _me(request: Request) -> Principal:
+    staff = current_staff(request)
+    assert staff is not None, "the authentication backend admits only staff"
+    return staff
+
+
+def _values(form: FormData, names: tuple[str, ...]) -> dict[str, str]:
+    return {name: value if isinstance(value := form.get(name), str) else "" for name in names}
+
+
+def _staff_id(request: Request) -> int:
+    pk = str(request.path_params.get("pk", ""))
+    if not (pk.isascii() and pk.isdigit() and len(pk) <= 10 and int(pk) <= STAFF_ID_MAX):
+        raise HTTPException(status_code=404)
+    return int(pk)
+
+
+class FormPage:
+    """What both views share: one form page, and the audited write behind it."""
+
+    async def _form_page(
+        self,
+        request: Request,
+        form: Form,
+        *,
+        title: str,
+        action: str,
+        submit: str,
+        status_code: int = 200,
+        subject: Row | None = None,
+    ) -> Response:
+        context = {
+            "form": form,
+            "title": title,
+            "action": action,
+            "submit": submit,
+            "subject": subject,
+        }
+        templates = getattr(self, "templates")  # noqa: B009 - set by sqladmin on the view class
+        response: Response = await templates.TemplateResponse(
+            request, "staff_form.html", context, status_code=status_code
+        )
+        return response
+
+
+class AccountView(FormPage, BaseView):
+    """The logged-in staff member's own account."""
+
+    name = "Change password"
+    icon = "fa-solid fa-key"
+
+    @expose("/account/password", methods=["GET", "POST"], identity="account-password")
+    async def change_password(self, request: Request) -> Response:
+        """Current password required; then every session of theirs ends, this one too. A wrong
+        current password counts as a failed login of the account from this address (the login's
+        limits and delays: LOGIN_RATE_LIMIT)."""
+        form = PasswordChangeForm()
+        status_code, headers = 200, {}
+        if request.method == "POST":
+            values = _values(await request.form(), ("current_password", "new_password"))
+            services = _services(self)
+            me, address = _me(request), client_address(request)
+            try:
+                if delay := await services.limiter.login_gate(me.key, address):
+                    await asyncio.sleep(delay)
+            except Throttled as error:
+                await services.audit_apart(
+                    request, "admin_change_own_password", None, error.status_code
+                )
+                form.form_errors.append("Too many wrong passwords. " + error.detail)
+                status_code, headers = error.status_code, error.headers
+            else:
+                try:
+                    async with services.work(request, "admin_change_own_password", None) as work:
+                        payload = validated(PasswordChange, values)
+                        staff = StaffService(work, services.sessions(work))
+                        await staff.change_password(me, payload)
+                except ValidationFailed as error:
+                    if "current_password" in error.errors:
+                        await services.limiter.failed_login(me.key, address)
+                    form.show_errors(error.errors)
+                    status_code = 400
+                else:
+                    request.session.clear()
+                    login = request.url_for("admin:login").include_query_params(
+                        **{PASSWORD_CHANGED: "1"}
+                    )
+                    return RedirectResponse(login, status_code=302)
+        response = await self._form_page(
+            request,
+            form,
+            title="Change your password",
+            action=str(request.url_for("admin:view-account-password")),
+            submit="Change password",
+            status_code=status_code,
+        )
+        response.headers.update(headers)
+        return response
+
+
+class StaffView(FormPage, BaseView):
+    """Staff accounts, for admins."""
+
+    name = "Staff"
+    icon = "fa-solid fa-user-gear"
+
+    def is_accessible(self, request: Request) -> bool:
+        return admins_only(request)
+
+    def is_visible(self, request: Request) -> bool:
+        return admins_only(request)
+
+    @expose("/staff", methods=["GET"], identity="staff")
+    async def staff_list(self, request: Request) -> Response:
+        services = _services(self)
+        async with services.work(request, "admin_list_staff", None) as work:
+            rows = await StaffService(work, services.sessions(work)).list()
+        context = {"staff": rows, "me": _me(request)}
+        response: Response = await self.templates.TemplateResponse(
+            request, "staff_list.html", context
+        )
+        return response
+
+    @expose("/staff/new", methods=["GET", "POST"], identity="staff-create")
+    async def staff_create(self, request: Request) -> Response:
+        form = StaffCreateForm()
+        if request.method == "POST":
+            values = _values(await request.form(), ("username", "email", "role", "password"))
+            form = StaffCreateForm(data={k: v for k, v in values.items() if k != "password"})
+            services = _services(self)
+            try:
+                async with services.work(request, "admin_create_staff", None) as work:
+                    payload = validated(StaffCreate, values)
+                    created = await StaffService(work, services.sessions(work)).create(payload)
+            except ValidationFailed as error:
+                form.show_errors(error.errors)
+            else:
+                flash(request, f"Staff member {created['username']} created.")
+                return self._to_list(request)
+        return await self._form_page(
+            request,
+            form,
+            title="New staff member",
+            action=str(request.url_for("admin:view-staff-create")),
+            submit="Create",
+            status_code=400 if form.errors or form.form_errors else 200,
+        )
+
+    @expose("/staff/{pk}/password", methods=["GET", "POST"], identity="staff-password")
+    async def staff_password(self, request: Request) -> Response:
+        """An admin sets a staff member's password; their sessions end."""
+        staff_id = _staff_id(request)
+        services = _services(self)
+        form: StaffForm = PasswordResetForm()
+        action = "admin_reset_staff_password" if request.method == "POST" else "admin_get_staff"
+        values = _values(await request.form(), ("password",))
+        try:
+            async with services.work(request, action, None) as work:
+                staff = StaffService(work, services.sessions(work))
+                if request.method == "POST":
+                    payload = validated(PasswordReset, values)
+                    subject = await staff.reset_password(_me(request), staff_id, payload)
+                else:
+                    subject = await staff.get(staff_id)
+        except NotFound:
+            raise HTTPException(status_code=404) from None
+        except PermissionDenied as error:
+            flash(request, error.detail, error=True)
+            return self._to_list(request)
+        except ValidationFailed as error:
+            form.show_errors(error.errors)
+            async with services.work(request, "admin_get_staff", None) as work:
+                subject = await StaffService(work, services.sessions(work)).get(staff_id)
+        else:
+            if request.method == "POST":
+                flash(request, f"Password of {subject['username']} reset; their sessions ended.")
+                return self._to_list(request)
+        return await self._form_page(
+            request,
+            form,
+            title=f"Reset the password of {subject['username']}",
+            action=str(request.url_for("admin:view-staff-password", pk=staff_id)),
+            submit="Reset password",
+            status_code=400 if form.errors or form.form_errors else 200,
+            subject=subject,
+        )
+
+    @expose("/staff/{pk}/active", methods=["POST"], identity="staff-active")
+    async def staff_active(self, request: Request) -> Response:
+        """Deactivate (their sessions end) or reactivate a staff member; never oneself."""
+        staff_id = _staff_id(request)
+        active = (await request.form()).get("active") == "1"
+        services = _services(self)
+        action = "admin_reactivate_staff" if active else "admin_deactivate_staff"
+        try:
+            async with services.work(request, action, None) as work:
+                staff = StaffService(work, services.sessions(work))
+                row = await staff.set_active(_me(request), staff_id, active=active)
+        except NotFound:
+            raise HTTPException(status_code=404) from None
+        except PermissionDenied as error:
+            flash(request, error.detail, error=True)
+            return self._to_list(request)
+        done = "reactivated" if active else "deactivated; their sessions ended"
+        flash(request, f"Staff member {row['username']} {done}.")
+        return self._to_list(request)
+
+    def _to_list(self, request: Request) -> Response:
+        return RedirectResponse(request.url_for("admin:view-staff"), status_code=302)
+
+
+def staff_views() -> list[type[BaseView]]:
+    return [AccountView, StaffView]

@@ -1,0 +1,127 @@
+"""Staff accounts: made from the command line (`createstaff`) or by an admin in the admin through
+one path (`add_staff`); a password changed by its owner, who gives the current one, or reset by
+an admin; an account deactivated and reactivated by an admin.
+
+A new password follows app.auth.passwords (the Password type, and not too like the username or
+e-mail address). Changing or resetting a password, or deactivating the account, ends every
+session of that staff member: a stolen cookie or token stops working with the old password.
+"""
+
+import asyncpg
+
+from app.audit.work import UnitOfWork
+from app.auth.passwords import check_similarity
+from app.auth.permissions import Principal, staff_principal
+from app.auth.repository import StaffRepository
+from app.auth.schemas import PasswordChange, PasswordReset, StaffCreate
+from app.auth.sessions import Sessions
+from app.core.errors import NotFound, PermissionDenied, ValidationFailed
+from app.core.security import hash_password, verify_password
+from app.db.query import Executor, Row
+
+USERNAME_TAKEN = "A staff member with this username already exists."
+EMAIL_TAKEN = "A staff member with this e-mail address already exists."
+WRONG_PASSWORD = "Your current password is not correct."  # noqa: S105
+NOT_YOURSELF = "You cannot deactivate your own account."
+OWN_PASSWORD = "Change your own password with your current one (Change password)."  # noqa: S105
+
+
+def _attributes(username: str, email: str | None) -> list[tuple[str, str | None]]:
+    return [("username", username), ("e-mail address", email)]
+
+
+async def add_staff(
+    executor: Executor, *, username: str, email: str | None, role: str, password: str
+) -> Row:
+    """A new active staff member (the command line's and the admin's one path). A taken username
+    or e-mail address is a ValidationFailed on its field."""
+    password_hash = await hash_password(password)
+    try:
+        return await StaffRepository(executor).add(
+            username=username, email=email, role=role, password_hash=password_hash
+        )
+    except asyncpg.UniqueViolationError as error:
+        if "email" in (error.constraint_name or ""):
+            raise ValidationFailed.on("email", EMAIL_TAKEN) from None
+        raise ValidationFailed.on("username", USERNAME_TAKEN) from None
+
+
+class StaffService:
+    """Staff management in an audited unit of work (the admin's)."""
+
+    def __init__(self, work: UnitOfWork, sessions: Sessions) -> None:
+        self.work = work
+        self.sessions = sessions
+        self.staff = StaffRepository(work)
+
+    async def list(self) -> list[Row]:
+        return await self.staff.list()
+
+    async def get(self, staff_id: int) -> Row:
+        account = await self._account(staff_id)
+        del account["password_hash"]
+        return account
+
+    async def create(self, payload: StaffCreate) -> Row:
+        check_similarity(payload.password, _attributes(payload.username, payload.email))
+        return await add_staff(
+            self.work,
+            username=payload.username,
+            email=payload.email,
+            role=payload.role,
+            password=payload.password,
+        )
+
+    async def change_password(self, staff: Principal, payload: PasswordChange) -> None:
+        """The staff member's own password, once their current one is verified."""
+        account = await self._account(int(staff.id))
+        await self.work.idle()  # no pooled connection held through the hashes
+        valid, _ = await verify_password(payload.current_password, account["password_hash"])
+        if not valid:
+            raise ValidationFailed.on("current_password", WRONG_PASSWORD)
+        check_similarity(
+            payload.new_password,
+            _attributes(account["username"], account["email"]),
+            field="new_password",
+        )
+        await self._set_password(account, payload.new_password)
+
+    async def reset_password(self, admin: Principal, staff_id: int, payload: PasswordReset) -> Row:
+        """An admin sets another staff member's password (their own needs the current one)."""
+        if str(staff_id) == admin.id:
+            raise PermissionDenied(OWN_PASSWORD)
+        account = await self._account(staff_id)
+        check_similarity(payload.password, _attributes(account["username"], account["email"]))
+        await self.work.idle()
+        await self._set_password(account, payload.password)
+        del account["password_hash"]
+        return account
+
+    async def set_active(self, admin: Principal, staff_id: int, *, active: bool) -> Row:
+        """Deactivate (their sessions end) or reactivate a staff member; never oneself."""
+        if not active and str(staff_id) == admin.id:
+            raise PermissionDenied(NOT_YOURSELF)
+        await self.work.begin()
+        row = await self.staff.set_active(staff_id, active=active)
+        if row is None:
+            raise NotFound
+        if not active:
+            await self.sessions.end_all(_principal(row))
+        return row
+
+    async def _account(self, staff_id: int) -> Row:
+        account = await self.staff.account(staff_id)
+        if account is None:
+            raise NotFound
+        return account
+
+    async def _set_password(self, account: Row, password: str) -> None:
+        password_hash = await hash_password(password)
+        await self.work.begin()
+        if await self.staff.set_password_hash(account["id"], password_hash) is None:
+            raise NotFound
+        await self.sessions.end_all(_principal(account))
+
+
+def _principal(row: Row) -> Principal:
+    return staff_principal(row["id"], row["username"], row["role"])
