@@ -65,7 +65,8 @@ _PIXEL_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16
 
 
 def _mib(n_bytes: int) -> str:
-    return f"{n_bytes / (1024 * 1024):g} MiB"
+    mib, rest = divmod(n_bytes, 1024 * 1024)
+    return f"{mib} MiB" if not rest else f"{n_bytes} bytes"
 
 
 def _target_mode(image: Image.Image) -> str:
