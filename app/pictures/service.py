@@ -1,10 +1,8 @@
 """A patient's profile picture: checked and re-encoded, stored, referenced by the patient."""
 
 import asyncio
-from functools import partial
 
 import anyio
-import anyio.to_thread
 from starlette.responses import StreamingResponse
 
 from app.audit.work import UnitOfWork
@@ -73,20 +71,19 @@ class PictureService:
             raise ServiceUnavailable(
                 "Too many pictures are being processed, try again shortly.", headers=RETRY_AFTER
             ) from None
-        try:
-            # anyio, not asyncio.to_thread: a cancelled request waits for its thread to finish,
-            # so the slot is freed only when the pixels are.
-            return await anyio.to_thread.run_sync(
-                partial(
-                    clean_picture,
-                    data,
-                    max_bytes=self.settings.picture_max_bytes,
-                    max_side=self.settings.picture_max_side,
-                    max_decoded_bytes=self.settings.picture_max_decoded_bytes,
-                )
+        # The slot is freed when the thread ends, not when the request does: a cancelled request
+        # leaves its decode running (a thread cannot be stopped), and its pixels in memory.
+        decode = asyncio.ensure_future(
+            asyncio.to_thread(
+                clean_picture,
+                data,
+                max_bytes=self.settings.picture_max_bytes,
+                max_side=self.settings.picture_max_side,
+                max_decoded_bytes=self.settings.picture_max_decoded_bytes,
             )
-        finally:
-            self.decodes.release()
+        )
+        decode.add_done_callback(lambda _: self.decodes.release())
+        return await asyncio.shield(decode)
 
     async def download(self, patient_id: str) -> StreamingResponse:
         """The picture's bytes; 404 when the patient has none."""

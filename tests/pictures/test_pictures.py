@@ -519,3 +519,35 @@ async def test_no_free_decode_slot_in_time_is_a_503(client, app, settings, store
     assert (await client.get(f"/api/patients/{patient['id']}/")).json()["profile_picture"] is None
     retried = await client.put(picture_path(patient["id"]), **upload(image_bytes("JPEG")))
     assert retried.status_code == 200
+
+
+async def test_a_cancelled_upload_keeps_its_slot_until_its_decode_ends(client, app, monkeypatch):
+    """The thread cannot be stopped: its slot is freed when it ends, not when the request goes."""
+    entered, finish = threading.Event(), threading.Event()
+
+    def probe(*args: object, **kwargs: object) -> object:
+        entered.set()
+        finish.wait(10)
+        return clean_picture(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(picture_service, "clean_picture", probe)
+    patient = await create_patient(client)
+    shared = app.state.picture_decodes
+    app.state.picture_decodes = slot = asyncio.Semaphore(1)
+    try:
+        request = asyncio.create_task(
+            client.put(picture_path(patient["id"]), **upload(image_bytes("JPEG")))
+        )
+        assert await asyncio.to_thread(entered.wait, 10)
+        request.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await request
+        assert slot.locked()  # the request is gone, its decode still runs
+        finish.set()
+        async with asyncio.timeout(10):
+            await slot.acquire()  # freed once the decode ends
+        slot.release()
+    finally:
+        finish.set()
+        app.state.picture_decodes = shared
+    assert (await client.get(f"/api/patients/{patient['id']}/")).json()["profile_picture"] is None
