@@ -31,7 +31,7 @@ from app.health import routes as health
 from app.mail.mailer import mailer_for
 from app.patients import routes as patients
 from app.pictures import routes as pictures
-from app.pictures.service import picture_store
+from app.pictures.service import decode_slots, picture_store
 from app.wallet import routes as wallet
 
 DESCRIPTION = """
@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.tokens = Tokens(settings)
     app.state.pictures = picture_store(settings)
     app.state.mailer = mailer_for(settings)
+    app.state.picture_decodes = decode_slots(settings)
     configure_logging(settings)
     install_error_handlers(app)
     # Inside CORS and the security headers, so a 413 carries them too.

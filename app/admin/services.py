@@ -5,6 +5,7 @@ The database and the engine are made in the app's lifespan, after the admin is m
 admin reaches them through the app rather than holding them.
 """
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +63,11 @@ class AdminServices:
     def pictures(self) -> PictureStore:
         pictures: PictureStore = self.app.state.pictures
         return pictures
+
+    @property
+    def picture_decodes(self) -> asyncio.Semaphore:
+        decodes: asyncio.Semaphore = self.app.state.picture_decodes
+        return decodes
 
     def work(self, request: Request, action: str, patient_id: str | None) -> UnitOfWork:
         """The logged-in staff member's unit of work for one admin action, audited as `action`

@@ -482,7 +482,9 @@ class PatientAdmin(ClinicView, model=Patient):
             raise HTTPException(status_code=404)
         try:
             async with services.work(request, "admin_get_picture", pk) as work:
-                pictures = PictureService(work, services.pictures, services.settings)
+                pictures = PictureService(
+                    work, services.pictures, services.settings, services.picture_decodes
+                )
                 return await pictures.download(pk)
         except NotFound:
             raise HTTPException(status_code=404) from None

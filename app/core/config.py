@@ -53,6 +53,27 @@ class Settings(BaseSettings):
     )
     picture_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
     picture_max_side: int = Field(default=4096, ge=1)
+    # Pillow keeps 1 byte a pixel for 1, L and P images, 2 for I;16 and 4 for all else (RGB
+    # included; 16-bit PNG samples are narrowed to 8 bits): 4096x4096 in RGB(A) is 64 MiB. A
+    # decode holds about twice this (the decoded and the converted pixels), so a worker's peak is
+    # about PICTURE_DECODE_CONCURRENCY x 2 x PICTURE_MAX_DECODED_BYTES.
+    picture_max_decoded_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1,
+        description="Largest picture in memory once decoded (width x height x Pillow's bytes per "
+        "pixel, of the decoded and of the re-encoded mode), from the header, before decoding; "
+        "400 above. 64 MiB admits any 4096x4096 image.",
+    )
+    picture_decode_concurrency: int = Field(
+        default=2,
+        ge=1,
+        description="Pictures decoded at once per worker process; further uploads wait for a slot.",
+    )
+    picture_decode_wait_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long an upload waits for a decode slot before a 503 with Retry-After.",
+    )
     # Profile pictures in S3-compatible object storage instead of MEDIA_DIR. Credentials and
     # region come from boto's own chain (AWS_ACCESS_KEY_ID, AWS_PROFILE, a role), never from here.
     pictures_s3_bucket: str | None = Field(

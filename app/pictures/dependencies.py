@@ -1,3 +1,4 @@
+import asyncio
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -18,8 +19,9 @@ PictureStoreDep = Annotated[PictureStore, Depends(_picture_store)]
 
 
 def picture_service(caller: Caller) -> PictureService:
-    """The caller's picture service, over the app's one store."""
+    """The caller's picture service, over the app's one store and decode slots."""
     state = caller.request.app.state
     settings: Settings = state.settings
     store: PictureStore = state.pictures
-    return PictureService(caller.work, store, settings)
+    decodes: asyncio.Semaphore = state.picture_decodes
+    return PictureService(caller.work, store, settings, decodes)

@@ -23,7 +23,7 @@ class Picture:
     extension: str
 
 
-def clean_picture(data: bytes, *, max_bytes: int, max_side: int) -> Picture:
+def clean_picture(data: bytes, *, max_bytes: int, max_side: int, max_decoded_bytes: int) -> Picture:
     """The image re-encoded from its pixels alone: no EXIF, GPS, ICC or text chunks survive."""
     if len(data) > max_bytes:
         raise PayloadTooLarge(max_bytes)
@@ -39,21 +39,51 @@ def clean_picture(data: bytes, *, max_bytes: int, max_side: int) -> Picture:
                 raise ValidationFailed.on(
                     "file", f"Image must be at most {max_side}x{max_side} pixels."
                 )
+            mode = _target_mode(image)
+            if decoded_bytes(width, height, image.mode, mode) > max_decoded_bytes:
+                raise ValidationFailed.on(
+                    "file",
+                    f"Image is too large to decode: at most {_mib(max_decoded_bytes)} of pixels "
+                    "(width x height x bytes per pixel).",
+                )
             image.load()
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise UnsupportedMediaType(NOT_AN_IMAGE) from None
     except (OSError, ValueError, SyntaxError):  # truncated or corrupt image data
         raise UnsupportedMediaType(NOT_AN_IMAGE) from None
-    return _reencode(image)
+    return _reencode(image, mode)
 
 
-def _reencode(image: Image.Image) -> Picture:
+def decoded_bytes(width: int, height: int, *modes: str) -> int:
+    """Bytes Pillow allocates for the pixels in the widest of `modes`: 1 a pixel for 1, L and P,
+    2 for I;16, 4 for every other mode (RGB included, and 16-bit PNG RGB(A), narrowed to 8 bits
+    a sample as it is decoded)."""
+    return width * height * max(_PIXEL_BYTES.get(mode, 4) for mode in modes)
+
+
+_PIXEL_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
+
+
+def _mib(n_bytes: int) -> str:
+    mib, rest = divmod(n_bytes, 1024 * 1024)
+    return f"{mib} MiB" if not rest else f"{n_bytes} bytes"
+
+
+def _target_mode(image: Image.Image) -> str:
+    """The mode the picture is re-encoded in, known from the header alone."""
+    has_alpha = "A" in image.getbands() or "transparency" in image.info
+    return "RGBA" if has_alpha and image.format != "JPEG" else "RGB"
+
+
+def _reencode(image: Image.Image, mode: str) -> Picture:
+    # At most two copies of the pixels at any time: the decoded ones and the clean ones.
     image_format = image.format or "PNG"
-    upright = ImageOps.exif_transpose(image)
-    has_alpha = "A" in upright.getbands() or "transparency" in upright.info
-    mode = "RGBA" if has_alpha and image_format != "JPEG" else "RGB"
-    pixels = upright.convert(mode)
-    clean = Image.frombytes(mode, pixels.size, pixels.tobytes())
+    ImageOps.exif_transpose(image, in_place=True)
+    pixels = image.convert(mode)
+    image.close()
+    clean = Image.new(mode, pixels.size)  # no info, EXIF or ICC profile to carry over
+    clean.paste(pixels)
+    pixels.close()
     out = io.BytesIO()
     if image_format == "JPEG":
         clean.save(out, "JPEG", quality=90, optimize=True)

@@ -7,11 +7,13 @@ from starlette.responses import StreamingResponse
 
 from app.audit.work import UnitOfWork
 from app.core.config import Settings
-from app.core.errors import NotFound
+from app.core.errors import NotFound, ServiceUnavailable
 from app.db.query import Row
 from app.patients.repository import PatientRepository
-from app.pictures.images import clean_picture
+from app.pictures.images import Picture, clean_picture
 from app.pictures.stores import FolderPictureStore, PictureStore
+
+RETRY_AFTER = {"Retry-After": "5"}
 
 
 def picture_store(settings: Settings) -> PictureStore:
@@ -27,22 +29,30 @@ def picture_store(settings: Settings) -> PictureStore:
     return FolderPictureStore(settings.pictures_dir)
 
 
+def decode_slots(settings: Settings) -> asyncio.Semaphore:
+    """The worker process's decode slots: at most PICTURE_DECODE_CONCURRENCY pictures are in
+    memory at once, each at most about twice PICTURE_MAX_DECODED_BYTES."""
+    return asyncio.Semaphore(settings.picture_decode_concurrency)
+
+
 class PictureService:
-    def __init__(self, work: UnitOfWork, store: PictureStore, settings: Settings) -> None:
+    def __init__(
+        self,
+        work: UnitOfWork,
+        store: PictureStore,
+        settings: Settings,
+        decodes: asyncio.Semaphore,
+    ) -> None:
         self.work = work
         self.store = store
         self.settings = settings
+        self.decodes = decodes
         self.patients = PatientRepository(work)
 
     async def upload(self, patient_id: str, data: bytes) -> tuple[Row, str | None]:
         """Decode, re-encode and store the picture, then point the patient at it; returns the
         patient and the picture it replaced, to remove once the work is committed."""
-        picture = await asyncio.to_thread(
-            clean_picture,
-            data,
-            max_bytes=self.settings.picture_max_bytes,
-            max_side=self.settings.picture_max_side,
-        )
+        picture = await self._decode(data)
         name = await self.store.save(picture)
         try:
             return await self.work.completed_by(self.patients.replace_picture(patient_id, name))
@@ -50,6 +60,30 @@ class PictureService:
             with anyio.CancelScope(shield=True):  # also when the request was cancelled
                 await self.store.remove(name)
             raise
+
+    async def _decode(self, data: bytes) -> Picture:
+        """The picture checked and re-encoded in a worker thread, once a decode slot is free;
+        503 when none frees up within PICTURE_DECODE_WAIT_SECONDS."""
+        try:
+            async with asyncio.timeout(self.settings.picture_decode_wait_seconds):
+                await self.decodes.acquire()
+        except TimeoutError:
+            raise ServiceUnavailable(
+                "Too many pictures are being processed, try again shortly.", headers=RETRY_AFTER
+            ) from None
+        # The slot is freed when the thread ends, not when the request does: a cancelled request
+        # leaves its decode running (a thread cannot be stopped), and its pixels in memory.
+        decode = asyncio.ensure_future(
+            asyncio.to_thread(
+                clean_picture,
+                data,
+                max_bytes=self.settings.picture_max_bytes,
+                max_side=self.settings.picture_max_side,
+                max_decoded_bytes=self.settings.picture_max_decoded_bytes,
+            )
+        )
+        decode.add_done_callback(lambda _: self.decodes.release())
+        return await asyncio.shield(decode)
 
     async def download(self, patient_id: str) -> StreamingResponse:
         """The picture's bytes; 404 when the patient has none."""

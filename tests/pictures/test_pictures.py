@@ -3,11 +3,17 @@
 The storage tests run twice: against the folder store and against S3-compatible object storage
 (moto's server, a real HTTP S3 API on a local port)."""
 
+import asyncio
 import contextlib
+import functools
 import io
 import re
 import socket
+import struct
+import threading
+import time
 import uuid
+import zlib
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -16,7 +22,10 @@ from PIL import Image
 
 from app.auth.commands import create_staff
 from app.core.config import Settings
+from app.core.errors import UnsupportedMediaType, ValidationFailed
 from app.main import create_app
+from app.pictures import service as picture_service
+from app.pictures.images import clean_picture, decoded_bytes
 from app.pictures.s3 import S3PictureStore
 from app.pictures.service import picture_store
 from app.pictures.stores import FolderPictureStore, PictureStore
@@ -40,6 +49,25 @@ def jpeg_with_gps() -> bytes:
     exif[0x010F] = "SpyCam"  # Make
     exif[0x8825] = {1: "N", 2: (48.0, 51.0, 29.0), 3: "E", 4: (2.0, 17.0, 40.0)}  # GPSInfo
     return image_bytes("JPEG", exif=exif)
+
+
+@functools.cache
+def png_16bit_rgba(width: int, height: int) -> bytes:
+    """A valid 16-bit RGBA PNG of one colour: kilobytes compressed, width x height x 8 bytes
+    of samples inflated."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    row = b"\x00" + b"\x12\x34\x56\x78\x9a\xbc\xff\xff" * width  # filter byte, then pixels
+    packer = zlib.compressobj(9)
+    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 16, 6, 0, 0, 0)  # 16 bits, RGBA
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    )
 
 
 def upload(
@@ -375,3 +403,151 @@ async def test_who_may_upload_read_and_delete(client, staff_client, anonymous, l
         await anonymous.delete(picture_path(other["id"]), headers=as_patient)
     ).status_code == 403
     assert (await anonymous.delete(picture_path(own["id"]), headers=as_patient)).status_code == 204
+
+
+def test_the_decoded_size_is_what_pillow_allocates():
+    """From the header alone: Pillow narrows 16-bit PNG RGBA to 8 bits a sample, and keeps RGB
+    in 4 bytes a pixel, so every 4096x4096 colour image is 64 MiB once decoded."""
+    sixteen_bit = Image.open(io.BytesIO(png_16bit_rgba(4096, 4096)))
+    assert sixteen_bit.mode == "RGBA"
+    assert len(png_16bit_rgba(4096, 4096)) < 1024 * 1024
+    assert decoded_bytes(4096, 4096, sixteen_bit.mode, "RGBA") == 64 * 1024 * 1024
+    assert decoded_bytes(4096, 4096, "RGB", "RGB") == 64 * 1024 * 1024
+    assert decoded_bytes(4096, 4096, "I;16", "RGB") == 64 * 1024 * 1024
+    assert decoded_bytes(4096, 4096, "L") == 16 * 1024 * 1024
+    assert decoded_bytes(100, 10, "I;16") == 2000
+
+
+def test_the_limit_is_checked_before_decoding():
+    """Refused from the header: these pixel data are garbage (a 415 if they were decoded)."""
+    valid = png_16bit_rgba(4096, 4096)
+    header_only = valid[: 8 + 25] + struct.pack(">I", 4) + b"IDAT" + b"junk" + b"\0\0\0\0"
+    limit = 63 * 1024 * 1024
+    with pytest.raises(ValidationFailed) as refused:
+        clean_picture(header_only, max_bytes=1024, max_side=4096, max_decoded_bytes=limit)
+    assert refused.value.errors == {
+        "file": [
+            "Image is too large to decode: at most 63 MiB of pixels "
+            "(width x height x bytes per pixel)."
+        ]
+    }
+    with pytest.raises(UnsupportedMediaType):
+        clean_picture(
+            header_only, max_bytes=1024, max_side=4096, max_decoded_bytes=64 * 1024 * 1024
+        )
+
+
+async def test_more_decoded_memory_than_the_limit_is_refused(client, stored, settings, monkeypatch):
+    """8192x4096 in 16-bit RGBA: a few hundred kB sent, 128 MiB once decoded."""
+    monkeypatch.setattr(settings, "picture_max_side", 8192)
+    patient = await create_patient(client)
+    before = stored()
+    data = png_16bit_rgba(8192, 4096)
+    assert len(data) < settings.picture_max_bytes
+    response = await client.put(
+        picture_path(patient["id"]), **upload(data, "deep.png", "image/png")
+    )
+    assert response.status_code == 400, response.text
+    assert response.json() == {
+        "file": [
+            "Image is too large to decode: at most 64 MiB of pixels "
+            "(width x height x bytes per pixel)."
+        ]
+    }
+    assert stored() == before
+    assert (await client.get(f"/api/patients/{patient['id']}/")).json()["profile_picture"] is None
+
+
+async def test_a_4096_pixel_photo_still_passes(client):
+    patient = await create_patient(client)
+    photo = Image.radial_gradient("L").resize((4096, 4096)).convert("RGB")
+    out = io.BytesIO()
+    photo.save(out, "JPEG", quality=85)
+    response = await client.put(picture_path(patient["id"]), **upload(out.getvalue()))
+    assert response.status_code == 200, response.text
+    served = await client.get(picture_path(patient["id"]))
+    assert Image.open(io.BytesIO(served.content)).size == (4096, 4096)
+
+
+async def test_no_more_decodes_at_once_than_the_setting(client, settings, monkeypatch):
+    """Eight uploads at once: never more than PICTURE_DECODE_CONCURRENCY in a decode, and the
+    others wait for a slot rather than fail."""
+    lock = threading.Lock()
+    running = 0
+    most = 0
+
+    def probe(*args: object, **kwargs: object) -> object:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        try:
+            time.sleep(0.05)
+            return clean_picture(*args, **kwargs)  # type: ignore[arg-type]
+        finally:
+            with lock:
+                running -= 1
+
+    monkeypatch.setattr(picture_service, "clean_picture", probe)
+    patients = [await create_patient(client) for _ in range(8)]
+    responses = await asyncio.gather(
+        *(
+            client.put(picture_path(patient["id"]), **upload(image_bytes("JPEG")))
+            for patient in patients
+        )
+    )
+    assert [response.status_code for response in responses] == [200] * 8
+    assert most == settings.picture_decode_concurrency == 2
+
+
+async def test_no_free_decode_slot_in_time_is_a_503(client, app, settings, stored, monkeypatch):
+    monkeypatch.setattr(settings, "picture_decode_wait_seconds", 0.05)
+    patient = await create_patient(client)
+    before = stored()
+    slots: asyncio.Semaphore = app.state.picture_decodes
+    for _ in range(settings.picture_decode_concurrency):
+        await slots.acquire()
+    try:
+        response = await client.put(picture_path(patient["id"]), **upload(image_bytes("JPEG")))
+    finally:
+        for _ in range(settings.picture_decode_concurrency):
+            slots.release()
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert set(response.json()) == {"detail"}
+    assert stored() == before
+    assert (await client.get(f"/api/patients/{patient['id']}/")).json()["profile_picture"] is None
+    retried = await client.put(picture_path(patient["id"]), **upload(image_bytes("JPEG")))
+    assert retried.status_code == 200
+
+
+async def test_a_cancelled_upload_keeps_its_slot_until_its_decode_ends(client, app, monkeypatch):
+    """The thread cannot be stopped: its slot is freed when it ends, not when the request goes."""
+    entered, finish = threading.Event(), threading.Event()
+
+    def probe(*args: object, **kwargs: object) -> object:
+        entered.set()
+        finish.wait(10)
+        return clean_picture(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(picture_service, "clean_picture", probe)
+    patient = await create_patient(client)
+    shared = app.state.picture_decodes
+    app.state.picture_decodes = slot = asyncio.Semaphore(1)
+    try:
+        request = asyncio.create_task(
+            client.put(picture_path(patient["id"]), **upload(image_bytes("JPEG")))
+        )
+        assert await asyncio.to_thread(entered.wait, 10)
+        request.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await request
+        assert slot.locked()  # the request is gone, its decode still runs
+        finish.set()
+        async with asyncio.timeout(10):
+            await slot.acquire()  # freed once the decode ends
+        slot.release()
+    finally:
+        finish.set()
+        app.state.picture_decodes = shared
+    assert (await client.get(f"/api/patients/{patient['id']}/")).json()["profile_picture"] is None
