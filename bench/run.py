@@ -148,6 +148,7 @@ def service_env(url: str, out: Path, reuse: bool, one_core: bool = False) -> dic
         "DATA_DIR": str(out / "data"),
         "API_RATE_LIMIT": "1000000000/minute",
         "LOG_LEVEL": "warning",
+        "ALLOWED_HOSTS": '["127.0.0.1"]',  # production checks the Host, as deployed
     }
     if one_core:
         for name in ("LOG_LEVEL", "LOG_FORMAT"):
@@ -626,6 +627,7 @@ def service_settings(url: str, env: dict[str, str]) -> Any:
         secret_key=env["SECRET_KEY"],
         phi_encryption_keys=env["PHI_ENCRYPTION_KEYS"],
         api_rate_limit=env["API_RATE_LIMIT"],
+        allowed_hosts=json.loads(env["ALLOWED_HOSTS"]),
         data_dir=Path(env["DATA_DIR"]),
         log_level="warning",  # the app in this process (capture) configures its logging
     )
