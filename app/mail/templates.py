@@ -27,7 +27,11 @@ def render(name: str, *, sender: str, to: str, **values: object) -> EmailMessage
     message["From"] = sender
     message["To"] = to
     message["Message-ID"] = make_msgid(domain=_domain(sender))
-    message.set_content(body.substitute(values))
+    text = body.substitute(values)
+    # Plain ASCII goes as it is, so that the link reads whole in any client and in an outbox
+    # file (quoted-printable would write its "=" as "=3D" and break its long line).
+    fits = text.isascii() and all(len(line) < 998 for line in text.splitlines())
+    message.set_content(text, cte="7bit" if fits else "quoted-printable")
     return message
 
 

@@ -107,3 +107,27 @@ async def test_an_outbox_that_cannot_be_written_is_a_warning(tmp_path, caplog):
 @pytest.mark.parametrize("tls", ["none", "starttls", "tls"])
 def test_the_tls_setting_takes_three_values(tmp_path, tls):
     assert _smtp_settings(25, data_dir=tmp_path, mail_smtp_tls=tls).mail_smtp_tls == tls
+
+
+def test_an_ascii_mail_is_written_as_it_reads():
+    """The link must read whole in an outbox file: no quoted-printable "=3D" or soft breaks."""
+    link = "http://127.0.0.1:8000/reset-password?token=" + "T" * 43
+    message = render(
+        "password_reset", sender="a@b.example", to="c@d.example", link=link, token="T", minutes=30
+    )
+    raw = message.as_bytes()
+    assert b"Content-Transfer-Encoding: 7bit" in raw
+    assert link.encode() in raw
+
+
+def test_a_mail_with_other_characters_is_still_encoded():
+    message = render(
+        "password_reset",
+        sender="a@b.example",
+        to="c@d.example",
+        link="l",
+        token="\u00e9",
+        minutes=1,
+    )
+    assert b"Content-Transfer-Encoding: quoted-printable" in message.as_bytes()
+    assert "\u00e9" in message.get_content()
