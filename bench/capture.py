@@ -87,7 +87,7 @@ async def capture(
         await app.state.database.log_queries(record)
 
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
             login = await client.post(
                 "/api/auth/token/", data={"username": username, "password": password}
             )
