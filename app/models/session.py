@@ -1,16 +1,17 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, func
+from sqlalchemy import CheckConstraint, ForeignKey, String, func
 from sqlalchemy.dialects.postgresql import TIMESTAMP, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base
+from app.models.account import OwnedByAccount
 
 SESSION_KINDS = ("api", "admin")
 
 
-class AuthSession(Base):
+class AuthSession(OwnedByAccount, Base):
     """One login: of a staff member or of a patient, through the API or the admin. An access
     token names its session, and is good only while the session is open; deleting the account
     deletes its sessions, so a token never outlives the account it was issued for, even if an
@@ -20,12 +21,6 @@ class AuthSession(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     kind: Mapped[str] = mapped_column(String(8))
-    staff_id: Mapped[int | None] = mapped_column(
-        Integer, ForeignKey("staff.id", ondelete="CASCADE")
-    )
-    patient_id: Mapped[str | None] = mapped_column(
-        String(9), ForeignKey("patients.id", ondelete="CASCADE")
-    )
     created_at: Mapped[datetime] = mapped_column(
         TIMESTAMP(timezone=True), server_default=func.now()
     )
@@ -33,12 +28,8 @@ class AuthSession(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(TIMESTAMP(timezone=True))
 
     __table_args__ = (
-        CheckConstraint("(staff_id IS NULL) <> (patient_id IS NULL)", name="one_account"),
+        *OwnedByAccount.account_constraints("auth_sessions"),
         CheckConstraint("kind IN ('api', 'admin')", name="kind_choice"),
-        Index("ix_auth_sessions_staff_id", "staff_id", postgresql_where="staff_id IS NOT NULL"),
-        Index(
-            "ix_auth_sessions_patient_id", "patient_id", postgresql_where="patient_id IS NOT NULL"
-        ),
     )
 
 
