@@ -18,6 +18,7 @@ export type PatientUpdate = Schemas["PatientUpdate"];
 export type SessionCreate = Schemas["SessionCreate"];
 export type WalletUpdate = Schemas["WalletUpdate"];
 export type Token = Schemas["Token"];
+export type PasswordResetConfirm = Schemas["PasswordResetConfirm"];
 export type PatientListQuery = NonNullable<operations["list_patients"]["parameters"]["query"]>;
 export type AuditQuery = NonNullable<operations["list_audit_events"]["parameters"]["query"]>;
 export type PageQuery = NonNullable<
@@ -62,6 +63,13 @@ export function createPatientApi(baseUrl: string, token: () => string | undefine
         bodySerializer: formEncoded,
         headers: { "Content-Type": "application/x-www-form-urlencoded" },
       }),
+    refresh: (refreshToken: string) =>
+      client.POST("/api/auth/refresh/", { body: { refresh_token: refreshToken } }),
+    logout: () => client.POST("/api/auth/logout/"),
+    request_password_reset: (username: string) =>
+      client.POST("/api/auth/password-reset/", { body: { username } }),
+    confirm_password_reset: (body: PasswordResetConfirm) =>
+      client.POST("/api/auth/password-reset/confirm/", { body }),
 
     list_patients: (query: PatientListQuery = {}) =>
       client.GET("/api/patients/", { params: { query } }),
@@ -147,8 +155,9 @@ function writeHeaders(options: WriteOptions) {
 }
 
 /**
- * Every operation once, as a front end would chain them: log in, create a patient, change it
- * with its ETag, move money, upload a picture, clean up. Its types check the responses too.
+ * Every operation once, as a front end would chain them: log in, refresh, create a patient,
+ * change it with its ETag, move money, upload a picture, clean up, ask for a password reset,
+ * log out. Its types check the responses too.
  */
 export async function tour(baseUrl: string, username: string, password: string): Promise<void> {
   let accessToken: string | undefined;
@@ -160,7 +169,11 @@ export async function tour(baseUrl: string, username: string, password: string):
 
   const login = await api.login(username, password);
   if (login.error) throw new Error(JSON.stringify(login.error));
-  const token: Token = login.data;
+  const first: Token = login.data;
+  // A refresh token works once: the next one comes with the new access token.
+  const refreshed = await api.refresh(first.refresh_token);
+  if (refreshed.error) throw new Error(JSON.stringify(refreshed.error));
+  const token: Token = refreshed.data;
   accessToken = token.access_token;
 
   const created = await api.create_patient(
@@ -225,6 +238,14 @@ export async function tour(baseUrl: string, username: string, password: string):
   const deleted = await api.delete_patient(id, { ifMatch: "*" });
   if (deleted.response.status !== 204) throw new Error(`not deleted: ${deleted.response.status}`);
 
+  // Always 202, whether the name is an account or not; the mail holds the token to confirm with.
+  const reset = await api.request_password_reset(username);
+  const resetSent: string | undefined = reset.data?.detail;
+  const confirmed = await api.confirm_password_reset({ token: "from-the-mail", new_password: password });
+  const tokenRefused = confirmed.response.status === 400 ? JSON.stringify(confirmed.error) : "";
+  const loggedOut = await api.logout();
+  if (loggedOut.response.status !== 204) throw new Error(`still in: ${loggedOut.response.status}`);
+
   console.log({
     found: found.length,
     sessions: session.data?.sessions.length,
@@ -234,5 +255,7 @@ export async function tour(baseUrl: string, username: string, password: string):
     pictureUrl,
     pictureBytes: bytes?.size,
     events,
+    resetSent,
+    tokenRefused,
   });
 }
