@@ -7,10 +7,11 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from app import __version__
 from app.core.config import PROJECT_ROOT, get_settings
@@ -18,6 +19,7 @@ from app.core.config import PROJECT_ROOT, get_settings
 # On SIGTERM, requests in flight get this long to finish (statement_timeout is 15 s by default);
 # the Dockerfile gives the image's uvicorn the same through UVICORN_TIMEOUT_GRACEFUL_SHUTDOWN.
 GRACEFUL_SHUTDOWN_SECONDS = 20
+T = TypeVar("T", bound=BaseModel)
 
 
 def migrate(database_url: str, *, configure_logger: bool = True) -> None:
@@ -90,25 +92,62 @@ def _password(args: argparse.Namespace) -> str:
 def create_staff(args: argparse.Namespace, role: str) -> None:
     from app.auth.commands import create_staff
     from app.auth.schemas import StaffCreate
-    from app.core.errors import CommandError
+
+    staff = _validated(
+        StaffCreate,
+        username=args.username,
+        password=_password(args),
+        role=role,
+        email=args.email or None,
+    )
+    _run(
+        create_staff(
+            get_settings(),
+            username=staff.username,
+            password=staff.password,
+            role=role,
+            email=staff.email,
+        )
+    )
+    print(f"Created {role} {staff.username!r}.")
+
+
+def change_password(args: argparse.Namespace) -> None:
+    from app.auth.commands import set_password
+    from app.auth.schemas import PasswordReset
+
+    payload = _validated(PasswordReset, password=_password(args))
+    _run(set_password(get_settings(), username=args.username, password=payload.password))
+    print(f"Password changed for {args.username!r}; their sessions have ended.")
+
+
+def set_staff_active(args: argparse.Namespace, active: bool) -> None:
+    from app.auth.commands import set_active
+
+    _run(set_active(get_settings(), username=args.username, active=active))
+    done = "Reactivated" if active else "Deactivated (their sessions have ended)"
+    print(f"{done}: {args.username!r}.")
+
+
+def _validated(schema: type[T], **values: Any) -> T:
+    """The values as `schema` takes them; each field's errors on a line of its own, then exit."""
+    from app.core.errors import validation_errors
 
     try:
-        staff = StaffCreate(username=args.username, password=_password(args), role=role)
+        return schema.model_validate(values)
     except ValidationError as error:
-        from app.core.errors import validation_errors
-
         for field, messages in validation_errors(error.errors()).items():
             print(f"error: {field}: {' '.join(messages)}", file=sys.stderr)
         raise SystemExit(1) from None
+
+
+def _run(work: Coroutine[Any, Any, Any]) -> None:
+    from app.core.errors import CommandError
+
     try:
-        asyncio.run(
-            create_staff(
-                get_settings(), username=staff.username, password=staff.password, role=role
-            )
-        )
+        asyncio.run(work)
     except CommandError as error:
         raise SystemExit(f"error: {error}") from None
-    print(f"Created {role} {staff.username!r}.")
 
 
 def rotate_keys(_: argparse.Namespace) -> None:
@@ -310,6 +349,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "--username", required=True, help="Letters, digits and @.+-_ (at most 150)."
         )
         staff_parser.add_argument("--password", help="Prompted for when absent.")
+        staff_parser.add_argument("--email", help="For password-reset mails (optional).")
         if role is None:
             staff_parser.add_argument(
                 "--role",
@@ -320,6 +360,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         staff_parser.set_defaults(
             handler=lambda args, fixed=role: create_staff(args, fixed or args.role)
         )
+
+    password_parser = command(
+        "changepassword", "Set a staff member's password; their sessions end."
+    )
+    password_parser.add_argument("--username", required=True)
+    password_parser.add_argument("--password", help="Prompted for when absent.")
+    password_parser.set_defaults(handler=change_password)
+    for name, active, description in (
+        ("deactivatestaff", False, "Deactivate a staff account; its sessions end."),
+        ("activatestaff", True, "Reactivate a staff account."),
+    ):
+        active_parser = command(name, description)
+        active_parser.add_argument("--username", required=True)
+        active_parser.set_defaults(handler=lambda args, on=active: set_staff_active(args, on))
 
     rotate_parser = command("rotate-keys", "Re-encrypt PHI under an old key with the current key.")
     rotate_parser.set_defaults(handler=rotate_keys)

@@ -69,6 +69,9 @@ COMMANDS = (
     "migrate",
     "createsuperuser",
     "createstaff",
+    "changepassword",
+    "deactivatestaff",
+    "activatestaff",
     "rotate-keys",
     "seed",
     "audit-partitions",
@@ -381,3 +384,110 @@ async def test_a_short_password_typed_at_the_prompt_is_refused(cli_env, engine, 
     assert code != 0
     assert "password: Ensure this field has at least 8 characters." in output
     assert await staff_row(engine, username) is None
+
+
+async def _audited(engine: AsyncEngine, action: str) -> list[dict[str, Any]]:
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text("SELECT actor, actor_kind, status_code FROM audit_events WHERE action = :a"),
+            {"a": action},
+        )
+    return [dict(row._mapping) for row in rows]
+
+
+async def test_createstaff_takes_an_email_and_is_audited(cli_env, engine, anonymous):
+    username = unique_username("therapist")
+    email = f"{username}@clinic.example"
+    result = run_cli(
+        cli_env, "createstaff", "--username", username, "--password", PASSWORD, "--email", email
+    )
+    assert result.returncode == 0, result.stderr
+    await assert_can_log_in(anonymous, email, PASSWORD)
+    events = await _audited(engine, "cli_create_staff")
+    assert [event["actor_kind"] for event in events] == ["cli"]
+    assert events[0]["actor"].startswith("cli")
+
+
+async def test_a_password_like_the_username_is_refused_at_creation(cli_env, engine, anonymous):
+    result = run_cli(
+        cli_env, "createstaff", "--username", "bartholomew", "--password", "bartholomew-1"
+    )
+    assert result.returncode != 0
+    assert "too similar to the username" in result.stderr
+    assert "bartholomew-1" not in result.stderr
+    assert await staff_row(engine, "bartholomew") is None
+
+
+async def test_changepassword_sets_it_and_ends_every_session(cli_env, engine, anonymous):
+    username = unique_username("therapist")
+    assert (
+        run_cli(cli_env, "createstaff", "--username", username, "--password", PASSWORD).returncode
+        == 0
+    )
+    login = await anonymous.post(
+        "/api/auth/token/", data={"username": username, "password": PASSWORD}
+    )
+    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    assert (await anonymous.get("/api/patients/", headers=headers)).status_code == 200
+
+    result = run_cli(
+        cli_env, "changepassword", "--username", username, "--password", "Lantern-Fjord-71"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Lantern-Fjord-71" not in result.stdout + result.stderr
+    assert (await anonymous.get("/api/patients/", headers=headers)).status_code == 401
+    await assert_can_log_in(anonymous, username, "Lantern-Fjord-71")
+    assert len(await _audited(engine, "cli_reset_staff_password")) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--username", "nobody-here", "--password", "Lantern-Fjord-71"], "No staff member"),
+        (["--username", "{username}", "--password", "password1"], "too common"),
+        (["--username", "{username}", "--password", "short"], "at least 8 characters"),
+    ],
+)
+async def test_changepassword_refuses_with_one_line(cli_env, engine, anonymous, args, message):
+    username = unique_username("therapist")
+    assert (
+        run_cli(cli_env, "createstaff", "--username", username, "--password", PASSWORD).returncode
+        == 0
+    )
+    result = run_cli(cli_env, "changepassword", *[arg.format(username=username) for arg in args])
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    await assert_can_log_in(anonymous, username, PASSWORD)
+
+
+async def test_deactivate_ends_the_sessions_and_activate_lets_them_back(cli_env, engine, anonymous):
+    username = unique_username("therapist")
+    assert (
+        run_cli(cli_env, "createstaff", "--username", username, "--password", PASSWORD).returncode
+        == 0
+    )
+    login = await anonymous.post(
+        "/api/auth/token/", data={"username": username, "password": PASSWORD}
+    )
+    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+    result = run_cli(cli_env, "deactivatestaff", "--username", username)
+    assert result.returncode == 0, result.stderr
+    assert (await anonymous.get("/api/patients/", headers=headers)).status_code == 401
+    refused = await anonymous.post(
+        "/api/auth/token/", data={"username": username, "password": PASSWORD}
+    )
+    assert refused.status_code == 401
+
+    result = run_cli(cli_env, "activatestaff", "--username", username)
+    assert result.returncode == 0, result.stderr
+    await assert_can_log_in(anonymous, username, PASSWORD)
+    # The old session stays over: reactivating gives nobody's token back.
+    assert (await anonymous.get("/api/patients/", headers=headers)).status_code == 401
+    assert len(await _audited(engine, "cli_deactivate_staff")) == 1
+    assert len(await _audited(engine, "cli_activate_staff")) == 1
+
+    missing = run_cli(cli_env, "deactivatestaff", "--username", "nobody-here")
+    assert missing.returncode != 0
+    assert "No staff member with username 'nobody-here'." in missing.stderr

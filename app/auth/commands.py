@@ -1,27 +1,84 @@
-"""The command line's staff accounts (`python -m app createsuperuser`, `createstaff`): the same
-path as the admin's (app.auth.staff.add_staff)."""
+"""The command line's staff accounts: `createsuperuser` and `createstaff`, `changepassword`,
+`deactivatestaff` and `activatestaff`. They run the admin's service (app.auth.staff) in an
+audited unit of work whose actor is the operator's login name, `cli:<user>`."""
 
-from app.auth.staff import add_staff
+import getpass
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from app.audit.service import AuditEntry
+from app.audit.work import UnitOfWork
+from app.auth.schemas import PasswordReset, StaffCreate
+from app.auth.sessions import Sessions
+from app.auth.staff import StaffService
+from app.auth.tokens import Tokens
 from app.core.config import Settings
-from app.core.errors import CommandError, ValidationFailed
+from app.core.errors import CommandError, NotFound, ValidationFailed
 from app.db.database import open_database
+
+CLI_ACTOR_KIND = "cli"
+
+
+def _operator() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no login name (a container's numeric user)
+        return "cli"
+
+
+@asynccontextmanager
+async def _staff(settings: Settings, action: str) -> AsyncIterator[StaffService]:
+    entry = AuditEntry(
+        action=action,
+        actor=_operator(),
+        actor_kind=CLI_ACTOR_KIND,
+        patient_id=None,
+        client_address=None,
+    )
+    async with open_database(settings) as database, UnitOfWork(database, entry) as work:
+        yield StaffService(work, Sessions(work, Tokens(settings), settings))
 
 
 async def create_staff(
     settings: Settings, *, username: str, password: str, role: str, email: str | None = None
 ) -> int:
-    async with open_database(settings) as database:
-        try:
-            staff = await add_staff(
-                database, username=username, email=email, role=role, password=password
-            )
-        except ValidationFailed as error:
-            if "email" in error.errors:
-                raise CommandError(
-                    f"A staff member with e-mail address {email!r} already exists."
-                ) from None
-            raise CommandError(
-                f"A staff member with username {username!r} already exists."
-            ) from None
-    staff_id: int = staff["id"]
+    payload = StaffCreate(username=username, password=password, role=role, email=email)
+    try:
+        async with _staff(settings, "cli_create_staff") as staff:
+            created = await staff.create(payload)
+    except ValidationFailed as error:
+        if "email" in error.errors:
+            message = f"A staff member with e-mail address {email!r} already exists."
+        elif "username" in error.errors:
+            message = f"A staff member with username {username!r} already exists."
+        else:
+            message = _message(error)
+        raise CommandError(message) from None
+    staff_id: int = created["id"]
     return staff_id
+
+
+async def set_password(settings: Settings, *, username: str, password: str) -> None:
+    """Set a staff member's password; every session of theirs ends."""
+    payload = PasswordReset(password=password)
+    try:
+        async with _staff(settings, "cli_reset_staff_password") as staff:
+            await staff.reset_password(None, await staff.find(username), payload)
+    except NotFound:
+        raise CommandError(f"No staff member with username {username!r}.") from None
+    except ValidationFailed as error:
+        raise CommandError(_message(error)) from None
+
+
+async def set_active(settings: Settings, *, username: str, active: bool) -> None:
+    """Reactivate a staff member, or deactivate them (every session of theirs ends)."""
+    action = "cli_activate_staff" if active else "cli_deactivate_staff"
+    try:
+        async with _staff(settings, action) as staff:
+            await staff.set_active(None, await staff.find(username), active=active)
+    except NotFound:
+        raise CommandError(f"No staff member with username {username!r}.") from None
+
+
+def _message(error: ValidationFailed) -> str:
+    return " ".join(f"{field}: {' '.join(messages)}" for field, messages in error.errors.items())

@@ -385,6 +385,7 @@ _STAFF_FIELDS = (
     Staff.created_at,
 )
 _LIST_STAFF = Query(select(*_STAFF_FIELDS).order_by(Staff.username))
+_STAFF_ID = Query(select(Staff.id).where(Staff.username == bindparam("username")))
 _STAFF_ACCOUNT = Query(
     select(*_STAFF_FIELDS, Staff.password_hash).where(Staff.id == bindparam("id"))
 )
@@ -421,6 +422,10 @@ class StaffRepository:
 
     async def list(self) -> list[Row]:
         return await self.executor.fetch(_LIST_STAFF)
+
+    async def id_of(self, username: str) -> int | None:
+        row = await self.executor.fetch_one(_STAFF_ID, username=username)
+        return None if row is None else int(row["id"])
 
     async def account(self, staff_id: int) -> Row | None:
         """The staff member, with their password hash."""

@@ -86,9 +86,19 @@ class StaffService:
         )
         await self._set_password(account, payload.new_password)
 
-    async def reset_password(self, admin: Principal, staff_id: int, payload: PasswordReset) -> Row:
-        """An admin sets another staff member's password (their own needs the current one)."""
-        if str(staff_id) == admin.id:
+    async def find(self, username: str) -> int:
+        """The id of the staff member with this username (the command line names them so)."""
+        staff_id = await self.staff.id_of(username)
+        if staff_id is None:
+            raise NotFound
+        return staff_id
+
+    async def reset_password(
+        self, admin: Principal | None, staff_id: int, payload: PasswordReset
+    ) -> Row:
+        """An admin (None: the command line) sets a staff member's password; an admin's own
+        needs the current one."""
+        if admin is not None and str(staff_id) == admin.id:
             raise PermissionDenied(OWN_PASSWORD)
         account = await self._account(staff_id)
         check_similarity(payload.password, _attributes(account["username"], account["email"]))
@@ -97,9 +107,10 @@ class StaffService:
         del account["password_hash"]
         return account
 
-    async def set_active(self, admin: Principal, staff_id: int, *, active: bool) -> Row:
-        """Deactivate (their sessions end) or reactivate a staff member; never oneself."""
-        if not active and str(staff_id) == admin.id:
+    async def set_active(self, admin: Principal | None, staff_id: int, *, active: bool) -> Row:
+        """Deactivate (their sessions end) or reactivate a staff member; an admin never
+        themself (None: the command line)."""
+        if not active and admin is not None and str(staff_id) == admin.id:
             raise PermissionDenied(NOT_YOURSELF)
         await self.work.begin()
         row = await self.staff.set_active(staff_id, active=active)
