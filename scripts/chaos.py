@@ -44,7 +44,7 @@ SLOW_SECONDS = 5.0  # reported
 FAIL_FAST_SECONDS = 12.0
 HANG_SECONDS = 20.0  # no response by then: the request hung
 DATABASE = "therapy"
-ADMIN = ("chaos-admin", "chaos-admin-password")
+ADMIN = ("chaos-admin", "Lantern-Fjord-71")
 WALLET_PATIENTS = 40
 SIGTERM_REQUESTS = 16
 

@@ -59,7 +59,7 @@ from scripts.processes import run_command, sigterm_as_interrupt, stop_server
 
 DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/13"
-ADMIN = ("multi-admin", "multi-admin-password")
+ADMIN = ("multi-admin", "Lantern-Fjord-71")
 READY_SECONDS = 60
 COUNTER_ATTEMPTS = 200  # read-then-PATCH attempts for one increment before giving up
 BUCKET = "multi-instance-pictures"

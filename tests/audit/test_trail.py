@@ -598,14 +598,14 @@ async def test_the_audit_list_default_page_size_and_newest_event_first(client):
         await client.post(detail(patient["id"], "update_wallet"), json={"amount": "1.00"})
     await client.get(detail(patient["id"]))
     body = (await get_audit(client)).json()
-    # The admin's login, the create, 21 wallet changes and one read.
-    assert body["count"] == 24
+    # The admin's creation (createstaff) and login, the create, 21 wallet changes and one read.
+    assert body["count"] == 25
     assert len(body["results"]) == 20
     assert body["results"][0]["action"] == "get_patient"
     assert body["results"][-1]["action"] == "update_wallet"
     big = (await get_audit(client, page_size=1000)).json()
-    assert len(big["results"]) == 25  # the list request above is now in the trail too
-    assert big["results"][-1]["action"] == "login"
+    assert len(big["results"]) == 26  # the list request above is now in the trail too
+    assert [event["action"] for event in big["results"][-2:]] == ["login", "cli_create_staff"]
 
 
 async def test_the_audit_list_filters_exactly(staff_client, client):

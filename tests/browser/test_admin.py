@@ -114,10 +114,10 @@ async def test_logging_out_asks_and_posts(live_server, page, admin_account):
 
 async def test_a_therapist_has_no_delete(live_server, page, settings, client):
     await create_staff(
-        settings, username="browser-therapist", password="therapist-pass", role="therapist"
+        settings, username="browser-therapist", password="Heron-Copper-52", role="therapist"
     )
     patient = await create_patient(client, first_name="Safe")
-    await log_in(page, live_server, "browser-therapist", "therapist-pass")
+    await log_in(page, live_server, "browser-therapist", "Heron-Copper-52")
 
     await page.goto(f"{live_server}/admin/patient/list")
     assert await row(page, patient["id"]).count() == 1
