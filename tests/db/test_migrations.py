@@ -192,15 +192,7 @@ def test_balances_from_before_the_ledger_become_its_opening_rows(empty_database_
     assert len(set(run(empty_database_url, versions))) == 2
 
 
-def _has_pg_trgm(sync_connection: Any) -> bool:
-    query = text("SELECT count(*) FROM pg_available_extensions WHERE name = 'pg_trgm'")
-    return bool(sync_connection.execute(query).scalar_one())
-
-
-def test_substring_filters_get_trigram_indexes_where_pg_trgm_exists(database_url):
-    if not run(database_url, _has_pg_trgm):
-        pytest.skip("this PostgreSQL has no pg_trgm; migration 0004 leaves the indexes out")
-
+def test_substring_filters_get_trigram_indexes(database_url):
     def indexes(sync_connection: Any) -> set[str]:
         return {i["name"] for i in inspect(sync_connection).get_indexes("patients")}
 
@@ -216,8 +208,6 @@ def test_substring_filters_get_trigram_indexes_where_pg_trgm_exists(database_url
     ],
 )
 def test_the_list_filters_can_use_the_trigram_indexes(database_url, query, index):
-    if not run(database_url, _has_pg_trgm):
-        pytest.skip("this PostgreSQL has no pg_trgm")
     statement = filtered_ids(PatientListQuery(**query))
 
     def plan(sync_connection: Any) -> str:
