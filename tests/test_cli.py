@@ -386,6 +386,25 @@ async def test_a_short_password_typed_at_the_prompt_is_refused(cli_env, engine, 
     assert await staff_row(engine, username) is None
 
 
+def _therapist(cli_env: dict[str, str]) -> str:
+    """A therapist made with createstaff: their username (their password is PASSWORD)."""
+    username = unique_username("therapist")
+    created = run_cli(cli_env, "createstaff", "--username", username, "--password", PASSWORD)
+    assert created.returncode == 0, created.stderr
+    return username
+
+
+async def _therapist_signed_in(
+    cli_env: dict[str, str], anonymous: Any
+) -> tuple[str, dict[str, str]]:
+    """A therapist made with createstaff, logged in: their username and Authorization header."""
+    username = _therapist(cli_env)
+    login = await anonymous.post(
+        "/api/auth/token/", data={"username": username, "password": PASSWORD}
+    )
+    return username, {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+
 async def _audited(engine: AsyncEngine, action: str) -> list[dict[str, Any]]:
     async with engine.connect() as connection:
         rows = await connection.execute(
@@ -419,15 +438,7 @@ async def test_a_password_like_the_username_is_refused_at_creation(cli_env, engi
 
 
 async def test_changepassword_sets_it_and_ends_every_session(cli_env, engine, anonymous):
-    username = unique_username("therapist")
-    assert (
-        run_cli(cli_env, "createstaff", "--username", username, "--password", PASSWORD).returncode
-        == 0
-    )
-    login = await anonymous.post(
-        "/api/auth/token/", data={"username": username, "password": PASSWORD}
-    )
-    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    username, headers = await _therapist_signed_in(cli_env, anonymous)
     assert (await anonymous.get("/api/patients/", headers=headers)).status_code == 200
 
     result = run_cli(
@@ -449,11 +460,7 @@ async def test_changepassword_sets_it_and_ends_every_session(cli_env, engine, an
     ],
 )
 async def test_changepassword_refuses_with_one_line(cli_env, engine, anonymous, args, message):
-    username = unique_username("therapist")
-    assert (
-        run_cli(cli_env, "createstaff", "--username", username, "--password", PASSWORD).returncode
-        == 0
-    )
+    username = _therapist(cli_env)
     result = run_cli(cli_env, "changepassword", *[arg.format(username=username) for arg in args])
     assert result.returncode != 0
     assert message in result.stderr
@@ -462,15 +469,7 @@ async def test_changepassword_refuses_with_one_line(cli_env, engine, anonymous, 
 
 
 async def test_deactivate_ends_the_sessions_and_activate_lets_them_back(cli_env, engine, anonymous):
-    username = unique_username("therapist")
-    assert (
-        run_cli(cli_env, "createstaff", "--username", username, "--password", PASSWORD).returncode
-        == 0
-    )
-    login = await anonymous.post(
-        "/api/auth/token/", data={"username": username, "password": PASSWORD}
-    )
-    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    username, headers = await _therapist_signed_in(cli_env, anonymous)
 
     result = run_cli(cli_env, "deactivatestaff", "--username", username)
     assert result.returncode == 0, result.stderr

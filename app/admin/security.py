@@ -9,7 +9,6 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -26,26 +25,6 @@ CSRF_SECRET_KEY = "csrf"  # noqa: S105
 SESSION_KEY = "session"  # the cookie holds the id of a session on the server (app.auth.sessions)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 MAX_FORM_BYTES = 1024 * 1024  # the admin's forms are small; none uploads a file
-CONTENT_SECURITY_POLICY = "; ".join(
-    (
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",  # the stylesheet's icons are data: URLs
-        "font-src 'self'",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "frame-ancestors 'none'",
-        "form-action 'self'",
-    )
-)
-SECURITY_HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-}
 CROSS_ORIGIN = "Cross-origin request refused."
 BAD_TOKEN = "CSRF token missing or not valid: reload the page and try again."  # noqa: S105
 
@@ -210,29 +189,3 @@ async def _form_token(scope: Scope, body: bytes) -> str | None:
 
 async def _no_more() -> Message:
     return {"type": "http.disconnect"}
-
-
-class AdminHeaders:
-    """Every admin response: no browser or proxy may keep a copy of a page (they show patient
-    data), and the Content-Security-Policy: scripts, styles, images and fonts only from this
-    site, no inline script, forms post only here, and no other site may frame the admin."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        static = "/statics/" in scope["path"]
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS.items():
-                    headers.setdefault(name, value)
-                if not static:
-                    headers.setdefault("Cache-Control", "no-store")
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)

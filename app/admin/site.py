@@ -6,13 +6,12 @@ from pathlib import Path
 from fastapi import FastAPI
 from sqladmin import Admin, BaseView
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from app.admin.auth import StaffLogin, StaffRoles
-from app.admin.security import CSRF_FIELD, AdminHeaders, csrf_token
+from app.admin.security import CSRF_FIELD, csrf_token
 from app.admin.services import AdminServices, AppSessions, already_audited
 from app.admin.staff import PASSWORD_CHANGED, staff_views
 from app.admin.views import AuditEventAdmin, PatientAdmin, patient_sections
@@ -52,7 +51,6 @@ class TherapyAdmin(Admin):
             templates_dir=str(TEMPLATES),
             authentication_backend=StaffLogin(services),
             authorization_backend=StaffRoles(),
-            middlewares=[Middleware(AdminHeaders)],
             static_files_kwargs={"directory": STATIC},
         )
         self.templates.env.globals["patient_sections"] = patient_sections

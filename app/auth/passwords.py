@@ -8,7 +8,7 @@ the service that sets a password calls `check_similarity` with what it knows of 
 
 import gzip
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from difflib import SequenceMatcher
 from functools import cache
 from pathlib import Path
@@ -21,6 +21,24 @@ MAX_SIMILARITY = 0.7
 TOO_COMMON = "This password is too common."
 ENTIRELY_NUMERIC = "This password is entirely numeric."
 TOO_SIMILAR = "The password is too similar to the {what}."
+# What a patient's password must not be like: their columns, and how a message names them.
+PATIENT_ATTRIBUTES = {
+    "first_name": "first name",
+    "last_name": "last name",
+    "phone_no": "phone number",
+    "email": "e-mail address",
+}
+Attributes = list[tuple[str, str | None]]
+
+
+def patient_attributes(values: Mapping[str, str | None]) -> Attributes:
+    """A patient's names, phone number and e-mail address, from their row (or what a write
+    leaves of it)."""
+    return [(what, values.get(name)) for name, what in PATIENT_ATTRIBUTES.items()]
+
+
+def staff_attributes(username: str, email: str | None) -> Attributes:
+    return [("username", username), ("e-mail address", email)]
 
 
 @cache

@@ -35,6 +35,11 @@ class Identity:
         return self.kind == "staff"
 
     @property
+    def account_ids(self) -> tuple[int | None, str | None]:
+        """The account as the tables that belong to one name it: (staff id, patient id)."""
+        return (int(self.id), None) if self.is_staff else (None, self.id)
+
+    @property
     def key(self) -> str:
         """`staff:<id>` or `patient:<id>`: the caller in logs, rate limits and idempotency keys."""
         return f"{self.kind}:{self.id}"

@@ -36,9 +36,16 @@ def _open_session() -> ColumnElement[bool]:
     )
 
 
-_STAFF_BY_ID = Query(
-    select(Staff.id, Staff.username, Staff.role, Staff.is_active).where(Staff.id == bindparam("id"))
+_STAFF_FIELDS = (
+    Staff.id,
+    Staff.username,
+    Staff.email,
+    Staff.role,
+    Staff.is_active,
+    Staff.created_at,
 )
+# A staff member as sessions, resets and the admin know them (never their password hash).
+_STAFF_BY_ID = Query(select(*_STAFF_FIELDS).where(Staff.id == bindparam("id")))
 _STAFF_BY_EMAIL = Query(
     select(Staff.id, Staff.username, Staff.role, Staff.password_hash, Staff.is_active).where(
         func.lower(Staff.email) == func.lower(bindparam("email", type_=String))
@@ -280,10 +287,10 @@ class SessionRepository:
     async def end(self, session_id: uuid.UUID) -> bool:
         return await self.executor.fetch_one(_END, session_id=session_id) is not None
 
-    async def end_all_of_staff(self, staff_id: int) -> int:
-        return len(await self.executor.fetch(_END_STAFF_SESSIONS, staff_id=staff_id))
-
-    async def end_all_of_patient(self, patient_id: str) -> int:
+    async def end_all(self, *, staff_id: int | None, patient_id: str | None) -> int:
+        """End every open session of the account: how many there were."""
+        if staff_id is not None:
+            return len(await self.executor.fetch(_END_STAFF_SESSIONS, staff_id=staff_id))
         return len(await self.executor.fetch(_END_PATIENT_SESSIONS, patient_id=patient_id))
 
     async def admin_staff(self, session_id: uuid.UUID) -> Row | None:
@@ -292,12 +299,7 @@ class SessionRepository:
 
 # -- password resets (app.auth.reset) ------------------------------------------------------
 
-# Where an account's reset mail goes, and what its new password must not be like.
-_STAFF_RECIPIENT = Query(
-    select(Staff.id, Staff.username, Staff.role, Staff.email, Staff.is_active).where(
-        Staff.id == bindparam("id")
-    )
-)
+# Where a patient's reset mail goes, and what their new password must not be like.
 _PATIENT_RECIPIENT = Query(
     select(Patient.first_name, Patient.last_name, Patient.phone_no, Patient.email).where(
         Patient.id == bindparam("id")
@@ -345,10 +347,6 @@ class ResetRepository:
     def __init__(self, executor: Executor) -> None:
         self.executor = executor
 
-    async def staff_recipient(self, staff_id: int) -> Row | None:
-        """A staff member's id, username, role, e-mail address and whether they are active."""
-        return await self.executor.fetch_one(_STAFF_RECIPIENT, id=staff_id)
-
     async def patient_recipient(self, patient_id: str) -> Row | None:
         """A patient's names, phone number and e-mail address."""
         return await self.executor.fetch_one(_PATIENT_RECIPIENT, id=patient_id)
@@ -376,16 +374,7 @@ class ResetRepository:
 
 # -- staff management (app.auth.staff) ------------------------------------------------------
 
-_STAFF_FIELDS = (
-    Staff.id,
-    Staff.username,
-    Staff.email,
-    Staff.role,
-    Staff.is_active,
-    Staff.created_at,
-)
 _LIST_STAFF = Query(select(*_STAFF_FIELDS).order_by(Staff.username))
-_STAFF_ID = Query(select(Staff.id).where(Staff.username == bindparam("username")))
 _STAFF_ACCOUNT = Query(
     select(*_STAFF_FIELDS, Staff.password_hash).where(Staff.id == bindparam("id"))
 )
@@ -422,10 +411,6 @@ class StaffRepository:
 
     async def list(self) -> list[Row]:
         return await self.executor.fetch(_LIST_STAFF)
-
-    async def id_of(self, username: str) -> int | None:
-        row = await self.executor.fetch_one(_STAFF_ID, username=username)
-        return None if row is None else int(row["id"])
 
     async def account(self, staff_id: int) -> Row | None:
         """The staff member, with their password hash."""

@@ -18,7 +18,12 @@ from urllib.parse import urlencode
 
 from app.audit.service import AuditEntry, record_apart
 from app.audit.work import UnitOfWork
-from app.auth.passwords import check_similarity
+from app.auth.passwords import (
+    Attributes,
+    check_similarity,
+    patient_attributes,
+    staff_attributes,
+)
 from app.auth.permissions import Principal, patient_principal, staff_principal
 from app.auth.repository import AccountRepository, ResetRepository
 from app.auth.service import AuthService, SessionsFor, login_entry
@@ -46,7 +51,7 @@ class Holder:
 
     principal: Principal
     email: str | None
-    attributes: list[tuple[str, str | None]]
+    attributes: Attributes
 
 
 class PasswordResets:
@@ -70,7 +75,11 @@ class PasswordResets:
             raise
         account = await AuthService(self.database, self.limiter).find_account(username)
         entry = login_entry(REQUEST_ACTION, account, address)
-        holder = None if account is None else await _holder(self.database, *_ids(account.principal))
+        holder = (
+            None
+            if account is None
+            else await _holder(self.database, *account.principal.account_ids)
+        )
         if (
             holder is None
             or not holder.email
@@ -79,7 +88,7 @@ class PasswordResets:
             await record_apart(self.database, entry, 202)
         else:
             token = secrets.token_urlsafe(32)
-            staff_id, patient_id = _ids(holder.principal)
+            staff_id, patient_id = holder.principal.account_ids
             async with UnitOfWork(self.database, entry, status_code=202) as work:
                 await work.begin()
                 await ResetRepository(work).replace(
@@ -155,37 +164,22 @@ class PasswordResets:
         )
 
 
-def _ids(principal: Principal) -> tuple[int | None, str | None]:
-    """The account's row: a staff id, or a patient id."""
-    return (int(principal.id), None) if principal.is_staff else (None, principal.id)
-
-
 async def _holder(
     executor: Executor, staff_id: int | None, patient_id: str | None
 ) -> Holder | None:
     """The account as a reset knows it; None for a staff member since deactivated (or an
     account gone)."""
-    resets = ResetRepository(executor)
     if staff_id is not None:
-        staff = await resets.staff_recipient(staff_id)
+        staff = await AccountRepository(executor).staff_by_id(staff_id)
         if staff is None or not staff["is_active"]:
             return None
         return Holder(
             staff_principal(staff["id"], staff["username"], staff["role"]),
             staff["email"],
-            [("username", staff["username"]), ("email address", staff["email"])],
+            staff_attributes(staff["username"], staff["email"]),
         )
     assert patient_id is not None
-    patient = await resets.patient_recipient(patient_id)
+    patient = await ResetRepository(executor).patient_recipient(patient_id)
     if patient is None:
         return None
-    return Holder(
-        patient_principal(patient_id),
-        patient["email"],
-        [
-            ("first name", patient["first_name"]),
-            ("last name", patient["last_name"]),
-            ("phone number", patient["phone_no"]),
-            ("email address", patient["email"]),
-        ],
-    )
+    return Holder(patient_principal(patient_id), patient["email"], patient_attributes(patient))

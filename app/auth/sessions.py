@@ -49,10 +49,8 @@ def digest(token: str) -> str:
 
 async def end_all_sessions(executor: Executor, principal: Principal) -> int:
     """End every session of an account, in the executor's transaction: how many were open."""
-    sessions = SessionRepository(executor)
-    if principal.is_staff:
-        return await sessions.end_all_of_staff(int(principal.id))
-    return await sessions.end_all_of_patient(principal.id)
+    staff_id, patient_id = principal.account_ids
+    return await SessionRepository(executor).end_all(staff_id=staff_id, patient_id=patient_id)
 
 
 class Sessions:
@@ -114,8 +112,7 @@ class Sessions:
     async def _open(
         self, principal: Principal, session_id: uuid.UUID, kind: str, lifetime: timedelta
     ) -> None:
-        staff_id = int(principal.id) if principal.is_staff else None
-        patient_id = None if principal.is_staff else principal.id
+        staff_id, patient_id = principal.account_ids
         await self.sessions.open(
             session_id, kind=kind, staff_id=staff_id, patient_id=patient_id, lifetime=lifetime
         )

@@ -10,9 +10,9 @@ session of that staff member: a stolen cookie or token stops working with the ol
 import asyncpg
 
 from app.audit.work import UnitOfWork
-from app.auth.passwords import check_similarity
+from app.auth.passwords import check_similarity, staff_attributes
 from app.auth.permissions import Principal, staff_principal
-from app.auth.repository import StaffRepository
+from app.auth.repository import AccountRepository, StaffRepository
 from app.auth.schemas import PasswordChange, PasswordReset, StaffCreate
 from app.auth.sessions import Sessions
 from app.core.errors import NotFound, PermissionDenied, ValidationFailed
@@ -24,10 +24,6 @@ EMAIL_TAKEN = "A staff member with this e-mail address already exists."
 WRONG_PASSWORD = "Your current password is not correct."  # noqa: S105
 NOT_YOURSELF = "You cannot deactivate your own account."
 OWN_PASSWORD = "Change your own password with your current one (Change password)."  # noqa: S105
-
-
-def _attributes(username: str, email: str | None) -> list[tuple[str, str | None]]:
-    return [("username", username), ("e-mail address", email)]
 
 
 async def add_staff(
@@ -63,7 +59,7 @@ class StaffService:
         return account
 
     async def create(self, payload: StaffCreate) -> Row:
-        check_similarity(payload.password, _attributes(payload.username, payload.email))
+        check_similarity(payload.password, staff_attributes(payload.username, payload.email))
         return await add_staff(
             self.work,
             username=payload.username,
@@ -81,16 +77,17 @@ class StaffService:
             raise ValidationFailed.on("current_password", WRONG_PASSWORD)
         check_similarity(
             payload.new_password,
-            _attributes(account["username"], account["email"]),
+            staff_attributes(account["username"], account["email"]),
             field="new_password",
         )
         await self._set_password(account, payload.new_password)
 
     async def find(self, username: str) -> int:
         """The id of the staff member with this username (the command line names them so)."""
-        staff_id = await self.staff.id_of(username)
-        if staff_id is None:
+        staff = await AccountRepository(self.work).staff_by_username(username)
+        if staff is None:
             raise NotFound
+        staff_id: int = staff["id"]
         return staff_id
 
     async def reset_password(
@@ -101,7 +98,7 @@ class StaffService:
         if admin is not None and str(staff_id) == admin.id:
             raise PermissionDenied(OWN_PASSWORD)
         account = await self._account(staff_id)
-        check_similarity(payload.password, _attributes(account["username"], account["email"]))
+        check_similarity(payload.password, staff_attributes(account["username"], account["email"]))
         await self.work.idle()
         await self._set_password(account, payload.password)
         del account["password_hash"]

@@ -6,7 +6,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.audit.work import UnitOfWork
-from app.auth.passwords import check_similarity
+from app.auth.passwords import (
+    PATIENT_ATTRIBUTES,
+    Attributes,
+    check_similarity,
+    patient_attributes,
+)
 from app.auth.permissions import patient_principal
 from app.auth.sessions import end_all_sessions
 from app.core.conditional import Versions
@@ -143,16 +148,7 @@ class PatientService:
         return await self.work.completed_by(self.patients.list(query, offset=offset, limit=limit))
 
 
-def _resembled(payload: PatientUpdate, stored: Row) -> list[tuple[str, str | None]]:
-    """What a patient's password must not resemble: their names, phone number and e-mail, as the
-    write leaves them."""
-    sent = payload.model_dump(include=set(SIMILAR), exclude_unset=True)
-    return [(what, sent.get(name, stored.get(name))) for name, what in SIMILAR.items()]
-
-
-SIMILAR = {
-    "first_name": "first name",
-    "last_name": "last name",
-    "phone_no": "phone number",
-    "email": "e-mail address",
-}
+def _resembled(payload: PatientUpdate, stored: Row) -> Attributes:
+    """What a patient's password must not resemble, as the write leaves the patient."""
+    sent = payload.model_dump(include=set(PATIENT_ATTRIBUTES), exclude_unset=True)
+    return patient_attributes({**stored, **sent})

@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from app.admin.security import CONTENT_SECURITY_POLICY
 from app.auth.commands import create_staff
+from app.core.headers import CONTENT_SECURITY_POLICY
 from tests.admin.conftest import audit_rows, browser, csrf_token, log_in
 from tests.conftest import STAFF_PASSWORD
 from tests.factories import create_patient
