@@ -2,10 +2,12 @@ import base64
 import json
 import os
 import secrets
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Self
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -196,6 +198,54 @@ class Settings(BaseSettings):
         default_factory=list, description='JSON list, e.g. ["https://app.example"].'
     )
 
+    # Appointment scheduling.
+    clinic_timezone: str = Field(
+        default="Europe/Berlin",
+        description="The IANA time zone of the therapists' weekly hours and of the day in the "
+        "admin's calendar, e.g. Europe/Berlin.",
+    )
+    appointment_buffer_minutes: int = Field(
+        default=0,
+        ge=0,
+        le=240,
+        description="Free time kept before and after each appointment when free slots are listed.",
+    )
+    cancellation_notice_hours: float = Field(
+        default=24,
+        ge=0,
+        description="A patient cancels their own appointment up to this many hours before it.",
+    )
+    noshow_fee: Decimal = Field(
+        default=Decimal("0.00"),
+        ge=0,
+        max_digits=10,
+        decimal_places=2,
+        description="Charged from the wallet when an appointment is marked noshow; 0: no fee.",
+    )
+    late_cancellation_fee: Decimal = Field(
+        default=Decimal("0.00"),
+        ge=0,
+        max_digits=10,
+        decimal_places=2,
+        description="Charged from the wallet when an appointment is cancelled within the "
+        "notice period; 0: no fee.",
+    )
+    reminder_lead_minutes: int = Field(
+        default=24 * 60,
+        ge=1,
+        description="How long before an appointment its reminder is sent.",
+    )
+    reminder_max_attempts: int = Field(
+        default=8, ge=1, description="Sending a reminder is retried this often, with backoff."
+    )
+    worker_poll_seconds: float = Field(
+        default=30.0, gt=0, description="How often `python -m app worker` looks for due work."
+    )
+    calendar_feed_patient_names: bool = Field(
+        default=False,
+        description="Show patients' names in therapists' calendar feeds; off: the patient's id.",
+    )
+
     # Logs and metrics. LOG_LEVEL (above) is the level of the service's logs and uvicorn's.
     log_format: Literal["json", "console"] | None = Field(
         default=None,
@@ -211,6 +261,19 @@ class Settings(BaseSettings):
         description='JSON list of client networks that may read /metrics, e.g. ["10.0.0.0/8"]; '
         "empty: any.",
     )
+
+    @field_validator("clinic_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError("not a known IANA time zone, e.g. Europe/Berlin") from error
+        return value
+
+    @property
+    def clinic_zone(self) -> ZoneInfo:
+        return ZoneInfo(self.clinic_timezone)
 
     @field_validator("public_base_url")
     @classmethod

@@ -4,17 +4,31 @@ from app.models.audit import AuditEvent
 from app.models.idempotency import IdempotentResponse
 from app.models.password_reset import PasswordResetToken
 from app.models.patient import Patient
+from app.models.scheduling import (
+    Appointment,
+    AppointmentReminder,
+    AppointmentSeries,
+    CalendarFeed,
+    TherapistHours,
+    TherapistTimeOff,
+)
 from app.models.session import AuthSession, RefreshToken
 from app.models.staff import Staff
 from app.models.wallet import WalletTransaction
 
 __all__ = [
+    "Appointment",
+    "AppointmentReminder",
+    "AppointmentSeries",
     "AuditEvent",
     "AuthSession",
+    "CalendarFeed",
     "IdempotentResponse",
     "PasswordResetToken",
     "Patient",
     "RefreshToken",
     "Staff",
+    "TherapistHours",
+    "TherapistTimeOff",
     "WalletTransaction",
 ]
