@@ -1,4 +1,4 @@
-"""Appointment scheduling: therapists' hours and time off, appointments that PostgreSQL keeps
+"""Appointment scheduling: therapists' names, hours and time off, appointments that PostgreSQL keeps
 from overlapping, recurring series, the reminders' outbox and calendar feeds.
 
 Two exclusion constraints (btree_gist, so that `=` on an id has a GiST operator class) refuse
@@ -31,6 +31,7 @@ STATUSES = (
 
 def upgrade() -> None:
     op.execute("CREATE EXTENSION IF NOT EXISTS btree_gist")
+    op.add_column("staff", sa.Column("display_name", sa.String(length=150), nullable=True))
     op.create_table(
         "therapist_hours",
         sa.Column("id", sa.Integer(), sa.Identity(), nullable=False),
@@ -235,3 +236,4 @@ def downgrade() -> None:
     op.drop_table("appointment_series")
     op.drop_table("therapist_time_off")
     op.drop_table("therapist_hours")
+    op.drop_column("staff", "display_name")

@@ -21,6 +21,22 @@ OPENAPI_TAGS: list[dict[str, Any]] = [
         "name": "auth",
         "description": "Bearer tokens from the OAuth2 password flow, for staff and patients.",
     },
+    {
+        "name": "therapists",
+        "description": "Therapists as a bookable resource: their weekly hours in the clinic's "
+        "time zone, their time off, and the free slots left for booking.",
+    },
+    {
+        "name": "appointments",
+        "description": "Appointments and recurring series. PostgreSQL keeps a therapist's, and "
+        "a patient's, active appointments from overlapping: a clash is a 409 naming the other "
+        "appointment. Writes honour `If-Match`; POSTs accept an `Idempotency-Key`.",
+    },
+    {
+        "name": "calendars",
+        "description": "A therapist's appointments as an iCalendar feed behind a secret URL, "
+        "for their own calendar app; a new secret revokes the old.",
+    },
     {"name": "audit", "description": "The append-only audit trail of reads, writes and logins."},
     {"name": "health", "description": "Liveness and readiness probes; no token needed."},
 ]

@@ -19,6 +19,8 @@ class Staff(TimestampMixin, Base):
     is_active: Mapped[bool] = mapped_column(server_default=text("true"))
     # Where a password reset is sent; unique whatever its case.
     email: Mapped[str | None] = mapped_column(String(254))
+    # How patients and calendars name a therapist; the username when unset.
+    display_name: Mapped[str | None] = mapped_column(String(150))
 
     __table_args__ = (
         CheckConstraint("role IN ('admin', 'therapist')", name="role_choice"),
