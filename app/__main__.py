@@ -268,6 +268,16 @@ def audit_archive(args: argparse.Namespace) -> None:
         print(f"No month partition before {before}: nothing to archive.")
 
 
+def worker(args: argparse.Namespace) -> None:
+    """Send the due appointment reminders until SIGTERM or SIGINT (or one batch, --once)."""
+    from app.core.logging import configure_logging
+    from app.reminders.worker import run_worker
+
+    settings = get_settings()
+    configure_logging(settings)
+    asyncio.run(run_worker(settings, once=args.once, batch=args.batch))
+
+
 def openapi(args: argparse.Namespace) -> None:
     """Print the OpenAPI document, as /openapi.json serves it; no database is needed."""
     from app.main import app
@@ -439,6 +449,21 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="Detach each partition but keep it as a table of its own.",
     )
     archive_parser.set_defaults(handler=audit_archive)
+
+    worker_parser = command(
+        "worker", "Send the due appointment reminders, polling until SIGTERM or SIGINT."
+    )
+    worker_parser.add_argument(
+        "--once", action="store_true", help="Send one batch of due reminders, then exit."
+    )
+    worker_parser.add_argument(
+        "--batch",
+        type=_positive_int,
+        default=50,
+        metavar="N",
+        help="Reminders claimed at a time (default: %(default)s).",
+    )
+    worker_parser.set_defaults(handler=worker)
 
     openapi_parser = command(
         "openapi", "Print the OpenAPI document (no database or server needed)."

@@ -76,6 +76,7 @@ COMMANDS = (
     "seed",
     "audit-partitions",
     "audit-archive",
+    "worker",
     "openapi",
 )
 

@@ -8,6 +8,7 @@ is logged, never the answer of that request. Who a mail is to, and what it says,
 
 import logging
 import os
+import re
 import tempfile
 import uuid
 from datetime import UTC, datetime
@@ -24,7 +25,10 @@ logger = logging.getLogger(__name__)
 
 
 class Mailer(Protocol):
-    async def send(self, message: EmailMessage) -> None: ...
+    async def send(self, message: EmailMessage, *, key: str | None = None) -> None:
+        """Send `message`; `key`, when given, names it for good (a resend after a crash is the
+        same message: the outbox overwrites its file rather than adding one)."""
+        ...
 
 
 class SmtpMailer:
@@ -39,7 +43,8 @@ class SmtpMailer:
         self.password = settings.mail_smtp_password
         self.timeout = settings.mail_timeout_seconds
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: EmailMessage, *, key: str | None = None) -> None:
+        # (the key is in the message's own Message-ID, which a receiver can deduplicate by)
         await aiosmtplib.send(
             message,
             hostname=self.hostname,
@@ -53,20 +58,24 @@ class SmtpMailer:
 
 
 class OutboxMailer:
-    """Writes each message to `folder` as `<time>-<random>.eml`, readable by its owner only,
-    whole or not at all (written aside, then renamed into place)."""
+    """Writes each message to `folder` as `<time>-<random>.eml` (or `<key>.eml`, replacing an
+    earlier copy, when it has a key), readable by its owner only, whole or not at all (written
+    aside, then renamed into place)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    async def send(self, message: EmailMessage) -> None:
-        name = await anyio.to_thread.run_sync(self._write, bytes(message))
+    async def send(self, message: EmailMessage, *, key: str | None = None) -> None:
+        name = await anyio.to_thread.run_sync(self._write, bytes(message), key)
         logger.info("mail written to the outbox: %s", name)
 
-    def _write(self, content: bytes) -> str:
+    def _write(self, content: bytes, key: str | None = None) -> str:
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        name = f"{stamp}-{uuid.uuid4().hex[:12]}.eml"
+        if key is not None:
+            name = re.sub(r"[^A-Za-z0-9_.-]", "-", key).lstrip(".") + ".eml"
+        else:
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+            name = f"{stamp}-{uuid.uuid4().hex[:12]}.eml"
         # mkstemp creates the file 0600.
         descriptor, temporary = tempfile.mkstemp(dir=self.folder, prefix=".", suffix=".tmp")
         try:

@@ -1,0 +1,1 @@
+"""Appointment reminders: the outbox the bookings write, sent by `python -m app worker`."""

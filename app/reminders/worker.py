@@ -1,0 +1,61 @@
+"""`python -m app worker`: sends the due reminders every WORKER_POLL_SECONDS until SIGTERM or
+SIGINT, which let it finish the reminder in hand (the rest of its batch is released at once).
+Several workers may run side by side: they never claim the same reminder."""
+
+import asyncio
+import logging
+import signal
+
+from app.core.config import Settings
+from app.db.database import Database, open_database
+from app.mail.mailer import Mailer, mailer_for
+from app.reminders.service import ReminderSender
+
+logger = logging.getLogger(__name__)
+
+
+class Worker:
+    def __init__(self, database: Database, mailer: Mailer, settings: Settings, *, batch: int):
+        self.sender = ReminderSender(database, mailer, settings, batch=batch)
+        self.batch = batch
+        self.poll_seconds = settings.worker_poll_seconds
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        self.sender.stopping = True
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Cycle until stopped: at once again after a full batch, else after the poll interval.
+        A failed cycle (the database away) is logged and tried again after the interval."""
+        while not self._stop.is_set():
+            try:
+                outcomes = await self.sender.cycle()
+            except Exception as error:
+                logger.warning("reminder cycle failed: %s", type(error).__name__)
+                outcomes = None
+            if outcomes is not None and outcomes["claimed"] >= self.batch:
+                continue
+            try:
+                await asyncio.wait_for(self._stop.wait(), timeout=self.poll_seconds)
+            except TimeoutError:
+                pass
+
+
+async def run_worker(settings: Settings, *, once: bool = False, batch: int = 50) -> None:
+    async with open_database(settings) as database:
+        worker = Worker(database, mailer_for(settings), settings, batch=batch)
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, worker.stop)
+        logger.info("reminder worker started (batch %s)", batch)
+        try:
+            if once:
+                outcomes = await worker.sender.cycle()
+                logger.info("reminder cycle: %s", dict(sorted(outcomes.items())))
+            else:
+                await worker.run()
+        finally:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(signum)
+        logger.info("reminder worker stopped")
