@@ -12,6 +12,7 @@ from app.admin import mount_admin
 from app.audit import routes as audit
 from app.auth import routes as auth
 from app.auth.tokens import Tokens
+from app.calendars import routes as calendars
 from app.core.bodylimit import BodyLimitMiddleware
 from app.core.config import Settings, get_settings
 from app.core.crypto import Keyring
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pictures.router)
     app.include_router(auth.router)
     app.include_router(auth.signed_in)
+    app.include_router(calendars.router)
     app.include_router(audit.router)
     app.include_router(health.router)
     if settings.metrics_enabled:

@@ -1,0 +1,1 @@
+"""Therapists' calendar feeds: an iCalendar (.ics) URL behind a revocable secret."""

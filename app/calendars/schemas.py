@@ -1,0 +1,11 @@
+from app.core.schemas import BaseSchema
+
+
+class CalendarFeedRead(BaseSchema):
+    url: str
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"url": "https://api.example.org/api/calendars/Xy3…Q.ics"}]
+        }
+    }
