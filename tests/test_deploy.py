@@ -170,9 +170,9 @@ def normalize(distribution: str) -> str:
 # --- the compose file --------------------------------------------------------------------------
 
 
-def test_compose_has_exactly_db_and_backend():
+def test_compose_has_exactly_db_backend_and_worker():
     document = compose()
-    assert set(document["services"]) == {"db", "backend"}
+    assert set(document["services"]) == {"db", "backend", "worker"}
     for definition in document["services"].values():
         assert definition["restart"] == "unless-stopped"
 
@@ -216,6 +216,17 @@ def test_compose_backend_service():
     }
     assert backend["depends_on"] == {"db": {"condition": "service_healthy"}}
     assert backend["healthcheck"]["test"] == ["CMD", "python", "-c", READYZ_PROBE]
+
+
+def test_compose_worker_runs_the_reminders_worker_with_the_backends_image_and_environment():
+    worker, backend = service("worker"), service("backend")
+    assert worker["build"] == backend["build"] == "."
+    assert worker["image"] == backend["image"]
+    assert environment(worker) == environment(backend)
+    assert worker["command"] == ["python", "-m", "app", "worker"]
+    # Started once the backend has migrated the database (its readiness says so).
+    assert worker["depends_on"] == {"backend": {"condition": "service_healthy"}}
+    assert "ports" not in worker
 
 
 def test_compose_backend_migrates_then_execs_the_image_command():

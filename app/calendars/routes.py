@@ -58,7 +58,9 @@ async def delete_calendar_feed(
     },
     openapi_extra={"security": []},
 )
-async def get_calendar_feed(secret: SecretPath, work: FeedWorkDep, settings: SettingsDep) -> Response:
+async def get_calendar_feed(
+    secret: SecretPath, work: FeedWorkDep, settings: SettingsDep
+) -> Response:
     """The therapist's appointments as iCalendar (no token: the secret in the URL is the key;
     an unknown or revoked one is a 404). Times in UTC; patients by id unless
     CALENDAR_FEED_PATIENT_NAMES; no notes."""

@@ -24,9 +24,7 @@ _LEASE = bindparam("lease", type_=Interval)
 
 def _held() -> ColumnElement[bool]:
     """The reminder is still pending and still claimed by this attempt."""
-    return and_(
-        R.id == bindparam("id"), R.attempts == bindparam("attempts"), R.state == "pending"
-    )
+    return and_(R.id == bindparam("id"), R.attempts == bindparam("attempts"), R.state == "pending")
 
 
 # Reminders whose last attempt's worker died with it, out of attempts: failed, not retried.
@@ -90,16 +88,10 @@ _AT_SEND_TIME = Query(
 )
 
 _SENT = Query(
-    update(R)
-    .where(_held())
-    .values(state="sent", sent_at=_NOW, last_error=null())
-    .returning(R.id)
+    update(R).where(_held()).values(state="sent", sent_at=_NOW, last_error=null()).returning(R.id)
 )
 _SKIPPED = Query(
-    update(R)
-    .where(_held())
-    .values(state="skipped", last_error=bindparam("reason"))
-    .returning(R.id)
+    update(R).where(_held()).values(state="skipped", last_error=bindparam("reason")).returning(R.id)
 )
 _RETRY = Query(
     update(R)
@@ -111,10 +103,7 @@ _RETRY = Query(
     .returning(R.id)
 )
 _FAILED = Query(
-    update(R)
-    .where(_held())
-    .values(state="failed", last_error=bindparam("error"))
-    .returning(R.id)
+    update(R).where(_held()).values(state="failed", last_error=bindparam("error")).returning(R.id)
 )
 # A claimed reminder the worker did not get to (it is stopping): due again now, its attempt
 # not counted.

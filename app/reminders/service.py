@@ -40,7 +40,8 @@ KIND_NAMES = {"in_person": "appointment in person", "video": "video appointment"
 def retry_delay(attempts: int) -> timedelta:
     """After the `attempts`-th failed attempt: 1 min, 2, 4, … at most an hour, give or take a
     tenth (so that reminders that failed together are not retried together)."""
-    base = FIRST_RETRY * 2 ** min(attempts - 1, 16)
+    doublings: int = 2 ** min(attempts - 1, 16)
+    base = FIRST_RETRY * doublings
     jittered = base * random.uniform(0.9, 1.1)  # noqa: S311 - not a secret
     return min(jittered, LONGEST_RETRY)
 

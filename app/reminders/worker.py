@@ -3,6 +3,7 @@ SIGINT, which let it finish the reminder in hand (the rest of its batch is relea
 Several workers may run side by side: they never claim the same reminder."""
 
 import asyncio
+import contextlib
 import logging
 import signal
 
@@ -36,10 +37,8 @@ class Worker:
                 outcomes = None
             if outcomes is not None and outcomes["claimed"] >= self.batch:
                 continue
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=self.poll_seconds)
-            except TimeoutError:
-                pass
 
 
 async def run_worker(settings: Settings, *, once: bool = False, batch: int = 50) -> None:

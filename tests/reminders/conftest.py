@@ -129,7 +129,9 @@ class Clinic:
         """A booked appointment `starts_in` from now whose reminder came due a minute ago."""
         starts_at = _whole_minute(datetime.now(UTC) + starts_in)
         appointment = await self.book(starts_at)
-        reminder = await self.outbox(appointment, starts_at, datetime.now(UTC) - timedelta(minutes=1))
+        reminder = await self.outbox(
+            appointment, starts_at, datetime.now(UTC) - timedelta(minutes=1)
+        )
         return appointment, reminder
 
     async def reminder(self, reminder_id: int) -> dict[str, Any]:

@@ -30,12 +30,17 @@ async def test_a_due_reminder_is_sent_once(clinic: Clinic, inbox, settings, capl
     assert sink.recipients == [[clinic.email]]
     key = f"appointment:{appointment}:{int(starts_at.timestamp())}"
     assert received["Message-ID"] == message_id(key, configured.mail_from)
-    assert received["Message-ID"] == f"<reminder.appointment.{appointment}.1932706800@clinic.example>"
-    assert received["Subject"] == "Reminder: your video appointment on Monday 31 March 2031 at 09:00"
+    assert (
+        received["Message-ID"] == f"<reminder.appointment.{appointment}.1932706800@clinic.example>"
+    )
+    assert (
+        received["Subject"] == "Reminder: your video appointment on Monday 31 March 2031 at 09:00"
+    )
     body = received.get_content()
     assert "Dr. Rivera" in body
     assert "09:00 to 09:50 (Europe/Berlin)" in body
-    assert "Janeza" not in body and "Doerina" not in body
+    assert "Janeza" not in body
+    assert "Doerina" not in body
     row = await clinic.reminder(reminder)
     assert (row["state"], row["attempts"], row["last_error"]) == ("sent", 1, None)
     assert row["sent_at"] is not None
@@ -43,7 +48,9 @@ async def test_a_due_reminder_is_sent_once(clinic: Clinic, inbox, settings, capl
     ours = [r.getMessage() for r in caplog.records if r.name.startswith("app.reminders")]
     assert f"reminder {reminder} of appointment {appointment}: sent" in ours
     for line in ours:
-        assert "@" not in line and "Janeza" not in line and "Doerina" not in line
+        assert "@" not in line
+        assert "Janeza" not in line
+        assert "Doerina" not in line
 
 
 async def test_a_reminder_not_yet_due_waits(clinic: Clinic, inbox, settings):
@@ -79,7 +86,8 @@ async def test_a_moved_appointment_gets_the_reminder_of_its_new_start_only(
     appointment, old = await clinic.due_reminder()
     moved_to = (datetime.now(UTC) + timedelta(days=1, hours=3)).replace(second=0, microsecond=0)
     await clinic.execute(
-        "UPDATE appointments SET starts_at = $2, ends_at = $2::timestamptz + interval '50 minutes' WHERE id = $1",
+        "UPDATE appointments SET starts_at = $2,"
+        " ends_at = $2::timestamptz + interval '50 minutes' WHERE id = $1",
         appointment,
         moved_to,
     )
@@ -199,9 +207,12 @@ async def test_two_workers_never_send_one_reminder_twice(clinic: Clinic, inbox, 
     assert all(shares), shares  # each worker did some of it
     ids = message_ids(sink.messages)
     assert len(ids) == len(set(ids)) == count
-    assert await clinic.value(
-        "SELECT count(*) FROM appointment_reminders WHERE state = 'sent' AND attempts = 1"
-    ) == count
+    assert (
+        await clinic.value(
+            "SELECT count(*) FROM appointment_reminders WHERE state = 'sent' AND attempts = 1"
+        )
+        == count
+    )
 
 
 async def test_a_worker_whose_lease_ran_out_leaves_the_reminder_alone(
@@ -260,8 +271,7 @@ async def test_the_file_outbox_names_a_reminder_by_its_dedupe_key(
     assert (await sender.cycle())["sent"] == 1
     # The same reminder again, as after a crash between the send and its mark.
     await clinic.execute(
-        "UPDATE appointment_reminders SET state = 'pending', next_attempt_at = now()"
-        " WHERE id = $1",
+        "UPDATE appointment_reminders SET state = 'pending', next_attempt_at = now() WHERE id = $1",
         reminder,
     )
     assert (await sender.cycle())["sent"] == 1

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from app.core.config import PROJECT_ROOT
@@ -44,8 +45,8 @@ def _start(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
     )
 
 
-async def _wait_for(predicate, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
+async def _wait_for(predicate: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 30.0
     while not predicate():
         assert time.monotonic() < deadline, "timed out"
         await asyncio.sleep(0.02)
@@ -89,7 +90,8 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice(
     assert pending == leased > 0  # the dead worker's batch waits for its lease to end
 
     await clinic.fast_forward()  # the lease runs out
-    finished = subprocess.run(  # noqa: S603
+    finished = await asyncio.to_thread(
+        subprocess.run,
         [sys.executable, "-m", "app", "worker", "--once", "--batch", "50"],
         cwd=PROJECT_ROOT,
         env=env,
@@ -136,4 +138,5 @@ async def test_sigterm_lets_the_worker_finish_the_reminder_in_hand(clinic: Clini
     sent = [row for row in rows if row["state"] == "sent"]
     rest = [row for row in rows if row["state"] != "sent"]
     assert len(sent) == len(sink.messages)  # the one in hand was finished and marked
-    assert rest and all((r["state"], r["attempts"], r["due"]) == ("pending", 0, True) for r in rest)
+    assert rest
+    assert all((r["state"], r["attempts"], r["due"]) == ("pending", 0, True) for r in rest)

@@ -142,6 +142,21 @@ export function createPatientApi(baseUrl: string, token: () => string | undefine
       }),
 
     list_audit_events: (query: AuditQuery = {}) => client.GET("/api/audit/", { params: { query } }),
+
+    create_calendar_feed: (therapistId: number) =>
+      client.POST("/api/therapists/{therapist_id}/calendar/", {
+        params: { path: { therapist_id: therapistId } },
+      }),
+    delete_calendar_feed: (therapistId: number) =>
+      client.DELETE("/api/therapists/{therapist_id}/calendar/", {
+        params: { path: { therapist_id: therapistId } },
+      }),
+    // The .ics itself, as text (no token needed: the secret in the URL is the key).
+    get_calendar_feed: (secret: string) =>
+      client.GET("/api/calendars/{secret}.ics", {
+        params: { path: { secret } },
+        parseAs: "text",
+      }),
     // One method per operationId, no more and no fewer: a new operation fails the build here.
   } satisfies { [OperationId in keyof operations]: (...args: never[]) => Promise<unknown> };
 
