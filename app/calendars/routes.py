@@ -10,6 +10,14 @@ from app.core.openapi import COMMON_ERRORS, errors
 
 router = APIRouter(tags=["calendars"], route_class=AuditedRoute)
 ICS_MEDIA_TYPE = "text/calendar; charset=utf-8"
+ICS_EXAMPLE = (
+    "BEGIN:VCALENDAR\r\nPRODID:-//TherapyConnect//Calendar feed//EN\r\nVERSION:2.0\r\n"
+    "CALSCALE:GREGORIAN\r\nX-WR-CALNAME:TherapyConnect: Dr. Rivera\r\nBEGIN:VEVENT\r\n"
+    "SUMMARY:Video appointment: p_a1b2c3\r\nDTSTART:20260330T070000Z\r\n"
+    "DTEND:20260330T075000Z\r\nDTSTAMP:20260301T120000Z\r\n"
+    "UID:appointment-123@therapyconnect\r\nSEQUENCE:4711\r\nSTATUS:CONFIRMED\r\n"
+    "END:VEVENT\r\nEND:VCALENDAR\r\n"
+)
 
 
 @router.post(
@@ -54,7 +62,7 @@ async def delete_calendar_feed(
     "to 365 days ahead.",
     responses={
         **errors(404, 429, 503),
-        200: {"content": {"text/calendar": {"schema": {"type": "string"}}}},
+        200: {"content": {"text/calendar": {"schema": {"type": "string"}, "example": ICS_EXAMPLE}}},
     },
     openapi_extra={"security": []},
 )
