@@ -71,9 +71,7 @@ def _range(start: Any, end: Any) -> Any:
 
 
 _GET = Query(select(*COLUMNS).where(Appointment.id == bindparam("id")))
-_GET_FOR_UPDATE = Query(
-    select(*COLUMNS).where(Appointment.id == bindparam("id")).with_for_update()
-)
+_GET_FOR_UPDATE = Query(select(*COLUMNS).where(Appointment.id == bindparam("id")).with_for_update())
 _INSERT = Query(
     insert(APPOINTMENTS).values({name: _param(name) for name in CREATED}).returning(*COLUMNS)
 )
@@ -280,7 +278,9 @@ class AppointmentRepository:
         row = await self.executor.fetch_one(_BALANCE, id=patient_id)
         return Decimal(0) if row is None else Decimal(row["wallet_balance"])
 
-    async def plan_reminder(self, appointment_id: int, starts_at: datetime, due_at: datetime) -> None:
+    async def plan_reminder(
+        self, appointment_id: int, starts_at: datetime, due_at: datetime
+    ) -> None:
         """The reminders' outbox row of this appointment at this start (once per start)."""
         key = f"appointment:{appointment_id}:{int(starts_at.timestamp())}"
         await self.executor.fetch(

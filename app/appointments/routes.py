@@ -34,9 +34,7 @@ router = APIRouter(prefix="/api/appointments", tags=["appointments"], route_clas
 AppointmentIdPath = Annotated[
     int, Path(description="The appointment's id.", examples=[123], ge=1, le=2**63 - 1)
 ]
-SeriesIdPath = Annotated[
-    int, Path(description="The series' id.", examples=[4], ge=1, le=2**63 - 1)
-]
+SeriesIdPath = Annotated[int, Path(description="The series' id.", examples=[4], ge=1, le=2**63 - 1)]
 ListQueryDep = Annotated[AppointmentListQuery, Depends(QueryModel(AppointmentListQuery))]
 
 
@@ -264,7 +262,5 @@ async def cancel_appointment_series(
     """Cancel the series' proposed and booked appointments that start at or after `from`
     (default now); staff only (a therapist their own series). No fee is charged."""
     service = _service(caller)
-    series, appointments = await service.cancel_series(
-        series_id, payload, await caller.principal()
-    )
+    series, appointments = await service.cancel_series(series_id, payload, await caller.principal())
     return _series(service, series, appointments)

@@ -270,9 +270,7 @@ class SeriesCancel(BaseSchema):
         json_schema_extra={"examples": [SERIES_CANCEL]}, populate_by_name=True
     )
 
-    from_: AwareDatetime | None = Field(
-        default=None, alias="from", description="Default: now."
-    )
+    from_: AwareDatetime | None = Field(default=None, alias="from", description="Default: now.")
     reason: Reason | None = None
 
 

@@ -3,7 +3,7 @@ wall time, so that a series at 09:00 stays at 09:00 across a change to or from d
 time; each occurrence is then booked as an appointment of its own (app.appointments.service)."""
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from itertools import islice
 from zoneinfo import ZoneInfo
 
@@ -77,7 +77,7 @@ def parse(text: str, start: datetime, zone: ZoneInfo) -> rrule:
         rule = rrulestr(normalized, dtstart=start.astimezone(zone))
     except (ValueError, TypeError):
         raise _refuse("Not a valid RRULE.") from None
-    if not isinstance(rule, rrule) or rule._freq != WEEKLY:
+    if not isinstance(rule, rrule) or getattr(rule, "_freq", None) != WEEKLY:
         raise _refuse("Only FREQ=WEEKLY is supported.")
     return rule
 
@@ -111,6 +111,3 @@ def clashing(found: list[Occurrence]) -> set[int]:
             clashes.add(index)
         latest_end = ends if latest_end is None else max(latest_end, ends)
     return clashes
-
-
-__all__ = ["MAX_OCCURRENCES", "clashing", "occurrences", "parse", "timedelta"]

@@ -25,6 +25,7 @@ from app.appointments.schemas import (
 from app.appointments.series import clashing, occurrences
 from app.audit.work import UnitOfWork
 from app.auth.permissions import Principal
+from app.core.conditional import Versions
 from app.core.config import Settings
 from app.core.errors import (
     NON_FIELD_ERRORS,
@@ -34,7 +35,6 @@ from app.core.errors import (
     PreconditionFailed,
     ValidationFailed,
 )
-from app.core.conditional import Versions
 from app.db.counting import Count
 from app.db.query import Row
 from app.patients.repository import PatientRepository
@@ -86,8 +86,7 @@ def hours_text(hours: float) -> str:
 def notice_rule(settings: Settings) -> str:
     hours = hours_text(settings.cancellation_notice_hours)
     return (
-        f"Appointments can be cancelled up to {hours} hours before they start; "
-        "call the practice."
+        f"Appointments can be cancelled up to {hours} hours before they start; call the practice."
     )
 
 
@@ -264,7 +263,9 @@ class AppointmentService:
             conflict = {"start": start.astimezone(self.zone), "end": end.astimezone(self.zone)}
             outside = self._outside(stretches, time_off, start, end)
             if outside and not payload.override_availability:
-                conflicts.append({**conflict, "reason": "unavailable", "conflicting_appointment": None})
+                conflicts.append(
+                    {**conflict, "reason": "unavailable", "conflicting_appointment": None}
+                )
                 continue
             if index in clashes:
                 conflicts.append({**conflict, "reason": "overlap", "conflicting_appointment": None})
@@ -285,7 +286,11 @@ class AppointmentService:
                 appointment = await self.appointments.insert(values)
             except Overlap as overlap:
                 conflicts.append(
-                    {**conflict, "reason": "overlap", "conflicting_appointment": overlap.conflicting}
+                    {
+                        **conflict,
+                        "reason": "overlap",
+                        "conflicting_appointment": overlap.conflicting,
+                    }
                 )
                 continue
             if appointment["status"] == "booked":

@@ -1,8 +1,8 @@
 """Therapists with weekly hours (inserted directly), patients, and bookings."""
 
 import uuid
-from datetime import time
 from dataclasses import dataclass
+from datetime import time
 from typing import Any
 
 import httpx
@@ -38,7 +38,12 @@ async def set_hours(engine, therapist_id: int, starts: str = "08:00", ends: str 
                     "INSERT INTO therapist_hours (therapist_id, weekday, starts, ends) "
                     "VALUES (:t, :w, :s, :e)"
                 ),
-                {"t": therapist_id, "w": weekday, "s": time.fromisoformat(starts), "e": time.fromisoformat(ends)},
+                {
+                    "t": therapist_id,
+                    "w": weekday,
+                    "s": time.fromisoformat(starts),
+                    "e": time.fromisoformat(ends),
+                },
             )
 
 

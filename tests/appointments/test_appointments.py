@@ -27,8 +27,19 @@ async def test_book_read_and_list(client, therapist, patient, engine):
     assert created["outside_availability"] is False
     assert created["series"] is None
     assert set(created) == {
-        "id", "patient", "therapist", "start", "end", "kind", "status", "cancellation_reason",
-        "note", "series", "outside_availability", "created_at", "updated_at",
+        "id",
+        "patient",
+        "therapist",
+        "start",
+        "end",
+        "kind",
+        "status",
+        "cancellation_reason",
+        "note",
+        "series",
+        "outside_availability",
+        "created_at",
+        "updated_at",
     }
     read = await client.get(f"{URL}{created['id']}/")
     assert read.status_code == 200
@@ -51,13 +62,15 @@ async def test_book_read_and_list(client, therapist, patient, engine):
         "AND action LIKE '%appointment%'",
         p=patient["id"],
     )
-    assert actions == "create_appointment,get_appointment,list_appointments" or actions.split(
-        ","
-    )[:2] == ["create_appointment", "get_appointment"]
+    assert actions == "create_appointment,get_appointment,list_appointments" or actions.split(",")[
+        :2
+    ] == ["create_appointment", "get_appointment"]
 
 
 async def test_times_are_checked(client, therapist, patient):
-    naive = await client.post(URL, json=body(patient["id"], therapist.id, start="2030-01-07T09:00:00"))
+    naive = await client.post(
+        URL, json=body(patient["id"], therapist.id, start="2030-01-07T09:00:00")
+    )
     assert naive.status_code == 400
     assert "time zone offset" in naive.json()["start"][0]
     backwards = await client.post(
@@ -76,12 +89,16 @@ async def test_availability_and_parties(client, therapist, patient, engine):
     early = await client.post(
         URL,
         json=body(
-            patient["id"], therapist.id, start="2030-01-07T07:00:00+01:00",
+            patient["id"],
+            therapist.id,
+            start="2030-01-07T07:00:00+01:00",
             end="2030-01-07T07:50:00+01:00",
         ),
     )
     assert early.status_code == 400
-    assert early.json() == {"start": ["The therapist does not work at that time (their weekly hours)."]}
+    assert early.json() == {
+        "start": ["The therapist does not work at that time (their weekly hours)."]
+    }
     async with engine.begin() as connection:
         await connection.execute(
             text(
@@ -92,14 +109,23 @@ async def test_availability_and_parties(client, therapist, patient, engine):
         )
     off = await client.post(
         URL,
-        json=body(patient["id"], therapist.id, start="2030-01-08T10:00:00+01:00",
-                  end="2030-01-08T10:30:00+01:00"),
+        json=body(
+            patient["id"],
+            therapist.id,
+            start="2030-01-08T10:00:00+01:00",
+            end="2030-01-08T10:30:00+01:00",
+        ),
     )
     assert off.json() == {"start": ["The therapist is on time off at that time."]}
     overridden = await client.post(
         URL,
-        json=body(patient["id"], therapist.id, start="2030-01-08T10:00:00+01:00",
-                  end="2030-01-08T10:30:00+01:00", override_availability=True),
+        json=body(
+            patient["id"],
+            therapist.id,
+            start="2030-01-08T10:00:00+01:00",
+            end="2030-01-08T10:30:00+01:00",
+            override_availability=True,
+        ),
     )
     assert overridden.status_code == 201
     assert overridden.json()["outside_availability"] is True
@@ -116,8 +142,13 @@ async def test_an_overlap_is_a_409_naming_the_other(client, therapist, patient):
     first = await book(client, patient["id"], therapist.id)
     other = await create_patient(client)
     clash = await client.post(
-        URL, json=body(other["id"], therapist.id, start="2030-01-07T09:30:00+01:00",
-                       end="2030-01-07T10:30:00+01:00")
+        URL,
+        json=body(
+            other["id"],
+            therapist.id,
+            start="2030-01-07T09:30:00+01:00",
+            end="2030-01-07T10:30:00+01:00",
+        ),
     )
     assert clash.status_code == 409
     assert clash.json() == {
@@ -125,8 +156,13 @@ async def test_an_overlap_is_a_409_naming_the_other(client, therapist, patient):
         "conflicting_appointment": first["id"],
     }
     # Touching is not overlapping.
-    await book(client, other["id"], therapist.id, start="2030-01-07T09:50:00+01:00",
-               end="2030-01-07T10:40:00+01:00")
+    await book(
+        client,
+        other["id"],
+        therapist.id,
+        start="2030-01-07T09:50:00+01:00",
+        end="2030-01-07T10:40:00+01:00",
+    )
 
 
 async def test_transitions_fulfilled_records_the_session(client, therapist, patient):
@@ -165,8 +201,13 @@ async def test_if_match_and_no_delete(client, therapist, patient):
 
 async def test_reschedule_checks_and_plans_a_new_reminder(client, therapist, patient, engine):
     created = await book(client, patient["id"], therapist.id)
-    other = await book(client, patient["id"], therapist.id, start="2030-01-07T11:00:00+01:00",
-                       end="2030-01-07T11:50:00+01:00")
+    other = await book(
+        client,
+        patient["id"],
+        therapist.id,
+        start="2030-01-07T11:00:00+01:00",
+        end="2030-01-07T11:50:00+01:00",
+    )
     url = f"{URL}{created['id']}/"
     clash = await client.patch(
         url, json={"start": "2030-01-07T11:30:00+01:00", "end": "2030-01-07T12:00:00+01:00"}
@@ -179,7 +220,8 @@ async def test_reschedule_checks_and_plans_a_new_reminder(client, therapist, pat
     assert moved.status_code == 200
     assert moved.json()["start"] == "2030-01-07T13:00:00+01:00"
     reminders = await scalar(
-        engine, "SELECT count(*) FROM appointment_reminders WHERE appointment_id = :a",
+        engine,
+        "SELECT count(*) FROM appointment_reminders WHERE appointment_id = :a",
         a=created["id"],
     )
     assert reminders == 2
@@ -214,8 +256,13 @@ async def test_late_staff_cancellation_charges_unless_waived(
     monkeypatch.setattr(app.state.settings, "cancellation_notice_hours", 1_000_000)
     await client.post(f"/api/patients/{patient['id']}/update_wallet/", json={"amount": "50.00"})
     first = await book(client, patient["id"], therapist.id)
-    second = await book(client, patient["id"], therapist.id, start="2030-01-07T12:00:00+01:00",
-                        end="2030-01-07T12:50:00+01:00")
+    second = await book(
+        client,
+        patient["id"],
+        therapist.id,
+        start="2030-01-07T12:00:00+01:00",
+        end="2030-01-07T12:50:00+01:00",
+    )
     charged = await client.post(f"{URL}{first['id']}/cancel/", json={"reason": "Ill."})
     assert charged.status_code == 200
     assert charged.json()["status"] == "cancelled"
@@ -232,12 +279,22 @@ async def test_roles(client, therapist, make_therapist, patient, patient_client)
     other_therapist = await make_therapist()
     mine = await book(therapist.client, patient["id"], therapist.id)
     refused = await therapist.client.post(
-        URL, json=body(patient["id"], other_therapist.id, start="2030-01-07T15:00:00+01:00",
-                       end="2030-01-07T15:30:00+01:00")
+        URL,
+        json=body(
+            patient["id"],
+            other_therapist.id,
+            start="2030-01-07T15:00:00+01:00",
+            end="2030-01-07T15:30:00+01:00",
+        ),
     )
     assert refused.status_code == 403
-    theirs = await book(client, patient["id"], other_therapist.id,
-                        start="2030-01-07T16:00:00+01:00", end="2030-01-07T16:30:00+01:00")
+    theirs = await book(
+        client,
+        patient["id"],
+        other_therapist.id,
+        start="2030-01-07T16:00:00+01:00",
+        end="2030-01-07T16:30:00+01:00",
+    )
     assert (await therapist.client.get(f"{URL}{theirs['id']}/")).status_code == 200
     change = await therapist.client.patch(f"{URL}{theirs['id']}/", json={"note": "x"})
     assert change.status_code == 403
@@ -245,8 +302,13 @@ async def test_roles(client, therapist, make_therapist, patient, patient_client)
     assert own.status_code == 200
 
     other = await create_patient(client)
-    foreign = await book(client, other["id"], therapist.id, start="2030-01-08T09:00:00+01:00",
-                         end="2030-01-08T09:30:00+01:00")
+    foreign = await book(
+        client,
+        other["id"],
+        therapist.id,
+        start="2030-01-08T09:00:00+01:00",
+        end="2030-01-08T09:30:00+01:00",
+    )
     me = await patient_client(patient["id"])
     listed = (await me.get(URL)).json()
     assert {row["patient"] for row in listed["results"]} == {patient["id"]}
@@ -255,8 +317,10 @@ async def test_roles(client, therapist, make_therapist, patient, patient_client)
     assert (await me.get(f"{URL}{foreign['id']}/")).status_code == 403
     assert (await me.patch(f"{URL}{mine['id']}/", json={"note": "x"})).status_code == 403
     booked = await me.post(
-        URL, json=body(None, therapist.id, start="2030-01-09T09:00:00+01:00",
-                       end="2030-01-09T09:30:00+01:00")
+        URL,
+        json=body(
+            None, therapist.id, start="2030-01-09T09:00:00+01:00", end="2030-01-09T09:30:00+01:00"
+        ),
     )
     assert booked.status_code == 201
     assert booked.json()["patient"] == patient["id"]
@@ -269,7 +333,9 @@ async def test_roles(client, therapist, make_therapist, patient, patient_client)
     assert (await me.post(f"{URL}{foreign['id']}/cancel/", json={})).status_code == 403
 
 
-async def test_a_patient_cannot_cancel_late(app, client, therapist, patient, patient_client, monkeypatch):
+async def test_a_patient_cannot_cancel_late(
+    app, client, therapist, patient, patient_client, monkeypatch
+):
     monkeypatch.setattr(app.state.settings, "cancellation_notice_hours", 1_000_000)
     created = await book(client, patient["id"], therapist.id)
     me = await patient_client(patient["id"])
@@ -286,9 +352,13 @@ async def test_a_patient_cannot_cancel_late(app, client, therapist, patient, pat
 async def test_list_filters_and_ordering(client, therapist, patient):
     ids = []
     for hour in (13, 9, 11):
-        created = await book(client, patient["id"], therapist.id,
-                             start=f"2030-01-07T{hour:02d}:00:00+01:00",
-                             end=f"2030-01-07T{hour:02d}:30:00+01:00")
+        created = await book(
+            client,
+            patient["id"],
+            therapist.id,
+            start=f"2030-01-07T{hour:02d}:00:00+01:00",
+            end=f"2030-01-07T{hour:02d}:30:00+01:00",
+        )
         ids.append(created["id"])
     await client.post(f"{URL}{ids[0]}/cancel/", json={})
     by_start = (await client.get(URL)).json()["results"]
@@ -300,8 +370,11 @@ async def test_list_filters_and_ordering(client, therapist, patient):
     both = (await client.get(URL, params=[("status", "booked"), ("status", "cancelled")])).json()
     assert both["count"] == 3
     window = await client.get(
-        URL, params={"start_after": "2030-01-07T10:00:00+01:00",
-                     "start_before": "2030-01-07T12:00:00+01:00"},
+        URL,
+        params={
+            "start_after": "2030-01-07T10:00:00+01:00",
+            "start_before": "2030-01-07T12:00:00+01:00",
+        },
     )
     assert [row["id"] for row in window.json()["results"]] == [ids[2]]
     naive = await client.get(URL, params={"start_after": "2030-01-07T10:00:00"})

@@ -24,7 +24,9 @@ async def test_fifty_concurrent_overlapping_bookings_one_wins(client, therapist)
     responses = await asyncio.gather(*(attempt(n) for n in range(50)))
 
     codes = sorted(response.status_code for response in responses)
-    assert codes == [201] + [409] * 49, [r.text for r in responses if r.status_code not in (201, 409)]
+    assert codes == [201] + [409] * 49, [
+        r.text for r in responses if r.status_code not in (201, 409)
+    ]
     (winner,) = [r.json() for r in responses if r.status_code == 201]
     for response in responses:
         if response.status_code == 409:

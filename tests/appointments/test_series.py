@@ -1,15 +1,20 @@
 """Recurring series: every occurrence checked, in the clinic's wall time across DST."""
 
+from typing import Any
+
 from tests.appointments.conftest import body, book
 
 URL = "/api/appointments/series/"
 
 
-def series(patient, therapist, rrule="FREQ=WEEKLY;COUNT=4", **overrides):
+def series(
+    patient: str, therapist: int, rrule: str = "FREQ=WEEKLY;COUNT=4", **overrides: Any
+) -> dict[str, Any]:
     # 2030-03-31: Berlin moves to summer time; 09:00 stays 09:00.
     return {
-        **body(patient, therapist, start="2030-03-18T09:00:00+01:00",
-               end="2030-03-18T09:50:00+01:00"),
+        **body(
+            patient, therapist, start="2030-03-18T09:00:00+01:00", end="2030-03-18T09:50:00+01:00"
+        ),
         "rrule": rrule,
         **overrides,
     }
@@ -32,8 +37,13 @@ async def test_a_series_keeps_its_wall_time_across_dst(client, therapist, patien
 
 
 async def test_conflicts_refuse_all_or_are_skipped(client, therapist, patient):
-    taken = await book(client, patient["id"], therapist.id, start="2030-03-25T09:30:00+01:00",
-                       end="2030-03-25T10:00:00+01:00")
+    taken = await book(
+        client,
+        patient["id"],
+        therapist.id,
+        start="2030-03-25T09:30:00+01:00",
+        end="2030-03-25T10:00:00+01:00",
+    )
     refused = await client.post(URL, json=series(patient["id"], therapist.id))
     assert refused.status_code == 409
     assert refused.json()["conflicts"] == [
@@ -56,8 +66,11 @@ async def test_unavailable_occurrences(client, make_therapist, patient):
     late = await make_therapist(starts="08:00", ends="09:30")
     response = await client.post(
         URL,
-        json={**series(patient["id"], late.id), "start": "2030-03-18T09:00:00+01:00",
-              "end": "2030-03-18T10:00:00+01:00"},
+        json={
+            **series(patient["id"], late.id),
+            "start": "2030-03-18T09:00:00+01:00",
+            "end": "2030-03-18T10:00:00+01:00",
+        },
     )
     assert response.status_code == 409
     assert {c["reason"] for c in response.json()["conflicts"]} == {"unavailable"}
