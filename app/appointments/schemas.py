@@ -51,6 +51,8 @@ _DATETIME_RE = re.compile(
     r"([Zz]|[+-][0-9]{2}:?[0-9]{2})?"
 )
 WRONG_FORMAT = "Datetime has wrong format. Use ISO 8601, e.g. 2026-03-30T09:00:00+02:00."
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2999
+OUT_OF_RANGE = f"Use a date between {EARLIEST_YEAR} and {LATEST_YEAR}."
 NAIVE = "Include a time zone offset, e.g. 2026-03-30T09:00:00+02:00 or 2026-03-30T07:00:00Z."
 
 
@@ -67,6 +69,8 @@ def _aware(value: Any) -> Any:
         raise error("datetime_parsing", WRONG_FORMAT)
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise error("timezone_naive", NAIVE)
+    if not EARLIEST_YEAR <= parsed.year <= LATEST_YEAR:
+        raise error("datetime_range", OUT_OF_RANGE)
     return parsed
 
 
@@ -288,9 +292,9 @@ ORDERABLE = ("start", "created_at", "updated_at")
 class AppointmentListQuery(BaseSchema):
     """The list's filters and ordering; empty values are ignored."""
 
-    therapist: Annotated[int | None, BeforeValidator(_blank_to_none)] = Field(
-        default=None, description="The therapist's staff id."
-    )
+    therapist: Annotated[
+        Annotated[int, Field(ge=1, le=2**31 - 1)] | None, BeforeValidator(_blank_to_none)
+    ] = Field(default=None, description="The therapist's staff id.")
     patient: Annotated[PatientRef | None, BeforeValidator(_blank_to_none)] = Field(
         default=None, description="The patient's id (a patient sees only their own anyway)."
     )

@@ -75,7 +75,7 @@ def parse(text: str, start: datetime, zone: ZoneInfo) -> rrule:
     normalized = ";".join(f"{name}={value}" for name, value in parts.items())
     try:
         rule = rrulestr(normalized, dtstart=start.astimezone(zone))
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, KeyError, IndexError):
         raise _refuse("Not a valid RRULE.") from None
     if not isinstance(rule, rrule) or getattr(rule, "_freq", None) != WEEKLY:
         raise _refuse("Only FREQ=WEEKLY is supported.")
