@@ -379,3 +379,31 @@ async def test_list_filters_and_ordering(client, therapist, patient):
     assert [row["id"] for row in window.json()["results"]] == [ids[2]]
     naive = await client.get(URL, params={"start_after": "2030-01-07T10:00:00"})
     assert naive.status_code == 400
+
+
+async def test_a_retried_booking_is_replayed(client, therapist, patient):
+    headers = {"Idempotency-Key": '"book-once"'}
+    payload = body(patient["id"], therapist.id)
+    first = await client.post(URL, json=payload, headers=headers)
+    again = await client.post(URL, json=payload, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    assert again.headers["Location"] == first.headers["Location"]
+    assert (await client.get(URL)).json()["count"] == 1
+
+
+async def test_an_inactive_therapist_takes_no_bookings(client, therapist, patient, engine):
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE staff SET is_active = false WHERE id = :t"), {"t": therapist.id}
+        )
+    response = await client.post(URL, json=body(patient["id"], therapist.id))
+    assert response.status_code == 400
+    assert response.json() == {"therapist": ["No active therapist has this id."]}
+
+
+async def test_a_patient_gets_404_for_a_missing_appointment(client, patient, patient_client):
+    me = await patient_client(patient["id"])
+    assert (await me.get(f"{URL}999999/")).status_code == 404
+    assert (await me.get(f"{URL}not-a-number/")).status_code == 404
