@@ -9,6 +9,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app import __version__
 from app.admin import mount_admin
+from app.appointments import routes as appointments
 from app.audit import routes as audit
 from app.auth import routes as auth
 from app.auth.tokens import Tokens
@@ -116,6 +117,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(patients.router)
     app.include_router(wallet.router)
     app.include_router(pictures.router)
+    app.include_router(appointments.series_router)
+    app.include_router(appointments.router)
     app.include_router(auth.router)
     app.include_router(auth.signed_in)
     app.include_router(calendars.router)

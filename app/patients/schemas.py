@@ -105,6 +105,11 @@ class SessionRead(BaseSchema):
     therapist: str | None
     notes: str | None
     created_at: datetime
+    appointment: int | None = Field(
+        default=None,
+        description="The appointment this session was (an appointment marked fulfilled adds "
+        "its session); null for a session recorded with add_session.",
+    )
 
 
 class TagAction(BaseSchema):

@@ -97,7 +97,16 @@ async def test_add_session_stores_server_fields_and_nulls(client):
     )
     assert response.status_code == 200
     (session,) = response.json()["sessions"]
-    assert set(session) == {"id", "date", "duration_minutes", "therapist", "notes", "created_at"}
+    assert set(session) == {
+        "id",
+        "date",
+        "duration_minutes",
+        "therapist",
+        "notes",
+        "created_at",
+        "appointment",  # the appointment a fulfilled one adds it for; null here
+    }
+    assert session["appointment"] is None
     assert str(uuid.UUID(session["id"])) == session["id"]
     assert datetime.fromisoformat(session["date"]) == datetime.fromisoformat(
         "2024-05-01T12:30:00+00:00"

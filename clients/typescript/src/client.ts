@@ -21,6 +21,16 @@ export type Token = Schemas["Token"];
 export type PasswordResetConfirm = Schemas["PasswordResetConfirm"];
 export type PatientListQuery = NonNullable<operations["list_patients"]["parameters"]["query"]>;
 export type AuditQuery = NonNullable<operations["list_audit_events"]["parameters"]["query"]>;
+export type AppointmentCreate = Schemas["AppointmentCreate"];
+export type AppointmentUpdate = Schemas["AppointmentUpdate"];
+export type AppointmentCancel = Schemas["AppointmentCancel"];
+export type Appointment = Schemas["AppointmentRead"];
+export type SeriesCreate = Schemas["SeriesCreate"];
+export type SeriesCancel = Schemas["SeriesCancel"];
+export type Series = Schemas["SeriesRead"];
+export type AppointmentListQuery = NonNullable<
+  operations["list_appointments"]["parameters"]["query"]
+>;
 export type PageQuery = NonNullable<
   operations["list_wallet_transactions"]["parameters"]["query"]
 >;
@@ -139,6 +149,42 @@ export function createPatientApi(baseUrl: string, token: () => string | undefine
     delete_profile_picture: (patientId: string) =>
       client.DELETE("/api/patients/{patient_id}/profile_picture/", {
         params: { path: patient(patientId) },
+      }),
+
+    list_appointments: (query: AppointmentListQuery = {}) =>
+      client.GET("/api/appointments/", { params: { query } }),
+    create_appointment: (body: AppointmentCreate, options: WriteOptions = {}) =>
+      client.POST("/api/appointments/", {
+        params: { header: { "Idempotency-Key": options.idempotencyKey } },
+        body,
+      }),
+    get_appointment: (appointmentId: number) =>
+      client.GET("/api/appointments/{appointment_id}/", {
+        params: { path: { appointment_id: appointmentId } },
+      }),
+    update_appointment: (appointmentId: number, body: AppointmentUpdate, options: WriteOptions = {}) =>
+      client.PATCH("/api/appointments/{appointment_id}/", {
+        params: { path: { appointment_id: appointmentId }, header: { "If-Match": options.ifMatch } },
+        body,
+      }),
+    cancel_appointment: (appointmentId: number, body: AppointmentCancel = {}, options: WriteOptions = {}) =>
+      client.POST("/api/appointments/{appointment_id}/cancel/", {
+        params: { path: { appointment_id: appointmentId }, header: writeHeaders(options) },
+        body,
+      }),
+    create_appointment_series: (body: SeriesCreate, options: WriteOptions = {}) =>
+      client.POST("/api/appointments/series/", {
+        params: { header: { "Idempotency-Key": options.idempotencyKey } },
+        body,
+      }),
+    get_appointment_series: (seriesId: number) =>
+      client.GET("/api/appointments/series/{series_id}/", {
+        params: { path: { series_id: seriesId } },
+      }),
+    cancel_appointment_series: (seriesId: number, body: SeriesCancel = {}, options: WriteOptions = {}) =>
+      client.POST("/api/appointments/series/{series_id}/cancel/", {
+        params: { path: { series_id: seriesId }, header: { "Idempotency-Key": options.idempotencyKey } },
+        body,
       }),
 
     list_audit_events: (query: AuditQuery = {}) => client.GET("/api/audit/", { params: { query } }),

@@ -1,0 +1,477 @@
+"""Every appointment read and write, with its rules: who may book and change what, the
+therapist's availability, the legal changes of status, and what a change brings with it in
+the same transaction (the session in the patient's record, a fee from the wallet, the
+reminders' outbox row)."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from app.appointments.repository import AppointmentRepository, Overlap
+from app.appointments.schemas import (
+    MAX_MINUTES,
+    MIN_MINUTES,
+    MOVABLE,
+    TRANSITIONS,
+    AppointmentCancel,
+    AppointmentCreate,
+    AppointmentListQuery,
+    AppointmentUpdate,
+    SeriesCancel,
+    SeriesCreate,
+)
+from app.appointments.series import clashing, occurrences
+from app.audit.work import UnitOfWork
+from app.auth.permissions import Principal
+from app.core.conditional import Versions
+from app.core.config import Settings
+from app.core.errors import (
+    NON_FIELD_ERRORS,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    PreconditionFailed,
+    ValidationFailed,
+)
+from app.db.counting import Count
+from app.db.query import Row
+from app.patients.repository import PatientRepository
+from app.patients.schemas import SessionRead
+from app.therapists.hours import Period, covers, working_periods
+from app.therapists.repository import TherapistRepository
+from app.wallet.repository import WalletRepository
+
+STALE = "The appointment has changed since you read it: If-Match does not match its current ETag."
+OUTSIDE_HOURS = "The therapist does not work at that time (their weekly hours)."
+TIME_OFF = "The therapist is on time off at that time."
+NO_THERAPIST = "No active therapist has this id."
+NO_PATIENT = "No patient has this id."
+NOT_AFTER = "The end must be after the start."
+LENGTH = f"An appointment lasts {MIN_MINUTES} to {MAX_MINUTES} minutes."
+NOT_MOVABLE = "Only a proposed or booked appointment can be moved."
+
+
+class AppointmentConflict(Conflict):
+    """409: an active appointment of the same therapist or patient holds some of the time."""
+
+    def __init__(self, who: str, conflicting: int | None) -> None:
+        which = f"appointment {conflicting}" if conflicting is not None else "an appointment"
+        super().__init__(f"The {who} already has {which} at that time.")
+        self.conflicting = conflicting
+
+    def body(self) -> dict[str, Any]:
+        return {"detail": self.detail, "conflicting_appointment": self.conflicting}
+
+
+class SeriesConflict(Conflict):
+    """409: some occurrences of a series cannot be booked (and none was)."""
+
+    def __init__(self, conflicts: list[dict[str, Any]]) -> None:
+        super().__init__(
+            f"{len(conflicts)} of the series' occurrences cannot be booked; nothing was booked. "
+            "Send skip_conflicts=true to book the others."
+        )
+        self.conflicts = conflicts
+
+    def body(self) -> dict[str, Any]:
+        return {"detail": self.detail, "conflicts": self.conflicts}
+
+
+def hours_text(hours: float) -> str:
+    return f"{int(hours)}" if float(hours).is_integer() else f"{hours:g}"
+
+
+def notice_rule(settings: Settings) -> str:
+    hours = hours_text(settings.cancellation_notice_hours)
+    return (
+        f"Appointments can be cancelled up to {hours} hours before they start; call the practice."
+    )
+
+
+def transition_rule(current: str, new: str) -> str:
+    allowed = sorted(TRANSITIONS[current])
+    then = ", ".join(allowed) if allowed else f"nothing: {current} is final"
+    return f"An appointment that is {current} cannot become {new}; it can become {then}."
+
+
+def check_times(start: datetime, end: datetime) -> None:
+    if end <= start:
+        raise ValidationFailed.on("end", NOT_AFTER)
+    if not timedelta(minutes=MIN_MINUTES) <= end - start <= timedelta(minutes=MAX_MINUTES):
+        raise ValidationFailed.on("end", LENGTH)
+
+
+@dataclass
+class Booking:
+    """What a new appointment (or each occurrence of a series) is checked for."""
+
+    patient_id: str
+    therapist_id: int
+
+
+class AppointmentService:
+    """Runs in a unit of work: reads audit at its end; writes run in one transaction."""
+
+    def __init__(self, work: UnitOfWork, settings: Settings) -> None:
+        self.work = work
+        self.settings = settings
+        self.zone = settings.clinic_zone
+        self.appointments = AppointmentRepository(work)
+        self.therapists = TherapistRepository(work)
+        self.patients = PatientRepository(work)
+        self.wallets = WalletRepository(work)
+
+    # Reads.
+
+    async def get(self, appointment_id: int, actor: Principal) -> Row:
+        appointment = await self.appointments.get(appointment_id)
+        if appointment is None:
+            raise NotFound
+        self._may_see(appointment["patient_id"], actor)
+        return appointment
+
+    def _list_patient(self, query: AppointmentListQuery, actor: Principal) -> str | None:
+        if actor.kind == "patient":
+            self.work.entry.patient_id = actor.id
+            # A patient's list is theirs: another patient's filter finds nothing.
+            return actor.id if query.patient in (None, actor.id) else ""
+        if query.patient is not None:
+            self.work.entry.patient_id = query.patient
+        return query.patient
+
+    # Writes.
+
+    async def create(self, payload: AppointmentCreate, actor: Principal) -> Row:
+        booking = self._booking(payload, actor)
+        check_times(payload.start, payload.end)
+        await self.work.begin()
+        await self._check_parties(booking)
+        start, end = payload.start.astimezone(UTC), payload.end.astimezone(UTC)
+        outside = await self._availability(booking.therapist_id, start, end)
+        if outside and not payload.override_availability:
+            raise ValidationFailed.on("start", outside)
+        values = {
+            "patient_id": booking.patient_id,
+            "therapist_id": booking.therapist_id,
+            "starts_at": start,
+            "ends_at": end,
+            "kind": payload.kind,
+            "status": payload.status,
+            "note": payload.note,
+            "series_id": None,
+            "outside_availability": bool(outside),
+            "created_by": actor.name,
+        }
+        try:
+            appointment = await self.appointments.insert(values)
+        except Overlap as overlap:
+            raise AppointmentConflict(overlap.who, overlap.conflicting) from None
+        if appointment["status"] == "booked":
+            await self._plan_reminder(appointment)
+        return appointment
+
+    async def update(
+        self,
+        appointment_id: int,
+        payload: AppointmentUpdate,
+        actor: Principal,
+        *,
+        versions: Versions = None,
+    ) -> Row:
+        sent = payload.model_fields_set
+        if payload.override_availability and actor.role != "admin":
+            raise PermissionDenied
+        await self.work.begin()
+        current = await self._for_change(appointment_id, actor, versions)
+        values: dict[str, Any] = {}
+        start = (payload.start or current["starts_at"]).astimezone(UTC)
+        end = (payload.end or current["ends_at"]).astimezone(UTC)
+        moved = start != current["starts_at"] or end != current["ends_at"]
+        if moved:
+            if current["status"] not in MOVABLE:
+                raise ValidationFailed.on("start", NOT_MOVABLE)
+            check_times(start, end)
+            outside = await self._availability(current["therapist_id"], start, end)
+            if outside and not payload.override_availability:
+                raise ValidationFailed.on("start", outside)
+            values.update(starts_at=start, ends_at=end, outside_availability=bool(outside))
+        if "kind" in sent and payload.kind is not None:
+            values["kind"] = payload.kind
+        if "note" in sent:
+            values["note"] = payload.note
+        if "cancellation_reason" in sent:
+            values["cancellation_reason"] = payload.cancellation_reason
+        status = current["status"]
+        if payload.status is not None and payload.status != current["status"]:
+            status = payload.status
+            if status not in TRANSITIONS[current["status"]]:
+                raise ValidationFailed.on("status", transition_rule(current["status"], status))
+            values["status"] = status
+        if not values:
+            return current
+        try:
+            appointment = await self.appointments.update(current, values)
+        except Overlap as overlap:
+            raise AppointmentConflict(overlap.who, overlap.conflicting) from None
+        await self._after_change(current, appointment, actor, waive_fee=False)
+        return appointment
+
+    async def cancel(
+        self,
+        appointment_id: int,
+        payload: AppointmentCancel,
+        actor: Principal,
+        *,
+        versions: Versions = None,
+    ) -> Row:
+        if payload.waive_fee and not actor.is_staff:
+            raise PermissionDenied
+        await self.work.begin()
+        current = await self._for_change(appointment_id, actor, versions, cancelling=True)
+        if "cancelled" not in TRANSITIONS[current["status"]]:
+            raise ValidationFailed.on("status", transition_rule(current["status"], "cancelled"))
+        if not actor.is_staff and self._late(current):
+            raise ValidationFailed.on(NON_FIELD_ERRORS, notice_rule(self.settings))
+        values = {"status": "cancelled", "cancellation_reason": payload.reason}
+        appointment = await self.appointments.update(current, values)
+        await self._after_change(current, appointment, actor, waive_fee=payload.waive_fee)
+        return appointment
+
+    # Series.
+
+    async def create_series(
+        self, payload: SeriesCreate, actor: Principal
+    ) -> tuple[Row, list[Row], list[dict[str, Any]]]:
+        booking = self._booking(payload, actor)
+        check_times(payload.start, payload.end)
+        found = occurrences(payload.rrule, payload.start, payload.end, self.zone)
+        await self.work.begin()
+        await self._check_parties(booking)
+        series = await self.appointments.insert_series(
+            payload.rrule, booking.patient_id, booking.therapist_id, actor.name
+        )
+        stretches = await self.therapists.stretches(booking.therapist_id)
+        time_off = await self.therapists.time_off_between(
+            booking.therapist_id, found[0][0], max(end for _, end in found)
+        )
+        clashes = clashing(found)
+        booked: list[Row] = []
+        conflicts: list[dict[str, Any]] = []
+        for index, (start, end) in enumerate(found):
+            conflict = {"start": start.astimezone(self.zone), "end": end.astimezone(self.zone)}
+            outside = self._outside(stretches, time_off, start, end)
+            if outside and not payload.override_availability:
+                conflicts.append(
+                    {**conflict, "reason": "unavailable", "conflicting_appointment": None}
+                )
+                continue
+            if index in clashes:
+                conflicts.append({**conflict, "reason": "overlap", "conflicting_appointment": None})
+                continue
+            values = {
+                "patient_id": booking.patient_id,
+                "therapist_id": booking.therapist_id,
+                "starts_at": start,
+                "ends_at": end,
+                "kind": payload.kind,
+                "status": payload.status,
+                "note": payload.note,
+                "series_id": series["id"],
+                "outside_availability": bool(outside),
+                "created_by": actor.name,
+            }
+            try:
+                appointment = await self.appointments.insert(values)
+            except Overlap as overlap:
+                conflicts.append(
+                    {
+                        **conflict,
+                        "reason": "overlap",
+                        "conflicting_appointment": overlap.conflicting,
+                    }
+                )
+                continue
+            if appointment["status"] == "booked":
+                await self._plan_reminder(appointment)
+            booked.append(appointment)
+        if conflicts and (not payload.skip_conflicts or not booked):
+            raise SeriesConflict([_rendered(conflict) for conflict in conflicts])
+        return series, booked, conflicts
+
+    async def get_series(self, series_id: int, actor: Principal) -> tuple[Row, list[Row]]:
+        series = await self.appointments.get_series(series_id)
+        if series is None:
+            raise NotFound
+        self._may_see(series["patient_id"], actor)
+        return series, await self.appointments.series_appointments(series_id)
+
+    async def cancel_series(
+        self, series_id: int, payload: SeriesCancel, actor: Principal
+    ) -> tuple[Row, list[Row]]:
+        await self.work.begin()
+        series = await self.appointments.get_series(series_id)
+        if series is None:
+            raise NotFound
+        self.work.entry.patient_id = series["patient_id"]
+        self._may_change(series["therapist_id"], actor)
+        start = (payload.from_ or datetime.now(UTC)).astimezone(UTC)
+        await self.appointments.cancel_series(series_id, start, payload.reason)
+        return series, await self.appointments.series_appointments(series_id)
+
+    # Rules.
+
+    def _booking(self, payload: AppointmentCreate, actor: Principal) -> Booking:
+        """Who the booking is for, if the caller may make it."""
+        patient_id = payload.patient
+        if actor.kind == "patient":
+            if patient_id is None:
+                patient_id = actor.id
+            elif patient_id != actor.id:
+                raise PermissionDenied
+        elif patient_id is None:
+            raise ValidationFailed.on("patient", "This field is required.")
+        self.work.entry.patient_id = patient_id
+        if actor.role == "therapist" and payload.therapist != int(actor.id):
+            raise PermissionDenied
+        if payload.override_availability:
+            if actor.role != "admin":
+                raise PermissionDenied
+            self.work.entry.action += ":override_availability"  # the audit trail says so
+        return Booking(patient_id=patient_id, therapist_id=payload.therapist)
+
+    async def _check_parties(self, booking: Booking) -> None:
+        errors: dict[str, list[str]] = {}
+        therapist = await self.therapists.get(booking.therapist_id)
+        if therapist is None or not therapist["is_active"]:
+            errors["therapist"] = [NO_THERAPIST]
+        if not await self.patients.exists(booking.patient_id):
+            errors["patient"] = [NO_PATIENT]
+        if errors:
+            raise ValidationFailed(errors)
+
+    async def _availability(self, therapist_id: int, start: datetime, end: datetime) -> str | None:
+        """Why the therapist is not available for all of [start, end); None when they are."""
+        stretches = await self.therapists.stretches(therapist_id)
+        time_off = await self.therapists.time_off_between(therapist_id, start, end)
+        return self._outside(stretches, time_off, start, end)
+
+    def _outside(
+        self, stretches: Any, time_off: list[Period], start: datetime, end: datetime
+    ) -> str | None:
+        if not covers(working_periods(stretches, self.zone, start, end), start, end):
+            return OUTSIDE_HOURS
+        if any(begins < end and start < ends for begins, ends in time_off):
+            return TIME_OFF
+        return None
+
+    def _may_see(self, patient_id: str, actor: Principal) -> None:
+        self.work.entry.patient_id = patient_id
+        if actor.kind == "patient" and actor.id != patient_id:
+            raise PermissionDenied
+
+    def _may_change(self, therapist_id: int, actor: Principal) -> None:
+        if actor.role == "therapist" and int(actor.id) != therapist_id:
+            raise PermissionDenied
+
+    async def _for_change(
+        self,
+        appointment_id: int,
+        actor: Principal,
+        versions: Versions,
+        *,
+        cancelling: bool = False,
+    ) -> Row:
+        """The appointment, locked, if the caller may change it (a patient: only cancel)."""
+        current = await self.appointments.get(appointment_id, for_update=True)
+        if current is None:
+            raise NotFound
+        self._may_see(current["patient_id"], actor)
+        if actor.kind == "patient" and not cancelling:
+            raise PermissionDenied
+        self._may_change(current["therapist_id"], actor)
+        if versions is not None and current["version"] not in versions:
+            raise PreconditionFailed(STALE)
+        return current
+
+    def _late(self, appointment: Row) -> bool:
+        notice = timedelta(hours=self.settings.cancellation_notice_hours)
+        starts_at: datetime = appointment["starts_at"]
+        return starts_at - datetime.now(UTC) < notice
+
+    async def _after_change(
+        self, before: Row, after: Row, actor: Principal, *, waive_fee: bool
+    ) -> None:
+        """What a change brings with it, in its transaction."""
+        status = after["status"]
+        if status != before["status"]:
+            if status == "fulfilled":
+                await self._record_session(after)
+            elif status == "noshow":
+                await self._charge(after, self.settings.noshow_fee, "No-show fee", actor)
+            elif status == "cancelled" and actor.is_staff and not waive_fee and self._late(before):
+                fee = self.settings.late_cancellation_fee
+                await self._charge(after, fee, "Late cancellation fee", actor)
+        if status == "booked" and (
+            before["status"] != "booked" or before["starts_at"] != after["starts_at"]
+        ):
+            await self._plan_reminder(after)
+
+    async def _plan_reminder(self, appointment: Row) -> None:
+        starts_at: datetime = appointment["starts_at"]
+        due = starts_at - timedelta(minutes=self.settings.reminder_lead_minutes)
+        await self.appointments.plan_reminder(appointment["id"], starts_at, due)
+
+    async def _record_session(self, appointment: Row) -> None:
+        """The fulfilled appointment as a session of the patient's history."""
+        therapist = await self.appointments.staff_name(appointment["therapist_id"])
+        length = appointment["ends_at"] - appointment["starts_at"]
+        session = SessionRead(
+            id=str(uuid.uuid4()),
+            date=appointment["starts_at"],
+            duration_minutes=int(length.total_seconds() // 60),
+            therapist=therapist,
+            notes=None,
+            created_at=datetime.now(UTC),
+            appointment=appointment["id"],
+        )
+        await self.patients.add_session(appointment["patient_id"], session.model_dump(mode="json"))
+
+    async def _charge(self, appointment: Row, fee: Decimal, what: str, actor: Principal) -> None:
+        """Take the fee from the wallet, or as much of it as there is (never below 0)."""
+        if fee <= 0:
+            return
+        patient_id = appointment["patient_id"]
+        balance = await self.appointments.balance(patient_id)  # locked until commit
+        amount = min(fee, balance)
+        if amount <= 0:
+            return
+        reason = f"{what} for appointment {appointment['id']}"
+        if amount < fee:
+            reason += f" ({fee:.2f} due; only {amount:.2f} was in the wallet)"
+        await self.wallets.change(
+            patient_id, -amount, actor=actor.name, actor_kind=actor.kind, reason=reason
+        )
+
+    # The list (last: its name would hide the built-in list in the annotations above).
+
+    async def count(
+        self, query: AppointmentListQuery, actor: Principal, *, exact_up_to: int | None
+    ) -> Count:
+        patient = self._list_patient(query, actor)
+        return await self.appointments.count(query, patient, exact_up_to=exact_up_to)
+
+    async def list(
+        self, query: AppointmentListQuery, actor: Principal, *, offset: int, limit: int
+    ) -> list[Row]:
+        patient = self._list_patient(query, actor)
+        return await self.appointments.list(query, patient, offset=offset, limit=limit)
+
+
+def _rendered(conflict: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **conflict,
+        "start": conflict["start"].isoformat(),
+        "end": conflict["end"].isoformat(),
+    }

@@ -1,0 +1,110 @@
+"""Therapists with weekly hours (inserted directly), patients, and bookings."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import time
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from tests.factories import create_patient
+
+
+@dataclass
+class Therapist:
+    id: int
+    username: str
+    client: httpx.AsyncClient
+
+
+async def staff_id(engine, username: str) -> int:
+    async with engine.connect() as connection:
+        found = await connection.scalar(
+            text("SELECT id FROM staff WHERE username = :u"), {"u": username}
+        )
+    return int(found)
+
+
+async def set_hours(engine, therapist_id: int, starts: str = "08:00", ends: str = "20:00"):
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("DELETE FROM therapist_hours WHERE therapist_id = :t"), {"t": therapist_id}
+        )
+        for weekday in range(1, 8):
+            await connection.execute(
+                text(
+                    "INSERT INTO therapist_hours (therapist_id, weekday, starts, ends) "
+                    "VALUES (:t, :w, :s, :e)"
+                ),
+                {
+                    "t": therapist_id,
+                    "w": weekday,
+                    "s": time.fromisoformat(starts),
+                    "e": time.fromisoformat(ends),
+                },
+            )
+
+
+@pytest.fixture
+async def make_therapist(staff_client, engine):
+    async def make(starts: str = "08:00", ends: str = "20:00") -> Therapist:
+        username = f"therapist-{uuid.uuid4().hex[:6]}"
+        client = await staff_client("therapist", username)
+        therapist_id = await staff_id(engine, username)
+        await set_hours(engine, therapist_id, starts, ends)
+        return Therapist(therapist_id, username, client)
+
+    return make
+
+
+@pytest.fixture
+async def therapist(make_therapist) -> Therapist:
+    made: Therapist = await make_therapist()
+    return made
+
+
+@pytest.fixture
+async def patient(client) -> dict[str, Any]:
+    return await create_patient(client)
+
+
+@pytest.fixture
+async def patient_client(app, login):
+    opened: list[httpx.AsyncClient] = []
+
+    async def make(patient_id: str) -> httpx.AsyncClient:
+        token = await login(patient_id, "correct-horse")
+        made = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://testserver",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        opened.append(made)
+        return made
+
+    yield make
+    for made in opened:
+        await made.aclose()
+
+
+def body(patient: str | None, therapist: int, **overrides: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "patient": patient,
+        "therapist": therapist,
+        "start": "2030-01-07T09:00:00+01:00",
+        "end": "2030-01-07T09:50:00+01:00",
+        "kind": "in_person",
+    }
+    if patient is None:
+        del payload["patient"]
+    payload.update(overrides)
+    return payload
+
+
+async def book(client: httpx.AsyncClient, patient: str | None, therapist: int, **overrides):
+    response = await client.post("/api/appointments/", json=body(patient, therapist, **overrides))
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
