@@ -79,3 +79,32 @@ def subtract(periods: Iterable[Period], taken: Iterable[Period]) -> list[Period]
 def covers(periods: Iterable[Period], start: datetime, end: datetime) -> bool:
     """Whether one of the (merged) periods holds all of [start, end)."""
     return any(begins <= start and end <= ends for begins, ends in merge(periods))
+
+
+def on_grid(instant: datetime, zone: ZoneInfo, step: int) -> datetime:
+    """The first instant at or after `instant` whose wall clock in `zone` shows a whole multiple
+    of `step` minutes since midnight (09:00, 09:15, … for 15). A time the clocks skip moves past
+    the gap; in the hour shown twice the grid follows the occurrence `instant` is in."""
+    local = instant.astimezone(zone)
+    minutes = local.hour * 60 + local.minute + (1 if local.second or local.microsecond else 0)
+    minutes = -(-minutes // step) * step
+    day = local.date() + timedelta(days=minutes // 1440)
+    minutes %= 1440
+    clock = time(minutes // 60, minutes % 60, fold=local.fold if day == local.date() else 0)
+    candidate = datetime.combine(day, clock, tzinfo=zone).astimezone(UTC)
+    while candidate < instant:  # only around a change of offset
+        candidate += timedelta(minutes=step)
+    return candidate
+
+
+def slots(free: Iterable[Period], zone: ZoneInfo, duration: int, step: int) -> list[Period]:
+    """Every [start, start + duration) on the `step`-minute grid of the wall clock that fits in
+    one of the free periods."""
+    length = timedelta(minutes=duration)
+    found: list[Period] = []
+    for begins, ends in free:
+        start = on_grid(begins, zone, step)
+        while start + length <= ends:
+            found.append((start, start + length))
+            start = on_grid(start + timedelta(minutes=step), zone, step)
+    return found
