@@ -80,6 +80,15 @@ DisplayName = Annotated[Text, Field(min_length=1, max_length=DISPLAY_NAME_MAX_LE
 Reason = Annotated[Text, Field(max_length=REASON_MAX_LENGTH)]
 
 
+def _five_minutes(value: int) -> int:
+    if value % 5:
+        raise error("multiple_of", "Ensure this value is a multiple of 5.")
+    return value
+
+
+Minutes = Annotated[int, AfterValidator(_five_minutes)]
+
+
 def _blank_to_none(value: Any) -> Any:
     return None if value == "" else value
 
@@ -229,18 +238,18 @@ class AvailabilityQuery(BaseSchema):
         f"at most {MAX_WINDOW_DAYS} days after from.",
         examples=["2026-04-06T00:00:00+02:00"],
     )
-    duration: int = Field(
+    duration: Minutes = Field(
         default=30,
         ge=DURATION_MIN,
         le=DURATION_MAX,
-        multiple_of=5,
+        json_schema_extra={"multipleOf": 5},
         description="Minutes of the slot: 5 to 480, a multiple of 5.",
     )
-    step: int = Field(
+    step: Minutes = Field(
         default=15,
         ge=STEP_MIN,
         le=STEP_MAX,
-        multiple_of=5,
+        json_schema_extra={"multipleOf": 5},
         description="Minutes between the starts, on the clinic's clock from midnight: 5 to 240, "
         "a multiple of 5.",
     )
