@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from app.therapists.repository import _TAKEN
-from tests.therapists.conftest import insert_appointment, staff_id
+from tests.therapists.conftest import Therapist, insert_appointment, staff_id
 
 EVERY_DAY = [{"weekday": day, "start": "09:00", "end": "10:00"} for day in range(1, 8)]
 MONDAY = "2031-06-02"  # a Monday in summer time (+02:00)
@@ -20,12 +20,12 @@ def availability(therapist_id: int, **params: Any) -> str:
     return f"/api/therapists/{therapist_id}/availability/?{urlencode(params)}"
 
 
-async def set_hours(client, therapist_id: int, hours: list[dict[str, Any]]) -> None:
+async def set_hours(client: Any, therapist_id: int, hours: list[dict[str, Any]]) -> None:
     response = await client.put(f"/api/therapists/{therapist_id}/hours/", json={"hours": hours})
     assert response.status_code == 200, response.text
 
 
-def starts(response) -> list[str]:
+def starts(response: Any) -> list[str]:
     assert response.status_code == 200, response.text
     return [slot["start"] for slot in response.json()["slots"]]
 
@@ -125,7 +125,7 @@ async def test_the_window_clips_the_hours(client, make_therapist):
     assert starts(response) == [f"{MONDAY}T09:30:00+02:00", f"{MONDAY}T10:00:00+02:00"]
 
 
-async def morning(client, make_therapist):
+async def morning(client: Any, make_therapist: Any) -> Therapist:
     therapist = await make_therapist()
     await set_hours(client, therapist.id, [{"weekday": 1, "start": "09:00", "end": "12:00"}])
     return therapist
