@@ -126,7 +126,7 @@ async def test_the_window_clips_the_hours(client, make_therapist):
 
 
 async def morning(client: Any, make_therapist: Any) -> Therapist:
-    therapist = await make_therapist()
+    therapist: Therapist = await make_therapist()
     await set_hours(client, therapist.id, [{"weekday": 1, "start": "09:00", "end": "12:00"}])
     return therapist
 
