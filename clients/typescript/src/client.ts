@@ -19,7 +19,16 @@ export type SessionCreate = Schemas["SessionCreate"];
 export type WalletUpdate = Schemas["WalletUpdate"];
 export type Token = Schemas["Token"];
 export type PasswordResetConfirm = Schemas["PasswordResetConfirm"];
+export type TherapistUpdate = Schemas["TherapistUpdate"];
+export type HoursUpdate = Schemas["HoursUpdate"];
+export type TimeOffCreate = Schemas["TimeOffCreate"];
 export type PatientListQuery = NonNullable<operations["list_patients"]["parameters"]["query"]>;
+export type TherapistListQuery = NonNullable<
+  operations["list_therapists"]["parameters"]["query"]
+>;
+export type AvailabilityQuery = NonNullable<
+  operations["get_therapist_availability"]["parameters"]["query"]
+>;
 export type AuditQuery = NonNullable<operations["list_audit_events"]["parameters"]["query"]>;
 export type PageQuery = NonNullable<
   operations["list_wallet_transactions"]["parameters"]["query"]
@@ -52,6 +61,7 @@ export function createPatientApi(baseUrl: string, token: () => string | undefine
   client.use(bearer);
 
   const patient = (patientId: string) => ({ patient_id: patientId });
+  const therapist = (therapistId: number) => ({ therapist_id: therapistId });
 
   const api = {
     healthz: () => client.GET("/healthz"),
@@ -139,6 +149,42 @@ export function createPatientApi(baseUrl: string, token: () => string | undefine
     delete_profile_picture: (patientId: string) =>
       client.DELETE("/api/patients/{patient_id}/profile_picture/", {
         params: { path: patient(patientId) },
+      }),
+
+    list_therapists: (query: TherapistListQuery = {}) =>
+      client.GET("/api/therapists/", { params: { query } }),
+    get_therapist: (therapistId: number) =>
+      client.GET("/api/therapists/{therapist_id}/", { params: { path: therapist(therapistId) } }),
+    update_therapist: (therapistId: number, body: TherapistUpdate) =>
+      client.PATCH("/api/therapists/{therapist_id}/", {
+        params: { path: therapist(therapistId) },
+        body,
+      }),
+    get_therapist_hours: (therapistId: number) =>
+      client.GET("/api/therapists/{therapist_id}/hours/", {
+        params: { path: therapist(therapistId) },
+      }),
+    replace_therapist_hours: (therapistId: number, body: HoursUpdate) =>
+      client.PUT("/api/therapists/{therapist_id}/hours/", {
+        params: { path: therapist(therapistId) },
+        body,
+      }),
+    list_therapist_time_off: (therapistId: number, query: PageQuery = {}) =>
+      client.GET("/api/therapists/{therapist_id}/time_off/", {
+        params: { path: therapist(therapistId), query },
+      }),
+    create_therapist_time_off: (therapistId: number, body: TimeOffCreate) =>
+      client.POST("/api/therapists/{therapist_id}/time_off/", {
+        params: { path: therapist(therapistId) },
+        body,
+      }),
+    delete_therapist_time_off: (therapistId: number, timeOffId: number) =>
+      client.DELETE("/api/therapists/{therapist_id}/time_off/{time_off_id}/", {
+        params: { path: { ...therapist(therapistId), time_off_id: timeOffId } },
+      }),
+    get_therapist_availability: (therapistId: number, query: AvailabilityQuery = {}) =>
+      client.GET("/api/therapists/{therapist_id}/availability/", {
+        params: { path: therapist(therapistId), query },
       }),
 
     list_audit_events: (query: AuditQuery = {}) => client.GET("/api/audit/", { params: { query } }),
