@@ -7,6 +7,7 @@ from app.auth.access import SignedInCaller, StaffCaller
 from app.core.dependencies import PageRequestDep, SettingsDep
 from app.core.openapi import BODY_ERRORS, COMMON_ERRORS, errors
 from app.core.pagination import Page, paginate
+from app.idempotency.dependencies import Idempotent
 from app.therapists.dependencies import (
     AvailabilityQueryDep,
     TherapistIdPath,
@@ -153,16 +154,18 @@ async def list_therapist_time_off(
     status_code=status.HTTP_201_CREATED,
     summary="Add time off",
     response_description="The time off added.",
-    responses=errors(*BODY_ERRORS, *COMMON_ERRORS, 404),
+    responses=errors(*BODY_ERRORS, *COMMON_ERRORS, 404, 409, 422),
 )
 async def create_therapist_time_off(
     therapist_id: TherapistIdPath,
     payload: TimeOffCreate,
     caller: StaffCaller,
     settings: SettingsDep,
+    _: Idempotent,
 ) -> TimeOffRead:
     """Add a stretch of time off, [start, end) (admins, or the therapist themself): no free
-    slots are offered in it. Appointments already booked in it are kept."""
+    slots are offered in it. Appointments already booked in it are kept. A retry with the same
+    Idempotency-Key gets the first answer again."""
     therapists = TherapistService(caller.work)
     actor = await caller.principal()
     time_off = await therapists.add_time_off(actor, therapist_id, payload)

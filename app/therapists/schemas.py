@@ -7,7 +7,14 @@ from itertools import pairwise
 from typing import Annotated, Any, ClassVar
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+)
 
 from app.core.fields import Omittable, Text, error, not_bool
 from app.core.schemas import BaseSchema
@@ -74,7 +81,14 @@ ClockTime = Annotated[
     time,
     AfterValidator(_whole_minute),
     PlainSerializer(lambda value: value.strftime("%H:%M"), return_type=str),
-    Field(examples=["09:00"]),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9](:00)?$",
+            "description": "A wall-clock time in the clinic's time zone, HH:MM.",
+            "examples": ["09:00"],
+        }
+    ),
 ]
 DisplayName = Annotated[Text, Field(min_length=1, max_length=DISPLAY_NAME_MAX_LENGTH)]
 Reason = Annotated[Text, Field(max_length=REASON_MAX_LENGTH)]

@@ -165,3 +165,18 @@ async def test_time_off_of_an_unknown_therapist_is_a_404(client, engine):
     ).status_code == 404
     assert (await client.get(f"/api/therapists/{admin_id}/time_off/")).status_code == 404
     assert (await client.get("/api/therapists/424242/time_off/")).status_code == 404
+
+
+async def test_a_retried_time_off_with_its_idempotency_key_is_added_once(client, make_therapist):
+    therapist = await make_therapist()
+    path = f"/api/therapists/{therapist.id}/time_off/"
+    body = {"start": "2031-08-04T00:00:00Z", "end": "2031-08-05T00:00:00Z"}
+    headers = {"Idempotency-Key": "leave-2031-08"}
+
+    first = await client.post(path, json=body, headers=headers)
+    again = await client.post(path, json=body, headers=headers)
+
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert (await client.get(path)).json()["count"] == 1

@@ -173,9 +173,16 @@ export function createPatientApi(baseUrl: string, token: () => string | undefine
       client.GET("/api/therapists/{therapist_id}/time_off/", {
         params: { path: therapist(therapistId), query },
       }),
-    create_therapist_time_off: (therapistId: number, body: TimeOffCreate) =>
+    create_therapist_time_off: (
+      therapistId: number,
+      body: TimeOffCreate,
+      options: Pick<WriteOptions, "idempotencyKey"> = {},
+    ) =>
       client.POST("/api/therapists/{therapist_id}/time_off/", {
-        params: { path: therapist(therapistId) },
+        params: {
+          path: therapist(therapistId),
+          header: { "Idempotency-Key": options.idempotencyKey },
+        },
         body,
       }),
     delete_therapist_time_off: (therapistId: number, timeOffId: number) =>
