@@ -300,6 +300,28 @@ export async function tour(baseUrl: string, username: string, password: string):
   const bytes: Blob | undefined = downloaded.data;
   await api.delete_profile_picture(id);
 
+  // The first therapist's week, a day off, and their free half-hours of the next seven days.
+  const therapists = await api.list_therapists({ is_active: true, ordering: "display_name" });
+  const someone = therapists.data?.results[0];
+  let freeSlots = 0;
+  if (someone !== undefined) {
+    const named = await api.get_therapist(someone.id);
+    await api.update_therapist(someone.id, { display_name: named.data?.display_name ?? "Dr. Rivera" });
+    const week = await api.get_therapist_hours(someone.id);
+    await api.replace_therapist_hours(someone.id, { hours: week.data?.hours ?? [] });
+    const dayOff = await api.create_therapist_time_off(someone.id, {
+      start: "2030-01-02T00:00:00+01:00",
+      end: "2030-01-03T00:00:00+01:00",
+      reason: "Training",
+    });
+    const offs = await api.list_therapist_time_off(someone.id, { page: "1" });
+    if (dayOff.data !== undefined && offs.data?.count) {
+      await api.delete_therapist_time_off(someone.id, dayOff.data.id);
+    }
+    const free = await api.get_therapist_availability(someone.id, { duration: 30, step: 15 });
+    freeSlots = free.data?.slots.length ?? 0;
+  }
+
   const audit = await api.list_audit_events({ patient: id, action: "get_patient" });
   const events = audit.data?.results.map((event) => `${event.at} ${event.actor} ${event.outcome}`);
 
@@ -323,6 +345,7 @@ export async function tour(baseUrl: string, username: string, password: string):
     pictureUrl,
     pictureBytes: bytes?.size,
     events,
+    freeSlots,
     resetSent,
     tokenRefused,
   });
