@@ -34,6 +34,7 @@ from app.mail.mailer import mailer_for
 from app.patients import routes as patients
 from app.pictures import routes as pictures
 from app.pictures.service import decode_slots, picture_store
+from app.therapists import routes as therapists
 from app.wallet import routes as wallet
 
 DESCRIPTION = """
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(auth.signed_in)
     app.include_router(calendars.router)
+    app.include_router(therapists.router)
     app.include_router(audit.router)
     app.include_router(health.router)
     if settings.metrics_enabled:

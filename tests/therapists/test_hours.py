@@ -1,7 +1,16 @@
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
-from app.therapists.hours import Stretch, covers, local_instant, merge, subtract, working_periods
+from app.therapists.hours import (
+    Stretch,
+    covers,
+    local_instant,
+    merge,
+    on_grid,
+    slots,
+    subtract,
+    working_periods,
+)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -61,3 +70,55 @@ def test_subtract_and_covers() -> None:
     assert covers(left, utc(2026, 1, 5, 8), utc(2026, 1, 5, 10))
     assert not covers(left, utc(2026, 1, 5, 9), utc(2026, 1, 5, 11))
     assert merge([]) == []
+
+
+def test_the_grid_is_the_wall_clocks_from_midnight() -> None:
+    # 09:07 CEST is 07:07 UTC: the next quarter is 09:15, a 45-minute grid's next is 09:45.
+    assert on_grid(utc(2026, 6, 1, 7, 7), BERLIN, 15) == utc(2026, 6, 1, 7, 15)
+    assert on_grid(utc(2026, 6, 1, 7, 7), BERLIN, 45) == utc(2026, 6, 1, 7, 45)
+    assert on_grid(utc(2026, 6, 1, 7, 15), BERLIN, 15) == utc(2026, 6, 1, 7, 15)
+    # 23:50 CEST on a 45-minute grid: 24:00 is the next day's 00:00 (22:00 UTC).
+    assert on_grid(utc(2026, 6, 1, 21, 50), BERLIN, 45) == utc(2026, 6, 1, 22, 0)
+
+
+def test_the_grid_keeps_to_the_wall_clock_across_a_change() -> None:
+    # 2026-10-25: 02:00-03:00 is shown twice; its second 02:10 (01:10 UTC) is followed by 02:15.
+    assert on_grid(utc(2026, 10, 25, 1, 10), BERLIN, 15) == utc(2026, 10, 25, 1, 15)
+    # 2026-03-29: 02:00-03:00 is skipped; 01:50 CET (00:50 UTC) is followed by 03:00 CEST.
+    assert on_grid(utc(2026, 3, 29, 0, 50), BERLIN, 15) == utc(2026, 3, 29, 1, 0)
+    # A 45-minute grid across the spring change: 01:30, then 03:00 (02:15 does not exist), 03:45.
+    night = [(utc(2026, 3, 29, 0, 0), utc(2026, 3, 29, 3, 0))]
+    assert [start for start, _ in slots(night, BERLIN, 45, 45)] == [
+        utc(2026, 3, 29, 0, 30),
+        utc(2026, 3, 29, 1, 0),
+        utc(2026, 3, 29, 1, 45),
+    ]
+
+
+def test_the_hour_shown_twice_is_on_the_grid_twice() -> None:
+    # 2026-10-25: 00:00 UTC is 02:00 CEST, 01:00 UTC is 02:00 CET, 02:00 UTC is 03:00 CET.
+    night = [(utc(2026, 10, 25, 0, 0), utc(2026, 10, 25, 2, 30))]
+    assert [start for start, _ in slots(night, BERLIN, 30, 30)] == [
+        utc(2026, 10, 25, 0, 0),
+        utc(2026, 10, 25, 0, 30),
+        utc(2026, 10, 25, 1, 0),
+        utc(2026, 10, 25, 1, 30),
+        utc(2026, 10, 25, 2, 0),
+    ]
+    assert [start for start, _ in slots(night, BERLIN, 30, 45)] == [
+        utc(2026, 10, 25, 0, 15),  # 02:15 CEST
+        utc(2026, 10, 25, 1, 15),  # 02:15 CET
+        utc(2026, 10, 25, 2, 0),  # 03:00 CET
+    ]
+
+
+def test_slots_fit_in_the_free_periods() -> None:
+    free = [
+        (utc(2026, 1, 5, 8, 5), utc(2026, 1, 5, 9, 0)),
+        (utc(2026, 1, 5, 9, 30), utc(2026, 1, 5, 10)),
+    ]
+    assert slots(free, BERLIN, 30, 15) == [
+        (utc(2026, 1, 5, 8, 15), utc(2026, 1, 5, 8, 45)),
+        (utc(2026, 1, 5, 8, 30), utc(2026, 1, 5, 9, 0)),
+        (utc(2026, 1, 5, 9, 30), utc(2026, 1, 5, 10, 0)),
+    ]

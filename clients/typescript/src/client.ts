@@ -19,7 +19,16 @@ export type SessionCreate = Schemas["SessionCreate"];
 export type WalletUpdate = Schemas["WalletUpdate"];
 export type Token = Schemas["Token"];
 export type PasswordResetConfirm = Schemas["PasswordResetConfirm"];
+export type TherapistUpdate = Schemas["TherapistUpdate"];
+export type HoursUpdate = Schemas["HoursUpdate"];
+export type TimeOffCreate = Schemas["TimeOffCreate"];
 export type PatientListQuery = NonNullable<operations["list_patients"]["parameters"]["query"]>;
+export type TherapistListQuery = NonNullable<
+  operations["list_therapists"]["parameters"]["query"]
+>;
+export type AvailabilityQuery = NonNullable<
+  operations["get_therapist_availability"]["parameters"]["query"]
+>;
 export type AuditQuery = NonNullable<operations["list_audit_events"]["parameters"]["query"]>;
 export type AppointmentCreate = Schemas["AppointmentCreate"];
 export type AppointmentUpdate = Schemas["AppointmentUpdate"];
@@ -62,6 +71,7 @@ export function createPatientApi(baseUrl: string, token: () => string | undefine
   client.use(bearer);
 
   const patient = (patientId: string) => ({ patient_id: patientId });
+  const therapist = (therapistId: number) => ({ therapist_id: therapistId });
 
   const api = {
     healthz: () => client.GET("/healthz"),
@@ -186,6 +196,48 @@ export function createPatientApi(baseUrl: string, token: () => string | undefine
         params: { path: { series_id: seriesId }, header: { "Idempotency-Key": options.idempotencyKey } },
         body,
       }),
+    list_therapists: (query: TherapistListQuery = {}) =>
+      client.GET("/api/therapists/", { params: { query } }),
+    get_therapist: (therapistId: number) =>
+      client.GET("/api/therapists/{therapist_id}/", { params: { path: therapist(therapistId) } }),
+    update_therapist: (therapistId: number, body: TherapistUpdate) =>
+      client.PATCH("/api/therapists/{therapist_id}/", {
+        params: { path: therapist(therapistId) },
+        body,
+      }),
+    get_therapist_hours: (therapistId: number) =>
+      client.GET("/api/therapists/{therapist_id}/hours/", {
+        params: { path: therapist(therapistId) },
+      }),
+    replace_therapist_hours: (therapistId: number, body: HoursUpdate) =>
+      client.PUT("/api/therapists/{therapist_id}/hours/", {
+        params: { path: therapist(therapistId) },
+        body,
+      }),
+    list_therapist_time_off: (therapistId: number, query: PageQuery = {}) =>
+      client.GET("/api/therapists/{therapist_id}/time_off/", {
+        params: { path: therapist(therapistId), query },
+      }),
+    create_therapist_time_off: (
+      therapistId: number,
+      body: TimeOffCreate,
+      options: Pick<WriteOptions, "idempotencyKey"> = {},
+    ) =>
+      client.POST("/api/therapists/{therapist_id}/time_off/", {
+        params: {
+          path: therapist(therapistId),
+          header: { "Idempotency-Key": options.idempotencyKey },
+        },
+        body,
+      }),
+    delete_therapist_time_off: (therapistId: number, timeOffId: number) =>
+      client.DELETE("/api/therapists/{therapist_id}/time_off/{time_off_id}/", {
+        params: { path: { ...therapist(therapistId), time_off_id: timeOffId } },
+      }),
+    get_therapist_availability: (therapistId: number, query: AvailabilityQuery = {}) =>
+      client.GET("/api/therapists/{therapist_id}/availability/", {
+        params: { path: therapist(therapistId), query },
+      }),
 
     list_audit_events: (query: AuditQuery = {}) => client.GET("/api/audit/", { params: { query } }),
 
@@ -293,6 +345,28 @@ export async function tour(baseUrl: string, username: string, password: string):
   const bytes: Blob | undefined = downloaded.data;
   await api.delete_profile_picture(id);
 
+  // The first therapist's week, a day off, and their free half-hours of the next seven days.
+  const therapists = await api.list_therapists({ is_active: true, ordering: "display_name" });
+  const someone = therapists.data?.results[0];
+  let freeSlots = 0;
+  if (someone !== undefined) {
+    const named = await api.get_therapist(someone.id);
+    await api.update_therapist(someone.id, { display_name: named.data?.display_name ?? "Dr. Rivera" });
+    const week = await api.get_therapist_hours(someone.id);
+    await api.replace_therapist_hours(someone.id, { hours: week.data?.hours ?? [] });
+    const dayOff = await api.create_therapist_time_off(someone.id, {
+      start: "2030-01-02T00:00:00+01:00",
+      end: "2030-01-03T00:00:00+01:00",
+      reason: "Training",
+    });
+    const offs = await api.list_therapist_time_off(someone.id, { page: "1" });
+    if (dayOff.data !== undefined && offs.data?.count) {
+      await api.delete_therapist_time_off(someone.id, dayOff.data.id);
+    }
+    const free = await api.get_therapist_availability(someone.id, { duration: 30, step: 15 });
+    freeSlots = free.data?.slots.length ?? 0;
+  }
+
   const audit = await api.list_audit_events({ patient: id, action: "get_patient" });
   const events = audit.data?.results.map((event) => `${event.at} ${event.actor} ${event.outcome}`);
 
@@ -316,6 +390,7 @@ export async function tour(baseUrl: string, username: string, password: string):
     pictureUrl,
     pictureBytes: bytes?.size,
     events,
+    freeSlots,
     resetSent,
     tokenRefused,
   });

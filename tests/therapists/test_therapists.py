@@ -1,0 +1,114 @@
+"""Therapists as a resource: staff with the therapist role, listed to anyone signed in, renamed
+by an admin or by the therapist themself."""
+
+from tests.therapists.conftest import staff_id
+
+
+async def test_the_list_shows_therapists_only_to_anyone_signed_in(
+    client, make_therapist, patient_client, engine
+):
+    first = await make_therapist()
+    second = await make_therapist()
+    _, patient = await patient_client()
+
+    response = await patient.get("/api/therapists/?ordering=id")
+
+    assert response.status_code == 200, response.text
+    page = response.json()
+    assert page["count"] == 2
+    assert [t["id"] for t in page["results"]] == sorted([first.id, second.id])
+    assert set(page["results"][0]) == {"id", "display_name", "is_active"}
+    admin_id = await staff_id(engine, "admin")
+    assert admin_id not in [t["id"] for t in page["results"]]
+
+
+async def test_the_list_filters_on_is_active_and_orders_by_display_name(
+    client, make_therapist, engine
+):
+    first = await make_therapist()
+    second = await make_therapist()
+    await client.patch(f"/api/therapists/{first.id}/", json={"display_name": "Zed"})
+    await client.patch(f"/api/therapists/{second.id}/", json={"display_name": "Abe"})
+    async with engine.begin() as connection:
+        from sqlalchemy import text
+
+        await connection.execute(
+            text("UPDATE staff SET is_active = false WHERE id = :id"), {"id": second.id}
+        )
+
+    everyone = (await client.get("/api/therapists/")).json()["results"]
+    assert [t["display_name"] for t in everyone] == ["Abe", "Zed"]
+    descending = (await client.get("/api/therapists/?ordering=-display_name")).json()["results"]
+    assert [t["display_name"] for t in descending] == ["Zed", "Abe"]
+    active = (await client.get("/api/therapists/?is_active=true")).json()["results"]
+    assert [(t["id"], t["is_active"]) for t in active] == [(first.id, True)]
+    inactive = (await client.get("/api/therapists/?is_active=false")).json()["results"]
+    assert [(t["id"], t["is_active"]) for t in inactive] == [(second.id, False)]
+    assert (await client.get("/api/therapists/?is_active=maybe")).status_code == 400
+
+
+async def test_read_by_id_is_the_username_until_a_display_name_is_set(
+    client, make_therapist, patient_client, engine
+):
+    therapist = await make_therapist()
+    _, patient = await patient_client()
+
+    read = await patient.get(f"/api/therapists/{therapist.id}/")
+
+    assert read.status_code == 200
+    assert read.json()["display_name"].startswith("therapist-")
+    assert read.json() == {
+        "id": therapist.id,
+        "display_name": read.json()["display_name"],
+        "is_active": True,
+    }
+    admin_id = await staff_id(engine, "admin")
+    assert (await client.get(f"/api/therapists/{admin_id}/")).status_code == 404
+    assert (await client.get("/api/therapists/999999/")).status_code == 404
+    assert (await client.get("/api/therapists/abc/")).status_code == 404
+    assert (await client.get("/api/therapists/99999999999/")).status_code == 404
+
+
+async def test_an_admin_or_the_therapist_themself_renames(
+    client, make_therapist, patient_client, engine
+):
+    therapist = await make_therapist()
+    other = await make_therapist()
+    _, patient = await patient_client()
+    path = f"/api/therapists/{therapist.id}/"
+
+    by_self = await therapist.client.patch(path, json={"display_name": "  Dr. Rivera "})
+    assert by_self.status_code == 200, by_self.text
+    assert by_self.json()["display_name"] == "Dr. Rivera"
+    by_admin = await client.patch(path, json={"display_name": "Dr. R."})
+    assert by_admin.json()["display_name"] == "Dr. R."
+    assert (await client.patch(path, json={})).json()["display_name"] == "Dr. R."
+
+    assert (await other.client.patch(path, json={"display_name": "X"})).status_code == 403
+    assert (await patient.patch(path, json={"display_name": "X"})).status_code == 403
+    assert (await client.patch(path, json={"display_name": ""})).json() == {
+        "display_name": ["This field may not be blank."]
+    }
+    assert (await client.patch(path, json={"display_name": None})).status_code == 400
+    assert (await client.patch(path, json={"display_name": "x" * 151})).status_code == 400
+    admin_id = await staff_id(engine, "admin")
+    renamed_admin = await client.patch(f"/api/therapists/{admin_id}/", json={"display_name": "A"})
+    assert renamed_admin.status_code == 404
+    assert (await client.get(path)).json()["display_name"] == "Dr. R."
+
+
+async def test_reads_and_writes_are_audited(client, make_therapist, engine):
+    from sqlalchemy import text
+
+    therapist = await make_therapist()
+    await client.get(f"/api/therapists/{therapist.id}/")
+    await client.patch(f"/api/therapists/{therapist.id}/", json={"display_name": "Dr. A"})
+
+    async with engine.connect() as connection:
+        actions = (
+            await connection.scalars(
+                text("SELECT action FROM audit_events WHERE actor = 'admin' ORDER BY id")
+            )
+        ).all()
+    assert "get_therapist" in actions
+    assert "update_therapist" in actions
