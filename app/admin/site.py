@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from app.admin.appointments import AppointmentsView
 from app.admin.auth import StaffLogin, StaffRoles
 from app.admin.security import CSRF_FIELD, csrf_token
 from app.admin.services import AdminServices, AppSessions, already_audited
@@ -136,7 +137,12 @@ class TherapyAdmin(Admin):
 def mount_admin(app: FastAPI, settings: Settings) -> TherapyAdmin:
     admin = TherapyAdmin(app, AdminServices(app, settings))
     install_database_error_handlers(admin.admin)
-    views: list[type[BaseView]] = [PatientAdmin, AuditEventAdmin, *staff_views()]
+    views: list[type[BaseView]] = [
+        PatientAdmin,
+        AppointmentsView,
+        AuditEventAdmin,
+        *staff_views(),
+    ]
     for view in views:
         # A class of this app's own: sqladmin ties a view class to the admin it is added to,
         # so a view shared by two apps (a test's second app) would reach the other's database.

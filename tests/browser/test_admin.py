@@ -1,6 +1,7 @@
 """The staff admin in a real browser, as a clinic's staff would use it."""
 
 from app.auth.commands import create_staff
+from tests.appointments.conftest import set_hours, staff_id
 from tests.browser.conftest import ARTIFACTS
 from tests.factories import create_patient
 
@@ -158,4 +159,35 @@ async def test_admin_creates_staff_and_changes_their_password(live_server, page,
     assert page.url.startswith(f"{live_server}/admin/login")
     assert "Your password was changed." in await page.inner_text("#login-message")
     await log_in(page, live_server, admin_account[0], "another-quiet-lamp")
+    assert blocked == []
+
+
+async def test_admin_books_and_cancels_on_the_day_view(
+    live_server, page, admin_account, client, settings, engine
+):
+    blocked = watch_csp(page)
+    await create_staff(
+        settings, username="browser-okafor", password="Heron-Copper-52", role="therapist"
+    )
+    therapist_id = await staff_id(engine, "browser-okafor")
+    await set_hours(engine, therapist_id, "08:00", "18:00")
+    patient = await create_patient(client, first_name="Booked")
+    await log_in(page, live_server, *admin_account)
+    await page.click("a[href$='/admin/appointments']")
+    await page.click("#appointment-create")
+    await page.fill("#patient", patient["id"])
+    await page.select_option("#therapist", str(therapist_id))
+    await page.fill("#start", "2030-01-07T09:00")
+    await page.select_option("#kind", "video")
+    async with page.expect_navigation():
+        await page.click("#save")
+    assert "day=2030-01-07" in page.url
+    booked = page.locator("#appointments-table tbody tr[data-appointment]")
+    assert await booked.count() == 1
+    assert "09:00 to 09:50" in await booked.inner_text()
+    await page.screenshot(path=str(ARTIFACTS / "admin-appointments-day.png"))
+    await booked.locator("input[name=reason]").fill("Therapist ill")
+    async with page.expect_navigation():
+        await booked.locator("button[type=submit]").click()
+    assert "cancelled" in await page.locator("#appointments-table").inner_text()
     assert blocked == []
