@@ -13,15 +13,15 @@ from starlette.responses import RedirectResponse, Response
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 
 from app.admin.forms import TEXT, StaffForm
-from app.admin.services import AdminServices, current_staff, flash
+from app.admin.services import AdminServices, flash, signed_in
 from app.admin.staff import FormPage
+from app.admin.views import services_of
 from app.appointments.schemas import (
     AppointmentCancel,
     AppointmentCreate,
     AppointmentListQuery,
 )
 from app.appointments.service import AppointmentService
-from app.auth.permissions import Principal
 from app.core.errors import AppError, NotFound, ValidationFailed, validation_errors
 from app.db.query import Row
 from app.therapists.schemas import TherapistListQuery
@@ -53,18 +53,6 @@ class AppointmentForm(StaffForm):
         "Book outside the therapist's hours or time off (admins; audited)",
         render_kw={"class": "form-check-input"},
     )
-
-
-def _services(view: object) -> AdminServices:
-    services = getattr(getattr(view, "_admin_ref", None), "services", None)
-    assert isinstance(services, AdminServices), "the view is added to a TherapyAdmin"
-    return services
-
-
-def _me(request: Request) -> Principal:
-    staff = current_staff(request)
-    assert staff is not None, "the authentication backend admits only staff"
-    return staff
 
 
 def _day(request: Request, today: date) -> date:
@@ -99,7 +87,7 @@ class AppointmentsView(FormPage, BaseView):
 
     @expose("/appointments", methods=["GET"], identity="appointments")
     async def day(self, request: Request) -> Response:
-        services = _services(self)
+        services = services_of(self)
         zone = services.settings.clinic_zone
         day = _day(request, datetime.now(zone).date())
         therapist_id = _therapist_filter(request)
@@ -111,7 +99,7 @@ class AppointmentsView(FormPage, BaseView):
         async with services.work(request, "admin_list_appointments", None) as work:
             therapists = await self._therapists(work)
             appointments = await AppointmentService(work, services.settings).list(
-                query, _me(request), offset=0, limit=DAY_LIMIT
+                query, signed_in(request), offset=0, limit=DAY_LIMIT
             )
         names = {therapist["id"]: _name(therapist) for therapist in therapists}
         context = {
@@ -139,10 +127,10 @@ class AppointmentsView(FormPage, BaseView):
 
     @expose("/appointments/new", methods=["GET", "POST"], identity="appointment-create")
     async def create(self, request: Request) -> Response:
-        services = _services(self)
+        services = services_of(self)
         form = AppointmentForm()
         status_code = 200
-        me = _me(request)
+        me = signed_in(request)
         if request.method == "POST":
             submitted = await request.form()
             values = {name: str(submitted.get(name, "")) for name in form._fields}
@@ -188,12 +176,12 @@ class AppointmentsView(FormPage, BaseView):
     @expose("/appointments/{pk}/cancel", methods=["POST"], identity="appointment-cancel")
     async def cancel(self, request: Request) -> Response:
         appointment_id = _appointment_id(request)
-        services = _services(self)
+        services = services_of(self)
         reason = str((await request.form()).get("reason", "")).strip() or None
         try:
             async with services.work(request, "admin_cancel_appointment", None) as work:
                 cancelled = await AppointmentService(work, services.settings).cancel(
-                    appointment_id, AppointmentCancel(reason=reason), _me(request)
+                    appointment_id, AppointmentCancel(reason=reason), signed_in(request)
                 )
         except NotFound:
             raise HTTPException(status_code=404) from None

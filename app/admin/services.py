@@ -103,6 +103,13 @@ def current_staff(request: Request) -> Principal | None:
     return staff if isinstance(staff, Principal) else None
 
 
+def signed_in(request: Request) -> Principal:
+    """The logged-in staff member of a page the authentication backend has let through."""
+    staff = current_staff(request)
+    assert staff is not None, "the authentication backend admits only staff"
+    return staff
+
+
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 

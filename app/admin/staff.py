@@ -19,9 +19,8 @@ from app.admin.forms import (
     StaffForm,
     validated,
 )
-from app.admin.services import AdminServices, client_address, current_staff, flash
-from app.admin.views import admins_only
-from app.auth.permissions import Principal
+from app.admin.services import client_address, flash, signed_in
+from app.admin.views import admins_only, services_of
 from app.auth.schemas import PasswordChange, PasswordReset, StaffCreate
 from app.auth.staff import StaffService
 from app.core.errors import NotFound, PermissionDenied, Throttled, ValidationFailed
@@ -30,18 +29,6 @@ from app.db.query import Row
 STAFF_ID_MAX = 2**31 - 1
 # The login page's query parameter after a password change.
 PASSWORD_CHANGED = "password_changed"  # noqa: S105
-
-
-def _services(view: object) -> AdminServices:
-    services = getattr(getattr(view, "_admin_ref", None), "services", None)
-    assert isinstance(services, AdminServices), "the view is added to a TherapyAdmin"
-    return services
-
-
-def _me(request: Request) -> Principal:
-    staff = current_staff(request)
-    assert staff is not None, "the authentication backend admits only staff"
-    return staff
 
 
 def _values(form: FormData, names: tuple[str, ...]) -> dict[str, str]:
@@ -98,8 +85,8 @@ class AccountView(FormPage, BaseView):
         status_code, headers = 200, {}
         if request.method == "POST":
             values = _values(await request.form(), ("current_password", "new_password"))
-            services = _services(self)
-            me, address = _me(request), client_address(request)
+            services = services_of(self)
+            me, address = signed_in(request), client_address(request)
             try:
                 if delay := await services.limiter.login_gate(me.key, address):
                     await asyncio.sleep(delay)
@@ -152,10 +139,10 @@ class StaffView(FormPage, BaseView):
 
     @expose("/staff", methods=["GET"], identity="staff")
     async def staff_list(self, request: Request) -> Response:
-        services = _services(self)
+        services = services_of(self)
         async with services.work(request, "admin_list_staff", None) as work:
             rows = await StaffService(work, services.sessions(work)).list()
-        context = {"staff": rows, "me": _me(request)}
+        context = {"staff": rows, "me": signed_in(request)}
         response: Response = await self.templates.TemplateResponse(
             request, "staff_list.html", context
         )
@@ -167,7 +154,7 @@ class StaffView(FormPage, BaseView):
         if request.method == "POST":
             values = _values(await request.form(), ("username", "email", "role", "password"))
             form = StaffCreateForm(data={k: v for k, v in values.items() if k != "password"})
-            services = _services(self)
+            services = services_of(self)
             try:
                 async with services.work(request, "admin_create_staff", None) as work:
                     payload = validated(StaffCreate, values)
@@ -190,7 +177,7 @@ class StaffView(FormPage, BaseView):
     async def staff_password(self, request: Request) -> Response:
         """An admin sets a staff member's password; their sessions end."""
         staff_id = _staff_id(request)
-        services = _services(self)
+        services = services_of(self)
         form: StaffForm = PasswordResetForm()
         action = "admin_reset_staff_password" if request.method == "POST" else "admin_get_staff"
         values = _values(await request.form(), ("password",))
@@ -199,7 +186,7 @@ class StaffView(FormPage, BaseView):
                 staff = StaffService(work, services.sessions(work))
                 if request.method == "POST":
                     payload = validated(PasswordReset, values)
-                    subject = await staff.reset_password(_me(request), staff_id, payload)
+                    subject = await staff.reset_password(signed_in(request), staff_id, payload)
                 else:
                     subject = await staff.get(staff_id)
         except NotFound:
@@ -230,12 +217,12 @@ class StaffView(FormPage, BaseView):
         """Deactivate (their sessions end) or reactivate a staff member; never oneself."""
         staff_id = _staff_id(request)
         active = (await request.form()).get("active") == "1"
-        services = _services(self)
+        services = services_of(self)
         action = "admin_reactivate_staff" if active else "admin_deactivate_staff"
         try:
             async with services.work(request, action, None) as work:
                 staff = StaffService(work, services.sessions(work))
-                row = await staff.set_active(_me(request), staff_id, active=active)
+                row = await staff.set_active(signed_in(request), staff_id, active=active)
         except NotFound:
             raise HTTPException(status_code=404) from None
         except PermissionDenied as error:

@@ -110,6 +110,30 @@ class Booking:
     patient_id: str
     therapist_id: int
 
+    def row(
+        self,
+        payload: AppointmentCreate,
+        start: datetime,
+        end: datetime,
+        *,
+        outside: bool,
+        actor: Principal,
+        series_id: int | None = None,
+    ) -> dict[str, Any]:
+        """The appointment's columns as inserted."""
+        return {
+            "patient_id": self.patient_id,
+            "therapist_id": self.therapist_id,
+            "starts_at": start,
+            "ends_at": end,
+            "kind": payload.kind,
+            "status": payload.status,
+            "note": payload.note,
+            "series_id": series_id,
+            "outside_availability": outside,
+            "created_by": actor.name,
+        }
+
 
 class AppointmentService:
     """Runs in a unit of work: reads audit at its end; writes run in one transaction."""
@@ -152,18 +176,7 @@ class AppointmentService:
         outside = await self._availability(booking.therapist_id, start, end)
         if outside and not payload.override_availability:
             raise ValidationFailed.on("start", outside)
-        values = {
-            "patient_id": booking.patient_id,
-            "therapist_id": booking.therapist_id,
-            "starts_at": start,
-            "ends_at": end,
-            "kind": payload.kind,
-            "status": payload.status,
-            "note": payload.note,
-            "series_id": None,
-            "outside_availability": bool(outside),
-            "created_by": actor.name,
-        }
+        values = booking.row(payload, start, end, outside=bool(outside), actor=actor)
         try:
             appointment = await self.appointments.insert(values)
         except Overlap as overlap:
@@ -270,18 +283,9 @@ class AppointmentService:
             if index in clashes:
                 conflicts.append({**conflict, "reason": "overlap", "conflicting_appointment": None})
                 continue
-            values = {
-                "patient_id": booking.patient_id,
-                "therapist_id": booking.therapist_id,
-                "starts_at": start,
-                "ends_at": end,
-                "kind": payload.kind,
-                "status": payload.status,
-                "note": payload.note,
-                "series_id": series["id"],
-                "outside_availability": bool(outside),
-                "created_by": actor.name,
-            }
+            values = booking.row(
+                payload, start, end, outside=bool(outside), actor=actor, series_id=series["id"]
+            )
             try:
                 appointment = await self.appointments.insert(values)
             except Overlap as overlap:
