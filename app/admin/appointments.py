@@ -177,11 +177,13 @@ class AppointmentsView(FormPage, BaseView):
     async def cancel(self, request: Request) -> Response:
         appointment_id = _appointment_id(request)
         services = services_of(self)
-        reason = str((await request.form()).get("reason", "")).strip() or None
+        form = await request.form()
+        reason = str(form.get("reason", "")).strip() or None
+        waive_fee = form.get("waive_fee") == "1"
         try:
             async with services.work(request, "admin_cancel_appointment", None) as work:
                 cancelled = await AppointmentService(work, services.settings).cancel(
-                    appointment_id, AppointmentCancel(reason=reason), signed_in(request)
+                    appointment_id, AppointmentCancel(reason=reason, waive_fee=waive_fee), signed_in(request)
                 )
         except NotFound:
             raise HTTPException(status_code=404) from None

@@ -2,6 +2,7 @@
 service (its availability, overlap and role rules), audited."""
 
 import uuid
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import text
@@ -155,3 +156,25 @@ async def test_an_admin_cancels_and_it_is_audited(admin_login, client, engine, t
     missing = await admin.post("/admin/appointments/999999999/cancel", data={})
     assert missing.status_code == 404
     assert (await admin.post("/admin/appointments/abc/cancel", data={})).status_code == 404
+
+
+async def test_an_admin_may_waive_the_late_cancellation_fee(
+    app, admin_login, client, therapist_id, monkeypatch
+):
+    monkeypatch.setattr(app.state.settings, "late_cancellation_fee", Decimal("10.00"))
+    monkeypatch.setattr(app.state.settings, "cancellation_notice_hours", 1_000_000)
+    patient = await create_patient(client)
+    await client.post(f"/api/patients/{patient['id']}/update_wallet/", json={"amount": "50.00"})
+    first = await book(client, patient["id"], therapist_id)
+    second = await book(
+        client,
+        patient["id"],
+        therapist_id,
+        start="2030-01-07T12:00:00+01:00",
+        end="2030-01-07T12:50:00+01:00",
+    )
+    admin = await admin_login("admin")
+    await admin.post(f"/admin/appointments/{first['id']}/cancel", data={"waive_fee": "1"})
+    await admin.post(f"/admin/appointments/{second['id']}/cancel", data={"reason": "Late."})
+    balance = (await client.get(f"/api/patients/{patient['id']}/")).json()["wallet_balance"]
+    assert balance == "40.00"
