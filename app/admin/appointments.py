@@ -183,7 +183,9 @@ class AppointmentsView(FormPage, BaseView):
         try:
             async with services.work(request, "admin_cancel_appointment", None) as work:
                 cancelled = await AppointmentService(work, services.settings).cancel(
-                    appointment_id, AppointmentCancel(reason=reason, waive_fee=waive_fee), signed_in(request)
+                    appointment_id,
+                    AppointmentCancel(reason=reason, waive_fee=waive_fee),
+                    signed_in(request),
                 )
         except NotFound:
             raise HTTPException(status_code=404) from None
