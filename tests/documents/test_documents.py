@@ -1,6 +1,7 @@
 """Patient documents: sniffed PDFs and images, encrypted at rest, downloaded as attachments,
 withheld from their patient, and the role matrix cell by cell."""
 
+import base64
 import hashlib
 import io
 from typing import Any
@@ -11,10 +12,14 @@ from PIL import Image
 from pypdf import PdfWriter
 from sqlalchemy import text
 
+from app.core.bodylimit import MULTIPART_OVERHEAD, body_limit
 from app.core.config import Settings
 from app.core.crypto import Keyring
-from app.documents.service import safe_filename
+from app.db.types import use_keyring
+from app.documents.service import document_store, safe_filename
 from app.documents.sniffing import sniff
+from app.pictures.s3 import S3PictureStore
+from app.pictures.stores import FolderPictureStore
 from tests.appointments.conftest import (  # noqa: F401
     book,
     make_therapist,
@@ -223,8 +228,15 @@ async def test_invalid_fields_are_400(client, therapist):  # noqa: F811
     empty = await client.post(url(patient["id"]), **form(b""))
     assert empty.status_code == 400
     assert "file" in empty.json()
-    missing = await client.post(url(patient["id"]), data={"title": "t", "category": "other"})
-    assert missing.status_code in (400, 415)
+    missing = await client.post(
+        url(patient["id"]),
+        data={"title": "t", "category": "other"},
+        files={"attachment": ("a.pdf", data, "application/pdf")},
+    )
+    assert missing.status_code == 400
+    assert missing.json() == {"file": ["This field is required."]}
+    urlencoded = await client.post(url(patient["id"]), data={"title": "t", "category": "other"})
+    assert urlencoded.status_code == 415
     as_json = await client.post(url(patient["id"]), json={"title": "t", "category": "other"})
     assert as_json.status_code == 415
 
@@ -374,3 +386,44 @@ def test_safe_filename():
     assert safe_filename('../../etc/"passwd"\r\n', ".pdf") == "etc_passwd.pdf"
     assert safe_filename("Überweisung Dr. Müller", ".jpg") == "berweisung_Dr._M_ller.jpg"
     assert safe_filename("...", ".png") == "document.png"
+
+
+async def test_files_still_open_after_a_key_rotation(client, engine, settings):
+    patient = await create_patient(client)
+    data = pdf_bytes()
+    before = await upload(client, patient["id"], data)
+    old = settings.phi_encryption_keys.get_secret_value()
+    new = "next1:" + base64.b64encode(b"n" * 32).decode()
+    use_keyring(Keyring.parse(f"{new},{old}"))
+    try:
+        after = await upload(client, patient["id"], data)
+        keys = await scalar(
+            engine,
+            "SELECT string_agg(key_id, ',' ORDER BY id) FROM patient_documents "
+            "WHERE patient_id = :p",
+            p=patient["id"],
+        )
+        assert keys == "test1,next1"
+        for document in (before, after):
+            downloaded = await client.get(url(patient["id"], document["id"], "download/"))
+            assert downloaded.content == data
+    finally:
+        use_keyring(Keyring.parse(old))
+
+
+def test_the_store_is_the_pictures_kind_under_its_own_prefix(settings):
+    assert isinstance(document_store(settings), FolderPictureStore)
+    assert document_store(settings).folder == settings.documents_dir
+    assert settings.documents_dir != settings.pictures_dir
+    in_bucket = settings.model_copy(update={"pictures_s3_bucket": "therapy"})
+    store = document_store(in_bucket)
+    assert isinstance(store, S3PictureStore)
+    assert store.prefix == "documents/"
+
+
+def test_a_document_upload_may_be_larger_than_a_picture(settings):
+    multipart = "multipart/form-data; boundary=x"
+    documents, _ = body_limit(settings, multipart, "/api/patients/p_abc123/documents/")
+    pictures, _ = body_limit(settings, multipart, "/api/patients/p_abc123/profile_picture/")
+    assert documents == settings.document_max_bytes + MULTIPART_OVERHEAD
+    assert pictures == settings.picture_max_bytes + MULTIPART_OVERHEAD
