@@ -412,8 +412,9 @@ async def test_files_still_open_after_a_key_rotation(client, engine, settings):
 
 
 def test_the_store_is_the_pictures_kind_under_its_own_prefix(settings):
-    assert isinstance(document_store(settings), FolderPictureStore)
-    assert document_store(settings).folder == settings.documents_dir
+    folder = document_store(settings)
+    assert isinstance(folder, FolderPictureStore)
+    assert folder.folder == settings.documents_dir
     assert settings.documents_dir != settings.pictures_dir
     in_bucket = settings.model_copy(update={"pictures_s3_bucket": "therapy"})
     store = document_store(in_bucket)
