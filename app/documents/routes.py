@@ -93,7 +93,7 @@ async def list_documents(
     status_code=status.HTTP_201_CREATED,
     summary="Upload a document",
     response_description="The document's metadata; Location is its URL.",
-    responses={**errors(*BODY_ERRORS, *COMMON_ERRORS, 404), **_etag(201)},
+    responses={**errors(*BODY_ERRORS, *COMMON_ERRORS, 404, 409, 422), **_etag(201)},
 )
 async def upload_document(
     patient_id: PatientIdPath,

@@ -1,7 +1,7 @@
 """The documents' JSON shapes; every rule of a document's fields lives here once."""
 
 from datetime import datetime
-from typing import Literal, Self
+from typing import ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -37,8 +37,8 @@ class DocumentRead(BaseModel):
                     "content_type": "application/pdf",
                     "size": 48213,
                     "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
-                    "withheld": False,
-                    "withheld_reason": None,
+                    "withheld": True,
+                    "withheld_reason": "Third-party information.",
                     "uploaded_by": "dr.rivera",
                     "created_at": "2026-12-04T15:00:00Z",
                     "updated_at": "2026-12-04T15:00:00Z",
@@ -46,6 +46,8 @@ class DocumentRead(BaseModel):
             ]
         }
     )
+
+    list_path: ClassVar[str] = "/api/patients/p_a1b2c3/documents/"
 
     id: int
     title: str
