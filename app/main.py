@@ -28,6 +28,8 @@ from app.core.runtime import return_large_blocks_to_the_os
 from app.db.database import Database, database_url
 from app.db.session import create_engine, create_sessionmaker
 from app.db.types import use_keyring
+from app.documents import routes as documents
+from app.documents.service import document_store
 from app.health import metrics
 from app.health import routes as health
 from app.mail.mailer import mailer_for
@@ -85,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rate_limiter = RateLimiter(settings)
     app.state.tokens = Tokens(settings)
     app.state.pictures = picture_store(settings)
+    app.state.documents = document_store(settings)
     app.state.mailer = mailer_for(settings)
     app.state.picture_decodes = decode_slots(settings)
     configure_logging(settings)
@@ -124,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth.signed_in)
     app.include_router(calendars.router)
     app.include_router(therapists.router)
+    app.include_router(documents.router)
     app.include_router(audit.router)
     app.include_router(health.router)
     if settings.metrics_enabled:

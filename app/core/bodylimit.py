@@ -10,14 +10,23 @@ from app.core.errors import PayloadTooLarge
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the uploaded file
 
 
-def body_limit(settings: Settings, content_type: str) -> tuple[int, str]:
-    """The largest body a request of this media type may send, and the 413's message."""
+def body_limit(settings: Settings, content_type: str, path: str = "") -> tuple[int, str]:
+    """The largest body a request of this media type (to this path) may send, and the 413's
+    message. A patient document's upload may be larger than a picture."""
     media_type = content_type.partition(";")[0].strip().lower()
     if media_type == "multipart/form-data":
         limit = settings.picture_max_bytes
+        if _is_documents(path):
+            limit = max(limit, settings.document_max_bytes)
         return limit + MULTIPART_OVERHEAD, PayloadTooLarge(limit).detail
     limit = settings.json_max_bytes
     return limit, PayloadTooLarge(limit, "Request body").detail
+
+
+def _is_documents(path: str) -> bool:
+    """`/api/patients/{id}/documents/` (and below): the documents' uploads."""
+    parts = path.split("/")
+    return len(parts) >= 5 and parts[1:3] == ["api", "patients"] and parts[4] == "documents"
 
 
 class BodyTooLarge(HTTPException):
@@ -54,7 +63,9 @@ class BodyLimitMiddleware:
         if length is None and not chunked:
             await self.app(scope, receive, send)
             return
-        limit, detail = body_limit(self.settings, content_type.decode("latin-1"))
+        limit, detail = body_limit(
+            self.settings, content_type.decode("latin-1"), scope.get("path", "")
+        )
 
         def too_large() -> JSONResponse:
             return JSONResponse({"detail": detail}, status_code=413)

@@ -87,6 +87,14 @@ class Settings(BaseSettings):
     pictures_s3_prefix: str = Field(
         default="profile_pictures/", description="Key prefix of the pictures in the bucket."
     )
+    document_max_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1,
+        description="Largest patient document upload (PDF, JPEG, PNG, WebP); 413 above.",
+    )
+    pictures_s3_documents_prefix: str = Field(
+        default="documents/", description="Key prefix of the patient documents in the bucket."
+    )
     json_max_bytes: int = Field(
         default=256 * 1024,
         ge=1,
@@ -328,6 +336,10 @@ class Settings(BaseSettings):
     @property
     def pictures_dir(self) -> Path:
         return (self.media_dir or self.data_dir / "media") / "profile_pictures"
+
+    @property
+    def documents_dir(self) -> Path:
+        return (self.media_dir or self.data_dir / "media") / "documents"
 
     @model_validator(mode="after")
     def _secrets(self) -> Self:

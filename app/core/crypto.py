@@ -63,6 +63,22 @@ class Keyring:
         except (binascii.Error, InvalidTag, ValueError):  # ValueError: too short, not UTF-8
             raise DecryptionError(f"a stored value does not open with key {key_id!r}") from None
 
+    def seal(self, data: bytes, *, context: str) -> tuple[str, bytes]:
+        """Bytes (a file) encrypted with the primary key: its id, and nonce + ciphertext."""
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = self._ciphers[self.primary_id].encrypt(nonce, data, context.encode())
+        return self.primary_id, nonce + sealed
+
+    def open(self, key_id: str, sealed: bytes, *, context: str) -> bytes:
+        """The bytes `seal` encrypted with the key `key_id`."""
+        cipher = self._ciphers.get(key_id)
+        if cipher is None:
+            raise DecryptionError(f"no configured key {key_id!r} for a stored file")
+        try:
+            return cipher.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], context.encode())
+        except (InvalidTag, ValueError):
+            raise DecryptionError(f"a stored file does not open with key {key_id!r}") from None
+
     def needs_rotation(self, stored: str) -> bool:
         return _split(stored)[1] != self.primary_id
 

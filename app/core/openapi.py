@@ -37,6 +37,12 @@ OPENAPI_TAGS: list[dict[str, Any]] = [
         "description": "A therapist's appointments as an iCalendar feed behind a secret URL, "
         "for their own calendar app; a new secret revokes the old.",
     },
+    {
+        "name": "documents",
+        "description": "A patient's PDFs and images (consent forms, referrals, intake "
+        "questionnaires): sniffed, encrypted at rest, downloaded as attachments; a withheld "
+        "document is hidden from its patient.",
+    },
     {"name": "audit", "description": "The append-only audit trail of reads, writes and logins."},
     {"name": "health", "description": "Liveness and readiness probes; no token needed."},
 ]

@@ -70,6 +70,18 @@ def parse_key(raw: str) -> str:
 
 async def _fingerprint(request: Request) -> str:
     digest = hashlib.sha256(f"{request.method} {request.url.path}\n".encode())
+    if request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        # The form as parsed (its stream is consumed by then), not its bytes: a retry's
+        # boundary differs.
+        for name, value in sorted((await request.form()).multi_items(), key=lambda item: item[0]):
+            digest.update(hashlib.sha256(name.encode()).digest())
+            if isinstance(value, str):
+                digest.update(b"s" + hashlib.sha256(value.encode()).digest())
+            else:
+                content = await value.read()
+                await value.seek(0)
+                digest.update(b"f" + hashlib.sha256(content).digest())
+        return digest.hexdigest()
     digest.update(await request.body())
     return digest.hexdigest()
 

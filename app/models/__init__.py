@@ -1,6 +1,7 @@
 """Every model, imported so that Base.metadata knows every table (Alembic reads it)."""
 
 from app.models.audit import AuditEvent
+from app.models.document import PatientDocument
 from app.models.idempotency import IdempotentResponse
 from app.models.password_reset import PasswordResetToken
 from app.models.patient import Patient
@@ -26,6 +27,7 @@ __all__ = [
     "IdempotentResponse",
     "PasswordResetToken",
     "Patient",
+    "PatientDocument",
     "RefreshToken",
     "Staff",
     "TherapistHours",

@@ -37,6 +37,14 @@ export type Appointment = Schemas["AppointmentRead"];
 export type SeriesCreate = Schemas["SeriesCreate"];
 export type SeriesCancel = Schemas["SeriesCancel"];
 export type Series = Schemas["SeriesRead"];
+export type DocumentUpdate = Schemas["DocumentUpdate"];
+export type PatientDocument = Schemas["DocumentRead"];
+/** A document's form fields beside its file: `appointment` must be one of the patient's. */
+export interface DocumentUpload {
+  title: string;
+  category: "consent" | "referral" | "intake" | "other";
+  appointment?: number;
+}
 export type AppointmentListQuery = NonNullable<
   operations["list_appointments"]["parameters"]["query"]
 >;
@@ -159,6 +167,60 @@ export function createPatientApi(baseUrl: string, token: () => string | undefine
     delete_profile_picture: (patientId: string) =>
       client.DELETE("/api/patients/{patient_id}/profile_picture/", {
         params: { path: patient(patientId) },
+      }),
+
+    list_documents: (patientId: string, query: PageQuery = {}) =>
+      client.GET("/api/patients/{patient_id}/documents/", {
+        params: { path: patient(patientId), query },
+      }),
+    upload_document: (
+      patientId: string,
+      file: Blob,
+      filename: string,
+      fields: DocumentUpload,
+      options: WriteOptions = {},
+    ) =>
+      client.POST("/api/patients/{patient_id}/documents/", {
+        params: {
+          path: patient(patientId),
+          header: { "Idempotency-Key": options.idempotencyKey },
+        },
+        // The document types the file part as a string; the serializer sends the file itself.
+        body: { file: filename, title: fields.title, category: fields.category },
+        bodySerializer: () => {
+          const form = new FormData();
+          form.append("file", file, filename);
+          form.append("title", fields.title);
+          form.append("category", fields.category);
+          if (fields.appointment !== undefined) form.append("appointment", String(fields.appointment));
+          return form;
+        },
+      }),
+    get_document: (patientId: string, documentId: number) =>
+      client.GET("/api/patients/{patient_id}/documents/{document_id}/", {
+        params: { path: { ...patient(patientId), document_id: documentId } },
+      }),
+    download_document: (patientId: string, documentId: number) =>
+      client.GET("/api/patients/{patient_id}/documents/{document_id}/download/", {
+        params: { path: { ...patient(patientId), document_id: documentId } },
+        parseAs: "blob",
+      }),
+    update_document: (
+      patientId: string,
+      documentId: number,
+      body: DocumentUpdate,
+      options: WriteOptions = {},
+    ) =>
+      client.PATCH("/api/patients/{patient_id}/documents/{document_id}/", {
+        params: {
+          path: { ...patient(patientId), document_id: documentId },
+          header: { "If-Match": options.ifMatch },
+        },
+        body,
+      }),
+    delete_document: (patientId: string, documentId: number) =>
+      client.DELETE("/api/patients/{patient_id}/documents/{document_id}/", {
+        params: { path: { ...patient(patientId), document_id: documentId } },
       }),
 
     list_appointments: (query: AppointmentListQuery = {}) =>
@@ -344,6 +406,29 @@ export async function tour(baseUrl: string, username: string, password: string):
   const downloaded = await api.get_profile_picture(id);
   const bytes: Blob | undefined = downloaded.data;
   await api.delete_profile_picture(id);
+
+  const scan = new Blob([new Uint8Array([0x25, 0x50, 0x44, 0x46])], { type: "application/pdf" });
+  const filed = await api.upload_document(id, scan, "consent.pdf", {
+    title: "Signed consent",
+    category: "consent",
+  });
+  const documentId: number | undefined = filed.data?.id;
+  const documents = await api.list_documents(id, { page: "1" });
+  const firstTitle: string | undefined = documents.data?.results[0]?.title;
+  if (documentId !== undefined) {
+    const metadata = await api.get_document(id, documentId);
+    const sha: string | undefined = metadata.data?.sha256;
+    const file: Blob | undefined = (await api.download_document(id, documentId)).data;
+    await api.update_document(
+      id,
+      documentId,
+      { withheld: true, withheld_reason: "Third-party information" },
+      { ifMatch: metadata.response.headers.get("ETag") ?? undefined },
+    );
+    await api.delete_document(id, documentId);
+    void [sha, file];
+  }
+  void firstTitle;
 
   // The first therapist's week, a day off, and their free half-hours of the next seven days.
   const therapists = await api.list_therapists({ is_active: true, ordering: "display_name" });

@@ -1,0 +1,204 @@
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, Body, File, Form, Path, Response, UploadFile, status
+
+from app.audit.routing import AuditedRoute
+from app.auth.access import AdminCaller, StaffCaller, StaffOrSelfCaller
+from app.auth.dependencies import Caller
+from app.core.conditional import ConditionalDep, tag
+from app.core.dependencies import PageRequestDep
+from app.core.errors import PayloadTooLarge
+from app.core.openapi import BODY_ERRORS, COMMON_ERRORS, errors
+from app.core.pagination import Page, paginate
+from app.documents.schemas import Category, DocumentRead, DocumentUpdate
+from app.documents.service import DocumentService, Upload
+from app.idempotency.dependencies import Idempotent
+from app.models.document import TITLE_MAX_LENGTH
+from app.patients.dependencies import PatientIdPath
+
+router = APIRouter(
+    prefix="/api/patients/{patient_id}/documents",
+    tags=["documents"],
+    route_class=AuditedRoute,
+)
+READ_CHUNK = 1024 * 1024
+
+DocumentIdPath = Annotated[
+    int, Path(description="The document's id.", examples=[17], ge=1, le=2**63 - 1)
+]
+
+
+def _service(caller: Caller) -> DocumentService:
+    state = caller.request.app.state
+    return DocumentService(caller.work, state.documents, state.settings, state.picture_decodes)
+
+
+def _etag(status_code: int = 200) -> dict[int | str, Any]:
+    header = {
+        "description": "The document's version, for `If-Match` on a later PATCH.",
+        "schema": {"type": "string", "examples": ['"1042"']},
+    }
+    return {status_code: {"headers": {"ETag": header}}}
+
+
+async def _read_capped(upload: UploadFile, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await upload.read(READ_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _answer(row: Any, response: Response) -> DocumentRead:
+    tag(response, row["version"])
+    return DocumentRead.of(row)
+
+
+@router.get(
+    "/",
+    response_model=Page[DocumentRead],
+    summary="List a patient's documents",
+    response_description="A page of the patient's documents, newest first (a patient's own "
+    "list leaves out withheld ones).",
+    responses=errors(400, *COMMON_ERRORS, 404),
+)
+async def list_documents(
+    patient_id: PatientIdPath, caller: StaffOrSelfCaller, page_request: PageRequestDep
+) -> Page[DocumentRead]:
+    """List the patient's documents' metadata, newest first."""
+    service = _service(caller)
+    actor = await caller.principal()
+    if caller.is_staff:
+        await service.patient_exists(patient_id)
+
+    async def fetch(offset: int, limit: int) -> list[DocumentRead]:
+        rows = await service.list(patient_id, actor, offset=offset, limit=limit)
+        return [DocumentRead.of(row) for row in rows]
+
+    return await paginate(
+        caller.links,
+        page_request,
+        DocumentRead,
+        count=lambda exact_up_to: service.count(patient_id, actor, exact_up_to=exact_up_to),
+        fetch=fetch,
+    )
+
+
+@router.post(
+    "/",
+    response_model=DocumentRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Upload a document",
+    response_description="The document's metadata; Location is its URL.",
+    responses={**errors(*BODY_ERRORS, *COMMON_ERRORS, 404, 409, 422), **_etag(201)},
+)
+async def upload_document(
+    patient_id: PatientIdPath,
+    file: Annotated[
+        UploadFile,
+        File(
+            description="A PDF, or a JPEG, PNG or WebP image, at most DOCUMENT_MAX_BYTES "
+            "(10 MiB by default). Its type is sniffed from its bytes."
+        ),
+    ],
+    title: Annotated[str, Form(description="1-200 characters.", max_length=TITLE_MAX_LENGTH)],
+    category: Annotated[Category, Form(description="consent, referral, intake or other.")],
+    caller: StaffOrSelfCaller,
+    _: Idempotent,
+    response: Response,
+    appointment: Annotated[
+        int | None, Form(description="An appointment of this patient.", ge=1, le=2**63 - 1)
+    ] = None,
+) -> DocumentRead:
+    """Upload a PDF or image for the patient (staff, or the patient themself)."""
+    service = _service(caller)
+    data = await _read_capped(file, service.settings.document_max_bytes)
+    upload = Upload(title=title, category=category, appointment=appointment, data=data)
+    document = await service.upload(patient_id, upload, await caller.principal())
+    response.headers["Location"] = caller.links.to(
+        f"api/patients/{patient_id}/documents/{document['id']}/"
+    )
+    return _answer(document, response)
+
+
+@router.get(
+    "/{document_id}/",
+    response_model=DocumentRead,
+    summary="Read a document's metadata",
+    response_description="The document's metadata (its bytes: `download/`).",
+    responses={**errors(*COMMON_ERRORS, 404), **_etag()},
+)
+async def get_document(
+    patient_id: PatientIdPath,
+    document_id: DocumentIdPath,
+    caller: StaffOrSelfCaller,
+    response: Response,
+) -> DocumentRead:
+    """Read one document's metadata; a withheld one is not found by its patient."""
+    document = await _service(caller).get(patient_id, document_id, staff=caller.is_staff)
+    return _answer(document, response)
+
+
+@router.get(
+    "/{document_id}/download/",
+    response_class=Response,
+    summary="Download a document",
+    response_description="The bytes as an attachment, with their sniffed media type.",
+    responses={
+        **errors(*COMMON_ERRORS, 404),
+        200: {
+            "content": {
+                "application/pdf": {},
+                "image/jpeg": {},
+                "image/png": {},
+                "image/webp": {},
+            }
+        },
+    },
+)
+async def download_document(
+    patient_id: PatientIdPath, document_id: DocumentIdPath, caller: StaffOrSelfCaller
+) -> Response:
+    """The document's bytes, as an attachment (every download is audited)."""
+    return await _service(caller).download(patient_id, document_id, staff=caller.is_staff)
+
+
+@router.patch(
+    "/{document_id}/",
+    response_model=DocumentRead,
+    summary="Change a document",
+    response_description="The document's metadata as changed.",
+    responses={**errors(*BODY_ERRORS, *COMMON_ERRORS, 404, 412), **_etag()},
+)
+async def update_document(
+    patient_id: PatientIdPath,
+    document_id: DocumentIdPath,
+    caller: StaffCaller,
+    cond: ConditionalDep,
+    payload: Annotated[DocumentUpdate, Body()] = DocumentUpdate(),
+) -> DocumentRead:
+    """Change the title or category, or withhold the document from its patient with a reason
+    (staff)."""
+    document = await _service(caller).update(patient_id, document_id, payload, cond.versions)
+    return _answer(document, cond.response)
+
+
+@router.delete(
+    "/{document_id}/",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a document",
+    response_description="Deleted; no body.",
+    responses=errors(*COMMON_ERRORS, 404),
+)
+async def delete_document(
+    patient_id: PatientIdPath,
+    document_id: DocumentIdPath,
+    caller: AdminCaller,
+    after: BackgroundTasks,
+) -> None:
+    """Delete the document and its bytes (admins)."""
+    service = _service(caller)
+    after.add_task(service.store.remove, await service.delete(patient_id, document_id))
