@@ -2,6 +2,12 @@
 
 from app.models.audit import AuditEvent
 from app.models.idempotency import IdempotentResponse
+from app.models.notes import (
+    ProgressNote,
+    ProgressNoteAddendum,
+    PsychotherapyNote,
+    PsychotherapyNoteAuthorization,
+)
 from app.models.password_reset import PasswordResetToken
 from app.models.patient import Patient
 from app.models.scheduling import (
@@ -26,6 +32,10 @@ __all__ = [
     "IdempotentResponse",
     "PasswordResetToken",
     "Patient",
+    "ProgressNote",
+    "ProgressNoteAddendum",
+    "PsychotherapyNote",
+    "PsychotherapyNoteAuthorization",
     "RefreshToken",
     "Staff",
     "TherapistHours",
