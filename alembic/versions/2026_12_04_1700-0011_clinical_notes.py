@@ -39,7 +39,9 @@ def upgrade() -> None:
         sa.Column("author_id", sa.Integer(), nullable=False),
         sa.Column("template", sa.String(length=8), nullable=False),
         sa.Column("fields", sa.Text(), nullable=False),
-        sa.Column("status", sa.String(length=16), server_default=sa.text("'draft'"), nullable=False),
+        sa.Column(
+            "status", sa.String(length=16), server_default=sa.text("'draft'"), nullable=False
+        ),
         sa.Column("signed_by", sa.Integer(), nullable=True),
         sa.Column("signed_at", TIMESTAMP, nullable=True),
         sa.Column("cosigned_by", sa.Integer(), nullable=True),

@@ -43,9 +43,7 @@ class ProgressNote(TimestampMixin, Base):
     __tablename__ = "progress_notes"
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    appointment_id: Mapped[int] = mapped_column(
-        ForeignKey("appointments.id", ondelete="CASCADE")
-    )
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id", ondelete="CASCADE"))
     patient_id: Mapped[str] = mapped_column(
         String(9), ForeignKey("patients.id", ondelete="CASCADE")
     )
@@ -87,9 +85,7 @@ class ProgressNoteAddendum(Base):
     note_id: Mapped[int] = mapped_column(ForeignKey("progress_notes.id", ondelete="CASCADE"))
     author_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="RESTRICT"))
     text: Mapped[str] = mapped_column(EncryptedText("progress_note_addenda.text"))
-    signed_at: Mapped[datetime] = mapped_column(
-        TIMESTAMP(timezone=True), server_default=func.now()
-    )
+    signed_at: Mapped[datetime] = mapped_column(TIMESTAMP(timezone=True), server_default=func.now())
 
     __table_args__ = (Index("ix_progress_note_addenda_note_id_id", "note_id", "id"),)
 
@@ -123,19 +119,13 @@ class PsychotherapyNoteAuthorization(Base):
     __tablename__ = "psychotherapy_note_authorizations"
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    note_id: Mapped[int] = mapped_column(
-        ForeignKey("psychotherapy_notes.id", ondelete="CASCADE")
-    )
+    note_id: Mapped[int] = mapped_column(ForeignKey("psychotherapy_notes.id", ondelete="CASCADE"))
     granted_by: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="RESTRICT"))
     recipient_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
-    purpose: Mapped[str] = mapped_column(
-        EncryptedText("psychotherapy_note_authorizations.purpose")
-    )
+    purpose: Mapped[str] = mapped_column(EncryptedText("psychotherapy_note_authorizations.purpose"))
     expires_at: Mapped[datetime] = mapped_column(TIMESTAMP(timezone=True))
     created_at: Mapped[datetime] = mapped_column(
         TIMESTAMP(timezone=True), server_default=func.now()
     )
 
-    __table_args__ = (
-        Index("ix_psychotherapy_note_authorizations_note_id", "note_id"),
-    )
+    __table_args__ = (Index("ix_psychotherapy_note_authorizations_note_id", "note_id"),)

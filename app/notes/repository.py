@@ -203,7 +203,9 @@ class NoteRepository:
 
     # Progress notes.
 
-    async def get(self, appointment_id: int, note_id: int, *, for_update: bool = False) -> Row | None:
+    async def get(
+        self, appointment_id: int, note_id: int, *, for_update: bool = False
+    ) -> Row | None:
         query = _GET_NOTE_FOR_UPDATE if for_update else _GET_NOTE
         return await self.executor.fetch_one(query, id=note_id, appointment_id=appointment_id)
 
@@ -213,7 +215,9 @@ class NoteRepository:
         return row
 
     async def update(self, note_id: int, values: dict[str, Any]) -> Row:
-        row = await self.executor.fetch_one(_update_note(tuple(sorted(values))), id=note_id, **values)
+        row = await self.executor.fetch_one(
+            _update_note(tuple(sorted(values))), id=note_id, **values
+        )
         assert row is not None
         return row
 

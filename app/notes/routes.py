@@ -16,7 +16,6 @@ from app.core.querystring import QueryModel
 from app.core.schemas import BaseSchema
 from app.db.query import Row
 from app.idempotency.dependencies import Idempotent
-from app.notes.service import NoteService
 from app.notes.schemas import (
     AddendumCreate,
     AuthorizationCreate,
@@ -29,6 +28,7 @@ from app.notes.schemas import (
     PsychotherapyNoteRead,
     Withholding,
 )
+from app.notes.service import NoteService
 
 router = APIRouter(
     prefix="/api/appointments/{appointment_id}/notes",
@@ -63,9 +63,7 @@ def _service(caller: Caller) -> NoteService:
     return NoteService(caller.work, caller.request.app.state.settings)
 
 
-def _answer(
-    service: NoteService, found: tuple[Row, list[Row]], response: Response
-) -> NoteRead:
+def _answer(service: NoteService, found: tuple[Row, list[Row]], response: Response) -> NoteRead:
     note, addenda = found
     tag(response, note["version"])
     return NoteRead.of(note, addenda, service.zone)
@@ -254,9 +252,7 @@ async def withhold_progress_note(
     its author or an admin. The note's text is untouched."""
     service = _service(caller)
     actor = await caller.principal()
-    found = await service.withhold(
-        appointment_id, note_id, payload, actor, versions=cond.versions
-    )
+    found = await service.withhold(appointment_id, note_id, payload, actor, versions=cond.versions)
     return _answer(service, found, cond.response)
 
 

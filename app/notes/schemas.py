@@ -330,5 +330,3 @@ class AuthorizationRead(BaseSchema):
 
 class PsychotherapyListQuery(BaseSchema):
     patient: PatientRef | None = Field(default=None, description="Only this patient's notes.")
-
-

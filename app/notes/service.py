@@ -87,7 +87,9 @@ class NoteService:
             appointment_id, _visibility(actor), exact_up_to=exact_up_to
         )
 
-    async def get(self, appointment_id: int, note_id: int, actor: Principal) -> tuple[Row, list[Row]]:
+    async def get(
+        self, appointment_id: int, note_id: int, actor: Principal
+    ) -> tuple[Row, list[Row]]:
         await self._appointment(appointment_id, actor)
         note = await self.notes.get(appointment_id, note_id)
         if note is None or not _sees(note, actor):
@@ -276,9 +278,7 @@ class NoteService:
         self, patient: str | None, actor: Principal, *, offset: int, limit: int
     ) -> list[Row]:
         author = self._own_list(patient, actor)
-        return await self.notes.own_psychotherapy_notes(
-            author, patient, offset=offset, limit=limit
-        )
+        return await self.notes.own_psychotherapy_notes(author, patient, offset=offset, limit=limit)
 
     async def count_psychotherapy_notes(
         self, patient: str | None, actor: Principal, *, exact_up_to: int | None
@@ -356,9 +356,7 @@ def _sees(note: Row, actor: Principal) -> bool:
     if note["withheld"] and not actor.is_staff:
         return False
     return (
-        note["status"] == "signed"
-        or actor.role == "admin"
-        or note["author_id"] == _staff_id(actor)
+        note["status"] == "signed" or actor.role == "admin" or note["author_id"] == _staff_id(actor)
     )
 
 

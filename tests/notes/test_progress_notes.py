@@ -20,9 +20,12 @@ async def test_lifecycle_draft_signed_locked_addenda_cosign(cast: Cast, engine):
     note = response.json()
     url = f"{cast.notes}{note['id']}/"
     assert response.headers["Location"].endswith(url)
-    assert note["status"] == "draft" and note["fields"] == SOAP
-    assert note["author"] == cast.author_id and note["patient"] == cast.patient_id
-    assert note["signed_by"] is None and note["addenda"] == []
+    assert note["status"] == "draft"
+    assert note["fields"] == SOAP
+    assert note["author"] == cast.author_id
+    assert note["patient"] == cast.patient_id
+    assert note["signed_by"] is None
+    assert note["addenda"] == []
     etag = response.headers["ETag"]
     # Encrypted at rest: the column holds no plaintext.
     stored = await scalar(engine, "SELECT fields FROM progress_notes WHERE id = :i", i=note["id"])
@@ -41,12 +44,14 @@ async def test_lifecycle_draft_signed_locked_addenda_cosign(cast: Cast, engine):
     assert "DAP note has exactly the fields data, assessment, plan" in wrong.json()["fields"][0]
     dap = {"data": "d", "assessment": "a", "plan": "p"}
     switched = await cast.author.patch(url, json={"template": "DAP", "fields": dap})
-    assert switched.status_code == 200 and switched.json()["template"] == "DAP"
+    assert switched.status_code == 200
+    assert switched.json()["template"] == "DAP"
     # Signing: by whom and when; then locked.
     signed = await cast.author.post(f"{url}sign/")
     assert signed.status_code == 200, signed.text
     assert signed.json()["status"] == "signed"
-    assert signed.json()["signed_by"] == cast.author_id and signed.json()["signed_at"]
+    assert signed.json()["signed_by"] == cast.author_id
+    assert signed.json()["signed_at"]
     locked = await cast.author.patch(url, json={"fields": dap})
     assert locked.status_code == 400
     assert "A signed note cannot be changed" in locked.json()["non_field_errors"][0]
@@ -56,17 +61,21 @@ async def test_lifecycle_draft_signed_locked_addenda_cosign(cast: Cast, engine):
     added = await cast.author.post(f"{url}addenda/", json={"text": "Corrected: 6 hours."})
     assert added.status_code == 201, added.text
     [addendum] = added.json()["addenda"]
-    assert addendum["author"] == cast.author_id and addendum["signed_at"]
+    assert addendum["author"] == cast.author_id
+    assert addendum["signed_at"]
     assert addendum["text"] == "Corrected: 6 hours."
     assert added.json()["fields"] == dap  # the note itself unchanged
-    stored = await scalar(engine, "SELECT text FROM progress_note_addenda WHERE note_id = :i", i=note["id"])
+    stored = await scalar(
+        engine, "SELECT text FROM progress_note_addenda WHERE note_id = :i", i=note["id"]
+    )
     assert "6 hours" not in stored
     # Co-sign: another staff member, once.
     own = await cast.author.post(f"{url}cosign/")
     assert own.status_code == 400
     cosigned = await cast.other.post(f"{url}cosign/")
     assert cosigned.status_code == 200, cosigned.text
-    assert cosigned.json()["cosigned_by"] == cast.other_id and cosigned.json()["cosigned_at"]
+    assert cosigned.json()["cosigned_by"] == cast.other_id
+    assert cosigned.json()["cosigned_at"]
     twice = await cast.admin.post(f"{url}cosign/")
     assert twice.json() == {"non_field_errors": ["The note is already co-signed."]}
     read = await cast.patient.get(url)
@@ -94,7 +103,8 @@ async def test_addenda_and_cosign_need_a_signed_note(cast: Cast):
 )
 async def test_templates(cast: Cast, template, fields):
     note = await write_note(cast, template=template, fields=fields)
-    assert note["template"] == template and note["fields"] == fields
+    assert note["template"] == template
+    assert note["fields"] == fields
 
 
 async def test_fields_must_match_the_template(cast: Cast):
@@ -120,7 +130,8 @@ async def test_patient_reads_signed_not_withheld_never_drafts(cast: Cast):
     draft = await write_note(cast)
     shown = await signed_note(cast)
     hidden = await signed_note(cast, withheld=True, withheld_reason="Risk of harm.")
-    assert hidden["withheld"] is True and hidden["withheld_reason"] == "Risk of harm."
+    assert hidden["withheld"] is True
+    assert hidden["withheld_reason"] == "Risk of harm."
     listed = (await cast.patient.get(cast.notes)).json()
     assert [note["id"] for note in listed["results"]] == [shown["id"]]
     assert (await cast.patient.get(f"{cast.notes}{shown['id']}/")).status_code == 200
@@ -134,7 +145,8 @@ async def test_patient_reads_signed_not_withheld_never_drafts(cast: Cast):
     # Showing it again, by an admin: the patient reads it.
     url = f"{cast.notes}{hidden['id']}/withhold/"
     missing = await cast.admin.post(url, json={"withheld": True})
-    assert missing.status_code == 400 and "withheld_reason" in missing.json()
+    assert missing.status_code == 400
+    assert "withheld_reason" in missing.json()
     shown_again = await cast.admin.post(url, json={"withheld": False})
     assert shown_again.status_code == 200, shown_again.text
     assert shown_again.json()["withheld_reason"] is None

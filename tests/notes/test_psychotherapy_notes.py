@@ -39,14 +39,19 @@ async def authorize(cast: Cast, note: dict[str, Any], recipient: str, **override
 
 async def test_author_writes_and_reads(cast: Cast, engine):
     note = await write(cast)
-    assert note["author"] == cast.author_id and note["text"] == SECRET
-    assert note["patient"] == cast.patient_id and note["appointment"] == cast.appointment["id"]
+    assert note["author"] == cast.author_id
+    assert note["text"] == SECRET
+    assert note["patient"] == cast.patient_id
+    assert note["appointment"] == cast.appointment["id"]
     read = await cast.author.get(f"{URL}{note['id']}/")
-    assert read.status_code == 200 and read.json() == note
+    assert read.status_code == 200
+    assert read.json() == note
     listed = (await cast.author.get(URL)).json()
     assert [item["id"] for item in listed["results"]] == [note["id"]]
     assert (await cast.author.get(URL, params={"patient": cast.patient_id})).json()["count"] == 1
-    stored = await scalar(engine, "SELECT text FROM psychotherapy_notes WHERE id = :i", i=note["id"])
+    stored = await scalar(
+        engine, "SELECT text FROM psychotherapy_notes WHERE id = :i", i=note["id"]
+    )
     assert "father" not in stored
     # Never in the patient record.
     record = await cast.admin.get(f"/api/patients/{cast.patient_id}/")
@@ -62,9 +67,11 @@ async def test_writing_is_checked(cast: Cast):
     unknown = await cast.author.post(URL, json={**body, "patient": "p_zzzzzz"})
     assert unknown.json() == {"patient": ["No patient has this id."]}
     not_theirs = await cast.other.post(URL, json={**body, "appointment": cast.appointment["id"]})
-    assert not_theirs.status_code == 400 and "appointment" in not_theirs.json()
+    assert not_theirs.status_code == 400
+    assert "appointment" in not_theirs.json()
     empty = await cast.author.post(URL, json={**body, "text": ""})
-    assert empty.status_code == 400 and "text" in empty.json()
+    assert empty.status_code == 400
+    assert "text" in empty.json()
 
 
 READ = {"admin": 403, "author": 200, "other": 403, "patient": 403, "stranger": 403}
@@ -113,7 +120,8 @@ async def test_disclosure_needs_a_valid_authorization_naming_the_caller(cast: Ca
     assert granted.status_code == 201, granted.text
     authorization = granted.json()
     assert authorization["recipient"] == cast.other_name
-    assert authorization["granted_by"] == cast.author_id and authorization["note"] == note["id"]
+    assert authorization["granted_by"] == cast.author_id
+    assert authorization["note"] == note["id"]
     assert authorization["purpose"] == "Consultation."
     url = f"{URL}{note['id']}/disclosure/"
     query = {"authorization": authorization["id"]}
@@ -159,11 +167,13 @@ async def test_authorizations_are_checked(cast: Cast, engine):
     unknown = await authorize(cast, note, "nobody-such")
     assert unknown.json() == {"recipient": ["No active staff member has this username."]}
     to_self = await authorize(cast, note, cast.author_name)
-    assert to_self.status_code == 400 and "recipient" in to_self.json()
+    assert to_self.status_code == 400
+    assert "recipient" in to_self.json()
     past = await authorize(cast, note, cast.other_name, expires_at=later(days=-1))
     assert past.json() == {"expires_at": ["The expiry must be in the future."]}
     naive = await authorize(cast, note, cast.other_name, expires_at="2030-01-01T00:00:00")
-    assert naive.status_code == 400 and "expires_at" in naive.json()
+    assert naive.status_code == 400
+    assert "expires_at" in naive.json()
     missing = await cast.author.post(f"{URL}{note['id']}/authorizations/", json={})
     assert set(missing.json()) == {"recipient", "purpose", "expires_at"}
     unknown_note = await cast.author.post(
