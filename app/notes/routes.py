@@ -13,13 +13,14 @@ from app.core.dependencies import PageRequestDep
 from app.core.openapi import BODY_ERRORS, COMMON_ERRORS, errors
 from app.core.pagination import Page, paginate
 from app.core.querystring import QueryModel
-from app.core.schemas import BaseSchema
 from app.db.query import Row
 from app.idempotency.dependencies import Idempotent
 from app.notes.schemas import (
     AddendumCreate,
     AuthorizationCreate,
     AuthorizationRead,
+    Disclosure,
+    DisclosureQuery,
     NoteCreate,
     NoteRead,
     NoteUpdate,
@@ -36,7 +37,6 @@ router = APIRouter(
     route_class=AuditedRoute,
 )
 
-Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
 AppointmentIdPath = Annotated[
     int, Path(description="The appointment's id.", examples=[123], ge=1, le=2**63 - 1)
 ]
@@ -259,17 +259,6 @@ async def withhold_progress_note(
 psychotherapy_router = APIRouter(
     prefix="/api/psychotherapy-notes", tags=["psychotherapy notes"], route_class=AuditedRoute
 )
-
-
-class DisclosureQuery(BaseSchema):
-    authorization: Id | None = None
-
-
-class Disclosure(BaseSchema):
-    """A psychotherapy note disclosed under an authorization."""
-
-    note: PsychotherapyNoteRead
-    authorization: AuthorizationRead
 
 
 DisclosureQueryDep = Annotated[DisclosureQuery, Depends(QueryModel(DisclosureQuery))]

@@ -2,7 +2,7 @@
 
 import json
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import ConfigDict, Field, StrictBool, field_validator
@@ -81,10 +81,10 @@ NOTE: dict[str, Any] = {
     "status": "signed",
     "signed_by": 7,
     "signed_at": "2026-03-30T10:05:00+02:00",
-    "cosigned_by": None,
-    "cosigned_at": None,
-    "withheld": False,
-    "withheld_reason": None,
+    "cosigned_by": 9,
+    "cosigned_at": "2026-03-31T09:00:00+02:00",
+    "withheld": True,
+    "withheld_reason": "Disclosure could endanger a third party.",
     "addenda": [
         {
             "id": 3,
@@ -181,6 +181,7 @@ class NoteRead(BaseSchema):
     """A progress note with its addenda, oldest first."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [NOTE]})
+    list_path: ClassVar[str] = "/api/appointments/123/notes/"
 
     id: int
     appointment: int
@@ -252,6 +253,7 @@ class PsychotherapyNoteCreate(BaseSchema):
 
 class PsychotherapyNoteRead(BaseSchema):
     model_config = ConfigDict(json_schema_extra={"examples": [PSYCHOTHERAPY_NOTE]})
+    list_path: ClassVar[str] = "/api/psychotherapy-notes/"
 
     id: int
     patient: str
@@ -292,20 +294,17 @@ class AuthorizationCreate(BaseSchema):
     expires_at: AwareDatetime
 
 
+AUTHORIZATION: dict[str, Any] = {
+    "id": 9,
+    "note": 5,
+    "granted_by": 7,
+    **AUTHORIZATION_CREATE,
+    "created_at": "2026-03-30T10:15:00+02:00",
+}
+
+
 class AuthorizationRead(BaseSchema):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": 9,
-                    "note": 5,
-                    "granted_by": 7,
-                    **AUTHORIZATION_CREATE,
-                    "created_at": "2026-03-30T10:15:00+02:00",
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [AUTHORIZATION]})
 
     id: int
     note: int
@@ -326,6 +325,25 @@ class AuthorizationRead(BaseSchema):
             expires_at=row["expires_at"].astimezone(zone),
             created_at=row["created_at"].astimezone(zone),
         )
+
+
+class Disclosure(BaseSchema):
+    """A psychotherapy note disclosed under an authorization."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"note": PSYCHOTHERAPY_NOTE, "authorization": AUTHORIZATION}]
+        }
+    )
+
+    note: PsychotherapyNoteRead
+    authorization: AuthorizationRead
+
+
+class DisclosureQuery(BaseSchema):
+    authorization: Annotated[int, Field(ge=1, le=2**63 - 1)] | None = Field(
+        default=None, description="The id of an authorization of this note naming the caller."
+    )
 
 
 class PsychotherapyListQuery(BaseSchema):
