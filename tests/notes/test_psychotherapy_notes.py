@@ -6,8 +6,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import text
 
+from app.admin import mount_admin
 from tests.notes.conftest import Cast
 
 URL = "/api/psychotherapy-notes/"
@@ -193,3 +195,12 @@ async def test_authorizations_are_checked(cast: Cast, engine):
 async def test_unknown_note(cast: Cast):
     assert (await cast.author.get(f"{URL}999999999/")).status_code == 404
     assert (await cast.admin.get(f"{URL}999999999/")).status_code == 404
+
+
+async def test_never_in_the_admin(settings, cast: Cast):
+    note = await write(cast)
+    admin = mount_admin(FastAPI(), settings)
+    shown = {getattr(getattr(view, "model", None), "__tablename__", None) for view in admin.views}
+    assert not shown & {"psychotherapy_notes", "psychotherapy_note_authorizations"}
+    page = await cast.admin.get("/admin/")
+    assert note["text"] not in page.text
