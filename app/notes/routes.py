@@ -105,7 +105,7 @@ async def list_progress_notes(
     status_code=status.HTTP_201_CREATED,
     summary="Write a progress note",
     response_description="The draft written; Location is its URL.",
-    responses={**errors(*BODY_ERRORS, *COMMON_ERRORS, 404, 409), **_etag(201)},
+    responses={**errors(*BODY_ERRORS, *COMMON_ERRORS, 404, 409, 422), **_etag(201)},
 )
 async def create_progress_note(
     appointment_id: AppointmentIdPath,
@@ -171,7 +171,7 @@ async def update_progress_note(
     response_model=NoteRead,
     summary="Sign a progress note",
     response_description="The note, signed (by whom, when): it never changes again.",
-    responses={**errors(*COMMON_ERRORS, 400, 404, 409, 412), **_etag()},
+    responses={**errors(*COMMON_ERRORS, 400, 404, 409, 412, 422), **_etag()},
 )
 async def sign_progress_note(
     appointment_id: AppointmentIdPath,
@@ -193,7 +193,7 @@ async def sign_progress_note(
     status_code=status.HTTP_201_CREATED,
     summary="Add an addendum to a signed progress note",
     response_description="The note with its addenda, the new one last.",
-    responses={**errors(*BODY_ERRORS, *COMMON_ERRORS, 404, 409), **_etag(201)},
+    responses={**errors(*BODY_ERRORS, *COMMON_ERRORS, 404, 409, 422), **_etag(201)},
 )
 async def add_progress_note_addendum(
     appointment_id: AppointmentIdPath,
@@ -216,7 +216,7 @@ async def add_progress_note_addendum(
     response_model=NoteRead,
     summary="Co-sign a signed progress note",
     response_description="The note, co-signed (by whom, when).",
-    responses={**errors(*COMMON_ERRORS, 400, 404, 409, 412), **_etag()},
+    responses={**errors(*COMMON_ERRORS, 400, 404, 409, 412, 422), **_etag()},
 )
 async def cosign_progress_note(
     appointment_id: AppointmentIdPath,
@@ -238,7 +238,7 @@ async def cosign_progress_note(
     response_model=NoteRead,
     summary="Withhold a progress note from the patient, or show it again",
     response_description="The note, withheld (with the reason) or not.",
-    responses={**errors(*BODY_ERRORS, *COMMON_ERRORS, 404, 409, 412), **_etag()},
+    responses={**errors(*BODY_ERRORS, *COMMON_ERRORS, 404, 409, 412, 422), **_etag()},
 )
 async def withhold_progress_note(
     appointment_id: AppointmentIdPath,
@@ -302,7 +302,7 @@ async def list_psychotherapy_notes(
     status_code=status.HTTP_201_CREATED,
     summary="Write a psychotherapy note",
     response_description="The note written; Location is its URL.",
-    responses=errors(*BODY_ERRORS, *COMMON_ERRORS, 409),
+    responses=errors(*BODY_ERRORS, *COMMON_ERRORS, 409, 422),
 )
 async def create_psychotherapy_note(
     payload: PsychotherapyNoteCreate, caller: SignedInCaller, _: Idempotent, response: Response
@@ -338,7 +338,7 @@ async def get_psychotherapy_note(
     status_code=status.HTTP_201_CREATED,
     summary="Authorize a disclosure of a psychotherapy note",
     response_description="The authorization record (who, to whom, purpose, expiry).",
-    responses=errors(*BODY_ERRORS, *COMMON_ERRORS, 404, 409),
+    responses=errors(*BODY_ERRORS, *COMMON_ERRORS, 404, 409, 422),
 )
 async def authorize_psychotherapy_note_disclosure(
     note_id: PsychotherapyIdPath,
