@@ -33,6 +33,7 @@ from app.documents.service import document_store
 from app.health import metrics
 from app.health import routes as health
 from app.mail.mailer import mailer_for
+from app.notes import routes as notes
 from app.patients import routes as patients
 from app.pictures import routes as pictures
 from app.pictures.service import decode_slots, picture_store
@@ -123,6 +124,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pictures.router)
     app.include_router(appointments.series_router)
     app.include_router(appointments.router)
+    app.include_router(notes.router)
+    app.include_router(notes.psychotherapy_router)
     app.include_router(auth.router)
     app.include_router(auth.signed_in)
     app.include_router(calendars.router)

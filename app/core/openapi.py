@@ -33,6 +33,17 @@ OPENAPI_TAGS: list[dict[str, Any]] = [
         "appointment. Writes honour `If-Match`; POSTs accept an `Idempotency-Key`.",
     },
     {
+        "name": "progress notes",
+        "description": "An appointment's progress notes (SOAP, DAP or BIRP), encrypted at rest: "
+        "a draft until its author signs it, then locked; corrections are signed addenda. A "
+        "patient reads their own signed notes unless withheld.",
+    },
+    {
+        "name": "psychotherapy notes",
+        "description": "Psychotherapy notes (45 CFR 164.501), apart from the record: readable by "
+        "their author alone, disclosed only under an unexpired authorization (164.508).",
+    },
+    {
         "name": "calendars",
         "description": "A therapist's appointments as an iCalendar feed behind a secret URL, "
         "for their own calendar app; a new secret revokes the old.",

@@ -3,6 +3,12 @@
 from app.models.audit import AuditEvent
 from app.models.document import PatientDocument
 from app.models.idempotency import IdempotentResponse
+from app.models.notes import (
+    ProgressNote,
+    ProgressNoteAddendum,
+    PsychotherapyNote,
+    PsychotherapyNoteAuthorization,
+)
 from app.models.password_reset import PasswordResetToken
 from app.models.patient import Patient
 from app.models.scheduling import (
@@ -28,6 +34,10 @@ __all__ = [
     "PasswordResetToken",
     "Patient",
     "PatientDocument",
+    "ProgressNote",
+    "ProgressNoteAddendum",
+    "PsychotherapyNote",
+    "PsychotherapyNoteAuthorization",
     "RefreshToken",
     "Staff",
     "TherapistHours",

@@ -48,6 +48,17 @@ export interface DocumentUpload {
 export type AppointmentListQuery = NonNullable<
   operations["list_appointments"]["parameters"]["query"]
 >;
+export type NoteCreate = Schemas["NoteCreate"];
+export type NoteUpdate = Schemas["NoteUpdate"];
+export type Note = Schemas["NoteRead"];
+export type Withholding = Schemas["Withholding"];
+export type AddendumCreate = Schemas["AddendumCreate"];
+export type PsychotherapyNoteCreate = Schemas["PsychotherapyNoteCreate"];
+export type PsychotherapyNote = Schemas["PsychotherapyNoteRead"];
+export type AuthorizationCreate = Schemas["AuthorizationCreate"];
+export type PsychotherapyListQuery = NonNullable<
+  operations["list_psychotherapy_notes"]["parameters"]["query"]
+>;
 export type PageQuery = NonNullable<
   operations["list_wallet_transactions"]["parameters"]["query"]
 >;
@@ -258,6 +269,90 @@ export function createPatientApi(baseUrl: string, token: () => string | undefine
         params: { path: { series_id: seriesId }, header: { "Idempotency-Key": options.idempotencyKey } },
         body,
       }),
+    list_progress_notes: (appointmentId: number, query: PageQuery = {}) =>
+      client.GET("/api/appointments/{appointment_id}/notes/", {
+        params: { path: { appointment_id: appointmentId }, query },
+      }),
+    create_progress_note: (appointmentId: number, body: NoteCreate, options: WriteOptions = {}) =>
+      client.POST("/api/appointments/{appointment_id}/notes/", {
+        params: {
+          path: { appointment_id: appointmentId },
+          header: { "Idempotency-Key": options.idempotencyKey },
+        },
+        body,
+      }),
+    get_progress_note: (appointmentId: number, noteId: number) =>
+      client.GET("/api/appointments/{appointment_id}/notes/{note_id}/", {
+        params: { path: note(appointmentId, noteId) },
+      }),
+    update_progress_note: (
+      appointmentId: number,
+      noteId: number,
+      body: NoteUpdate,
+      options: WriteOptions = {},
+    ) =>
+      client.PATCH("/api/appointments/{appointment_id}/notes/{note_id}/", {
+        params: { path: note(appointmentId, noteId), header: { "If-Match": options.ifMatch } },
+        body,
+      }),
+    sign_progress_note: (appointmentId: number, noteId: number, options: WriteOptions = {}) =>
+      client.POST("/api/appointments/{appointment_id}/notes/{note_id}/sign/", {
+        params: { path: note(appointmentId, noteId), header: writeHeaders(options) },
+      }),
+    add_progress_note_addendum: (
+      appointmentId: number,
+      noteId: number,
+      body: AddendumCreate,
+      options: WriteOptions = {},
+    ) =>
+      client.POST("/api/appointments/{appointment_id}/notes/{note_id}/addenda/", {
+        params: {
+          path: note(appointmentId, noteId),
+          header: { "Idempotency-Key": options.idempotencyKey },
+        },
+        body,
+      }),
+    cosign_progress_note: (appointmentId: number, noteId: number, options: WriteOptions = {}) =>
+      client.POST("/api/appointments/{appointment_id}/notes/{note_id}/cosign/", {
+        params: { path: note(appointmentId, noteId), header: writeHeaders(options) },
+      }),
+    withhold_progress_note: (
+      appointmentId: number,
+      noteId: number,
+      body: Withholding,
+      options: WriteOptions = {},
+    ) =>
+      client.POST("/api/appointments/{appointment_id}/notes/{note_id}/withhold/", {
+        params: { path: note(appointmentId, noteId), header: writeHeaders(options) },
+        body,
+      }),
+    list_psychotherapy_notes: (query: PsychotherapyListQuery = {}) =>
+      client.GET("/api/psychotherapy-notes/", { params: { query } }),
+    create_psychotherapy_note: (body: PsychotherapyNoteCreate, options: WriteOptions = {}) =>
+      client.POST("/api/psychotherapy-notes/", {
+        params: { header: { "Idempotency-Key": options.idempotencyKey } },
+        body,
+      }),
+    get_psychotherapy_note: (noteId: number) =>
+      client.GET("/api/psychotherapy-notes/{note_id}/", {
+        params: { path: { note_id: noteId } },
+      }),
+    authorize_psychotherapy_note_disclosure: (
+      noteId: number,
+      body: AuthorizationCreate,
+      options: WriteOptions = {},
+    ) =>
+      client.POST("/api/psychotherapy-notes/{note_id}/authorizations/", {
+        params: {
+          path: { note_id: noteId },
+          header: { "Idempotency-Key": options.idempotencyKey },
+        },
+        body,
+      }),
+    disclose_psychotherapy_note: (noteId: number, authorizationId: number) =>
+      client.GET("/api/psychotherapy-notes/{note_id}/disclosure/", {
+        params: { path: { note_id: noteId }, query: { authorization: authorizationId } },
+      }),
     list_therapists: (query: TherapistListQuery = {}) =>
       client.GET("/api/therapists/", { params: { query } }),
     get_therapist: (therapistId: number) =>
@@ -324,6 +419,10 @@ export function createPatientApi(baseUrl: string, token: () => string | undefine
 }
 
 export type PatientApi = ReturnType<typeof createPatientApi>;
+
+function note(appointmentId: number, noteId: number) {
+  return { appointment_id: appointmentId, note_id: noteId };
+}
 
 function writeHeaders(options: WriteOptions) {
   return { "If-Match": options.ifMatch, "Idempotency-Key": options.idempotencyKey };

@@ -1,0 +1,1 @@
+"""Clinical notes: progress notes of appointments, and psychotherapy notes."""

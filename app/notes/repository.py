@@ -1,0 +1,290 @@
+"""All SQL of clinical notes, compiled once; nothing here commits: the unit of work does.
+
+Psychotherapy notes are read by one statement that names their author: no statement here
+lists them across authors."""
+
+from functools import lru_cache
+from typing import Any, cast
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+
+from app.db.counting import Count, Counting
+from app.db.query import Executor, Query, Row
+from app.models.notes import (
+    ProgressNote,
+    ProgressNoteAddendum,
+    PsychotherapyNote,
+    PsychotherapyNoteAuthorization,
+)
+from app.models.patient import VERSION_SEQUENCE, Patient
+from app.models.scheduling import Appointment
+from app.models.staff import Staff
+
+NOTES = cast(Table, ProgressNote.__table__)
+ADDENDA = cast(Table, ProgressNoteAddendum.__table__)
+PSYCHOTHERAPY = cast(Table, PsychotherapyNote.__table__)
+AUTHORIZATIONS = cast(Table, PsychotherapyNoteAuthorization.__table__)
+
+
+def _param(table: Table, name: str) -> Any:
+    return bindparam(name, type_=table.c[name].type)
+
+
+_APPOINTMENT = Query(
+    select(Appointment.id, Appointment.patient_id, Appointment.therapist_id).where(
+        Appointment.id == bindparam("id", type_=BigInteger)
+    )
+)
+_PATIENT_EXISTS = Query(select(Patient.id).where(Patient.id == bindparam("id", type_=String)))
+_ACTIVE_STAFF = Query(
+    select(Staff.id).where(
+        Staff.username == bindparam("username", type_=String), Staff.is_active.is_(true())
+    )
+)
+
+# Progress notes.
+
+_NOTE_WHERE = (
+    ProgressNote.id == bindparam("id", type_=BigInteger),
+    ProgressNote.appointment_id == bindparam("appointment_id", type_=BigInteger),
+)
+_GET_NOTE = Query(select(*NOTES.c).where(*_NOTE_WHERE))
+_GET_NOTE_FOR_UPDATE = Query(select(*NOTES.c).where(*_NOTE_WHERE).with_for_update())
+_CREATED = (
+    "appointment_id",
+    "patient_id",
+    "author_id",
+    "template",
+    "fields",
+    "withheld",
+    "withheld_reason",
+)
+_INSERT_NOTE = Query(
+    insert(NOTES).values({name: _param(NOTES, name) for name in _CREATED}).returning(*NOTES.c)
+)
+
+
+@lru_cache(maxsize=32)
+def _update_note(columns: tuple[str, ...]) -> Query:
+    return Query(
+        update(ProgressNote)
+        .where(ProgressNote.id == bindparam("id", type_=BigInteger))
+        .values(
+            {
+                **{name: _param(NOTES, name) for name in columns},
+                "updated_at": func.now(),
+                "version": VERSION_SEQUENCE.next_value(),
+            }
+        )
+        .returning(*NOTES.c)
+    )
+
+
+# Which of an appointment's notes a caller sees: signed ones (drafts too with `drafts`, and
+# their own with `me`), and withheld ones only with `withheld`.
+_VISIBLE = select(*NOTES.c).where(
+    ProgressNote.appointment_id == bindparam("appointment_id", type_=BigInteger),
+    or_(
+        ProgressNote.status == literal_column("'signed'"),
+        bindparam("drafts", type_=Boolean),
+        ProgressNote.author_id == bindparam("me", type_=Integer),
+    ),
+    or_(ProgressNote.withheld.is_(False), bindparam("withheld", type_=Boolean)),
+)
+_NOTES_PAGE = Query(
+    _VISIBLE.order_by(ProgressNote.id).offset(bindparam("offset")).limit(bindparam("limit"))
+)
+_NOTES_COUNT = Counting(_VISIBLE)
+_ADDENDA = Query(
+    select(*ADDENDA.c)
+    .where(ProgressNoteAddendum.note_id == func.any(bindparam("ids", type_=ARRAY(BigInteger))))
+    .order_by(ProgressNoteAddendum.id)
+)
+_INSERT_ADDENDUM = Query(
+    insert(ADDENDA)
+    .values(
+        note_id=_param(ADDENDA, "note_id"),
+        author_id=_param(ADDENDA, "author_id"),
+        text=_param(ADDENDA, "text"),
+    )
+    .returning(*ADDENDA.c)
+)
+
+# Psychotherapy notes: always by their author.
+
+_GET_PSYCHOTHERAPY = Query(
+    select(*PSYCHOTHERAPY.c).where(PsychotherapyNote.id == bindparam("id", type_=BigInteger))
+)
+_INSERT_PSYCHOTHERAPY = Query(
+    insert(PSYCHOTHERAPY)
+    .values(
+        {
+            name: _param(PSYCHOTHERAPY, name)
+            for name in ("patient_id", "appointment_id", "author_id", "text")
+        }
+    )
+    .returning(*PSYCHOTHERAPY.c)
+)
+
+
+@lru_cache(maxsize=4)
+def _own(by_patient: bool) -> Any:
+    conditions = [PsychotherapyNote.author_id == bindparam("author_id", type_=Integer)]
+    if by_patient:
+        conditions.append(PsychotherapyNote.patient_id == bindparam("patient_id", type_=String))
+    return select(*PSYCHOTHERAPY.c).where(*conditions)
+
+
+@lru_cache(maxsize=4)
+def _own_page(by_patient: bool) -> Query:
+    statement = (
+        _own(by_patient)
+        .order_by(PsychotherapyNote.id.desc())
+        .offset(bindparam("offset"))
+        .limit(bindparam("limit"))
+    )
+    return Query(statement)
+
+
+@lru_cache(maxsize=4)
+def _own_count(by_patient: bool) -> Counting:
+    return Counting(_own(by_patient))
+
+
+_AUTHORIZATION_COLUMNS = (*AUTHORIZATIONS.c, Staff.username.label("recipient"))
+_INSERT_AUTHORIZATION = Query(
+    insert(AUTHORIZATIONS)
+    .values(
+        {
+            name: _param(AUTHORIZATIONS, name)
+            for name in ("note_id", "granted_by", "recipient_id", "purpose", "expires_at")
+        }
+    )
+    .returning(AUTHORIZATIONS.c.id)
+)
+_GET_AUTHORIZATION = Query(
+    select(*_AUTHORIZATION_COLUMNS)
+    .join(Staff, Staff.id == PsychotherapyNoteAuthorization.recipient_id)
+    .where(
+        PsychotherapyNoteAuthorization.id == bindparam("id", type_=BigInteger),
+        PsychotherapyNoteAuthorization.note_id == bindparam("note_id", type_=BigInteger),
+    )
+)
+
+
+class NoteRepository:
+    def __init__(self, executor: Executor) -> None:
+        self.executor = executor
+
+    async def appointment(self, appointment_id: int) -> Row | None:
+        return await self.executor.fetch_one(_APPOINTMENT, id=appointment_id)
+
+    async def patient_exists(self, patient_id: str) -> bool:
+        return await self.executor.fetch_one(_PATIENT_EXISTS, id=patient_id) is not None
+
+    async def active_staff_id(self, username: str) -> int | None:
+        row = await self.executor.fetch_one(_ACTIVE_STAFF, username=username)
+        return None if row is None else int(row["id"])
+
+    # Progress notes.
+
+    async def get(
+        self, appointment_id: int, note_id: int, *, for_update: bool = False
+    ) -> Row | None:
+        query = _GET_NOTE_FOR_UPDATE if for_update else _GET_NOTE
+        return await self.executor.fetch_one(query, id=note_id, appointment_id=appointment_id)
+
+    async def insert(self, values: dict[str, Any]) -> Row:
+        row = await self.executor.fetch_one(_INSERT_NOTE, **values)
+        assert row is not None
+        return row
+
+    async def update(self, note_id: int, values: dict[str, Any]) -> Row:
+        row = await self.executor.fetch_one(
+            _update_note(tuple(sorted(values))), id=note_id, **values
+        )
+        assert row is not None
+        return row
+
+    async def visible(
+        self, appointment_id: int, visibility: dict[str, Any], *, offset: int, limit: int
+    ) -> list[Row]:
+        return await self.executor.fetch(
+            _NOTES_PAGE, appointment_id=appointment_id, **visibility, offset=offset, limit=limit
+        )
+
+    async def count_visible(
+        self, appointment_id: int, visibility: dict[str, Any], *, exact_up_to: int | None
+    ) -> Count:
+        params = {"appointment_id": appointment_id, **visibility}
+        return await _NOTES_COUNT.count(self.executor, params, exact_up_to=exact_up_to)
+
+    async def addenda(self, note_ids: list[int]) -> list[Row]:
+        if not note_ids:
+            return []
+        return await self.executor.fetch(_ADDENDA, ids=note_ids)
+
+    async def add_addendum(self, note_id: int, author_id: int, text: str) -> Row:
+        row = await self.executor.fetch_one(
+            _INSERT_ADDENDUM, note_id=note_id, author_id=author_id, text=text
+        )
+        assert row is not None
+        return row
+
+    # Psychotherapy notes.
+
+    async def psychotherapy_note(self, note_id: int) -> Row | None:
+        return await self.executor.fetch_one(_GET_PSYCHOTHERAPY, id=note_id)
+
+    async def add_psychotherapy_note(self, values: dict[str, Any]) -> Row:
+        row = await self.executor.fetch_one(_INSERT_PSYCHOTHERAPY, **values)
+        assert row is not None
+        return row
+
+    async def own_psychotherapy_notes(
+        self, author_id: int, patient_id: str | None, *, offset: int, limit: int
+    ) -> list[Row]:
+        params = _own_params(author_id, patient_id)
+        page = _own_page(patient_id is not None)
+        return await self.executor.fetch(page, **params, offset=offset, limit=limit)
+
+    async def count_own_psychotherapy_notes(
+        self, author_id: int, patient_id: str | None, *, exact_up_to: int | None
+    ) -> Count:
+        params = _own_params(author_id, patient_id)
+        counting = _own_count(patient_id is not None)
+        return await counting.count(self.executor, params, exact_up_to=exact_up_to)
+
+    async def authorize(self, values: dict[str, Any]) -> Row:
+        inserted = await self.executor.fetch_one(_INSERT_AUTHORIZATION, **values)
+        assert inserted is not None
+        row = await self.authorization(values["note_id"], int(inserted["id"]))
+        assert row is not None
+        return row
+
+    async def authorization(self, note_id: int, authorization_id: int) -> Row | None:
+        return await self.executor.fetch_one(
+            _GET_AUTHORIZATION, id=authorization_id, note_id=note_id
+        )
+
+
+def _own_params(author_id: int, patient_id: str | None) -> dict[str, Any]:
+    params: dict[str, Any] = {"author_id": author_id}
+    if patient_id is not None:
+        params["patient_id"] = patient_id
+    return params

@@ -1,0 +1,365 @@
+"""Every clinical-note read and write, with who may do it (the roles table of the README's
+"Clinical notes", enforced here once).
+
+Progress notes are part of the record: staff read them (a draft only its author and admins),
+only the appointment's therapist writes, signs and amends them, another staff member may
+co-sign, and a patient reads their own appointments' signed notes unless withheld.
+
+Psychotherapy notes (45 CFR 164.501) are their author's alone: any other caller, admins
+included, is refused, and the refusal is audited with the patient it concerns. They are
+disclosed only to the recipient of an unexpired authorization that the author entered
+(164.508)."""
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from app.audit.work import UnitOfWork
+from app.auth.permissions import Principal
+from app.core.conditional import Versions
+from app.core.config import Settings
+from app.core.errors import (
+    NON_FIELD_ERRORS,
+    NotFound,
+    PermissionDenied,
+    PreconditionFailed,
+    ValidationFailed,
+)
+from app.db.counting import Count
+from app.db.query import Row
+from app.notes.repository import NoteRepository
+from app.notes.schemas import (
+    AddendumCreate,
+    AuthorizationCreate,
+    NoteCreate,
+    NoteUpdate,
+    PsychotherapyNoteCreate,
+    Withholding,
+    check_fields,
+    withholding_problem,
+)
+
+STALE = "The note has changed since you read it: If-Match does not match its current ETag."
+SIGNED_IS_FINAL = (
+    "A signed note cannot be changed; add an addendum to correct it "
+    "(POST .../addenda/), or withhold it (POST .../withhold/)."
+)
+ALREADY_SIGNED = "The note is already signed."
+ADDENDA_AFTER_SIGNING = "Only a signed note takes addenda; change the draft itself instead."
+COSIGN_SIGNED_ONLY = "Only a signed note can be co-signed."
+ALREADY_COSIGNED = "The note is already co-signed."
+COSIGN_BY_ANOTHER = "A co-signature must be another staff member's than the author's."
+NO_PATIENT = "No patient has this id."
+NOT_THEIR_APPOINTMENT = "The appointment must be one of this patient's with you."
+NO_RECIPIENT = "No active staff member has this username."
+NOT_TO_SELF = "The recipient must be another staff member than the author."
+NOT_IN_FUTURE = "The expiry must be in the future."
+
+
+def _staff_id(actor: Principal) -> int | None:
+    return int(actor.id) if actor.is_staff else None
+
+
+class NoteService:
+    """Runs in a unit of work: reads audit at its end; writes run in one transaction."""
+
+    def __init__(self, work: UnitOfWork, settings: Settings) -> None:
+        self.work = work
+        self.zone = settings.clinic_zone
+        self.notes = NoteRepository(work)
+
+    # Progress notes: reads.
+
+    async def list_notes(
+        self, appointment_id: int, actor: Principal, *, offset: int, limit: int
+    ) -> list[tuple[Row, list[Row]]]:
+        await self._appointment(appointment_id, actor)
+        rows = await self.notes.visible(
+            appointment_id, _visibility(actor), offset=offset, limit=limit
+        )
+        return await self._with_addenda(rows)
+
+    async def count_notes(
+        self, appointment_id: int, actor: Principal, *, exact_up_to: int | None
+    ) -> Count:
+        await self._appointment(appointment_id, actor)
+        return await self.notes.count_visible(
+            appointment_id, _visibility(actor), exact_up_to=exact_up_to
+        )
+
+    async def get(
+        self, appointment_id: int, note_id: int, actor: Principal
+    ) -> tuple[Row, list[Row]]:
+        await self._appointment(appointment_id, actor)
+        note = await self.notes.get(appointment_id, note_id)
+        if note is None or not _sees(note, actor):
+            raise NotFound
+        return note, await self.notes.addenda([note["id"]])
+
+    # Progress notes: writes.
+
+    async def create(self, appointment_id: int, payload: NoteCreate, actor: Principal) -> Row:
+        await self.work.begin()
+        appointment = await self._appointment(appointment_id, actor)
+        if _staff_id(actor) != appointment["therapist_id"]:
+            raise PermissionDenied  # its therapist only: an admin too is refused
+        _check_withholding(payload.withheld, payload.withheld_reason)
+        return await self.notes.insert(
+            {
+                "appointment_id": appointment_id,
+                "patient_id": appointment["patient_id"],
+                "author_id": appointment["therapist_id"],
+                "template": payload.template,
+                "fields": json.dumps(payload.fields),
+                "withheld": payload.withheld,
+                "withheld_reason": payload.withheld_reason if payload.withheld else None,
+            }
+        )
+
+    async def update(
+        self,
+        appointment_id: int,
+        note_id: int,
+        payload: NoteUpdate,
+        actor: Principal,
+        *,
+        versions: Versions,
+    ) -> tuple[Row, list[Row]]:
+        note = await self._for_change(appointment_id, note_id, actor, versions, author_only=True)
+        if note["status"] == "signed":
+            raise ValidationFailed.on(NON_FIELD_ERRORS, SIGNED_IS_FINAL)
+        sent = payload.model_fields_set
+        values: dict[str, Any] = {}
+        template = payload.template or note["template"]
+        if template != note["template"]:
+            values["template"] = template
+        if "fields" in sent or "template" in values:
+            fields = payload.fields if "fields" in sent else json.loads(note["fields"])
+            try:
+                values["fields"] = json.dumps(check_fields(template, fields))
+            except ValueError as failed:
+                raise ValidationFailed.on("fields", str(failed)) from None
+        withheld = note["withheld"] if payload.withheld is None else payload.withheld
+        reason = payload.withheld_reason if "withheld_reason" in sent else note["withheld_reason"]
+        if {"withheld", "withheld_reason"} & sent:
+            _check_withholding(withheld, reason)
+            values.update(withheld=withheld, withheld_reason=reason if withheld else None)
+        if values:
+            note = await self.notes.update(note_id, values)
+        return note, await self.notes.addenda([note_id])
+
+    async def sign(
+        self, appointment_id: int, note_id: int, actor: Principal, *, versions: Versions
+    ) -> tuple[Row, list[Row]]:
+        note = await self._for_change(appointment_id, note_id, actor, versions, author_only=True)
+        if note["status"] == "signed":
+            raise ValidationFailed.on(NON_FIELD_ERRORS, ALREADY_SIGNED)
+        values = {"status": "signed", "signed_by": int(actor.id), "signed_at": datetime.now(UTC)}
+        note = await self.notes.update(note_id, values)
+        return note, []
+
+    async def add_addendum(
+        self, appointment_id: int, note_id: int, payload: AddendumCreate, actor: Principal
+    ) -> tuple[Row, list[Row]]:
+        note = await self._for_change(appointment_id, note_id, actor, None, author_only=True)
+        if note["status"] != "signed":
+            raise ValidationFailed.on(NON_FIELD_ERRORS, ADDENDA_AFTER_SIGNING)
+        await self.notes.add_addendum(note_id, int(actor.id), payload.text)
+        return note, await self.notes.addenda([note_id])
+
+    async def cosign(
+        self, appointment_id: int, note_id: int, actor: Principal, *, versions: Versions
+    ) -> tuple[Row, list[Row]]:
+        note = await self._for_change(appointment_id, note_id, actor, versions, author_only=False)
+        if note["status"] != "signed":
+            raise ValidationFailed.on(NON_FIELD_ERRORS, COSIGN_SIGNED_ONLY)
+        if note["cosigned_by"] is not None:
+            raise ValidationFailed.on(NON_FIELD_ERRORS, ALREADY_COSIGNED)
+        if note["author_id"] == int(actor.id):
+            raise ValidationFailed.on(NON_FIELD_ERRORS, COSIGN_BY_ANOTHER)
+        values = {"cosigned_by": int(actor.id), "cosigned_at": datetime.now(UTC)}
+        note = await self.notes.update(note_id, values)
+        return note, await self.notes.addenda([note_id])
+
+    async def withhold(
+        self,
+        appointment_id: int,
+        note_id: int,
+        payload: Withholding,
+        actor: Principal,
+        *,
+        versions: Versions,
+    ) -> tuple[Row, list[Row]]:
+        note = await self._for_change(appointment_id, note_id, actor, versions, author_only=False)
+        if actor.role != "admin" and note["author_id"] != int(actor.id):
+            raise PermissionDenied
+        _check_withholding(payload.withheld, payload.withheld_reason)
+        reason = payload.withheld_reason if payload.withheld else None
+        note = await self.notes.update(
+            note_id, {"withheld": payload.withheld, "withheld_reason": reason}
+        )
+        return note, await self.notes.addenda([note_id])
+
+    # Progress notes: rules.
+
+    async def _appointment(self, appointment_id: int, actor: Principal) -> Row:
+        appointment = await self.notes.appointment(appointment_id)
+        if appointment is None:
+            raise NotFound
+        self.work.entry.patient_id = appointment["patient_id"]
+        if actor.kind == "patient" and actor.id != appointment["patient_id"]:
+            raise PermissionDenied
+        return appointment
+
+    async def _for_change(
+        self,
+        appointment_id: int,
+        note_id: int,
+        actor: Principal,
+        versions: Versions,
+        *,
+        author_only: bool,
+    ) -> Row:
+        """The note, locked, if the caller (staff; with `author_only` its author) may write."""
+        await self.work.begin()
+        await self._appointment(appointment_id, actor)
+        note = await self.notes.get(appointment_id, note_id, for_update=True)
+        if note is None or not _sees(note, actor):
+            raise NotFound
+        if not actor.is_staff or (author_only and note["author_id"] != int(actor.id)):
+            raise PermissionDenied
+        if versions is not None and note["version"] not in versions:
+            raise PreconditionFailed(STALE)
+        return note
+
+    async def _with_addenda(self, rows: list[Row]) -> list[tuple[Row, list[Row]]]:
+        addenda = await self.notes.addenda([row["id"] for row in rows])
+        by_note: dict[int, list[Row]] = {row["id"]: [] for row in rows}
+        for addendum in addenda:
+            by_note[addendum["note_id"]].append(addendum)
+        return [(row, by_note[row["id"]]) for row in rows]
+
+    # Psychotherapy notes.
+
+    async def create_psychotherapy_note(
+        self, payload: PsychotherapyNoteCreate, actor: Principal
+    ) -> Row:
+        self.work.entry.patient_id = payload.patient
+        if actor.role != "therapist":
+            raise PermissionDenied
+        await self.work.begin()
+        if not await self.notes.patient_exists(payload.patient):
+            raise ValidationFailed.on("patient", NO_PATIENT)
+        if payload.appointment is not None:
+            appointment = await self.notes.appointment(payload.appointment)
+            if appointment is None or (
+                appointment["patient_id"] != payload.patient
+                or appointment["therapist_id"] != int(actor.id)
+            ):
+                raise ValidationFailed.on("appointment", NOT_THEIR_APPOINTMENT)
+        return await self.notes.add_psychotherapy_note(
+            {
+                "patient_id": payload.patient,
+                "appointment_id": payload.appointment,
+                "author_id": int(actor.id),
+                "text": payload.text,
+            }
+        )
+
+    def _own_list(self, patient: str | None, actor: Principal) -> int:
+        """The author whose notes the list shows: the caller, a therapist (anyone else: 403)."""
+        if patient is not None:
+            self.work.entry.patient_id = patient
+        if actor.role != "therapist":
+            raise PermissionDenied
+        return int(actor.id)
+
+    async def list_psychotherapy_notes(
+        self, patient: str | None, actor: Principal, *, offset: int, limit: int
+    ) -> list[Row]:
+        author = self._own_list(patient, actor)
+        return await self.notes.own_psychotherapy_notes(author, patient, offset=offset, limit=limit)
+
+    async def count_psychotherapy_notes(
+        self, patient: str | None, actor: Principal, *, exact_up_to: int | None
+    ) -> Count:
+        author = self._own_list(patient, actor)
+        return await self.notes.count_own_psychotherapy_notes(
+            author, patient, exact_up_to=exact_up_to
+        )
+
+    async def get_psychotherapy_note(self, note_id: int, actor: Principal) -> Row:
+        note = await self._psychotherapy_note(note_id)
+        if _staff_id(actor) != note["author_id"]:
+            raise PermissionDenied  # admins too: audited as a refused read of this patient
+        return note
+
+    async def authorize_disclosure(
+        self, note_id: int, payload: AuthorizationCreate, actor: Principal
+    ) -> Row:
+        await self.work.begin()
+        note = await self._psychotherapy_note(note_id)
+        if _staff_id(actor) != note["author_id"]:
+            raise PermissionDenied
+        recipient = await self.notes.active_staff_id(payload.recipient)
+        if recipient is None:
+            raise ValidationFailed.on("recipient", NO_RECIPIENT)
+        if recipient == note["author_id"]:
+            raise ValidationFailed.on("recipient", NOT_TO_SELF)
+        if payload.expires_at <= datetime.now(UTC):
+            raise ValidationFailed.on("expires_at", NOT_IN_FUTURE)
+        return await self.notes.authorize(
+            {
+                "note_id": note_id,
+                "granted_by": note["author_id"],
+                "recipient_id": recipient,
+                "purpose": payload.purpose,
+                "expires_at": payload.expires_at,
+            }
+        )
+
+    async def disclose(
+        self, note_id: int, authorization_id: int | None, actor: Principal
+    ) -> tuple[Row, Row]:
+        """The note, for the recipient of this unexpired authorization of it; 403 otherwise,
+        whoever asks (admins and the author too: they need none, or read it directly)."""
+        note = await self._psychotherapy_note(note_id)
+        if authorization_id is None or not actor.is_staff:
+            raise PermissionDenied
+        authorization = await self.notes.authorization(note_id, authorization_id)
+        if (
+            authorization is None
+            or authorization["recipient_id"] != int(actor.id)
+            or authorization["expires_at"] <= datetime.now(UTC)
+        ):
+            raise PermissionDenied
+        return note, authorization
+
+    async def _psychotherapy_note(self, note_id: int) -> Row:
+        note = await self.notes.psychotherapy_note(note_id)
+        if note is None:
+            raise NotFound
+        self.work.entry.patient_id = note["patient_id"]
+        return note
+
+
+def _visibility(actor: Principal) -> dict[str, Any]:
+    """Which notes of an appointment the caller sees (the list's filter, as _sees decides)."""
+    return {
+        "drafts": actor.role == "admin",
+        "me": _staff_id(actor) or 0,
+        "withheld": actor.is_staff,
+    }
+
+
+def _sees(note: Row, actor: Principal) -> bool:
+    if note["withheld"] and not actor.is_staff:
+        return False
+    return (
+        note["status"] == "signed" or actor.role == "admin" or note["author_id"] == _staff_id(actor)
+    )
+
+
+def _check_withholding(withheld: bool, reason: str | None) -> None:
+    if (problem := withholding_problem(withheld, reason)) is not None:
+        raise ValidationFailed.on("withheld_reason", problem)

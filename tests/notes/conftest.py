@@ -1,0 +1,83 @@
+"""An appointment of a therapist (the author) with a patient, and the other roles around it:
+an admin, another therapist, the patient and another patient, each with a client."""
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.appointments.conftest import (  # noqa: F401 - fixtures, used by name
+    book,
+    make_therapist,
+    patient_client,
+)
+from tests.factories import create_patient
+
+SOAP = {
+    "subjective": "Reports better sleep.",
+    "objective": "Calm, engaged.",
+    "assessment": "Improving.",
+    "plan": "Continue weekly CBT.",
+}
+
+
+@dataclass
+class Cast:
+    appointment: dict[str, Any]
+    patient_id: str
+    author_id: int
+    author_name: str
+    other_id: int
+    other_name: str
+    admin: httpx.AsyncClient
+    author: httpx.AsyncClient
+    other: httpx.AsyncClient
+    patient: httpx.AsyncClient
+    stranger: httpx.AsyncClient  # another patient
+
+    @property
+    def notes(self) -> str:
+        return f"/api/appointments/{self.appointment['id']}/notes/"
+
+    def by(self, role: str) -> httpx.AsyncClient:
+        client: httpx.AsyncClient = getattr(self, role)
+        return client
+
+
+@pytest.fixture
+async def cast(client, make_therapist, patient_client) -> Cast:  # noqa: F811
+    author = await make_therapist()
+    other = await make_therapist()
+    patient = await create_patient(client)
+    stranger = await create_patient(client)
+    appointment = await book(client, patient["id"], author.id)
+    return Cast(
+        appointment=appointment,
+        patient_id=patient["id"],
+        author_id=author.id,
+        author_name=author.username,
+        other_id=other.id,
+        other_name=other.username,
+        admin=client,
+        author=author.client,
+        other=other.client,
+        patient=await patient_client(patient["id"]),
+        stranger=await patient_client(stranger["id"]),
+    )
+
+
+async def write_note(cast: Cast, **overrides: Any) -> dict[str, Any]:
+    body = {"template": "SOAP", "fields": dict(SOAP), **overrides}
+    response = await cast.author.post(cast.notes, json=body)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+async def signed_note(cast: Cast, **overrides: Any) -> dict[str, Any]:
+    note = await write_note(cast, **overrides)
+    response = await cast.author.post(f"{cast.notes}{note['id']}/sign/")
+    assert response.status_code == 200, response.text
+    signed: dict[str, Any] = response.json()
+    return signed
