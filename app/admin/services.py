@@ -65,6 +65,11 @@ class AdminServices:
         return pictures
 
     @property
+    def documents(self) -> PictureStore:
+        documents: PictureStore = self.app.state.documents
+        return documents
+
+    @property
     def picture_decodes(self) -> asyncio.Semaphore:
         decodes: asyncio.Semaphore = self.app.state.picture_decodes
         return decodes

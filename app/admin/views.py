@@ -357,8 +357,10 @@ class PatientAdmin(ClinicView, model=Patient):
     async def delete_model(self, request: Request, pk: Any) -> None:
         services = services_of(self)
         async with services.work(request, "admin_delete_patient", pk) as work:
-            picture = await PatientService(work).delete(pk)
-        await services.pictures.remove(picture)
+            files = await PatientService(work).delete(pk)
+        await services.pictures.remove(files.picture)
+        for name in files.documents:
+            await services.documents.remove(name)
 
     def _payload(self, schema: type[PayloadT], data: dict[str, Any]) -> PayloadT:
         payload, errors = parse(schema, data)

@@ -4,7 +4,7 @@ combination of filters or columns); nothing here commits: the unit of work does.
 import secrets
 import string
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import asyncpg
 from sqlalchemy import (
@@ -20,6 +20,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     type_coerce,
     update,
 )
@@ -30,8 +31,17 @@ from app.core.conditional import Versions
 from app.core.errors import NotFound, PreconditionFailed, ValidationFailed
 from app.db.counting import Count, Counting
 from app.db.query import Executor, Query, Row
+from app.models.document import PatientDocument
 from app.models.patient import MAX_TAGS, VERSION_SEQUENCE, Patient
 from app.patients.schemas import PatientListQuery
+
+
+class StoredFiles(NamedTuple):
+    """A deleted patient's files in the stores: their picture, and their documents."""
+
+    picture: str | None
+    documents: list[str]
+
 
 ID_ALPHABET = string.ascii_lowercase + string.digits
 
@@ -129,9 +139,19 @@ _INSERT = {
     )
     for generated in (True, False)
 }
+# The stored files of the patient's documents, read in the statement's snapshot (before the
+# cascade removes their rows), so the files go once the deletion is committed.
+_DOCUMENT_FILES = (
+    select(func.coalesce(func.array_agg(PatientDocument.storage_name), text("'{}'")))
+    .where(PatientDocument.patient_id == Patient.id)
+    .scalar_subquery()
+    .label("documents")
+)
 _DELETE = {
     conditional: Query(
-        delete(Patient).where(*matching(conditional)).returning(Patient.id, Patient.profile_picture)
+        delete(Patient)
+        .where(*matching(conditional))
+        .returning(Patient.id, Patient.profile_picture, _DOCUMENT_FILES)
     )
     for conditional in (True, False)
 }
@@ -326,15 +346,16 @@ class PatientRepository:
         patient = await self._write(query, {**values, "id": patient_id, **versioned(versions)})
         return patient or await self._refused(patient_id, versions)
 
-    async def delete(self, patient_id: str, *, versions: Versions = None) -> str | None:
-        """Delete the patient; returns their picture's stored name, for the caller to remove."""
+    async def delete(self, patient_id: str, *, versions: Versions = None) -> StoredFiles:
+        """Delete the patient; returns the stored names of their picture and documents, for the
+        caller to remove once the deletion is committed."""
         row = await self.executor.fetch_one(
             _DELETE[versions is not None], id=patient_id, **versioned(versions)
         )
         if row is None:
             await self._refused(patient_id, versions)
-        picture: str | None = row["profile_picture"] if row else None
-        return picture
+            return StoredFiles(None, [])
+        return StoredFiles(row["profile_picture"], list(row["documents"]))
 
     async def replace_picture(self, patient_id: str, name: str | None) -> tuple[Row, str | None]:
         """Set (or clear) the picture's stored name; the patient, and the name it replaced."""

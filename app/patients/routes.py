@@ -21,7 +21,7 @@ from app.patients.schemas import (
     patient_answer,
 )
 from app.patients.service import PatientService
-from app.pictures.dependencies import PictureStoreDep
+from app.pictures.dependencies import DocumentStoreDep, PictureStoreDep
 
 router = APIRouter(prefix="/api/patients", tags=["patients"], route_class=AuditedRoute)
 
@@ -136,11 +136,15 @@ async def delete_patient(
     caller: AdminCaller,
     cond: ConditionalDep,
     store: PictureStoreDep,
+    documents: DocumentStoreDep,
     after: BackgroundTasks,
 ) -> None:
-    """Delete a patient (admins only), and their picture once the deletion is committed."""
-    picture = await PatientService(caller.work).delete(patient_id, versions=cond.versions)
-    after.add_task(store.remove, picture)
+    """Delete a patient (admins only), and their picture and documents' files once the deletion
+    is committed."""
+    files = await PatientService(caller.work).delete(patient_id, versions=cond.versions)
+    after.add_task(store.remove, files.picture)
+    for name in files.documents:
+        after.add_task(documents.remove, name)
     count_patient_deleted()
 
 

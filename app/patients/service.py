@@ -19,7 +19,7 @@ from app.core.errors import NotFound, ValidationFailed
 from app.core.security import hash_password, verify_password
 from app.db.counting import Count
 from app.db.query import Row
-from app.patients.repository import PatientRepository, new_patient_id
+from app.patients.repository import PatientRepository, StoredFiles, new_patient_id
 from app.patients.schemas import (
     PatientCreate,
     PatientListQuery,
@@ -112,8 +112,9 @@ class PatientService:
                 raise ValidationFailed.on("current_password", WRONG_PASSWORD)
         check_similarity(payload.password, _resembled(payload, account))
 
-    async def delete(self, patient_id: str, *, versions: Versions = None) -> str | None:
-        """Delete the patient; returns their picture's stored name, to remove once committed."""
+    async def delete(self, patient_id: str, *, versions: Versions = None) -> StoredFiles:
+        """Delete the patient; returns their picture's and documents' stored names, to remove
+        once the deletion is committed."""
         return await self.work.completed_by(self.patients.delete(patient_id, versions=versions))
 
     async def add_tag(self, patient_id: str, tag: str, *, versions: Versions = None) -> Row:

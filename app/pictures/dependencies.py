@@ -18,6 +18,15 @@ async def _picture_store(request: Request) -> PictureStore:
 PictureStoreDep = Annotated[PictureStore, Depends(_picture_store)]
 
 
+async def _document_store(request: Request) -> PictureStore:
+    """The store of patients' documents: the picture store's kind, under its own folder."""
+    store: PictureStore = request.app.state.documents
+    return store
+
+
+DocumentStoreDep = Annotated[PictureStore, Depends(_document_store)]
+
+
 def picture_service(caller: Caller) -> PictureService:
     """The caller's picture service, over the app's one store and decode slots."""
     state = caller.request.app.state

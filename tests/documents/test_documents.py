@@ -301,6 +301,25 @@ async def test_delete_removes_the_row_and_the_bytes(client, engine, settings):
     assert (await client.delete(url(patient["id"], created["id"]))).status_code == 404
 
 
+async def test_deleting_the_patient_removes_their_documents_files(client, engine, settings):
+    patient = await create_patient(client)
+    other = await create_patient(client)
+    names = []
+    for owner in (patient, patient, other):
+        created = await upload(client, owner["id"], pdf_bytes())
+        names.append(
+            await scalar(
+                engine, "SELECT storage_name FROM patient_documents WHERE id = :i", i=created["id"]
+            )
+        )
+    assert (await client.delete(f"/api/patients/{patient['id']}/")).status_code == 204
+    assert not (settings.documents_dir / names[0]).exists()
+    assert not (settings.documents_dir / names[1]).exists()
+    assert (settings.documents_dir / names[2]).exists()
+    without = await create_patient(client)
+    assert (await client.delete(f"/api/patients/{without['id']}/")).status_code == 204
+
+
 async def test_a_document_is_found_only_under_its_patient(client):
     patient = await create_patient(client)
     other = await create_patient(client)
