@@ -142,7 +142,10 @@ _INSERT = {
 # The stored files of the patient's documents, read in the statement's snapshot (before the
 # cascade removes their rows), so the files go once the deletion is committed.
 _DOCUMENT_FILES = (
-    select(func.coalesce(func.array_agg(PatientDocument.storage_name), text("'{}'")))
+    # text[]: a type asyncpg decodes without asking the server first (varchar[] it asks about).
+    select(
+        func.coalesce(func.array_agg(PatientDocument.storage_name), text("'{}'")).cast(ARRAY(Text))
+    )
     .where(PatientDocument.patient_id == Patient.id)
     .scalar_subquery()
     .label("documents")
