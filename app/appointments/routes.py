@@ -23,11 +23,14 @@ from app.auth.access import SignedInCaller, StaffCaller
 from app.auth.dependencies import Caller
 from app.core.conditional import ConditionalDep, tag
 from app.core.dependencies import PageRequestDep
-from app.core.openapi import BODY_ERRORS, COMMON_ERRORS, errors
+from app.core.openapi import BODY_ERRORS, COMMON_ERRORS, errors, tagged
 from app.core.pagination import Page, paginate
 from app.core.querystring import QueryModel
 from app.db.query import Row
 from app.idempotency.dependencies import Idempotent
+
+ETAG = tagged(resource="appointment")
+ETAG_CREATED = tagged(201, "appointment")
 
 router = APIRouter(prefix="/api/appointments", tags=["appointments"], route_class=AuditedRoute)
 
@@ -63,14 +66,6 @@ SERIES_OVERLAP = _conflict(
     "(`conflicts` lists each), and skip_conflicts was false (or none could be booked); or a "
     "request with this Idempotency-Key is still being processed (`detail` only).",
 )
-
-
-def _etag(status_code: int = 200) -> dict[int | str, Any]:
-    header = {
-        "description": "The appointment's version, for `If-Match` on a later write.",
-        "schema": {"type": "string", "examples": ['"1042"']},
-    }
-    return {status_code: {"headers": {"ETag": header}}}
 
 
 def _service(caller: Caller) -> AppointmentService:
@@ -133,7 +128,11 @@ async def list_appointments(
     status_code=status.HTTP_201_CREATED,
     summary="Book an appointment",
     response_description="The appointment booked; Location is its URL.",
-    responses={**errors(*BODY_ERRORS, *COMMON_ERRORS, 422), **OVERLAP, **_etag(201)},
+    responses={
+        **errors(*BODY_ERRORS, *COMMON_ERRORS, 422),
+        **OVERLAP,
+        **ETAG_CREATED,
+    },
 )
 async def create_appointment(
     payload: AppointmentCreate, caller: SignedInCaller, _: Idempotent, response: Response
@@ -151,7 +150,7 @@ async def create_appointment(
     response_model=AppointmentRead,
     summary="Read an appointment",
     response_description="The appointment.",
-    responses={**errors(*COMMON_ERRORS, 404), **_etag()},
+    responses={**errors(*COMMON_ERRORS, 404), **ETAG},
 )
 async def get_appointment(
     appointment_id: AppointmentIdPath, caller: SignedInCaller, response: Response
@@ -167,7 +166,11 @@ async def get_appointment(
     response_model=AppointmentRead,
     summary="Change an appointment",
     response_description="The appointment as changed.",
-    responses={**errors(*BODY_ERRORS, *COMMON_ERRORS, 404, 412), **OVERLAP, **_etag()},
+    responses={
+        **errors(*BODY_ERRORS, *COMMON_ERRORS, 404, 412),
+        **OVERLAP,
+        **ETAG,
+    },
 )
 async def update_appointment(
     appointment_id: AppointmentIdPath,
@@ -189,7 +192,10 @@ async def update_appointment(
     response_model=AppointmentRead,
     summary="Cancel an appointment",
     response_description="The appointment, cancelled.",
-    responses={**errors(*BODY_ERRORS, *COMMON_ERRORS, 404, 409, 412, 422), **_etag()},
+    responses={
+        **errors(*BODY_ERRORS, *COMMON_ERRORS, 404, 409, 412, 422),
+        **ETAG,
+    },
 )
 async def cancel_appointment(
     appointment_id: AppointmentIdPath,

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BeforeValidator, ConfigDict, Field, StrictBool
 
-from app.core.fields import Omittable, Text, error, not_bool
+from app.core.fields import Omittable, Text, blank_to_none, drop_blank, error, not_bool
 from app.core.schemas import BaseSchema
 from app.db.query import Row
 from app.models.patient import PATIENT_ID
@@ -278,14 +278,6 @@ class SeriesCancel(BaseSchema):
     reason: Reason | None = None
 
 
-def _blank_to_none(value: Any) -> Any:
-    return None if value == "" else value
-
-
-def _drop_blank(value: Any) -> Any:
-    return [item for item in value if item] if isinstance(value, list) else value
-
-
 ORDERABLE = ("start", "created_at", "updated_at")
 
 
@@ -293,18 +285,18 @@ class AppointmentListQuery(BaseSchema):
     """The list's filters and ordering; empty values are ignored."""
 
     therapist: Annotated[
-        Annotated[int, Field(ge=1, le=2**31 - 1)] | None, BeforeValidator(_blank_to_none)
+        Annotated[int, Field(ge=1, le=2**31 - 1)] | None, BeforeValidator(blank_to_none)
     ] = Field(default=None, description="The therapist's staff id.")
-    patient: Annotated[PatientRef | None, BeforeValidator(_blank_to_none)] = Field(
+    patient: Annotated[PatientRef | None, BeforeValidator(blank_to_none)] = Field(
         default=None, description="The patient's id (a patient sees only their own anyway)."
     )
-    status: Annotated[list[Status], BeforeValidator(_drop_blank)] = Field(
+    status: Annotated[list[Status], BeforeValidator(drop_blank)] = Field(
         default_factory=list, max_length=8, description="Repeat for any of several."
     )
-    start_after: Annotated[AwareDatetime | None, BeforeValidator(_blank_to_none)] = Field(
+    start_after: Annotated[AwareDatetime | None, BeforeValidator(blank_to_none)] = Field(
         default=None, description="Only those starting at or after this instant."
     )
-    start_before: Annotated[AwareDatetime | None, BeforeValidator(_blank_to_none)] = Field(
+    start_before: Annotated[AwareDatetime | None, BeforeValidator(blank_to_none)] = Field(
         default=None, description="Only those starting before this instant."
     )
     ordering: str | None = Field(

@@ -17,6 +17,16 @@ def error(kind: str, message: str) -> PydanticCustomError:
     return PydanticCustomError(kind, message)
 
 
+def blank_to_none(value: Any) -> Any:
+    """A query parameter sent empty (`?sex=`) is as good as absent, as django-filter has it."""
+    return None if value == "" else value
+
+
+def drop_blank(value: Any) -> Any:
+    """A repeated query parameter's empty values are ignored."""
+    return [item for item in value if item] if isinstance(value, list) else value
+
+
 def _reject_null(value: Any) -> Any:
     if value is None:
         raise error("null", "This field may not be null.")

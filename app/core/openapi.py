@@ -180,10 +180,10 @@ def ok_example(example: Any, description: str | None = None) -> dict[int | str, 
     return {200: response}
 
 
-def tagged(status: int = 200) -> dict[int | str, dict[str, Any]]:
-    """A `responses=` entry stating the patient's ETag header on a success response."""
+def tagged(status: int = 200, resource: str = "patient") -> dict[int | str, dict[str, Any]]:
+    """A `responses=` entry stating the resource's ETag header on a success response."""
     etag = {
-        "description": "The patient's version, for `If-Match` on a later write.",
+        "description": f"The {resource}'s version, for `If-Match` on a later write.",
         "schema": {"type": "string", "examples": ['"1042"']},
     }
     return {status: {"headers": {"ETag": etag}}}

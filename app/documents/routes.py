@@ -8,13 +8,16 @@ from app.auth.dependencies import Caller
 from app.core.conditional import ConditionalDep, tag
 from app.core.dependencies import PageRequestDep
 from app.core.errors import PayloadTooLarge
-from app.core.openapi import BODY_ERRORS, COMMON_ERRORS, errors
+from app.core.openapi import BODY_ERRORS, COMMON_ERRORS, errors, tagged
 from app.core.pagination import Page, paginate
 from app.documents.schemas import Category, DocumentRead, DocumentUpdate
 from app.documents.service import DocumentService, Upload
 from app.idempotency.dependencies import Idempotent
 from app.models.document import TITLE_MAX_LENGTH
 from app.patients.dependencies import PatientIdPath
+
+ETAG = tagged(resource="document")
+ETAG_CREATED = tagged(201, "document")
 
 router = APIRouter(
     prefix="/api/patients/{patient_id}/documents",
@@ -31,14 +34,6 @@ DocumentIdPath = Annotated[
 def _service(caller: Caller) -> DocumentService:
     state = caller.request.app.state
     return DocumentService(caller.work, state.documents, state.settings, state.picture_decodes)
-
-
-def _etag(status_code: int = 200) -> dict[int | str, Any]:
-    header = {
-        "description": "The document's version, for `If-Match` on a later PATCH.",
-        "schema": {"type": "string", "examples": ['"1042"']},
-    }
-    return {status_code: {"headers": {"ETag": header}}}
 
 
 async def _read_capped(upload: UploadFile, limit: int) -> bytes:
@@ -93,7 +88,7 @@ async def list_documents(
     status_code=status.HTTP_201_CREATED,
     summary="Upload a document",
     response_description="The document's metadata; Location is its URL.",
-    responses={**errors(*BODY_ERRORS, *COMMON_ERRORS, 404, 409, 422), **_etag(201)},
+    responses={**errors(*BODY_ERRORS, *COMMON_ERRORS, 404, 409, 422), **ETAG_CREATED},
 )
 async def upload_document(
     patient_id: PatientIdPath,
@@ -129,7 +124,7 @@ async def upload_document(
     response_model=DocumentRead,
     summary="Read a document's metadata",
     response_description="The document's metadata (its bytes: `download/`).",
-    responses={**errors(*COMMON_ERRORS, 404), **_etag()},
+    responses={**errors(*COMMON_ERRORS, 404), **ETAG},
 )
 async def get_document(
     patient_id: PatientIdPath,
@@ -171,7 +166,7 @@ async def download_document(
     response_model=DocumentRead,
     summary="Change a document",
     response_description="The document's metadata as changed.",
-    responses={**errors(*BODY_ERRORS, *COMMON_ERRORS, 404, 412), **_etag()},
+    responses={**errors(*BODY_ERRORS, *COMMON_ERRORS, 404, 412), **ETAG},
 )
 async def update_document(
     patient_id: PatientIdPath,

@@ -1,7 +1,7 @@
 """Progress notes of appointments, and psychotherapy notes: thin endpoints over NoteService,
 every one audited (AuditedRoute), refusals included."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Response, status
 
@@ -10,7 +10,7 @@ from app.auth.access import SignedInCaller, StaffCaller
 from app.auth.dependencies import Caller
 from app.core.conditional import ConditionalDep, tag
 from app.core.dependencies import PageRequestDep
-from app.core.openapi import BODY_ERRORS, COMMON_ERRORS, errors
+from app.core.openapi import BODY_ERRORS, COMMON_ERRORS, errors, tagged
 from app.core.pagination import Page, paginate
 from app.core.querystring import QueryModel
 from app.db.query import Row
@@ -31,6 +31,9 @@ from app.notes.schemas import (
 )
 from app.notes.service import NoteService
 
+ETAG = tagged(resource="note")
+ETAG_CREATED = tagged(201, "note")
+
 router = APIRouter(
     prefix="/api/appointments/{appointment_id}/notes",
     tags=["progress notes"],
@@ -49,14 +52,6 @@ PsychotherapyIdPath = Annotated[
 PsychotherapyQueryDep = Annotated[
     PsychotherapyListQuery, Depends(QueryModel(PsychotherapyListQuery))
 ]
-
-
-def _etag(status_code: int = 200) -> dict[int | str, Any]:
-    header = {
-        "description": "The note's version, for `If-Match` on a later write.",
-        "schema": {"type": "string", "examples": ['"1042"']},
-    }
-    return {status_code: {"headers": {"ETag": header}}}
 
 
 def _service(caller: Caller) -> NoteService:
@@ -105,7 +100,7 @@ async def list_progress_notes(
     status_code=status.HTTP_201_CREATED,
     summary="Write a progress note",
     response_description="The draft written; Location is its URL.",
-    responses={**errors(*BODY_ERRORS, *COMMON_ERRORS, 404, 409, 422), **_etag(201)},
+    responses={**errors(*BODY_ERRORS, *COMMON_ERRORS, 404, 409, 422), **ETAG_CREATED},
 )
 async def create_progress_note(
     appointment_id: AppointmentIdPath,
@@ -129,7 +124,7 @@ async def create_progress_note(
     response_model=NoteRead,
     summary="Read a progress note",
     response_description="The progress note with its addenda.",
-    responses={**errors(*COMMON_ERRORS, 404), **_etag()},
+    responses={**errors(*COMMON_ERRORS, 404), **ETAG},
 )
 async def get_progress_note(
     appointment_id: AppointmentIdPath,
@@ -149,7 +144,7 @@ async def get_progress_note(
     response_model=NoteRead,
     summary="Change a draft progress note",
     response_description="The draft as changed.",
-    responses={**errors(*BODY_ERRORS, *COMMON_ERRORS, 404, 412), **_etag()},
+    responses={**errors(*BODY_ERRORS, *COMMON_ERRORS, 404, 412), **ETAG},
 )
 async def update_progress_note(
     appointment_id: AppointmentIdPath,
@@ -171,7 +166,7 @@ async def update_progress_note(
     response_model=NoteRead,
     summary="Sign a progress note",
     response_description="The note, signed (by whom, when): it never changes again.",
-    responses={**errors(*COMMON_ERRORS, 400, 404, 409, 412, 422), **_etag()},
+    responses={**errors(*COMMON_ERRORS, 400, 404, 409, 412, 422), **ETAG},
 )
 async def sign_progress_note(
     appointment_id: AppointmentIdPath,
@@ -193,7 +188,7 @@ async def sign_progress_note(
     status_code=status.HTTP_201_CREATED,
     summary="Add an addendum to a signed progress note",
     response_description="The note with its addenda, the new one last.",
-    responses={**errors(*BODY_ERRORS, *COMMON_ERRORS, 404, 409, 422), **_etag(201)},
+    responses={**errors(*BODY_ERRORS, *COMMON_ERRORS, 404, 409, 422), **ETAG_CREATED},
 )
 async def add_progress_note_addendum(
     appointment_id: AppointmentIdPath,
@@ -216,7 +211,7 @@ async def add_progress_note_addendum(
     response_model=NoteRead,
     summary="Co-sign a signed progress note",
     response_description="The note, co-signed (by whom, when).",
-    responses={**errors(*COMMON_ERRORS, 400, 404, 409, 412, 422), **_etag()},
+    responses={**errors(*COMMON_ERRORS, 400, 404, 409, 412, 422), **ETAG},
 )
 async def cosign_progress_note(
     appointment_id: AppointmentIdPath,
@@ -238,7 +233,10 @@ async def cosign_progress_note(
     response_model=NoteRead,
     summary="Withhold a progress note from the patient, or show it again",
     response_description="The note, withheld (with the reason) or not.",
-    responses={**errors(*BODY_ERRORS, *COMMON_ERRORS, 404, 409, 412, 422), **_etag()},
+    responses={
+        **errors(*BODY_ERRORS, *COMMON_ERRORS, 404, 409, 412, 422),
+        **ETAG,
+    },
 )
 async def withhold_progress_note(
     appointment_id: AppointmentIdPath,

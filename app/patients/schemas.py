@@ -7,7 +7,7 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, PlainSe
 
 from app.auth.schemas import CurrentPassword, Password
 from app.core.conditional import tag
-from app.core.fields import Omittable, SearchTerm
+from app.core.fields import Omittable, SearchTerm, blank_to_none, drop_blank
 from app.core.schemas import BaseSchema
 from app.core.urls import Links
 from app.db.query import Row
@@ -174,14 +174,6 @@ def session_document(
     )
 
 
-def _drop_blank(values: list[str]) -> list[str]:
-    return [value for value in values if value]
-
-
-def _blank_to_none(value: Any) -> Any:
-    return None if value == "" else value
-
-
 class PatientListQuery(BaseSchema):
     """The list's filters and ordering; empty values are ignored, as django-filter does."""
 
@@ -194,10 +186,10 @@ class PatientListQuery(BaseSchema):
     email: SearchTerm | None = Field(
         default=None, description="Case-insensitive substring of the email."
     )
-    tag: Annotated[TagFilter, AfterValidator(_drop_blank)] = Field(
+    tag: Annotated[TagFilter, AfterValidator(drop_blank)] = Field(
         default_factory=list, description="Exact tag; repeat for all of several."
     )
-    sex: Annotated[Sex | None, BeforeValidator(_blank_to_none)] = None
+    sex: Annotated[Sex | None, BeforeValidator(blank_to_none)] = None
     ordering: str | None = Field(
         default=None,
         description=f"Comma-separated of {', '.join(ORDERABLE)}; '-' for descending.",

@@ -16,7 +16,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from app.core.fields import Omittable, Text, error, not_bool
+from app.core.fields import Omittable, Text, blank_to_none, error, not_bool
 from app.core.schemas import BaseSchema
 from app.db.query import Row
 from app.models.scheduling import REASON_MAX_LENGTH
@@ -103,10 +103,6 @@ def _five_minutes(value: int) -> int:
 Minutes = Annotated[int, AfterValidator(_five_minutes)]
 
 
-def _blank_to_none(value: Any) -> Any:
-    return None if value == "" else value
-
-
 class TherapistRead(BaseSchema):
     """A therapist: a staff member with the therapist role. `display_name` is their username
     until one is set."""
@@ -130,7 +126,7 @@ class TherapistUpdate(BaseSchema):
 class TherapistListQuery(BaseSchema):
     """The list's filter and ordering."""
 
-    is_active: Annotated[bool | None, BeforeValidator(_blank_to_none)] = Field(
+    is_active: Annotated[bool | None, BeforeValidator(blank_to_none)] = Field(
         default=None, description="Only active (true) or inactive (false) therapists."
     )
     ordering: str | None = Field(
