@@ -2,6 +2,7 @@
 
 from app.models.audit import AuditEvent
 from app.models.document import PatientDocument
+from app.models.history import PatientVersion
 from app.models.idempotency import IdempotentResponse
 from app.models.notes import (
     ProgressNote,
@@ -34,6 +35,7 @@ __all__ = [
     "PasswordResetToken",
     "Patient",
     "PatientDocument",
+    "PatientVersion",
     "ProgressNote",
     "ProgressNoteAddendum",
     "PsychotherapyNote",

@@ -1,5 +1,5 @@
 import re
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +14,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base, TimestampMixin
@@ -72,6 +72,9 @@ class Patient(TimestampMixin, Base):
         JSONB, server_default=text("'[]'::jsonb")
     )
     version: Mapped[int] = mapped_column(BigInteger, server_default=VERSION_SEQUENCE.next_value())
+    # Set by a DELETE: the patient is gone from every API and admin view, and kept (their id and
+    # phone number still taken) until `python -m app purge` removes them after the retention.
+    deleted_at: Mapped[datetime | None] = mapped_column(TIMESTAMP(timezone=True))
 
     __table_args__ = (
         CheckConstraint(f"id ~ '^{PATIENT_ID.pattern}$'", name="id_format"),
@@ -85,6 +88,11 @@ class Patient(TimestampMixin, Base):
         CheckConstraint("jsonb_typeof(sessions) = 'array'", name="sessions_array"),
         *(Index(f"ix_patients_{column}_id", column, "id") for column in ORDERABLE),
         Index("ix_patients_sex", "sex"),
+        Index(
+            "ix_patients_deleted_at",
+            "deleted_at",
+            postgresql_where=text("deleted_at IS NOT NULL"),
+        ),
         # A patient logs in, and asks for a password reset, by e-mail too.
         Index("ix_patients_lower_email", func.lower(email)),
         Index(
