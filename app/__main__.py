@@ -157,6 +157,20 @@ def rotate_keys(_: argparse.Namespace) -> None:
     print(f"Re-encrypted {count} patient(s) under the current key.")
 
 
+def purge(args: argparse.Namespace) -> None:
+    from app.patients.commands import purge
+
+    settings = get_settings()
+    ids = asyncio.run(purge(settings, dry_run=args.dry_run))
+    days = settings.patient_retention_days
+    if args.dry_run:
+        print(f"Would purge {len(ids)} patient(s) deleted more than {days} day(s) ago.")
+    else:
+        print(f"Purged {len(ids)} patient(s) deleted more than {days} day(s) ago.")
+    for patient_id in ids:
+        print(patient_id)
+
+
 def seed_patients(args: argparse.Namespace) -> None:
     from app.db.database import database_url
     from app.seed import SEED_PASSWORD, seed, stderr_progress
@@ -387,6 +401,15 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     rotate_parser = command("rotate-keys", "Re-encrypt PHI under an old key with the current key.")
     rotate_parser.set_defaults(handler=rotate_keys)
+
+    purge_parser = command(
+        "purge",
+        "Remove patients deleted more than PATIENT_RETENTION_DAYS ago, for good (audited).",
+    )
+    purge_parser.add_argument(
+        "--dry-run", action="store_true", help="Only list the patients it would remove."
+    )
+    purge_parser.set_defaults(handler=purge)
 
     seed_parser = command("seed", "Load N made-up patients fast (password 'seed-password').")
     seed_parser.add_argument(

@@ -34,6 +34,7 @@ from app.health import metrics
 from app.health import routes as health
 from app.mail.mailer import mailer_for
 from app.notes import routes as notes
+from app.patients import history_routes as patient_history
 from app.patients import routes as patients
 from app.pictures import routes as pictures
 from app.pictures.service import decode_slots, picture_store
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # that only the proxies of the settings are believed, however the app is served.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
     # The patients' routes first: a request is matched against the routes in this order.
+    app.include_router(patient_history.router)  # first: /deleted/ is not a patient's id
     app.include_router(patients.router)
     app.include_router(wallet.router)
     app.include_router(pictures.router)

@@ -30,7 +30,7 @@ from app.core.errors import NotFound, ValidationFailed, validation_errors
 from app.db.counting import Counting
 from app.db.query import Row
 from app.models.audit import AuditEvent
-from app.models.patient import Patient, is_patient_id
+from app.models.patient import KEPT, Patient, is_patient_id
 from app.patients.repository import COLUMNS, matching_ids
 from app.patients.schemas import PatientCreate, PatientListQuery, PatientUpdate
 from app.patients.service import PatientService
@@ -317,6 +317,23 @@ class PatientAdmin(ClinicView, model=Patient):
     def valid_pk(self, pk: str) -> bool:
         return is_patient_id(pk)
 
+    # A deleted patient is in no view but the deleted patients' page.
+    def list_query(self, request: Request) -> Select[Any]:
+        return super().list_query(request).where(KEPT)
+
+    def count_query(self, request: Request) -> Select[Any]:
+        return super().count_query(request).where(KEPT)
+
+    def details_query(self, request: Request) -> Select[Any]:
+        return super().details_query(request).where(KEPT)
+
+    def form_edit_query(self, request: Request) -> Select[Any]:
+        return super().form_edit_query(request).where(KEPT)
+
+    async def get_object_for_delete(self, value: Any) -> Any:
+        patient = await super().get_object_for_delete(value)
+        return None if patient is None or patient.deleted_at is not None else patient
+
     def search_query(self, stmt: Select[Any], term: str) -> Select[Any]:
         """Name words, phone digits or email, with the API list's rules; never encrypted fields."""
         found = [_matching(name=term), _matching(email=term)]
@@ -357,10 +374,7 @@ class PatientAdmin(ClinicView, model=Patient):
     async def delete_model(self, request: Request, pk: Any) -> None:
         services = services_of(self)
         async with services.work(request, "admin_delete_patient", pk) as work:
-            files = await PatientService(work).delete(pk)
-        await services.pictures.remove(files.picture)
-        for name in files.documents:
-            await services.documents.remove(name)
+            await PatientService(work).delete(pk)
 
     def _payload(self, schema: type[PayloadT], data: dict[str, Any]) -> PayloadT:
         payload, errors = parse(schema, data)

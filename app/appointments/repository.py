@@ -26,7 +26,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from app.appointments.schemas import AppointmentListQuery
 from app.db.counting import Count, Counting
 from app.db.query import Executor, Query, Row
-from app.models.patient import VERSION_SEQUENCE, Patient
+from app.models.patient import VERSION_SEQUENCE, Patient, kept
 from app.models.scheduling import (
     ACTIVE_STATUSES,
     Appointment,
@@ -70,8 +70,10 @@ def _range(start: Any, end: Any) -> Any:
     return func.tstzrange(start, end, literal_column("'[)'"))
 
 
-_GET = Query(select(*COLUMNS).where(Appointment.id == bindparam("id")))
-_GET_FOR_UPDATE = Query(select(*COLUMNS).where(Appointment.id == bindparam("id")).with_for_update())
+# A deleted patient's appointments are not found, nor listed.
+_THIS = (Appointment.id == bindparam("id"), kept(Appointment.patient_id))
+_GET = Query(select(*COLUMNS).where(*_THIS))
+_GET_FOR_UPDATE = Query(select(*COLUMNS).where(*_THIS).with_for_update())
 _INSERT = Query(
     insert(APPOINTMENTS).values({name: _param(name) for name in CREATED}).returning(*COLUMNS)
 )
@@ -169,7 +171,7 @@ def _filters(query: AppointmentListQuery, patient: str | None) -> tuple[Shape, d
 
 
 def _where(therapist: bool, patient: bool, statuses: bool, after: bool, before: bool) -> list[Any]:
-    conditions: list[Any] = []
+    conditions: list[Any] = [kept(Appointment.patient_id)]
     if therapist:
         conditions.append(Appointment.therapist_id == bindparam("therapist"))
     if patient:

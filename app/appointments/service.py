@@ -39,6 +39,7 @@ from app.db.counting import Count
 from app.db.query import Row
 from app.patients.repository import PatientRepository
 from app.patients.schemas import SessionRead
+from app.patients.versions import Change
 from app.therapists.hours import Period, covers, working_periods
 from app.therapists.repository import TherapistRepository
 from app.wallet.repository import WalletRepository
@@ -440,7 +441,9 @@ class AppointmentService:
             created_at=datetime.now(UTC),
             appointment=appointment["id"],
         )
-        await self.patients.add_session(appointment["patient_id"], session.model_dump(mode="json"))
+        await self.patients.add_session(
+            appointment["patient_id"], session.model_dump(mode="json"), await Change.by(self.work)
+        )
 
     async def _charge(self, appointment: Row, fee: Decimal, what: str, actor: Principal) -> None:
         """Take the fee from the wallet, or as much of it as there is (never below 0)."""

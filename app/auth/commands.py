@@ -19,7 +19,7 @@ from app.db.database import open_database
 CLI_ACTOR_KIND = "cli"
 
 
-def _operator() -> str:
+def operator() -> str:
     try:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):  # no login name (a container's numeric user)
@@ -30,7 +30,7 @@ def _operator() -> str:
 async def _staff(settings: Settings, action: str) -> AsyncIterator[StaffService]:
     entry = AuditEntry(
         action=action,
-        actor=_operator(),
+        actor=operator(),
         actor_kind=CLI_ACTOR_KIND,
         patient_id=None,
         client_address=None,

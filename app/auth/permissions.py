@@ -19,6 +19,7 @@ PATIENT_SELF_WRITABLE = frozenset(
         "about_note",
         "password",
         "current_password",
+        "reason",  # not a field: why, kept in the record's history
     }
 )
 

@@ -22,7 +22,7 @@ from sqlalchemy import (
 
 from app.db.query import Executor, Query, Row
 from app.models.password_reset import PasswordResetToken
-from app.models.patient import Patient
+from app.models.patient import KEPT, Patient
 from app.models.session import AuthSession, RefreshToken
 from app.models.staff import Staff
 
@@ -54,7 +54,7 @@ _STAFF_BY_EMAIL = Query(
 # Two at most: an address that several patients share names none of them.
 _PATIENTS_BY_EMAIL = Query(
     select(Patient.id, Patient.password_hash)
-    .where(func.lower(Patient.email) == func.lower(bindparam("email", type_=String)))
+    .where(func.lower(Patient.email) == func.lower(bindparam("email", type_=String)), KEPT)
     .limit(2)
 )
 _STAFF_BY_USERNAME = Query(
@@ -73,7 +73,7 @@ STAFF_CALLER = Query(
 PATIENT_CALLER = Query(
     select(Patient.id.label("name"), literal("patient", String).label("role"))
     .join(AuthSession, AuthSession.patient_id == Patient.id)
-    .where(Patient.id == bindparam("caller_id"), _open_session())
+    .where(Patient.id == bindparam("caller_id"), KEPT, _open_session())
 )
 _CREATE_STAFF = Query(
     insert(Staff)
@@ -92,15 +92,15 @@ _STAFF_HASH = Query(
     .returning(Staff.id)
 )
 _PATIENT_BY_ID = Query(
-    select(Patient.id, Patient.password_hash).where(Patient.id == bindparam("id"))
+    select(Patient.id, Patient.password_hash).where(Patient.id == bindparam("id"), KEPT)
 )
 _PATIENT_BY_PHONE = Query(
-    select(Patient.id, Patient.password_hash).where(Patient.phone_no == bindparam("phone_no"))
+    select(Patient.id, Patient.password_hash).where(Patient.phone_no == bindparam("phone_no"), KEPT)
 )
-_PATIENT_EXISTS = Query(select(Patient.id).where(Patient.id == bindparam("id")))
+_PATIENT_EXISTS = Query(select(Patient.id).where(Patient.id == bindparam("id"), KEPT))
 _PATIENT_HASH = Query(
     update(Patient)
-    .where(Patient.id == bindparam("id"))
+    .where(Patient.id == bindparam("id"), KEPT)
     .values(password_hash=bindparam("password_hash"))
     .returning(Patient.id)
 )
@@ -302,7 +302,7 @@ class SessionRepository:
 # Where a patient's reset mail goes, and what their new password must not be like.
 _PATIENT_RECIPIENT = Query(
     select(Patient.first_name, Patient.last_name, Patient.phone_no, Patient.email).where(
-        Patient.id == bindparam("id")
+        Patient.id == bindparam("id"), KEPT
     )
 )
 # A new request makes the account's earlier tokens, used or not, worthless.

@@ -6,7 +6,7 @@ from sqlalchemy import bindparam, delete, func, literal, select
 from sqlalchemy.dialects.postgresql import insert
 
 from app.db.query import Executor, Query, Row
-from app.models.patient import Patient
+from app.models.patient import Patient, kept
 from app.models.scheduling import Appointment, CalendarFeed
 from app.models.staff import Staff
 
@@ -56,6 +56,7 @@ def _events(named: bool) -> Query:
         )
         .where(
             Appointment.therapist_id == bindparam("therapist_id"),
+            kept(Appointment.patient_id),
             Appointment.starts_at >= bindparam("start"),
             Appointment.starts_at < bindparam("end"),
         )

@@ -92,6 +92,13 @@ class Settings(BaseSettings):
         ge=1,
         description="Largest patient document upload (PDF, JPEG, PNG, WebP); 413 above.",
     )
+    patient_retention_days: int = Field(
+        default=30,
+        ge=0,
+        le=36500,
+        description="A deleted patient is kept this many days (an admin may restore them), then "
+        "`python -m app purge` removes them, their notes and documents for good.",
+    )
     pictures_s3_documents_prefix: str = Field(
         default="documents/", description="Key prefix of the patient documents in the bucket."
     )

@@ -21,7 +21,7 @@ from sqlalchemy import (
 from app.db.counting import Count, Counting
 from app.db.query import Executor, Query, Row
 from app.models.document import PatientDocument
-from app.models.patient import VERSION_SEQUENCE, Patient
+from app.models.patient import KEPT, VERSION_SEQUENCE, Patient, kept
 from app.models.scheduling import Appointment
 
 DOCUMENTS = cast(Table, PatientDocument.__table__)
@@ -47,10 +47,15 @@ def _param(name: str) -> Any:
 _THIS = (
     PatientDocument.id == bindparam("id", type_=BigInteger),
     PatientDocument.patient_id == bindparam("patient_id"),
+    kept(PatientDocument.patient_id),
 )
 # A patient does not see a withheld document: `everything` is false for them.
 _VISIBLE = or_(PatientDocument.withheld.is_(False), bindparam("everything", type_=Boolean))
-_OF_PATIENT = (PatientDocument.patient_id == bindparam("patient_id"), _VISIBLE)
+_OF_PATIENT = (
+    PatientDocument.patient_id == bindparam("patient_id"),
+    kept(PatientDocument.patient_id),
+    _VISIBLE,
+)
 _ROWS = select(*COLUMNS).where(*_OF_PATIENT)
 
 _GET = Query(select(*COLUMNS).where(*_THIS, _VISIBLE))
@@ -65,9 +70,11 @@ _INSERT = Query(
     insert(DOCUMENTS).values({name: _param(name) for name in CREATED}).returning(*COLUMNS)
 )
 _DELETE = Query(delete(PatientDocument).where(*_THIS).returning(PatientDocument.storage_name))
-_PATIENT_EXISTS = Query(select(Patient.id).where(Patient.id == bindparam("id")))
+_PATIENT_EXISTS = Query(select(Patient.id).where(Patient.id == bindparam("id"), KEPT))
 _APPOINTMENT_PATIENT = Query(
-    select(Appointment.patient_id).where(Appointment.id == bindparam("id", type_=BigInteger))
+    select(Appointment.patient_id).where(
+        Appointment.id == bindparam("id", type_=BigInteger), kept(Appointment.patient_id)
+    )
 )
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Numeric,
     Sequence,
     String,
+    exists,
     func,
     text,
 )
@@ -102,3 +103,15 @@ class Patient(TimestampMixin, Base):
             postgresql_ops={"tags": "jsonb_path_ops"},
         ),
     )
+
+
+# A patient not deleted: every read and write of the record holds to it (a deleted patient is kept
+# only for an admin to restore, until purged).
+KEPT = Patient.deleted_at.is_(None)
+
+
+def kept(patient_id: Any) -> Any:
+    """The patient `patient_id` (a column of another table) names is not deleted: a row of their
+    record elsewhere (an appointment, a note, a document) is shown only then."""
+    patient = Patient.__table__.alias("kept_patient")
+    return exists().where(patient.c.id == patient_id, patient.c.deleted_at.is_(None))

@@ -31,7 +31,7 @@ from app.models.notes import (
     PsychotherapyNote,
     PsychotherapyNoteAuthorization,
 )
-from app.models.patient import VERSION_SEQUENCE, Patient
+from app.models.patient import KEPT, VERSION_SEQUENCE, Patient, kept
 from app.models.scheduling import Appointment
 from app.models.staff import Staff
 
@@ -45,12 +45,13 @@ def _param(table: Table, name: str) -> Any:
     return bindparam(name, type_=table.c[name].type)
 
 
+# A deleted patient's appointments, and so their notes, are not found.
 _APPOINTMENT = Query(
-    select(Appointment.id, Appointment.patient_id, Appointment.therapist_id).where(
-        Appointment.id == bindparam("id", type_=BigInteger)
-    )
+    select(Appointment.id, Appointment.patient_id, Appointment.therapist_id)
+    .join(Patient, Patient.id == Appointment.patient_id)
+    .where(Appointment.id == bindparam("id", type_=BigInteger), KEPT)
 )
-_PATIENT_EXISTS = Query(select(Patient.id).where(Patient.id == bindparam("id", type_=String)))
+_PATIENT_EXISTS = Query(select(Patient.id).where(Patient.id == bindparam("id", type_=String), KEPT))
 _ACTIVE_STAFF = Query(
     select(Staff.id).where(
         Staff.username == bindparam("username", type_=String), Staff.is_active.is_(true())
@@ -128,7 +129,10 @@ _INSERT_ADDENDUM = Query(
 # Psychotherapy notes: always by their author.
 
 _GET_PSYCHOTHERAPY = Query(
-    select(*PSYCHOTHERAPY.c).where(PsychotherapyNote.id == bindparam("id", type_=BigInteger))
+    select(*PSYCHOTHERAPY.c).where(
+        PsychotherapyNote.id == bindparam("id", type_=BigInteger),
+        kept(PsychotherapyNote.patient_id),
+    )
 )
 _INSERT_PSYCHOTHERAPY = Query(
     insert(PSYCHOTHERAPY)
@@ -144,7 +148,10 @@ _INSERT_PSYCHOTHERAPY = Query(
 
 @lru_cache(maxsize=4)
 def _own(by_patient: bool) -> Any:
-    conditions = [PsychotherapyNote.author_id == bindparam("author_id", type_=Integer)]
+    conditions = [
+        PsychotherapyNote.author_id == bindparam("author_id", type_=Integer),
+        kept(PsychotherapyNote.patient_id),
+    ]
     if by_patient:
         conditions.append(PsychotherapyNote.patient_id == bindparam("patient_id", type_=String))
     return select(*PSYCHOTHERAPY.c).where(*conditions)

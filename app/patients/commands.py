@@ -1,25 +1,79 @@
-"""`python -m app rotate-keys`: PHI re-encrypted under the current key, in batches."""
+"""`python -m app rotate-keys`: PHI re-encrypted under the current key, in batches.
+`python -m app purge`: deleted patients past the retention period removed for good."""
 
+from datetime import UTC, datetime, timedelta
+
+from app.audit.service import AuditEntry
+from app.audit.work import UnitOfWork
+from app.auth.commands import CLI_ACTOR_KIND, operator
 from app.core.config import Settings
 from app.core.crypto import Keyring
 from app.db.database import open_database
 from app.db.types import use_keyring
+from app.documents.service import document_store
 from app.patients.repository import PatientRepository
+from app.patients.versions import HistoryRepository
+from app.pictures.service import picture_store
 
 
 async def rotate_keys(settings: Settings, *, batch_size: int = 500) -> int:
-    """Re-encrypt every PHI field still under an old key with the first configured key; each
-    batch is its own transaction."""
+    """Re-encrypt every PHI field still under an old key with the first configured key, in the
+    patients and in their record's history; each batch is its own transaction."""
     assert settings.phi_encryption_keys is not None
     keyring = Keyring.parse(settings.phi_encryption_keys.get_secret_value())
     use_keyring(keyring)
     total = 0
     async with open_database(settings) as database:
-        while True:
-            async with database.transaction() as connection:
-                repo = PatientRepository(connection)
-                stale = await repo.encrypted_under_other_keys(keyring.primary_id, limit=batch_size)
-                await repo.reencrypt(stale)
-            total += len(stale)
-            if len(stale) < batch_size:
-                return total
+        for kind in (PatientRepository, HistoryRepository):
+            while True:
+                async with database.transaction() as connection:
+                    repo = kind(connection)
+                    stale = await repo.encrypted_under_other_keys(
+                        keyring.primary_id, limit=batch_size
+                    )
+                    await repo.reencrypt(stale)
+                if kind is PatientRepository:
+                    total += len(stale)
+                if len(stale) < batch_size:
+                    break
+    return total
+
+
+async def purge(
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+    batch_size: int = 100,
+    dry_run: bool = False,
+) -> list[str]:
+    """Remove every patient deleted more than PATIENT_RETENTION_DAYS ago, with their record's
+    history, notes, documents and appointments, then their files; each patient in a transaction
+    of its own, audited under them. Returns their ids (with `dry_run`: those it would remove)."""
+    cutoff = (now or datetime.now(UTC)) - timedelta(days=settings.patient_retention_days)
+    pictures, documents = picture_store(settings), document_store(settings)
+    purged: list[str] = []
+    async with open_database(settings) as database:
+        if dry_run:
+            return await PatientRepository(database).expired(cutoff, limit=2**31 - 1)
+        while expired := await PatientRepository(database).expired(cutoff, limit=batch_size):
+            for patient_id in expired:
+                entry = AuditEntry(
+                    action="cli_purge_patient",
+                    actor=operator(),
+                    actor_kind=CLI_ACTOR_KIND,
+                    patient_id=patient_id,
+                    client_address=None,
+                )
+                async with UnitOfWork(database, entry) as work:
+                    files = await work.completed_by(
+                        PatientRepository(work).purge(patient_id, cutoff)
+                    )
+                if files is None:  # restored meanwhile
+                    continue
+                await pictures.remove(files.picture)
+                for name in files.documents:
+                    await documents.remove(name)
+                purged.append(patient_id)
+            if len(expired) < batch_size:
+                break
+    return purged

@@ -1,8 +1,9 @@
 from typing import Annotated
 
-from fastapi import Depends, Path
+from fastapi import Depends, Header, Path
 
 from app.core.querystring import QueryModel
+from app.models.history import REASON_MAX_LENGTH
 from app.models.patient import PATIENT_ID
 from app.patients.schemas import PatientListQuery
 
@@ -17,3 +18,13 @@ PatientIdPath = Annotated[
     ),
 ]
 PatientListQueryDep = Annotated[PatientListQuery, Depends(QueryModel(PatientListQuery))]
+# Why a write changes the record, kept with its version (a body's `reason` overrides it).
+ChangeReasonHeader = Annotated[
+    str | None,
+    Header(
+        alias="X-Change-Reason",
+        max_length=REASON_MAX_LENGTH,
+        description="Why the record changes, kept in its history (ASCII; a body's `reason` "
+        "overrides it).",
+    ),
+]

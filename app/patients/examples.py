@@ -65,3 +65,32 @@ PATIENT: dict[str, Any] = {
 }
 
 TAG_ACTION: dict[str, Any] = {"tag": "anxiety"}
+
+PATIENT_VERSION: dict[str, Any] = {
+    "version": 1187,
+    "url": "http://127.0.0.1:8000/api/patients/p_zxcp0h/history/1187/",
+    "at": "2024-05-01T15:31:07.412000Z",
+    "actor": "dr.rivera",
+    "actor_kind": "staff",
+    "action": "updated",
+    "reason": "Patient moved house.",
+    "changed": ["address"],
+    "restored_from": None,
+}
+
+PATIENT_VERSION_DETAIL: dict[str, Any] = {
+    **PATIENT_VERSION,
+    "record": {
+        **{name: value for name, value in PATIENT.items() if name in _REQUIRED},
+        "ssn": "123-45-6789",
+        "email": "jane@example.com",
+        "address": "12 Main St, Springfield",
+        "added_note": "Referred by Dr. Okafor.",
+        "about_note": "Prefers mornings.",
+        "has_profile_picture": True,
+        "tags": ["anxiety"],
+        "wallet_balance": "25.50",
+        "sessions": [SESSION],
+    },
+    "changes": {"address": {"before": "4 Elm Rd, Springfield", "after": "12 Main St, Springfield"}},
+}

@@ -9,6 +9,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BeforeValidator, Field
 
 from app.core.fields import SearchTerm, Text, documented, error, matching, not_bool
+from app.models.history import REASON_MAX_LENGTH
 from app.models.patient import MAX_TAGS, PATIENT_ID, PHONE_NO
 
 SSN_RE = re.compile(r"[0-9]{3}-[0-9]{2}-[0-9]{4}")
@@ -113,5 +114,6 @@ SessionDate = Annotated[
 DurationMinutes = Annotated[int, Field(ge=1, le=480), not_bool("A valid integer is required.")]
 Therapist = Annotated[Text, Field(max_length=100)]
 SessionNotes = Annotated[Text, Field(max_length=2000)]
+ChangeReason = Annotated[Text, Field(max_length=REASON_MAX_LENGTH)]
 
 TagFilter = Annotated[list[SearchTerm], Field(max_length=MAX_TAGS)]

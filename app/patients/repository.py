@@ -3,6 +3,7 @@ combination of filters or columns); nothing here commits: the unit of work does.
 
 import secrets
 import string
+from datetime import datetime
 from functools import lru_cache
 from typing import Any, NamedTuple, cast
 
@@ -18,6 +19,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    literal,
     or_,
     select,
     text,
@@ -32,8 +34,18 @@ from app.core.errors import NotFound, PreconditionFailed, ValidationFailed
 from app.db.counting import Count, Counting
 from app.db.query import Executor, Query, Row
 from app.models.document import PatientDocument
-from app.models.patient import MAX_TAGS, VERSION_SEQUENCE, Patient
+from app.models.patient import KEPT, MAX_TAGS, VERSION_SEQUENCE, Patient
+from app.models.scheduling import ACTIVE_STATUSES, Appointment
 from app.patients.schemas import PatientListQuery
+from app.patients.versions import (
+    RESTORABLE,
+    VERSIONS,
+    Change,
+    changed_fields,
+    field_name,
+    recorded,
+    version_of,
+)
 
 
 class StoredFiles(NamedTuple):
@@ -46,8 +58,10 @@ class StoredFiles(NamedTuple):
 ID_ALPHABET = string.ascii_lowercase + string.digits
 
 PATIENTS = cast(Table, Patient.__table__)
-# What a read or write returns: everything but the password hash.
-COLUMNS = [column for column in PATIENTS.c if column.key != "password_hash"]
+# What a read or write returns: everything but the password hash (and the deletion's time: a
+# deleted patient is never returned).
+COLUMNS = [column for column in PATIENTS.c if column.key not in ("password_hash", "deleted_at")]
+RETURNED = [column.key for column in COLUMNS]
 # What a create sets; an optional field left out is stored as null, tags as [].
 CREATED = (
     "id",
@@ -94,7 +108,7 @@ def _param(name: str) -> Any:
 
 def matching(conditional: bool) -> list[ColumnElement[bool]]:
     """The patient a write is for; with If-Match, only at one of the versions it names."""
-    conditions: list[ColumnElement[bool]] = [Patient.id == bindparam("id")]
+    conditions: list[ColumnElement[bool]] = [Patient.id == bindparam("id"), KEPT]
     if conditional:
         versions = bindparam("versions", type_=ARRAY(BigInteger))
         conditions.append(Patient.version == func.any(versions))
@@ -115,8 +129,8 @@ def _jsonb(name: str) -> Any:
     return bindparam(name, type_=JSONB)
 
 
-_GET = Query(select(*COLUMNS).where(Patient.id == bindparam("id")))
-_EXISTS = Query(select(Patient.id).where(Patient.id == bindparam("id")))
+_GET = Query(select(*COLUMNS).where(Patient.id == bindparam("id"), KEPT))
+_EXISTS = Query(select(Patient.id).where(Patient.id == bindparam("id"), KEPT))
 # What a new password is checked against: the current one, and what it must not resemble.
 _CREDENTIALS = Query(
     select(
@@ -125,17 +139,24 @@ _CREDENTIALS = Query(
         Patient.phone_no,
         Patient.email,
         Patient.password_hash,
-    ).where(Patient.id == bindparam("id"))
+    ).where(Patient.id == bindparam("id"), KEPT)
 )
+# Every field a create sets, as the history names it.
+CREATED_FIELDS = tuple(field_name(name) for name in CREATED if name != "id")
 _INSERT = {
     generated: Query(
-        (
-            pg_insert(PATIENTS)
-            .values({name: _param(name) for name in CREATED})
-            .on_conflict_do_nothing(index_elements=[Patient.id])
-            if generated
-            else insert(PATIENTS).values({name: _param(name) for name in CREATED})
-        ).returning(*COLUMNS)
+        recorded(
+            (
+                pg_insert(PATIENTS)
+                .values({name: _param(name) for name in CREATED})
+                .on_conflict_do_nothing(index_elements=[Patient.id])
+                if generated
+                else insert(PATIENTS).values({name: _param(name) for name in CREATED})
+            ).returning(*COLUMNS),
+            RETURNED,
+            "created",
+            CREATED_FIELDS,
+        )
     )
     for generated in (True, False)
 }
@@ -150,71 +171,203 @@ _DOCUMENT_FILES = (
     .scalar_subquery()
     .label("documents")
 )
-_DELETE = {
-    conditional: Query(
-        delete(Patient)
-        .where(*matching(conditional))
-        .returning(Patient.id, Patient.profile_picture, _DOCUMENT_FILES)
+# A purge: a patient deleted before the cutoff, removed for good (their versions, notes,
+# documents and appointments with them, by the foreign keys' cascades).
+_PURGE = Query(
+    delete(Patient)
+    .where(
+        Patient.id == bindparam("id"),
+        Patient.deleted_at < bindparam("cutoff", type_=PATIENTS.c.deleted_at.type),
     )
-    for conditional in (True, False)
-}
+    .returning(Patient.id, Patient.profile_picture, _DOCUMENT_FILES)
+)
+_EXPIRED = Query(
+    select(Patient.id)
+    .where(Patient.deleted_at < bindparam("cutoff", type_=PATIENTS.c.deleted_at.type))
+    .order_by(Patient.deleted_at, Patient.id)
+    .limit(bindparam("limit"))
+)
+_DELETED_COLUMNS = (Patient.id, Patient.first_name, Patient.last_name, Patient.deleted_at)
+_DELETED_PAGE = Query(
+    select(*_DELETED_COLUMNS)
+    .where(Patient.deleted_at.is_not(None))
+    .order_by(Patient.deleted_at.desc(), Patient.id)
+    .offset(bindparam("offset"))
+    .limit(bindparam("limit"))
+)
+_DELETED_COUNT = Counting(select(Patient.id).where(Patient.deleted_at.is_not(None)))
+_DELETED = Query(
+    select(*_DELETED_COLUMNS).where(Patient.id == bindparam("id"), Patient.deleted_at.is_not(None))
+)
+
+
+def _soft_delete(conditional: bool) -> Query:
+    """The patient marked deleted, and their future appointments cancelled (freeing the time),
+    in one statement with the version it leaves."""
+    written = (
+        update(Patient)
+        .where(*matching(conditional))
+        .values(deleted_at=func.now(), **changed())
+        .returning(*COLUMNS)
+        .cte("written")
+    )
+    cancelled = (
+        update(Appointment)
+        .where(
+            Appointment.patient_id == select(written.c.id).scalar_subquery(),
+            Appointment.starts_at > func.now(),
+            Appointment.status == func.any(literal(list(ACTIVE_STATUSES), ARRAY(Text))),
+        )
+        .values(
+            status="cancelled",
+            cancellation_reason=DELETED_REASON,
+            updated_at=func.now(),
+            version=VERSION_SEQUENCE.next_value(),
+        )
+        .cte("cancelled")
+    )
+    version = version_of(written, "deleted", ["deleted"])
+    return Query(select(written.c.id).add_cte(cancelled).add_cte(version))
+
+
+DELETED_REASON = "The patient's record was deleted."
+_DELETE = {conditional: _soft_delete(conditional) for conditional in (True, False)}
+
+
+def _undelete() -> Query:
+    previous = (
+        select(Patient.id)
+        .where(
+            Patient.id == bindparam("id"),
+            Patient.deleted_at >= bindparam("cutoff", type_=PATIENTS.c.deleted_at.type),
+        )
+        .subquery("previous")
+    )
+    write = (
+        update(Patient)
+        .where(Patient.id == previous.c.id)
+        .values(deleted_at=None, **changed())
+        .returning(*COLUMNS)
+    )
+    return Query(recorded(write, RETURNED, "undeleted", ["deleted"]))
+
+
+_UNDELETE = _undelete()
 _ADD_TAG = {
     conditional: Query(
-        update(Patient)
-        .where(
-            *matching(conditional),
-            ~Patient.tags.contains(_jsonb("tags")),
-            func.jsonb_array_length(Patient.tags) < MAX_TAGS,
+        recorded(
+            update(Patient)
+            .where(
+                *matching(conditional),
+                ~Patient.tags.contains(_jsonb("tags")),
+                func.jsonb_array_length(Patient.tags) < MAX_TAGS,
+            )
+            .values(tags=Patient.tags.op("||")(_jsonb("tags")), **changed())
+            .returning(*COLUMNS),
+            RETURNED,
+            "updated",
+            ["tags"],
         )
-        .values(tags=Patient.tags.op("||")(_jsonb("tags")), **changed())
-        .returning(*COLUMNS)
     )
     for conditional in (True, False)
 }
 _REMOVE_TAG = {
     conditional: Query(
-        update(Patient)
-        .where(*matching(conditional), Patient.tags.contains(_jsonb("tags")))
-        .values(tags=Patient.tags.op("-")(bindparam("tag", type_=Text)), **changed())
-        .returning(*COLUMNS)
+        recorded(
+            update(Patient)
+            .where(*matching(conditional), Patient.tags.contains(_jsonb("tags")))
+            .values(tags=Patient.tags.op("-")(bindparam("tag", type_=Text)), **changed())
+            .returning(*COLUMNS),
+            RETURNED,
+            "updated",
+            ["tags"],
+        )
     )
     for conditional in (True, False)
 }
 _ADD_SESSION = {
     conditional: Query(
-        update(Patient)
-        .where(*matching(conditional))
-        .values(sessions=Patient.sessions.op("||")(_jsonb("session")), **changed())
-        .returning(*COLUMNS)
+        recorded(
+            update(Patient)
+            .where(*matching(conditional))
+            .values(sessions=Patient.sessions.op("||")(_jsonb("session")), **changed())
+            .returning(*COLUMNS),
+            RETURNED,
+            "updated",
+            ["sessions"],
+        )
     )
     for conditional in (True, False)
 }
 
 _previous = (
     select(Patient.id, Patient.profile_picture.label("previous_picture"))
-    .where(Patient.id == bindparam("id"))
+    .where(Patient.id == bindparam("id"), KEPT)
     .with_for_update()
     .subquery("previous")
 )
 # One statement: the row is locked, its picture name read and replaced, so that of two uploads
 # at once each learns the name the other replaced, and no stored picture is left unreferenced.
 _REPLACE_PICTURE = Query(
-    update(Patient)
-    .where(Patient.id == _previous.c.id)
-    .values(profile_picture=bindparam("name", type_=Text), **changed())
-    .returning(*COLUMNS, _previous.c.previous_picture)
+    recorded(
+        update(Patient)
+        .where(Patient.id == _previous.c.id)
+        .values(profile_picture=bindparam("name", type_=Text), **changed())
+        .returning(*COLUMNS, _previous.c.previous_picture),
+        [*RETURNED, "previous_picture"],
+        "updated",
+        ["profile_picture"],
+    )
 )
+
+
+def _locked(columns: tuple[str, ...]) -> Any:
+    """The patient's row as it is before a write of `columns`, locked for it: what the write's
+    version compares the new values with."""
+    return (
+        select(Patient.id, *(PATIENTS.c[name] for name in columns))
+        .where(Patient.id == bindparam("id"), KEPT)
+        .with_for_update()
+        .subquery("previous")
+    )
 
 
 @lru_cache(maxsize=256)
 def _update(columns: tuple[str, ...], conditional: bool) -> Query:
-    """The UPDATE of these columns (a PUT's or a PATCH's), compiled once per combination."""
-    return Query(
+    """The UPDATE of these columns (a PUT's or a PATCH's), compiled once per combination; its
+    version lists the fields whose values it changed."""
+    previous = _locked(columns)
+    write = (
         update(Patient)
-        .where(*matching(conditional))
+        .where(Patient.id == previous.c.id, *matching(conditional))
         .values({**{name: _param(name) for name in columns}, **changed()})
-        .returning(*COLUMNS)
+        .returning(*COLUMNS, changed_fields(previous, columns))
     )
+    return Query(recorded(write, RETURNED, "updated"))
+
+
+def _restore(conditional: bool) -> Query:
+    """The fields a version keeps that a PUT writes, set back to theirs; the version it leaves
+    names the version restored and the fields that changed."""
+    previous = _locked(RESTORABLE)
+    source = (
+        select(*(VERSIONS.c[name] for name in RESTORABLE))
+        .where(
+            VERSIONS.c.patient_id == bindparam("id"),
+            VERSIONS.c.version == bindparam("restored_from", type_=BigInteger),
+        )
+        .subquery("source")
+    )
+    write = (
+        update(Patient)
+        .where(Patient.id == previous.c.id, *matching(conditional))
+        .values({**{name: source.c[name] for name in RESTORABLE}, **changed()})
+        .returning(*COLUMNS, changed_fields(previous, RESTORABLE))
+    )
+    return Query(recorded(write, RETURNED, "restored", restored_from=True))
+
+
+_RESTORE = {conditional: _restore(conditional) for conditional in (True, False)}
 
 
 PHI_COLUMNS = ("ssn", "allergies_and_medication")
@@ -260,7 +413,7 @@ def _filters(query: PatientListQuery) -> tuple[tuple[int, bool, bool, int, bool]
 
 def _where(words: int, phone: bool, email: bool, tags: int, sex: bool) -> list[Any]:
     """The list's filters (API.md "Listing"), for the API and the admin alike."""
-    conditions: list[Any] = []
+    conditions: list[Any] = [KEPT]
     for n in range(words):
         pattern = bindparam(f"word_{n}", type_=Text)
         conditions.append(
@@ -333,42 +486,80 @@ class PatientRepository:
         return await self.executor.fetch_one(_EXISTS, id=patient_id) is not None
 
     async def insert(
-        self, patient_id: str, values: dict[str, Any], *, generated: bool
+        self, patient_id: str, values: dict[str, Any], change: Change, *, generated: bool
     ) -> Row | None:
-        """Insert a patient with this id; None when a `generated` id is taken already (a chosen
-        one taken is a 400)."""
-        fields = {**CREATE_DEFAULTS, **values, "id": patient_id}
+        """Insert a patient with this id, and their first version; None when a `generated` id
+        is taken already (a chosen one taken is a 400)."""
+        fields = {**CREATE_DEFAULTS, **values, "id": patient_id, **change.params()}
         return await self._write(_INSERT[generated], fields)
 
     async def update(
-        self, patient_id: str, values: dict[str, Any], *, versions: Versions = None
+        self, patient_id: str, values: dict[str, Any], change: Change, *, versions: Versions = None
     ) -> Row:
         if not values:
             return await self.unchanged(patient_id, versions)
         query = _update(tuple(sorted(values)), versions is not None)
-        patient = await self._write(query, {**values, "id": patient_id, **versioned(versions)})
+        params = {**values, "id": patient_id, **change.params(), **versioned(versions)}
+        patient = await self._write(query, params)
         return patient or await self._refused(patient_id, versions)
 
-    async def delete(self, patient_id: str, *, versions: Versions = None) -> StoredFiles:
-        """Delete the patient; returns the stored names of their picture and documents, for the
-        caller to remove once the deletion is committed."""
-        row = await self.executor.fetch_one(
-            _DELETE[versions is not None], id=patient_id, **versioned(versions)
-        )
-        if row is None:
+    async def delete(self, patient_id: str, change: Change, *, versions: Versions = None) -> None:
+        """Mark the patient deleted (kept until purged) and cancel their future appointments."""
+        params = {"id": patient_id, **change.params(), **versioned(versions)}
+        if await self.executor.fetch_one(_DELETE[versions is not None], **params) is None:
             await self._refused(patient_id, versions)
-            return StoredFiles(None, [])
+
+    async def undelete(self, patient_id: str, change: Change, *, cutoff: datetime) -> Row | None:
+        """The patient deleted since `cutoff`, no longer deleted; None when there is none."""
+        params = {"id": patient_id, "cutoff": cutoff, **change.params()}
+        return await self._write(_UNDELETE, params)
+
+    async def restore(
+        self, patient_id: str, version: int, change: Change, *, versions: Versions = None
+    ) -> Row | None:
+        """The patient's restorable fields set back to those of one of their versions; None
+        when the patient or the version is not there (or If-Match is stale)."""
+        params = {"id": patient_id, "restored_from": version, **change.params()}
+        return await self._write(_RESTORE[versions is not None], {**params, **versioned(versions)})
+
+    async def deleted(self, *, offset: int, limit: int) -> list[Row]:
+        """Deleted patients not yet purged, the latest deleted first."""
+        return await self.executor.fetch(_DELETED_PAGE, offset=offset, limit=limit)
+
+    async def count_deleted(self, *, exact_up_to: int | None) -> Count:
+        return await _DELETED_COUNT.count(self.executor, {}, exact_up_to=exact_up_to)
+
+    async def deleted_one(self, patient_id: str) -> Row | None:
+        return await self.executor.fetch_one(_DELETED, id=patient_id)
+
+    async def expired(self, cutoff: datetime, *, limit: int) -> list[str]:
+        """Ids of patients deleted before `cutoff`, the earliest first."""
+        rows = await self.executor.fetch(_EXPIRED, cutoff=cutoff, limit=limit)
+        return [row["id"] for row in rows]
+
+    async def purge(self, patient_id: str, cutoff: datetime) -> StoredFiles | None:
+        """Remove a patient deleted before `cutoff` for good; their picture's and documents'
+        stored names, for the caller to remove once committed (None: not such a patient)."""
+        row = await self.executor.fetch_one(_PURGE, id=patient_id, cutoff=cutoff)
+        if row is None:
+            return None
         return StoredFiles(row["profile_picture"], list(row["documents"]))
 
-    async def replace_picture(self, patient_id: str, name: str | None) -> tuple[Row, str | None]:
+    async def replace_picture(
+        self, patient_id: str, name: str | None, change: Change
+    ) -> tuple[Row, str | None]:
         """Set (or clear) the picture's stored name; the patient, and the name it replaced."""
-        patient = await self.executor.fetch_one(_REPLACE_PICTURE, id=patient_id, name=name)
+        patient = await self.executor.fetch_one(
+            _REPLACE_PICTURE, id=patient_id, name=name, **change.params()
+        )
         if patient is None:
             raise NotFound
         return patient, patient.pop("previous_picture")
 
-    async def add_tag(self, patient_id: str, tag: str, *, versions: Versions = None) -> Row:
-        params = {"id": patient_id, "tags": [tag], **versioned(versions)}
+    async def add_tag(
+        self, patient_id: str, tag: str, change: Change, *, versions: Versions = None
+    ) -> Row:
+        params = {"id": patient_id, "tags": [tag], **change.params(), **versioned(versions)}
         patient = await self._write(_ADD_TAG[versions is not None], params)
         if patient is not None:
             return patient
@@ -377,16 +568,25 @@ class PatientRepository:
             return current
         raise ValidationFailed.on("tag", f"A patient may have at most {MAX_TAGS} tags.")
 
-    async def remove_tag(self, patient_id: str, tag: str, *, versions: Versions = None) -> Row:
-        params = {"id": patient_id, "tags": [tag], "tag": tag, **versioned(versions)}
-        patient = await self._write(_REMOVE_TAG[versions is not None], params)
+    async def remove_tag(
+        self, patient_id: str, tag: str, change: Change, *, versions: Versions = None
+    ) -> Row:
+        params = {"id": patient_id, "tags": [tag], "tag": tag, **change.params()}
+        patient = await self._write(_REMOVE_TAG[versions is not None], params | versioned(versions))
         return patient or await self.unchanged(patient_id, versions)
 
     async def add_session(
-        self, patient_id: str, session: dict[str, Any], *, versions: Versions = None
+        self,
+        patient_id: str,
+        session: dict[str, Any],
+        change: Change,
+        *,
+        versions: Versions = None,
     ) -> Row:
-        params = {"id": patient_id, "session": [session], **versioned(versions)}
-        patient = await self._write(_ADD_SESSION[versions is not None], params)
+        params = {"id": patient_id, "session": [session], **change.params()}
+        patient = await self._write(
+            _ADD_SESSION[versions is not None], params | versioned(versions)
+        )
         return patient or await self._refused(patient_id, versions)
 
     async def encrypted_under_other_keys(self, key_id: str, *, limit: int) -> list[Row]:

@@ -1,6 +1,6 @@
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Body, Response, status
+from fastapi import APIRouter, Body, Response, status
 
 from app.audit.routing import AuditedRoute
 from app.auth.access import AdminCaller, StaffCaller, StaffOrSelfCaller, StaffOrSelfFieldsCaller
@@ -10,7 +10,7 @@ from app.core.metrics import count_patient_created, count_patient_deleted
 from app.core.openapi import BODY_ERRORS, COMMON_ERRORS, errors, tagged
 from app.core.pagination import Page, paginate
 from app.idempotency.dependencies import Idempotent
-from app.patients.dependencies import PatientIdPath, PatientListQueryDep
+from app.patients.dependencies import ChangeReasonHeader, PatientIdPath, PatientListQueryDep
 from app.patients.schemas import (
     PatientCreate,
     PatientRead,
@@ -21,7 +21,6 @@ from app.patients.schemas import (
     patient_answer,
 )
 from app.patients.service import PatientService
-from app.pictures.dependencies import DocumentStoreDep, PictureStoreDep
 
 router = APIRouter(prefix="/api/patients", tags=["patients"], route_class=AuditedRoute)
 
@@ -61,10 +60,15 @@ async def list_patients(
     responses={**errors(*BODY_ERRORS, *COMMON_ERRORS, 409, 422), **tagged(201)},
 )
 async def create_patient(
-    payload: PatientCreate, caller: StaffCaller, _: Idempotent, response: Response
+    payload: PatientCreate,
+    caller: StaffCaller,
+    _: Idempotent,
+    response: Response,
+    reason: ChangeReasonHeader = None,
 ) -> PatientRead:
-    """Create a patient; the id is generated when absent."""
-    patient = await PatientService(caller.work).create(payload)
+    """Create a patient; the id is generated when absent. The record's history starts with
+    this version."""
+    patient = await PatientService(caller.work).create(payload, reason=reason)
     count_patient_created()
     return patient_answer(patient, caller.links, response)
 
@@ -96,9 +100,12 @@ async def replace_patient(
     payload: PatientReplace,
     caller: StaffCaller,
     cond: ConditionalDep,
+    reason: ChangeReasonHeader = None,
 ) -> PatientRead:
     """Replace a patient's writable fields; an omitted optional field is left unchanged."""
-    patient = await PatientService(caller.work).update(patient_id, payload, versions=cond.versions)
+    patient = await PatientService(caller.work).update(
+        patient_id, payload, versions=cond.versions, reason=reason
+    )
     return patient_answer(patient, caller.links, cond.response)
 
 
@@ -113,13 +120,18 @@ async def update_patient(
     patient_id: PatientIdPath,
     caller: StaffOrSelfFieldsCaller,
     cond: ConditionalDep,
+    reason: ChangeReasonHeader = None,
     payload: Annotated[PatientUpdate, Body()] = PatientUpdate(),
 ) -> PatientRead:
     """Change some of a patient's writable fields (a patient: only their own contact fields,
     and their password with `current_password`). A new password ends every session of the
     patient: their tokens stop working, the caller's too, and they log in again."""
     patient = await PatientService(caller.work).update(
-        patient_id, payload, versions=cond.versions, by_patient=not caller.is_staff
+        patient_id,
+        payload,
+        versions=cond.versions,
+        by_patient=not caller.is_staff,
+        reason=reason,
     )
     return patient_answer(patient, caller.links, cond.response)
 
@@ -135,16 +147,14 @@ async def delete_patient(
     patient_id: PatientIdPath,
     caller: AdminCaller,
     cond: ConditionalDep,
-    store: PictureStoreDep,
-    documents: DocumentStoreDep,
-    after: BackgroundTasks,
+    reason: ChangeReasonHeader = None,
 ) -> None:
-    """Delete a patient (admins only), and their picture and documents' files once the deletion
-    is committed."""
-    files = await PatientService(caller.work).delete(patient_id, versions=cond.versions)
-    after.add_task(store.remove, files.picture)
-    for name in files.documents:
-        after.add_task(documents.remove, name)
+    """Delete a patient (admins only): from then on they, their notes, documents, history and
+    appointments are 404 everywhere, and their future appointments are cancelled. They are
+    kept for `PATIENT_RETENTION_DAYS` (an admin may restore them:
+    `POST /api/patients/deleted/{id}/restore/`), then `python -m app purge` removes them and
+    their files for good. Their id and phone number stay taken until then."""
+    await PatientService(caller.work).delete(patient_id, versions=cond.versions, reason=reason)
     count_patient_deleted()
 
 
@@ -162,10 +172,11 @@ async def add_tag(
     caller: StaffCaller,
     cond: ConditionalDep,
     _: Idempotent,
+    reason: ChangeReasonHeader = None,
 ) -> PatientRead:
     """Add a tag; adding one already there changes nothing."""
     patients = PatientService(caller.work)
-    patient = await patients.add_tag(patient_id, payload.tag, versions=cond.versions)
+    patient = await patients.add_tag(patient_id, payload.tag, versions=cond.versions, reason=reason)
     return patient_answer(patient, caller.links, cond.response)
 
 
@@ -176,10 +187,13 @@ async def remove_tag(
     caller: StaffCaller,
     cond: ConditionalDep,
     _: Idempotent,
+    reason: ChangeReasonHeader = None,
 ) -> PatientRead:
     """Remove a tag; removing one not there changes nothing."""
     patients = PatientService(caller.work)
-    patient = await patients.remove_tag(patient_id, payload.tag, versions=cond.versions)
+    patient = await patients.remove_tag(
+        patient_id, payload.tag, versions=cond.versions, reason=reason
+    )
     return patient_answer(patient, caller.links, cond.response)
 
 
@@ -190,8 +204,9 @@ async def add_session(
     caller: StaffCaller,
     cond: ConditionalDep,
     _: Idempotent,
+    reason: ChangeReasonHeader = None,
 ) -> PatientRead:
     """Append a therapy session to the patient's history."""
     patients = PatientService(caller.work)
-    patient = await patients.add_session(patient_id, payload, versions=cond.versions)
+    patient = await patients.add_session(patient_id, payload, versions=cond.versions, reason=reason)
     return patient_answer(patient, caller.links, cond.response)

@@ -1,6 +1,6 @@
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from fastapi import Response
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, PlainSerializer
@@ -18,6 +18,7 @@ from app.patients.fields import (
     AddedNote,
     Address,
     BirthDate,
+    ChangeReason,
     DurationMinutes,
     Email,
     MedicalText,
@@ -58,6 +59,12 @@ class PatientUpdate(BaseSchema):
     current_password: Omittable[CurrentPassword] = Field(
         default=None,
         description="The password now: required when patients change their own `password`.",
+    )
+    reason: ChangeReason | None = Field(
+        default=None,
+        description="Why the record changes: kept with the version the write makes in the "
+        "record's history (as the `X-Change-Reason` header is, which this overrides). Not a "
+        "field of the patient.",
     )
 
 
@@ -153,6 +160,120 @@ class PatientRead(BaseSchema):
         if patient["profile_picture"] is not None:
             patient = {**patient, "profile_picture": links.to(picture_path(patient["id"]))}
         return cls.model_validate(patient)
+
+
+class PatientRecord(BaseSchema):
+    """A patient's record as one version left it (no picture: a replaced one's file is gone)."""
+
+    first_name: str
+    last_name: str
+    phone_no: str
+    allergies_and_medication: str
+    date_of_birth: date
+    sex: Sex
+    ssn: str | None
+    email: str | None
+    address: str | None
+    added_note: str | None
+    about_note: str | None
+    has_profile_picture: bool
+    tags: list[str]
+    wallet_balance: Money = Field(examples=["0.00"])
+    sessions: list[SessionRead]
+
+
+class PatientVersionRead(BaseSchema):
+    """One change of a patient's record: who, when, why, and which fields it changed."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.PATIENT_VERSION]})
+
+    version: int = Field(description="The patient's version (their ETag) after the change.")
+    url: str = Field(description="The absolute URL of this version, with the record as it was.")
+    at: datetime
+    actor: str = Field(description="Who changed it: a staff username or a patient id.")
+    actor_kind: Literal["staff", "patient", "cli", "system"]
+    action: Literal["baseline", "created", "updated", "deleted", "undeleted", "restored"] = Field(
+        description="`baseline`: the record as it stood when history began (migration 0013)."
+    )
+    reason: str | None = Field(description="The `reason` or `X-Change-Reason` sent, if any.")
+    changed: list[str] = Field(
+        description="The fields whose values the change set differently (`password` when the "
+        "password changed; encrypted fields sent are listed, being written anew)."
+    )
+    restored_from: int | None = Field(description="The version a `restored` change brought back.")
+
+    @classmethod
+    def of(cls, version: Row, patient_id: str, links: Links) -> "PatientVersionRead":
+        return cls.model_validate({**version, "url": links.to(version_path(patient_id, version))})
+
+
+class FieldChange(BaseSchema):
+    """A field's value before a change (null for a new record) and after it."""
+
+    before: Any
+    after: Any
+
+
+class PatientVersionDetail(PatientVersionRead):
+    """A version with the record as it left it, and its changes against the version before."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.PATIENT_VERSION_DETAIL]})
+
+    record: PatientRecord
+    changes: dict[str, FieldChange] = Field(
+        description="Each changed field of the record, before and after (the password is "
+        "never shown)."
+    )
+
+    @classmethod
+    def of_pair(
+        cls, version: Row, before: Row | None, patient_id: str, links: Links
+    ) -> "PatientVersionDetail":
+        record = PatientRecord.model_validate(
+            {**version, "has_profile_picture": version["profile_picture"] is not None}
+        )
+        shown = record.model_dump(mode="json")
+        previous = (
+            None
+            if before is None
+            else PatientRecord.model_validate(
+                {**before, "has_profile_picture": before["profile_picture"] is not None}
+            ).model_dump(mode="json")
+        )
+        changes = {
+            name: FieldChange(
+                before=None if previous is None else previous[name], after=shown[name]
+            )
+            for name in version["changed"]
+            if name in shown
+        }
+        if "profile_picture" in version["changed"]:
+            changes["has_profile_picture"] = FieldChange(
+                before=None if previous is None else previous["has_profile_picture"],
+                after=shown["has_profile_picture"],
+            )
+        url = links.to(version_path(patient_id, version))
+        return cls.model_validate({**version, "url": url, "record": record, "changes": changes})
+
+
+def version_path(patient_id: str, version: Row) -> str:
+    return f"/api/patients/{patient_id}/history/{version['version']}/"
+
+
+class RestoreRequest(BaseSchema):
+    """Why a version, or a deleted patient, is restored (optional)."""
+
+    reason: ChangeReason | None = None
+
+
+class DeletedPatientRead(BaseSchema):
+    """A deleted patient, kept until `purge_after`; until then an admin may restore them."""
+
+    id: str
+    first_name: str
+    last_name: str
+    deleted_at: datetime
+    purge_after: datetime
 
 
 def patient_answer(patient: Row, links: Links, response: Response) -> PatientRead:

@@ -2,7 +2,7 @@
 password hashed, the session's id and time, the audited completion) are written here once."""
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.audit.work import UnitOfWork
@@ -15,11 +15,12 @@ from app.auth.passwords import (
 from app.auth.permissions import patient_principal
 from app.auth.sessions import end_all_sessions
 from app.core.conditional import Versions
-from app.core.errors import NotFound, ValidationFailed
+from app.core.config import get_settings
+from app.core.errors import NotFound, PreconditionFailed, ValidationFailed
 from app.core.security import hash_password, verify_password
 from app.db.counting import Count
 from app.db.query import Row
-from app.patients.repository import PatientRepository, StoredFiles, new_patient_id
+from app.patients.repository import PatientRepository, new_patient_id
 from app.patients.schemas import (
     PatientCreate,
     PatientListQuery,
@@ -27,6 +28,7 @@ from app.patients.schemas import (
     SessionCreate,
     session_document,
 )
+from app.patients.versions import Change, HistoryRepository
 
 ID_ATTEMPTS = 10
 
@@ -39,6 +41,7 @@ async def writable(payload: PatientUpdate) -> dict[str, Any]:
     """The columns a write sets: only what was sent, with the password replaced by its hash."""
     values = payload.model_dump(exclude_unset=True)
     values.pop("current_password", None)
+    values.pop("reason", None)
     if (password := values.pop("password", None)) is not None:
         values["password_hash"] = await hash_password(password)
     return values
@@ -50,6 +53,7 @@ class PatientService:
     def __init__(self, work: UnitOfWork) -> None:
         self.work = work
         self.patients = PatientRepository(work)
+        self.history = HistoryRepository(work)
 
     async def get(self, patient_id: str) -> Row:
         patient = await self.work.completed_by(self.patients.get(patient_id))
@@ -60,16 +64,17 @@ class PatientService:
     async def exists(self, patient_id: str) -> bool:
         return await self.patients.exists(patient_id)
 
-    async def create(self, payload: PatientCreate) -> Row:
+    async def create(self, payload: PatientCreate, *, reason: str | None = None) -> Row:
         """Create a patient; an id is drawn when none is chosen, and again if it is taken."""
         check_similarity(payload.password, _resembled(payload, {}))
         values = await self._writable(payload)
         chosen = values.pop("id", None)
+        change = await Change.by(self.work, payload.reason or reason)
         for _ in range(ID_ATTEMPTS):
             patient_id = chosen or new_patient_id()
             self.work.entry.patient_id = patient_id  # the audit event names the new patient
             patient = await self.work.completed_by(
-                self.patients.insert(patient_id, values, generated=chosen is None)
+                self.patients.insert(patient_id, values, change, generated=chosen is None)
             )
             if patient is not None:
                 return patient
@@ -82,6 +87,7 @@ class PatientService:
         *,
         versions: Versions = None,
         by_patient: bool = False,
+        reason: str | None = None,
     ) -> Row:
         """Change what the payload sends. A new password ends every session of the patient, in
         the same transaction; patients changing their own must give the current one."""
@@ -89,11 +95,12 @@ class PatientService:
         if new_password:
             await self._check_new_password(patient_id, payload, by_patient=by_patient)
         values = await self._writable(payload)
+        change = await Change.by(self.work, payload.reason or reason)
         if new_password:
             await self.work.begin()
             await end_all_sessions(self.work, patient_principal(patient_id))
         return await self.work.completed_by(
-            self.patients.update(patient_id, values, versions=versions)
+            self.patients.update(patient_id, values, change, versions=versions)
         )
 
     async def _check_new_password(
@@ -112,29 +119,108 @@ class PatientService:
                 raise ValidationFailed.on("current_password", WRONG_PASSWORD)
         check_similarity(payload.password, _resembled(payload, account))
 
-    async def delete(self, patient_id: str, *, versions: Versions = None) -> StoredFiles:
-        """Delete the patient; returns their picture's and documents' stored names, to remove
-        once the deletion is committed."""
-        return await self.work.completed_by(self.patients.delete(patient_id, versions=versions))
+    async def delete(
+        self, patient_id: str, *, versions: Versions = None, reason: str | None = None
+    ) -> None:
+        """Delete the patient: gone from every view, kept for the retention period (an admin
+        may restore them), then purged. Their future appointments are cancelled."""
+        change = await Change.by(self.work, reason)
+        await self.work.completed_by(self.patients.delete(patient_id, change, versions=versions))
 
-    async def add_tag(self, patient_id: str, tag: str, *, versions: Versions = None) -> Row:
+    async def undelete(self, patient_id: str, *, reason: str | None = None) -> Row:
+        """A deleted patient back, within the retention period. Sessions they had are not:
+        each of them was ended, so the patient logs in again."""
+        change = await Change.by(self.work, reason)
+        await self.work.begin()
+        await end_all_sessions(self.work, patient_principal(patient_id))
+        patient = await self.work.completed_by(
+            self.patients.undelete(patient_id, change, cutoff=retention_cutoff())
+        )
+        if patient is not None:
+            return patient
+        if await self.patients.exists(patient_id):
+            raise ValidationFailed.on("non_field_errors", "This patient is not deleted.")
+        if await self.patients.deleted_one(patient_id) is not None:
+            raise ValidationFailed.on(
+                "non_field_errors",
+                "This patient was deleted longer ago than the retention period allows to "
+                "restore; the next purge removes them.",
+            )
+        raise NotFound
+
+    async def restore(
+        self,
+        patient_id: str,
+        version: int,
+        *,
+        versions: Versions = None,
+        reason: str | None = None,
+    ) -> Row:
+        """Set the patient's fields back to one of their versions, as a new version."""
+        change = await Change.by(self.work, reason)
+        patient = await self.work.completed_by(
+            self.patients.restore(patient_id, version, change, versions=versions)
+        )
+        if patient is not None:
+            return patient
+        await self.patients.unchanged(patient_id, versions)  # 404: no patient; 412: stale
+        if await self.history.version(patient_id, version) is None:
+            raise NotFound
+        raise PreconditionFailed  # the version was there; a concurrent write moved on
+
+    async def history_page(self, patient_id: str, *, offset: int, limit: int) -> list[Row]:
         return await self.work.completed_by(
-            self.patients.add_tag(patient_id, tag, versions=versions)
+            self.history.page(patient_id, offset=offset, limit=limit)
         )
 
-    async def remove_tag(self, patient_id: str, tag: str, *, versions: Versions = None) -> Row:
+    async def count_history(self, patient_id: str, *, exact_up_to: int | None) -> Count:
+        if not await self.patients.exists(patient_id):
+            raise NotFound
+        return await self.history.count(patient_id, exact_up_to=exact_up_to)
+
+    async def version(self, patient_id: str, version: int) -> tuple[Row, Row | None]:
+        """One version of the patient, and the one before it (what it changed from)."""
+        found = await self.work.completed_by(self.history.version(patient_id, version))
+        if found is None:
+            raise NotFound
+        return found
+
+    async def deleted(self, *, offset: int, limit: int) -> list[Row]:
+        return await self.work.completed_by(self.patients.deleted(offset=offset, limit=limit))
+
+    async def count_deleted(self, *, exact_up_to: int | None) -> Count:
+        return await self.patients.count_deleted(exact_up_to=exact_up_to)
+
+    async def add_tag(
+        self, patient_id: str, tag: str, *, versions: Versions = None, reason: str | None = None
+    ) -> Row:
+        change = await Change.by(self.work, reason)
         return await self.work.completed_by(
-            self.patients.remove_tag(patient_id, tag, versions=versions)
+            self.patients.add_tag(patient_id, tag, change, versions=versions)
+        )
+
+    async def remove_tag(
+        self, patient_id: str, tag: str, *, versions: Versions = None, reason: str | None = None
+    ) -> Row:
+        change = await Change.by(self.work, reason)
+        return await self.work.completed_by(
+            self.patients.remove_tag(patient_id, tag, change, versions=versions)
         )
 
     async def add_session(
-        self, patient_id: str, session: SessionCreate, *, versions: Versions = None
+        self,
+        patient_id: str,
+        session: SessionCreate,
+        *,
+        versions: Versions = None,
+        reason: str | None = None,
     ) -> Row:
         document = session_document(
             session, session_id=str(uuid.uuid4()), created_at=datetime.now(UTC)
         )
+        change = await Change.by(self.work, reason)
         return await self.work.completed_by(
-            self.patients.add_session(patient_id, document, versions=versions)
+            self.patients.add_session(patient_id, document, change, versions=versions)
         )
 
     async def _writable(self, payload: PatientUpdate) -> dict[str, Any]:
@@ -147,6 +233,11 @@ class PatientService:
 
     async def list(self, query: PatientListQuery, *, offset: int, limit: int) -> list[Row]:
         return await self.work.completed_by(self.patients.list(query, offset=offset, limit=limit))
+
+
+def retention_cutoff() -> datetime:
+    """Patients deleted before this may no longer be restored, and are purged."""
+    return datetime.now(UTC) - timedelta(days=get_settings().patient_retention_days)
 
 
 def _resembled(payload: PatientUpdate, stored: Row) -> Attributes:

@@ -10,6 +10,7 @@ from app.core.config import Settings
 from app.core.errors import NotFound, ServiceUnavailable
 from app.db.query import Row
 from app.patients.repository import PatientRepository
+from app.patients.versions import Change
 from app.pictures.images import Picture, clean_picture
 from app.pictures.stores import FolderPictureStore, PictureStore
 
@@ -55,7 +56,10 @@ class PictureService:
         picture = await self._decode(data)
         name = await self.store.save(picture)
         try:
-            return await self.work.completed_by(self.patients.replace_picture(patient_id, name))
+            change = await Change.by(self.work)
+            return await self.work.completed_by(
+                self.patients.replace_picture(patient_id, name, change)
+            )
         except BaseException:
             with anyio.CancelScope(shield=True):  # also when the request was cancelled
                 await self.store.remove(name)
@@ -98,5 +102,8 @@ class PictureService:
 
     async def remove(self, patient_id: str) -> str | None:
         """Clear the patient's picture (also when there is none); returns the name it had."""
-        _, previous = await self.work.completed_by(self.patients.replace_picture(patient_id, None))
+        change = await Change.by(self.work)
+        _, previous = await self.work.completed_by(
+            self.patients.replace_picture(patient_id, None, change)
+        )
         return previous

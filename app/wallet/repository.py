@@ -10,14 +10,15 @@ from app.db.query import Executor, Query, Row
 from app.models.patient import WALLET_MAX, Patient
 from app.models.wallet import WalletTransaction
 from app.patients.repository import COLUMNS, changed, matching, versioned
+from app.patients.versions import version_of
 
 LEDGER = cast(Table, WalletTransaction.__table__)
 
 
 def _change(conditional: bool) -> Query:
-    """Add a signed amount and write its ledger row, in one statement: the UPDATE never loses a
-    concurrent change, and the row lock it takes until commit makes `balance_after` exact (one
-    statement also holds that lock for less time)."""
+    """Add a signed amount and write its ledger row and the patient's version, in one
+    statement: the UPDATE never loses a concurrent change, and the row lock it takes until
+    commit makes `balance_after` exact (one statement also holds that lock for less time)."""
     amount = bindparam("amount", type_=Patient.wallet_balance.type)
     new_balance = Patient.wallet_balance + amount
     changed_patient = (
@@ -27,17 +28,19 @@ def _change(conditional: bool) -> Query:
         .returning(*COLUMNS)
         .cte("changed")
     )
+    reason = bindparam("reason", type_=LEDGER.c.reason.type)
     entry = select(
         changed_patient.c.id,
         amount,
         changed_patient.c.wallet_balance,
-        bindparam("reason", type_=LEDGER.c.reason.type),
+        reason,
         bindparam("actor", type_=LEDGER.c.actor.type),
         bindparam("actor_kind", type_=LEDGER.c.actor_kind.type),
     )
     columns = ["patient_id", "amount", "balance_after", "reason", "actor", "actor_kind"]
     ledger = insert(LEDGER).from_select(columns, entry).cte("ledger")
-    return Query(select(*changed_patient.c).add_cte(ledger))
+    version = version_of(changed_patient, "updated", ["wallet_balance"], reason=reason)
+    return Query(select(*changed_patient.c).add_cte(ledger).add_cte(version))
 
 
 _CHANGE = {conditional: _change(conditional) for conditional in (True, False)}

@@ -2,11 +2,13 @@
 balance, whatever the concurrency."""
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
 from sqlalchemy import text
 
+from app.patients.commands import purge
 from tests.factories import create_patient
 
 
@@ -147,10 +149,12 @@ async def test_anonymous_gets_401(anonymous):
     assert response.status_code == 401
 
 
-async def test_deleting_the_patient_deletes_the_ledger(client, engine):
+async def test_purging_the_patient_deletes_the_ledger(client, engine, settings):
     patient = await create_patient(client)
     await client.post(wallet(patient["id"]), json={"amount": "3.00"})
     assert (await client.delete(f"/api/patients/{patient['id']}/")).status_code == 204
+    later = datetime.now(UTC) + timedelta(days=settings.patient_retention_days + 1)
+    assert patient["id"] in await purge(settings, now=later)
     async with engine.connect() as connection:
         rows = await connection.scalar(
             text("SELECT count(*) FROM wallet_transactions WHERE patient_id = :p"),

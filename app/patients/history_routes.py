@@ -1,0 +1,154 @@
+"""A patient record's history (every version, who changed what and why, restoring one) and the
+deleted patients an admin may still restore."""
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Path, Response
+
+from app.audit.routing import AuditedRoute
+from app.auth.access import AdminCaller, StaffCaller
+from app.core.conditional import ConditionalDep
+from app.core.config import get_settings
+from app.core.dependencies import PageRequestDep
+from app.core.openapi import BODY_ERRORS, COMMON_ERRORS, errors, tagged
+from app.core.pagination import Page, paginate
+from app.db.query import Row
+from app.patients.dependencies import ChangeReasonHeader, PatientIdPath
+from app.patients.schemas import (
+    DeletedPatientRead,
+    PatientRead,
+    PatientVersionDetail,
+    PatientVersionRead,
+    RestoreRequest,
+    patient_answer,
+)
+from app.patients.service import PatientService
+
+router = APIRouter(prefix="/api/patients", tags=["patient history"], route_class=AuditedRoute)
+
+VersionPath = Annotated[
+    int,
+    Path(description="A version of the patient (their ETag after a change).", ge=1, le=2**63 - 1),
+]
+
+
+@router.get(
+    "/deleted/",
+    response_model=Page[DeletedPatientRead],
+    summary="List deleted patients",
+    response_description="A page of deleted patients not yet purged, the latest deleted first.",
+    responses=errors(*COMMON_ERRORS, 404),
+)
+async def list_deleted_patients(
+    caller: AdminCaller, page_request: PageRequestDep
+) -> Page[DeletedPatientRead]:
+    """Patients deleted and kept until purged (admins only): each may be restored until its
+    `purge_after` (`PATIENT_RETENTION_DAYS` after the deletion)."""
+    patients = PatientService(caller.work)
+
+    async def fetch(offset: int, limit: int) -> list[DeletedPatientRead]:
+        rows = await patients.deleted(offset=offset, limit=limit)
+        return [_deleted(row) for row in rows]
+
+    return await paginate(
+        caller.links,
+        page_request,
+        DeletedPatientRead,
+        count=lambda exact_up_to: patients.count_deleted(exact_up_to=exact_up_to),
+        fetch=fetch,
+    )
+
+
+@router.post(
+    "/deleted/{patient_id}/restore/",
+    response_model=PatientRead,
+    summary="Restore a deleted patient",
+    response_description="The patient, restored.",
+    responses={**errors(*BODY_ERRORS, *COMMON_ERRORS, 404), **tagged()},
+)
+async def restore_deleted_patient(
+    patient_id: PatientIdPath,
+    caller: AdminCaller,
+    response: Response,
+    header_reason: ChangeReasonHeader = None,
+    payload: Annotated[RestoreRequest, Body()] = RestoreRequest(),
+) -> PatientRead:
+    """Bring a deleted patient back, with their notes and documents (admins only), within the
+    retention period; 400 after it, or when the patient is not deleted. Their appointments
+    cancelled by the deletion stay cancelled, and they log in again."""
+    patients = PatientService(caller.work)
+    patient = await patients.undelete(patient_id, reason=payload.reason or header_reason)
+    return patient_answer(patient, caller.links, response)
+
+
+@router.get(
+    "/{patient_id}/history/",
+    response_model=Page[PatientVersionRead],
+    summary="List a patient's record history",
+    response_description="A page of the patient's versions, newest first.",
+    responses=errors(*COMMON_ERRORS, 404),
+)
+async def list_patient_history(
+    patient_id: PatientIdPath, caller: StaffCaller, page_request: PageRequestDep
+) -> Page[PatientVersionRead]:
+    """Every change of the patient's record, newest first: who, when, why and which fields
+    (staff only). Each read is audited."""
+    patients, links = PatientService(caller.work), caller.links
+
+    async def fetch(offset: int, limit: int) -> list[PatientVersionRead]:
+        rows = await patients.history_page(patient_id, offset=offset, limit=limit)
+        return [PatientVersionRead.of(row, patient_id, links) for row in rows]
+
+    return await paginate(
+        links,
+        page_request,
+        PatientVersionRead,
+        count=lambda exact_up_to: patients.count_history(patient_id, exact_up_to=exact_up_to),
+        fetch=fetch,
+    )
+
+
+@router.get(
+    "/{patient_id}/history/{version}/",
+    response_model=PatientVersionDetail,
+    summary="Read one version of a patient's record",
+    response_description="The version, the record as it left it, and what it changed.",
+    responses=errors(*COMMON_ERRORS, 404),
+)
+async def get_patient_version(
+    patient_id: PatientIdPath, version: VersionPath, caller: StaffCaller
+) -> PatientVersionDetail:
+    """One version (staff only): the record as the change left it (PHI decrypted), and each
+    changed field before and after."""
+    found, before = await PatientService(caller.work).version(patient_id, version)
+    return PatientVersionDetail.of_pair(found, before, patient_id, caller.links)
+
+
+@router.post(
+    "/{patient_id}/history/{version}/restore/",
+    response_model=PatientRead,
+    summary="Restore a version of a patient's record",
+    response_description="The patient, as the restored version had them.",
+    responses={**errors(*BODY_ERRORS, *COMMON_ERRORS, 404, 412), **tagged()},
+)
+async def restore_patient_version(
+    patient_id: PatientIdPath,
+    version: VersionPath,
+    caller: AdminCaller,
+    cond: ConditionalDep,
+    header_reason: ChangeReasonHeader = None,
+    payload: Annotated[RestoreRequest, Body()] = RestoreRequest(),
+) -> PatientRead:
+    """Set the fields a PUT writes back to the version's (admins only), as a new version that
+    names it in `restored_from`. The wallet, the sessions and the picture are left as they
+    are. A phone number another patient has taken since is a 400 on `phone_no`."""
+    patient = await PatientService(caller.work).restore(
+        patient_id, version, versions=cond.versions, reason=payload.reason or header_reason
+    )
+    return patient_answer(patient, caller.links, cond.response)
+
+
+def _deleted(row: Row) -> DeletedPatientRead:
+    retention = timedelta(days=get_settings().patient_retention_days)
+    return DeletedPatientRead.model_validate({**row, "purge_after": row["deleted_at"] + retention})
