@@ -20,6 +20,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    null,
     or_,
     select,
     text,
@@ -246,7 +247,7 @@ def _undelete() -> Query:
     write = (
         update(Patient)
         .where(Patient.id == previous.c.id)
-        .values(deleted_at=None, **changed())
+        .values(deleted_at=null(), **changed())
         .returning(*COLUMNS)
     )
     return Query(recorded(write, RETURNED, "undeleted", ["deleted"]))
