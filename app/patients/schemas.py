@@ -229,31 +229,36 @@ class PatientVersionDetail(PatientVersionRead):
     def of_pair(
         cls, version: Row, before: Row | None, patient_id: str, links: Links
     ) -> "PatientVersionDetail":
-        record = PatientRecord.model_validate(
-            {**version, "has_profile_picture": version["profile_picture"] is not None}
-        )
-        shown = record.model_dump(mode="json")
-        previous = (
-            None
-            if before is None
-            else PatientRecord.model_validate(
-                {**before, "has_profile_picture": before["profile_picture"] is not None}
-            ).model_dump(mode="json")
-        )
-        changes = {
-            name: FieldChange(
-                before=None if previous is None else previous[name], after=shown[name]
-            )
-            for name in version["changed"]
-            if name in shown
-        }
-        if "profile_picture" in version["changed"]:
-            changes["has_profile_picture"] = FieldChange(
-                before=None if previous is None else previous["has_profile_picture"],
-                after=shown["has_profile_picture"],
-            )
         url = links.to(version_path(patient_id, version))
-        return cls.model_validate({**version, "url": url, "record": record, "changes": changes})
+        return cls.model_validate(
+            {
+                **version,
+                "url": url,
+                "record": record_of(version),
+                "changes": changes_between(version, before),
+            }
+        )
+
+
+def record_of(version: Row) -> PatientRecord:
+    return PatientRecord.model_validate(
+        {**version, "has_profile_picture": version["profile_picture"] is not None}
+    )
+
+
+def changes_between(version: Row, before: Row | None) -> dict[str, FieldChange]:
+    """Each field of the record a version changed, as it was before (None for a new record)
+    and after; the password is never shown."""
+    after = record_of(version).model_dump(mode="json")
+    previous = None if before is None else record_of(before).model_dump(mode="json")
+    names = [
+        "has_profile_picture" if name == "profile_picture" else name for name in version["changed"]
+    ]
+    return {
+        name: FieldChange(before=None if previous is None else previous[name], after=after[name])
+        for name in names
+        if name in after
+    }
 
 
 def version_path(patient_id: str, version: Row) -> str:

@@ -185,6 +185,12 @@ class PatientService:
             raise NotFound
         return found
 
+    async def history_records(self, patient_id: str, *, offset: int, limit: int) -> list[Row]:
+        """Versions with the record each left, newest first (the admin's history page)."""
+        return await self.work.completed_by(
+            self.history.records(patient_id, offset=offset, limit=limit)
+        )
+
     async def deleted(self, *, offset: int, limit: int) -> list[Row]:
         return await self.work.completed_by(self.patients.deleted(offset=offset, limit=limit))
 

@@ -187,6 +187,15 @@ _VERSION = Query(
 )
 
 
+# Versions with the record they left, newest first, of a patient not deleted (the admin's page).
+_RECORDS = Query(
+    select(VERSIONS)
+    .join(Patient, Patient.id == VERSIONS.c.patient_id)
+    .where(VERSIONS.c.patient_id == bindparam("id"), KEPT)
+    .order_by(VERSIONS.c.version.desc())
+    .offset(bindparam("offset"))
+    .limit(bindparam("limit"))
+)
 PHI = ("ssn", "allergies_and_medication")
 
 
@@ -236,6 +245,10 @@ class HistoryRepository:
         if not rows or rows[0]["version"] != version:
             return None
         return rows[0], rows[1] if len(rows) > 1 else None
+
+    async def records(self, patient_id: str, *, offset: int, limit: int) -> list[Row]:
+        """Versions with the record each left, newest first."""
+        return await self.executor.fetch(_RECORDS, id=patient_id, offset=offset, limit=limit)
 
     async def encrypted_under_other_keys(self, key_id: str, *, limit: int) -> list[Row]:
         """Versions with a PHI field under a key other than `key_id`, those fields decrypted."""

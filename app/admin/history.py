@@ -1,0 +1,182 @@
+"""A patient's record history in the admin (each version with its field-level changes; admins
+restore one), and the deleted patients an admin may still restore, through PatientService, so
+the API's rules and audit events are the admin's too."""
+
+from datetime import timedelta
+from typing import Any
+
+from sqladmin import BaseView, expose
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from app.admin.services import flash, signed_in
+from app.admin.views import services_of
+from app.core.errors import AppError, NotFound, ValidationFailed
+from app.models.history import REASON_MAX_LENGTH
+from app.models.patient import is_patient_id
+from app.patients.schemas import changes_between
+from app.patients.service import PatientService, retention_cutoff
+
+PAGE_SIZE = 50
+VERSION_MAX = 2**63 - 1
+
+
+def _patient_id(request: Request) -> str:
+    pk = str(request.path_params.get("pk", ""))
+    if not is_patient_id(pk):
+        raise HTTPException(status_code=404)
+    return pk
+
+
+def _version(request: Request) -> int:
+    value = str(request.path_params.get("version", ""))
+    if not (value.isascii() and value.isdigit() and len(value) <= 19):
+        raise HTTPException(status_code=404)
+    if not 0 < int(value) <= VERSION_MAX:
+        raise HTTPException(status_code=404)
+    return int(value)
+
+
+def _page(request: Request) -> int:
+    value = request.query_params.get("page", "1")
+    return int(value) if value.isascii() and value.isdigit() and 0 < int(value) < 10**6 else 1
+
+
+async def _reason(request: Request) -> str | None:
+    form = await request.form()
+    reason = str(form.get("reason", "")).strip()
+    return reason[:REASON_MAX_LENGTH] or None
+
+
+def _admins_only(request: Request) -> None:
+    if signed_in(request).role != "admin":
+        raise HTTPException(status_code=403)
+
+
+def _message(error: AppError) -> str:
+    if isinstance(error, ValidationFailed):
+        return " ".join(message for messages in error.errors.values() for message in messages)
+    return str(error.detail)
+
+
+class PatientHistoryView(BaseView):
+    """Staff read a patient's history (linked from the patient's page); admins restore a
+    version."""
+
+    name = "History"
+
+    def is_visible(self, request: Request) -> bool:
+        return False
+
+    @expose("/patients/{pk}/history", methods=["GET"], identity="patient-history")
+    async def history(self, request: Request) -> Response:
+        patient_id = _patient_id(request)
+        page = _page(request)
+        services = services_of(self)
+        async with services.work(request, "admin_patient_history", patient_id) as work:
+            rows = await PatientService(work).history_records(
+                patient_id, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE + 1
+            )
+        if not rows:
+            raise HTTPException(status_code=404)
+        shown = rows[:PAGE_SIZE]
+        versions: list[dict[str, Any]] = [
+            {
+                **row,
+                "changes": changes_between(row, rows[n + 1] if n + 1 < len(rows) else None),
+            }
+            for n, row in enumerate(shown)
+        ]
+        context = {
+            "patient_id": patient_id,
+            "versions": versions,
+            "page": page,
+            "has_next": len(rows) > PAGE_SIZE,
+            "may_restore": signed_in(request).role == "admin",
+            "reason_max": REASON_MAX_LENGTH,
+        }
+        response: Response = await self.templates.TemplateResponse(
+            request, "patient_history.html", context
+        )
+        return response
+
+    @expose(
+        "/patients/{pk}/history/{version}/restore",
+        methods=["POST"],
+        identity="patient-version-restore",
+    )
+    async def restore_version(self, request: Request) -> Response:
+        patient_id, version = _patient_id(request), _version(request)
+        _admins_only(request)
+        services = services_of(self)
+        reason = await _reason(request)
+        target = request.url_for("admin:view-patient-history", pk=patient_id)
+        try:
+            async with services.work(request, "admin_restore_patient_version", patient_id) as work:
+                await PatientService(work).restore(patient_id, version, reason=reason)
+        except NotFound:
+            raise HTTPException(status_code=404) from None
+        except AppError as error:
+            flash(request, _message(error), error=True)
+            return RedirectResponse(target, status_code=302)
+        flash(request, f"Version {version} restored as a new version.")
+        return RedirectResponse(target, status_code=302)
+
+
+class DeletedPatientsView(BaseView):
+    """Admins list deleted patients and restore them within the retention period."""
+
+    name = "Deleted patients"
+    icon = "fa-solid fa-trash-arrow-up"
+
+    def is_visible(self, request: Request) -> bool:
+        return signed_in(request).role == "admin"
+
+    # The menu links to the identity of the exposed method sqladmin meets last, in name order.
+    @expose("/deleted-patients", methods=["GET"], identity="deleted-patients")
+    async def view_deleted(self, request: Request) -> Response:
+        _admins_only(request)
+        page = _page(request)
+        services = services_of(self)
+        async with services.work(request, "admin_list_deleted_patients", None) as work:
+            rows = await PatientService(work).deleted(
+                offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE + 1
+            )
+        cutoff = retention_cutoff()
+        retention = timedelta(days=services.settings.patient_retention_days)
+        context = {
+            "patients": [
+                {
+                    **row,
+                    "restorable": row["deleted_at"] >= cutoff,
+                    "purge_after": row["deleted_at"] + retention,
+                }
+                for row in rows[:PAGE_SIZE]
+            ],
+            "page": page,
+            "has_next": len(rows) > PAGE_SIZE,
+            "reason_max": REASON_MAX_LENGTH,
+        }
+        response: Response = await self.templates.TemplateResponse(
+            request, "deleted_patients.html", context
+        )
+        return response
+
+    @expose("/deleted-patients/{pk}/restore", methods=["POST"], identity="deleted-patient-restore")
+    async def restore_deleted(self, request: Request) -> Response:
+        patient_id = _patient_id(request)
+        _admins_only(request)
+        services = services_of(self)
+        reason = await _reason(request)
+        try:
+            async with services.work(request, "admin_restore_deleted_patient", patient_id) as work:
+                await PatientService(work).undelete(patient_id, reason=reason)
+        except NotFound:
+            raise HTTPException(status_code=404) from None
+        except AppError as error:
+            flash(request, _message(error), error=True)
+            return RedirectResponse(request.url_for("admin:view-deleted-patients"), status_code=302)
+        flash(request, f"Patient {patient_id} restored.")
+        target = request.url_for("admin:details", identity="patient", pk=patient_id)
+        return RedirectResponse(target, status_code=302)
