@@ -14,6 +14,12 @@ OPENAPI_TAGS: list[dict[str, Any]] = [
         "and the wallet. Writes honour `If-Match`; POSTs accept an `Idempotency-Key`.",
     },
     {
+        "name": "patient history",
+        "description": "Every change of a patient's record, kept as a version (who, when, why, "
+        "which fields); restoring a version; deleted patients kept for "
+        "`PATIENT_RETENTION_DAYS`, restored by admins, then purged.",
+    },
+    {
         "name": "profile picture",
         "description": "A patient's picture, decoded and re-encoded (no metadata survives).",
     },

@@ -67,6 +67,8 @@ export type PageQuery = NonNullable<
 export interface WriteOptions {
   ifMatch?: string;
   idempotencyKey?: string;
+  /** Why a patient's record changes: kept in its history (`X-Change-Reason`). */
+  reason?: string;
 }
 
 const formEncoded = (body: Record<string, string | null | undefined>): URLSearchParams => {
@@ -114,24 +116,54 @@ export function createPatientApi(baseUrl: string, token: () => string | undefine
       client.GET("/api/patients/", { params: { query } }),
     create_patient: (body: PatientCreate, options: WriteOptions = {}) =>
       client.POST("/api/patients/", {
-        params: { header: { "Idempotency-Key": options.idempotencyKey } },
+        params: {
+          header: { "Idempotency-Key": options.idempotencyKey, "X-Change-Reason": options.reason },
+        },
         body,
       }),
     get_patient: (patientId: string) =>
       client.GET("/api/patients/{patient_id}/", { params: { path: patient(patientId) } }),
     replace_patient: (patientId: string, body: PatientReplace, options: WriteOptions = {}) =>
       client.PUT("/api/patients/{patient_id}/", {
-        params: { path: patient(patientId), header: { "If-Match": options.ifMatch } },
+        params: { path: patient(patientId), header: changeHeaders(options) },
         body,
       }),
     update_patient: (patientId: string, body: PatientUpdate, options: WriteOptions = {}) =>
       client.PATCH("/api/patients/{patient_id}/", {
-        params: { path: patient(patientId), header: { "If-Match": options.ifMatch } },
+        params: { path: patient(patientId), header: changeHeaders(options) },
         body,
       }),
     delete_patient: (patientId: string, options: WriteOptions = {}) =>
       client.DELETE("/api/patients/{patient_id}/", {
-        params: { path: patient(patientId), header: { "If-Match": options.ifMatch } },
+        params: { path: patient(patientId), header: changeHeaders(options) },
+      }),
+    list_patient_history: (patientId: string, query: PageQuery = {}) =>
+      client.GET("/api/patients/{patient_id}/history/", {
+        params: { path: patient(patientId), query },
+      }),
+    get_patient_version: (patientId: string, version: number) =>
+      client.GET("/api/patients/{patient_id}/history/{version}/", {
+        params: { path: { patient_id: patientId, version } },
+      }),
+    restore_patient_version: (
+      patientId: string,
+      version: number,
+      reason?: string,
+      options: WriteOptions = {},
+    ) =>
+      client.POST("/api/patients/{patient_id}/history/{version}/restore/", {
+        params: {
+          path: { patient_id: patientId, version },
+          header: { "If-Match": options.ifMatch },
+        },
+        body: { reason },
+      }),
+    list_deleted_patients: (query: PageQuery = {}) =>
+      client.GET("/api/patients/deleted/", { params: { query } }),
+    restore_deleted_patient: (patientId: string, reason?: string) =>
+      client.POST("/api/patients/deleted/{patient_id}/restore/", {
+        params: { path: patient(patientId) },
+        body: { reason },
       }),
 
     add_tag: (patientId: string, tag: string, options: WriteOptions = {}) =>
@@ -424,8 +456,16 @@ function note(appointmentId: number, noteId: number) {
   return { appointment_id: appointmentId, note_id: noteId };
 }
 
+function changeHeaders(options: WriteOptions) {
+  return { "If-Match": options.ifMatch, "X-Change-Reason": options.reason };
+}
+
 function writeHeaders(options: WriteOptions) {
-  return { "If-Match": options.ifMatch, "Idempotency-Key": options.idempotencyKey };
+  return {
+    "If-Match": options.ifMatch,
+    "Idempotency-Key": options.idempotencyKey,
+    "X-Change-Reason": options.reason,
+  };
 }
 
 /**
@@ -483,7 +523,20 @@ export async function tour(baseUrl: string, username: string, password: string):
     },
     { ifMatch: etag },
   );
-  const patched = await api.update_patient(id, { address: "12 Main St", email: null });
+  const patched = await api.update_patient(
+    id,
+    { address: "12 Main St", email: null },
+    { reason: "Moved house" },
+  );
+  const history = await api.list_patient_history(id, { page: "1" });
+  const latest = history.data?.results[0];
+  if (latest !== undefined) {
+    const version = await api.get_patient_version(id, latest.version);
+    const changedAddress = version.data?.changes["address"]?.after;
+    if (changedAddress !== undefined) {
+      await api.restore_patient_version(id, latest.version, "Undo the move");
+    }
+  }
   if (replaced.response.status === 412 || patched.error) throw new Error("changed meanwhile");
 
   await api.add_tag(id, "insomnia");
@@ -554,8 +607,13 @@ export async function tour(baseUrl: string, username: string, password: string):
   const audit = await api.list_audit_events({ patient: id, action: "get_patient" });
   const events = audit.data?.results.map((event) => `${event.at} ${event.actor} ${event.outcome}`);
 
-  const deleted = await api.delete_patient(id, { ifMatch: "*" });
+  const deleted = await api.delete_patient(id, { ifMatch: "*", reason: "Duplicate record" });
   if (deleted.response.status !== 204) throw new Error(`not deleted: ${deleted.response.status}`);
+  const binned = await api.list_deleted_patients();
+  const purgeAfter: string | undefined = binned.data?.results[0]?.purge_after;
+  const back = await api.restore_deleted_patient(id, `Not a duplicate (purged after ${purgeAfter})`);
+  if (back.error) throw new Error(JSON.stringify(back.error));
+  await api.delete_patient(id);
 
   // Always 202, whether the name is an account or not; the mail holds the token to confirm with.
   const reset = await api.request_password_reset(username);
