@@ -196,3 +196,27 @@ async def test_rotate_keys_with_one_stale_column_and_an_empty_table(client, engi
     row = await raw_row(engine, patient["id"])
     assert row["ssn"].startswith(f"v1:{NEW_ID}:")
     assert Keyring.parse(NEW_KEY).decrypt(row["ssn"], context="patients.ssn") == SSN
+
+
+async def test_rotate_keys_reencrypts_the_record_history_too(client, engine, settings):
+    patient = await create_patient(client, ssn=SSN, allergies_and_medication=ALLERGIES)
+    changed = await client.patch(f"/api/patients/{patient['id']}/", json={"ssn": "078-05-1121"})
+    await rotate_keys(rotated_settings(settings), batch_size=1)
+    async with engine.connect() as connection:
+        rows = (
+            await connection.execute(
+                text(
+                    "SELECT ssn, allergies_and_medication FROM patient_versions "
+                    "WHERE patient_id = :id"
+                ),
+                {"id": patient["id"]},
+            )
+        ).all()
+    assert len(rows) == 2
+    for row in rows:
+        assert row.ssn.startswith(f"v1:{NEW_ID}:")
+        assert row.allergies_and_medication.startswith(f"v1:{NEW_ID}:")
+    version = changed.headers["ETag"].strip('"')
+    read = (await client.get(f"/api/patients/{patient['id']}/history/{version}/")).json()
+    assert read["record"]["ssn"] == "078-05-1121"
+    assert read["changes"]["ssn"] == {"before": SSN, "after": "078-05-1121"}
