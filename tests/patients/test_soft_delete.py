@@ -63,7 +63,9 @@ async def test_a_deleted_patient_is_gone_from_the_api(client, patient_client, an
 async def test_a_deleted_patients_id_and_phone_stay_taken_until_purged(client):
     patient = await create_patient(client)
     await client.delete(path(patient["id"]))
-    same_phone = await client.post("/api/patients/", json=patient_payload(phone_no=patient["phone_no"]))
+    same_phone = await client.post(
+        "/api/patients/", json=patient_payload(phone_no=patient["phone_no"])
+    )
     assert same_phone.status_code == 400
     assert list(same_phone.json()) == ["phone_no"]
     same_id = await client.post("/api/patients/", json=patient_payload(id=patient["id"]))
