@@ -8,6 +8,7 @@ from app.audit.work import UnitOfWork
 from app.auth.commands import CLI_ACTOR_KIND, operator
 from app.core.config import Settings
 from app.core.crypto import Keyring
+from app.core.errors import NotFound
 from app.db.database import open_database
 from app.db.types import use_keyring
 from app.documents.service import document_store
@@ -64,11 +65,14 @@ async def purge(
                     patient_id=patient_id,
                     client_address=None,
                 )
-                async with UnitOfWork(database, entry) as work:
-                    files = await work.completed_by(
-                        PatientRepository(work).purge(patient_id, cutoff)
-                    )
-                if files is None:  # restored meanwhile
+                try:
+                    async with UnitOfWork(database, entry) as work:
+                        files = await work.completed_by(
+                            PatientRepository(work).purge(patient_id, cutoff)
+                        )
+                        if files is None:  # restored meanwhile: audited as not found
+                            raise NotFound
+                except NotFound:
                     continue
                 await pictures.remove(files.picture)
                 for name in files.documents:

@@ -36,17 +36,22 @@ async def test_a_deleted_patient_is_gone_from_the_api(client, patient_client, an
     patient = await create_patient(client, first_name="Hiddenname")
     own = await patient_client(patient["id"])
     pid = patient["id"]
-    assert (await client.delete(path(pid), headers={"X-Change-Reason": "Asked"})).status_code == 204
-
-    for url in (
+    await client.post(f"{path(pid)}update_wallet/", json={"amount": "1.00"})
+    await client.put(f"{path(pid)}profile_picture/", files={"file": ("p.png", png(), "image/png")})
+    urls = [
         path(pid),
         f"{path(pid)}history/",
         f"{path(pid)}documents/",
-        f"{path(pid)}wallet/transactions/",
+        f"{path(pid)}wallet_transactions/",
         f"{path(pid)}profile_picture/",
-    ):
+    ]
+    assert [(await client.get(url)).status_code for url in urls] == [200] * len(urls)
+    assert (await client.delete(path(pid), headers={"X-Change-Reason": "Asked"})).status_code == 204
+
+    for url in urls:
         response = await client.get(url)
         assert response.status_code == 404, url
+        assert response.json() == {"detail": "Not found."}
     assert (await client.patch(path(pid), json={"first_name": "X"})).status_code == 404
     assert (await client.post(f"{path(pid)}add_tag/", json={"tag": "t"})).status_code == 404
     assert (await client.delete(path(pid))).status_code == 404
