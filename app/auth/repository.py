@@ -22,7 +22,7 @@ from sqlalchemy import (
 
 from app.db.query import Executor, Query, Row
 from app.models.password_reset import PasswordResetToken
-from app.models.patient import KEPT, Patient
+from app.models.patient import KEPT, Patient, kept
 from app.models.session import AuthSession, RefreshToken
 from app.models.staff import Staff
 
@@ -193,6 +193,7 @@ _USE_REFRESH = Query(
         AuthSession.id == RefreshToken.session_id,
         AuthSession.revoked_at.is_(None),
         AuthSession.expires_at > func.now(),
+        or_(AuthSession.patient_id.is_(None), kept(AuthSession.patient_id)),  # not deleted
     )
     .values(used_at=func.now())
     .returning(*_SESSION_ACCOUNT)

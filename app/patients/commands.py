@@ -15,6 +15,7 @@ from app.documents.service import document_store
 from app.patients.repository import PatientRepository
 from app.patients.versions import HistoryRepository
 from app.pictures.service import picture_store
+from app.pictures.stores import PictureStore
 
 
 async def rotate_keys(settings: Settings, *, batch_size: int = 500) -> int:
@@ -46,12 +47,15 @@ async def purge(
     now: datetime | None = None,
     batch_size: int = 100,
     dry_run: bool = False,
+    pictures: PictureStore | None = None,
+    documents: PictureStore | None = None,
 ) -> list[str]:
     """Remove every patient deleted more than PATIENT_RETENTION_DAYS ago, with their record's
     history, notes, documents and appointments, then their files; each patient in a transaction
     of its own, audited under them. Returns their ids (with `dry_run`: those it would remove)."""
     cutoff = (now or datetime.now(UTC)) - timedelta(days=settings.patient_retention_days)
-    pictures, documents = picture_store(settings), document_store(settings)
+    pictures = pictures or picture_store(settings)
+    documents = documents or document_store(settings)
     purged: list[str] = []
     async with open_database(settings) as database:
         if dry_run:

@@ -72,10 +72,10 @@ PATIENT_VERSION: dict[str, Any] = {
     "at": "2024-05-01T15:31:07.412000Z",
     "actor": "dr.rivera",
     "actor_kind": "staff",
-    "action": "updated",
-    "reason": "Patient moved house.",
+    "action": "restored",
+    "reason": "Edited by mistake.",
     "changed": ["address"],
-    "restored_from": None,
+    "restored_from": 1150,  # null unless a restore (FastAPI drops nulls from examples)
 }
 
 PATIENT_VERSION_DETAIL: dict[str, Any] = {
@@ -93,4 +93,12 @@ PATIENT_VERSION_DETAIL: dict[str, Any] = {
         "sessions": [SESSION],
     },
     "changes": {"address": {"before": "4 Elm Rd, Springfield", "after": "12 Main St, Springfield"}},
+}
+
+DELETED_PATIENT: dict[str, Any] = {
+    "id": "p_zxcp0h",
+    "first_name": "Jane",
+    "last_name": "Doe",
+    "deleted_at": "2024-05-02T10:00:00Z",
+    "purge_after": "2024-06-01T10:00:00Z",
 }

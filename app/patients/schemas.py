@@ -185,6 +185,8 @@ class PatientRecord(BaseSchema):
 class PatientVersionRead(BaseSchema):
     """One change of a patient's record: who, when, why, and which fields it changed."""
 
+    list_path: ClassVar[str] = "/api/patients/p_zxcp0h/history/"
+
     model_config = ConfigDict(json_schema_extra={"examples": [examples.PATIENT_VERSION]})
 
     version: int = Field(description="The patient's version (their ETag) after the change.")
@@ -268,11 +270,17 @@ def version_path(patient_id: str, version: Row) -> str:
 class RestoreRequest(BaseSchema):
     """Why a version, or a deleted patient, is restored (optional)."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "Edited by mistake."}]})
+
     reason: ChangeReason | None = None
 
 
 class DeletedPatientRead(BaseSchema):
     """A deleted patient, kept until `purge_after`; until then an admin may restore them."""
+
+    list_path: ClassVar[str] = "/api/patients/deleted/"
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.DELETED_PATIENT]})
 
     id: str
     first_name: str

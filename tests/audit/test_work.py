@@ -16,6 +16,7 @@ from app.audit.work import UnitOfWork
 from app.core.errors import NotFound, ValidationFailed
 from app.db.database import Database
 from app.patients.repository import PatientRepository
+from app.patients.versions import Change
 from tests.factories import create_patient, patient_payload
 
 
@@ -112,7 +113,8 @@ async def test_a_create_hashes_only_after_its_caller_is_found(client, statements
     assert response.status_code == 201
     assert len(await statements.settled()) == 2, statements
     assert statements[0].startswith("SELECT staff.username AS name")
-    assert statements[1].startswith("WITH result AS (INSERT INTO patients")
+    assert statements[1].startswith("WITH written AS (INSERT INTO patients")
+    assert "INSERT INTO patient_versions" in statements[1]  # the record's history, with it
 
 
 async def test_a_caller_gone_reads_nothing_and_is_not_audited(
@@ -165,7 +167,8 @@ async def test_a_failed_transaction_is_rolled_back_and_audited_apart(client, dat
     async def refused_after_a_write() -> None:
         async with UnitOfWork(database, entry("failing_work")) as work:
             await work.begin()
-            await PatientRepository(work).update(patient["id"], {"first_name": "Changed"})
+            change = Change("tester", "staff")
+            await PatientRepository(work).update(patient["id"], {"first_name": "Changed"}, change)
             raise ValidationFailed.on("first_name", "refused")
 
     with pytest.raises(ValidationFailed):

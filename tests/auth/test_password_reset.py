@@ -6,6 +6,7 @@ import logging
 import re
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -19,6 +20,7 @@ from app.auth import reset
 from app.auth.commands import create_staff
 from app.core.config import Settings
 from app.mail.mailer import SmtpMailer
+from app.patients.commands import purge
 from tests.factories import create_patient
 from tests.mail.smtp import Inbox, free_port, smtp_server
 
@@ -368,9 +370,17 @@ async def test_two_confirmations_at_once_set_one_password(anonymous, inbox, pati
     assert sorted(answer.status_code for answer in answers) == [200, 400]
 
 
-async def test_deleting_the_account_deletes_its_tokens(anonymous, client, inbox, patient, engine):
+async def test_a_deleted_account_resets_nothing_and_purging_it_deletes_its_tokens(
+    anonymous, client, inbox, patient, engine, settings
+):
     await _request(anonymous, patient["id"])
+    token = _token(inbox, settings)
     assert (await client.delete(f"/api/patients/{patient['id']}/")).status_code == 204
+    refused = await anonymous.post(CONFIRM, json={"token": token, "new_password": NEW_PASSWORD})
+    assert refused.status_code == 400
+    assert list(refused.json()) == ["token"]
+    later = datetime.now(UTC) + timedelta(days=settings.patient_retention_days + 1)
+    assert patient["id"] in await purge(settings, now=later)
     async with engine.connect() as connection:
         left = await connection.scalar(text("SELECT count(*) FROM password_reset_tokens"))
     assert left == 0

@@ -1,6 +1,7 @@
 """Sessions that end: refresh tokens used once, logout, and the events that end every session of
 an account (app/auth/sessions.py)."""
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -8,6 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from app.auth.commands import create_staff
+from app.patients.commands import purge
 from tests.factories import create_patient
 
 TOKEN_URL = "/api/auth/token/"
@@ -172,14 +174,21 @@ async def test_a_deactivated_staff_member_cannot_refresh(anonymous, engine, staf
     _assert_refused(await _refresh(anonymous, staff["refresh_token"]))
 
 
-async def test_a_patients_token_dies_with_them_and_not_revives_with_their_id(anonymous, client):
-    """Defect 2: a new patient given a deleted patient's id is not reachable with the deleted
-    patient's tokens, since a token names its session, and the session died with its patient."""
+async def test_a_patients_token_dies_with_them_and_not_revives_with_their_id(
+    anonymous, client, settings
+):
+    """Defect 2: a new patient given a purged patient's id is not reachable with the purged
+    patient's tokens, since a token names its session, and the session died with its patient
+    (and refused every request while the patient was deleted)."""
     patient = await create_patient(client, id="p_reborn")
     tokens = await _login(anonymous, patient["id"], PATIENT_PASSWORD)
     own = f"/api/patients/{patient['id']}/"
     assert await _works(anonymous, tokens, own)
     assert (await client.delete(own)).status_code == 204
+    assert not await _works(anonymous, tokens, own)  # deleted, kept until purged
+    _assert_refused(await _refresh(anonymous, tokens["refresh_token"]))
+    later = datetime.now(UTC) + timedelta(days=settings.patient_retention_days + 1)
+    assert patient["id"] in await purge(settings, now=later)
     await create_patient(client, id="p_reborn", first_name="Someone", last_name="Else")
     assert not await _works(anonymous, tokens, own)
     _assert_refused(await _refresh(anonymous, tokens["refresh_token"]))

@@ -4,6 +4,7 @@ withheld from their patient, and the role matrix cell by cell."""
 import base64
 import hashlib
 import io
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -14,6 +15,7 @@ from sqlalchemy import text
 
 from app.core.bodylimit import MULTIPART_OVERHEAD, body_limit
 from app.core.config import Settings
+from app.patients.commands import purge
 from app.core.crypto import Keyring
 from app.db.types import use_keyring
 from app.documents.service import document_store, safe_filename
@@ -301,7 +303,7 @@ async def test_delete_removes_the_row_and_the_bytes(client, engine, settings):
     assert (await client.delete(url(patient["id"], created["id"]))).status_code == 404
 
 
-async def test_deleting_the_patient_removes_their_documents_files(client, engine, settings):
+async def test_purging_the_patient_removes_their_documents_files(client, engine, settings):
     patient = await create_patient(client)
     other = await create_patient(client)
     names = []
@@ -313,11 +315,14 @@ async def test_deleting_the_patient_removes_their_documents_files(client, engine
             )
         )
     assert (await client.delete(f"/api/patients/{patient['id']}/")).status_code == 204
+    assert (settings.documents_dir / names[0]).exists()  # kept while the patient may come back
+    without = await create_patient(client)
+    assert (await client.delete(f"/api/patients/{without['id']}/")).status_code == 204
+    later = datetime.now(UTC) + timedelta(days=settings.patient_retention_days + 1)
+    assert {patient["id"], without["id"]} <= set(await purge(settings, now=later))
     assert not (settings.documents_dir / names[0]).exists()
     assert not (settings.documents_dir / names[1]).exists()
     assert (settings.documents_dir / names[2]).exists()
-    without = await create_patient(client)
-    assert (await client.delete(f"/api/patients/{without['id']}/")).status_code == 204
 
 
 async def test_a_document_is_found_only_under_its_patient(client):

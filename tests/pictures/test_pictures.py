@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import functools
 import io
+from datetime import UTC, datetime, timedelta
 import re
 import socket
 import struct
@@ -22,6 +23,7 @@ from PIL import Image
 
 from app.auth.commands import create_staff
 from app.core.config import Settings
+from app.patients.commands import purge
 from app.core.errors import UnsupportedMediaType, ValidationFailed
 from app.main import create_app
 from app.pictures import service as picture_service
@@ -296,11 +298,14 @@ async def test_replacing_and_deleting_remove_the_files(client, stored):
     assert (await client.get(picture_path(patient["id"]))).status_code == 404
 
 
-async def test_deleting_the_patient_removes_the_picture(client, stored):
+async def test_purging_the_patient_removes_the_picture(client, stored, app, settings):
     patient = await create_patient(client)
     await client.put(picture_path(patient["id"]), **upload(image_bytes("JPEG")))
     before = len(stored())
     assert (await client.delete(f"/api/patients/{patient['id']}/")).status_code == 204
+    assert len(stored()) == before  # kept while the patient may be restored
+    later = datetime.now(UTC) + timedelta(days=settings.patient_retention_days + 1)
+    assert patient["id"] in await purge(settings, now=later, pictures=app.state.pictures)
     assert len(stored()) == before - 1
 
 
@@ -347,6 +352,9 @@ async def test_the_admin_serves_and_removes_pictures_from_the_same_store(
             headers={"referer": "http://testserver/admin/patient/list"},
         )
         assert deleted.status_code == 200
+    assert name in stored()  # deleted, kept until purged
+    later = datetime.now(UTC) + timedelta(days=settings.patient_retention_days + 1)
+    assert patient["id"] in await purge(settings, now=later, pictures=app.state.pictures)
     assert name not in stored()
 
 
