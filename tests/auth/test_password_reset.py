@@ -6,8 +6,8 @@ import logging
 import re
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 

@@ -15,11 +15,11 @@ from sqlalchemy import text
 
 from app.core.bodylimit import MULTIPART_OVERHEAD, body_limit
 from app.core.config import Settings
-from app.patients.commands import purge
 from app.core.crypto import Keyring
 from app.db.types import use_keyring
 from app.documents.service import document_store, safe_filename
 from app.documents.sniffing import sniff
+from app.patients.commands import purge
 from app.pictures.s3 import S3PictureStore
 from app.pictures.stores import FolderPictureStore
 from tests.appointments.conftest import (  # noqa: F401

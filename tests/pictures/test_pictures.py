@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import functools
 import io
-from datetime import UTC, datetime, timedelta
 import re
 import socket
 import struct
@@ -16,6 +15,7 @@ import time
 import uuid
 import zlib
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -23,9 +23,9 @@ from PIL import Image
 
 from app.auth.commands import create_staff
 from app.core.config import Settings
-from app.patients.commands import purge
 from app.core.errors import UnsupportedMediaType, ValidationFailed
 from app.main import create_app
+from app.patients.commands import purge
 from app.pictures import service as picture_service
 from app.pictures.images import clean_picture, decoded_bytes
 from app.pictures.s3 import S3PictureStore
