@@ -6,7 +6,12 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Path, Response, status
 
 from app.audit.routing import AuditedRoute
-from app.auth.access import SignedInCaller, StaffCaller
+from app.auth.access import (
+    NoteCosignCaller,
+    NoteWithholdCaller,
+    NoteWriteCaller,
+    SignedInCaller,
+)
 from app.auth.dependencies import Caller
 from app.core.conditional import ConditionalDep, tag
 from app.core.dependencies import PageRequestDep
@@ -105,7 +110,7 @@ async def list_progress_notes(
 async def create_progress_note(
     appointment_id: AppointmentIdPath,
     payload: NoteCreate,
-    caller: StaffCaller,
+    caller: NoteWriteCaller,
     _: Idempotent,
     response: Response,
 ) -> NoteRead:
@@ -149,7 +154,7 @@ async def get_progress_note(
 async def update_progress_note(
     appointment_id: AppointmentIdPath,
     note_id: NoteIdPath,
-    caller: StaffCaller,
+    caller: NoteWriteCaller,
     cond: ConditionalDep,
     payload: Annotated[NoteUpdate, Body()] = NoteUpdate(),
 ) -> NoteRead:
@@ -171,7 +176,7 @@ async def update_progress_note(
 async def sign_progress_note(
     appointment_id: AppointmentIdPath,
     note_id: NoteIdPath,
-    caller: StaffCaller,
+    caller: NoteWriteCaller,
     cond: ConditionalDep,
     _: Idempotent,
 ) -> NoteRead:
@@ -194,7 +199,7 @@ async def add_progress_note_addendum(
     appointment_id: AppointmentIdPath,
     note_id: NoteIdPath,
     payload: AddendumCreate,
-    caller: StaffCaller,
+    caller: NoteWriteCaller,
     _: Idempotent,
     response: Response,
 ) -> NoteRead:
@@ -216,7 +221,7 @@ async def add_progress_note_addendum(
 async def cosign_progress_note(
     appointment_id: AppointmentIdPath,
     note_id: NoteIdPath,
-    caller: StaffCaller,
+    caller: NoteCosignCaller,
     cond: ConditionalDep,
     _: Idempotent,
 ) -> NoteRead:
@@ -242,7 +247,7 @@ async def withhold_progress_note(
     appointment_id: AppointmentIdPath,
     note_id: NoteIdPath,
     payload: Withholding,
-    caller: StaffCaller,
+    caller: NoteWithholdCaller,
     cond: ConditionalDep,
     _: Idempotent,
 ) -> NoteRead:

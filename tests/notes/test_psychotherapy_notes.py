@@ -154,7 +154,7 @@ async def test_disclosure_needs_a_valid_authorization_naming_the_caller(cast: Ca
     assert (await cast.other.get(url, params=query)).status_code == 403
     # Still never the direct read.
     assert (await cast.other.get(f"{URL}{note['id']}/")).status_code == 403
-    assert (await cast.other.get(f"{URL}999999999/disclosure/", params=query)).status_code == 404
+    assert (await cast.other.get(f"{URL}999999999/disclosure/", params=query)).status_code == 403
     denied = await scalar(
         engine,
         "SELECT count(*) FROM audit_events WHERE patient_id = :p "
@@ -182,7 +182,7 @@ async def test_authorizations_are_checked(cast: Cast, engine):
         f"{URL}999999999/authorizations/",
         json={"recipient": cast.other_name, "purpose": "p", "expires_at": later(days=1)},
     )
-    assert unknown_note.status_code == 404
+    assert unknown_note.status_code == 403
     granted = await authorize(cast, note, cast.other_name)
     stored = await scalar(
         engine,
@@ -192,9 +192,22 @@ async def test_authorizations_are_checked(cast: Cast, engine):
     assert "Consultation" not in stored
 
 
-async def test_unknown_note(cast: Cast):
-    assert (await cast.author.get(f"{URL}999999999/")).status_code == 404
-    assert (await cast.admin.get(f"{URL}999999999/")).status_code == 404
+@pytest.mark.parametrize("role", ROLES)
+async def test_a_refusal_does_not_tell_whether_the_note_exists(cast: Cast, role: str):
+    note = await write(cast)
+    caller = cast.by(role)
+    body = {"recipient": cast.other_name, "purpose": "p", "expires_at": later(days=1)}
+    for suffix in ("", "disclosure/?authorization=1"):
+        unknown = await caller.get(f"{URL}999999999/{suffix}")
+        assert unknown.status_code == 403, (role, suffix)
+        if role != "author":
+            known = await caller.get(f"{URL}{note['id']}/{suffix}")
+            assert (known.status_code, known.json()) == (unknown.status_code, unknown.json())
+    unknown = await caller.post(f"{URL}999999999/authorizations/", json=body)
+    assert unknown.status_code == 403
+    if role != "author":
+        known = await caller.post(f"{URL}{note['id']}/authorizations/", json=body)
+        assert (known.status_code, known.json()) == (unknown.status_code, unknown.json())
 
 
 async def test_never_in_the_admin(settings, cast: Cast):
