@@ -54,6 +54,7 @@ NOT_THEIR_APPOINTMENT = "The appointment must be one of this patient's with you.
 NO_RECIPIENT = "No active staff member has this username."
 NOT_TO_SELF = "The recipient must be another staff member than the author."
 NOT_IN_FUTURE = "The expiry must be in the future."
+ALREADY_REVOKED = "The authorization is already revoked."
 
 
 def _staff_id(actor: Principal) -> int | None:
@@ -308,11 +309,38 @@ class NoteService:
             }
         )
 
+    async def list_authorizations(
+        self, note_id: int, actor: Principal, *, offset: int, limit: int
+    ) -> list[Row]:
+        await self._psychotherapy_note(note_id, actor, Act.PSYCHOTHERAPY_AUTHORIZATIONS)
+        return await self.notes.authorizations(note_id, offset=offset, limit=limit)
+
+    async def count_authorizations(
+        self, note_id: int, actor: Principal, *, exact_up_to: int | None
+    ) -> Count:
+        await self._psychotherapy_note(note_id, actor, Act.PSYCHOTHERAPY_AUTHORIZATIONS)
+        return await self.notes.count_authorizations(note_id, exact_up_to=exact_up_to)
+
+    async def revoke_authorization(
+        self, note_id: int, authorization_id: int, actor: Principal
+    ) -> Row:
+        """Revoke the authorization: from now on it discloses nothing. Once: a second
+        revocation is a 400, and the first one's time and author stay."""
+        await self.work.begin()
+        await self._psychotherapy_note(note_id, actor, Act.PSYCHOTHERAPY_AUTHORIZATIONS)
+        authorization = await self.notes.authorization(note_id, authorization_id, for_update=True)
+        if authorization is None:
+            raise NotFound
+        if authorization["revoked_at"] is not None:
+            raise ValidationFailed.on(NON_FIELD_ERRORS, ALREADY_REVOKED)
+        return await self.notes.revoke(note_id, authorization_id, int(actor.id))
+
     async def disclose(
         self, note_id: int, authorization_id: int | None, actor: Principal
     ) -> tuple[Row, Row]:
-        """The note, for the recipient of this unexpired authorization of it; 403 otherwise,
-        whoever asks (admins and the author too: they need none, or read it directly)."""
+        """The note, for the recipient of this unexpired, unrevoked authorization of it; 403
+        otherwise, whoever asks (admins and the author too: they need none, or read it
+        directly)."""
         note = await self._psychotherapy_note(note_id, actor, None)
         who = _party(note, actor)
         permit(Act.PSYCHOTHERAPY_DISCLOSE, who, recipient=True)
@@ -322,6 +350,7 @@ class NoteService:
         recipient = (
             authorization is not None
             and authorization["recipient_id"] == int(actor.id)
+            and authorization["revoked_at"] is None
             and authorization["expires_at"] > datetime.now(UTC)
         )
         decide(Act.PSYCHOTHERAPY_DISCLOSE, who, recipient=recipient)
