@@ -85,8 +85,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("patient_id", "version", name=op.f("pk_patient_versions")),
     )
     columns = ", ".join(RECORD)
+    # The columns are this file's constants, not input.
     op.execute(
-        "INSERT INTO patient_versions (patient_id, version, at, actor, actor_kind, action,"
+        "INSERT INTO patient_versions (patient_id, version, at, actor, actor_kind, action,"  # noqa: S608
         f" changed, {columns}) SELECT id, version, updated_at, 'migration', 'system',"
         f" 'baseline', '{{}}', {columns} FROM patients"
     )

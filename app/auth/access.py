@@ -22,6 +22,7 @@ from app.auth.permissions import (
     may_use,
     may_use_as,
 )
+from app.auth.record import Act, access
 from app.auth.repository import AccountRepository
 from app.core.errors import NotAuthenticated, NotFound, PermissionDenied
 from app.core.routing import check_body
@@ -35,9 +36,9 @@ class Allowed(OAuth2PasswordBearer):
     patient does not exist). With `own_fields`, a patient's body may name only the fields a
     patient may change (403). Refusals are audited, as the work's failures are."""
 
-    def __init__(self, access: Access, *, own_fields: bool = False) -> None:
+    def __init__(self, rule: Access | Act, *, own_fields: bool = False) -> None:
         super().__init__(tokenUrl=TOKEN_URL, scheme_name=SCHEME_NAME, auto_error=False)
-        self.access = access
+        self.access = access(rule) if isinstance(rule, Act) else rule
         self.own_fields = own_fields
 
     async def __call__(self, request: Request) -> Caller:  # type: ignore[override]
@@ -77,3 +78,12 @@ AdminOrSelfCaller = Annotated[Caller, Depends(Allowed(Access.ADMIN_OR_SELF))]
 SignedInCaller = Annotated[Caller, Depends(Allowed(Access.SIGNED_IN))]
 # PATCH of a patient: a patient changes only their own contact fields.
 StaffOrSelfFieldsCaller = Annotated[Caller, Depends(Allowed(Access.STAFF_OR_SELF, own_fields=True))]
+# The clinical record's endpoints: the coarse check of their row of app.auth.record's table.
+DocumentListCaller = Annotated[Caller, Depends(Allowed(Act.DOCUMENTS_LIST))]
+DocumentUploadCaller = Annotated[Caller, Depends(Allowed(Act.DOCUMENTS_UPLOAD))]
+DocumentReadCaller = Annotated[Caller, Depends(Allowed(Act.DOCUMENTS_READ))]
+DocumentChangeCaller = Annotated[Caller, Depends(Allowed(Act.DOCUMENTS_CHANGE))]
+DocumentDeleteCaller = Annotated[Caller, Depends(Allowed(Act.DOCUMENTS_DELETE))]
+NoteWriteCaller = Annotated[Caller, Depends(Allowed(Act.NOTES_WRITE))]
+NoteCosignCaller = Annotated[Caller, Depends(Allowed(Act.NOTES_COSIGN))]
+NoteWithholdCaller = Annotated[Caller, Depends(Allowed(Act.NOTES_WITHHOLD))]

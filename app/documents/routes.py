@@ -3,7 +3,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Body, File, Form, Path, Response, UploadFile, status
 
 from app.audit.routing import AuditedRoute
-from app.auth.access import AdminCaller, StaffCaller, StaffOrSelfCaller
+from app.auth.access import (
+    DocumentChangeCaller,
+    DocumentDeleteCaller,
+    DocumentListCaller,
+    DocumentReadCaller,
+    DocumentUploadCaller,
+)
 from app.auth.dependencies import Caller
 from app.core.conditional import ConditionalDep, tag
 from app.core.dependencies import PageRequestDep
@@ -61,7 +67,7 @@ def _answer(row: Any, response: Response) -> DocumentRead:
     responses=errors(400, *COMMON_ERRORS, 404),
 )
 async def list_documents(
-    patient_id: PatientIdPath, caller: StaffOrSelfCaller, page_request: PageRequestDep
+    patient_id: PatientIdPath, caller: DocumentListCaller, page_request: PageRequestDep
 ) -> Page[DocumentRead]:
     """List the patient's documents' metadata, newest first."""
     service = _service(caller)
@@ -101,7 +107,7 @@ async def upload_document(
     ],
     title: Annotated[str, Form(description="1-200 characters.", max_length=TITLE_MAX_LENGTH)],
     category: Annotated[Category, Form(description="consent, referral, intake or other.")],
-    caller: StaffOrSelfCaller,
+    caller: DocumentUploadCaller,
     _: Idempotent,
     response: Response,
     appointment: Annotated[
@@ -129,11 +135,11 @@ async def upload_document(
 async def get_document(
     patient_id: PatientIdPath,
     document_id: DocumentIdPath,
-    caller: StaffOrSelfCaller,
+    caller: DocumentReadCaller,
     response: Response,
 ) -> DocumentRead:
     """Read one document's metadata; a withheld one is not found by its patient."""
-    document = await _service(caller).get(patient_id, document_id, staff=caller.is_staff)
+    document = await _service(caller).get(patient_id, document_id, caller=caller)
     return _answer(document, response)
 
 
@@ -155,10 +161,10 @@ async def get_document(
     },
 )
 async def download_document(
-    patient_id: PatientIdPath, document_id: DocumentIdPath, caller: StaffOrSelfCaller
+    patient_id: PatientIdPath, document_id: DocumentIdPath, caller: DocumentReadCaller
 ) -> Response:
     """The document's bytes, as an attachment (every download is audited)."""
-    return await _service(caller).download(patient_id, document_id, staff=caller.is_staff)
+    return await _service(caller).download(patient_id, document_id, caller=caller)
 
 
 @router.patch(
@@ -171,7 +177,7 @@ async def download_document(
 async def update_document(
     patient_id: PatientIdPath,
     document_id: DocumentIdPath,
-    caller: StaffCaller,
+    caller: DocumentChangeCaller,
     cond: ConditionalDep,
     payload: Annotated[DocumentUpdate, Body()] = DocumentUpdate(),
 ) -> DocumentRead:
@@ -191,7 +197,7 @@ async def update_document(
 async def delete_document(
     patient_id: PatientIdPath,
     document_id: DocumentIdPath,
-    caller: AdminCaller,
+    caller: DocumentDeleteCaller,
     after: BackgroundTasks,
 ) -> None:
     """Delete the document and its bytes (admins)."""

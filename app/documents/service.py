@@ -14,7 +14,8 @@ import anyio
 from starlette.responses import Response
 
 from app.audit.work import UnitOfWork
-from app.auth.permissions import Principal
+from app.auth.permissions import Identity, Principal
+from app.auth.record import Act, allows, allows_as, party
 from app.core.conditional import Versions
 from app.core.config import Settings
 from app.core.crypto import DecryptionError
@@ -54,6 +55,10 @@ def document_store(settings: Settings) -> PictureStore:
             endpoint_url=settings.pictures_s3_endpoint_url,
         )
     return FolderPictureStore(settings.documents_dir)
+
+
+def _withheld_too(actor: Principal, patient_id: str) -> bool:
+    return allows(Act.DOCUMENTS_READ_WITHHELD, party(actor, patient_id=patient_id))
 
 
 def _context(patient_id: str) -> str:
@@ -108,26 +113,27 @@ class DocumentService:
         self, patient_id: str, actor: Principal, *, offset: int, limit: int
     ) -> list[Row]:
         return await self.documents.list(
-            patient_id, everything=actor.kind == "staff", offset=offset, limit=limit
+            patient_id, everything=_withheld_too(actor, patient_id), offset=offset, limit=limit
         )
 
     async def count(self, patient_id: str, actor: Principal, *, exact_up_to: int | None) -> Any:
         return await self.documents.count(
-            patient_id, everything=actor.kind == "staff", exact_up_to=exact_up_to
+            patient_id, everything=_withheld_too(actor, patient_id), exact_up_to=exact_up_to
         )
 
-    async def get(self, patient_id: str, document_id: int, *, staff: bool) -> Row:
+    async def get(self, patient_id: str, document_id: int, *, caller: Identity) -> Row:
         """The document; a withheld one is not found by its patient."""
+        everything = allows_as(Act.DOCUMENTS_READ_WITHHELD, caller, patient_id)
         document = await self.work.completed_by(
-            self.documents.get(patient_id, document_id, everything=staff)
+            self.documents.get(patient_id, document_id, everything=everything)
         )
         if document is None:
             raise NotFound
         return document
 
-    async def download(self, patient_id: str, document_id: int, *, staff: bool) -> Response:
+    async def download(self, patient_id: str, document_id: int, *, caller: Identity) -> Response:
         """The document's bytes, decrypted and checked against their SHA-256, as an attachment."""
-        document = await self.get(patient_id, document_id, staff=staff)
+        document = await self.get(patient_id, document_id, caller=caller)
         stored = await self.store.open(document["storage_name"])
         if stored is None:
             raise NotFound

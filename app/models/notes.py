@@ -114,7 +114,7 @@ class PsychotherapyNote(Base):
 
 class PsychotherapyNoteAuthorization(Base):
     """An authorization to disclose one psychotherapy note (45 CFR 164.508): entered by the
-    author, to one staff member, for a purpose, until it expires."""
+    author, to one staff member, for a purpose, until it expires or the author revokes it."""
 
     __tablename__ = "psychotherapy_note_authorizations"
 
@@ -127,5 +127,10 @@ class PsychotherapyNoteAuthorization(Base):
     created_at: Mapped[datetime] = mapped_column(
         TIMESTAMP(timezone=True), server_default=func.now()
     )
+    revoked_at: Mapped[datetime | None] = mapped_column(TIMESTAMP(timezone=True))
+    revoked_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="RESTRICT"))
 
-    __table_args__ = (Index("ix_psychotherapy_note_authorizations_note_id", "note_id"),)
+    __table_args__ = (
+        CheckConstraint("(revoked_at IS NULL) = (revoked_by IS NULL)", name="revoked_by_and_at"),
+        Index("ix_psychotherapy_note_authorizations_note_id", "note_id"),
+    )

@@ -184,13 +184,34 @@ _INSERT_AUTHORIZATION = Query(
     )
     .returning(AUTHORIZATIONS.c.id)
 )
-_GET_AUTHORIZATION = Query(
-    select(*_AUTHORIZATION_COLUMNS)
-    .join(Staff, Staff.id == PsychotherapyNoteAuthorization.recipient_id)
+_AUTHORIZATION_WHERE = (
+    PsychotherapyNoteAuthorization.id == bindparam("id", type_=BigInteger),
+    PsychotherapyNoteAuthorization.note_id == bindparam("note_id", type_=BigInteger),
+)
+_WITH_RECIPIENT = select(*_AUTHORIZATION_COLUMNS).join(
+    Staff, Staff.id == PsychotherapyNoteAuthorization.recipient_id
+)
+_GET_AUTHORIZATION = Query(_WITH_RECIPIENT.where(*_AUTHORIZATION_WHERE))
+_GET_AUTHORIZATION_FOR_UPDATE = Query(
+    _WITH_RECIPIENT.where(*_AUTHORIZATION_WHERE).with_for_update(of=PsychotherapyNoteAuthorization)
+)
+_NOTE_AUTHORIZATIONS = _WITH_RECIPIENT.where(
+    PsychotherapyNoteAuthorization.note_id == bindparam("note_id", type_=BigInteger)
+)
+_AUTHORIZATIONS_PAGE = Query(
+    _NOTE_AUTHORIZATIONS.order_by(PsychotherapyNoteAuthorization.id.desc())
+    .offset(bindparam("offset"))
+    .limit(bindparam("limit"))
+)
+_AUTHORIZATIONS_COUNT = Counting(_NOTE_AUTHORIZATIONS)
+_REVOKE = Query(
+    update(PsychotherapyNoteAuthorization)
     .where(
-        PsychotherapyNoteAuthorization.id == bindparam("id", type_=BigInteger),
-        PsychotherapyNoteAuthorization.note_id == bindparam("note_id", type_=BigInteger),
+        *_AUTHORIZATION_WHERE,
+        Staff.id == PsychotherapyNoteAuthorization.recipient_id,
     )
+    .values(revoked_at=func.now(), revoked_by=_param(AUTHORIZATIONS, "revoked_by"))
+    .returning(*_AUTHORIZATION_COLUMNS)
 )
 
 
@@ -284,10 +305,27 @@ class NoteRepository:
         assert row is not None
         return row
 
-    async def authorization(self, note_id: int, authorization_id: int) -> Row | None:
-        return await self.executor.fetch_one(
-            _GET_AUTHORIZATION, id=authorization_id, note_id=note_id
+    async def authorization(
+        self, note_id: int, authorization_id: int, *, for_update: bool = False
+    ) -> Row | None:
+        query = _GET_AUTHORIZATION_FOR_UPDATE if for_update else _GET_AUTHORIZATION
+        return await self.executor.fetch_one(query, id=authorization_id, note_id=note_id)
+
+    async def authorizations(self, note_id: int, *, offset: int, limit: int) -> list[Row]:
+        return await self.executor.fetch(
+            _AUTHORIZATIONS_PAGE, note_id=note_id, offset=offset, limit=limit
         )
+
+    async def count_authorizations(self, note_id: int, *, exact_up_to: int | None) -> Count:
+        params = {"note_id": note_id}
+        return await _AUTHORIZATIONS_COUNT.count(self.executor, params, exact_up_to=exact_up_to)
+
+    async def revoke(self, note_id: int, authorization_id: int, revoked_by: int) -> Row:
+        row = await self.executor.fetch_one(
+            _REVOKE, id=authorization_id, note_id=note_id, revoked_by=revoked_by
+        )
+        assert row is not None
+        return row
 
 
 def _own_params(author_id: int, patient_id: str | None) -> dict[str, Any]:

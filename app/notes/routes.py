@@ -6,7 +6,12 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Path, Response, status
 
 from app.audit.routing import AuditedRoute
-from app.auth.access import SignedInCaller, StaffCaller
+from app.auth.access import (
+    NoteCosignCaller,
+    NoteWithholdCaller,
+    NoteWriteCaller,
+    SignedInCaller,
+)
 from app.auth.dependencies import Caller
 from app.core.conditional import ConditionalDep, tag
 from app.core.dependencies import PageRequestDep
@@ -48,6 +53,9 @@ NoteIdPath = Annotated[
 ]
 PsychotherapyIdPath = Annotated[
     int, Path(description="The psychotherapy note's id.", examples=[5], ge=1, le=2**63 - 1)
+]
+AuthorizationIdPath = Annotated[
+    int, Path(description="The authorization's id.", examples=[9], ge=1, le=2**63 - 1)
 ]
 PsychotherapyQueryDep = Annotated[
     PsychotherapyListQuery, Depends(QueryModel(PsychotherapyListQuery))
@@ -105,7 +113,7 @@ async def list_progress_notes(
 async def create_progress_note(
     appointment_id: AppointmentIdPath,
     payload: NoteCreate,
-    caller: StaffCaller,
+    caller: NoteWriteCaller,
     _: Idempotent,
     response: Response,
 ) -> NoteRead:
@@ -149,7 +157,7 @@ async def get_progress_note(
 async def update_progress_note(
     appointment_id: AppointmentIdPath,
     note_id: NoteIdPath,
-    caller: StaffCaller,
+    caller: NoteWriteCaller,
     cond: ConditionalDep,
     payload: Annotated[NoteUpdate, Body()] = NoteUpdate(),
 ) -> NoteRead:
@@ -171,7 +179,7 @@ async def update_progress_note(
 async def sign_progress_note(
     appointment_id: AppointmentIdPath,
     note_id: NoteIdPath,
-    caller: StaffCaller,
+    caller: NoteWriteCaller,
     cond: ConditionalDep,
     _: Idempotent,
 ) -> NoteRead:
@@ -194,7 +202,7 @@ async def add_progress_note_addendum(
     appointment_id: AppointmentIdPath,
     note_id: NoteIdPath,
     payload: AddendumCreate,
-    caller: StaffCaller,
+    caller: NoteWriteCaller,
     _: Idempotent,
     response: Response,
 ) -> NoteRead:
@@ -216,7 +224,7 @@ async def add_progress_note_addendum(
 async def cosign_progress_note(
     appointment_id: AppointmentIdPath,
     note_id: NoteIdPath,
-    caller: StaffCaller,
+    caller: NoteCosignCaller,
     cond: ConditionalDep,
     _: Idempotent,
 ) -> NoteRead:
@@ -242,7 +250,7 @@ async def withhold_progress_note(
     appointment_id: AppointmentIdPath,
     note_id: NoteIdPath,
     payload: Withholding,
-    caller: StaffCaller,
+    caller: NoteWithholdCaller,
     cond: ConditionalDep,
     _: Idempotent,
 ) -> NoteRead:
@@ -348,6 +356,57 @@ async def authorize_psychotherapy_note_disclosure(
     it expires (45 CFR 164.508); its author only."""
     service = _service(caller)
     row = await service.authorize_disclosure(note_id, payload, await caller.principal())
+    return AuthorizationRead.of(row, service.zone)
+
+
+@psychotherapy_router.get(
+    "/{note_id}/authorizations/",
+    response_model=Page[AuthorizationRead],
+    summary="List a psychotherapy note's disclosure authorizations",
+    response_description="A page of the note's authorizations, revoked and expired ones "
+    "included, newest first.",
+    responses=errors(400, *COMMON_ERRORS, 404),
+)
+async def list_psychotherapy_note_authorizations(
+    note_id: PsychotherapyIdPath, caller: SignedInCaller, page_request: PageRequestDep
+) -> Page[AuthorizationRead]:
+    """List the authorizations entered for the note; its author only (anyone else, admins
+    included, gets a 403, audited)."""
+    service = _service(caller)
+    actor = await caller.principal()
+
+    async def fetch(offset: int, limit: int) -> list[AuthorizationRead]:
+        rows = await service.list_authorizations(note_id, actor, offset=offset, limit=limit)
+        return [AuthorizationRead.of(row, service.zone) for row in rows]
+
+    return await paginate(
+        caller.links,
+        page_request,
+        AuthorizationRead,
+        count=lambda exact_up_to: service.count_authorizations(
+            note_id, actor, exact_up_to=exact_up_to
+        ),
+        fetch=fetch,
+    )
+
+
+@psychotherapy_router.post(
+    "/{note_id}/authorizations/{authorization_id}/revoke/",
+    response_model=AuthorizationRead,
+    summary="Revoke a disclosure authorization",
+    response_description="The authorization, revoked (by whom, when): it discloses nothing "
+    "from now on.",
+    responses=errors(*COMMON_ERRORS, 400, 404, 409, 422),
+)
+async def revoke_psychotherapy_note_authorization(
+    note_id: PsychotherapyIdPath,
+    authorization_id: AuthorizationIdPath,
+    caller: SignedInCaller,
+    _: Idempotent,
+) -> AuthorizationRead:
+    """Revoke an authorization of the note (its author only); revoking it again is a 400."""
+    service = _service(caller)
+    row = await service.revoke_authorization(note_id, authorization_id, await caller.principal())
     return AuthorizationRead.of(row, service.zone)
 
 

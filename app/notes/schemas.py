@@ -301,10 +301,16 @@ AUTHORIZATION: dict[str, Any] = {
     **AUTHORIZATION_CREATE,
     "created_at": "2026-03-30T10:15:00+02:00",
 }
+REVOKED_AUTHORIZATION = {
+    **AUTHORIZATION,
+    "revoked_at": "2026-04-02T09:00:00+02:00",
+    "revoked_by": 7,
+}
 
 
 class AuthorizationRead(BaseSchema):
-    model_config = ConfigDict(json_schema_extra={"examples": [AUTHORIZATION]})
+    model_config = ConfigDict(json_schema_extra={"examples": [REVOKED_AUTHORIZATION]})
+    list_path: ClassVar[str] = "/api/psychotherapy-notes/5/authorizations/"
 
     id: int
     note: int
@@ -313,6 +319,12 @@ class AuthorizationRead(BaseSchema):
     purpose: str
     expires_at: datetime
     created_at: datetime
+    revoked_at: datetime | None = Field(
+        default=None, description="When the author revoked it (null while it stands)."
+    )
+    revoked_by: int | None = Field(
+        default=None, description="Who revoked it (the author's staff id), if anyone did."
+    )
 
     @classmethod
     def of(cls, row: Row, zone: ZoneInfo) -> "AuthorizationRead":
@@ -324,6 +336,8 @@ class AuthorizationRead(BaseSchema):
             purpose=row["purpose"],
             expires_at=row["expires_at"].astimezone(zone),
             created_at=row["created_at"].astimezone(zone),
+            revoked_at=row["revoked_at"] and row["revoked_at"].astimezone(zone),
+            revoked_by=row["revoked_by"],
         )
 
 

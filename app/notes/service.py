@@ -1,5 +1,5 @@
-"""Every clinical-note read and write, with who may do it (the roles table of the README's
-"Clinical notes", enforced here once).
+"""Every clinical-note read and write; who may do it is app.auth.record's table, asked here
+with the caller's party to the note (author, patient) from rows read anyway.
 
 Progress notes are part of the record: staff read them (a draft only its author and admins),
 only the appointment's therapist writes, signs and amends them, another staff member may
@@ -16,6 +16,7 @@ from typing import Any
 
 from app.audit.work import UnitOfWork
 from app.auth.permissions import Principal
+from app.auth.record import Act, Party, allows, decide, party, permit, someone_elses
 from app.core.conditional import Versions
 from app.core.config import Settings
 from app.core.errors import (
@@ -48,12 +49,12 @@ ALREADY_SIGNED = "The note is already signed."
 ADDENDA_AFTER_SIGNING = "Only a signed note takes addenda; change the draft itself instead."
 COSIGN_SIGNED_ONLY = "Only a signed note can be co-signed."
 ALREADY_COSIGNED = "The note is already co-signed."
-COSIGN_BY_ANOTHER = "A co-signature must be another staff member's than the author's."
 NO_PATIENT = "No patient has this id."
 NOT_THEIR_APPOINTMENT = "The appointment must be one of this patient's with you."
 NO_RECIPIENT = "No active staff member has this username."
 NOT_TO_SELF = "The recipient must be another staff member than the author."
 NOT_IN_FUTURE = "The expiry must be in the future."
+ALREADY_REVOKED = "The authorization is already revoked."
 
 
 def _staff_id(actor: Principal) -> int | None:
@@ -73,18 +74,21 @@ class NoteService:
     async def list_notes(
         self, appointment_id: int, actor: Principal, *, offset: int, limit: int
     ) -> list[tuple[Row, list[Row]]]:
-        await self._appointment(appointment_id, actor)
+        appointment = await self._appointment(appointment_id, actor)
         rows = await self.notes.visible(
-            appointment_id, _visibility(actor), offset=offset, limit=limit
+            appointment_id,
+            _visibility(actor, appointment["patient_id"]),
+            offset=offset,
+            limit=limit,
         )
         return await self._with_addenda(rows)
 
     async def count_notes(
         self, appointment_id: int, actor: Principal, *, exact_up_to: int | None
     ) -> Count:
-        await self._appointment(appointment_id, actor)
+        appointment = await self._appointment(appointment_id, actor)
         return await self.notes.count_visible(
-            appointment_id, _visibility(actor), exact_up_to=exact_up_to
+            appointment_id, _visibility(actor, appointment["patient_id"]), exact_up_to=exact_up_to
         )
 
     async def get(
@@ -92,7 +96,7 @@ class NoteService:
     ) -> tuple[Row, list[Row]]:
         await self._appointment(appointment_id, actor)
         note = await self.notes.get(appointment_id, note_id)
-        if note is None or not _sees(note, actor):
+        if note is None or not _sees(note, _party(note, actor)):
             raise NotFound
         return note, await self.notes.addenda([note["id"]])
 
@@ -101,8 +105,7 @@ class NoteService:
     async def create(self, appointment_id: int, payload: NoteCreate, actor: Principal) -> Row:
         await self.work.begin()
         appointment = await self._appointment(appointment_id, actor)
-        if _staff_id(actor) != appointment["therapist_id"]:
-            raise PermissionDenied  # its therapist only: an admin too is refused
+        decide(Act.NOTES_WRITE, _party(appointment, actor, author="therapist_id"))
         _check_withholding(payload.withheld, payload.withheld_reason)
         return await self.notes.insert(
             {
@@ -125,7 +128,7 @@ class NoteService:
         *,
         versions: Versions,
     ) -> tuple[Row, list[Row]]:
-        note = await self._for_change(appointment_id, note_id, actor, versions, author_only=True)
+        note = await self._for_change(appointment_id, note_id, actor, versions, Act.NOTES_WRITE)
         if note["status"] == "signed":
             raise ValidationFailed.on(NON_FIELD_ERRORS, SIGNED_IS_FINAL)
         sent = payload.model_fields_set
@@ -151,7 +154,7 @@ class NoteService:
     async def sign(
         self, appointment_id: int, note_id: int, actor: Principal, *, versions: Versions
     ) -> tuple[Row, list[Row]]:
-        note = await self._for_change(appointment_id, note_id, actor, versions, author_only=True)
+        note = await self._for_change(appointment_id, note_id, actor, versions, Act.NOTES_WRITE)
         if note["status"] == "signed":
             raise ValidationFailed.on(NON_FIELD_ERRORS, ALREADY_SIGNED)
         values = {"status": "signed", "signed_by": int(actor.id), "signed_at": datetime.now(UTC)}
@@ -161,7 +164,7 @@ class NoteService:
     async def add_addendum(
         self, appointment_id: int, note_id: int, payload: AddendumCreate, actor: Principal
     ) -> tuple[Row, list[Row]]:
-        note = await self._for_change(appointment_id, note_id, actor, None, author_only=True)
+        note = await self._for_change(appointment_id, note_id, actor, None, Act.NOTES_WRITE)
         if note["status"] != "signed":
             raise ValidationFailed.on(NON_FIELD_ERRORS, ADDENDA_AFTER_SIGNING)
         await self.notes.add_addendum(note_id, int(actor.id), payload.text)
@@ -170,13 +173,12 @@ class NoteService:
     async def cosign(
         self, appointment_id: int, note_id: int, actor: Principal, *, versions: Versions
     ) -> tuple[Row, list[Row]]:
-        note = await self._for_change(appointment_id, note_id, actor, versions, author_only=False)
+        note = await self._for_change(appointment_id, note_id, actor, versions, Act.NOTES_COSIGN)
         if note["status"] != "signed":
             raise ValidationFailed.on(NON_FIELD_ERRORS, COSIGN_SIGNED_ONLY)
         if note["cosigned_by"] is not None:
             raise ValidationFailed.on(NON_FIELD_ERRORS, ALREADY_COSIGNED)
-        if note["author_id"] == int(actor.id):
-            raise ValidationFailed.on(NON_FIELD_ERRORS, COSIGN_BY_ANOTHER)
+        decide(Act.NOTES_COSIGN, _party(note, actor))
         values = {"cosigned_by": int(actor.id), "cosigned_at": datetime.now(UTC)}
         note = await self.notes.update(note_id, values)
         return note, await self.notes.addenda([note_id])
@@ -190,9 +192,7 @@ class NoteService:
         *,
         versions: Versions,
     ) -> tuple[Row, list[Row]]:
-        note = await self._for_change(appointment_id, note_id, actor, versions, author_only=False)
-        if actor.role != "admin" and note["author_id"] != int(actor.id):
-            raise PermissionDenied
+        note = await self._for_change(appointment_id, note_id, actor, versions, Act.NOTES_WITHHOLD)
         _check_withholding(payload.withheld, payload.withheld_reason)
         reason = payload.withheld_reason if payload.withheld else None
         note = await self.notes.update(
@@ -207,8 +207,7 @@ class NoteService:
         if appointment is None:
             raise NotFound
         self.work.entry.patient_id = appointment["patient_id"]
-        if actor.kind == "patient" and actor.id != appointment["patient_id"]:
-            raise PermissionDenied
+        decide(Act.NOTES_READ, _party(appointment, actor, author="therapist_id"))
         return appointment
 
     async def _for_change(
@@ -217,17 +216,16 @@ class NoteService:
         note_id: int,
         actor: Principal,
         versions: Versions,
-        *,
-        author_only: bool,
+        act: Act,
     ) -> Row:
-        """The note, locked, if the caller (staff; with `author_only` its author) may write."""
+        """The note, locked, if the caller sees it and may `act` on it (a 400 of the table is
+        the act's to raise, after its own checks)."""
         await self.work.begin()
         await self._appointment(appointment_id, actor)
         note = await self.notes.get(appointment_id, note_id, for_update=True)
-        if note is None or not _sees(note, actor):
+        if note is None or not _sees(note, who := _party(note, actor)):
             raise NotFound
-        if not actor.is_staff or (author_only and note["author_id"] != int(actor.id)):
-            raise PermissionDenied
+        permit(act, who)
         if versions is not None and note["version"] not in versions:
             raise PreconditionFailed(STALE)
         return note
@@ -245,8 +243,7 @@ class NoteService:
         self, payload: PsychotherapyNoteCreate, actor: Principal
     ) -> Row:
         self.work.entry.patient_id = payload.patient
-        if actor.role != "therapist":
-            raise PermissionDenied
+        decide(Act.PSYCHOTHERAPY_WRITE, party(actor, patient_id=payload.patient))
         await self.work.begin()
         if not await self.notes.patient_exists(payload.patient):
             raise ValidationFailed.on("patient", NO_PATIENT)
@@ -270,8 +267,7 @@ class NoteService:
         """The author whose notes the list shows: the caller, a therapist (anyone else: 403)."""
         if patient is not None:
             self.work.entry.patient_id = patient
-        if actor.role != "therapist":
-            raise PermissionDenied
+        decide(Act.PSYCHOTHERAPY_LIST, party(actor, patient_id=patient))
         return int(actor.id)
 
     async def list_psychotherapy_notes(
@@ -289,18 +285,13 @@ class NoteService:
         )
 
     async def get_psychotherapy_note(self, note_id: int, actor: Principal) -> Row:
-        note = await self._psychotherapy_note(note_id)
-        if _staff_id(actor) != note["author_id"]:
-            raise PermissionDenied  # admins too: audited as a refused read of this patient
-        return note
+        return await self._psychotherapy_note(note_id, actor, Act.PSYCHOTHERAPY_READ)
 
     async def authorize_disclosure(
         self, note_id: int, payload: AuthorizationCreate, actor: Principal
     ) -> Row:
         await self.work.begin()
-        note = await self._psychotherapy_note(note_id)
-        if _staff_id(actor) != note["author_id"]:
-            raise PermissionDenied
+        note = await self._psychotherapy_note(note_id, actor, Act.PSYCHOTHERAPY_AUTHORIZE)
         recipient = await self.notes.active_staff_id(payload.recipient)
         if recipient is None:
             raise ValidationFailed.on("recipient", NO_RECIPIENT)
@@ -318,46 +309,85 @@ class NoteService:
             }
         )
 
+    async def list_authorizations(
+        self, note_id: int, actor: Principal, *, offset: int, limit: int
+    ) -> list[Row]:
+        await self._psychotherapy_note(note_id, actor, Act.PSYCHOTHERAPY_AUTHORIZATIONS)
+        return await self.notes.authorizations(note_id, offset=offset, limit=limit)
+
+    async def count_authorizations(
+        self, note_id: int, actor: Principal, *, exact_up_to: int | None
+    ) -> Count:
+        await self._psychotherapy_note(note_id, actor, Act.PSYCHOTHERAPY_AUTHORIZATIONS)
+        return await self.notes.count_authorizations(note_id, exact_up_to=exact_up_to)
+
+    async def revoke_authorization(
+        self, note_id: int, authorization_id: int, actor: Principal
+    ) -> Row:
+        """Revoke the authorization: from now on it discloses nothing. Once: a second
+        revocation is a 400, and the first one's time and author stay."""
+        await self.work.begin()
+        await self._psychotherapy_note(note_id, actor, Act.PSYCHOTHERAPY_AUTHORIZATIONS)
+        authorization = await self.notes.authorization(note_id, authorization_id, for_update=True)
+        if authorization is None:
+            raise NotFound
+        if authorization["revoked_at"] is not None:
+            raise ValidationFailed.on(NON_FIELD_ERRORS, ALREADY_REVOKED)
+        return await self.notes.revoke(note_id, authorization_id, int(actor.id))
+
     async def disclose(
         self, note_id: int, authorization_id: int | None, actor: Principal
     ) -> tuple[Row, Row]:
-        """The note, for the recipient of this unexpired authorization of it; 403 otherwise,
-        whoever asks (admins and the author too: they need none, or read it directly)."""
-        note = await self._psychotherapy_note(note_id)
-        if authorization_id is None or not actor.is_staff:
+        """The note, for the recipient of this unexpired, unrevoked authorization of it; 403
+        otherwise, whoever asks (admins and the author too: they need none, or read it
+        directly)."""
+        note = await self._psychotherapy_note(note_id, actor, None)
+        who = _party(note, actor)
+        permit(Act.PSYCHOTHERAPY_DISCLOSE, who, recipient=True)
+        if authorization_id is None:
             raise PermissionDenied
         authorization = await self.notes.authorization(note_id, authorization_id)
-        if (
-            authorization is None
-            or authorization["recipient_id"] != int(actor.id)
-            or authorization["expires_at"] <= datetime.now(UTC)
-        ):
-            raise PermissionDenied
+        recipient = (
+            authorization is not None
+            and authorization["recipient_id"] == int(actor.id)
+            and authorization["revoked_at"] is None
+            and authorization["expires_at"] > datetime.now(UTC)
+        )
+        decide(Act.PSYCHOTHERAPY_DISCLOSE, who, recipient=recipient)
+        assert authorization is not None
         return note, authorization
 
-    async def _psychotherapy_note(self, note_id: int) -> Row:
+    async def _psychotherapy_note(self, note_id: int, actor: Principal, act: Act | None) -> Row:
+        """The note, if the caller may `act` on it. One that does not exist is a 403 too, to
+        everyone: a refusal must not tell a note that exists from one that does not."""
         note = await self.notes.psychotherapy_note(note_id)
         if note is None:
-            raise NotFound
+            raise PermissionDenied
         self.work.entry.patient_id = note["patient_id"]
+        if act is not None:
+            decide(act, _party(note, actor))  # admins too: audited as refused on this patient
         return note
 
 
-def _visibility(actor: Principal) -> dict[str, Any]:
-    """Which notes of an appointment the caller sees (the list's filter, as _sees decides)."""
+def _party(row: Row, actor: Principal, *, author: str = "author_id") -> Party:
+    return party(actor, patient_id=row["patient_id"], author_id=row[author])
+
+
+def _visibility(actor: Principal, patient_id: str) -> dict[str, Any]:
+    """Which notes of an appointment the caller sees (the list's filter, as _sees decides):
+    others' drafts, their own, withheld ones."""
+    others = someone_elses(actor, patient_id=patient_id)
     return {
-        "drafts": actor.role == "admin",
-        "me": _staff_id(actor) or 0,
-        "withheld": actor.is_staff,
+        "drafts": allows(Act.NOTES_READ_DRAFT, others),
+        "me": (_staff_id(actor) or 0) if allows(Act.NOTES_READ_DRAFT, Party.AUTHOR) else 0,
+        "withheld": allows(Act.NOTES_READ_WITHHELD, others),
     }
 
 
-def _sees(note: Row, actor: Principal) -> bool:
-    if note["withheld"] and not actor.is_staff:
+def _sees(note: Row, who: Party) -> bool:
+    if note["withheld"] and not allows(Act.NOTES_READ_WITHHELD, who):
         return False
-    return (
-        note["status"] == "signed" or actor.role == "admin" or note["author_id"] == _staff_id(actor)
-    )
+    return allows(Act.NOTES_READ if note["status"] == "signed" else Act.NOTES_READ_DRAFT, who)
 
 
 def _check_withholding(withheld: bool, reason: str | None) -> None:

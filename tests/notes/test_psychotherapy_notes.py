@@ -79,6 +79,7 @@ async def test_writing_is_checked(cast: Cast):
 READ = {"admin": 403, "author": 200, "other": 403, "patient": 403, "stranger": 403}
 LIST = {"admin": 403, "author": 200, "other": 200, "patient": 403, "stranger": 403}
 AUTHORIZE = {"admin": 403, "author": 201, "other": 403, "patient": 403, "stranger": 403}
+REVOCATION = ("revoked_at", "revoked_by")
 DISCLOSE_WITHOUT = {"admin": 403, "author": 403, "other": 403, "patient": 403, "stranger": 403}
 
 
@@ -154,7 +155,7 @@ async def test_disclosure_needs_a_valid_authorization_naming_the_caller(cast: Ca
     assert (await cast.other.get(url, params=query)).status_code == 403
     # Still never the direct read.
     assert (await cast.other.get(f"{URL}{note['id']}/")).status_code == 403
-    assert (await cast.other.get(f"{URL}999999999/disclosure/", params=query)).status_code == 404
+    assert (await cast.other.get(f"{URL}999999999/disclosure/", params=query)).status_code == 403
     denied = await scalar(
         engine,
         "SELECT count(*) FROM audit_events WHERE patient_id = :p "
@@ -182,7 +183,7 @@ async def test_authorizations_are_checked(cast: Cast, engine):
         f"{URL}999999999/authorizations/",
         json={"recipient": cast.other_name, "purpose": "p", "expires_at": later(days=1)},
     )
-    assert unknown_note.status_code == 404
+    assert unknown_note.status_code == 403
     granted = await authorize(cast, note, cast.other_name)
     stored = await scalar(
         engine,
@@ -192,9 +193,22 @@ async def test_authorizations_are_checked(cast: Cast, engine):
     assert "Consultation" not in stored
 
 
-async def test_unknown_note(cast: Cast):
-    assert (await cast.author.get(f"{URL}999999999/")).status_code == 404
-    assert (await cast.admin.get(f"{URL}999999999/")).status_code == 404
+@pytest.mark.parametrize("role", ROLES)
+async def test_a_refusal_does_not_tell_whether_the_note_exists(cast: Cast, role: str):
+    note = await write(cast)
+    caller = cast.by(role)
+    body = {"recipient": cast.other_name, "purpose": "p", "expires_at": later(days=1)}
+    for suffix in ("", "disclosure/?authorization=1", "authorizations/"):
+        unknown = await caller.get(f"{URL}999999999/{suffix}")
+        assert unknown.status_code == 403, (role, suffix)
+        if role != "author":
+            known = await caller.get(f"{URL}{note['id']}/{suffix}")
+            assert (known.status_code, known.json()) == (unknown.status_code, unknown.json())
+    unknown = await caller.post(f"{URL}999999999/authorizations/", json=body)
+    assert unknown.status_code == 403
+    if role != "author":
+        known = await caller.post(f"{URL}{note['id']}/authorizations/", json=body)
+        assert (known.status_code, known.json()) == (unknown.status_code, unknown.json())
 
 
 async def test_never_in_the_admin(settings, cast: Cast):
@@ -204,3 +218,67 @@ async def test_never_in_the_admin(settings, cast: Cast):
     assert not shown & {"psychotherapy_notes", "psychotherapy_note_authorizations"}
     page = await cast.admin.get("/admin/")
     assert note["text"] not in page.text
+
+
+async def test_the_author_lists_and_revokes_authorizations(cast: Cast, engine):
+    note = await write(cast)
+    first = (await authorize(cast, note, cast.other_name)).json()
+    second = (await authorize(cast, note, "admin", purpose="Audit.")).json()
+    url = f"{URL}{note['id']}/authorizations/"
+    listed = await cast.author.get(url)
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["count"] == 2
+    assert [item["id"] for item in listed.json()["results"]] == [second["id"], first["id"]]
+    assert listed.json()["results"][1] == first
+    assert {first[key] for key in REVOCATION} == {None}
+    # Another note's authorizations are not in this note's list, nor revoked through it.
+    other_note = await write(cast)
+    assert (await cast.author.get(f"{URL}{other_note['id']}/authorizations/")).json()["count"] == 0
+    through_other = await cast.author.post(
+        f"{URL}{other_note['id']}/authorizations/{first['id']}/revoke/"
+    )
+    assert through_other.status_code == 404
+    unknown = await cast.author.post(f"{url}999999999/revoke/")
+    assert unknown.status_code == 404
+
+    query = {"authorization": first["id"]}
+    disclosure = f"{URL}{note['id']}/disclosure/"
+    assert (await cast.other.get(disclosure, params=query)).status_code == 200
+    revoked = await cast.author.post(f"{url}{first['id']}/revoke/")
+    assert revoked.status_code == 200, revoked.text
+    assert revoked.json()["revoked_by"] == cast.author_id
+    assert revoked.json()["revoked_at"]
+    assert revoked.json() == {**first, **{key: revoked.json()[key] for key in REVOCATION}}
+    # A revoked authorization discloses nothing; the other one still does.
+    assert (await cast.other.get(disclosure, params=query)).status_code == 403
+    admin_read = await cast.admin.get(disclosure, params={"authorization": second["id"]})
+    assert admin_read.status_code == 200
+    # Revoking again is a 400 that leaves the first revocation as it was.
+    again = await cast.author.post(f"{url}{first['id']}/revoke/")
+    assert again.status_code == 400
+    assert again.json() == {"non_field_errors": ["The authorization is already revoked."]}
+    listed = (await cast.author.get(url)).json()["results"]
+    assert listed[1]["revoked_at"] == revoked.json()["revoked_at"]
+
+    # Nobody but the author lists or revokes: 403, audited on the note's patient.
+    for role in ("admin", "other", "patient", "stranger"):
+        assert (await cast.by(role).get(url)).status_code == 403, role
+        refused = await cast.by(role).post(f"{url}{second['id']}/revoke/")
+        assert refused.status_code == 403, role
+    for action, outcome, expected in (
+        ("list_psychotherapy_note_authorizations", "success", 3),
+        ("list_psychotherapy_note_authorizations", "denied", 4),
+        ("revoke_psychotherapy_note_authorization", "success", 1),
+        ("revoke_psychotherapy_note_authorization", "denied", 4),
+        ("revoke_psychotherapy_note_authorization", "not_found", 2),
+        ("revoke_psychotherapy_note_authorization", "invalid", 1),
+    ):
+        found = await scalar(
+            engine,
+            "SELECT count(*) FROM audit_events WHERE patient_id = :p AND action = :a "
+            "AND outcome = :o",
+            p=cast.patient_id,
+            a=action,
+            o=outcome,
+        )
+        assert found == expected, (action, outcome, found)

@@ -381,6 +381,21 @@ export function createPatientApi(baseUrl: string, token: () => string | undefine
         },
         body,
       }),
+    list_psychotherapy_note_authorizations: (noteId: number, query: PageQuery = {}) =>
+      client.GET("/api/psychotherapy-notes/{note_id}/authorizations/", {
+        params: { path: { note_id: noteId }, query },
+      }),
+    revoke_psychotherapy_note_authorization: (
+      noteId: number,
+      authorizationId: number,
+      options: WriteOptions = {},
+    ) =>
+      client.POST("/api/psychotherapy-notes/{note_id}/authorizations/{authorization_id}/revoke/", {
+        params: {
+          path: { note_id: noteId, authorization_id: authorizationId },
+          header: { "Idempotency-Key": options.idempotencyKey },
+        },
+      }),
     disclose_psychotherapy_note: (noteId: number, authorizationId: number) =>
       client.GET("/api/psychotherapy-notes/{note_id}/disclosure/", {
         params: { path: { note_id: noteId }, query: { authorization: authorizationId } },
