@@ -2,12 +2,13 @@
 and restoring one as a new version."""
 
 import asyncio
+from typing import Any
 
 import pytest
 from sqlalchemy import text
 
 from tests.appointments.conftest import patient_client  # noqa: F401 - a fixture, used by name
-from tests.factories import create_patient, unique_phone
+from tests.factories import create_patient, patient_payload, unique_phone
 
 
 def history(patient_id: str) -> str:
@@ -255,7 +256,5 @@ async def test_history_reads_are_audited(client, engine):
     assert actions[-2:] == ["list_patient_history", "get_patient_version"]
 
 
-def _payload():
-    from tests.factories import patient_payload
-
+def _payload() -> dict[str, Any]:
     return patient_payload(ssn="123-45-6789")

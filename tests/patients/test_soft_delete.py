@@ -5,6 +5,7 @@ import io
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from PIL import Image
 from sqlalchemy import text
@@ -229,7 +230,7 @@ def test_the_purge_command_lists_what_it_would_remove(cli_env):
     assert result.stdout.startswith("Would purge ")
 
 
-def _stored_files(settings) -> set:
+def _stored_files(settings) -> set[Path]:
     return {
         file
         for folder in (settings.pictures_dir, settings.documents_dir)
