@@ -1,4 +1,5 @@
-"""Who may do what in the clinical record (progress notes, psychotherapy notes, documents):
+"""Who may do what in the clinical record (progress notes, psychotherapy notes, documents, the
+patient record's history and deletion):
 the README's table "The clinical record: who may do what" as data, and the one function that
 applies it. tests/auth/test_record.py holds the README's table and this one to each other.
 
@@ -34,6 +35,10 @@ class Act(Enum):
     DOCUMENTS_READ_WITHHELD = "documents: read withheld"
     DOCUMENTS_CHANGE = "documents: PATCH (title, category, withheld + reason)"
     DOCUMENTS_DELETE = "documents: DELETE"
+    HISTORY_READ = "record history: list, read a version"
+    HISTORY_RESTORE = "record history: restore a version"
+    PATIENT_DELETE = "patients: DELETE (a soft delete)"
+    DELETED_RESTORE = "deleted patients: list, restore"
 
 
 class Party(Enum):
@@ -78,6 +83,10 @@ _ROWS: dict[Act, tuple[Rule, Rule, Rule, Rule, Rule]] = {
     Act.DOCUMENTS_READ_WITHHELD: (Y, Y, Y, H, D),
     Act.DOCUMENTS_CHANGE: (Y, Y, Y, D, D),
     Act.DOCUMENTS_DELETE: (Y, D, D, D, D),
+    Act.HISTORY_READ: (Y, Y, Y, D, D),
+    Act.HISTORY_RESTORE: (Y, D, D, D, D),
+    Act.PATIENT_DELETE: (Y, D, D, D, D),
+    Act.DELETED_RESTORE: (Y, D, D, D, D),
 }
 TABLE = MappingProxyType(
     {act: MappingProxyType(dict(zip(Party, rules, strict=True))) for act, rules in _ROWS.items()}

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Response
 
 from app.audit.routing import AuditedRoute
-from app.auth.access import AdminCaller, StaffCaller
+from app.auth.access import DeletedRestoreCaller, HistoryReadCaller, HistoryRestoreCaller
 from app.core.conditional import ConditionalDep
 from app.core.config import get_settings
 from app.core.dependencies import PageRequestDep
@@ -41,7 +41,7 @@ VersionPath = Annotated[
     responses=errors(*COMMON_ERRORS, 404),
 )
 async def list_deleted_patients(
-    caller: AdminCaller, page_request: PageRequestDep
+    caller: DeletedRestoreCaller, page_request: PageRequestDep
 ) -> Page[DeletedPatientRead]:
     """Patients deleted and kept until purged (admins only): each may be restored until its
     `purge_after` (`PATIENT_RETENTION_DAYS` after the deletion)."""
@@ -69,7 +69,7 @@ async def list_deleted_patients(
 )
 async def restore_deleted_patient(
     patient_id: PatientIdPath,
-    caller: AdminCaller,
+    caller: DeletedRestoreCaller,
     response: Response,
     header_reason: ChangeReasonHeader = None,
     payload: Annotated[RestoreRequest, Body()] = RestoreRequest(),
@@ -90,7 +90,7 @@ async def restore_deleted_patient(
     responses=errors(*COMMON_ERRORS, 404),
 )
 async def list_patient_history(
-    patient_id: PatientIdPath, caller: StaffCaller, page_request: PageRequestDep
+    patient_id: PatientIdPath, caller: HistoryReadCaller, page_request: PageRequestDep
 ) -> Page[PatientVersionRead]:
     """Every change of the patient's record, newest first: who, when, why and which fields
     (staff only). Each read is audited."""
@@ -117,7 +117,7 @@ async def list_patient_history(
     responses=errors(*COMMON_ERRORS, 404),
 )
 async def get_patient_version(
-    patient_id: PatientIdPath, version: VersionPath, caller: StaffCaller
+    patient_id: PatientIdPath, version: VersionPath, caller: HistoryReadCaller
 ) -> PatientVersionDetail:
     """One version (staff only): the record as the change left it (PHI decrypted), and each
     changed field before and after."""
@@ -135,7 +135,7 @@ async def get_patient_version(
 async def restore_patient_version(
     patient_id: PatientIdPath,
     version: VersionPath,
-    caller: AdminCaller,
+    caller: HistoryRestoreCaller,
     cond: ConditionalDep,
     header_reason: ChangeReasonHeader = None,
     payload: Annotated[RestoreRequest, Body()] = RestoreRequest(),

@@ -3,7 +3,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Response, status
 
 from app.audit.routing import AuditedRoute
-from app.auth.access import AdminCaller, StaffCaller, StaffOrSelfCaller, StaffOrSelfFieldsCaller
+from app.auth.access import (
+    PatientDeleteCaller,
+    StaffCaller,
+    StaffOrSelfCaller,
+    StaffOrSelfFieldsCaller,
+)
 from app.core.conditional import ConditionalDep
 from app.core.dependencies import PageRequestDep
 from app.core.metrics import count_patient_created, count_patient_deleted
@@ -145,7 +150,7 @@ async def update_patient(
 )
 async def delete_patient(
     patient_id: PatientIdPath,
-    caller: AdminCaller,
+    caller: PatientDeleteCaller,
     cond: ConditionalDep,
     reason: ChangeReasonHeader = None,
 ) -> None:

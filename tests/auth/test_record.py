@@ -13,6 +13,7 @@ import pytest
 from app.auth.permissions import Access
 from app.auth.record import TABLE, Act, Party, Rule, access
 from tests.documents.test_documents import form, pdf_bytes, upload, url
+from tests.factories import create_patient
 from tests.notes.conftest import Cast, signed_note, write_note
 
 README = Path(__file__).parents[2] / "README.md"
@@ -258,6 +259,57 @@ async def _documents_change(cast: Cast, client: httpx.AsyncClient, party: Party)
 async def _documents_delete(cast: Cast, client: httpx.AsyncClient, party: Party) -> int:
     doc = await document(cast)
     return (await client.delete(url(cast.patient_id, doc["id"]))).status_code
+
+
+# The patient record's history and deletion.
+
+
+def patient_url(cast: Cast, rest: str = "") -> str:
+    return f"/api/patients/{cast.patient_id}/{rest}"
+
+
+async def first_version(cast: Cast) -> dict[str, Any]:
+    page = (await cast.admin.get(patient_url(cast, "history/"))).json()
+    oldest: dict[str, Any] = page["results"][-1]
+    return oldest
+
+
+@attempt(Act.HISTORY_READ, 200)
+async def _history_read(cast: Cast, client: httpx.AsyncClient, party: Party) -> int:
+    version = await first_version(cast)
+    return await same(
+        await client.get(patient_url(cast, "history/")),
+        await client.get(patient_url(cast, f"history/{version['version']}/")),
+    )
+
+
+@attempt(Act.HISTORY_RESTORE, 200)
+async def _history_restore(cast: Cast, client: httpx.AsyncClient, party: Party) -> int:
+    version = await first_version(cast)
+    await cast.admin.patch(patient_url(cast), json={"first_name": "Changed"})
+    restored = await client.post(patient_url(cast, f"history/{version['version']}/restore/"))
+    expected = "Changed" if restored.status_code != 200 else restored.json()["first_name"]
+    assert (await cast.admin.get(patient_url(cast))).json()["first_name"] == expected
+    return restored.status_code
+
+
+@attempt(Act.PATIENT_DELETE, 204)
+async def _patient_delete(cast: Cast, client: httpx.AsyncClient, party: Party) -> int:
+    deleted = await client.delete(patient_url(cast))
+    found = (await cast.admin.get(patient_url(cast))).status_code
+    assert found == (404 if deleted.status_code == 204 else 200)
+    return deleted.status_code
+
+
+@attempt(Act.DELETED_RESTORE, 200)
+async def _deleted_restore(cast: Cast, client: httpx.AsyncClient, party: Party) -> int:
+    # Another patient is deleted: a deleted patient's own token no longer names anybody (401).
+    gone = await create_patient(cast.admin)
+    assert (await cast.admin.delete(f"/api/patients/{gone['id']}/")).status_code == 204
+    return await same(
+        await client.get("/api/patients/deleted/"),
+        await client.post(f"/api/patients/deleted/{gone['id']}/restore/"),
+    )
 
 
 REFUSED = {Rule.INVALID: 400, Rule.DENIED: 403, Rule.HIDDEN: 404}
