@@ -40,39 +40,16 @@ from app.models.patient import KEPT, Patient
 
 VERSIONS = cast(Table, PatientVersion.__table__)
 PATIENTS = cast(Table, Patient.__table__)
-# What a version keeps of the record: every field but the password hash.
-RECORD = (
-    "first_name",
-    "last_name",
-    "phone_no",
-    "allergies_and_medication",
-    "date_of_birth",
-    "sex",
-    "ssn",
-    "email",
-    "address",
-    "added_note",
-    "about_note",
-    "profile_picture",
-    "tags",
-    "wallet_balance",
-    "sessions",
+# What a version says of its change, and (every other column) what it keeps of the record: every
+# field but the password hash.
+METADATA = ("version", "at", "actor", "actor_kind", "action", "reason", "changed", "restored_from")
+RECORD = tuple(
+    column.key for column in VERSIONS.c if column.key not in (*METADATA, "patient_id")
 )
 # What restoring a version brings back: the fields a PUT writes. The wallet (its ledger), the
 # sessions (append-only) and the picture (a replaced one's file is gone) stay as they are.
-RESTORABLE = (
-    "first_name",
-    "last_name",
-    "phone_no",
-    "allergies_and_medication",
-    "date_of_birth",
-    "sex",
-    "ssn",
-    "email",
-    "address",
-    "added_note",
-    "about_note",
-    "tags",
+RESTORABLE = tuple(
+    name for name in RECORD if name not in ("profile_picture", "wallet_balance", "sessions")
 )
 # A column as the history names it when it changes.
 FIELD_NAMES = {"password_hash": "password", "deleted_at": "deleted"}
@@ -162,7 +139,6 @@ def recorded(
     return select(*(written.c[name] for name in returned)).add_cte(version)
 
 
-METADATA = ("version", "at", "actor", "actor_kind", "action", "reason", "changed", "restored_from")
 _HISTORY = Query(
     select(*(VERSIONS.c[name] for name in METADATA))
     .where(VERSIONS.c.patient_id == bindparam("id"))

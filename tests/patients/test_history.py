@@ -258,3 +258,12 @@ async def test_history_reads_are_audited(client, engine):
 
 def _payload() -> dict[str, Any]:
     return patient_payload(ssn="123-45-6789")
+
+
+def test_a_version_keeps_every_field_of_the_record_but_the_password():
+    from app.models.patient import Patient
+    from app.patients.versions import RECORD
+
+    bookkeeping = {"id", "password_hash", "version", "created_at", "updated_at", "deleted_at"}
+    fields = {column.key for column in Patient.__table__.c} - bookkeeping
+    assert set(RECORD) == fields
