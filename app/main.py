@@ -120,8 +120,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # that only the proxies of the settings are believed, however the app is served.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
     # The patients' routes first: a request is matched against the routes in this order.
-    app.include_router(patient_history.router)  # first: /deleted/ is not a patient's id
     app.include_router(patients.router)
+    app.include_router(patient_history.router)  # after: a route passed costs every request
     app.include_router(wallet.router)
     app.include_router(pictures.router)
     app.include_router(appointments.series_router)

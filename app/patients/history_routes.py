@@ -25,7 +25,7 @@ from app.patients.schemas import (
 )
 from app.patients.service import PatientService
 
-router = APIRouter(prefix="/api/patients", tags=["patient history"], route_class=AuditedRoute)
+router = APIRouter(tags=["patient history"], route_class=AuditedRoute)
 
 VersionPath = Annotated[
     int,
@@ -34,7 +34,7 @@ VersionPath = Annotated[
 
 
 @router.get(
-    "/deleted/",
+    "/api/deleted-patients/",
     response_model=Page[DeletedPatientRead],
     summary="List deleted patients",
     response_description="A page of deleted patients not yet purged, the latest deleted first.",
@@ -61,7 +61,7 @@ async def list_deleted_patients(
 
 
 @router.post(
-    "/deleted/{patient_id}/restore/",
+    "/api/deleted-patients/{patient_id}/restore/",
     response_model=PatientRead,
     summary="Restore a deleted patient",
     response_description="The patient, restored.",
@@ -83,7 +83,7 @@ async def restore_deleted_patient(
 
 
 @router.get(
-    "/{patient_id}/history/",
+    "/api/patients/{patient_id}/history/",
     response_model=Page[PatientVersionRead],
     summary="List a patient's record history",
     response_description="A page of the patient's versions, newest first.",
@@ -110,7 +110,7 @@ async def list_patient_history(
 
 
 @router.get(
-    "/{patient_id}/history/{version}/",
+    "/api/patients/{patient_id}/history/{version}/",
     response_model=PatientVersionDetail,
     summary="Read one version of a patient's record",
     response_description="The version, the record as it left it, and what it changed.",
@@ -126,7 +126,7 @@ async def get_patient_version(
 
 
 @router.post(
-    "/{patient_id}/history/{version}/restore/",
+    "/api/patients/{patient_id}/history/{version}/restore/",
     response_model=PatientRead,
     summary="Restore a version of a patient's record",
     response_description="The patient, as the restored version had them.",

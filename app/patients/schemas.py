@@ -278,7 +278,7 @@ class RestoreRequest(BaseSchema):
 class DeletedPatientRead(BaseSchema):
     """A deleted patient, kept until `purge_after`; until then an admin may restore them."""
 
-    list_path: ClassVar[str] = "/api/patients/deleted/"
+    list_path: ClassVar[str] = "/api/deleted-patients/"
 
     model_config = ConfigDict(json_schema_extra={"examples": [examples.DELETED_PATIENT]})
 

@@ -307,8 +307,8 @@ async def _deleted_restore(cast: Cast, client: httpx.AsyncClient, party: Party) 
     gone = await create_patient(cast.admin)
     assert (await cast.admin.delete(f"/api/patients/{gone['id']}/")).status_code == 204
     return await same(
-        await client.get("/api/patients/deleted/"),
-        await client.post(f"/api/patients/deleted/{gone['id']}/restore/"),
+        await client.get("/api/deleted-patients/"),
+        await client.post(f"/api/deleted-patients/{gone['id']}/restore/"),
     )
 
 

@@ -251,6 +251,37 @@ def _where(sync_connection: Any) -> dict[int, tuple[str, str]]:
     return {row[0]: (row[1], row[2]) for row in rows}
 
 
+def test_patients_from_before_the_history_get_a_baseline_version(empty_database_url):
+    config = alembic_config(empty_database_url)
+    command.upgrade(config, "0012")
+    row = {**VALID_ROW, "id": "p_older1", "phone_no": "+123456783", "ssn": "v1:k:sealed"}
+
+    def insert(sync_connection: Any) -> None:
+        columns = ", ".join(row)
+        values = ", ".join(f":{name}" for name in row)
+        statement = text(f"INSERT INTO patients ({columns}) VALUES ({values})")  # noqa: S608
+        sync_connection.execute(statement, row)
+        sync_connection.commit()
+
+    run(empty_database_url, insert)
+    command.upgrade(config, "head")
+
+    def history(sync_connection: Any) -> list[Any]:
+        return list(
+            sync_connection.execute(
+                text(
+                    "SELECT v.action, v.actor_kind, v.changed, v.ssn, v.version = p.version "
+                    "FROM patient_versions v JOIN patients p ON p.id = v.patient_id"
+                )
+            )
+        )
+
+    # The ciphertext is copied as it is: PHI stays encrypted, under the same key.
+    assert run(empty_database_url, history) == [("baseline", "system", [], "v1:k:sealed", True)]
+    command.downgrade(config, "0012")
+    assert "patient_versions" not in table_names(empty_database_url)
+
+
 def test_partitioning_the_audit_trail_keeps_every_event_both_ways(empty_database_url):
     config = alembic_config(empty_database_url)
     command.upgrade(config, "0005")

@@ -24,7 +24,7 @@ def path(patient_id: str) -> str:
 
 
 def restore(patient_id: str) -> str:
-    return f"/api/patients/deleted/{patient_id}/restore/"
+    return f"/api/deleted-patients/{patient_id}/restore/"
 
 
 def png() -> bytes:
@@ -110,7 +110,7 @@ async def test_the_deletion_is_a_version_with_its_reason(client):
 async def test_admins_list_deleted_patients_with_when_they_are_purged(client, settings):
     patient = await create_patient(client)
     await client.delete(path(patient["id"]))
-    page = (await client.get("/api/patients/deleted/", params={"page_size": 100})).json()
+    page = (await client.get("/api/deleted-patients/", params={"page_size": 100})).json()
     [listed] = [row for row in page["results"] if row["id"] == patient["id"]]
     deleted_at = datetime.fromisoformat(listed["deleted_at"])
     purge_after = datetime.fromisoformat(listed["purge_after"])
@@ -122,7 +122,7 @@ async def test_only_admins_see_and_restore_deleted_patients(client, staff_client
     patient = await create_patient(client)
     await client.delete(path(patient["id"]))
     therapist = await staff_client("therapist")
-    assert (await therapist.get("/api/patients/deleted/")).status_code == 403
+    assert (await therapist.get("/api/deleted-patients/")).status_code == 403
     assert (await therapist.post(restore(patient["id"]))).status_code == 403
 
 

@@ -159,9 +159,9 @@ export function createPatientApi(baseUrl: string, token: () => string | undefine
         body: { reason },
       }),
     list_deleted_patients: (query: PageQuery = {}) =>
-      client.GET("/api/patients/deleted/", { params: { query } }),
+      client.GET("/api/deleted-patients/", { params: { query } }),
     restore_deleted_patient: (patientId: string, reason?: string) =>
-      client.POST("/api/patients/deleted/{patient_id}/restore/", {
+      client.POST("/api/deleted-patients/{patient_id}/restore/", {
         params: { path: patient(patientId) },
         body: { reason },
       }),
