@@ -43,9 +43,7 @@ PATIENTS = cast(Table, Patient.__table__)
 # What a version says of its change, and (every other column) what it keeps of the record: every
 # field but the password hash.
 METADATA = ("version", "at", "actor", "actor_kind", "action", "reason", "changed", "restored_from")
-RECORD = tuple(
-    column.key for column in VERSIONS.c if column.key not in (*METADATA, "patient_id")
-)
+RECORD = tuple(column.key for column in VERSIONS.c if column.key not in (*METADATA, "patient_id"))
 # What restoring a version brings back: the fields a PUT writes. The wallet (its ledger), the
 # sessions (append-only) and the picture (a replaced one's file is gone) stay as they are.
 RESTORABLE = tuple(
