@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 
 from app.admin.forms import TEXT, StaffForm
-from app.admin.services import AdminServices, flash, signed_in
+from app.admin.services import AdminServices, error_message, flash, path_id, signed_in
 from app.admin.staff import FormPage
 from app.admin.views import services_of
 from app.appointments.schemas import (
@@ -29,7 +29,6 @@ from app.therapists.service import TherapistService
 
 DAY_LIMIT = 200  # appointments shown on one day's page
 THERAPIST_LIMIT = 500
-APPOINTMENT_ID_MAX = 2**63 - 1
 KIND_CHOICES = [("in_person", "In person"), ("video", "Video")]
 CANCELLABLE = ("proposed", "booked")
 
@@ -68,10 +67,7 @@ def _therapist_filter(request: Request) -> int | None:
 
 
 def _appointment_id(request: Request) -> int:
-    pk = str(request.path_params.get("pk", ""))
-    if not (pk.isascii() and pk.isdigit() and len(pk) <= 19 and 0 < int(pk) <= APPOINTMENT_ID_MAX):
-        raise HTTPException(status_code=404)
-    return int(pk)
+    return path_id(request, "pk")
 
 
 def _name(therapist: Row) -> str:
@@ -194,7 +190,7 @@ class AppointmentsView(FormPage, BaseView):
             flash(request, " ".join(m for ms in messages.values() for m in ms), error=True)
             return RedirectResponse(request.url_for("admin:view-appointments"), status_code=302)
         except AppError as error:
-            flash(request, _message(error), error=True)
+            flash(request, error_message(error), error=True)
             return RedirectResponse(request.url_for("admin:view-appointments"), status_code=302)
         flash(request, f"Appointment {appointment_id} cancelled.")
         day = cancelled["starts_at"].astimezone(services.settings.clinic_zone).date()
@@ -242,9 +238,3 @@ class AppointmentsView(FormPage, BaseView):
             if "end" in found:
                 found["duration"] = found.pop("end")
             raise ValidationFailed(found) from None
-
-
-def _message(error: AppError) -> str:
-    if isinstance(error, ValidationFailed):
-        return " ".join(m for messages in error.errors.values() for m in messages)
-    return error.detail

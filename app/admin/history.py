@@ -2,7 +2,7 @@
 restore one), and the deleted patients an admin may still restore, through PatientService, so
 the API's rules and audit events are the admin's too."""
 
-from datetime import timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqladmin import BaseView, expose
@@ -10,16 +10,15 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from app.admin.services import flash, signed_in
-from app.admin.views import services_of
-from app.core.errors import AppError, NotFound, ValidationFailed
+from app.admin.services import error_message, flash, path_id
+from app.admin.views import admins_only, services_of
+from app.core.errors import AppError, NotFound
 from app.models.history import REASON_MAX_LENGTH
 from app.models.patient import is_patient_id
 from app.patients.schemas import changes_between
-from app.patients.service import PatientService, retention_cutoff
+from app.patients.service import PatientService
 
 PAGE_SIZE = 50
-VERSION_MAX = 2**63 - 1
 
 
 def _patient_id(request: Request) -> str:
@@ -27,15 +26,6 @@ def _patient_id(request: Request) -> str:
     if not is_patient_id(pk):
         raise HTTPException(status_code=404)
     return pk
-
-
-def _version(request: Request) -> int:
-    value = str(request.path_params.get("version", ""))
-    if not (value.isascii() and value.isdigit() and len(value) <= 19):
-        raise HTTPException(status_code=404)
-    if not 0 < int(value) <= VERSION_MAX:
-        raise HTTPException(status_code=404)
-    return int(value)
 
 
 def _page(request: Request) -> int:
@@ -47,17 +37,6 @@ async def _reason(request: Request) -> str | None:
     form = await request.form()
     reason = str(form.get("reason", "")).strip()
     return reason[:REASON_MAX_LENGTH] or None
-
-
-def _admins_only(request: Request) -> None:
-    if signed_in(request).role != "admin":
-        raise HTTPException(status_code=403)
-
-
-def _message(error: AppError) -> str:
-    if isinstance(error, ValidationFailed):
-        return " ".join(message for messages in error.errors.values() for message in messages)
-    return str(error.detail)
 
 
 class PatientHistoryView(BaseView):
@@ -93,7 +72,7 @@ class PatientHistoryView(BaseView):
             "versions": versions,
             "page": page,
             "has_next": len(rows) > PAGE_SIZE,
-            "may_restore": signed_in(request).role == "admin",
+            "may_restore": admins_only(request),
             "reason_max": REASON_MAX_LENGTH,
         }
         response: Response = await self.templates.TemplateResponse(
@@ -107,8 +86,9 @@ class PatientHistoryView(BaseView):
         identity="patient-version-restore",
     )
     async def restore_version(self, request: Request) -> Response:
-        patient_id, version = _patient_id(request), _version(request)
-        _admins_only(request)
+        patient_id, version = _patient_id(request), path_id(request, "version")
+        if not admins_only(request):
+            raise HTTPException(status_code=403)
         services = services_of(self)
         reason = await _reason(request)
         target = request.url_for("admin:view-patient-history", pk=patient_id)
@@ -118,7 +98,7 @@ class PatientHistoryView(BaseView):
         except NotFound:
             raise HTTPException(status_code=404) from None
         except AppError as error:
-            flash(request, _message(error), error=True)
+            flash(request, error_message(error), error=True)
             return RedirectResponse(target, status_code=302)
         flash(request, f"Version {version} restored as a new version.")
         return RedirectResponse(target, status_code=302)
@@ -130,29 +110,25 @@ class DeletedPatientsView(BaseView):
     name = "Deleted patients"
     icon = "fa-solid fa-trash-arrow-up"
 
+    def is_accessible(self, request: Request) -> bool:
+        return admins_only(request)
+
     def is_visible(self, request: Request) -> bool:
-        return signed_in(request).role == "admin"
+        return admins_only(request)
 
     # The menu links to the identity of the exposed method sqladmin meets last, in name order.
     @expose("/deleted-patients", methods=["GET"], identity="deleted-patients")
     async def view_deleted(self, request: Request) -> Response:
-        _admins_only(request)
         page = _page(request)
         services = services_of(self)
         async with services.work(request, "admin_list_deleted_patients", None) as work:
             rows = await PatientService(work).deleted(
                 offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE + 1
             )
-        cutoff = retention_cutoff()
-        retention = timedelta(days=services.settings.patient_retention_days)
+        now = datetime.now(UTC)
         context = {
             "patients": [
-                {
-                    **row,
-                    "restorable": row["deleted_at"] >= cutoff,
-                    "purge_after": row["deleted_at"] + retention,
-                }
-                for row in rows[:PAGE_SIZE]
+                {**row, "restorable": row["purge_after"] >= now} for row in rows[:PAGE_SIZE]
             ],
             "page": page,
             "has_next": len(rows) > PAGE_SIZE,
@@ -166,7 +142,6 @@ class DeletedPatientsView(BaseView):
     @expose("/deleted-patients/{pk}/restore", methods=["POST"], identity="deleted-patient-restore")
     async def restore_deleted(self, request: Request) -> Response:
         patient_id = _patient_id(request)
-        _admins_only(request)
         services = services_of(self)
         reason = await _reason(request)
         try:
@@ -175,7 +150,7 @@ class DeletedPatientsView(BaseView):
         except NotFound:
             raise HTTPException(status_code=404) from None
         except AppError as error:
-            flash(request, _message(error), error=True)
+            flash(request, error_message(error), error=True)
             return RedirectResponse(request.url_for("admin:view-deleted-patients"), status_code=302)
         flash(request, f"Patient {patient_id} restored.")
         target = request.url_for("admin:details", identity="patient", pk=patient_id)

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 from sqladmin.flash import Flash
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from app.audit.service import AuditEntry, record_apart
@@ -19,6 +20,8 @@ from app.audit.work import UnitOfWork
 from app.auth.permissions import Principal
 from app.auth.sessions import Sessions
 from app.core.config import Settings
+from app.core.errors import AppError, ValidationFailed
+from app.core.ids import BIGINT_MAX, parse_id
 from app.core.ratelimit import RateLimiter
 from app.db.database import Database
 from app.db.query import Executor
@@ -113,6 +116,21 @@ def signed_in(request: Request) -> Principal:
     staff = current_staff(request)
     assert staff is not None, "the authentication backend admits only staff"
     return staff
+
+
+def path_id(request: Request, name: str, maximum: int = BIGINT_MAX) -> int:
+    """The row id a page's path names; 404 when it cannot name one."""
+    found = parse_id(str(request.path_params.get(name, "")), maximum)
+    if found is None:
+        raise HTTPException(status_code=404)
+    return found
+
+
+def error_message(error: AppError) -> str:
+    """A refusal as one line for a flash message: a 400's messages, or its detail."""
+    if isinstance(error, ValidationFailed):
+        return " ".join(message for messages in error.errors.values() for message in messages)
+    return str(error.detail)
 
 
 def client_address(request: Request) -> str:

@@ -19,14 +19,14 @@ from app.admin.forms import (
     StaffForm,
     validated,
 )
-from app.admin.services import client_address, flash, signed_in
+from app.admin.services import client_address, flash, path_id, signed_in
 from app.admin.views import admins_only, services_of
 from app.auth.schemas import PasswordChange, PasswordReset, StaffCreate
 from app.auth.staff import StaffService
 from app.core.errors import NotFound, PermissionDenied, Throttled, ValidationFailed
+from app.core.ids import INTEGER_MAX
 from app.db.query import Row
 
-STAFF_ID_MAX = 2**31 - 1
 # The login page's query parameter after a password change.
 PASSWORD_CHANGED = "password_changed"  # noqa: S105
 
@@ -36,10 +36,7 @@ def _values(form: FormData, names: tuple[str, ...]) -> dict[str, str]:
 
 
 def _staff_id(request: Request) -> int:
-    pk = str(request.path_params.get("pk", ""))
-    if not (pk.isascii() and pk.isdigit() and len(pk) <= 10 and int(pk) <= STAFF_ID_MAX):
-        raise HTTPException(status_code=404)
-    return int(pk)
+    return path_id(request, "pk", INTEGER_MAX)
 
 
 class FormPage:

@@ -1,7 +1,8 @@
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Response, status
+from fastapi import APIRouter, Body, Depends, Response, status
 
+from app.appointments.dependencies import AppointmentIdPath, SeriesIdPath
 from app.appointments.schemas import (
     CONFLICT_EXAMPLE,
     SERIES_CONFLICT_EXAMPLE,
@@ -34,10 +35,6 @@ ETAG_CREATED = tagged(201, "appointment")
 
 router = APIRouter(prefix="/api/appointments", tags=["appointments"], route_class=AuditedRoute)
 
-AppointmentIdPath = Annotated[
-    int, Path(description="The appointment's id.", examples=[123], ge=1, le=2**63 - 1)
-]
-SeriesIdPath = Annotated[int, Path(description="The series' id.", examples=[4], ge=1, le=2**63 - 1)]
 ListQueryDep = Annotated[AppointmentListQuery, Depends(QueryModel(AppointmentListQuery))]
 
 

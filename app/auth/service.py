@@ -13,6 +13,7 @@ from app.auth.repository import AccountRepository
 from app.auth.sessions import Refreshed, Sessions
 from app.auth.tokens import TokenClaims
 from app.core.errors import NotAuthenticated, Throttled
+from app.core.ids import INTEGER_MAX, parse_id
 from app.core.ratelimit import RateLimiter
 from app.core.security import verify_password
 from app.db.database import Database
@@ -21,7 +22,6 @@ from app.models.patient import PHONE_NO, is_patient_id
 T = TypeVar("T")
 SessionsFor = Callable[[UnitOfWork], Sessions]
 BAD_CREDENTIALS = "No active account found with the given credentials."
-STAFF_ID_MAX = 2**31 - 1  # staff.id is an integer column
 NAME_MAX = 254  # the longest login name of any account: an e-mail address
 
 
@@ -164,7 +164,5 @@ def caller_id(claims: TokenClaims) -> int | str | None:
     subject cannot name one (a staff id out of range, a malformed patient id)."""
     subject = claims.subject
     if claims.kind == "staff":
-        if subject.isascii() and subject.isdigit() and int(subject) <= STAFF_ID_MAX:
-            return int(subject)
-        return None
+        return parse_id(subject, INTEGER_MAX)
     return subject if is_patient_id(subject) else None

@@ -10,7 +10,6 @@ from app.core.ratelimit import RateLimiter
 
 FEED_ACTOR_KIND = "calendar_feed"
 
-TherapistIdPath = Annotated[int, Path(description="The therapist's staff id.", examples=[7], ge=1)]
 # A secret that cannot exist (not 43 URL-safe characters) is simply not found.
 SecretPath = Annotated[
     str,

@@ -1,6 +1,6 @@
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Body, File, Form, Path, Response, UploadFile, status
+from fastapi import APIRouter, BackgroundTasks, Body, File, Form, Response, UploadFile, status
 
 from app.audit.routing import AuditedRoute
 from app.auth.access import (
@@ -14,6 +14,7 @@ from app.auth.dependencies import Caller
 from app.core.conditional import ConditionalDep, tag
 from app.core.dependencies import PageRequestDep
 from app.core.errors import PayloadTooLarge
+from app.core.ids import id_path
 from app.core.openapi import BODY_ERRORS, COMMON_ERRORS, errors, tagged
 from app.core.pagination import Page, paginate
 from app.documents.schemas import Category, DocumentRead, DocumentUpdate
@@ -32,9 +33,7 @@ router = APIRouter(
 )
 READ_CHUNK = 1024 * 1024
 
-DocumentIdPath = Annotated[
-    int, Path(description="The document's id.", examples=[17], ge=1, le=2**63 - 1)
-]
+DocumentIdPath = Annotated[int, id_path("The document's id.", 17)]
 
 
 def _service(caller: Caller) -> DocumentService:

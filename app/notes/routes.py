@@ -3,8 +3,9 @@ every one audited (AuditedRoute), refusals included."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Path, Response, status
+from fastapi import APIRouter, Body, Depends, Response, status
 
+from app.appointments.dependencies import AppointmentIdPath
 from app.audit.routing import AuditedRoute
 from app.auth.access import (
     NoteCosignCaller,
@@ -15,6 +16,7 @@ from app.auth.access import (
 from app.auth.dependencies import Caller
 from app.core.conditional import ConditionalDep, tag
 from app.core.dependencies import PageRequestDep
+from app.core.ids import id_path
 from app.core.openapi import BODY_ERRORS, COMMON_ERRORS, errors, tagged
 from app.core.pagination import Page, paginate
 from app.core.querystring import QueryModel
@@ -45,18 +47,9 @@ router = APIRouter(
     route_class=AuditedRoute,
 )
 
-AppointmentIdPath = Annotated[
-    int, Path(description="The appointment's id.", examples=[123], ge=1, le=2**63 - 1)
-]
-NoteIdPath = Annotated[
-    int, Path(description="The progress note's id.", examples=[12], ge=1, le=2**63 - 1)
-]
-PsychotherapyIdPath = Annotated[
-    int, Path(description="The psychotherapy note's id.", examples=[5], ge=1, le=2**63 - 1)
-]
-AuthorizationIdPath = Annotated[
-    int, Path(description="The authorization's id.", examples=[9], ge=1, le=2**63 - 1)
-]
+NoteIdPath = Annotated[int, id_path("The progress note's id.", 12)]
+PsychotherapyIdPath = Annotated[int, id_path("The psychotherapy note's id.", 5)]
+AuthorizationIdPath = Annotated[int, id_path("The authorization's id.", 9)]
 PsychotherapyQueryDep = Annotated[
     PsychotherapyListQuery, Depends(QueryModel(PsychotherapyListQuery))
 ]

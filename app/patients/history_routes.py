@@ -1,19 +1,17 @@
 """A patient record's history (every version, who changed what and why, restoring one) and the
 deleted patients an admin may still restore."""
 
-from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Path, Response
+from fastapi import APIRouter, Body, Response
 
 from app.audit.routing import AuditedRoute
 from app.auth.access import DeletedRestoreCaller, HistoryReadCaller, HistoryRestoreCaller
 from app.core.conditional import ConditionalDep
-from app.core.config import get_settings
 from app.core.dependencies import PageRequestDep
+from app.core.ids import id_path
 from app.core.openapi import BODY_ERRORS, COMMON_ERRORS, errors, tagged
 from app.core.pagination import Page, paginate
-from app.db.query import Row
 from app.patients.dependencies import ChangeReasonHeader, PatientIdPath
 from app.patients.schemas import (
     DeletedPatientRead,
@@ -27,10 +25,7 @@ from app.patients.service import PatientService
 
 router = APIRouter(tags=["patient history"], route_class=AuditedRoute)
 
-VersionPath = Annotated[
-    int,
-    Path(description="A version of the patient (their ETag after a change).", ge=1, le=2**63 - 1),
-]
+VersionPath = Annotated[int, id_path("A version of the patient (their ETag after a change).", 1187)]
 
 
 @router.get(
@@ -49,7 +44,7 @@ async def list_deleted_patients(
 
     async def fetch(offset: int, limit: int) -> list[DeletedPatientRead]:
         rows = await patients.deleted(offset=offset, limit=limit)
-        return [_deleted(row) for row in rows]
+        return [DeletedPatientRead.model_validate(row) for row in rows]
 
     return await paginate(
         caller.links,
@@ -147,8 +142,3 @@ async def restore_patient_version(
         patient_id, version, versions=cond.versions, reason=payload.reason or header_reason
     )
     return patient_answer(patient, caller.links, cond.response)
-
-
-def _deleted(row: Row) -> DeletedPatientRead:
-    retention = timedelta(days=get_settings().patient_retention_days)
-    return DeletedPatientRead.model_validate({**row, "purge_after": row["deleted_at"] + retention})

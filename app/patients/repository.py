@@ -202,6 +202,9 @@ _DELETED = Query(
 )
 
 
+DELETED_REASON = "The patient's record was deleted."
+
+
 def _soft_delete(conditional: bool) -> Query:
     """The patient marked deleted, and their future appointments cancelled (freeing the time),
     in one statement with the version it leaves."""
@@ -231,29 +234,24 @@ def _soft_delete(conditional: bool) -> Query:
     return Query(select(written.c.id).add_cte(cancelled).add_cte(version))
 
 
-DELETED_REASON = "The patient's record was deleted."
 _DELETE = {conditional: _soft_delete(conditional) for conditional in (True, False)}
 
 
-def _undelete() -> Query:
-    previous = (
-        select(Patient.id)
+# A patient deleted since the cutoff, back.
+_UNDELETE = Query(
+    recorded(
+        update(Patient)
         .where(
             Patient.id == bindparam("id"),
             Patient.deleted_at >= bindparam("cutoff", type_=PATIENTS.c.deleted_at.type),
         )
-        .subquery("previous")
-    )
-    write = (
-        update(Patient)
-        .where(Patient.id == previous.c.id)
         .values(deleted_at=null(), **changed())
-        .returning(*COLUMNS)
+        .returning(*COLUMNS),
+        RETURNED,
+        "undeleted",
+        ["deleted"],
     )
-    return Query(recorded(write, RETURNED, "undeleted", ["deleted"]))
-
-
-_UNDELETE = _undelete()
+)
 _ADD_TAG = {
     conditional: Query(
         recorded(
@@ -301,36 +299,32 @@ _ADD_SESSION = {
     for conditional in (True, False)
 }
 
-_previous = (
-    select(Patient.id, Patient.profile_picture.label("previous_picture"))
-    .where(Patient.id == bindparam("id"), KEPT)
-    .with_for_update()
-    .subquery("previous")
-)
-# One statement: the row is locked, its picture name read and replaced, so that of two uploads
-# at once each learns the name the other replaced, and no stored picture is left unreferenced.
-_REPLACE_PICTURE = Query(
-    recorded(
-        update(Patient)
-        .where(Patient.id == _previous.c.id)
-        .values(profile_picture=bindparam("name", type_=Text), **changed())
-        .returning(*COLUMNS, _previous.c.previous_picture),
-        [*RETURNED, "previous_picture"],
-        "updated",
-        ["profile_picture"],
-    )
-)
-
 
 def _locked(columns: tuple[str, ...]) -> Any:
-    """The patient's row as it is before a write of `columns`, locked for it: what the write's
-    version compares the new values with."""
+    """The patient's row as it is before a write of `columns`, locked for it: what the write
+    compares the new values with, or learns the old ones from."""
     return (
         select(Patient.id, *(PATIENTS.c[name] for name in columns))
         .where(Patient.id == bindparam("id"), KEPT)
         .with_for_update()
         .subquery("previous")
     )
+
+
+_picture_before = _locked(("profile_picture",))
+# One statement: the row is locked, its picture name read and replaced, so that of two uploads
+# at once each learns the name the other replaced, and no stored picture is left unreferenced.
+_REPLACE_PICTURE = Query(
+    recorded(
+        update(Patient)
+        .where(Patient.id == _picture_before.c.id)
+        .values(profile_picture=bindparam("name", type_=Text), **changed())
+        .returning(*COLUMNS, _picture_before.c.profile_picture.label("previous_picture")),
+        [*RETURNED, "previous_picture"],
+        "updated",
+        ["profile_picture"],
+    )
+)
 
 
 @lru_cache(maxsize=256)
@@ -573,7 +567,9 @@ class PatientRepository:
         self, patient_id: str, tag: str, change: Change, *, versions: Versions = None
     ) -> Row:
         params = {"id": patient_id, "tags": [tag], "tag": tag, **change.params()}
-        patient = await self._write(_REMOVE_TAG[versions is not None], params | versioned(versions))
+        patient = await self._write(
+            _REMOVE_TAG[versions is not None], {**params, **versioned(versions)}
+        )
         return patient or await self.unchanged(patient_id, versions)
 
     async def add_session(
@@ -586,7 +582,7 @@ class PatientRepository:
     ) -> Row:
         params = {"id": patient_id, "session": [session], **change.params()}
         patient = await self._write(
-            _ADD_SESSION[versions is not None], params | versioned(versions)
+            _ADD_SESSION[versions is not None], {**params, **versioned(versions)}
         )
         return patient or await self._refused(patient_id, versions)
 

@@ -16,7 +16,7 @@ from app.auth.permissions import patient_principal
 from app.auth.sessions import end_all_sessions
 from app.core.conditional import Versions
 from app.core.config import get_settings
-from app.core.errors import NotFound, PreconditionFailed, ValidationFailed
+from app.core.errors import NotFound, ValidationFailed
 from app.core.security import hash_password, verify_password
 from app.db.counting import Count
 from app.db.query import Row
@@ -164,9 +164,7 @@ class PatientService:
         if patient is not None:
             return patient
         await self.patients.unchanged(patient_id, versions)  # 404: no patient; 412: stale
-        if await self.history.version(patient_id, version) is None:
-            raise NotFound
-        raise PreconditionFailed  # the version was there; a concurrent write moved on
+        raise NotFound  # the patient is there, as If-Match says: the version is not
 
     async def history_page(self, patient_id: str, *, offset: int, limit: int) -> list[Row]:
         return await self.work.completed_by(
@@ -192,7 +190,10 @@ class PatientService:
         )
 
     async def deleted(self, *, offset: int, limit: int) -> list[Row]:
-        return await self.work.completed_by(self.patients.deleted(offset=offset, limit=limit))
+        """Deleted patients not yet purged, each with `purge_after`: until then an admin may
+        restore them."""
+        rows = await self.work.completed_by(self.patients.deleted(offset=offset, limit=limit))
+        return [{**row, "purge_after": row["deleted_at"] + _retention()} for row in rows]
 
     async def count_deleted(self, *, exact_up_to: int | None) -> Count:
         return await self.patients.count_deleted(exact_up_to=exact_up_to)
@@ -241,9 +242,13 @@ class PatientService:
         return await self.work.completed_by(self.patients.list(query, offset=offset, limit=limit))
 
 
+def _retention() -> timedelta:
+    return timedelta(days=get_settings().patient_retention_days)
+
+
 def retention_cutoff() -> datetime:
     """Patients deleted before this may no longer be restored, and are purged."""
-    return datetime.now(UTC) - timedelta(days=get_settings().patient_retention_days)
+    return datetime.now(UTC) - _retention()
 
 
 def _resembled(payload: PatientUpdate, stored: Row) -> Attributes:

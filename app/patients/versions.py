@@ -50,7 +50,7 @@ RESTORABLE = tuple(
     name for name in RECORD if name not in ("profile_picture", "wallet_balance", "sessions")
 )
 # A column as the history names it when it changes.
-FIELD_NAMES = {"password_hash": "password", "deleted_at": "deleted"}
+FIELD_NAMES = {"password_hash": "password"}
 CHANGED = "changed_fields"  # the label of a write's computed list of changed fields
 
 
@@ -86,8 +86,7 @@ def changed_fields(previous: NamedFromClause, columns: Sequence[str]) -> ColumnE
         )
         for name in sorted(columns)
     ]
-    listed = array(flags) if flags else sql_cast(array([]), ARRAY(Text))
-    return type_coerce(func.array_remove(listed, null()), ARRAY(Text)).label(CHANGED)
+    return type_coerce(func.array_remove(array(flags), null()), ARRAY(Text)).label(CHANGED)
 
 
 def version_of(
