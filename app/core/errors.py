@@ -111,9 +111,17 @@ class UnsupportedMediaType(AppError):
     default_detail = "Unsupported media type in request."
 
 
+RETRY_AFTER_SECONDS = 5
+
+
 class ServiceUnavailable(AppError):
+    """503, with when to retry (every 503 of the service says the same)."""
+
     status_code = 503
     default_detail = "Service temporarily unavailable, try again later."
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 class ValidationFailed(AppError):
@@ -308,7 +316,8 @@ async def _server_error(_: Request, exc: Exception) -> JSONResponse:
     """503 when the database is unavailable, otherwise a bare 500."""
     if database_unavailable(exc):
         logger.warning("database unavailable: %s", describe_database_error(exc))
-        return _json(503, ServiceUnavailable().body(), {"Retry-After": "5"})
+        unavailable = ServiceUnavailable()
+        return _json(503, unavailable.body(), unavailable.headers)
     return _unhandled(exc)
 
 

@@ -31,11 +31,11 @@ from app.documents.repository import DocumentRepository
 from app.documents.schemas import Category, DocumentUpdate, clean_title
 from app.documents.sniffing import Sniffed, sniff
 from app.pictures.images import Picture
+from app.pictures.slots import in_decode_slot
 from app.pictures.stores import FolderPictureStore, PictureStore
 
 logger = logging.getLogger(__name__)
 
-RETRY_AFTER = {"Retry-After": "5"}
 STALE = "The document has changed since you read it: If-Match does not match its current ETag."
 SEALED_EXTENSION = ".bin"  # what the store holds is ciphertext, whatever the document is
 DOWNLOAD_HEADERS = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
@@ -142,12 +142,10 @@ class DocumentService:
             data = current_keyring().open(document["key_id"], sealed, context=_context(patient_id))
         except DecryptionError as error:
             logger.error("document %s does not decrypt: %s", document["id"], error)
-            raise ServiceUnavailable(
-                "The document cannot be read right now.", headers=RETRY_AFTER
-            ) from None
+            raise ServiceUnavailable("The document cannot be read right now.") from None
         if hashlib.sha256(data).hexdigest() != document["sha256"]:
             logger.error("document %s does not match its SHA-256", document["id"])
-            raise ServiceUnavailable("The document cannot be read right now.", headers=RETRY_AFTER)
+            raise ServiceUnavailable("The document cannot be read right now.")
         content_type = document["content_type"]
         filename = safe_filename(document["title"], EXTENSIONS.get(content_type, ""))
         disposition = f"attachment; filename=\"{filename}\"; filename*=UTF-8''{quote(filename)}"
@@ -200,23 +198,15 @@ class DocumentService:
     async def _sniff(self, data: bytes) -> Sniffed:
         """The document parsed in a worker thread, in one of the picture decode slots; 503 when
         none frees up within PICTURE_DECODE_WAIT_SECONDS."""
-        try:
-            async with asyncio.timeout(self.settings.picture_decode_wait_seconds):
-                await self.decodes.acquire()
-        except TimeoutError:
-            raise ServiceUnavailable(
-                "Too many uploads are being processed, try again shortly.", headers=RETRY_AFTER
-            ) from None
-        parse = asyncio.ensure_future(
-            asyncio.to_thread(
-                sniff,
-                data,
-                max_bytes=self.settings.document_max_bytes,
-                max_decoded_bytes=self.settings.picture_max_decoded_bytes,
-            )
+        return await in_decode_slot(
+            self.decodes,
+            self.settings.picture_decode_wait_seconds,
+            "Too many uploads are being processed, try again shortly.",
+            sniff,
+            data,
+            max_bytes=self.settings.document_max_bytes,
+            max_decoded_bytes=self.settings.picture_max_decoded_bytes,
         )
-        parse.add_done_callback(lambda _: self.decodes.release())
-        return await asyncio.shield(parse)
 
     async def update(
         self, patient_id: str, document_id: int, payload: DocumentUpdate, versions: Versions

@@ -78,10 +78,10 @@ async def list_progress_notes(
     """List the appointment's progress notes: staff see signed notes (drafts: their author
     and admins); its patient sees only signed notes that are not withheld."""
     service = _service(caller)
-    actor = await caller.principal()
+    visibility = await service.visibility(appointment_id, await caller.principal())
 
     async def fetch(offset: int, limit: int) -> list[NoteRead]:
-        found = await service.list_notes(appointment_id, actor, offset=offset, limit=limit)
+        found = await service.list_notes(appointment_id, visibility, offset=offset, limit=limit)
         return [NoteRead.of(note, addenda, service.zone) for note, addenda in found]
 
     return await paginate(
@@ -89,7 +89,7 @@ async def list_progress_notes(
         page_request,
         NoteRead,
         count=lambda exact_up_to: service.count_notes(
-            appointment_id, actor, exact_up_to=exact_up_to
+            appointment_id, visibility, exact_up_to=exact_up_to
         ),
         fetch=fetch,
     )
@@ -366,19 +366,17 @@ async def list_psychotherapy_note_authorizations(
     """List the authorizations entered for the note; its author only (anyone else, admins
     included, gets a 403, audited)."""
     service = _service(caller)
-    actor = await caller.principal()
+    await service.check_authorizations_list(note_id, await caller.principal())
 
     async def fetch(offset: int, limit: int) -> list[AuthorizationRead]:
-        rows = await service.list_authorizations(note_id, actor, offset=offset, limit=limit)
+        rows = await service.list_authorizations(note_id, offset=offset, limit=limit)
         return [AuthorizationRead.of(row, service.zone) for row in rows]
 
     return await paginate(
         caller.links,
         page_request,
         AuthorizationRead,
-        count=lambda exact_up_to: service.count_authorizations(
-            note_id, actor, exact_up_to=exact_up_to
-        ),
+        count=lambda exact_up_to: service.count_authorizations(note_id, exact_up_to=exact_up_to),
         fetch=fetch,
     )
 

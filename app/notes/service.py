@@ -71,25 +71,22 @@ class NoteService:
 
     # Progress notes: reads.
 
-    async def list_notes(
-        self, appointment_id: int, actor: Principal, *, offset: int, limit: int
-    ) -> list[tuple[Row, list[Row]]]:
+    async def visibility(self, appointment_id: int, actor: Principal) -> dict[str, Any]:
+        """Which of the appointment's notes the caller sees (refused as the table says): what
+        the list's count and page filter by, the appointment read once for both."""
         appointment = await self._appointment(appointment_id, actor)
-        rows = await self.notes.visible(
-            appointment_id,
-            _visibility(actor, appointment["patient_id"]),
-            offset=offset,
-            limit=limit,
-        )
+        return _visibility(actor, appointment["patient_id"])
+
+    async def list_notes(
+        self, appointment_id: int, visibility: dict[str, Any], *, offset: int, limit: int
+    ) -> list[tuple[Row, list[Row]]]:
+        rows = await self.notes.visible(appointment_id, visibility, offset=offset, limit=limit)
         return await self._with_addenda(rows)
 
     async def count_notes(
-        self, appointment_id: int, actor: Principal, *, exact_up_to: int | None
+        self, appointment_id: int, visibility: dict[str, Any], *, exact_up_to: int | None
     ) -> Count:
-        appointment = await self._appointment(appointment_id, actor)
-        return await self.notes.count_visible(
-            appointment_id, _visibility(actor, appointment["patient_id"]), exact_up_to=exact_up_to
-        )
+        return await self.notes.count_visible(appointment_id, visibility, exact_up_to=exact_up_to)
 
     async def get(
         self, appointment_id: int, note_id: int, actor: Principal
@@ -309,16 +306,15 @@ class NoteService:
             }
         )
 
-    async def list_authorizations(
-        self, note_id: int, actor: Principal, *, offset: int, limit: int
-    ) -> list[Row]:
+    async def check_authorizations_list(self, note_id: int, actor: Principal) -> None:
+        """Refuse anyone but the note's author the list of its authorizations (read once for
+        the list's count and page)."""
         await self._psychotherapy_note(note_id, actor, Act.PSYCHOTHERAPY_AUTHORIZATIONS)
+
+    async def list_authorizations(self, note_id: int, *, offset: int, limit: int) -> list[Row]:
         return await self.notes.authorizations(note_id, offset=offset, limit=limit)
 
-    async def count_authorizations(
-        self, note_id: int, actor: Principal, *, exact_up_to: int | None
-    ) -> Count:
-        await self._psychotherapy_note(note_id, actor, Act.PSYCHOTHERAPY_AUTHORIZATIONS)
+    async def count_authorizations(self, note_id: int, *, exact_up_to: int | None) -> Count:
         return await self.notes.count_authorizations(note_id, exact_up_to=exact_up_to)
 
     async def revoke_authorization(

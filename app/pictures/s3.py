@@ -27,13 +27,12 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MISSING = ("NoSuchKey", "404", "NotFound")
-RETRY_AFTER = {"Retry-After": "5"}
 
 
 def _unavailable(action: str, error: Exception) -> ServiceUnavailable:
     # The error's type and code only: its message may quote the request.
     logger.warning("picture storage unavailable (%s): %s", action, _describe(error))
-    return ServiceUnavailable(headers=RETRY_AFTER)
+    return ServiceUnavailable()
 
 
 def _describe(error: Exception) -> str:

@@ -7,14 +7,13 @@ from starlette.responses import StreamingResponse
 
 from app.audit.work import UnitOfWork
 from app.core.config import Settings
-from app.core.errors import NotFound, ServiceUnavailable
+from app.core.errors import NotFound
 from app.db.query import Row
 from app.patients.repository import PatientRepository
 from app.patients.versions import Change
 from app.pictures.images import Picture, clean_picture
+from app.pictures.slots import in_decode_slot
 from app.pictures.stores import FolderPictureStore, PictureStore
-
-RETRY_AFTER = {"Retry-After": "5"}
 
 
 def picture_store(settings: Settings) -> PictureStore:
@@ -68,26 +67,16 @@ class PictureService:
     async def _decode(self, data: bytes) -> Picture:
         """The picture checked and re-encoded in a worker thread, once a decode slot is free;
         503 when none frees up within PICTURE_DECODE_WAIT_SECONDS."""
-        try:
-            async with asyncio.timeout(self.settings.picture_decode_wait_seconds):
-                await self.decodes.acquire()
-        except TimeoutError:
-            raise ServiceUnavailable(
-                "Too many pictures are being processed, try again shortly.", headers=RETRY_AFTER
-            ) from None
-        # The slot is freed when the thread ends, not when the request does: a cancelled request
-        # leaves its decode running (a thread cannot be stopped), and its pixels in memory.
-        decode = asyncio.ensure_future(
-            asyncio.to_thread(
-                clean_picture,
-                data,
-                max_bytes=self.settings.picture_max_bytes,
-                max_side=self.settings.picture_max_side,
-                max_decoded_bytes=self.settings.picture_max_decoded_bytes,
-            )
+        return await in_decode_slot(
+            self.decodes,
+            self.settings.picture_decode_wait_seconds,
+            "Too many pictures are being processed, try again shortly.",
+            clean_picture,
+            data,
+            max_bytes=self.settings.picture_max_bytes,
+            max_side=self.settings.picture_max_side,
+            max_decoded_bytes=self.settings.picture_max_decoded_bytes,
         )
-        decode.add_done_callback(lambda _: self.decodes.release())
-        return await asyncio.shield(decode)
 
     async def download(self, patient_id: str) -> StreamingResponse:
         """The picture's bytes; 404 when the patient has none."""
