@@ -198,7 +198,11 @@ class Settings(BaseSettings):
     login_delay_max_seconds: float = Field(
         default=30.0, ge=0, description="The longest delay before a login attempt is answered."
     )
-    api_rate_limit: str = Field(default="600/minute", description="API requests per token.")
+    api_rate_limit: str = Field(
+        default="600/minute",
+        description="API requests per account, all its tokens together (a calendar feed's: per "
+        "client address), then 429.",
+    )
     idempotency_key_ttl_seconds: int = Field(
         default=24 * 3600, ge=1, description="How long a POST's Idempotency-Key is remembered."
     )
