@@ -269,6 +269,7 @@ REAL_SECRETS = {
     "PHI_ENCRYPTION_KEYS": "prod1:" + base64.b64encode(os.urandom(32)).decode(),
     "PUBLIC_BASE_URL": "https://api.example.org",
     "METRICS_TOKEN": secrets.token_urlsafe(32),
+    "POSTGRES_PASSWORD": secrets.token_hex(16),
 }
 
 
@@ -279,6 +280,7 @@ REAL_SECRETS = {
         ("PHI_ENCRYPTION_KEYS", "PHI_ENCRYPTION_KEYS"),
         ("PUBLIC_BASE_URL", "PUBLIC_BASE_URL or ALLOWED_HOSTS"),
         ("METRICS_TOKEN", "METRICS_TOKEN or METRICS_ALLOWED_NETWORKS"),
+        ("POSTGRES_PASSWORD", "DATABASE_URL's password"),
     ],
 )
 def test_compose_refuses_production_with_a_development_default(

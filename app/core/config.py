@@ -7,7 +7,7 @@ from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Self
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
@@ -380,6 +380,8 @@ SECRET_MIN_LENGTH = 32
 # different steps between neighbours; "a" * 36 has one of each, "0123456789abcdef" * 2 3 steps.
 SECRET_DISTINCT = 12
 PLACEHOLDER_MARKERS = ("change-me", "changeme", "placeholder", "insecure", "dev:")
+# docker-compose.yml's and .env.example's; a password is the database's to judge, not ours.
+DEVELOPMENT_DATABASE_PASSWORDS = frozenset({"postgres", "password"})
 STRONG_SECRET = (
     f"a random value of at least {SECRET_MIN_LENGTH} characters (at least {SECRET_DISTINCT} "
     "different ones; no placeholder, sequence or repeated pattern)"
@@ -434,6 +436,12 @@ def _check_production(settings: Settings) -> None:
             )
     if not (settings.allowed_hosts or settings.public_base_url):
         raise ValueError("Set PUBLIC_BASE_URL or ALLOWED_HOSTS in production")
+    password = unquote(urlsplit(settings.database_url or "").password or "")
+    if password in DEVELOPMENT_DATABASE_PASSWORDS or _is_placeholder(password):
+        raise ValueError(
+            "DATABASE_URL's password must not be a development default (POSTGRES_PASSWORD's "
+            "`postgres` in docker-compose.yml) in production"
+        )
     if settings.metrics_enabled:
         _check_production_metrics(settings)
 

@@ -260,6 +260,36 @@ def test_production_needs_to_know_its_hosts(tmp_path):
 @pytest.mark.parametrize(
     "url",
     [
+        "postgresql://postgres:postgres@db:5432/therapy_db",
+        "postgresql+asyncpg://app:password@db/therapy_db",
+        "postgresql://app:change-me@db/therapy_db",
+        "postgresql://app:insecure%2Dpassword@db/therapy_db",
+    ],
+)
+def test_production_refuses_the_development_database_password(tmp_path, url):
+    keys = {"secret_key": SECRET_KEY, "phi_encryption_keys": PHI_KEYS}
+    with pytest.raises(ValidationError, match="DATABASE_URL's password") as refused:
+        production(tmp_path, **keys, database_url=url)
+    assert "@db" not in str(refused.value)
+    assert make(tmp_path, **keys, database_url=url).database_url  # development: its default
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://postgres@127.0.0.1:5432/therapy_db",  # no password: peer or trust
+        "postgresql://app:" + secrets.token_urlsafe(12) + "@db/therapy_db",
+        "postgresql://postgres:postgres-is-not-the-password@db/therapy_db",
+    ],
+)
+def test_production_accepts_a_database_password_of_its_own(tmp_path, url):
+    keys = {"secret_key": SECRET_KEY, "phi_encryption_keys": PHI_KEYS}
+    assert production(tmp_path, **keys, database_url=url).database_url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
         "api.example.org",
         "ftp://api.example.org",
         "https://",
