@@ -422,12 +422,12 @@ def _check_production(settings: Settings) -> None:
     if not is_strong_secret(key):
         raise ValueError(f"SECRET_KEY must be {STRONG_SECRET} in production")
     keys = settings.phi_encryption_keys.get_secret_value() if settings.phi_encryption_keys else ""
-    if not keys or _is_placeholder(keys):
-        raise ValueError("PHI_ENCRYPTION_KEYS must be set in production")
     try:
         parsed = parse_keys(keys)
     except ValueError as error:
         raise ValueError(f"PHI_ENCRYPTION_KEYS: {error}") from None
+    if not parsed or _is_placeholder(keys):
+        raise ValueError("PHI_ENCRYPTION_KEYS must be set in production")
     for position, (_, material) in enumerate(parsed, start=1):
         if not is_strong_secret(material):
             raise ValueError(

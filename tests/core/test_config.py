@@ -100,6 +100,7 @@ def test_production_refuses_a_bad_secret_key(tmp_path, secret_key):
     [
         pytest.param(None, id="missing"),
         pytest.param("", id="empty"),
+        pytest.param(" , ", id="no-key"),
         pytest.param("dev:" + base64.b64encode(os.urandom(32)).decode(), id="dev-key"),
         pytest.param(PHI_KEYS + ",dev:" + base64.b64encode(b"d" * 32).decode(), id="dev-old-key"),
         pytest.param("change-me:" + base64.b64encode(os.urandom(32)).decode(), id="change-me"),
