@@ -149,6 +149,7 @@ def service_env(url: str, out: Path, reuse: bool, one_core: bool = False) -> dic
         "API_RATE_LIMIT": "1000000000/minute",
         "LOG_LEVEL": "warning",
         "ALLOWED_HOSTS": '["127.0.0.1"]',  # production checks the Host, as deployed
+        "METRICS_ALLOWED_NETWORKS": '["127.0.0.0/8"]',  # production's /metrics is not open
     }
     if one_core:
         for name in ("LOG_LEVEL", "LOG_FORMAT"):
@@ -628,6 +629,7 @@ def service_settings(url: str, env: dict[str, str]) -> Any:
         phi_encryption_keys=env["PHI_ENCRYPTION_KEYS"],
         api_rate_limit=env["API_RATE_LIMIT"],
         allowed_hosts=json.loads(env["ALLOWED_HOSTS"]),
+        metrics_allowed_networks=json.loads(env["METRICS_ALLOWED_NETWORKS"]),
         data_dir=Path(env["DATA_DIR"]),
         log_level="warning",  # the app in this process (capture) configures its logging
     )

@@ -506,6 +506,7 @@ def run(args: argparse.Namespace, workdir: Path, instances: list[Instance]) -> i
             MEDIA_DIR=str(workdir / "shared-media"),
             LOG_LEVEL="warning",
             ALLOWED_HOSTS='["127.0.0.1"]',  # production serves only the hosts it is told
+            METRICS_ALLOWED_NETWORKS='["127.0.0.0/8"]',  # production's /metrics is not open
         )
         if args.pictures == "s3":
             env.update(stack.enter_context(s3_server()))

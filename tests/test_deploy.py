@@ -4,10 +4,12 @@ with only the image's packages (requirements/base.lock) importable.
 """
 
 import asyncio
+import base64
 import importlib.metadata
 import json
 import os
 import re
+import secrets
 import shlex
 import signal
 import socket
@@ -24,6 +26,7 @@ import httpx
 import pytest
 import yaml
 from alembic.script import ScriptDirectory
+from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
 from app.core.config import PROJECT_ROOT, Settings
@@ -213,6 +216,9 @@ def test_compose_backend_service():
             "${PHI_ENCRYPTION_KEYS:-dev:ZGV2ZWxvcG1lbnQtb25seS1rZXktbm90LXNlY3JldCE=}"
         ),
         "REDIS_URL": "${REDIS_URL:-}",
+        "PUBLIC_BASE_URL": "${PUBLIC_BASE_URL:-}",
+        "METRICS_TOKEN": "${METRICS_TOKEN:-}",
+        "METRICS_ALLOWED_NETWORKS": "${METRICS_ALLOWED_NETWORKS:-[]}",
     }
     assert backend["depends_on"] == {"db": {"condition": "service_healthy"}}
     assert backend["healthcheck"]["test"] == ["CMD", "python", "-c", READYZ_PROBE]
@@ -249,6 +255,54 @@ def test_compose_backend_reaches_the_db_it_defines():
     assert Settings(environment=interpolate("${ENVIRONMENT:-development}")).environment == (
         "development"
     )
+
+
+def compose_settings(monkeypatch: pytest.MonkeyPatch, **env: str) -> Settings:
+    """The backend's settings as compose's environment gives them, with `env` set in .env."""
+    for name, value in environment(service("backend")).items():
+        monkeypatch.setenv(name, interpolate(value, env))
+    return Settings(_env_file=None)
+
+
+REAL_SECRETS = {
+    "SECRET_KEY": secrets.token_urlsafe(48),
+    "PHI_ENCRYPTION_KEYS": "prod1:" + base64.b64encode(os.urandom(32)).decode(),
+    "PUBLIC_BASE_URL": "https://api.example.org",
+    "METRICS_TOKEN": secrets.token_urlsafe(32),
+    "POSTGRES_PASSWORD": secrets.token_hex(16),
+}
+
+
+@pytest.mark.parametrize(
+    ("left_at_its_default", "refusal"),
+    [
+        ("SECRET_KEY", "SECRET_KEY"),
+        ("PHI_ENCRYPTION_KEYS", "PHI_ENCRYPTION_KEYS"),
+        ("PUBLIC_BASE_URL", "PUBLIC_BASE_URL or ALLOWED_HOSTS"),
+        ("METRICS_TOKEN", "METRICS_TOKEN or METRICS_ALLOWED_NETWORKS"),
+        ("POSTGRES_PASSWORD", "DATABASE_URL's password"),
+    ],
+)
+def test_compose_refuses_production_with_a_development_default(
+    monkeypatch, left_at_its_default, refusal
+):
+    given = {name: value for name, value in REAL_SECRETS.items() if name != left_at_its_default}
+    with pytest.raises(ValidationError, match=refusal):
+        compose_settings(monkeypatch, ENVIRONMENT="production", **given)
+
+
+def test_compose_starts_production_once_every_requirement_is_set_in_env(monkeypatch):
+    settings = compose_settings(monkeypatch, ENVIRONMENT="production", **REAL_SECRETS)
+    assert settings.environment == "production"
+    assert settings.metrics_token is not None
+    allowed = compose_settings(
+        monkeypatch,
+        ENVIRONMENT="production",
+        **{name: value for name, value in REAL_SECRETS.items() if name != "METRICS_TOKEN"},
+        METRICS_ALLOWED_NETWORKS='["10.0.0.0/8"]',
+    )
+    assert [str(network) for network in allowed.metrics_allowed_networks] == ["10.0.0.0/8"]
+    assert compose_settings(monkeypatch).environment == "development"  # the defaults as they are
 
 
 # --- the Dockerfile ----------------------------------------------------------------------------

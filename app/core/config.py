@@ -1,4 +1,5 @@
 import base64
+import itertools
 import json
 import os
 import secrets
@@ -6,11 +7,13 @@ from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Self
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.core.crypto import parse_keys
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -117,11 +120,14 @@ class Settings(BaseSettings):
     )
 
     secret_key: SecretStr | None = Field(
-        default=None, description="Signs access tokens (HS256); at least 32 random characters."
+        default=None,
+        description="Signs access tokens (HS256) and, derived, the admin's cookies; production "
+        "needs a strong one (is_strong_secret).",
     )
     phi_encryption_keys: SecretStr | None = Field(
         default=None,
-        description="Comma-separated `key_id:base64 of 32 bytes`; the first encrypts, all decrypt.",
+        description="Comma-separated `key_id:base64 of 32 bytes`; the first encrypts, all decrypt. "
+        "Production needs each strong (is_strong_secret).",
     )
     jwt_issuer: str = "therapyconnect-patients"
     access_token_ttl_seconds: int = Field(
@@ -192,7 +198,11 @@ class Settings(BaseSettings):
     login_delay_max_seconds: float = Field(
         default=30.0, ge=0, description="The longest delay before a login attempt is answered."
     )
-    api_rate_limit: str = Field(default="600/minute", description="API requests per token.")
+    api_rate_limit: str = Field(
+        default="600/minute",
+        description="API requests per account, all its tokens together (a calendar feed's: per "
+        "client address), then 429.",
+    )
     idempotency_key_ttl_seconds: int = Field(
         default=24 * 3600, ge=1, description="How long a POST's Idempotency-Key is remembered."
     )
@@ -269,12 +279,14 @@ class Settings(BaseSettings):
     )
     metrics_enabled: bool = Field(default=True, description="Serve Prometheus metrics at /metrics.")
     metrics_token: SecretStr | None = Field(
-        default=None, description="When set, /metrics requires `Authorization: Bearer <token>`."
+        default=None,
+        description="When set, /metrics requires `Authorization: Bearer <token>`; production "
+        "needs it or METRICS_ALLOWED_NETWORKS, and a strong one (is_strong_secret).",
     )
     metrics_allowed_networks: list[IPvAnyNetwork] = Field(
         default_factory=list,
         description='JSON list of client networks that may read /metrics, e.g. ["10.0.0.0/8"]; '
-        "empty: any.",
+        "empty: any (production then needs METRICS_TOKEN).",
     )
 
     @field_validator("clinic_timezone")
@@ -352,17 +364,7 @@ class Settings(BaseSettings):
     def _secrets(self) -> Self:
         """Production refuses to start without real secrets; development keeps its own."""
         if self.environment == "production":
-            key = self.secret_key.get_secret_value() if self.secret_key else ""
-            if len(key) < 32 or len(set(key)) < SECRET_KEY_DISTINCT or _is_placeholder(key):
-                raise ValueError(
-                    "SECRET_KEY must be a random value of at least 32 characters in production "
-                    f"(with at least {SECRET_KEY_DISTINCT} different ones)"
-                )
-            keys = self.phi_encryption_keys.get_secret_value() if self.phi_encryption_keys else ""
-            if not keys or _is_placeholder(keys):
-                raise ValueError("PHI_ENCRYPTION_KEYS must be set in production")
-            if not (self.allowed_hosts or self.public_base_url):
-                raise ValueError("Set PUBLIC_BASE_URL or ALLOWED_HOSTS in production")
+            _check_production(self)
             return self
         if self.secret_key is None or self.phi_encryption_keys is None:
             generated = _development_secrets(self.data_dir)
@@ -373,13 +375,90 @@ class Settings(BaseSettings):
         return self
 
 
-# A random key of 32 URL-safe characters has about 25 different ones; "a" * 36 has one.
-SECRET_KEY_DISTINCT = 12
+SECRET_MIN_LENGTH = 32
+# A random key of 32 URL-safe characters has about 25 different ones, and about as many
+# different steps between neighbours; "a" * 36 has one of each, "0123456789abcdef" * 2 3 steps.
+SECRET_DISTINCT = 12
 PLACEHOLDER_MARKERS = ("change-me", "changeme", "placeholder", "insecure", "dev:")
+# docker-compose.yml's and .env.example's; a password is the database's to judge, not ours.
+DEVELOPMENT_DATABASE_PASSWORDS = frozenset({"postgres", "password"})
+STRONG_SECRET = (
+    f"a random value of at least {SECRET_MIN_LENGTH} characters (at least {SECRET_DISTINCT} "
+    "different ones; no placeholder, sequence or repeated pattern)"
+)
 
 
 def _is_placeholder(value: str) -> bool:
     return any(marker in value.lower() for marker in PLACEHOLDER_MARKERS)
+
+
+def is_strong_secret(value: str | bytes) -> bool:
+    """The one strength rule of production's keys and tokens (characters of a string, bytes of a
+    key): long enough, varied enough in its units and in the steps between neighbours (a counting
+    sequence has one step), no piece repeated over its length, no placeholder. Random values pass
+    it; typed ones such as all-zero keys, "abcabc…" or "change-me-…" do not."""
+    if isinstance(value, str) and _is_placeholder(value):
+        return False
+    units = [ord(character) for character in value] if isinstance(value, str) else list(value)
+    steps = [after - before for before, after in itertools.pairwise(units)]
+    return (
+        len(units) >= SECRET_MIN_LENGTH
+        and len(set(units)) >= SECRET_DISTINCT
+        and len(set(steps)) >= SECRET_DISTINCT
+        and not _repeats(units)
+    )
+
+
+def _repeats(units: list[int]) -> bool:
+    """Whether the units are a shorter piece written at least twice over (the last time perhaps
+    cut short)."""
+    length = len(units)
+    return any(units[period:] == units[:-period] for period in range(1, length // 2 + 1))
+
+
+def _check_production(settings: Settings) -> None:
+    """Every secret real and strong, the hosts known, /metrics not open to anyone."""
+    key = settings.secret_key.get_secret_value() if settings.secret_key else ""
+    if not is_strong_secret(key):
+        raise ValueError(f"SECRET_KEY must be {STRONG_SECRET} in production")
+    keys = settings.phi_encryption_keys.get_secret_value() if settings.phi_encryption_keys else ""
+    try:
+        parsed = parse_keys(keys)
+    except ValueError as error:
+        raise ValueError(f"PHI_ENCRYPTION_KEYS: {error}") from None
+    if not parsed or _is_placeholder(keys):
+        raise ValueError("PHI_ENCRYPTION_KEYS must be set in production")
+    for position, (_, material) in enumerate(parsed, start=1):
+        if not is_strong_secret(material):
+            raise ValueError(
+                f"PHI_ENCRYPTION_KEYS: key #{position} must be 32 random bytes in production, "
+                "not all one value, a sequence or a repeated pattern"
+            )
+    if not (settings.allowed_hosts or settings.public_base_url):
+        raise ValueError("Set PUBLIC_BASE_URL or ALLOWED_HOSTS in production")
+    password = unquote(urlsplit(settings.database_url or "").password or "")
+    if password in DEVELOPMENT_DATABASE_PASSWORDS or _is_placeholder(password):
+        raise ValueError(
+            "DATABASE_URL's password must not be a development default (POSTGRES_PASSWORD's "
+            "`postgres` in docker-compose.yml) in production"
+        )
+    if settings.metrics_enabled:
+        _check_production_metrics(settings)
+
+
+def _check_production_metrics(settings: Settings) -> None:
+    token = settings.metrics_token
+    if token is None and not settings.metrics_allowed_networks:
+        raise ValueError(
+            "/metrics must not answer anyone in production: set METRICS_TOKEN or "
+            "METRICS_ALLOWED_NETWORKS (or METRICS_ENABLED=false)"
+        )
+    if token is not None and not is_strong_secret(token.get_secret_value()):
+        raise ValueError(f"METRICS_TOKEN must be {STRONG_SECRET} in production")
+    if any(network.prefixlen == 0 for network in settings.metrics_allowed_networks):
+        raise ValueError(
+            "METRICS_ALLOWED_NETWORKS must not hold a network of every address (/0) in production"
+        )
 
 
 def _development_secrets(data_dir: Path) -> dict[str, str]:

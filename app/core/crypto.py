@@ -30,22 +30,7 @@ class Keyring:
     @classmethod
     def parse(cls, spec: str) -> "Keyring":
         """`id:base64key,id2:base64key2`, as PHI_ENCRYPTION_KEYS holds them."""
-        keys: list[tuple[str, bytes]] = []
-        items = filter(None, (part.strip() for part in spec.split(",")))
-        for position, item in enumerate(items, start=1):
-            # Errors name the key by position: the item itself is a secret.
-            key_id, separator, encoded = item.partition(":")
-            try:
-                key = base64.b64decode(encoded, validate=True)
-            except binascii.Error:
-                key = b""
-            if not separator or not key_id.isalnum() or len(key) != 32:
-                raise ValueError(
-                    f"encryption key #{position} must be `id:base64 of 32 bytes` "
-                    "with an alphanumeric id"
-                )
-            keys.append((key_id, key))
-        return cls(keys)
+        return cls(parse_keys(spec))
 
     def encrypt(self, plaintext: str, *, context: str) -> str:
         nonce = os.urandom(NONCE_BYTES)
@@ -81,6 +66,26 @@ class Keyring:
 
     def needs_rotation(self, stored: str) -> bool:
         return _split(stored)[1] != self.primary_id
+
+
+def parse_keys(spec: str) -> list[tuple[str, bytes]]:
+    """The (id, key) pairs of `id:base64key,id2:base64key2`, as PHI_ENCRYPTION_KEYS holds them."""
+    keys: list[tuple[str, bytes]] = []
+    items = filter(None, (part.strip() for part in spec.split(",")))
+    for position, item in enumerate(items, start=1):
+        # Errors name the key by position: the item itself is a secret.
+        key_id, separator, encoded = item.partition(":")
+        try:
+            key = base64.b64decode(encoded, validate=True)
+        except binascii.Error:
+            key = b""
+        if not separator or not key_id.isalnum() or len(key) != 32:
+            raise ValueError(
+                f"encryption key #{position} must be `id:base64 of 32 bytes` "
+                "with an alphanumeric id"
+            )
+        keys.append((key_id, key))
+    return keys
 
 
 def _split(stored: str) -> tuple[str, str, str]:

@@ -115,7 +115,8 @@ _DESCRIPTIONS = {
     413: "Request body too large.",
     415: "Unsupported media type.",
     422: "This Idempotency-Key was already used for a different request.",
-    429: "Throttled.",
+    429: "Throttled: the caller's account (all its tokens together) is past API_RATE_LIMIT, or a "
+    "login or password-reset limit is reached. Retry after `Retry-After`.",
     503: "The database is unavailable for now; nothing was changed. Retry after `Retry-After`.",
 }
 

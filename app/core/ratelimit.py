@@ -7,6 +7,9 @@ ceiling an address is refused for the accounts it failed for and slowed for the 
 account from anywhere, which only ever slows its logins down, so that nobody can lock an account
 out. Every name of an account (a patient's id, phone number, e-mail) is one account.
 
+API requests are counted per account, never per token: a login or a refresh makes a new token,
+which would bring a new budget.
+
 All are sliding window counters (two counters a key: the current window's, and the
 previous one's weighted by how much of it still overlaps): failed logins through the `limits`
 library, in memory or in Redis; every API request in Redis through `limits` too, and in memory
@@ -165,11 +168,13 @@ class RateLimiter:
             count_throttled(what)
             raise Throttled(await _wait(self._limiter, limit, key))
 
-    async def hit_api(self, principal_key: str) -> None:
+    async def hit_api(self, account: str) -> None:
+        """One API request of an account (`staff:<id>`, `patient:<id>`: every token of it shares
+        the budget) or of a calendar feed's client address: Throttled past API_RATE_LIMIT."""
         if self._local is not None:
-            wait = self._local.hit(principal_key)
+            wait = self._local.hit(account)
         else:
-            key = ("api", principal_key)
+            key = ("api", account)
             hit = await self._api.hit(self.api_limit, *key)
             wait = None if hit else await _wait(self._api, self.api_limit, key)
         if wait is not None:

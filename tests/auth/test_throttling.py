@@ -1,6 +1,6 @@
 """Throttling (API.md "Authentication", "Errors: 429"): failed logins per account and client
 address, per address over all accounts, a growing delay per account, and API requests per
-token."""
+account."""
 
 import re
 import time
@@ -149,22 +149,31 @@ async def test_successful_logins_do_not_use_up_the_budget(client_at, staff_user)
 
 @pytest.fixture
 async def limited_app(settings: Settings, anonymous: httpx.AsyncClient) -> AsyncIterator[FastAPI]:
-    """The service with an API budget of 5 requests a minute per token."""
+    """The service with an API budget of 5 requests a minute per account."""
     application = create_app(settings.model_copy(update={"api_rate_limit": "5/minute"}))
     async with application.router.lifespan_context(application):
         yield application
 
 
-async def test_api_requests_are_throttled_per_token(limited_app, settings):
+async def test_api_requests_are_throttled_per_account_not_per_token(limited_app, settings):
+    """Issue 22, defect 16a: the README said per token; the budget is the account's, shared by
+    the tokens of all its logins and refreshes (a login more is no budget more)."""
     transport = httpx.ASGITransport(app=limited_app)
-    tokens: list[str] = []
+    busy: list[str] = []  # three tokens of one admin: two logins, and a refresh of the first
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as anon:
-        for role in ("admin", "therapist"):
-            username = f"{role}-{uuid.uuid4().hex[:6]}"
-            await create_staff(settings, username=username, password=PASSWORD, role=role)
-            response = await _login(anon, username, PASSWORD)
-            assert response.status_code == 200, response.text
-            tokens.append(response.json()["access_token"])
+        username = f"admin-{uuid.uuid4().hex[:6]}"
+        await create_staff(settings, username=username, password=PASSWORD, role="admin")
+        first = (await _login(anon, username, PASSWORD)).json()
+        second = (await _login(anon, username, PASSWORD)).json()
+        refreshed = await anon.post(
+            "/api/auth/refresh/", json={"refresh_token": first["refresh_token"]}
+        )
+        assert refreshed.status_code == 200, refreshed.text
+        busy = [first["access_token"], second["access_token"], refreshed.json()["access_token"]]
+        assert len(set(busy)) == 3
+        other = f"therapist-{uuid.uuid4().hex[:6]}"
+        await create_staff(settings, username=other, password=PASSWORD, role="therapist")
+        quiet_token = (await _login(anon, other, PASSWORD)).json()["access_token"]
 
     def client_for(token: str) -> httpx.AsyncClient:
         return httpx.AsyncClient(
@@ -173,11 +182,17 @@ async def test_api_requests_are_throttled_per_token(limited_app, settings):
             headers={"Authorization": f"Bearer {token}"},
         )
 
-    async with client_for(tokens[0]) as busy, client_for(tokens[1]) as quiet:
-        for n in range(5):
-            response = await busy.get("/api/patients/")
+    async with (
+        client_for(busy[0]) as one,
+        client_for(busy[1]) as two,
+        client_for(busy[2]) as three,
+        client_for(quiet_token) as quiet,
+    ):
+        for n, client in enumerate((one, two, three, one, two)):
+            response = await client.get("/api/patients/")
             assert response.status_code == 200, (n, response.text)
-        assert_throttled(await busy.get("/api/patients/"))
-        assert_throttled(await busy.get("/api/patients/p_zzzzzz/"))
+        for client in (one, two, three):
+            assert_throttled(await client.get("/api/patients/"))
+        assert_throttled(await three.get("/api/patients/p_zzzzzz/"))
         response = await quiet.get("/api/patients/")
         assert response.status_code == 200, response.text

@@ -2,7 +2,9 @@
 gauges, the business counters, and who may read it."""
 
 import asyncio
+import base64
 import os
+import secrets
 import subprocess
 import sys
 import textwrap
@@ -229,6 +231,68 @@ async def test_metrics_can_be_limited_to_networks(settings, app_with):
         response = await outside.get("/metrics")
         assert response.status_code == 403
         assert set(response.json()) == {"detail"}
+
+
+def production(settings: Settings, **metrics: Any) -> Settings:
+    """The test settings as production takes them: validated, with strong secrets."""
+    return Settings.model_validate(
+        {
+            **settings.model_dump(),
+            "environment": "production",
+            "secret_key": secrets.token_urlsafe(48),
+            "phi_encryption_keys": "prod1:" + base64.b64encode(os.urandom(32)).decode(),
+            "allowed_hosts": ["testserver"],
+            **metrics,
+        }
+    )
+
+
+def assert_refused(response: httpx.Response, status: int, detail: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.json() == {"detail": detail}
+    assert "http_requests_total" not in response.text
+
+
+NOT_PROVIDED = "Authentication credentials were not provided."
+NOT_PERMITTED = "You do not have permission to perform this action."
+
+
+async def test_production_metrics_with_a_token(settings, app_with):
+    """Defect 14 of issue 22: production's /metrics answered anyone; now it has a token or
+    networks (tests/core/test_config.py: it will not start without one)."""
+    token = secrets.token_urlsafe(32)
+    async with app_with(production(settings, metrics_token=token)) as client:
+        response = await client.get("/metrics")
+        assert_refused(response, 401, NOT_PROVIDED)
+        assert response.headers["www-authenticate"] == "Bearer"
+        wrong = await client.get("/metrics", headers={"Authorization": f"Bearer {token[:-1]}"})
+        assert_refused(wrong, 401, NOT_PROVIDED)
+        right = await client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+        assert right.status_code == 200
+        assert "http_requests_total" in right.text
+
+
+async def test_production_metrics_for_allowed_networks(settings, app_with):
+    limited = production(settings, metrics_allowed_networks=["10.0.0.0/8", "fd00::/8"])
+    for inside in ("10.200.0.1", "fd00::7"):
+        async with app_with(limited, client=(inside, 1)) as client:
+            response = await client.get("/metrics")
+            assert response.status_code == 200, (inside, response.text)
+            assert "http_requests_total" in response.text
+    for outside in ("192.0.2.7", "127.0.0.1", "fe80::1"):
+        async with app_with(limited, client=(outside, 1)) as client:
+            assert_refused(await client.get("/metrics"), 403, NOT_PERMITTED)
+
+
+async def test_production_metrics_with_both_needs_both(settings, app_with):
+    token = secrets.token_urlsafe(32)
+    both = production(settings, metrics_token=token, metrics_allowed_networks=["10.0.0.0/8"])
+    authorization = {"Authorization": f"Bearer {token}"}
+    async with app_with(both, client=("10.0.0.9", 1)) as inside:
+        assert_refused(await inside.get("/metrics"), 401, NOT_PROVIDED)
+        assert (await inside.get("/metrics", headers=authorization)).status_code == 200
+    async with app_with(both, client=("192.0.2.7", 1)) as outside:
+        assert_refused(await outside.get("/metrics", headers=authorization), 403, NOT_PERMITTED)
 
 
 async def test_metrics_can_be_disabled(settings, app_with):
