@@ -19,6 +19,7 @@ from app.audit.routing import use_work
 from app.audit.service import AuditEntry
 from app.audit.work import CallerCheck, UnitOfWork
 from app.auth.permissions import Identity, Principal, patient_principal, staff_principal
+from app.auth.reauth import Reauthentication
 from app.auth.repository import PATIENT_CALLER, STAFF_CALLER
 from app.auth.service import caller_id
 from app.auth.sessions import Sessions
@@ -111,6 +112,11 @@ async def token_caller(request: Request, token: str) -> Caller:
         )
     )
     return caller
+
+
+def reauthentication(request: Request) -> Reauthentication:
+    """For a password the caller gives again: the login's limits, at the request's address."""
+    return Reauthentication(request.app.state.rate_limiter, client_address(request))
 
 
 def caller_key(request: Request) -> str:

@@ -160,17 +160,26 @@ async def request_password_reset(
 async def confirm_password_reset(
     request: Request,
     payload: PasswordResetConfirm,
+    background: BackgroundTasks,
     database: DatabaseDep,
     limiter: RateLimiterDep,
     settings: SettingsDep,
     sessions: SessionsDep,
+    mailer: MailerDep,
 ) -> ResetDone:
     """Set the account's password with the token of a reset mail, which is then used up; every
     session of the account ends (its access and refresh tokens stop working): log in with the
     new password. The password follows the usual rules (8 to 64 characters, not common, not
-    entirely numeric, not too like the account's names, phone number or e-mail). Limited per
-    client address (then 429)."""
+    entirely numeric, not too like the account's names, phone number or e-mail). The account's
+    e-mail address, if any, is told of the change after the answer. Limited per client address
+    (then 429)."""
     await PasswordResets(database, limiter, settings).confirm(
-        payload.token, payload.new_password, client_address(request), sessions
+        payload.token,
+        payload.new_password,
+        client_address(request),
+        sessions,
+        send_later=lambda message: background.add_task(
+            deliver, mailer, message, "password changed"
+        ),
     )
     return ResetDone()
