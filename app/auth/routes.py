@@ -1,14 +1,19 @@
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Request, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from app.audit.routing import AuditedRoute
+from app.audit.work import UnitOfWork
+from app.auth import devices
 from app.auth.access import SignedInCaller
-from app.auth.dependencies import SessionsDep
+from app.auth.dependencies import TOKEN_URL, DeviceTokenDep, SessionsDep
+from app.auth.devices import DeviceTokens
+from app.auth.permissions import Principal
 from app.auth.reset import INVALID_TOKEN, PasswordResets
 from app.auth.schemas import (
     LOGIN_FORM,
+    LoginToken,
     PasswordResetConfirm,
     PasswordResetRequest,
     RefreshRequest,
@@ -17,6 +22,7 @@ from app.auth.schemas import (
     Token,
 )
 from app.auth.service import AuthService
+from app.auth.sessions import Issued
 from app.core.dependencies import (
     DatabaseDep,
     JsonBody,
@@ -34,9 +40,10 @@ router = APIRouter(prefix="/api/auth", tags=["auth"], route_class=DeferredJSONRo
 
 @router.post(
     "/token/",
-    response_model=Token,
+    response_model=LoginToken,
     summary="Log in: get a bearer token",
-    response_description="The access token, for `Authorization: Bearer …`.",
+    response_description="The access token, for `Authorization: Bearer …`, and the client's "
+    "device token (also set as the `device_token` cookie: HttpOnly, Secure, SameSite=Strict).",
     responses=errors(400, 401, 413, 429, 503),
     openapi_extra={
         "requestBody": {"content": {"application/x-www-form-urlencoded": {"example": LOGIN_FORM}}}
@@ -44,20 +51,43 @@ router = APIRouter(prefix="/api/auth", tags=["auth"], route_class=DeferredJSONRo
 )
 async def login(
     request: Request,
+    response: Response,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    device_token: DeviceTokenDep,
     database: DatabaseDep,
     limiter: RateLimiterDep,
+    settings: SettingsDep,
     sessions: SessionsDep,
-) -> Token:
+) -> LoginToken:
     """Log in with a staff username or e-mail, or a patient id, phone number or e-mail, and a
-    password: an access token and a refresh token, in a new session."""
-    issued = await AuthService(database, limiter).login(
+    password: an access token and a refresh token, in a new session, and a device token. Send
+    the device token with the account's next logins: the failed logins of other clients (per
+    account, per address) then neither slow nor refuse this one; its own wrong passwords are
+    counted per device token (`LOGIN_DEVICE_RATE_LIMIT`, then 429)."""
+    known = DeviceTokens(settings)
+
+    async def opened(work: UnitOfWork, principal: Principal) -> tuple[Issued, str]:
+        return await sessions(work).open_api(principal), known.issue(principal)
+
+    issued, device = await AuthService(database, limiter).login(
         form.username,
         form.password,
         client_address(request),
-        then=lambda work, principal: sessions(work).open_api(principal),
+        then=opened,
+        devices=known,
+        device_token=device_token,
     )
-    return Token.model_validate(issued, from_attributes=True)
+    response.set_cookie(
+        devices.COOKIE,
+        device,
+        max_age=known.lifetime,
+        path=TOKEN_URL,
+        secure=True,
+        httponly=True,
+        samesite="strict",
+    )
+    token = Token.model_validate(issued, from_attributes=True)
+    return LoginToken(**token.model_dump(), device_token=device)
 
 
 @router.post(
