@@ -80,7 +80,8 @@ async def test_a_login_gives_a_device_token_in_the_body_and_a_cookie(client_at, 
     response = await _login(client_at("10.20.0.1"), username, PASSWORD)
     assert response.status_code == 200, response.text
     token = response.json()["device_token"]
-    assert isinstance(token, str) and len(token) > 20
+    assert isinstance(token, str)
+    assert len(token) > 20
     cookie = response.headers["set-cookie"]
     assert cookie.startswith(f"device_token={token};")
     attributes = {part.strip().lower() for part in cookie.split(";")[1:]}
