@@ -9,13 +9,14 @@ or expired is no token: that login is an unknown client's. Nothing is stored on 
 
 API clients get it in the login's answer (`device_token`) and send it back as the form field
 `device_token` or the `X-Device-Token` header; browsers also get it as an HttpOnly, Secure,
-SameSite=Strict cookie scoped to the login's path.
+SameSite=Strict cookie scoped to the login's path (the API's and the admin's).
 """
 
 import secrets
 from typing import Any
 
 from itsdangerous import BadData, URLSafeTimedSerializer
+from starlette.responses import Response
 
 from app.auth.permissions import Principal
 from app.core.config import Settings
@@ -52,3 +53,15 @@ class DeviceTokens:
             return None
         device = claims.get("d")
         return device if isinstance(device, str) and device else None
+
+    def set_cookie(self, response: Response, token: str, *, path: str) -> None:
+        """The token as a cookie that only the login at `path` gets back, never a script."""
+        response.set_cookie(
+            COOKIE,
+            token,
+            max_age=self.lifetime,
+            path=path,
+            secure=True,
+            httponly=True,
+            samesite="strict",
+        )

@@ -5,7 +5,6 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from app.audit.routing import AuditedRoute
 from app.audit.work import UnitOfWork
-from app.auth import devices
 from app.auth.access import SignedInCaller
 from app.auth.dependencies import TOKEN_URL, DeviceTokenDep, SessionsDep
 from app.auth.devices import DeviceTokens
@@ -77,15 +76,7 @@ async def login(
         devices=known,
         device_token=device_token,
     )
-    response.set_cookie(
-        devices.COOKIE,
-        device,
-        max_age=known.lifetime,
-        path=TOKEN_URL,
-        secure=True,
-        httponly=True,
-        samesite="strict",
-    )
+    known.set_cookie(response, device, path=TOKEN_URL)
     token = Token.model_validate(issued, from_attributes=True)
     return LoginToken(**token.model_dump(), device_token=device)
 
