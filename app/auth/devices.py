@@ -43,8 +43,8 @@ class DeviceTokens:
 
     def device(self, token: str | None, principal: Principal) -> str | None:
         """The device id of a valid, unexpired token of this account; else None."""
-        if not token or len(token) > TOKEN_MAX:
-            return None
+        if not token or len(token) > TOKEN_MAX or not token.isascii():
+            return None  # none made here is: a lone surrogate cannot even be encoded
         try:
             claims: Any = self._serializer.loads(token, max_age=self.lifetime)
         except BadData:

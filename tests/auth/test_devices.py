@@ -12,6 +12,8 @@ import pytest
 from fastapi import FastAPI
 
 from app.auth.commands import create_staff
+from app.auth.devices import DeviceTokens
+from app.auth.permissions import staff_principal
 from app.core.config import Settings
 from tests.auth.test_throttling import FAILURES_ALLOWED, PASSWORD, WRONG, assert_throttled
 
@@ -120,7 +122,8 @@ async def test_a_device_token_is_bound_to_its_account_and_signed(client_at, sett
     tampered = device[:-2] + ("AA" if not device.endswith("AA") else "BB")
     assert_throttled(await _login(clinic, theirs, PASSWORD, device))  # not their token
     assert_throttled(await _login(clinic, mine, PASSWORD, tampered))
-    assert_throttled(await _login(clinic, mine, PASSWORD, "not-a-token"))
+    for junk in ("not-a-token", "tökén", "x" * 5000):
+        assert_throttled(await _login(clinic, mine, PASSWORD, junk))
     assert (await _login(clinic, mine, PASSWORD, device)).status_code == 200
 
 
@@ -150,3 +153,12 @@ async def test_a_success_forgets_the_devices_failures(client_at, settings):
         response = await _login(owner, username, WRONG, device)
         assert response.status_code == 401, attempt
     assert_throttled(await _login(owner, username, PASSWORD, device), longest=HOUR)
+
+
+def test_what_no_login_made_is_no_device(settings):
+    devices = DeviceTokens(settings)
+    principal = staff_principal(1, "rivera", "therapist")
+    token = devices.issue(principal)
+    assert devices.device(token, principal) is not None
+    for junk in (None, "", "\udc80", token + "\udc80", token[:-1], "." * 600):
+        assert devices.device(junk, principal) is None
