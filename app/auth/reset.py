@@ -160,9 +160,9 @@ class PasswordResets:
     ) -> None:
         """Set the password of the account `token` was made for, use the token up and end every
         session of the account, together; then the owner is told by mail (`send_later`). A
-        ValidationFailed on `token` when it is unknown, used
-        or expired (not audited: nobody is known), on `new_password` when it is too like the
-        account's names (audited under the account). Throttled past the address's limit."""
+        ValidationFailed on `token` when it is unknown, used or expired (not audited: nobody is
+        known), on `new_password` when it is too like the account's names (audited under the
+        account). Throttled past the address's limit."""
         address = client_address or "unknown"
         try:
             await self.limiter.password_reset_confirm_gate(address)

@@ -140,6 +140,6 @@ class PasswordChange(BaseSchema):
 
 
 class PasswordReset(BaseSchema):
-    """A new password an admin sets for a staff member."""
+    """A new password an operator sets for a staff member on the command line."""
 
     password: Password
