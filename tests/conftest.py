@@ -30,8 +30,10 @@ from app.auth.commands import create_staff
 from app.core import security
 from app.core.config import PROJECT_ROOT, Settings
 from app.db.base import Base
+from app.mail.mailer import SmtpMailer
 from app.main import create_app
 from app.models import *  # noqa: F403 - every table on Base.metadata
+from tests.mail.smtp import Inbox, smtp_server, smtp_settings
 
 PRODUCTION_PASSWORD_HASH = security._passwords
 EVERY_TABLE = ", ".join(table.name for table in Base.metadata.sorted_tables)
@@ -165,6 +167,18 @@ async def anonymous(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[httpx.As
     async with engine.begin() as connection:
         await connection.execute(text(f"TRUNCATE {EVERY_TABLE}"))
     await app.state.rate_limiter.reset()
+
+
+@pytest.fixture
+def app_inbox(app: FastAPI, settings: Settings) -> Iterator[Inbox]:
+    """The app's mail goes to a real SMTP server started for the test."""
+    outbox = app.state.mailer
+    with smtp_server() as (server_inbox, port):
+        app.state.mailer = SmtpMailer(smtp_settings(settings, port))
+        try:
+            yield server_inbox
+        finally:
+            app.state.mailer = outbox
 
 
 @pytest.fixture

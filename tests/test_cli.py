@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 import uuid
+from email import message_from_bytes, policy
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app import __version__
 from app.__main__ import main
 from app.core.config import PROJECT_ROOT
+from tests.mail.smtp import mail_text
 
 PASSWORD = "operator-password-1"
 TIMEOUT = 60
@@ -491,3 +494,30 @@ async def test_deactivate_ends_the_sessions_and_activate_lets_them_back(cli_env,
     missing = run_cli(cli_env, "deactivatestaff", "--username", "nobody-here")
     assert missing.returncode != 0
     assert "No staff member with username 'nobody-here'." in missing.stderr
+
+
+async def test_changepassword_tells_the_owner_by_mail(cli_env, anonymous):
+    username = unique_username("therapist")
+    created = run_cli(
+        cli_env,
+        "createstaff",
+        "--username",
+        username,
+        "--password",
+        PASSWORD,
+        "--email",
+        f"{username}@clinic.example",
+    )
+    assert created.returncode == 0, created.stderr
+    outbox = Path(cli_env["DATA_DIR"]) / "outbox"
+    assert not outbox.exists() or list(outbox.glob("*.eml")) == []
+    result = run_cli(
+        cli_env, "changepassword", "--username", username, "--password", "Lantern-Fjord-71"
+    )
+    assert result.returncode == 0, result.stderr
+    [mail_file] = outbox.glob("*.eml")
+    mail = message_from_bytes(mail_file.read_bytes(), policy=policy.default)
+    assert mail["To"] == f"{username}@clinic.example"
+    assert mail["Subject"] == "Your TherapyConnect password was changed"
+    assert "by an operator on the service's command line" in mail_text(mail)
+    assert "Lantern-Fjord-71" not in mail.as_string()

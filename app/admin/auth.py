@@ -12,6 +12,10 @@ from starlette.responses import RedirectResponse, Response
 
 from app.admin.security import SESSION_KEY, CsrfGuard
 from app.admin.services import STAFF_STATE, AdminServices, client_address, current_staff
+from app.audit.work import UnitOfWork
+from app.auth import devices
+from app.auth.devices import DeviceTokens
+from app.auth.permissions import Principal
 from app.auth.service import AuthService
 from app.core.errors import NotAuthenticated
 
@@ -43,26 +47,36 @@ class StaffLogin(AuthenticationBackend):
         self.services = services
 
     async def login(self, request: Request) -> Response | bool:
-        """The API's login flow (AuthService.login) for staff only. Raises Throttled while
-        failed attempts are used up; the admin renders it."""
+        """The API's login flow (AuthService.login) for staff only, with the browser's device
+        cookie (app.auth.devices) and a new one after a success. Raises Throttled while failed
+        attempts are used up; the admin renders it."""
         form = await request.form()
         username = str(form.get("username") or "")
         password = str(form.get("password") or "")
         auth = AuthService(self.services.database, self.services.limiter)
+        known = DeviceTokens(self.services.settings)
+
+        async def opened(work: UnitOfWork, staff: Principal) -> tuple[uuid.UUID, str]:
+            return await self.services.sessions(work).open_admin(staff), known.issue(staff)
+
         try:
-            session = await auth.login(
+            session, device = await auth.login(
                 username,
                 password,
                 client_address(request),
-                then=lambda work, staff: self.services.sessions(work).open_admin(staff),
+                then=opened,
                 action=LOGIN_ACTION,
                 staff_only=True,
+                devices=known,
+                device_token=request.cookies.get(devices.COOKIE),
             )
         except NotAuthenticated:
             return False
         request.session.clear()
         request.session[SESSION_KEY] = str(session)
-        return True
+        response = RedirectResponse(request.url_for("admin:index"), status_code=302)
+        known.set_cookie(response, device, path=request.url_for("admin:login").path)
+        return response
 
     async def logout(self, request: Request) -> Response | bool:
         """The cookie's session ends on the server: a copy of the cookie is worth nothing."""

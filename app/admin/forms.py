@@ -190,8 +190,8 @@ class PasswordChangeForm(StaffForm):
     new_password = PasswordField("New password", render_kw=NEW_PASSWORD, description=RULES)
 
 
-class PasswordResetForm(StaffForm):
-    password = PasswordField("New password", render_kw=NEW_PASSWORD, description=RULES)
+class ResetLinkForm(StaffForm):
+    """No field: the staff member chooses their password, from the link mailed to them."""
 
 
 SchemaT = TypeVar("SchemaT", bound=BaseModel)

@@ -25,6 +25,8 @@ from app.core.ids import BIGINT_MAX, parse_id
 from app.core.ratelimit import RateLimiter
 from app.db.database import Database
 from app.db.query import Executor
+from app.mail.mailer import Mailer, deliver_notices
+from app.mail.templates import Notice
 from app.models.patient import is_patient_id
 from app.pictures.stores import PictureStore
 
@@ -79,10 +81,15 @@ class AdminServices:
 
     def work(self, request: Request, action: str, patient_id: str | None) -> UnitOfWork:
         """The logged-in staff member's unit of work for one admin action, audited as `action`
-        (the API's rule: the work and its event commit together; a failure is audited apart)."""
+        (the API's rule: the work and its event commit together; a failure is audited apart).
+        The mail it asks for is sent once it has committed."""
         entry = _entry(request, action, patient_id)
         assert entry is not None, "the authentication backend admits only staff"
-        return UnitOfWork(self.database, entry)
+        return UnitOfWork(self.database, entry, send=self._send)
+
+    async def _send(self, notices: list[Notice]) -> None:
+        mailer: Mailer = self.app.state.mailer
+        await deliver_notices(mailer, self.settings.mail_from, notices)
 
     async def audit_apart(
         self, request: Request, action: str, patient_id: str | None, status_code: int

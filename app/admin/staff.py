@@ -1,9 +1,8 @@
 """Staff self-service and staff management in the admin, through app.auth.staff in the audited
 unit of work: any staff member changes their own password; an admin lists, creates,
-deactivates and reactivates staff and resets their passwords (admins only, as the API's
-admin-only endpoints: a therapist has no menu entry and a 403 at every URL)."""
-
-import asyncio
+deactivates and reactivates staff and has a password reset link mailed to them (app.auth.reset:
+an admin never sets another's password). Admins only, as the API's admin-only endpoints: a
+therapist has no menu entry and a 403 at every URL."""
 
 from sqladmin import BaseView, expose
 from starlette.datastructures import FormData
@@ -14,14 +13,16 @@ from wtforms import Form
 
 from app.admin.forms import (
     PasswordChangeForm,
-    PasswordResetForm,
+    ResetLinkForm,
     StaffCreateForm,
     StaffForm,
     validated,
 )
 from app.admin.services import client_address, flash, path_id, signed_in
 from app.admin.views import admins_only, services_of
-from app.auth.schemas import PasswordChange, PasswordReset, StaffCreate
+from app.auth.reauth import Reauthentication
+from app.auth.reset import PasswordResets
+from app.auth.schemas import PasswordChange, StaffCreate
 from app.auth.staff import StaffService
 from app.core.errors import NotFound, PermissionDenied, Throttled, ValidationFailed
 from app.core.ids import INTEGER_MAX
@@ -52,8 +53,10 @@ class FormPage:
         submit: str,
         status_code: int = 200,
         subject: Row | None = None,
+        note: str | None = None,
     ) -> Response:
         context = {
+            "note": note,
             "form": form,
             "title": title,
             "action": action,
@@ -83,33 +86,25 @@ class AccountView(FormPage, BaseView):
         if request.method == "POST":
             values = _values(await request.form(), ("current_password", "new_password"))
             services = services_of(self)
-            me, address = signed_in(request), client_address(request)
+            me = signed_in(request)
+            reauthentication = Reauthentication(services.limiter, client_address(request))
             try:
-                if delay := await services.limiter.login_gate(me.key, address):
-                    await asyncio.sleep(delay)
+                async with services.work(request, "admin_change_own_password", None) as work:
+                    payload = validated(PasswordChange, values)
+                    staff = StaffService(work, services.sessions(work))
+                    await staff.change_password(me, payload, reauthentication)
             except Throttled as error:
-                await services.audit_apart(
-                    request, "admin_change_own_password", None, error.status_code
-                )
                 form.form_errors.append("Too many wrong passwords. " + error.detail)
                 status_code, headers = error.status_code, error.headers
+            except ValidationFailed as error:
+                form.show_errors(error.errors)
+                status_code = 400
             else:
-                try:
-                    async with services.work(request, "admin_change_own_password", None) as work:
-                        payload = validated(PasswordChange, values)
-                        staff = StaffService(work, services.sessions(work))
-                        await staff.change_password(me, payload)
-                except ValidationFailed as error:
-                    if "current_password" in error.errors:
-                        await services.limiter.failed_login(me.key, address)
-                    form.show_errors(error.errors)
-                    status_code = 400
-                else:
-                    request.session.clear()
-                    login = request.url_for("admin:login").include_query_params(
-                        **{PASSWORD_CHANGED: "1"}
-                    )
-                    return RedirectResponse(login, status_code=302)
+                request.session.clear()
+                login = request.url_for("admin:login").include_query_params(
+                    **{PASSWORD_CHANGED: "1"}
+                )
+                return RedirectResponse(login, status_code=302)
         response = await self._form_page(
             request,
             form,
@@ -172,20 +167,19 @@ class StaffView(FormPage, BaseView):
 
     @expose("/staff/{pk}/password", methods=["GET", "POST"], identity="staff-password")
     async def staff_password(self, request: Request) -> Response:
-        """An admin sets a staff member's password; their sessions end."""
+        """An admin has a reset link mailed to a staff member, who sets their new password
+        themself (their sessions end then, not now)."""
         staff_id = _staff_id(request)
         services = services_of(self)
-        form: StaffForm = PasswordResetForm()
+        form: StaffForm = ResetLinkForm()
         action = "admin_reset_staff_password" if request.method == "POST" else "admin_get_staff"
-        values = _values(await request.form(), ("password",))
         try:
             async with services.work(request, action, None) as work:
-                staff = StaffService(work, services.sessions(work))
                 if request.method == "POST":
-                    payload = validated(PasswordReset, values)
-                    subject = await staff.reset_password(signed_in(request), staff_id, payload)
+                    resets = PasswordResets(services.database, services.limiter, services.settings)
+                    subject = await resets.start(work, signed_in(request), staff_id)
                 else:
-                    subject = await staff.get(staff_id)
+                    subject = await StaffService(work, services.sessions(work)).get(staff_id)
         except NotFound:
             raise HTTPException(status_code=404) from None
         except PermissionDenied as error:
@@ -197,16 +191,24 @@ class StaffView(FormPage, BaseView):
                 subject = await StaffService(work, services.sessions(work)).get(staff_id)
         else:
             if request.method == "POST":
-                flash(request, f"Password of {subject['username']} reset; their sessions ended.")
+                flash(
+                    request,
+                    f"A password reset link was mailed to {subject['username']}; it works for "
+                    f"{services.settings.password_reset_ttl_seconds // 60} minutes.",
+                )
                 return self._to_list(request)
         return await self._form_page(
             request,
             form,
-            title=f"Reset the password of {subject['username']}",
+            title=f"Mail {subject['username']} a link to reset their password",
             action=str(request.url_for("admin:view-staff-password", pk=staff_id)),
-            submit="Reset password",
+            submit="Send reset link",
             status_code=400 if form.errors or form.form_errors else 200,
             subject=subject,
+            note=(
+                "A link to choose a new password is mailed to their own e-mail address; nobody "
+                "else sees it. Their password and sessions stay as they are until they use it."
+            ),
         )
 
     @expose("/staff/{pk}/active", methods=["POST"], identity="staff-active")

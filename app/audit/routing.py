@@ -1,13 +1,15 @@
 """The route class of every endpoint that works on behalf of a caller: it ends the request's unit
-of work (app.audit.work) once the answer is ready, before it is sent."""
+of work (app.audit.work) once the answer is ready, before it is sent, and sends the mail the work
+asked for after the answer."""
 
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from fastapi import Request, Response
+from fastapi import BackgroundTasks, Request, Response
 
 from app.audit.work import UnitOfWork
 from app.core.routing import DeferredJSONRoute
+from app.mail.mailer import deliver_notices
 
 WORK_STATE = "unit_of_work"
 ANSWER_HOOKS_STATE = "answer_hooks"
@@ -69,6 +71,17 @@ class AuditedRoute(DeferredJSONRoute):
                     await work.fail(error)
                     raise
                 await work.commit()
+                if work.notices:
+                    _send_after(request, response, work)
             return response
 
         return audited
+
+
+def _send_after(request: Request, response: Response, work: UnitOfWork) -> None:
+    tasks = BackgroundTasks()
+    if response.background is not None:
+        tasks.add_task(response.background)
+    settings = request.app.state.settings
+    tasks.add_task(deliver_notices, request.app.state.mailer, settings.mail_from, work.notices)
+    response.background = tasks

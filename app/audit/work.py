@@ -18,6 +18,10 @@ checks that before any of its statements runs (`check_caller`): within the compl
 one row itself, when that is the work's first statement (a read by id: one round trip in all),
 otherwise with a statement of its own first. No statement runs for a caller who is gone, and
 nothing they read leaves the database.
+
+Mail the work asks for (`notify`: a password changed, a reset link) goes out only once the work
+has committed, never when it fails: sent by `send` on commit (the admin, the command line), or
+after the answer by the API's route (app.audit.routing).
 """
 
 from collections.abc import Awaitable, Callable
@@ -42,6 +46,7 @@ from app.audit.service import AuditEntry, record_failure
 from app.core.errors import database_unavailable
 from app.db.database import Database
 from app.db.query import Query, Row
+from app.mail.templates import Notice
 
 T = TypeVar("T")
 
@@ -65,6 +70,7 @@ class UnitOfWork:
         *,
         status_code: int = 200,
         anonymous: bool = False,
+        send: Callable[[list[Notice]], Awaitable[None]] | None = None,
     ) -> None:
         self.database = database
         self.entry = entry
@@ -77,6 +83,8 @@ class UnitOfWork:
         self._caller: CallerCheck | None = None
         self._completing = False
         self._audited = False
+        self.notices: list[Notice] = []
+        self._send = send
 
     async def __aenter__(self) -> Self:
         return self
@@ -108,6 +116,10 @@ class UnitOfWork:
         self.entry.actor, self.entry.actor_kind = actor, actor_kind
         self.anonymous = False
 
+    def notify(self, notice: Notice) -> None:
+        """Mail `notice` once the work has committed."""
+        self.notices.append(notice)
+
     async def commit(self) -> None:
         """The work succeeded: its event is written (unless its completing statement did) and
         its transaction, if any, committed. A failure to commit is a failure of the work."""
@@ -124,10 +136,14 @@ class UnitOfWork:
             await self.fail(failure)
             raise
         await self._release()
+        if self._send is not None and self.notices:
+            notices, self.notices = self.notices, []
+            await self._send(notices)
 
     async def fail(self, error: BaseException) -> None:
         """The work failed with `error`: rolled back, and audited apart (under its caller, who
         is found first if the work failed before any statement)."""
+        self.notices.clear()
         with anyio.CancelScope(shield=True):  # also when the client went away
             transaction, self._transaction = self._transaction, None
             try:

@@ -15,6 +15,8 @@ from app.auth.tokens import Tokens
 from app.core.config import Settings
 from app.core.errors import CommandError, NotFound, ValidationFailed
 from app.db.database import open_database
+from app.mail.mailer import deliver_notices, mailer_for
+from app.mail.templates import Notice
 
 CLI_ACTOR_KIND = "cli"
 
@@ -35,7 +37,14 @@ async def _staff(settings: Settings, action: str) -> AsyncIterator[StaffService]
         patient_id=None,
         client_address=None,
     )
-    async with open_database(settings) as database, UnitOfWork(database, entry) as work:
+
+    async def send(notices: list[Notice]) -> None:
+        await deliver_notices(mailer_for(settings), settings.mail_from, notices)
+
+    async with (
+        open_database(settings) as database,
+        UnitOfWork(database, entry, send=send) as work,
+    ):
         yield StaffService(work, Sessions(work, Tokens(settings), settings))
 
 
@@ -59,11 +68,12 @@ async def create_staff(
 
 
 async def set_password(settings: Settings, *, username: str, password: str) -> None:
-    """Set a staff member's password; every session of theirs ends."""
+    """Set a staff member's password; every session of theirs ends, and they are told by mail
+    (when they have an address)."""
     payload = PasswordReset(password=password)
     try:
         async with _staff(settings, "cli_reset_staff_password") as staff:
-            await staff.reset_password(None, await staff.find(username), payload)
+            await staff.set_password(await staff.find(username), payload)
     except NotFound:
         raise CommandError(f"No staff member with username {username!r}.") from None
     except ValidationFailed as error:

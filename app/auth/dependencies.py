@@ -13,12 +13,14 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Cookie, Depends, Form, Header, Request
 
 from app.audit.routing import use_work
 from app.audit.service import AuditEntry
 from app.audit.work import CallerCheck, UnitOfWork
+from app.auth import devices
 from app.auth.permissions import Identity, Principal, patient_principal, staff_principal
+from app.auth.reauth import Reauthentication
 from app.auth.repository import PATIENT_CALLER, STAFF_CALLER
 from app.auth.service import caller_id
 from app.auth.sessions import Sessions
@@ -113,6 +115,11 @@ async def token_caller(request: Request, token: str) -> Caller:
     return caller
 
 
+def reauthentication(request: Request) -> Reauthentication:
+    """For a password the caller gives again: the login's limits, at the request's address."""
+    return Reauthentication(request.app.state.rate_limiter, client_address(request))
+
+
 def caller_key(request: Request) -> str:
     """The request's caller as `staff:<id>` or `patient:<id>`, for a dependency that runs after
     the endpoint's caller dependency (a parameter after it)."""
@@ -129,3 +136,22 @@ async def _sessions(request: Request) -> Callable[[Executor], Sessions]:
 
 
 SessionsDep = Annotated[Callable[[Executor], Sessions], Depends(_sessions)]
+
+
+async def _device_token(
+    device_token: Annotated[
+        str | None,
+        Form(
+            alias=devices.FIELD,
+            description="The `device_token` of an earlier login to this account, if the client "
+            "keeps one (or send it as the `X-Device-Token` header, or the cookie).",
+        ),
+    ] = None,
+    header: Annotated[str | None, Header(alias=devices.HEADER)] = None,
+    cookie: Annotated[str | None, Cookie(alias=devices.COOKIE)] = None,
+) -> str | None:
+    """A login's device token (app.auth.devices): the form field, the header or the cookie."""
+    return device_token or header or cookie
+
+
+DeviceTokenDep = Annotated[str | None, Depends(_device_token)]

@@ -4,7 +4,11 @@ A request names an account by any of its login names and is always answered alik
 same time (padded to a floor), whether the account exists or not; the mail goes out after the
 answer. Its token is random, kept only as its SHA-256, good once and for PASSWORD_RESET_TTL_SECONDS,
 and a new request makes the earlier ones worthless. Setting the new password uses the token, stores
-the hash and ends every session of the account in one transaction.
+the hash and ends every session of the account in one transaction; the owner is then told by mail.
+
+An admin resets a staff member's password this way too (`start`): the link goes to the staff
+member's own address, so the admin never chooses or learns the password (and so cannot log in as
+the author of psychotherapy notes to read them).
 """
 
 import asyncio
@@ -18,6 +22,7 @@ from urllib.parse import urlencode
 
 from app.audit.service import AuditEntry, record_apart
 from app.audit.work import UnitOfWork
+from app.auth.notices import ChangedBy, password_changed
 from app.auth.passwords import (
     Attributes,
     check_similarity,
@@ -28,13 +33,20 @@ from app.auth.permissions import Principal, patient_principal, staff_principal
 from app.auth.repository import AccountRepository, ResetRepository
 from app.auth.service import AuthService, SessionsFor, login_entry
 from app.auth.sessions import digest
+from app.auth.staff import OWN_PASSWORD
 from app.core.config import Settings
-from app.core.errors import Throttled, ValidationFailed
+from app.core.errors import (
+    NON_FIELD_ERRORS,
+    NotFound,
+    PermissionDenied,
+    Throttled,
+    ValidationFailed,
+)
 from app.core.ratelimit import RateLimiter
 from app.core.security import hash_password
 from app.db.database import Database
-from app.db.query import Executor
-from app.mail.templates import render
+from app.db.query import Executor, Row
+from app.mail.templates import Notice
 
 REQUEST_ACTION = "password_reset_request"
 CONFIRM_ACTION = "password_reset"
@@ -42,6 +54,13 @@ INVALID_TOKEN = "Invalid or expired token."  # noqa: S105 - a message
 # Every request is answered no sooner than this after it came: long enough to hide whether a
 # token was made and stored (a few statements) or not.
 ANSWER_FLOOR_SECONDS = 0.25
+NO_ADDRESS = (
+    "This staff member has no e-mail address to send a reset link to. Deactivate the account "
+    "if it must be stopped; an operator can set a password on the command line "
+    "(python -m app changepassword)."
+)
+DEACTIVATED = "This staff member is deactivated: reactivate them first."
+TOO_MANY_MAILS = "Too many reset links were sent to this account lately; try again later."
 
 
 @dataclass(frozen=True)
@@ -87,18 +106,49 @@ class PasswordResets:
         ):
             await record_apart(self.database, entry, 202)
         else:
-            token = secrets.token_urlsafe(32)
-            staff_id, patient_id = holder.principal.account_ids
             async with UnitOfWork(self.database, entry, status_code=202) as work:
-                await work.begin()
-                await ResetRepository(work).replace(
-                    digest(token),
-                    staff_id=staff_id,
-                    patient_id=patient_id,
-                    lifetime=timedelta(seconds=self.settings.password_reset_ttl_seconds),
-                )
-            send_later(self._mail(holder.email, token))
+                notice = await self._issue(work, holder.principal, holder.email)
+            send_later(notice.message(self.settings.mail_from))
         await asyncio.sleep(max(0.0, ANSWER_FLOOR_SECONDS - (time.monotonic() - started)))
+
+    async def start(self, work: UnitOfWork, admin: Principal, staff_id: int) -> Row:
+        """An admin has a reset link mailed to a staff member's own address; the staff member
+        (no hash). NotFound; PermissionDenied for the admin themself (their own password needs
+        their current one); a ValidationFailed when the account cannot get a link (deactivated,
+        no address, too many links lately)."""
+        if str(staff_id) == admin.id:
+            raise PermissionDenied(OWN_PASSWORD)
+        staff = await AccountRepository(work).staff_by_id(staff_id)
+        if staff is None:
+            raise NotFound
+        if not staff["is_active"]:
+            raise ValidationFailed.on(NON_FIELD_ERRORS, DEACTIVATED)
+        if not staff["email"]:
+            raise ValidationFailed.on(NON_FIELD_ERRORS, NO_ADDRESS)
+        principal = staff_principal(staff["id"], staff["username"], staff["role"])
+        if not await self.limiter.password_reset_mail(principal.key):
+            raise ValidationFailed.on(NON_FIELD_ERRORS, TOO_MANY_MAILS)
+        work.notify(await self._issue(work, principal, staff["email"]))
+        return staff
+
+    async def _issue(self, work: UnitOfWork, principal: Principal, to: str) -> Notice:
+        """A new token, the account's only one: the mail that carries it."""
+        token = secrets.token_urlsafe(32)
+        staff_id, patient_id = principal.account_ids
+        await work.begin()
+        await ResetRepository(work).replace(
+            digest(token),
+            staff_id=staff_id,
+            patient_id=patient_id,
+            lifetime=timedelta(seconds=self.settings.password_reset_ttl_seconds),
+        )
+        link = f"{self.settings.base_url}/reset-password?{urlencode({'token': token})}"
+        values = {
+            "link": link,
+            "token": token,
+            "minutes": self.settings.password_reset_ttl_seconds // 60,
+        }
+        return Notice("password_reset", to, "password reset", values)
 
     async def confirm(
         self,
@@ -106,11 +156,13 @@ class PasswordResets:
         new_password: str,
         client_address: str | None,
         sessions: SessionsFor,
+        send_later: Callable[[EmailMessage], None],
     ) -> None:
         """Set the password of the account `token` was made for, use the token up and end every
-        session of the account, together. A ValidationFailed on `token` when it is unknown, used
-        or expired (not audited: nobody is known), on `new_password` when it is too like the
-        account's names (audited under the account). Throttled past the address's limit."""
+        session of the account, together; then the owner is told by mail (`send_later`). A
+        ValidationFailed on `token` when it is unknown, used or expired (not audited: nobody is
+        known), on `new_password` when it is too like the account's names (audited under the
+        account). Throttled past the address's limit."""
         address = client_address or "unknown"
         try:
             await self.limiter.password_reset_confirm_gate(address)
@@ -125,7 +177,12 @@ class PasswordResets:
             patient_id=None,
             client_address=address,
         )
-        async with UnitOfWork(self.database, entry, anonymous=True) as work:
+
+        async def send(notices: list[Notice]) -> None:
+            for notice in notices:
+                send_later(notice.message(self.settings.mail_from))
+
+        async with UnitOfWork(self.database, entry, anonymous=True, send=send) as work:
             resets = ResetRepository(work)
             owner = await resets.account_of(token_digest)
             holder = (
@@ -151,17 +208,8 @@ class PasswordResets:
             else:
                 await accounts.set_patient_password_hash(principal.id, password_hash)
             await sessions(work).end_all(principal)
-
-    def _mail(self, to: str, token: str) -> EmailMessage:
-        link = f"{self.settings.base_url}/reset-password?{urlencode({'token': token})}"
-        return render(
-            "password_reset",
-            sender=self.settings.mail_from,
-            to=to,
-            link=link,
-            token=token,
-            minutes=self.settings.password_reset_ttl_seconds // 60,
-        )
+            if holder.email:
+                work.notify(password_changed(holder.email, ChangedBy.RESET))
 
 
 async def _holder(

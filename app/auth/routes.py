@@ -1,14 +1,18 @@
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Request, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from app.audit.routing import AuditedRoute
+from app.audit.work import UnitOfWork
 from app.auth.access import SignedInCaller
-from app.auth.dependencies import SessionsDep
+from app.auth.dependencies import TOKEN_URL, DeviceTokenDep, SessionsDep
+from app.auth.devices import DeviceTokens
+from app.auth.permissions import Principal
 from app.auth.reset import INVALID_TOKEN, PasswordResets
 from app.auth.schemas import (
     LOGIN_FORM,
+    LoginToken,
     PasswordResetConfirm,
     PasswordResetRequest,
     RefreshRequest,
@@ -17,6 +21,7 @@ from app.auth.schemas import (
     Token,
 )
 from app.auth.service import AuthService
+from app.auth.sessions import Issued
 from app.core.dependencies import (
     DatabaseDep,
     JsonBody,
@@ -34,9 +39,10 @@ router = APIRouter(prefix="/api/auth", tags=["auth"], route_class=DeferredJSONRo
 
 @router.post(
     "/token/",
-    response_model=Token,
+    response_model=LoginToken,
     summary="Log in: get a bearer token",
-    response_description="The access token, for `Authorization: Bearer …`.",
+    response_description="The access token, for `Authorization: Bearer …`, and the client's "
+    "device token (also set as the `device_token` cookie: HttpOnly, Secure, SameSite=Strict).",
     responses=errors(400, 401, 413, 429, 503),
     openapi_extra={
         "requestBody": {"content": {"application/x-www-form-urlencoded": {"example": LOGIN_FORM}}}
@@ -44,20 +50,35 @@ router = APIRouter(prefix="/api/auth", tags=["auth"], route_class=DeferredJSONRo
 )
 async def login(
     request: Request,
+    response: Response,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    device_token: DeviceTokenDep,
     database: DatabaseDep,
     limiter: RateLimiterDep,
+    settings: SettingsDep,
     sessions: SessionsDep,
-) -> Token:
+) -> LoginToken:
     """Log in with a staff username or e-mail, or a patient id, phone number or e-mail, and a
-    password: an access token and a refresh token, in a new session."""
-    issued = await AuthService(database, limiter).login(
+    password: an access token and a refresh token, in a new session, and a device token. Send
+    the device token with the account's next logins: the failed logins of other clients (per
+    account, per address) then neither slow nor refuse this one; its own wrong passwords are
+    counted per device token (`LOGIN_DEVICE_RATE_LIMIT`, then 429)."""
+    known = DeviceTokens(settings)
+
+    async def opened(work: UnitOfWork, principal: Principal) -> tuple[Issued, str]:
+        return await sessions(work).open_api(principal), known.issue(principal)
+
+    issued, device = await AuthService(database, limiter).login(
         form.username,
         form.password,
         client_address(request),
-        then=lambda work, principal: sessions(work).open_api(principal),
+        then=opened,
+        devices=known,
+        device_token=device_token,
     )
-    return Token.model_validate(issued, from_attributes=True)
+    known.set_cookie(response, device, path=TOKEN_URL)
+    token = Token.model_validate(issued, from_attributes=True)
+    return LoginToken(**token.model_dump(), device_token=device)
 
 
 @router.post(
@@ -160,17 +181,26 @@ async def request_password_reset(
 async def confirm_password_reset(
     request: Request,
     payload: PasswordResetConfirm,
+    background: BackgroundTasks,
     database: DatabaseDep,
     limiter: RateLimiterDep,
     settings: SettingsDep,
     sessions: SessionsDep,
+    mailer: MailerDep,
 ) -> ResetDone:
     """Set the account's password with the token of a reset mail, which is then used up; every
     session of the account ends (its access and refresh tokens stop working): log in with the
     new password. The password follows the usual rules (8 to 64 characters, not common, not
-    entirely numeric, not too like the account's names, phone number or e-mail). Limited per
-    client address (then 429)."""
+    entirely numeric, not too like the account's names, phone number or e-mail). The account's
+    e-mail address, if any, is told of the change after the answer. Limited per client address
+    (then 429)."""
     await PasswordResets(database, limiter, settings).confirm(
-        payload.token, payload.new_password, client_address(request), sessions
+        payload.token,
+        payload.new_password,
+        client_address(request),
+        sessions,
+        send_later=lambda message: background.add_task(
+            deliver, mailer, message, "password changed"
+        ),
     )
     return ResetDone()

@@ -15,6 +15,7 @@ TOKEN: dict[str, Any] = {
     "refresh_token": "Qm9vbXNoYWthbGFrYS1yZWZyZXNoLXRva2VuLWV4YW1wbGU",
     "refresh_expires_in": 1209600,
 }
+DEVICE_TOKEN = "eyJhIjoic3RhZmY6MSIsImQiOiJ4In0.Z3x1Ag.c2lnbmF0dXJlLW9mLXRoZS1kZXZpY2U"  # noqa: S105
 REFRESH: dict[str, Any] = {"refresh_token": TOKEN["refresh_token"]}
 LOGIN_FORM: dict[str, Any] = {"username": "admin", "password": "a-long-password"}
 RESET_REQUESTED = "If the account exists and has an e-mail address, a reset link has been sent."
@@ -60,6 +61,22 @@ class Token(BaseSchema):
         description="Gets new tokens once, at POST /api/auth/refresh/; keep it secret."
     )
     refresh_expires_in: int = Field(description="Seconds the refresh token is good for.")
+
+
+class LoginToken(Token):
+    """A login's tokens, and the client's device token for its next logins."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{**TOKEN, "device_token": DEVICE_TOKEN}]},
+        json_schema_serialization_defaults_required=True,
+    )
+
+    device_token: str = Field(
+        description="Send it with this account's next logins (form field `device_token`, or "
+        "header `X-Device-Token`; browsers get it as a cookie too): the failures of other "
+        "clients then neither slow nor refuse this one. Good for DEVICE_TOKEN_TTL_SECONDS; "
+        "each login gives a new one."
+    )
 
 
 class RefreshRequest(BaseSchema):
@@ -123,6 +140,6 @@ class PasswordChange(BaseSchema):
 
 
 class PasswordReset(BaseSchema):
-    """A new password an admin sets for a staff member."""
+    """A new password an operator sets for a staff member on the command line."""
 
     password: Password

@@ -8,6 +8,7 @@ from typing import TypeVar
 
 from app.audit.service import AuditEntry, record_apart
 from app.audit.work import UnitOfWork
+from app.auth.devices import DeviceTokens
 from app.auth.permissions import Principal, patient_principal, staff_principal
 from app.auth.repository import AccountRepository
 from app.auth.sessions import Refreshed, Sessions
@@ -61,13 +62,16 @@ class AuthService:
         then: Callable[[UnitOfWork, Principal], Awaitable[T]],
         action: str = "login",
         staff_only: bool = False,
+        devices: DeviceTokens | None = None,
+        device_token: str | None = None,
     ) -> T:
         """Check the credentials, then `then(work, principal)` (open a session) in the login's
         audited unit of work, in one transaction; its result. NotAuthenticated when they are
         wrong (the same whether the name exists or not, in about the same time); Throttled
-        while this address's failures for the account, or over all accounts, are used up.
-        Every attempt is audited. With `staff_only` (the admin), a patient's name is checked
-        as an unknown one."""
+        while this address's failures for the account, or over all accounts, are used up, or,
+        for a client with a device token of the account, that device's own. Every attempt is
+        audited. With `staff_only` (the admin), a patient's name is checked as an unknown
+        one."""
         address = client_address or "unknown"
         account = await self.find_account(username)
         entry = login_entry(action, account, address)  # a patient at the admin is named too
@@ -75,8 +79,9 @@ class AuthService:
             account = None
         # Every name of an account is one account to the limits; an unknown name is its own.
         key = account.principal.key if account else "name:" + username.strip().lower()
+        device = devices.device(device_token, account.principal) if devices and account else None
         try:
-            delay = await self.limiter.login_gate(key, address)
+            delay = await self.limiter.login_gate(key, address, device)
         except Throttled as refusal:
             await record_apart(self.database, login_entry(action, None, address), 429)
             raise refusal
@@ -86,9 +91,10 @@ class AuthService:
             password, account.password_hash if account else None
         )
         if account is None or not valid or not account.active:
-            await self.limiter.failed_login(key, address)
+            await self.limiter.failed_login(key, address, device)
             await record_apart(self.database, entry, 401)
             raise NotAuthenticated(BAD_CREDENTIALS)
+        await self.limiter.login_succeeded(device)
         async with UnitOfWork(self.database, entry) as work:
             await work.begin()
             if new_hash is not None:  # stored with outdated parameters: upgraded now

@@ -1,22 +1,27 @@
 """Staff accounts: made from the command line (`createstaff`) or by an admin in the admin through
-one path (`add_staff`); a password changed by its owner, who gives the current one, or reset by
-an admin; an account deactivated and reactivated by an admin.
+one path (`add_staff`); a password changed by its owner, who gives the current one, or set by an
+operator on the command line (`changepassword`); an account deactivated and reactivated by an
+admin. An admin never chooses another's password: they have a reset link mailed to its owner
+(app.auth.reset).
 
 A new password follows app.auth.passwords (the Password type, and not too like the username or
-e-mail address). Changing or resetting a password, or deactivating the account, ends every
-session of that staff member: a stolen cookie or token stops working with the old password.
+e-mail address). Changing or setting a password, or deactivating the account, ends every
+session of that staff member: a stolen cookie or token stops working with the old password. A
+changed password is announced to its owner by mail (app.auth.notices).
 """
 
 import asyncpg
 
 from app.audit.work import UnitOfWork
+from app.auth.notices import ChangedBy, password_changed
 from app.auth.passwords import check_similarity, staff_attributes
 from app.auth.permissions import Principal, staff_principal
+from app.auth.reauth import Reauthentication
 from app.auth.repository import AccountRepository, StaffRepository
 from app.auth.schemas import PasswordChange, PasswordReset, StaffCreate
 from app.auth.sessions import Sessions
 from app.core.errors import NotFound, PermissionDenied, ValidationFailed
-from app.core.security import hash_password, verify_password
+from app.core.security import hash_password
 from app.db.query import Executor, Row
 
 USERNAME_TAKEN = "A staff member with this username already exists."
@@ -68,19 +73,22 @@ class StaffService:
             password=payload.password,
         )
 
-    async def change_password(self, staff: Principal, payload: PasswordChange) -> None:
-        """The staff member's own password, once their current one is verified."""
+    async def change_password(
+        self, staff: Principal, payload: PasswordChange, reauthentication: Reauthentication
+    ) -> None:
+        """The staff member's own password, once their current one is verified (a wrong one is
+        a failed login of the account: Throttled past the login's limits)."""
         account = await self._account(int(staff.id))
         await self.work.idle()  # no pooled connection held through the hashes
-        valid, _ = await verify_password(payload.current_password, account["password_hash"])
-        if not valid:
+        current = payload.current_password
+        if not await reauthentication.verify(staff, current, account["password_hash"]):
             raise ValidationFailed.on("current_password", WRONG_PASSWORD)
         check_similarity(
             payload.new_password,
             staff_attributes(account["username"], account["email"]),
             field="new_password",
         )
-        await self._set_password(account, payload.new_password)
+        await self._set_password(account, payload.new_password, ChangedBy.OWNER)
 
     async def find(self, username: str) -> int:
         """The id of the staff member with this username (the command line names them so)."""
@@ -90,17 +98,13 @@ class StaffService:
         staff_id: int = staff["id"]
         return staff_id
 
-    async def reset_password(
-        self, admin: Principal | None, staff_id: int, payload: PasswordReset
-    ) -> Row:
-        """An admin (None: the command line) sets a staff member's password; an admin's own
-        needs the current one."""
-        if admin is not None and str(staff_id) == admin.id:
-            raise PermissionDenied(OWN_PASSWORD)
+    async def set_password(self, staff_id: int, payload: PasswordReset) -> Row:
+        """The command line sets a staff member's password (whoever runs it holds the service's
+        keys and database already): the account's owner is told by mail."""
         account = await self._account(staff_id)
         check_similarity(payload.password, staff_attributes(account["username"], account["email"]))
         await self.work.idle()
-        await self._set_password(account, payload.password)
+        await self._set_password(account, payload.password, ChangedBy.OPERATOR)
         del account["password_hash"]
         return account
 
@@ -123,12 +127,14 @@ class StaffService:
             raise NotFound
         return account
 
-    async def _set_password(self, account: Row, password: str) -> None:
+    async def _set_password(self, account: Row, password: str, by: ChangedBy) -> None:
         password_hash = await hash_password(password)
         await self.work.begin()
         if await self.staff.set_password_hash(account["id"], password_hash) is None:
             raise NotFound
         await self.sessions.end_all(_principal(account))
+        if account["email"]:
+            self.work.notify(password_changed(account["email"], by))
 
 
 def _principal(row: Row) -> Principal:

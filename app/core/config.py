@@ -198,6 +198,16 @@ class Settings(BaseSettings):
     login_delay_max_seconds: float = Field(
         default=30.0, ge=0, description="The longest delay before a login attempt is answered."
     )
+    login_device_rate_limit: str = Field(
+        default="10/hour",
+        description="Failed logins with one device token (a client that logged in to the account "
+        "before), then 429 for that token; its failures count for nothing else.",
+    )
+    device_token_ttl_seconds: int = Field(
+        default=90 * 24 * 3600,
+        ge=60,
+        description="How long a device token, given at each login, keeps its client trusted.",
+    )
     api_rate_limit: str = Field(
         default="600/minute",
         description="API requests per account, all its tokens together (a calendar feed's: per "

@@ -7,6 +7,11 @@ ceiling an address is refused for the accounts it failed for and slowed for the 
 account from anywhere, which only ever slows its logins down, so that nobody can lock an account
 out. Every name of an account (a patient's id, phone number, e-mail) is one account.
 
+Those three count the failures of unknown clients. A client that has logged in to the account
+before and shows its device token (app.auth.devices; OWASP's device cookies) is counted apart,
+per token, past LOGIN_DEVICE_RATE_LIMIT refused: strangers' failures neither slow nor refuse it,
+and a stolen token buys no more guesses than that.
+
 API requests are counted per account, never per token: a login or a refresh makes a new token,
 which would bring a new budget.
 
@@ -88,19 +93,30 @@ class RateLimiter:
         self.login_address_limit = parse(settings.login_address_rate_limit)
         self.login_account_limit = parse(settings.login_account_rate_limit)
         self.login_delay_max = settings.login_delay_max_seconds
+        self.login_device_limit = parse(settings.login_device_rate_limit)
         self.api_limit = parse(settings.api_rate_limit)
         self.reset_limit = parse(settings.password_reset_rate_limit)
         self.reset_address_limit = parse(settings.password_reset_address_rate_limit)
         self.reset_confirm_limit = parse(settings.password_reset_confirm_rate_limit)
         self._local = None if settings.redis_url else LocalWindows(self.api_limit)
 
-    async def login_gate(self, account: str, client_address: str) -> float:
+    async def login_gate(
+        self, account: str, client_address: str, device: str | None = None
+    ) -> float:
         """Before a login attempt on `account` (a key that every name of the account shares) from
         an address: Throttled while that pair's failures are used up, or while the address is
         over its own ceiling and has failed for this account too; else the seconds to wait first
         (a delay that doubles with each failure past the account's limit, from anywhere, or past
         the address's). A password from an address that has not failed for the account is never
-        refused for the failures of others: at most delayed."""
+        refused for the failures of others: at most delayed. With the id of a device token the
+        account gave (a known client), only that device's own failures count: Throttled past
+        them, never delayed."""
+        if device is not None:
+            key = ("login-device", device)
+            if not await self._limiter.test(self.login_device_limit, *key):
+                count_throttled("login")
+                raise Throttled(await _wait(self._limiter, self.login_device_limit, key))
+            return 0.0
         pair = ("login-pair", _anonymous(account), client_address)
         if not await self._limiter.test(self.login_limit, *pair):
             count_throttled("login")
@@ -122,8 +138,14 @@ class RateLimiter:
         )
         return 0.0 if excess < 0 else min(self.login_delay_max, float(2**excess))
 
-    async def failed_login(self, account: str, client_address: str) -> None:
+    async def failed_login(
+        self, account: str, client_address: str, device: str | None = None
+    ) -> None:
+        """A failed attempt: a known client's counts for its device only."""
         count_failed_login()
+        if device is not None:
+            await self._limiter.hit(self.login_device_limit, "login-device", device)
+            return
         await self._limiter.hit(self.login_limit, "login-pair", _anonymous(account), client_address)
         await self._limiter.hit(
             self._counting(self.login_address_limit), "login-address", client_address
@@ -131,6 +153,12 @@ class RateLimiter:
         await self._limiter.hit(
             self._counting(self.login_account_limit), "login-account", _anonymous(account)
         )
+
+    async def login_succeeded(self, device: str | None) -> None:
+        """The device's failures are forgotten: its holder knew the password. (An unknown
+        client's are not: strangers would get a fresh budget at every login of the owner.)"""
+        if device is not None:
+            await self._limiter.clear(self.login_device_limit, "login-device", device)
 
     async def _count(
         self, limit: RateLimitItem, key: tuple[str, ...], *, counting: bool = True

@@ -20,6 +20,7 @@ import aiosmtplib
 import anyio
 
 from app.core.config import Settings
+from app.mail.templates import Notice
 
 logger = logging.getLogger(__name__)
 
@@ -103,3 +104,9 @@ async def deliver(mailer: Mailer, message: EmailMessage, what: str) -> None:
         await mailer.send(message)
     except Exception as error:
         logger.warning("%s mail not sent: %s", what, type(error).__name__)
+
+
+async def deliver_notices(mailer: Mailer, sender: str, notices: list[Notice]) -> None:
+    """Send the notices of a committed unit of work, one by one (`deliver`)."""
+    for notice in notices:
+        await deliver(mailer, notice.message(sender), notice.what)

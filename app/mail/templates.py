@@ -1,6 +1,8 @@
 """Mails from the text templates beside this module: a `Subject:` line, a blank line, the body,
 with `$name` placeholders (string.Template: nothing in a value is ever interpreted)."""
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import make_msgid
 from functools import cache
@@ -33,6 +35,20 @@ def render(name: str, *, sender: str, to: str, **values: object) -> EmailMessage
     fits = text.isascii() and all(len(line) < 998 for line in text.splitlines())
     message.set_content(text, cte="7bit" if fits else "quoted-printable")
     return message
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A mail that a unit of work asks for, sent once the work has committed (never when it
+    fails), from MAIL_FROM of whoever sends it."""
+
+    template: str
+    to: str
+    what: str  # its kind, for a log line ("password changed")
+    values: Mapping[str, object] = field(default_factory=dict)
+
+    def message(self, sender: str) -> EmailMessage:
+        return render(self.template, sender=sender, to=self.to, **self.values)
 
 
 def _domain(address: str) -> str:

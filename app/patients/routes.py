@@ -9,6 +9,7 @@ from app.auth.access import (
     StaffOrSelfCaller,
     StaffOrSelfFieldsCaller,
 )
+from app.auth.dependencies import reauthentication
 from app.core.conditional import ConditionalDep
 from app.core.dependencies import PageRequestDep
 from app.core.metrics import count_patient_created, count_patient_deleted
@@ -129,13 +130,15 @@ async def update_patient(
     payload: Annotated[PatientUpdate, Body()] = PatientUpdate(),
 ) -> PatientRead:
     """Change some of a patient's writable fields (a patient: only their own contact fields,
-    and their password with `current_password`). A new password ends every session of the
-    patient: their tokens stop working, the caller's too, and they log in again."""
+    and their password with `current_password`, whose wrong guesses count as failed logins of
+    theirs: 429 past the login's limits). A new password ends every session of the patient: their
+    tokens stop working, the caller's too, and they log in again. A new password or e-mail
+    address is announced by mail to the address the patient had."""
     patient = await PatientService(caller.work).update(
         patient_id,
         payload,
         versions=cond.versions,
-        by_patient=not caller.is_staff,
+        by_patient=None if caller.is_staff else reauthentication(caller.request),
         reason=reason,
     )
     return patient_answer(patient, caller.links, cond.response)

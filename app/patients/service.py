@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.audit.work import UnitOfWork
+from app.auth.notices import ChangedBy, email_changed, password_changed
 from app.auth.passwords import (
     PATIENT_ATTRIBUTES,
     Attributes,
@@ -13,11 +14,12 @@ from app.auth.passwords import (
     patient_attributes,
 )
 from app.auth.permissions import patient_principal
+from app.auth.reauth import Reauthentication
 from app.auth.sessions import end_all_sessions
 from app.core.conditional import Versions
 from app.core.config import get_settings
 from app.core.errors import NotFound, ValidationFailed
-from app.core.security import hash_password, verify_password
+from app.core.security import hash_password
 from app.db.counting import Count
 from app.db.query import Row
 from app.patients.repository import PatientRepository, new_patient_id
@@ -86,38 +88,62 @@ class PatientService:
         payload: PatientUpdate,
         *,
         versions: Versions = None,
-        by_patient: bool = False,
+        by_patient: Reauthentication | None = None,
         reason: str | None = None,
     ) -> Row:
         """Change what the payload sends. A new password ends every session of the patient, in
-        the same transaction; patients changing their own must give the current one."""
+        the same transaction; patients changing their own (`by_patient`) must give the current
+        one, whose failures are failed logins of theirs. A new password or e-mail address is
+        announced to the address the patient had (the only one they had, for a first one)."""
         new_password = payload.password is not None and "password" in payload.model_fields_set
+        new_email = "email" in payload.model_fields_set
+        before = None
+        if new_password or new_email:
+            before = await self.patients.credentials(patient_id)
+            if before is None:
+                raise NotFound
         if new_password:
-            await self._check_new_password(patient_id, payload, by_patient=by_patient)
+            assert before is not None
+            await self._check_new_password(patient_id, payload, before, by_patient)
         values = await self._writable(payload)
         change = await Change.by(self.work, payload.reason or reason)
         if new_password:
             await self.work.begin()
             await end_all_sessions(self.work, patient_principal(patient_id))
-        return await self.work.completed_by(
+        patient = await self.work.completed_by(
             self.patients.update(patient_id, values, change, versions=versions)
         )
+        if before is not None:
+            by = ChangedBy.STAFF if by_patient is None else ChangedBy.OWNER
+            self._announce(before, patient, new_password=new_password, by=by)
+        return patient
 
     async def _check_new_password(
-        self, patient_id: str, payload: PatientUpdate, *, by_patient: bool
+        self,
+        patient_id: str,
+        payload: PatientUpdate,
+        account: Row,
+        by_patient: Reauthentication | None,
     ) -> None:
         assert payload.password is not None
-        account = await self.patients.credentials(patient_id)
-        if account is None:
-            raise NotFound
         await self.work.idle()  # no pooled connection held through a 35 ms hash
-        if by_patient:
+        if by_patient is not None:
             if payload.current_password is None:
                 raise ValidationFailed.on("current_password", NEEDED)
-            valid, _ = await verify_password(payload.current_password, account["password_hash"])
-            if not valid:
+            patient = patient_principal(patient_id)
+            if not await by_patient.verify(
+                patient, payload.current_password, account["password_hash"]
+            ):
                 raise ValidationFailed.on("current_password", WRONG_PASSWORD)
         check_similarity(payload.password, _resembled(payload, account))
+
+    def _announce(self, before: Row, after: Row, *, new_password: bool, by: ChangedBy) -> None:
+        """Tell the patient, at the address they had, that their password or address changed."""
+        old, new = before["email"], after["email"]
+        if new_password and (old or new):
+            self.work.notify(password_changed(old or new, by))
+        if old and (new or "").lower() != old.lower():
+            self.work.notify(email_changed(old, by))
 
     async def delete(
         self, patient_id: str, *, versions: Versions = None, reason: str | None = None

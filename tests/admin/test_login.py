@@ -1,5 +1,7 @@
 """Logging in to /admin/ with the API's staff accounts; never as a patient; throttled."""
 
+import time
+
 from fastapi import FastAPI
 from sqlalchemy import text
 
@@ -32,8 +34,8 @@ async def test_staff_log_in_with_an_httponly_samesite_cookie(app, settings, anon
         response = await _login(client, "rivera", STAFF_PASSWORD)
         assert response.status_code == 302
         assert response.headers["location"].endswith("/admin/")
-        cookie = response.headers["set-cookie"]
-        assert cookie.startswith("therapy_admin=")
+        cookies = response.headers.get_list("set-cookie")
+        [cookie] = [c for c in cookies if c.startswith("therapy_admin=")]
         flags = [part.strip().lower() for part in cookie.split(";")]
         assert "httponly" in flags
         assert "samesite=lax" in flags
@@ -114,6 +116,34 @@ async def test_login_is_throttled_after_ten_failures(app, settings, anonymous, e
     throttled = [r for r in await audit_rows(engine, "admin_login") if r["status_code"] == 429]
     assert len(throttled) == 1
     assert throttled[0]["outcome"] == "denied"
+
+
+async def test_a_browser_that_logged_in_before_is_not_held_back_by_strangers(
+    app, settings, anonymous
+):
+    """Issue 22: its device cookie (app.auth.devices), from its last login: strangers' failures
+    at the same address, or from anywhere, neither refuse nor slow it."""
+    await create_staff(settings, username="rivera", password=STAFF_PASSWORD, role="admin")
+    async with browser(app) as rivera, browser(app) as stranger:
+        first = await _login(rivera, "rivera", STAFF_PASSWORD)
+        assert first.status_code == 302
+        [device] = [
+            c for c in first.headers.get_list("set-cookie") if c.startswith("device_token=")
+        ]
+        flags = {part.strip().lower() for part in device.split(";")[1:]}
+        assert {"httponly", "secure", "samesite=strict", "path=/admin/login"} <= flags
+        token = device.split(";")[0].removeprefix("device_token=")
+        await rivera.post("/admin/logout")
+        for _ in range(12):  # past the pair's limit, and the account's
+            assert (await _login(stranger, "rivera", "wrong-password")).status_code in (400, 429)
+        assert (await _login(stranger, "rivera", STAFF_PASSWORD)).status_code == 429
+        # The cookie is Secure: a browser sends it over HTTPS; the test client over HTTP is told.
+        rivera.cookies.set("device_token", token, path="/admin/login")
+        started = time.monotonic()
+        again = await _login(rivera, "rivera", STAFF_PASSWORD)
+        assert again.status_code == 302, again.text
+        assert time.monotonic() - started < 0.5
+        assert (await rivera.get("/admin/patient/list")).status_code == 200
 
 
 async def test_a_forged_cookie_is_ignored(app, settings, anonymous):

@@ -9,6 +9,7 @@ from PIL import Image
 
 from tests.admin.conftest import audit_rows, field_errors
 from tests.factories import create_patient
+from tests.mail.smtp import mail_text
 
 pytestmark = pytest.mark.usefixtures("anonymous")
 
@@ -281,3 +282,26 @@ async def test_files_named_by_text_columns_are_never_served(admin_login, client)
         response = await staff.get(f"/admin/patient/{patient['id']}/address/{route}/")
         assert response.status_code == 404
         assert "[project]" not in response.text
+
+
+async def test_a_password_set_in_the_admin_is_announced_to_the_patient(
+    admin_login, client, app_inbox
+):
+    """Issue 22: the admin's edit form is one more way staff set a patient's password."""
+    patient = await create_patient(client, email="jane.announce@example.com")
+    staff = await admin_login("therapist")
+    unchanged = await staff.post(
+        f"/admin/patient/edit/{patient['id']}", data=edit_form(patient, first_name="Janet")
+    )
+    assert unchanged.status_code == 302, unchanged.text
+    assert app_inbox.messages == []
+    response = await staff.post(
+        f"/admin/patient/edit/{patient['id']}",
+        data=edit_form(patient, password="a-new-password"),
+    )
+    assert response.status_code == 302, response.text
+    [mail] = app_inbox.messages
+    assert app_inbox.recipients == [["jane.announce@example.com"]]
+    assert mail["Subject"] == "Your TherapyConnect password was changed"
+    assert "by a member of the practice's staff" in mail_text(mail)
+    assert "a-new-password" not in mail.as_string()

@@ -9,6 +9,7 @@ from sqlalchemy import text
 from app.auth.commands import create_staff
 from tests.admin.conftest import audit_rows, browser, csrf_token, field_errors, log_in
 from tests.conftest import STAFF_PASSWORD
+from tests.mail.smtp import reset_token
 
 pytestmark = pytest.mark.usefixtures("anonymous")
 
@@ -219,28 +220,80 @@ async def test_admins_deactivate_and_reactivate_staff(app, settings, admin_login
     assert [r["outcome"] for r in on_rows] == ["success"]
 
 
-async def test_admins_reset_a_staff_password(app, admin_login, engine):
+async def test_an_admin_has_a_reset_link_mailed_and_never_chooses_the_password(
+    app, settings, admin_login, anonymous, engine, app_inbox
+):
+    """Issue 22: an admin who set a password could log in as the author of psychotherapy notes
+    and read them. Now the link goes to the staff member's own address."""
     admin = await admin_login("admin", "boss")
-    therapist = await admin_login("therapist", "rivera")
+    await create_staff(
+        settings,
+        username="rivera",
+        password=STAFF_PASSWORD,
+        role="therapist",
+        email="rivera@clinic.example",
+    )
     rivera = await staff_id(engine, "rivera")
     url = f"/admin/staff/{rivera}/password"
-    form = await admin.get(url)
-    assert form.status_code == 200
-    assert "rivera" in form.text
-    bad = await admin.post(url, data={"password": "rivera2024"})
-    assert bad.status_code == 400
-    assert field_errors(bad.text, "password") == ["The password is too similar to the username."]
-    assert (await therapist.get("/admin/patient/list")).status_code == 200
-    done = await admin.post(url, data={"password": NEW_PASSWORD})
-    assert done.status_code == 302
-    assert (await therapist.get("/admin/patient/list")).status_code == 302  # session ended
+    async with browser(app) as therapist:
+        assert (await log_in(therapist, "rivera", STAFF_PASSWORD)).status_code == 302
+        form = await admin.get(url)
+        assert form.status_code == 200
+        assert "rivera" in form.text
+        assert 'type="password"' not in form.text  # nothing to choose
+        # A password sent along anyway is ignored.
+        done = await admin.post(url, data={"password": NEW_PASSWORD})
+        assert done.status_code == 302
+        assert (
+            "A password reset link was mailed to rivera" in (await admin.get("/admin/staff")).text
+        )
+        [mail] = app_inbox.messages
+        assert app_inbox.recipients == [["rivera@clinic.example"]]
+        assert mail["Subject"] == "Reset your TherapyConnect password"
+        # Nothing has changed until rivera uses the link: no password the admin knows works.
+        assert (await therapist.get("/admin/patient/list")).status_code == 200
+        async with browser(app) as intruder:
+            assert (await log_in(intruder, "rivera", NEW_PASSWORD)).status_code == 400
+        confirm = await anonymous.post(
+            "/api/auth/password-reset/confirm/",
+            json={"token": reset_token(mail), "new_password": "rivera-chose-this-9"},
+        )
+        assert confirm.status_code == 200, confirm.text
+        assert (await therapist.get("/admin/patient/list")).status_code == 302  # session ended
     async with browser(app) as client:
         assert (await log_in(client, "rivera", STAFF_PASSWORD)).status_code == 400
-        assert (await log_in(client, "rivera", NEW_PASSWORD)).status_code == 302
+        assert (await log_in(client, "rivera", "rivera-chose-this-9")).status_code == 302
+    assert app_inbox.recipients[-1] == ["rivera@clinic.example"]
+    assert app_inbox.messages[-1]["Subject"] == "Your TherapyConnect password was changed"
     assert (await admin.get("/admin/staff/999999/password")).status_code == 404
     assert (await admin.post("/admin/staff/99999999999/password", data={})).status_code == 404
     rows = await audit_rows(engine, "admin_reset_staff_password")
-    assert [(r["actor"], r["outcome"]) for r in rows] == [("boss", "invalid"), ("boss", "success")]
+    assert [(r["actor"], r["outcome"]) for r in rows] == [("boss", "success")]
+
+
+async def test_no_reset_link_without_an_address_or_for_a_deactivated_account(
+    app, settings, admin_login, engine, app_inbox
+):
+    admin = await admin_login("admin", "boss")
+    await create_staff(settings, username="okafor", password=STAFF_PASSWORD, role="therapist")
+    await create_staff(
+        settings, username="gone", password=STAFF_PASSWORD, role="therapist", email="g@x.example"
+    )
+    gone = await staff_id(engine, "gone")
+    assert (
+        await admin.post(f"/admin/staff/{gone}/active", data={"active": "0"})
+    ).status_code == 302
+    for username, message in (
+        ("okafor", "This staff member has no e-mail address to send a reset link to."),
+        ("gone", "This staff member is deactivated: reactivate them first."),
+    ):
+        member = await staff_id(engine, username)
+        refused = await admin.post(f"/admin/staff/{member}/password", data={})
+        assert refused.status_code == 400, username
+        assert message in refused.text, username
+    assert app_inbox.messages == []
+    async with browser(app) as client:
+        assert (await log_in(client, "okafor", STAFF_PASSWORD)).status_code == 302
 
 
 async def test_therapists_see_no_staff_management(admin_login, engine):

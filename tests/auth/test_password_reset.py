@@ -6,7 +6,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -22,7 +22,7 @@ from app.core.config import Settings
 from app.mail.mailer import SmtpMailer
 from app.patients.commands import purge
 from tests.factories import create_patient
-from tests.mail.smtp import Inbox, free_port, smtp_server
+from tests.mail.smtp import Inbox, free_port, mail_text, smtp_settings
 
 REQUEST = "/api/auth/password-reset/"
 CONFIRM = "/api/auth/password-reset/confirm/"
@@ -38,21 +38,8 @@ STAFF_PASSWORD = "staff-password-1"
 
 
 @pytest.fixture
-def inbox(app: FastAPI, settings: Settings) -> Iterator[Inbox]:
-    """The app's mail goes to a real SMTP server started for the test."""
-    outbox = app.state.mailer
-    with smtp_server() as (server_inbox, port):
-        app.state.mailer = SmtpMailer(_smtp(settings, port))
-        try:
-            yield server_inbox
-        finally:
-            app.state.mailer = outbox
-
-
-def _smtp(settings: Settings, port: int) -> Settings:
-    return settings.model_copy(
-        update={"mail_smtp_host": "127.0.0.1", "mail_smtp_port": port, "mail_smtp_tls": "none"}
-    )
+def inbox(app_inbox: Inbox) -> Inbox:
+    return app_inbox
 
 
 @pytest.fixture
@@ -110,6 +97,15 @@ async def test_a_patient_resets_by_mail_and_every_old_token_stops_working(
     answer = await anonymous.post(CONFIRM, json={"token": token, "new_password": NEW_PASSWORD})
     assert answer.status_code == 200, answer.text
     assert answer.json() == {"detail": "Password has been reset."}
+    # The owner is told, at the same address: when and how, never the password or the token.
+    assert len(inbox.messages) == 2
+    assert inbox.recipients[-1] == [patient["email"]]
+    changed = inbox.messages[-1]
+    assert changed["Subject"] == "Your TherapyConnect password was changed"
+    text = mail_text(changed)
+    assert "with a password reset link sent to this address" in text
+    assert NEW_PASSWORD not in text
+    assert token not in text
 
     assert (await _login(anonymous, patient["id"], OLD_PASSWORD)).status_code == 401
     assert (await _login(anonymous, patient["id"], NEW_PASSWORD)).status_code == 200
@@ -248,6 +244,7 @@ async def test_a_new_password_like_the_accounts_own_names_is_refused(
     assert answer.status_code == 400
     assert answer.json() == {"new_password": ["The password is too similar to the first name."]}
     assert (await _login(anonymous, patient["id"], OLD_PASSWORD)).status_code == 200
+    assert len(inbox.messages) == 1  # the reset link; no change to announce
 
 
 async def test_requests_are_throttled_per_name_and_per_address(
@@ -299,7 +296,9 @@ async def test_a_broken_smtp_server_does_not_change_the_answer(
     if broken == "refusing":
         inbox.refuse = "554 Transaction failed"
     else:
-        app.state.mailer = SmtpMailer(_smtp(settings, free_port()))  # the inbox fixture restores
+        app.state.mailer = SmtpMailer(
+            smtp_settings(settings, free_port())
+        )  # the inbox fixture restores
     caplog.set_level(logging.INFO)
     await _request(anonymous, patient["email"])
     assert inbox.messages == []

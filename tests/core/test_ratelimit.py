@@ -223,6 +223,36 @@ async def test_login_keys_in_redis_do_not_name_the_user(redis_client):
             assert digits.encode() not in value, key
 
 
+@pytest.mark.parametrize("storage", ["memory", "redis"])
+async def test_a_known_device_counts_its_own_failures_only(storage, request):
+    """Issue 22: device tokens (app.auth.devices). A device's failures are its own: they neither
+    count for the account nor the address, and a success forgets them; strangers' failures do
+    not touch the device."""
+    if storage == "redis":
+        request.getfixturevalue("redis_client")
+    settings = make_settings(
+        login_device_rate_limit="2/hour",
+        login_account_rate_limit="1/minute",
+        redis_url=REDIS_URL if storage == "redis" else None,
+    )
+    one = RateLimiter(settings)
+    two = RateLimiter(settings) if storage == "redis" else one  # another instance: shared
+    account, address, device = unique_name(), unique_address(), uuid.uuid4().hex
+    await fail(one, account, address, 3)  # strangers: this pair refused, the account slowed
+    assert await one.login_gate(account, address, device) == 0.0
+    for _ in range(2):
+        await two.failed_login(account, unique_address(), device)
+    for limiter in (two, one):
+        with pytest.raises(Throttled) as caught:
+            await limiter.login_gate(account, address, device)
+        assert_contract_error(caught.value, limit_seconds=3600)
+    assert await two.login_gate(account, address, uuid.uuid4().hex) == 0.0  # another device
+    await two.login_succeeded(device)
+    assert await two.login_gate(account, address, device) == 0.0
+    # The device's failures did not grow the account's delay: still the strangers' three.
+    assert await one.login_gate(account, unique_address()) == 2.0**2
+
+
 # The API limit in memory: a sliding window counter (LocalWindows)
 
 

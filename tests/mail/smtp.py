@@ -1,5 +1,6 @@
 """A real SMTP server for the tests (aiosmtpd, in a thread of its own), keeping what it gets."""
 
+import re
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -8,6 +9,8 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+
+from app.core.config import Settings
 
 
 class Inbox:
@@ -45,3 +48,22 @@ def smtp_server() -> Iterator[tuple[Inbox, int]]:
         yield inbox, port
     finally:
         controller.stop()
+
+
+def smtp_settings(settings: Settings, port: int) -> Settings:
+    """`settings` sending mail to the test server on `port`."""
+    return settings.model_copy(
+        update={"mail_smtp_host": "127.0.0.1", "mail_smtp_port": port, "mail_smtp_tls": "none"}
+    )
+
+
+def mail_text(message: EmailMessage) -> str:
+    text: str = message.get_content()
+    return text
+
+
+def reset_token(message: EmailMessage) -> str:
+    """The token of a password reset mail's link."""
+    match = re.search(r"/reset-password\?token=(\S+)", mail_text(message))
+    assert match is not None, "no reset link in the mail"
+    return match.group(1)
