@@ -1,11 +1,14 @@
 """The OpenAPI document: tags, contact, and the error responses in the contract's bodies (not
 FastAPI's 422), each with an example, so that a client generated from it is complete."""
 
+import copy
 from typing import Any, Literal
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field, RootModel
+from starlette.routing import BaseRoute
 
 OPENAPI_TAGS: list[dict[str, Any]] = [
     {
@@ -209,6 +212,16 @@ def _is_fastapi_validation_error(response: dict[str, Any] | None) -> bool:
     return bool(schema.get("$ref", "").endswith("/HTTPValidationError"))
 
 
+def _without_head(route: BaseRoute) -> BaseRoute:
+    """A GET endpoint's HEAD (app.core.routing.answer_head) is HTTP's, not an operation of its
+    own: the document describes the GET alone, once."""
+    if not isinstance(route, APIRoute) or not route.methods or "HEAD" not in route.methods:
+        return route
+    documented = copy.copy(route)
+    documented.methods = route.methods - {"HEAD"}
+    return documented
+
+
 def install_openapi(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -216,7 +229,7 @@ def install_openapi(app: FastAPI) -> None:
                 title=app.title,
                 version=app.version,
                 description=app.description,
-                routes=app.routes,
+                routes=[_without_head(route) for route in app.routes],
                 tags=app.openapi_tags,
                 servers=app.servers,
                 contact=app.contact,

@@ -1,0 +1,269 @@
+"""Every upload and request body through the service as the image runs it: the Dockerfile's CMD
+on a socket, not ASGITransport. Clients that write a request's head and body at once (httpx, a
+raw socket), curl (which waits for 100 Continue), chunked bodies; sizes from 1 KiB to each
+limit, and one byte past it (413). The defect: a body read apart from its head was counted as
+a head, and uploads got 431."""
+
+import asyncio
+import io
+import json
+import random
+import shutil
+import struct
+import subprocess
+import uuid
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from PIL import Image
+from sqlalchemy.engine import make_url
+
+from app.auth.commands import create_staff
+from app.core.bodylimit import MULTIPART_OVERHEAD
+from app.core.config import Settings
+from tests.conftest import EVERY_TABLE, STAFF_PASSWORD
+from tests.factories import patient_payload
+from tests.served import Served, exchange, image_command, responses, server_env, serving
+from tests.test_deploy import free_port
+
+KIB = 1024
+CURL = shutil.which("curl")
+
+
+# --- files of an exact size, valid all the same ---------------------------------------------------
+
+
+def png_of(size: int) -> bytes:
+    """A PNG of random pixels (they do not compress), padded to `size` bytes with a private
+    ancillary chunk that decoders skip."""
+    side = int((size / 3.05) ** 0.5)
+    while True:
+        pixels = random.randbytes(side * side * 3)
+        out = io.BytesIO()
+        Image.frombytes("RGB", (side, side), pixels).save(out, "PNG", compress_level=1)
+        data = out.getvalue()
+        if len(data) + 12 <= size:
+            break
+        side = max(1, int(side * 0.98) - 1)
+    padding = b"\0" * (size - len(data) - 12)
+    chunk = b"paDd" + padding
+    padded = struct.pack(">I", len(padding)) + chunk + struct.pack(">I", zlib.crc32(chunk))
+    iend = data.rindex(b"IEND") - 4
+    png = data[:iend] + padded + data[iend:]
+    assert len(png) == size
+    return png
+
+
+def pdf_of(size: int) -> bytes:
+    """A one-page PDF, padded to `size` bytes with a comment after its header."""
+
+    def build(padding: int) -> bytes:
+        out = b"%PDF-1.4\n%" + b"x" * padding + b"\n"
+        objects = [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>",
+        ]
+        offsets = []
+        for number, body in enumerate(objects, start=1):
+            offsets.append(len(out))
+            out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+        xref = len(out)
+        out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+        out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+        out += b"trailer\n<< /Size %d /Root 1 0 R >>\n" % (len(objects) + 1)
+        return out + b"startxref\n%d\n%%%%EOF\n" % xref
+
+    padding = 0
+    for _ in range(5):  # startxref's digits grow with the padding
+        padding += size - len(build(padding))
+    pdf = build(padding)
+    assert len(pdf) == size
+    return pdf
+
+
+def padded_json(value: dict[str, Any], size: int) -> bytes:
+    """`value` as JSON, padded with whitespace (still JSON) to `size` bytes."""
+    body = json.dumps(value).encode()
+    assert len(body) <= size
+    return body + b" " * (size - len(body))
+
+
+# --- the server and its data ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    port = free_port()
+    log = tmp_path_factory.mktemp("served") / "uvicorn.log"
+    with serving(image_command(port), server_env(settings), log, port) as served:
+        yield served
+    asyncio.run(_empty_tables(settings))
+
+
+async def _empty_tables(settings: Settings) -> None:
+    assert settings.database_url is not None
+    url = make_url(settings.database_url).set(drivername="postgresql")
+    connection = await asyncpg.connect(url.render_as_string(hide_password=False))
+    try:
+        await connection.execute(f"TRUNCATE {EVERY_TABLE}")
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="module")
+def token(server: Served, settings: Settings) -> str:
+    username = f"served-{uuid.uuid4().hex[:6]}"
+    asyncio.run(create_staff(settings, username=username, password=STAFF_PASSWORD, role="admin"))
+    login = httpx.post(
+        f"{server.base_url}/api/auth/token/",
+        data={"username": username, "password": STAFF_PASSWORD},
+        timeout=30,
+    )
+    assert login.status_code == 200, login.text
+    value: str = login.json()["access_token"]
+    return value
+
+
+@pytest.fixture(scope="module")
+def patient(server: Served, token: str) -> str:
+    """The path of a patient's record."""
+    created = httpx.post(
+        f"{server.base_url}/api/patients/",
+        json=patient_payload(),
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    assert created.status_code == 201, created.text
+    return f"/api/patients/{created.json()['id']}/"
+
+
+# --- the three clients ---------------------------------------------------------------------------
+
+
+def request(
+    server: Served,
+    token: str,
+    method: str,
+    path: str,
+    headers: dict[str, str] | None = None,
+    **content: Any,
+) -> httpx.Request:
+    return httpx.Request(
+        method,
+        server.base_url + path,
+        headers={"Authorization": f"Bearer {token}", **(headers or {})},
+        **content,
+    )
+
+
+def send_httpx(outgoing: httpx.Request) -> tuple[int, bytes]:
+    with httpx.Client(timeout=60) as client:
+        answer = client.send(outgoing)
+    return answer.status_code, answer.content
+
+
+def send_socket(server: Served, outgoing: httpx.Request) -> tuple[int, bytes]:
+    """The head and the body in one write: the server reads them together."""
+    target = outgoing.url.raw_path.decode()
+    head = f"{outgoing.method} {target} HTTP/1.1\r\n"
+    headers = {**outgoing.headers, "connection": "close"}
+    head += "".join(f"{name}: {value}\r\n" for name, value in headers.items()) + "\r\n"
+    [(status, _, body)] = responses(exchange(server.port, head.encode() + outgoing.read()))
+    return status, body
+
+
+def send_curl(outgoing: httpx.Request, folder: Path) -> tuple[int, bytes]:
+    """curl with the body from a file; for a body past 1 KiB it sends `Expect: 100-continue`
+    and waits for the server to ask for the body."""
+    assert CURL is not None, "curl is needed (apt-get install curl; .ci/run installs it)"
+    body, answer = folder / "body", folder / "answer"
+    body.write_bytes(outgoing.read())
+    command = [CURL, "-sS", "-X", outgoing.method, "--data-binary", f"@{body}"]
+    command += ["-o", str(answer), "-w", "%{http_code}"]
+    for name, value in outgoing.headers.items():
+        if name not in {"host", "content-length"}:
+            command += ["-H", f"{name}: {value}"]
+    result = subprocess.run(  # noqa: S603 - curl, with arguments made here
+        [*command, str(outgoing.url)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    return int(result.stdout), answer.read_bytes()
+
+
+def send(
+    client: str, server: Served, outgoing: httpx.Request, folder: Path
+) -> tuple[int, dict[str, Any]]:
+    if client == "httpx":
+        status, body = send_httpx(outgoing)
+    elif client == "socket":
+        status, body = send_socket(server, outgoing)
+    else:
+        status, body = send_curl(outgoing, folder)
+    parsed: dict[str, Any] = json.loads(body)
+    return status, parsed
+
+
+CLIENTS = ["httpx", "socket", "curl"]
+
+
+def sizes(limit: int) -> list[tuple[int, int]]:
+    """(size, status): 1 KiB, two between, exactly the limit, and one byte past it."""
+    return [(KIB, 0), (limit // 8, 0), (limit // 2 + 7, 0), (limit, 0), (limit + 1, 413)]
+
+
+# --- pictures, documents and JSON, each size through each client --------------------------------
+
+PICTURE_MAX = Settings().picture_max_bytes
+DOCUMENT_MAX = Settings().document_max_bytes
+JSON_MAX = Settings().json_max_bytes
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+@pytest.mark.parametrize(("size", "refused"), sizes(PICTURE_MAX))
+def test_a_picture_upload(server, token, patient, client, size, refused, tmp_path):
+    picture = png_of(size)
+    files = {"file": ("picture.png", picture, "image/png")}
+    outgoing = request(server, token, "PUT", f"{patient}profile_picture/", files=files)
+    status, body = send(client, server, outgoing, tmp_path)
+    if refused:
+        assert (status, body) == (413, {"detail": "Upload is larger than the limit of 5 MB."})
+    else:
+        assert status == 200, body
+        assert body["profile_picture"], body
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+@pytest.mark.parametrize(("size", "refused"), sizes(DOCUMENT_MAX))
+def test_a_document_upload(server, token, patient, client, size, refused, tmp_path):
+    document = pdf_of(size)
+    files = {"file": ("scan.pdf", document, "application/pdf")}
+    data = {"title": f"{client} {size}", "category": "other"}
+    outgoing = request(server, token, "POST", f"{patient}documents/", files=files, data=data)
+    status, body = send(client, server, outgoing, tmp_path)
+    if refused:
+        assert (status, body) == (413, {"detail": "Upload is larger than the limit of 10 MB."})
+    else:
+        assert status == 201, body
+        assert (body["size"], body["content_type"]) == (size, "application/pdf")
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+@pytest.mark.parametrize(("size", "refused"), sizes(JSON_MAX))
+def test_a_json_body(server, token, patient, client, size, refused, tmp_path):
+    allergies = f"{client} {size}"
+    content = padded_json({"allergies_and_medication": allergies}, size)
+    headers = {"Content-Type": "application/json"}
+    outgoing = request(server, token, "PATCH", patient, content=content, headers=headers)
+    status, body = send(client, server, outgoing, tmp_path)
+    if refused:
+        assert status == 413, body
+        assert body == {"detail": "Request body is larger than the limit of 256 KB."}
+    else:
+        assert status == 200, body
+        assert body["allergies_and_medication"] == allergies
