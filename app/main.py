@@ -24,7 +24,6 @@ from app.core.logging import configure_logging
 from app.core.observability import ObservabilityMiddleware
 from app.core.openapi import CONTACT, OPENAPI_TAGS, SERVERS, install_openapi
 from app.core.ratelimit import RateLimiter
-from app.core.routing import answer_head
 from app.core.runtime import return_large_blocks_to_the_os
 from app.core.server import guard_lifespan
 from app.db.database import Database, database_url
@@ -140,7 +139,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.metrics_enabled:
         app.include_router(metrics.router)
     mount_admin(app, settings)
-    answer_head(app)
     install_openapi(app)
     # However uvicorn was launched, it serves as the image's command does (app.core.server).
     app.router.lifespan = guard_lifespan(app.router.lifespan)  # type: ignore[method-assign,assignment]

@@ -24,7 +24,6 @@ from PIL import Image
 from sqlalchemy.engine import make_url
 
 from app.auth.commands import create_staff
-from app.core.bodylimit import MULTIPART_OVERHEAD
 from app.core.config import Settings
 from tests.conftest import EVERY_TABLE, STAFF_PASSWORD
 from tests.factories import patient_payload

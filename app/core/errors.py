@@ -9,12 +9,13 @@ import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match, Route
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger(__name__)
@@ -278,14 +279,12 @@ async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _allowed_methods(request: Request) -> str:
-    """Every method the path answers, as DRF lists them: Starlette's 405 names those of the
-    first route for the path only (its GET, not the PUT and DELETE beside it), unordered."""
+    """Every method the path answers, as DRF lists them: FastAPI's 405 names those of the first
+    endpoint of the path only (its GET, not the PUT and DELETE beside it), in no set order."""
     methods = {
         method
-        for route in request.app.router.routes
-        if isinstance(route, Route)
-        and route.methods
-        and route.matches(request.scope)[0] != Match.NONE
+        for route in iter_route_contexts(request.app.routes)
+        if route.methods and route.matches(request.scope)[0] != Match.NONE
         for method in route.methods
     }
     return ", ".join(sorted(methods))

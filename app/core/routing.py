@@ -5,7 +5,7 @@ calls once access is granted (app.auth.access)."""
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import FastAPI, Request, Response, params
+from fastapi import Request, Response, params
 from fastapi.routing import APIRoute
 
 from app.core.errors import ParseError, UnsupportedMediaType
@@ -27,7 +27,19 @@ class _DeferredJSONRequest(Request):
         return {}
 
 
-class DeferredJSONRoute(APIRoute):
+class ServiceRoute(APIRoute):
+    """An endpoint of the service: a GET answers HEAD too, as DRF does, with the GET's status
+    and headers (the server sends no body for a HEAD: uvicorn, and httpx's ASGITransport). A
+    method of the GET's route rather than a route of its own: each route a request is matched
+    against costs it time."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.methods and "GET" in self.methods:
+            self.methods.add("HEAD")
+
+
+class DeferredJSONRoute(ServiceRoute):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         field = self.body_field
@@ -53,15 +65,6 @@ class DeferredJSONRoute(APIRoute):
             return await handler(_DeferredJSONRequest(request.scope, request.receive))
 
         return deferred
-
-
-def answer_head(app: FastAPI) -> None:
-    """HEAD on every GET endpoint, as DRF answers it: the GET's status and headers. The server
-    leaves the body out (uvicorn, and httpx's ASGITransport, send none for a HEAD). A method of
-    the same route, not a route of its own: each route a request passes costs it time."""
-    for route in app.routes:
-        if isinstance(route, APIRoute) and route.methods and "GET" in route.methods:
-            route.methods.add("HEAD")
 
 
 def _unsupported(media_type: str) -> UnsupportedMediaType:
