@@ -35,8 +35,12 @@ class ServiceRoute(APIRoute):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if self.methods and "GET" in self.methods:
-            self.methods.add("HEAD")
+        answer_head(self)
+
+
+def answer_head(route: APIRoute) -> None:
+    if route.methods and "GET" in route.methods:
+        route.methods.add("HEAD")
 
 
 class DeferredJSONRoute(ServiceRoute):
