@@ -8,7 +8,9 @@ import asyncio
 import io
 import json
 import random
+import re
 import shutil
+import socket
 import struct
 import subprocess
 import uuid
@@ -24,6 +26,7 @@ from PIL import Image
 from sqlalchemy.engine import make_url
 
 from app.auth.commands import create_staff
+from app.core.bodylimit import MULTIPART_OVERHEAD
 from app.core.config import Settings
 from tests.conftest import EVERY_TABLE, STAFF_PASSWORD
 from tests.factories import patient_payload
@@ -266,3 +269,190 @@ def test_a_json_body(server, token, patient, client, size, refused, tmp_path):
     else:
         assert status == 200, body
         assert body["allergies_and_medication"] == allergies
+
+
+# --- chunked bodies: no Content-Length, the limit counted as the body streams --------------------
+
+
+def chunked(outgoing: httpx.Request, piece: int = 64 * KIB) -> httpx.Request:
+    """The same request with its body sent chunked, in pieces."""
+    body = outgoing.read()
+    headers = {k: v for k, v in outgoing.headers.items() if k not in {"content-length", "host"}}
+    pieces = (body[start : start + piece] for start in range(0, len(body), piece))
+    return httpx.Request(outgoing.method, outgoing.url, headers=headers, content=pieces)
+
+
+@pytest.mark.parametrize(("size", "status"), [(PICTURE_MAX, 200), (PICTURE_MAX + 1, 413)])
+def test_a_chunked_picture(server, token, patient, size, status):
+    files = {"file": ("picture.png", png_of(size), "image/png")}
+    outgoing = chunked(request(server, token, "PUT", f"{patient}profile_picture/", files=files))
+    assert "content-length" not in outgoing.headers
+    assert send_httpx(outgoing)[0] == status
+
+
+@pytest.mark.parametrize(
+    ("size", "status"),
+    [(DOCUMENT_MAX, 201), (DOCUMENT_MAX + 1, 413), (DOCUMENT_MAX + 2 * MULTIPART_OVERHEAD, 413)],
+)
+def test_a_chunked_document(server, token, patient, size, status):
+    files = {"file": ("scan.pdf", pdf_of(size), "application/pdf")}
+    data = {"title": "chunked", "category": "other"}
+    path = f"{patient}documents/"
+    outgoing = chunked(request(server, token, "POST", path, files=files, data=data))
+    answer, body = send_httpx(outgoing)
+    assert answer == status, body
+    if status == 413:
+        assert json.loads(body) == {"detail": "Upload is larger than the limit of 10 MB."}
+
+
+@pytest.mark.parametrize(("size", "status"), [(JSON_MAX, 200), (JSON_MAX + 1, 413)])
+def test_a_chunked_json_body(server, token, patient, size, status):
+    content = padded_json({"allergies_and_medication": "chunked"}, size)
+    headers = {"Content-Type": "application/json"}
+    outgoing = chunked(request(server, token, "PATCH", patient, content=content, headers=headers))
+    assert send_httpx(outgoing)[0] == status
+
+
+# --- Expect: 100-continue, and a 413 before the body is read -----------------------------------
+
+
+def head_of(outgoing: httpx.Request, **extra: str) -> bytes:
+    headers = {**outgoing.headers, **extra}
+    lines = [f"{outgoing.method} {outgoing.url.raw_path.decode()} HTTP/1.1"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def test_expect_100_continue_asks_for_the_body_once_it_fits(server, token, patient):
+    files = {"file": ("picture.png", png_of(PICTURE_MAX), "image/png")}
+    outgoing = request(server, token, "PUT", f"{patient}profile_picture/", files=files)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(head_of(outgoing, expect="100-continue", connection="close"))
+        assert sock.recv(1024) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(outgoing.read())
+        answer = b"".join(iter(lambda: sock.recv(65536), b""))
+    [(status, _, body)] = responses(answer)
+    assert status == 200, body
+
+
+def test_a_body_past_the_limit_is_refused_before_it_is_sent(server, token, patient):
+    """Content-Length says it: a 413 at once, no 100 Continue, and the connection is still good
+    for the next request (the client sends no body after a final answer to Expect)."""
+    size = DOCUMENT_MAX + 2 * MULTIPART_OVERHEAD
+    files = {"file": ("scan.pdf", b"%PDF-" + b"x" * size, "application/pdf")}
+    outgoing = request(
+        server, token, "POST", f"{patient}documents/", files=files, data={"title": "t"}
+    )
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(head_of(outgoing, expect="100-continue", connection="close"))
+        answer = b"".join(iter(lambda: sock.recv(65536), b""))
+    [(status, _, body)] = responses(answer)
+    assert (status, json.loads(body)) == (
+        413,
+        {"detail": "Upload is larger than the limit of 10 MB."},
+    )
+
+
+@pytest.mark.parametrize("client", ["httpx", "socket"])
+def test_a_body_far_past_the_limit_is_a_413_not_a_reset(server, token, patient, client, tmp_path):
+    """Answered from its Content-Length while the body still streams in: the rest is read and
+    dropped before the connection closes, so the client reads the 413 (a socket that asks for
+    the connection to close, too), not a reset."""
+    size = DOCUMENT_MAX + 4 * MULTIPART_OVERHEAD
+    files = {"file": ("scan.pdf", b"%PDF-" + b"x" * size, "application/pdf")}
+    data = {"title": "far", "category": "other"}
+    outgoing = request(server, token, "POST", f"{patient}documents/", files=files, data=data)
+    status, body = send(client, server, outgoing, tmp_path)
+    assert (status, body) == (413, {"detail": "Upload is larger than the limit of 10 MB."})
+
+
+# --- keep-alive, pipelining, heads ---------------------------------------------------------------
+
+
+def test_requests_pipelined_after_bodies_are_answered_in_order(server, token, patient):
+    """An upload, a JSON body and reads, all written at once on one connection."""
+    auth = {"Authorization": f"Bearer {token}"}
+    files = {"file": ("picture.png", png_of(300 * KIB), "image/png")}
+    upload = request(server, token, "PUT", f"{patient}profile_picture/", files=files)
+    content = padded_json({"allergies_and_medication": "pipelined"}, 100 * KIB)
+    json_headers = {"Content-Type": "application/json"}
+    patch = request(server, token, "PATCH", patient, content=content, headers=json_headers)
+    read = httpx.Request("GET", server.base_url + patient, headers=auth)
+    last = httpx.Request("GET", server.base_url + patient, headers={**auth, "Connection": "close"})
+    data = b"".join(head_of(one) + one.read() for one in (upload, patch, read, last))
+    answers = responses(exchange(server.port, data))
+    assert [status for status, _, _ in answers] == [200, 200, 200, 200]
+    assert json.loads(answers[3][2])["allergies_and_medication"] == "pipelined"
+
+
+def test_a_huge_head_is_still_a_431(server, token, patient):
+    big = "a" * (Settings().max_request_header_bytes + 1)
+    data = f"GET {patient} HTTP/1.1\r\nHost: x\r\nX-Big: {big}\r\n\r\n".encode()
+    [(status, headers, body)] = responses(exchange(server.port, data))
+    assert (status, headers["connection"]) == (431, "close")
+    assert json.loads(body) == {"detail": "Request header fields too large."}
+
+
+def test_head_through_the_server_sends_no_body(server, token, patient):
+    """HEAD, then GET, on one connection: had the HEAD's answer carried a body, the GET's answer
+    would not parse."""
+    auth = f"Authorization: Bearer {token}\r\nHost: x\r\n"
+    data = (
+        f"HEAD {patient} HTTP/1.1\r\n{auth}\r\n"
+        f"GET {patient} HTTP/1.1\r\n{auth}\r\n"
+        f"HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+        f"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    ).encode()
+    answers = responses(exchange(server.port, data), bodiless={0, 2})
+    assert [status for status, _, _ in answers] == [200, 200, 200, 200]
+    (_, head, _), (_, get, body) = answers[0], answers[1]
+    assert head["etag"] == get["etag"]
+    assert head["content-length"] == get["content-length"] == str(len(body))
+    assert json.loads(answers[3][2]) == {"status": "ok"}
+
+
+# --- every endpoint that reads a body ------------------------------------------------------------
+
+
+def body_operations(document: dict[str, Any]) -> list[tuple[str, str, str]]:
+    return [
+        (method.upper(), path, next(iter(operation["requestBody"]["content"])))
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if "requestBody" in operation
+    ]
+
+
+def test_every_body_endpoint_reads_a_body_sent_with_its_head(server, settings, patient):
+    """Each endpoint's own answer (whatever its status) to a body of 200 KiB written together
+    with its head: never a 431, a 413 or a 500. A token of its own: these requests may sign it
+    out."""
+    username = f"sweep-{uuid.uuid4().hex[:6]}"
+    asyncio.run(create_staff(settings, username=username, password=STAFF_PASSWORD, role="admin"))
+    sweeper = httpx.post(
+        f"{server.base_url}/api/auth/token/",
+        data={"username": username, "password": STAFF_PASSWORD},
+        timeout=30,
+    ).json()["access_token"]
+    document = httpx.get(f"{server.base_url}/openapi.json", timeout=30).json()
+    operations = body_operations(document)
+    assert len(operations) > 20
+    patient_id = patient.strip("/").rsplit("/", 1)[1]
+    answered: dict[int, int] = {}
+    for method, path, media_type in operations:
+        url = path.replace("{patient_id}", patient_id)
+        url = re.sub(r"\{\w+\}", "999999", url)
+        if media_type == "multipart/form-data":
+            files = {"file": ("picture.png", png_of(200 * KIB), "image/png")}
+            outgoing = request(server, sweeper, method, url, files=files)
+        else:
+            content = padded_json({}, 200 * KIB)
+            headers = {"Content-Type": media_type}
+            outgoing = request(server, sweeper, method, url, content=content, headers=headers)
+        status, body = send_socket(server, outgoing)
+        assert status not in {413, 431}, (method, path, status, body)
+        assert status < 500, (method, path, status, body)
+        answered[status] = answered.get(status, 0) + 1
+        assert json.loads(body) if body else status == 204, (method, path, status)
+    # The endpoints' own answers: mostly 404s (no such object) and 400s (an empty body).
+    assert answered.keys() - {200, 201, 204, 400, 403, 404, 409, 412, 415} == set(), answered
