@@ -11,14 +11,21 @@ from app.core.config import get_settings
 from app.core.server import BoundedHttpToolsProtocol
 
 LIMIT = get_settings().max_request_header_bytes
+KEEP_ALIVE = 1
 
 
 async def echo(scope, receive, send) -> None:
-    """Answers with the size of the body it read (/slow: after a fifth of a second)."""
+    """Answers with the size of the body it read (/slow: after a fifth of a second; /early: at
+    once, reading none of it, as a 413 on Content-Length does)."""
     if scope["type"] != "http":
         return
     if scope["path"] == "/slow":
         await asyncio.sleep(0.2)
+    if scope["path"] == "/early":
+        headers = [(b"content-length", b"5")]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": b"early"})
+        return
     size, more = 0, True
     while more:
         message = await receive()
@@ -36,7 +43,12 @@ async def port() -> AsyncIterator[int]:
         probe.bind(("127.0.0.1", 0))
         free = probe.getsockname()[1]
     config = uvicorn.Config(
-        echo, host="127.0.0.1", port=free, http=BoundedHttpToolsProtocol, log_level="error"
+        echo,
+        host="127.0.0.1",
+        port=free,
+        http=BoundedHttpToolsProtocol,
+        log_level="error",
+        timeout_keep_alive=KEEP_ALIVE,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -200,3 +212,50 @@ async def test_a_refusal_comes_after_the_answers_before_it(port):
     assert answer.startswith(b"HTTP/1.1 200 "), answer[:300]
     assert answer.count(b"HTTP/1.1 431 ") == 1
     assert answer.index(b"HTTP/1.1 200 ") < answer.index(b"HTTP/1.1 431 ")
+
+
+def send_all_then_read(port: int, data: bytes, wait: float) -> tuple[bytes, str]:
+    """`data` written whole, then what the server answers within `wait` seconds, and how the
+    connection ended: "closed", "reset", or "open" (still open when the wait ran out)."""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        try:
+            sock.sendall(data)
+        except ConnectionError:
+            return b"", "reset"
+        sock.settimeout(wait)
+        answer = b""
+        try:
+            while chunk := sock.recv(65536):
+                answer += chunk
+        except TimeoutError:
+            return answer, "open"
+        except ConnectionResetError:
+            return answer, "reset"
+        return answer, "closed"
+
+
+async def test_an_early_answer_to_a_closing_request_is_read_not_reset(port):
+    """A client that asked to close, answered before its body was read: the body is drained
+    before the connection closes, else the bytes still arriving make the kernel reset it."""
+    request = post(b"x" * (3 * 1024 * 1024), path="/early")
+    answer, end = await asyncio.to_thread(send_all_then_read, port, request, 5)
+    assert end == "closed", answer[:200]
+    assert answer.startswith(b"HTTP/1.1 413 ")
+    assert answer.endswith(b"early")
+
+
+async def test_a_drained_connection_times_out_like_any_idle_one(port):
+    """Kept alive after an early answer and its drained body: the keep-alive timeout runs
+    again (uvicorn left such a connection open for ever)."""
+    request = post(b"x" * (3 * 1024 * 1024), path="/early", close=False)
+    answer, end = await asyncio.to_thread(send_all_then_read, port, request, KEEP_ALIVE + 3)
+    assert answer.startswith(b"HTTP/1.1 413 ")
+    assert end == "closed"
+
+
+async def test_the_connection_still_serves_after_a_drained_body(port):
+    request = post(b"x" * (3 * 1024 * 1024), path="/early", close=False) + post(b"abc")
+    answer = await exchange(port, request)
+    assert answer.startswith(b"HTTP/1.1 413 ")
+    assert answer.count(b"HTTP/1.1 200 ") == 1
+    assert answer.endswith(b"3")
