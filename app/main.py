@@ -27,7 +27,7 @@ from app.core.openapi import CONTACT, OPENAPI_TAGS, SERVERS, install_openapi
 from app.core.ratelimit import RateLimiter
 from app.core.routing import answer_head
 from app.core.runtime import return_large_blocks_to_the_os
-from app.core.server import guard_lifespan
+from app.core.server import secure_server
 from app.db.database import Database, database_url
 from app.db.session import create_engine, create_sessionmaker
 from app.db.types import use_keyring
@@ -52,6 +52,8 @@ trailing-slash URLs, `{"field": ["message"]}` validation errors, page-number pag
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # However uvicorn was launched, it serves as the image's command does (app.core.server).
+    secure_server()
     settings: Settings = app.state.settings
     url = await run_in_threadpool(database_url, settings)  # may start the embedded server
     app.state.database = await Database.open(settings, url)
@@ -145,8 +147,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if isinstance(route, APIRoute):
             answer_head(route)
     install_openapi(app)
-    # However uvicorn was launched, it serves as the image's command does (app.core.server).
-    app.router.lifespan = guard_lifespan(app.router.lifespan)  # type: ignore[method-assign,assignment]
     return app
 
 

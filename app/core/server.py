@@ -1,12 +1,11 @@
 """How uvicorn serves the app: httptools with a bound on a request's head, and no proxy headers but
 those the app believes (FORWARDED_ALLOW_IPS, app.main), however uvicorn was launched."""
 
+import asyncio
 import json
 import logging
-from collections.abc import Callable, Coroutine
 from typing import Any
 
-from starlette.types import Receive, Scope, Send
 from uvicorn import Config
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -217,34 +216,31 @@ def secure_uvicorn(config: Config) -> list[str]:
     return changed
 
 
-def _uvicorn_config(receive: Receive) -> Config | None:
-    """The Config of the uvicorn serving the app: its lifespan's `receive` is a method of the
-    object that holds it (uvicorn.lifespan.on.LifespanOn). None under another server."""
-    config = getattr(getattr(receive, "__self__", None), "config", None)
+def secure_server() -> None:
+    """Called first thing in the app's lifespan: under uvicorn, secure_uvicorn; its refusal
+    fails the start, with its reason in the log."""
+    if (config := _serving_config()) is None:
+        return
+    try:
+        changed = secure_uvicorn(config)
+    except UnsafeServer as refusal:
+        logger.error(str(refusal))
+        raise
+    if changed:
+        logger.warning(
+            "Launched without the image's flags; set for it: %s. Serve with `%s` or "
+            "`python -m app serve`.",
+            ", ".join(changed),
+            COMMAND,
+        )
+
+
+def _serving_config() -> Config | None:
+    """The Config of the uvicorn running the app's lifespan: the lifespan's task runs a method
+    of the object that holds it (uvicorn.lifespan.on.LifespanOn.main), whatever wraps the
+    lifespan's messages on the way in. None under another server, or a test's lifespan."""
+    task = asyncio.current_task()
+    frame = getattr(task.get_coro() if task else None, "cr_frame", None)
+    owner = frame.f_locals.get("self") if frame is not None else None
+    config = getattr(owner, "config", None)
     return config if isinstance(config, Config) else None
-
-
-Lifespan = Callable[[Scope, Receive, Send], Coroutine[Any, Any, None]]
-
-
-def guard_lifespan(lifespan: Lifespan) -> Lifespan:
-    """The router's lifespan, after secure_uvicorn: a refusal fails the start, with its reason."""
-
-    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
-        if (config := _uvicorn_config(receive)) is not None:
-            try:
-                changed = secure_uvicorn(config)
-            except UnsafeServer as refusal:
-                await receive()  # lifespan.startup
-                await send({"type": "lifespan.startup.failed", "message": str(refusal)})
-                return
-            if changed:
-                logger.warning(
-                    "Launched without the image's flags; set for it: %s. Serve with `%s` or "
-                    "`python -m app serve`.",
-                    ", ".join(changed),
-                    COMMAND,
-                )
-        await lifespan(scope, receive, send)
-
-    return guarded
