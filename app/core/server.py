@@ -4,6 +4,7 @@ those the app believes (FORWARDED_ALLOW_IPS, app.main), however uvicorn was laun
 import asyncio
 import json
 import logging
+from itertools import chain
 from typing import Any
 
 from uvicorn import Config
@@ -29,10 +30,11 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     read), and uvicorn has no setting for it: past MAX_REQUEST_HEADER_BYTES, a 431 and the
     connection closed.
 
-    The head is counted exactly as the parser hands it over (the target, then each header), so
-    body bytes read together with it never count. A header still arriving is kept inside
-    httptools where it cannot be measured: a head unfinished at the end of a read is bounded by
+    A whole head is counted exactly once parsed, from what the parser handed over (the target
+    and the headers), so body bytes read together with it never count. A head still arriving
+    is kept (its last header inside httptools) where it cannot be measured: it is bounded by
     the reads it spans, so it holds at most one read (256 KiB) past the limit before the 431.
+    Counting per header instead costs every request a call per header, for nothing more.
 
     An answer sent before its request's body is read (a 413 on Content-Length) is followed by
     the rest of that body: read and dropped before the connection closes (else the kernel
@@ -45,7 +47,6 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self.max_head = get_settings().max_request_header_bytes
         self.in_head = False  # from the request line's first byte to the end of its headers
-        self.head_bytes = 0  # of the head being parsed: its target and headers, exactly
         self.spanned = 0  # an unfinished head's bound: the reads it spans
         self.began_in_read = False
         self.refused = False
@@ -58,12 +59,10 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self.began_in_read = False
         super().data_received(data)
         if self.in_head and not self.refused and not self.transport.is_closing():
-            # The head began in this read: at least what was counted of it is held; it began
-            # earlier: all of this read is head.
-            if self.began_in_read:
-                self.spanned = self.head_bytes
-            else:
-                self.spanned += len(data)
+            # A head unfinished at the end of a read: httptools holds it where it cannot be
+            # measured. All of this read is head if the head began before it; if it began in
+            # it, its part is not known (at most the read).
+            self.spanned = 0 if self.began_in_read else self.spanned + len(data)
             if self.spanned > self.max_head:
                 self._refuse()
 
@@ -72,20 +71,19 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             return
         super().on_message_begin()
         self.in_head = self.began_in_read = True
-        self.head_bytes = self.spanned = 0
-
-    def on_url(self, url: bytes) -> None:
-        if self._counted(len(url)):
-            super().on_url(url)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        if self._counted(len(name) + len(value) + HEADER_FRAMING):
-            super().on_header(name, value)
+        self.spanned = 0
 
     def on_headers_complete(self) -> None:
         if self.refused:
             return
         self.in_head = False
+        # The whole head, exactly: its target, and each header's name and value with ": " and
+        # CRLF.
+        headers = self.headers
+        size = len(self.url) + HEADER_FRAMING * len(headers) + sum(map(len, chain(*headers)))
+        if size > self.max_head:
+            self._refuse()
+            return
         cycle = self.cycle
         super().on_headers_complete()
         self.body_read = True
@@ -126,15 +124,6 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
                 self._answer_too_large()
             else:
                 self.flow.pause_reading()  # super() resumed it for the next pipelined request
-
-    def _counted(self, size: int) -> bool:
-        if self.refused:
-            return False
-        self.head_bytes += size
-        if self.head_bytes > self.max_head:
-            self._refuse()
-            return False
-        return True
 
     def _refuse(self) -> None:
         self.refused = True
