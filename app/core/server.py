@@ -51,6 +51,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self.began_in_read = False
         self.refused = False
         self.body_read = True  # all of the current request's body has arrived
+        self.body_started = False
         self.close_when_read = False
 
     def data_received(self, data: bytes) -> None:
@@ -88,11 +89,12 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().on_headers_complete()
         self.body_read = True
         if self.cycle is not cycle and self.scope["method"] not in BODILESS and _has_body(self):
-            self.body_read = False
+            self.body_read = self.body_started = False
             self.cycle.transport = _LingeringTransport(self)  # type: ignore[assignment]
 
     def on_body(self, body: bytes) -> None:
         if not self.refused:
+            self.body_started = True
             super().on_body(body)
 
     def on_message_complete(self) -> None:
@@ -110,8 +112,10 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             )
 
     def close_after_body(self) -> None:
-        """A cycle's close: now, or once the rest of its request's body has been dropped."""
-        if self.body_read or self.transport.is_closing():
+        """A cycle's close: now, or once the rest of its request's body has been dropped. Now
+        too when the client waits for 100 Continue and has sent none of it: it will not."""
+        waiting = self.expect_100_continue and not self.body_started
+        if self.body_read or waiting or self.transport.is_closing():
             self.transport.close()
             return
         self.close_when_read = True
