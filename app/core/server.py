@@ -101,7 +101,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if self.refused:
             return
         self.body_read = True
-        answered = self.cycle.response_complete
+        answered = self.cycle is not None and self.cycle.response_complete
         super().on_message_complete()
         if self.close_when_read:
             self.transport.close()
