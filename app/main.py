@@ -3,6 +3,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -24,7 +25,9 @@ from app.core.logging import configure_logging
 from app.core.observability import ObservabilityMiddleware
 from app.core.openapi import CONTACT, OPENAPI_TAGS, SERVERS, install_openapi
 from app.core.ratelimit import RateLimiter
+from app.core.routing import answer_head
 from app.core.runtime import return_large_blocks_to_the_os
+from app.core.server import secure_server
 from app.db.database import Database, database_url
 from app.db.session import create_engine, create_sessionmaker
 from app.db.types import use_keyring
@@ -49,6 +52,8 @@ trailing-slash URLs, `{"field": ["message"]}` validation errors, page-number pag
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # However uvicorn was launched, it serves as the image's command does (app.core.server).
+    secure_server()
     settings: Settings = app.state.settings
     url = await run_in_threadpool(database_url, settings)  # may start the embedded server
     app.state.database = await Database.open(settings, url)
@@ -138,6 +143,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.metrics_enabled:
         app.include_router(metrics.router)
     mount_admin(app, settings)
+    for route in app.routes:  # FastAPI's own pages (/docs, /redoc); the rest are ServiceRoutes
+        if isinstance(route, APIRoute):
+            answer_head(route)
     install_openapi(app)
     return app
 

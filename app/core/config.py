@@ -45,7 +45,8 @@ class Settings(BaseSettings):
     max_request_header_bytes: int = Field(
         default=32 * 1024,
         ge=1024,
-        description="Largest request line and headers, together; larger: 431, connection closed.",
+        description="Largest request head: its target and headers (names, values, ': ' and CRLF), "
+        "never the body; larger: 431, connection closed.",
     )
     port: int = 8000
     log_level: str = Field(

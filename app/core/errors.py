@@ -9,11 +9,13 @@ import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger(__name__)
@@ -270,9 +272,22 @@ async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
         detail = NotFound.default_detail
     elif exc.status_code == 405:
         detail = f'Method "{request.method}" not allowed.'
+        return _json(405, {"detail": detail}, {"Allow": _allowed_methods(request)})
     else:
         detail = str(exc.detail)
     return _json(exc.status_code, {"detail": detail}, exc.headers)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method the path answers, as DRF lists them: FastAPI's 405 names those of the first
+    endpoint of the path only (its GET, not the PUT and DELETE beside it), in no set order."""
+    methods = {
+        method
+        for route in iter_route_contexts(request.app.routes)
+        if route.methods and route.matches(request.scope)[0] != Match.NONE
+        for method in route.methods
+    }
+    return ", ".join(sorted(methods))
 
 
 # SQLSTATEs of a server that is unreachable, going down, coming up or overwhelmed: connection

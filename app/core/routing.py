@@ -27,7 +27,23 @@ class _DeferredJSONRequest(Request):
         return {}
 
 
-class DeferredJSONRoute(APIRoute):
+class ServiceRoute(APIRoute):
+    """An endpoint of the service: a GET answers HEAD too, as DRF does, with the GET's status
+    and headers (the server sends no body for a HEAD: uvicorn, and httpx's ASGITransport). A
+    method of the GET's route rather than a route of its own: each route a request is matched
+    against costs it time."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        answer_head(self)
+
+
+def answer_head(route: APIRoute) -> None:
+    if route.methods and "GET" in route.methods:
+        route.methods.add("HEAD")
+
+
+class DeferredJSONRoute(ServiceRoute):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         field = self.body_field

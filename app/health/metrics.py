@@ -6,8 +6,9 @@ from fastapi import APIRouter, Request, Response
 from app.core.config import Settings
 from app.core.errors import NotAuthenticated, PermissionDenied
 from app.core.metrics import PoolCollector, exposition
+from app.core.routing import ServiceRoute
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=ServiceRoute)
 
 
 def _check_access(request: Request, settings: Settings) -> None:

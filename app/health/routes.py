@@ -4,8 +4,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from app.core.openapi import ErrorDetail, Status, ok_example
+from app.core.routing import ServiceRoute
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=ServiceRoute)
 
 READY_TIMEOUT_SECONDS = 2.0
 
