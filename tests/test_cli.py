@@ -73,6 +73,7 @@ COMMANDS = (
     "deactivatestaff",
     "activatestaff",
     "rotate-keys",
+    "identity-clashes",
     "seed",
     "audit-partitions",
     "audit-archive",

@@ -169,6 +169,19 @@ _HOLDERS = Query(
     )
 )
 _EXISTS = Query(select(Patient.id).where(Patient.id == bindparam("id"), KEPT))
+# What `python -m app identity-clashes` reports (ids only): numbers and addresses held twice.
+_PHONES = Query(select(Patient.id, Patient.phone_no).order_by(Patient.id))
+_SHARED_EMAILS = Query(
+    select(func.array_agg(Patient.id).cast(ARRAY(Text)).label("ids"))
+    .where(Patient.email.is_not(None))
+    .group_by(func.lower(Patient.email))
+    .having(func.count() > 1)
+)
+_EMAILS_OF_STAFF = Query(
+    select(Patient.id.label("patient_id"), Staff.id.label("staff_id"))
+    .join(Staff, func.lower(Staff.email) == func.lower(Patient.email))
+    .order_by(Patient.id, Staff.id)
+)
 # What a new password is checked against: the current one, and what it must not resemble.
 _CREDENTIALS = Query(
     select(
@@ -527,6 +540,18 @@ class PatientRepository:
         """Who else holds this phone number or e-mail address: rows of `field`, `id` (None for
         a staff member) and `deleted`."""
         return await self.executor.fetch(_HOLDERS, id=patient_id, phone_no=phone_no, email=email)
+
+    async def phone_numbers(self) -> list[Row]:
+        """Every patient's id and phone number as stored (deleted patients' too)."""
+        return await self.executor.fetch(_PHONES)
+
+    async def shared_emails(self) -> list[list[str]]:
+        """The ids of each group of patients that share an e-mail address, whatever its case."""
+        return sorted(sorted(row["ids"]) for row in await self.executor.fetch(_SHARED_EMAILS))
+
+    async def emails_of_staff(self) -> list[Row]:
+        """(patient_id, staff_id) of each patient whose e-mail address a staff member has."""
+        return await self.executor.fetch(_EMAILS_OF_STAFF)
 
     async def exists(self, patient_id: str) -> bool:
         return await self.executor.fetch_one(_EXISTS, id=patient_id) is not None

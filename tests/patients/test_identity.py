@@ -15,6 +15,7 @@ from app.auth.commands import create_staff
 from app.core.config import Settings
 from app.patients.repository import EMAIL_NOT_USABLE, PHONE_NOT_USABLE
 from tests.factories import create_patient, patient_payload
+from tests.test_cli import run_cli
 
 URL = "/api/patients/"
 PASSWORD = "correct-horse"  # the factories' patients'
@@ -249,3 +250,41 @@ async def test_the_phone_search_uses_the_trigram_index(client, engine: AsyncEngi
             await connection.execute(text("SET LOCAL enable_seqscan = off"))
             plan = (await connection.execute(text(f"EXPLAIN {compiled}"))).scalars().all()
         assert any("ix_patients_phone_no_trgm" in line for line in plan), plan
+
+
+# --- what migration 0015 left as it was ----------------------------------------------------
+
+
+async def test_identity_clashes_lists_accounts_by_id_only(client, cli_env, engine: AsyncEngine):
+    first = await create_patient(client, phone_no="+14155550190", email="one@example.com")
+    second = await create_patient(client, phone_no="+14155550191", email="two@example.com")
+    clean = run_cli(cli_env, "identity-clashes")
+    assert clean.returncode == 0, clean.stderr
+    assert clean.stdout.strip() == "No clashes."
+    async with engine.begin() as connection:  # as rows from before migration 0015 may be
+        await connection.execute(text("DROP INDEX uq_patients_lower_email"))
+        await connection.execute(
+            text(
+                "UPDATE patients SET phone_no = '14155550190', email = 'ONE@example.com' "
+                "WHERE id = :id"
+            ),
+            {"id": second["id"]},
+        )
+    try:
+        result = run_cli(cli_env, "identity-clashes")
+    finally:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("DELETE FROM patients WHERE id = :id"), {"id": second["id"]}
+            )
+            await connection.execute(
+                text(
+                    "CREATE UNIQUE INDEX uq_patients_lower_email "
+                    "ON patients (lower(email), patients_email_exemption(id))"
+                )
+            )
+    assert result.returncode == 0, result.stderr
+    pair = ", ".join(sorted([first["id"], second["id"]]))
+    assert result.stdout.splitlines() == [f"phone number: {pair}", f"e-mail address: {pair}"]
+    assert "example" not in result.stdout
+    assert "555" not in result.stdout
