@@ -9,7 +9,7 @@
   created): their ids are written into it, so those rows stay as they were, reported, and no
   other patient can take their address. Its leading column still serves the login's lookup.
 - A patient and a staff member never share an address (the login and the reset find an account
-  by it): a trigger on both tables, serialised by an advisory lock on the address, refuses it.
+  by it): a trigger on both tables, serialised by an advisory lock, refuses it.
   Pairs that share one already are reported and left.
 
 The downgrade removes the index, the function and the triggers; numbers stay canonical (what
@@ -47,9 +47,14 @@ BEGIN
     IF TG_OP = 'UPDATE' AND lower(NEW.email) IS NOT DISTINCT FROM lower(OLD.email) THEN
         RETURN NEW;
     END IF;
-    -- Two writes of one address, one to each table, are serialised: the second one checks
-    -- after the first has committed.
-    PERFORM pg_advisory_xact_lock(hashtextextended('account_email:' || lower(NEW.email), 0));
+    -- A patient's write and a staff member's are serialised, so the later one checks after
+    -- the earlier has committed: patients' writes share the lock (one per transaction, however
+    -- many rows: they never wait for each other), a staff member's (rare) takes it alone.
+    IF TG_TABLE_NAME = 'patients' THEN
+        PERFORM pg_advisory_xact_lock_shared(hashtextextended('account_email', 0));
+    ELSE
+        PERFORM pg_advisory_xact_lock(hashtextextended('account_email', 0));
+    END IF;
     IF TG_TABLE_NAME = 'patients' THEN
         IF EXISTS (SELECT 1 FROM staff WHERE lower(email) = lower(NEW.email)) THEN
             RAISE EXCEPTION 'a staff member has this e-mail address'

@@ -51,7 +51,7 @@ _STAFF_BY_EMAIL = Query(
         func.lower(Staff.email) == func.lower(bindparam("email", type_=String))
     )
 )
-# Two at most: an address that several patients share names none of them.
+# Two at most: an address that several patients shared before migration 0015 names none of them.
 _PATIENTS_BY_EMAIL = Query(
     select(Patient.id, Patient.password_hash)
     .where(func.lower(Patient.email) == func.lower(bindparam("email", type_=String)), KEPT)

@@ -125,8 +125,9 @@ class AuthService:
             raise
 
     async def find_account(self, username: str) -> Account | None:
-        """Staff by username or e-mail; patients by patient id, phone number or e-mail (when no
-        other patient has the same one)."""
+        """Staff by username or e-mail; patients by patient id, phone number (by its canonical
+        form, as stored) or e-mail. An address is compared in any case, and names one account
+        (migration 0015); one that several patients shared before names none of them."""
         username = username.strip()
         if "\x00" in username or not username.isprintable() or len(username) > NAME_MAX:
             return None  # no account has such a name (PostgreSQL cannot even compare a NUL)

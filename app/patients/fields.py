@@ -87,7 +87,11 @@ PatientId = Annotated[
 Name = Annotated[Text, Field(min_length=1, max_length=100)]
 PhoneNo = Annotated[
     Text,
-    Field(min_length=1),
+    Field(
+        min_length=1,
+        description="Stored and answered in E.164 form: a number without its country code is "
+        "of PHONE_DEFAULT_REGION (4155550123 is +14155550123).",
+    ),
     matching(PHONE_NO, "phone_no", "Phone number must be 9-15 digits, optionally starting with +."),
     documented(PHONE_NO),
     # Stored, compared and answered in one form: E.164 (app.core.phones).

@@ -72,7 +72,8 @@ async def create_patient(
     reason: ChangeReasonHeader = None,
 ) -> PatientRead:
     """Create a patient; the id is generated when absent. The record's history starts with
-    this version."""
+    this version. The phone number is stored in E.164 form; one another patient has, or an
+    e-mail address another account has (in any case), is a 400 naming that patient."""
     patient = await PatientService(caller.work).create(payload, reason=reason)
     count_patient_created()
     return patient_answer(patient, caller.links, response)
@@ -130,7 +131,9 @@ async def update_patient(
 ) -> PatientRead:
     """Change some of a patient's writable fields (a patient: only their own contact fields,
     and their password with `current_password`). A new password ends every session of the
-    patient: their tokens stop working, the caller's too, and they log in again."""
+    patient: their tokens stop working, the caller's too, and they log in again. The phone
+    number is stored in E.164 form; one another patient has, or an e-mail address another
+    account has, is a 400 on its field, which tells staff whose it is and a patient nothing."""
     patient = await PatientService(caller.work).update(
         patient_id,
         payload,
