@@ -18,6 +18,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
+    exists,
     false,
     func,
     insert,
@@ -151,6 +152,7 @@ _GET = Query(select(*COLUMNS).where(Patient.id == bindparam("id"), KEPT))
 # The accounts other than patient `id` that hold a phone number or e-mail address (compared as
 # the unique indexes compare them; deleted patients' too: theirs stay taken until purged).
 _email = func.lower(bindparam("email", type_=String))
+_me = PATIENTS.alias("me")
 _HOLDERS = Query(
     union_all(
         select(
@@ -164,7 +166,13 @@ _HOLDERS = Query(
             literal("email", String),
             Patient.id,
             Patient.deleted_at.is_not(None),
-        ).where(func.lower(Patient.email) == _email, Patient.id != bindparam("id")),
+        ).where(
+            func.lower(Patient.email) == _email,
+            Patient.id != bindparam("id"),
+            # An address kept (in any case) is no new clash: one that patients shared before
+            # migration 0015 stays theirs, as its index allows.
+            ~exists().where(_me.c.id == bindparam("id"), func.lower(_me.c.email) == _email),
+        ),
         select(literal("email", String), null(), false()).where(func.lower(Staff.email) == _email),
     )
 )

@@ -150,6 +150,51 @@ async def test_a_patient_and_a_staff_member_never_share_an_address(
             )
 
 
+async def test_patients_who_shared_an_address_before_0015_keep_it_and_stay_editable(
+    client, engine: AsyncEngine
+):
+    """Migration 0015 exempts all but the earliest of such patients from the unique index (its
+    function lists their ids); they keep the address, nobody else can take it."""
+    first = await create_patient(client, email="family@example.com")
+    second = await create_patient(client)
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "CREATE OR REPLACE FUNCTION patients_email_exemption(patient_id varchar) "
+                "RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT CASE WHEN patient_id = "
+                f"'{second['id']}' THEN patient_id ELSE '' END $$"
+            )
+        )
+        await connection.execute(text("REINDEX INDEX uq_patients_lower_email"))
+        await connection.execute(
+            text("UPDATE patients SET email = 'Family@example.com' WHERE id = :id"),
+            {"id": second["id"]},
+        )
+    try:
+        kept = await client.put(
+            detail(second["id"]),
+            json=patient_payload(phone_no=second["phone_no"], email="FAMILY@example.com"),
+        )
+        assert kept.status_code == 200, kept.text
+        third = await create_patient(client)
+        taken = await client.patch(detail(third["id"]), json={"email": "family@example.com"})
+        assert taken.status_code == 400
+        assert first["id"] in taken.text or second["id"] in taken.text
+    finally:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("UPDATE patients SET email = NULL WHERE id = :id"), {"id": second["id"]}
+            )
+            await connection.execute(
+                text(
+                    "CREATE OR REPLACE FUNCTION patients_email_exemption(patient_id varchar) "
+                    "RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT CASE WHEN "
+                    "patient_id = ANY (ARRAY[]::text[]) THEN patient_id ELSE '' END $$"
+                )
+            )
+            await connection.execute(text("REINDEX INDEX uq_patients_lower_email"))
+
+
 async def test_the_database_refuses_a_second_holder_of_an_address(client, engine: AsyncEngine):
     """Should two writes race past the service's look: uq_patients_lower_email."""
     await victim(client)
