@@ -161,7 +161,7 @@ async def delete_patient(
     appointments are 404 everywhere, and their future appointments are cancelled. They are
     kept for `PATIENT_RETENTION_DAYS` (an admin may restore them:
     `POST /api/deleted-patients/{id}/restore/`), then `python -m app purge` removes them and
-    their files for good. Their id and phone number stay taken until then."""
+    their files for good. Their id, phone number and e-mail address stay taken until then."""
     await PatientService(caller.work).delete(patient_id, versions=cond.versions, reason=reason)
     count_patient_deleted()
 

@@ -277,9 +277,9 @@ def _held_by(holder: Row) -> str:
         return f"A staff member has this {what}; an address names one account only."
     if holder["deleted"]:
         return (
-            f"Patient {holder['id']} has this {what}: they are deleted, and keep it until "
-            f"purged. An admin may restore them (Deleted patients), or change it on the "
-            f"restored record."
+            f"Patient {holder['id']} has this {what}: they were deleted and keep it until "
+            f"purged. An admin may restore them (POST /api/deleted-patients/{holder['id']}/"
+            f"restore/, or the admin's deleted patients), then change it."
         )
     return f"Patient {holder['id']} already has this {what}."
 

@@ -96,7 +96,7 @@ async def test_a_deleted_patient_keeps_their_address_and_staff_may_restore_them(
     assert (await client.delete(detail(other["id"]))).status_code == 204
     response = await client.post(URL, json=patient_payload(email="VICTIM@example.com"))
     [message] = response.json()["email"]
-    assert message.startswith(f"Patient {other['id']} has this e-mail address: they are deleted")
+    assert message.startswith(f"Patient {other['id']} has this e-mail address: they were deleted")
     assert "restore" in message
     patient = await create_patient(client)
     response = await (await as_patient(patient)).patch(
@@ -243,7 +243,7 @@ async def test_a_patient_is_not_told_whose_number_it_is_even_a_deleted_ones(clie
     # Staff are told it is a deleted patient's, whom an admin may restore.
     staff = await client.patch(detail(patient["id"]), json={"phone_no": "14155550100"})
     [message] = staff.json()["phone_no"]
-    assert message.startswith(f"Patient {other['id']} has this phone number: they are deleted")
+    assert message.startswith(f"Patient {other['id']} has this phone number: they were deleted")
 
 
 async def test_a_record_changed_to_its_own_number_in_another_form_changes_nothing(client):
