@@ -106,34 +106,39 @@ def _canonical_phones(connection: sa.Connection) -> None:
     changes, clashes = canonical_forms((row.id, row.phone_no) for row in rows)
     for group in clashes:
         log.warning("Phone numbers one once canonical, left as they were: %s", ", ".join(group))
-    if changes:
-        connection.execute(
-            sa.text("UPDATE patients SET phone_no = :phone_no WHERE id = :id"),
-            [{"id": patient_id, "phone_no": number} for patient_id, number in changes.items()],
-        )
-    # The history follows, so that restoring a version brings back a canonical number.
     clashing = sorted({patient_id for group in clashes for patient_id in group})
+    # The history follows, so that restoring a version brings back a canonical number.
     history = connection.execute(
-        sa.text(
-            "SELECT DISTINCT patient_id, phone_no FROM patient_versions "
-            "WHERE NOT patient_id = ANY(:clashing)"
-        ),
-        {"clashing": clashing},
-    ).all()
-    numbers = {row.phone_no for row in history}
-    canonical = {number: canonical_phone(number) for number in numbers}
-    moved = [
-        {"from": number, "to": canonical[number], "clashing": clashing}
-        for number in numbers
-        if canonical[number] != number
-    ]
-    if moved:
+        sa.text("SELECT DISTINCT phone_no FROM patient_versions")
+    ).scalars()
+    moved = {number: canonical_phone(number) for number in history}
+    # One UPDATE a table, joined to the numbers' new forms (no scan per number).
+    connection.execute(
+        sa.text("CREATE TEMPORARY TABLE canonical_phones (old text, new text) ON COMMIT DROP")
+    )
+    pairs = [(old, new) for old, new in moved.items() if old != new]
+    if pairs:
+        connection.execute(
+            sa.text("INSERT INTO canonical_phones VALUES (:old, :new)"),
+            [{"old": old, "new": new} for old, new in pairs],
+        )
         connection.execute(
             sa.text(
-                "UPDATE patient_versions SET phone_no = :to "
-                "WHERE phone_no = :from AND NOT patient_id = ANY(:clashing)"
+                "UPDATE patient_versions v SET phone_no = c.new FROM canonical_phones c "
+                "WHERE v.phone_no = c.old AND NOT v.patient_id = ANY(:clashing)"
             ),
-            moved,
+            {"clashing": clashing},
+        )
+    connection.execute(sa.text("TRUNCATE canonical_phones"))
+    if changes:
+        connection.execute(
+            sa.text("INSERT INTO canonical_phones VALUES (:old, :new)"),
+            [{"old": patient_id, "new": number} for patient_id, number in changes.items()],
+        )
+        connection.execute(
+            sa.text(
+                "UPDATE patients p SET phone_no = c.new FROM canonical_phones c WHERE p.id = c.old"
+            )
         )
 
 

@@ -325,7 +325,7 @@ def test_0015_makes_numbers_canonical_and_reports_clashes_by_id_only(empty_datab
     """Numbers and addresses that would clash are left as they were and reported by id, never
     merged; the rest become canonical, and a new clash is refused."""
     config = alembic_config(empty_database_url)
-    command.upgrade(config, "0014")
+    command.upgrade(config, "0012")  # 0013 gives them a baseline version: their history
     rows = [
         ("p_canon1", "+14155550100", "Shared@example.com", datetime(2026, 1, 1, tzinfo=UTC)),
         ("p_typed1", "14155550100", "shared@EXAMPLE.com", datetime(2026, 1, 2, tzinfo=UTC)),
@@ -349,6 +349,7 @@ def test_0015_makes_numbers_canonical_and_reports_clashes_by_id_only(empty_datab
         sync_connection.commit()
 
     run(empty_database_url, insert)
+    command.upgrade(config, "0014")
     with caplog.at_level(logging.WARNING, logger="alembic.runtime.migration"):
         command.upgrade(config, "0015")
     reported = "\n".join(record.getMessage() for record in caplog.records)
@@ -360,12 +361,19 @@ def test_0015_makes_numbers_canonical_and_reports_clashes_by_id_only(empty_datab
     def phones(sync_connection: Any) -> dict[str, str]:
         return dict(sync_connection.execute(text("SELECT id, phone_no FROM patients")).all())
 
-    assert run(empty_database_url, phones) == {
+    expected = {
         "p_canon1": "+14155550100",
         "p_typed1": "14155550100",
         "p_natl01": "+14155550123",
         "p_intl01": "+442071838750",
     }
+    assert run(empty_database_url, phones) == expected
+
+    def history(sync_connection: Any) -> dict[str, str]:
+        statement = text("SELECT patient_id, phone_no FROM patient_versions")
+        return dict(sync_connection.execute(statement).all())
+
+    assert run(empty_database_url, history) == expected
 
     def write(statement: str) -> Any:
         def go(sync_connection: Any) -> None:
