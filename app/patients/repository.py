@@ -153,6 +153,9 @@ _GET = Query(select(*COLUMNS).where(Patient.id == bindparam("id"), KEPT))
 # the unique indexes compare them; deleted patients' too: theirs stay taken until purged).
 _email = func.lower(bindparam("email", type_=String))
 _me = PATIENTS.alias("me")
+# An address kept (in any case) is no new clash: one shared before migration 0015 stays, as the
+# unique index and the trigger allow.
+_new_email = ~exists().where(_me.c.id == bindparam("id"), func.lower(_me.c.email) == _email)
 _HOLDERS = Query(
     union_all(
         select(
@@ -166,14 +169,10 @@ _HOLDERS = Query(
             literal("email", String),
             Patient.id,
             Patient.deleted_at.is_not(None),
-        ).where(
-            func.lower(Patient.email) == _email,
-            Patient.id != bindparam("id"),
-            # An address kept (in any case) is no new clash: one that patients shared before
-            # migration 0015 stays theirs, as its index allows.
-            ~exists().where(_me.c.id == bindparam("id"), func.lower(_me.c.email) == _email),
+        ).where(func.lower(Patient.email) == _email, Patient.id != bindparam("id"), _new_email),
+        select(literal("email", String), null(), false()).where(
+            func.lower(Staff.email) == _email, _new_email
         ),
-        select(literal("email", String), null(), false()).where(func.lower(Staff.email) == _email),
     )
 )
 _EXISTS = Query(select(Patient.id).where(Patient.id == bindparam("id"), KEPT))

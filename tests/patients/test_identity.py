@@ -195,6 +195,24 @@ async def test_patients_who_shared_an_address_before_0015_keep_it_and_stay_edita
             await connection.execute(text("REINDEX INDEX uq_patients_lower_email"))
 
 
+async def test_a_patient_who_shared_an_address_with_staff_before_0015_stays_editable(
+    client, settings: Settings, engine: AsyncEngine
+):
+    patient = await create_patient(client, email="shared@example.org")
+    await create_staff(settings, username="rivera", password="staff-password-1", role="admin")
+    async with engine.begin() as connection:  # as a row from before the trigger
+        await connection.execute(text("SET LOCAL session_replication_role = replica"))
+        await connection.execute(
+            text("UPDATE staff SET email = 'SHARED@example.org' WHERE username = 'rivera'")
+        )
+    body = patient_payload(phone_no=patient["phone_no"], email="shared@example.org")
+    kept = await client.put(detail(patient["id"]), json=body)
+    assert kept.status_code == 200, kept.text
+    other = await create_patient(client)
+    taken = await client.patch(detail(other["id"]), json={"email": "shared@example.org"})
+    assert taken.status_code == 400
+
+
 async def test_the_database_refuses_a_second_holder_of_an_address(client, engine: AsyncEngine):
     """Should two writes race past the service's look: uq_patients_lower_email."""
     await victim(client)
