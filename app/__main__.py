@@ -171,6 +171,20 @@ def purge(args: argparse.Namespace) -> None:
         print(patient_id)
 
 
+def identity_clashes(_: argparse.Namespace) -> None:
+    from app.patients.commands import identity_clashes
+
+    clashes = asyncio.run(identity_clashes(get_settings()))
+    for group in clashes.phones:
+        print("phone number:", ", ".join(group))
+    for group in clashes.emails:
+        print("e-mail address:", ", ".join(group))
+    for patient_id, staff_id in clashes.staff_emails:
+        print(f"e-mail address: {patient_id}, staff member {staff_id}")
+    if not any(clashes):
+        print("No clashes.")
+
+
 def seed_patients(args: argparse.Namespace) -> None:
     from app.db.database import database_url
     from app.seed import SEED_PASSWORD, seed, stderr_progress
@@ -410,6 +424,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--dry-run", action="store_true", help="Only list the patients it would remove."
     )
     purge_parser.set_defaults(handler=purge)
+
+    clashes_parser = command(
+        "identity-clashes",
+        "List, by id, the accounts whose phone numbers or e-mail addresses clash.",
+    )
+    clashes_parser.set_defaults(handler=identity_clashes)
 
     seed_parser = command("seed", "Load N made-up patients fast (password 'seed-password').")
     seed_parser.add_argument(

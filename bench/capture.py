@@ -112,7 +112,7 @@ async def capture(
                 answer = response.json()
                 replace: dict[str, Any] = {PATIENT: patient_id}
                 if operation.key == "create":
-                    replace = {NEW_ID: answer["id"], PHONE: body["phone_no"] if body else None}
+                    replace = {NEW_ID: answer["id"], PHONE: answer["phone_no"]}  # canonical
                 balance = None
                 if operation.key == "update_wallet":
                     balance = Decimal(answer["wallet_balance"])

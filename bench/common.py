@@ -64,7 +64,7 @@ CREATE_BODY: dict[str, Any] = {
     "allergies_and_medication": "Penicillin",
     "date_of_birth": "1990-05-17",
     "sex": "F",
-    "email": "bench.marker@example.com",
+    # No e-mail address: one names one patient, and every request creates one.
     "tags": ["anxiety"],
 }
 

@@ -76,6 +76,7 @@ COMMANDS = (
     "deactivatestaff",
     "activatestaff",
     "rotate-keys",
+    "identity-clashes",
     "seed",
     "audit-partitions",
     "audit-archive",

@@ -10,7 +10,7 @@ from app.audit.service import AuditEntry
 from app.audit.work import UnitOfWork
 from app.auth.schemas import PasswordReset, StaffCreate
 from app.auth.sessions import Sessions
-from app.auth.staff import StaffService
+from app.auth.staff import EMAIL_TAKEN, StaffService
 from app.auth.tokens import Tokens
 from app.core.config import Settings
 from app.core.errors import CommandError, NotFound, ValidationFailed
@@ -56,7 +56,7 @@ async def create_staff(
         async with _staff(settings, "cli_create_staff") as staff:
             created = await staff.create(payload)
     except ValidationFailed as error:
-        if "email" in error.errors:
+        if error.errors.get("email") == [EMAIL_TAKEN]:
             message = f"A staff member with e-mail address {email!r} already exists."
         elif "username" in error.errors:
             message = f"A staff member with username {username!r} already exists."

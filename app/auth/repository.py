@@ -51,7 +51,7 @@ _STAFF_BY_EMAIL = Query(
         func.lower(Staff.email) == func.lower(bindparam("email", type_=String))
     )
 )
-# Two at most: an address that several patients share names none of them.
+# Two at most: an address that several patients shared before migration 0015 names none of them.
 _PATIENTS_BY_EMAIL = Query(
     select(Patient.id, Patient.password_hash)
     .where(func.lower(Patient.email) == func.lower(bindparam("email", type_=String)), KEPT)
@@ -94,8 +94,18 @@ _STAFF_HASH = Query(
 _PATIENT_BY_ID = Query(
     select(Patient.id, Patient.password_hash).where(Patient.id == bindparam("id"), KEPT)
 )
+# By the canonical form of the number typed; a number stored before numbers were canonical
+# (migration 0015 leaves those that would clash as they were) is found as it was typed, first.
 _PATIENT_BY_PHONE = Query(
-    select(Patient.id, Patient.password_hash).where(Patient.phone_no == bindparam("phone_no"), KEPT)
+    select(Patient.id, Patient.password_hash)
+    .where(
+        Patient.phone_no.in_(
+            [bindparam("typed", type_=String), bindparam("canonical", type_=String)]
+        ),
+        KEPT,
+    )
+    .order_by((Patient.phone_no == bindparam("typed", type_=String)).desc())
+    .limit(1)
 )
 _PATIENT_EXISTS = Query(select(Patient.id).where(Patient.id == bindparam("id"), KEPT))
 _PATIENT_HASH = Query(
@@ -139,8 +149,9 @@ class AccountRepository:
         rows = await self.executor.fetch(_PATIENTS_BY_EMAIL, email=email)
         return rows[0] if len(rows) == 1 else None
 
-    async def patient_by_phone(self, phone_no: str) -> Row | None:
-        return await self.executor.fetch_one(_PATIENT_BY_PHONE, phone_no=phone_no)
+    async def patient_by_phone(self, typed: str, canonical: str) -> Row | None:
+        """The patient with this phone number (its canonical form, or as typed)."""
+        return await self.executor.fetch_one(_PATIENT_BY_PHONE, typed=typed, canonical=canonical)
 
     async def patient_exists(self, patient_id: str) -> bool:
         return await self.executor.fetch_one(_PATIENT_EXISTS, id=patient_id) is not None

@@ -2,6 +2,7 @@
 the principal it names."""
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -15,6 +16,7 @@ from app.auth.sessions import Refreshed, Sessions
 from app.auth.tokens import TokenClaims
 from app.core.errors import NotAuthenticated, Throttled
 from app.core.ids import INTEGER_MAX, parse_id
+from app.core.phones import canonical_phone
 from app.core.ratelimit import RateLimiter
 from app.core.security import verify_password
 from app.db.database import Database
@@ -23,6 +25,8 @@ from app.models.patient import PHONE_NO, is_patient_id
 T = TypeVar("T")
 SessionsFor = Callable[[UnitOfWork], Sessions]
 BAD_CREDENTIALS = "No active account found with the given credentials."
+# What a phone number may be typed with at login: "+1 (415) 555-0100" is +14155550100.
+PHONE_TYPED = re.compile(r"[ .()-]")
 NAME_MAX = 254  # the longest login name of any account: an e-mail address
 
 
@@ -127,8 +131,9 @@ class AuthService:
             raise
 
     async def find_account(self, username: str) -> Account | None:
-        """Staff by username or e-mail; patients by patient id, phone number or e-mail (when no
-        other patient has the same one)."""
+        """Staff by username or e-mail; patients by patient id, phone number (by its canonical
+        form, as stored) or e-mail. An address is compared in any case, and names one account
+        (migration 0015); one that several patients shared before names none of them."""
         username = username.strip()
         if "\x00" in username or not username.isprintable() or len(username) > NAME_MAX:
             return None  # no account has such a name (PostgreSQL cannot even compare a NUL)
@@ -140,8 +145,8 @@ class AuthService:
             return Account(principal, staff["password_hash"], staff["is_active"])
         if is_patient_id(username):
             patient = await self.accounts.patient_by_id(username)
-        elif PHONE_NO.fullmatch(username):
-            patient = await self.accounts.patient_by_phone(username)
+        elif PHONE_NO.fullmatch(typed := PHONE_TYPED.sub("", username)):
+            patient = await self.accounts.patient_by_phone(typed, canonical_phone(typed))
         elif "@" in username:
             patient = await self.accounts.patient_by_email(username)
         else:

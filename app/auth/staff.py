@@ -26,6 +26,10 @@ from app.db.query import Executor, Row
 
 USERNAME_TAKEN = "A staff member with this username already exists."
 EMAIL_TAKEN = "A staff member with this e-mail address already exists."
+EMAIL_OF_A_PATIENT = (
+    "A patient has this e-mail address; an address names one account only (a patient and a "
+    "staff member log in and reset their passwords by it)."
+)
 WRONG_PASSWORD = "Your current password is not correct."  # noqa: S105
 NOT_YOURSELF = "You cannot deactivate your own account."
 OWN_PASSWORD = "Change your own password with your current one (Change password)."  # noqa: S105
@@ -42,6 +46,8 @@ async def add_staff(
             username=username, email=email, role=role, password_hash=password_hash
         )
     except asyncpg.UniqueViolationError as error:
+        if error.constraint_name == "uq_accounts_email_patient":  # migration 0015's trigger
+            raise ValidationFailed.on("email", EMAIL_OF_A_PATIENT) from None
         if "email" in (error.constraint_name or ""):
             raise ValidationFailed.on("email", EMAIL_TAKEN) from None
         raise ValidationFailed.on("username", USERNAME_TAKEN) from None

@@ -10,6 +10,7 @@ from typing import Literal, Self
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import phonenumbers
 from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -102,6 +103,11 @@ class Settings(BaseSettings):
         le=36500,
         description="A deleted patient is kept this many days (an admin may restore them), then "
         "`python -m app purge` removes them, their notes and documents for good.",
+    )
+    phone_default_region: str = Field(
+        default="US",
+        description="The country (ISO 3166 code, e.g. GB) of a phone number typed without its "
+        "country code: numbers are stored, searched and logged in with in E.164 form.",
     )
     pictures_s3_documents_prefix: str = Field(
         default="documents/", description="Key prefix of the patient documents in the bucket."
@@ -308,6 +314,13 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as error:
             raise ValueError("not a known IANA time zone, e.g. Europe/Berlin") from error
         return value
+
+    @field_validator("phone_default_region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        if value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError("not a region with phone numbering plans, e.g. US or GB")
+        return value.upper()
 
     @property
     def clinic_zone(self) -> ZoneInfo:

@@ -73,8 +73,9 @@ class Patient(TimestampMixin, Base):
         JSONB, server_default=text("'[]'::jsonb")
     )
     version: Mapped[int] = mapped_column(BigInteger, server_default=VERSION_SEQUENCE.next_value())
-    # Set by a DELETE: the patient is gone from every API and admin view, and kept (their id and
-    # phone number still taken) until `python -m app purge` removes them after the retention.
+    # Set by a DELETE: the patient is gone from every API and admin view, and kept (their id,
+    # phone number and e-mail address still taken) until `python -m app purge` removes them
+    # after the retention.
     deleted_at: Mapped[datetime | None] = mapped_column(TIMESTAMP(timezone=True))
 
     __table_args__ = (
@@ -94,8 +95,15 @@ class Patient(TimestampMixin, Base):
             "deleted_at",
             postgresql_where=text("deleted_at IS NOT NULL"),
         ),
-        # A patient logs in, and asks for a password reset, by e-mail too.
-        Index("ix_patients_lower_email", func.lower(email)),
+        # An e-mail address names one patient, whatever its case (a patient logs in, and asks
+        # for a password reset, by e-mail too); patients_email_exemption(id) is '' but for the
+        # patients who shared one before migration 0015, which left them as they were.
+        Index(
+            "uq_patients_lower_email",
+            func.lower(email),
+            func.patients_email_exemption(id),
+            unique=True,
+        ),
         Index(
             "ix_patients_tags",
             "tags",

@@ -1,7 +1,9 @@
 """`python -m app rotate-keys`: PHI re-encrypted under the current key, in batches.
-`python -m app purge`: deleted patients past the retention period removed for good."""
+`python -m app purge`: deleted patients past the retention period removed for good.
+`python -m app identity-clashes`: the patients whose phone numbers or e-mail addresses clash."""
 
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from app.audit.service import AuditEntry
 from app.audit.work import UnitOfWork
@@ -9,6 +11,7 @@ from app.auth.commands import CLI_ACTOR_KIND, operator
 from app.core.config import Settings
 from app.core.crypto import Keyring
 from app.core.errors import NotFound
+from app.core.phones import canonical_forms
 from app.db.database import open_database
 from app.db.types import use_keyring
 from app.documents.service import document_store
@@ -85,3 +88,21 @@ async def purge(
             if len(expired) < batch_size:
                 break
     return purged
+
+
+class Clashes(NamedTuple):
+    """Accounts that hold one phone number or e-mail address, by id (never the number or the
+    address): what migration 0015 left as it was, for staff to resolve."""
+
+    phones: list[list[str]]
+    emails: list[list[str]]
+    staff_emails: list[tuple[str, int]]
+
+
+async def identity_clashes(settings: Settings) -> Clashes:
+    async with open_database(settings) as database:
+        patients = PatientRepository(database)
+        numbers = await patients.phone_numbers()
+        _, phones = canonical_forms((row["id"], row["phone_no"]) for row in numbers)
+        staff = [(row["patient_id"], row["staff_id"]) for row in await patients.emails_of_staff()]
+        return Clashes(phones, await patients.shared_emails(), staff)

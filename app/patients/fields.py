@@ -9,6 +9,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BeforeValidator, Field
 
 from app.core.fields import SearchTerm, Text, documented, error, matching, not_bool
+from app.core.phones import canonical_phone
 from app.models.history import REASON_MAX_LENGTH
 from app.models.patient import MAX_TAGS, PATIENT_ID, PHONE_NO
 
@@ -23,6 +24,10 @@ def _check_email(value: str) -> str:
     except EmailNotValidError:
         raise error("email", "Enter a valid email address.") from None
     return value
+
+
+def _canonical_phone(value: str) -> str:
+    return canonical_phone(value)
 
 
 def _parse_date(value: Any) -> Any:
@@ -82,9 +87,15 @@ PatientId = Annotated[
 Name = Annotated[Text, Field(min_length=1, max_length=100)]
 PhoneNo = Annotated[
     Text,
-    Field(min_length=1),
+    Field(
+        min_length=1,
+        description="Stored and answered in E.164 form: a number without its country code is "
+        "of PHONE_DEFAULT_REGION (4155550123 is +14155550123).",
+    ),
     matching(PHONE_NO, "phone_no", "Phone number must be 9-15 digits, optionally starting with +."),
     documented(PHONE_NO),
+    # Stored, compared and answered in one form: E.164 (app.core.phones).
+    AfterValidator(_canonical_phone),
 ]
 MedicalText = Annotated[Text, Field(max_length=5000)]
 BirthDate = Annotated[date, BeforeValidator(_parse_date), AfterValidator(_check_birth_date)]

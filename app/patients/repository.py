@@ -12,11 +12,14 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Select,
+    String,
     Table,
     Text,
     and_,
     bindparam,
     delete,
+    exists,
+    false,
     func,
     insert,
     literal,
@@ -25,6 +28,7 @@ from sqlalchemy import (
     select,
     text,
     type_coerce,
+    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
@@ -37,6 +41,7 @@ from app.db.query import Executor, Query, Row
 from app.models.document import PatientDocument
 from app.models.patient import KEPT, MAX_TAGS, VERSION_SEQUENCE, Patient
 from app.models.scheduling import ACTIVE_STATUSES, Appointment
+from app.models.staff import Staff
 from app.patients.schemas import PatientListQuery
 from app.patients.versions import (
     RESTORABLE,
@@ -88,9 +93,22 @@ CREATE_DEFAULTS: dict[str, Any] = {
     "about_note": None,
     "tags": [],
 }
+# What a patient may be told of a phone number or e-mail address another account holds: nothing
+# that confirms it does (staff are told whose it is by the service, which looks first).
+PHONE_NOT_USABLE = (
+    "This phone number cannot be saved to this record. Check it, or contact the clinic to "
+    "update it."
+)
+EMAIL_NOT_USABLE = (
+    "This e-mail address cannot be saved to this record. Use another address, or contact the "
+    "clinic to update it."
+)
 UNIQUE_FIELDS = {
     "pk_patients": ("id", "A patient with this id already exists."),
-    "uq_patients_phone_no": ("phone_no", "A patient with this phone number already exists."),
+    "uq_patients_phone_no": ("phone_no", PHONE_NOT_USABLE),
+    "uq_patients_lower_email": ("email", EMAIL_NOT_USABLE),
+    # Raised by the trigger of migration 0015: a staff member has the address.
+    "uq_accounts_email_staff": ("email", EMAIL_NOT_USABLE),
 }
 
 
@@ -131,7 +149,46 @@ def _jsonb(name: str) -> Any:
 
 
 _GET = Query(select(*COLUMNS).where(Patient.id == bindparam("id"), KEPT))
+# The accounts other than patient `id` that hold a phone number or e-mail address (compared as
+# the unique indexes compare them; deleted patients' too: theirs stay taken until purged).
+_email = func.lower(bindparam("email", type_=String))
+_me = PATIENTS.alias("me")
+# An address kept (in any case) is no new clash: one shared before migration 0015 stays, as the
+# unique index and the trigger allow.
+_new_email = ~exists().where(_me.c.id == bindparam("id"), func.lower(_me.c.email) == _email)
+_HOLDERS = Query(
+    union_all(
+        select(
+            literal("phone_no", String).label("field"),
+            Patient.id,
+            Patient.deleted_at.is_not(None).label("deleted"),
+        ).where(
+            Patient.phone_no == bindparam("phone_no", type_=String), Patient.id != bindparam("id")
+        ),
+        select(
+            literal("email", String),
+            Patient.id,
+            Patient.deleted_at.is_not(None),
+        ).where(func.lower(Patient.email) == _email, Patient.id != bindparam("id"), _new_email),
+        select(literal("email", String), null(), false()).where(
+            func.lower(Staff.email) == _email, _new_email
+        ),
+    )
+)
 _EXISTS = Query(select(Patient.id).where(Patient.id == bindparam("id"), KEPT))
+# What `python -m app identity-clashes` reports (ids only): numbers and addresses held twice.
+_PHONES = Query(select(Patient.id, Patient.phone_no).order_by(Patient.id))
+_SHARED_EMAILS = Query(
+    select(func.array_agg(Patient.id).cast(ARRAY(Text)).label("ids"))
+    .where(Patient.email.is_not(None))
+    .group_by(func.lower(Patient.email))
+    .having(func.count() > 1)
+)
+_EMAILS_OF_STAFF = Query(
+    select(Patient.id.label("patient_id"), Staff.id.label("staff_id"))
+    .join(Staff, func.lower(Staff.email) == func.lower(Patient.email))
+    .order_by(Patient.id, Staff.id)
+)
 # What a new password is checked against: the current one, and what it must not resemble.
 _CREDENTIALS = Query(
     select(
@@ -390,23 +447,25 @@ def _like_pattern(fragment: str) -> str:
     return f"%{escaped}%"
 
 
-def _filters(query: PatientListQuery) -> tuple[tuple[int, bool, bool, int, bool], dict[str, Any]]:
+Shape = tuple[int, int, bool, int, bool]
+
+
+def _filters(query: PatientListQuery) -> tuple[Shape, dict[str, Any]]:
     """The shape of the list's filters (what the statement depends on) and their parameters."""
     words = query.name_words()
     digits = query.phone_digits()
     params: dict[str, Any] = {f"word_{n}": _like_pattern(word) for n, word in enumerate(words)}
-    if digits:
-        params["phone"] = _like_pattern(digits)
+    params.update({f"phone_{n}": _like_pattern(each) for n, each in enumerate(digits)})
     if query.email:
         params["email"] = _like_pattern(query.email)
     params.update({f"tag_{n}": [tag] for n, tag in enumerate(query.tag)})
     if query.sex:
         params["sex"] = query.sex
-    shape = (len(words), bool(digits), bool(query.email), len(query.tag), bool(query.sex))
+    shape = (len(words), len(digits), bool(query.email), len(query.tag), bool(query.sex))
     return shape, params
 
 
-def _where(words: int, phone: bool, email: bool, tags: int, sex: bool) -> list[Any]:
+def _where(words: int, phones: int, email: bool, tags: int, sex: bool) -> list[Any]:
     """The list's filters (API.md "Listing"), for the API and the admin alike."""
     conditions: list[Any] = [KEPT]
     for n in range(words):
@@ -417,9 +476,16 @@ def _where(words: int, phone: bool, email: bool, tags: int, sex: bool) -> list[A
                 Patient.last_name.ilike(pattern, escape="\\"),
             )
         )
-    if phone:
+    if phones:
         # phone_no is digits with an optional leading "+", so its digits are a substring of it.
-        conditions.append(Patient.phone_no.like(bindparam("phone", type_=Text), escape="\\"))
+        conditions.append(
+            or_(
+                *(
+                    Patient.phone_no.like(bindparam(f"phone_{n}", type_=Text), escape="\\")
+                    for n in range(phones)
+                )
+            )
+        )
     if email:
         conditions.append(Patient.email.ilike(bindparam("email", type_=Text), escape="\\"))
     for n in range(tags):
@@ -430,15 +496,13 @@ def _where(words: int, phone: bool, email: bool, tags: int, sex: bool) -> list[A
 
 
 @lru_cache(maxsize=256)
-def _counting(shape: tuple[int, bool, bool, int, bool]) -> Counting:
+def _counting(shape: Shape) -> Counting:
     """The count of the ids the list's filters select, compiled once per shape."""
     return Counting(select(Patient.id).where(*_where(*shape)))
 
 
 @lru_cache(maxsize=256)
-def _page(
-    shape: tuple[int, bool, bool, int, bool], ordering: tuple[tuple[str, bool], ...]
-) -> Query:
+def _page(shape: Shape, ordering: tuple[tuple[str, bool], ...]) -> Query:
     statement = select(*COLUMNS).where(*_where(*shape))
     for column, descending in ordering:
         attribute = PATIENTS.c[column]
@@ -476,6 +540,25 @@ class PatientRepository:
     async def credentials(self, patient_id: str) -> Row | None:
         """The patient's password hash, names, phone number and e-mail address."""
         return await self.executor.fetch_one(_CREDENTIALS, id=patient_id)
+
+    async def holders(
+        self, patient_id: str, *, phone_no: str | None, email: str | None
+    ) -> list[Row]:
+        """Who else holds this phone number or e-mail address: rows of `field`, `id` (None for
+        a staff member) and `deleted`."""
+        return await self.executor.fetch(_HOLDERS, id=patient_id, phone_no=phone_no, email=email)
+
+    async def phone_numbers(self) -> list[Row]:
+        """Every patient's id and phone number as stored (deleted patients' too)."""
+        return await self.executor.fetch(_PHONES)
+
+    async def shared_emails(self) -> list[list[str]]:
+        """The ids of each group of patients that share an e-mail address, whatever its case."""
+        return sorted(sorted(row["ids"]) for row in await self.executor.fetch(_SHARED_EMAILS))
+
+    async def emails_of_staff(self) -> list[Row]:
+        """(patient_id, staff_id) of each patient whose e-mail address a staff member has."""
+        return await self.executor.fetch(_EMAILS_OF_STAFF)
 
     async def exists(self, patient_id: str) -> bool:
         return await self.executor.fetch_one(_EXISTS, id=patient_id) is not None

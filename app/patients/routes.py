@@ -73,7 +73,8 @@ async def create_patient(
     reason: ChangeReasonHeader = None,
 ) -> PatientRead:
     """Create a patient; the id is generated when absent. The record's history starts with
-    this version."""
+    this version. The phone number is stored in E.164 form; one another patient has, or an
+    e-mail address another account has (in any case), is a 400 naming that patient."""
     patient = await PatientService(caller.work).create(payload, reason=reason)
     count_patient_created()
     return patient_answer(patient, caller.links, response)
@@ -133,7 +134,9 @@ async def update_patient(
     and their password with `current_password`, whose wrong guesses count as failed logins of
     theirs: 429 past the login's limits). A new password ends every session of the patient: their
     tokens stop working, the caller's too, and they log in again. A new password or e-mail
-    address is announced by mail to the address the patient had."""
+    address is announced by mail to the address the patient had. The phone number is stored in
+    E.164 form; one another patient has, or an e-mail address another account has, is a 400 on
+    its field, which tells staff whose it is and a patient nothing."""
     patient = await PatientService(caller.work).update(
         patient_id,
         payload,
@@ -161,7 +164,7 @@ async def delete_patient(
     appointments are 404 everywhere, and their future appointments are cancelled. They are
     kept for `PATIENT_RETENTION_DAYS` (an admin may restore them:
     `POST /api/deleted-patients/{id}/restore/`), then `python -m app purge` removes them and
-    their files for good. Their id and phone number stay taken until then."""
+    their files for good. Their id, phone number and e-mail address stay taken until then."""
     await PatientService(caller.work).delete(patient_id, versions=cond.versions, reason=reason)
     count_patient_deleted()
 

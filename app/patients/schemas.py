@@ -8,6 +8,7 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, PlainSe
 from app.auth.schemas import CurrentPassword, Password
 from app.core.conditional import tag
 from app.core.fields import Omittable, SearchTerm, blank_to_none, drop_blank
+from app.core.phones import canonical_phone, digits_of
 from app.core.schemas import BaseSchema
 from app.core.urls import Links
 from app.db.query import Row
@@ -333,8 +334,18 @@ class PatientListQuery(BaseSchema):
     def name_words(self) -> list[str]:
         return (self.name or "").split()
 
-    def phone_digits(self) -> str:
-        return "".join(ch for ch in self.phone or "" if ch.isascii() and ch.isdigit())
+    def phone_digits(self) -> list[str]:
+        """The digits to find (API.md "Listing"), and those of the query's canonical form when
+        it is a whole number whose canonical digits do not hold them (011 44 20…, +44 020…)."""
+        digits = digits_of(self.phone or "")
+        if not digits:
+            return []
+        canonical = digits_of(
+            canonical_phone(digits if "+" not in (self.phone or "") else "+" + digits)
+        )
+        if 9 <= len(digits) <= 15 and digits not in canonical:
+            return [digits, canonical]
+        return [digits]
 
     def ordering_terms(self) -> list[tuple[str, bool]]:
         """(column, descending) pairs; unknown fields are dropped, as DRF's OrderingFilter does."""

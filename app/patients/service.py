@@ -22,7 +22,12 @@ from app.core.errors import NotFound, ValidationFailed
 from app.core.security import hash_password
 from app.db.counting import Count
 from app.db.query import Row
-from app.patients.repository import PatientRepository, new_patient_id
+from app.patients.repository import (
+    EMAIL_NOT_USABLE,
+    PHONE_NOT_USABLE,
+    PatientRepository,
+    new_patient_id,
+)
 from app.patients.schemas import (
     PatientCreate,
     PatientListQuery,
@@ -72,6 +77,7 @@ class PatientService:
         values = await self._writable(payload)
         chosen = values.pop("id", None)
         change = await Change.by(self.work, payload.reason or reason)
+        await self._check_unique(chosen or "", values, by_patient=False)
         for _ in range(ID_ATTEMPTS):
             patient_id = chosen or new_patient_id()
             self.work.entry.patient_id = patient_id  # the audit event names the new patient
@@ -107,6 +113,7 @@ class PatientService:
             await self._check_new_password(patient_id, payload, before, by_patient)
         values = await self._writable(payload)
         change = await Change.by(self.work, payload.reason or reason)
+        await self._check_unique(patient_id, values, by_patient=by_patient)
         if new_password:
             await self.work.begin()
             await end_all_sessions(self.work, patient_principal(patient_id))
@@ -117,6 +124,23 @@ class PatientService:
             by = ChangedBy.STAFF if by_patient is None else ChangedBy.OWNER
             self._announce(before, patient, new_password=new_password, by=by)
         return patient
+
+    async def _check_unique(
+        self, patient_id: str, values: dict[str, Any], *, by_patient: bool
+    ) -> None:
+        """A phone number or e-mail address another account holds is a 400 on its field: a
+        patient is not told whose it is, nor even that it is someone's; staff are told whom
+        to look up or restore. (The unique indexes refuse it too, should two writes race.)"""
+        phone_no, email = values.get("phone_no"), values.get("email")
+        if phone_no is None and email is None:
+            return
+        holders = await self.patients.holders(patient_id, phone_no=phone_no, email=email)
+        errors: dict[str, list[str]] = {}
+        for holder in holders:
+            message = NOT_USABLE[holder["field"]] if by_patient else _held_by(holder)
+            errors.setdefault(holder["field"], [message])
+        if errors:
+            raise ValidationFailed(errors)
 
     async def _check_new_password(
         self,
@@ -266,6 +290,24 @@ class PatientService:
 
     async def list(self, query: PatientListQuery, *, offset: int, limit: int) -> list[Row]:
         return await self.work.completed_by(self.patients.list(query, offset=offset, limit=limit))
+
+
+NOT_USABLE = {"phone_no": PHONE_NOT_USABLE, "email": EMAIL_NOT_USABLE}
+WHAT = {"phone_no": "phone number", "email": "e-mail address"}
+
+
+def _held_by(holder: Row) -> str:
+    """What staff are told of the account holding a phone number or e-mail address."""
+    what = WHAT[holder["field"]]
+    if holder["id"] is None:
+        return f"A staff member has this {what}; an address names one account only."
+    if holder["deleted"]:
+        return (
+            f"Patient {holder['id']} has this {what}: they were deleted and keep it until "
+            f"purged. An admin may restore them (POST /api/deleted-patients/{holder['id']}/"
+            f"restore/, or the admin's deleted patients), then change it."
+        )
+    return f"Patient {holder['id']} already has this {what}."
 
 
 def _retention() -> timedelta:

@@ -280,7 +280,8 @@ def build_rows(
         if dice.chance(0.85):
             local = f"{first}.{last}".lower().replace("'", "")
             suffix = dice.below(100) if dice.chance(0.6) else ""
-            email = f"{local}{suffix}@{dice.pick(words.EMAIL_DOMAINS)}"
+            # The id's letters make it one patient's (an address names one account).
+            email = f"{local}{suffix}.{patient_id[2:]}@{dice.pick(words.EMAIL_DOMAINS)}"
         ssn = None
         if dice.chance(0.7):
             ssn = f"{100 + dice.below(800)}-{1 + dice.below(99):02d}-{1 + dice.below(9999):04d}"

@@ -159,12 +159,13 @@ async def test_a_taken_phone_number_is_shown_next_to_the_field(admin_login, clie
     first = await create_patient(client)
     second = await create_patient(client)
     staff = await admin_login()
+    national = first["phone_no"].removeprefix("+1")  # the same number, as the form compares it
     response = await staff.post(
-        f"/admin/patient/edit/{second['id']}", data=edit_form(second, phone_no=first["phone_no"])
+        f"/admin/patient/edit/{second['id']}", data=edit_form(second, phone_no=national)
     )
     assert response.status_code == 400
     assert field_errors(response.text, "phone_no") == [
-        "A patient with this phone number already exists."
+        f"Patient {first['id']} already has this phone number."
     ]
     assert (await client.get(f"/api/patients/{second['id']}/")).json() == second
     rows = await audit_rows(engine, "admin_update_patient")

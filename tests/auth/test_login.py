@@ -116,6 +116,52 @@ async def test_patients_log_in_with_their_phone_number(anonymous, client, settin
     _assert_claims(settings, token, kind="patient", sub=patient["id"])
 
 
+@pytest.mark.parametrize(
+    "typed", ["+14155550142", "14155550142", "4155550142", "(415) 555-0142", "+1 415.555.0142"]
+)
+async def test_patients_log_in_with_their_phone_number_however_typed(
+    anonymous, client, settings, typed
+):
+    patient = await create_patient(client, phone_no="4155550142")
+    response = await _token_response(anonymous, typed, PATIENT_PASSWORD)
+    _assert_claims(settings, _assert_token_body(response), kind="patient", sub=patient["id"])
+
+
+async def test_a_number_left_as_typed_by_migration_0015_logs_in_as_typed(
+    anonymous, client, settings, engine
+):
+    """Two numbers one once canonical were left as they were: each logs in as stored."""
+    canonical = await create_patient(client, phone_no="+14155550143")
+    legacy = await create_patient(client)
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE patients SET phone_no = '14155550143' WHERE id = :id"),
+            {"id": legacy["id"]},
+        )
+    for typed, patient in (("14155550143", legacy), ("+14155550143", canonical)):
+        response = await _token_response(anonymous, typed, PATIENT_PASSWORD)
+        _assert_claims(settings, _assert_token_body(response), kind="patient", sub=patient["id"])
+
+
+async def test_a_patient_logs_in_by_e_mail_in_any_case_and_nobody_can_take_it(
+    anonymous, client, settings
+):
+    """Issue 22's reproduction: X sets the victim's address in other letters; refused, so the
+    victim's login by e-mail still works."""
+    victim = await create_patient(client, email="victim@example.com")
+    attacker = await create_patient(client)
+    token = _assert_token_body(await _token_response(anonymous, attacker["id"], PATIENT_PASSWORD))
+    taken = await anonymous.patch(
+        f"/api/patients/{attacker['id']}/",
+        json={"email": "VICTIM@example.com"},
+        headers=_bearer(token),
+    )
+    assert taken.status_code == 400
+    for typed in ("victim@example.com", "VICTIM@example.com"):
+        response = await _token_response(anonymous, typed, PATIENT_PASSWORD)
+        _assert_claims(settings, _assert_token_body(response), kind="patient", sub=victim["id"])
+
+
 async def test_wrong_credentials_get_one_answer(anonymous, client, settings, engine):
     await _staff(settings, engine, "rivera")
     patient = await create_patient(client)

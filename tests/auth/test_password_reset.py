@@ -117,6 +117,18 @@ async def test_a_patient_resets_by_mail_and_every_old_token_stops_working(
     assert refreshed.status_code == 401
 
 
+async def test_an_address_another_patient_tried_to_take_still_resets_its_holder(
+    anonymous, client, inbox, patient, settings
+):
+    other = await create_patient(client)
+    taken = await client.patch(
+        f"/api/patients/{other['id']}/", json={"email": patient["email"].upper()}
+    )
+    assert taken.status_code == 400
+    await _request(anonymous, patient["email"].upper())
+    assert inbox.recipients == [[patient["email"]]]
+
+
 async def test_staff_reset_by_username_and_the_reset_is_audited(
     anonymous, client, inbox, settings, engine
 ):

@@ -1,6 +1,7 @@
 """Alembic owns the schema: it builds everything, removes everything, and agrees with the models."""
 
 import asyncio
+import logging
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -204,6 +205,8 @@ def test_substring_filters_get_trigram_indexes(database_url):
     [
         ({"name": "ann"}, "ix_patients_first_name_trgm"),
         ({"phone": "(415) 555"}, "ix_patients_phone_no_trgm"),
+        # Two patterns, the digits and those of the canonical form (+4420…): both use it.
+        ({"phone": "011 44 20 7183 8750"}, "ix_patients_phone_no_trgm"),
         ({"email": "smith"}, "ix_patients_email_trgm"),
     ],
 )
@@ -316,3 +319,80 @@ def test_partitioning_the_audit_trail_keeps_every_event_both_ways(empty_database
     assert not {
         name for name in table_names(empty_database_url) if name.startswith("audit_events_")
     }
+
+
+def test_0015_makes_numbers_canonical_and_reports_clashes_by_id_only(empty_database_url, caplog):
+    """Numbers and addresses that would clash are left as they were and reported by id, never
+    merged; the rest become canonical, and a new clash is refused."""
+    config = alembic_config(empty_database_url)
+    command.upgrade(config, "0012")  # 0013 gives them a baseline version: their history
+    rows = [
+        ("p_canon1", "+14155550100", "Shared@example.com", datetime(2026, 1, 1, tzinfo=UTC)),
+        ("p_typed1", "14155550100", "shared@EXAMPLE.com", datetime(2026, 1, 2, tzinfo=UTC)),
+        ("p_natl01", "4155550123", "staff@example.org", datetime(2026, 1, 3, tzinfo=UTC)),
+        ("p_intl01", "011442071838750", None, datetime(2026, 1, 4, tzinfo=UTC)),
+    ]
+
+    def insert(sync_connection: Any) -> None:
+        columns = ", ".join(VALID_ROW) + ", email, created_at"
+        values = ", ".join(f":{name}" for name in VALID_ROW) + ", :email, :created_at"
+        statement = text(f"INSERT INTO patients ({columns}) VALUES ({values})")  # noqa: S608
+        for patient_id, phone_no, email, created in rows:
+            row = {**VALID_ROW, "id": patient_id, "phone_no": phone_no, "email": email}
+            sync_connection.execute(statement, {**row, "created_at": created})
+        sync_connection.execute(
+            text(
+                "INSERT INTO staff (username, role, password_hash, email) "
+                "VALUES ('rivera', 'admin', 'x', 'STAFF@example.org')"
+            )
+        )
+        sync_connection.commit()
+
+    run(empty_database_url, insert)
+    command.upgrade(config, "0014")
+    with caplog.at_level(logging.WARNING, logger="alembic.runtime.migration"):
+        command.upgrade(config, "0015")
+    reported = "\n".join(record.getMessage() for record in caplog.records)
+    assert "p_canon1, p_typed1" in reported  # the phone numbers, and the e-mail addresses
+    assert "Patient p_natl01 shares an e-mail address with staff member" in reported
+    for private in ("@", "415555", "example"):
+        assert private not in reported
+
+    def phones(sync_connection: Any) -> dict[str, str]:
+        return dict(sync_connection.execute(text("SELECT id, phone_no FROM patients")).all())
+
+    expected = {
+        "p_canon1": "+14155550100",
+        "p_typed1": "14155550100",
+        "p_natl01": "+14155550123",
+        "p_intl01": "+442071838750",
+    }
+    assert run(empty_database_url, phones) == expected
+
+    def history(sync_connection: Any) -> dict[str, str]:
+        statement = text("SELECT patient_id, phone_no FROM patient_versions")
+        return dict(sync_connection.execute(statement).all())
+
+    assert run(empty_database_url, history) == expected
+
+    def write(statement: str) -> Any:
+        def go(sync_connection: Any) -> None:
+            sync_connection.execute(text(statement))
+            sync_connection.commit()
+
+        return go
+
+    # The rows left as they were are still writable; a new holder of their address is not.
+    run(empty_database_url, write("UPDATE patients SET first_name = 'C' WHERE id = 'p_typed1'"))
+    with pytest.raises(DBAPIError, match="uq_patients_lower_email"):
+        run(
+            empty_database_url,
+            write("UPDATE patients SET email = 'SHARED@example.com' WHERE id = 'p_intl01'"),
+        )
+    with pytest.raises(DBAPIError, match="a staff member has this e-mail address"):
+        run(
+            empty_database_url,
+            write("UPDATE patients SET email = 'Staff@Example.org' WHERE id = 'p_intl01'"),
+        )
+    command.downgrade(config, "0014")
+    run(empty_database_url, write("UPDATE patients SET email = 'shared@example.com'"))

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from app.core.errors import validation_errors
+from app.core.phones import canonical_phone
 from app.models.patient import PATIENT_ID as PATIENT_ID_RE
 from app.models.patient import PHONE_NO as PHONE_RE
 from app.patients.fields import SSN_RE
@@ -193,8 +194,8 @@ PHONES = st.from_regex(PHONE_RE, fullmatch=True)
     before=st.sampled_from(["", " ", "\t", "\u3000"]),
     after=st.sampled_from(["", " \n"]),
 )
-def test_a_phone_matching_the_rule_is_stored_trimmed(phone, before, after):
-    assert patched(phone_no=before + phone + after) == {"phone_no": phone}
+def test_a_phone_matching_the_rule_is_stored_trimmed_and_canonical(phone, before, after):
+    assert patched(phone_no=before + phone + after) == {"phone_no": canonical_phone(phone)}
 
 
 @FAST

@@ -216,14 +216,31 @@ def test_name_rejects(field, value, message):
 @pytest.mark.parametrize(
     ("value", "stored"),
     [
-        ("1" * 9, "1" * 9),
-        ("1" * 15, "1" * 15),
+        # Canonical (E.164, PHONE_DEFAULT_REGION US): a number no country has is "+" and its
+        # digits, never refused.
+        ("1" * 9, "+" + "1" * 9),
+        ("1" * 15, "+" + "1" * 15),
         ("+" + "1" * 9, "+" + "1" * 9),
         ("+" + "1" * 15, "+" + "1" * 15),
-        ("0123456789", "0123456789"),
+        ("0123456789", "+10123456789"),
         ("  +14155550123  ", "+14155550123"),
+        ("4155550123", "+14155550123"),
+        ("14155550123", "+14155550123"),
+        ("011442071838750", "+442071838750"),
+        ("+4402071838750", "+442071838750"),
     ],
-    ids=["9", "15", "plus-9", "plus-15", "leading-zero", "trimmed"],
+    ids=[
+        "9",
+        "15",
+        "plus-9",
+        "plus-15",
+        "leading-zero",
+        "trimmed",
+        "national",
+        "no-plus",
+        "international-prefix",
+        "trunk-prefix",
+    ],
 )
 def test_phone_accepts(value, stored):
     assert patched(phone_no=value) == {"phone_no": stored}

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from app.patients.repository import EMAIL_NOT_USABLE
 from tests.appointments.conftest import patient_client  # noqa: F401 - a fixture, used by name
 from tests.factories import create_patient, patient_payload, unique_phone
 
@@ -193,6 +194,19 @@ async def test_restoring_a_phone_number_taken_since_is_a_400(client):
     response = await client.post(f"{version(patient['id'], first)}restore/")
     assert response.status_code == 400
     assert list(response.json()) == ["phone_no"]
+
+
+async def test_restoring_an_e_mail_address_taken_since_is_a_400(client):
+    """The unique index refuses it (the restore writes in one statement): the message names
+    nobody."""
+    patient = await create_patient(client, email="kept@example.org")
+    path = f"/api/patients/{patient['id']}/"
+    first = (await client.get(path)).headers["ETag"].strip('"')
+    await client.patch(path, json={"email": "moved@example.org"})
+    other = await create_patient(client, email="KEPT@example.org")
+    response = await client.post(f"{version(patient['id'], first)}restore/")
+    assert response.json() == {"email": [EMAIL_NOT_USABLE]}
+    assert other["id"] not in response.text
 
 
 async def test_restoring_an_unknown_version_is_a_404(client):
