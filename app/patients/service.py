@@ -113,7 +113,7 @@ class PatientService:
             await self._check_new_password(patient_id, payload, before, by_patient)
         values = await self._writable(payload)
         change = await Change.by(self.work, payload.reason or reason)
-        await self._check_unique(patient_id, values, by_patient=by_patient)
+        await self._check_unique(patient_id, values, by_patient=by_patient is not None)
         if new_password:
             await self.work.begin()
             await end_all_sessions(self.work, patient_principal(patient_id))
