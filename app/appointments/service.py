@@ -172,6 +172,7 @@ class AppointmentService:
         booking = self._booking(payload, actor)
         check_times(payload.start, payload.end)
         await self.work.begin()
+        await self.appointments.lock_parties(booking.therapist_id, booking.patient_id)
         await self._check_parties(booking)
         start, end = payload.start.astimezone(UTC), payload.end.astimezone(UTC)
         outside = await self._availability(booking.therapist_id, start, end)
@@ -262,6 +263,7 @@ class AppointmentService:
         check_times(payload.start, payload.end)
         found = occurrences(payload.rrule, payload.start, payload.end, self.zone)
         await self.work.begin()
+        await self.appointments.lock_parties(booking.therapist_id, booking.patient_id)
         await self._check_parties(booking)
         series = await self.appointments.insert_series(
             payload.rrule, booking.patient_id, booking.therapist_id, actor.name
@@ -321,6 +323,7 @@ class AppointmentService:
             raise NotFound
         self.work.entry.patient_id = series["patient_id"]
         self._may_change(series["therapist_id"], actor)
+        await self.appointments.lock_parties(series["therapist_id"], series["patient_id"])
         start = (payload.from_ or datetime.now(UTC)).astimezone(UTC)
         await self.appointments.cancel_series(series_id, start, payload.reason)
         return series, await self.appointments.series_appointments(series_id)
@@ -388,14 +391,20 @@ class AppointmentService:
         *,
         cancelling: bool = False,
     ) -> Row:
-        """The appointment, locked, if the caller may change it (a patient: only cancel)."""
+        """The appointment, locked, if the caller may change it (a patient: only cancel). Its
+        therapist's and patient's scheduling locks first, as every write of appointments takes
+        them (its therapist and patient never change)."""
+        found = await self.appointments.get(appointment_id)
+        if found is None:
+            raise NotFound
+        self._may_see(found["patient_id"], actor)
+        if actor.kind == "patient" and not cancelling:
+            raise PermissionDenied
+        self._may_change(found["therapist_id"], actor)
+        await self.appointments.lock_parties(found["therapist_id"], found["patient_id"])
         current = await self.appointments.get(appointment_id, for_update=True)
         if current is None:
             raise NotFound
-        self._may_see(current["patient_id"], actor)
-        if actor.kind == "patient" and not cancelling:
-            raise PermissionDenied
-        self._may_change(current["therapist_id"], actor)
         if versions is not None and current["version"] not in versions:
             raise PreconditionFailed(STALE)
         return current
