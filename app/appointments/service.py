@@ -172,13 +172,16 @@ class AppointmentService:
         booking = self._booking(payload, actor)
         check_times(payload.start, payload.end)
         await self.work.begin()
-        await self.appointments.lock_parties(booking.therapist_id, booking.patient_id)
         await self._check_parties(booking)
         start, end = payload.start.astimezone(UTC), payload.end.astimezone(UTC)
         outside = await self._availability(booking.therapist_id, start, end)
         if outside and not payload.override_availability:
             raise ValidationFailed.on("start", outside)
         values = booking.row(payload, start, end, outside=bool(outside), actor=actor)
+        # The reads above take no lock, so they may come first: the queue for the locks is
+        # as short as the few statements that follow.
+        await self.appointments.lock_parties(booking.therapist_id, booking.patient_id)
+        await self._refuse_overlap(booking, start, end)
         try:
             appointment = await self.appointments.insert(values)
         except Overlap as overlap:
@@ -358,6 +361,15 @@ class AppointmentService:
             errors["patient"] = [NO_PATIENT]
         if errors:
             raise ValidationFailed(errors)
+
+    async def _refuse_overlap(self, booking: Booking, start: datetime, end: datetime) -> None:
+        """The 409 of a booking whose time is taken, read rather than tried: under the parties'
+        scheduling locks no other write can change the answer, and a refusal then costs no
+        insert to roll back while the next booking of theirs waits."""
+        for who, value in (("therapist", booking.therapist_id), ("patient", booking.patient_id)):
+            conflicting = await self.appointments.overlapping(who, value, start, end)
+            if conflicting is not None:
+                raise AppointmentConflict(who, conflicting)
 
     async def _availability(self, therapist_id: int, start: datetime, end: datetime) -> str | None:
         """Why the therapist is not available for all of [start, end); None when they are."""

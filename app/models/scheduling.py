@@ -9,6 +9,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    ColumnElement,
     ForeignKey,
     Identity,
     Index,
@@ -57,21 +58,19 @@ THERAPIST_LOCK_SPACE = 0x7468  # "th"
 PATIENT_LOCK_SPACE = 0x7061  # "pa"
 
 
+def patient_lock(patient: Any) -> ColumnElement[Any]:
+    """Take the patient's scheduling lock (void)."""
+    space = literal_column(str(PATIENT_LOCK_SPACE), Integer)
+    return func.pg_advisory_xact_lock(space, func.hashtext(patient))
+
+
 def scheduling_locks(therapist: Any, patient: Any = None) -> Select[Any]:
     """The statement that takes the scheduling locks of this therapist (and patient), in their
     order: PostgreSQL evaluates a select list from left to right."""
-    locks = [
-        func.pg_advisory_xact_lock(literal_column(str(THERAPIST_LOCK_SPACE)), therapist).label(
-            "therapist"
-        )
-    ]
+    space = literal_column(str(THERAPIST_LOCK_SPACE), Integer)
+    locks = [func.pg_advisory_xact_lock(space, therapist).label("therapist")]
     if patient is not None:
-        key = func.hashtext(patient)
-        locks.append(
-            func.pg_advisory_xact_lock(literal_column(str(PATIENT_LOCK_SPACE)), key).label(
-                "patient"
-            )
-        )
+        locks.append(patient_lock(patient).label("patient"))
     return select(*locks)
 
 
@@ -254,5 +253,6 @@ __all__ = [
     "CalendarFeed",
     "TherapistHours",
     "TherapistTimeOff",
+    "patient_lock",
     "scheduling_locks",
 ]

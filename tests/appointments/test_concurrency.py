@@ -236,3 +236,29 @@ async def test_time_off_and_bookings_race(client, therapist, racer) -> None:
         codes = Counter(r.status_code for r in responses)
         assert codes[201] <= 1, codes
         assert set(codes) <= {201, 400, 409}, codes
+
+
+async def test_a_patients_deletion_and_a_change_of_their_appointment_race(
+    client, therapist, racer
+) -> None:
+    """Deleting a patient cancels their future appointments: it takes the patient's scheduling
+    lock before their row, as a change of status does before it charges their wallet or adds a
+    session to their record (the patient's row), so neither waits on the other's row."""
+    for round_ in range(ROUNDS):
+        patients = [await create_patient(client) for _ in range(4)]
+        requests: list[Awaitable[httpx.Response]] = []
+        for n, patient in enumerate(patients):
+            await client.post(
+                f"/api/patients/{patient['id']}/update_wallet/", json={"amount": "100.00"}
+            )
+            start, end = at(7 + round_, 9 + 2 * n), at(7 + round_, 10 + 2 * n)
+            booked = await book(client, patient["id"], therapist.id, start=start, end=end)
+            status = ("noshow", "fulfilled")[n % 2]
+            requests.append(
+                racer.patch(f"/api/appointments/{booked['id']}/", json={"status": status})
+            )
+            requests.append(racer.delete(f"/api/patients/{patient['id']}/"))
+        responses = await race(requests)
+        for change, deletion in zip(responses[::2], responses[1::2], strict=True):
+            assert deletion.status_code == 204, deletion.text
+            assert change.status_code in (200, 404), change.text
