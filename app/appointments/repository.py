@@ -263,7 +263,7 @@ class AppointmentRepository:
 
     async def lock_parties(self, therapist_id: int, patient_id: str) -> None:
         """Take the therapist's and the patient's scheduling locks (app.models.scheduling) until
-        the transaction ends: before any other statement of a write of their appointments."""
+        the transaction ends: before a write of their appointments writes or locks a row."""
         await self.executor.fetch(_LOCK_PARTIES, therapist_id=therapist_id, patient_id=patient_id)
 
     async def get(self, appointment_id: int, *, for_update: bool = False) -> Row | None:

@@ -52,8 +52,9 @@ REASON_MAX_LENGTH = 255
 # The scheduling locks: transaction-level advisory locks (the two-key form: a space, then the
 # therapist's id or the hash of the patient's id). Every write of a therapist's schedule takes its
 # therapist's lock, and every write of appointments its patient's too, in that order and before
-# anything else: two inserts racing for the same time would otherwise each wait on the other's
-# entry in an exclusion constraint's index, a deadlock PostgreSQL resolves only after a second.
+# any statement that writes or locks a row: two inserts racing for the same time would otherwise
+# each wait on the other's entry in an exclusion constraint's index, a deadlock PostgreSQL
+# resolves only after a second.
 THERAPIST_LOCK_SPACE = 0x7468  # "th"
 PATIENT_LOCK_SPACE = 0x7061  # "pa"
 
