@@ -154,11 +154,18 @@ def _utc_instant(value: Any) -> datetime:
     return _parsed(value, naive_is_utc=True).astimezone(UTC)
 
 
-_DATETIME_SCHEMA = Field(
-    json_schema_extra={"format": "date-time"}, examples=["2026-03-30T09:00:00+02:00"]
-)
+def _documented(offset: str) -> Any:
+    return Field(
+        description=f"ISO 8601 {offset}, in the years {EARLIEST_YEAR} to {LATEST_YEAR}.",
+        json_schema_extra={"format": "date-time"},
+        examples=["2026-03-30T09:00:00+02:00"],
+    )
+
+
 # An instant with the offset it was given in.
-Instant = Annotated[datetime, BeforeValidator(_instant), _DATETIME_SCHEMA]
+Instant = Annotated[datetime, BeforeValidator(_instant), _documented("with an offset")]
 # The same rule, but a datetime without an offset is read as UTC (as DRF reads a session's
 # `date`, API.md), and the instant is given in UTC.
-UtcInstant = Annotated[datetime, BeforeValidator(_utc_instant), _DATETIME_SCHEMA]
+UtcInstant = Annotated[
+    datetime, BeforeValidator(_utc_instant), _documented("(without an offset: UTC)")
+]
