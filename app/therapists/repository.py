@@ -178,8 +178,8 @@ class TherapistRepository:
 
     async def lock(self, therapist_id: int) -> bool:
         """Lock the therapist's row until the transaction ends; False when there is none. Their
-        scheduling lock first (app.models.scheduling): a booking holds it while it reads the
-        hours and time off that this transaction is about to change."""
+        scheduling lock first (app.models.scheduling), in the order every write of their
+        appointments takes its locks: a booking's foreign-key check waits on this row."""
         await self.executor.fetch(_LOCK_SCHEDULE, id=therapist_id)
         return await self.executor.fetch_one(_LOCK, id=therapist_id) is not None
 
