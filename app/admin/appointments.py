@@ -23,6 +23,7 @@ from app.appointments.schemas import (
 )
 from app.appointments.service import AppointmentService
 from app.core.errors import AppError, NotFound, ValidationFailed, validation_errors
+from app.core.fields import DATETIME_RANGE, in_range
 from app.db.query import Row
 from app.therapists.schemas import TherapistListQuery
 from app.therapists.service import TherapistService
@@ -55,10 +56,12 @@ class AppointmentForm(StaffForm):
 
 
 def _day(request: Request, today: date) -> date:
+    """The day asked for; today when there is none, or none the API could take."""
     try:
-        return date.fromisoformat(request.query_params.get("day", ""))
+        day = date.fromisoformat(request.query_params.get("day", ""))
     except ValueError:
         return today
+    return day if in_range(day) else today
 
 
 def _therapist_filter(request: Request) -> int | None:
@@ -217,6 +220,9 @@ class AppointmentsView(FormPage, BaseView):
             )
         except ValueError:
             errors["start"] = ["Enter a date and time."]
+        else:
+            if not in_range(start):  # before its end is computed from it
+                errors["start"] = [DATETIME_RANGE]
         duration = values["duration"].strip()
         if not (duration.isascii() and duration.isdigit() and len(duration) <= 4):
             errors["duration"] = ["Enter a whole number of minutes."]

@@ -32,6 +32,7 @@ from app.models.scheduling import (
     Appointment,
     AppointmentReminder,
     AppointmentSeries,
+    scheduling_locks,
 )
 from app.models.staff import Staff
 
@@ -70,6 +71,12 @@ def _range(start: Any, end: Any) -> Any:
     return func.tstzrange(start, end, literal_column("'[)'"))
 
 
+_LOCK_PARTIES = Query(
+    scheduling_locks(
+        bindparam("therapist_id", type_=APPOINTMENTS.c.therapist_id.type),
+        bindparam("patient_id", type_=String),
+    )
+)
 # A deleted patient's appointments are not found, nor listed.
 _THIS = (Appointment.id == bindparam("id"), kept(Appointment.patient_id))
 _GET = Query(select(*COLUMNS).where(*_THIS))
@@ -253,6 +260,11 @@ class Overlap(Exception):
 class AppointmentRepository:
     def __init__(self, executor: Executor) -> None:
         self.executor = executor
+
+    async def lock_parties(self, therapist_id: int, patient_id: str) -> None:
+        """Take the therapist's and the patient's scheduling locks (app.models.scheduling) until
+        the transaction ends: before a write of their appointments writes or locks a row."""
+        await self.executor.fetch(_LOCK_PARTIES, therapist_id=therapist_id, patient_id=patient_id)
 
     async def get(self, appointment_id: int, *, for_update: bool = False) -> Row | None:
         query = _GET_FOR_UPDATE if for_update else _GET

@@ -1,13 +1,12 @@
 """The appointments' request and response bodies, and the rules of their fields."""
 
-import re
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BeforeValidator, ConfigDict, Field, StrictBool
 
-from app.core.fields import Omittable, Text, blank_to_none, drop_blank, error, not_bool
+from app.core.fields import Instant, Omittable, Text, blank_to_none, drop_blank, not_bool
 from app.core.schemas import BaseSchema
 from app.db.query import Row
 from app.models.patient import PATIENT_ID
@@ -45,40 +44,6 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 MOVABLE = frozenset({"proposed", "booked"})
 MIN_MINUTES, MAX_MINUTES = 5, 480
 
-# RFC 3339 (ISO 8601's profile with an offset): a date, `T` (or a space), a time, an offset.
-_DATETIME_RE = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
-    r"([Zz]|[+-][0-9]{2}:?[0-9]{2})?"
-)
-WRONG_FORMAT = "Datetime has wrong format. Use ISO 8601, e.g. 2026-03-30T09:00:00+02:00."
-EARLIEST_YEAR, LATEST_YEAR = 1900, 2999
-OUT_OF_RANGE = f"Use a date between {EARLIEST_YEAR} and {LATEST_YEAR}."
-NAIVE = "Include a time zone offset, e.g. 2026-03-30T09:00:00+02:00 or 2026-03-30T07:00:00Z."
-
-
-def _aware(value: Any) -> Any:
-    """An ISO 8601 date-time with its offset (text only: a number is no time), in UTC."""
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, str) and _DATETIME_RE.fullmatch(value.strip()):
-        try:
-            parsed = datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise error("datetime_parsing", WRONG_FORMAT) from None
-    else:
-        raise error("datetime_parsing", WRONG_FORMAT)
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise error("timezone_naive", NAIVE)
-    if not EARLIEST_YEAR <= parsed.year <= LATEST_YEAR:
-        raise error("datetime_range", OUT_OF_RANGE)
-    return parsed
-
-
-AwareDatetime = Annotated[
-    datetime,
-    BeforeValidator(_aware),
-    Field(json_schema_extra={"format": "date-time"}, examples=["2026-03-30T09:00:00+02:00"]),
-]
 Note = Annotated[Text, Field(max_length=NOTE_MAX_LENGTH)]
 Reason = Annotated[Text, Field(max_length=REASON_MAX_LENGTH)]
 TherapistId = Annotated[int, not_bool("A valid integer is required."), Field(ge=1, le=2**31 - 1)]
@@ -142,8 +107,8 @@ class AppointmentCreate(BaseSchema):
         default=None, description="The patient's id; a patient booking for themself may omit it."
     )
     therapist: TherapistId = Field(description="The therapist's staff id.", examples=[7])
-    start: AwareDatetime
-    end: AwareDatetime
+    start: Instant
+    end: Instant
     kind: Kind = "in_person"
     status: NewStatus = Field(default="booked", description="proposed or booked (the default).")
     note: Note | None = None
@@ -159,8 +124,8 @@ class AppointmentUpdate(BaseSchema):
 
     model_config = ConfigDict(json_schema_extra={"examples": [APPOINTMENT_UPDATE]})
 
-    start: Omittable[AwareDatetime] = None
-    end: Omittable[AwareDatetime] = None
+    start: Omittable[Instant] = None
+    end: Omittable[Instant] = None
     kind: Omittable[Kind] = None
     note: Note | None = None
     status: Omittable[Status] = None
@@ -274,7 +239,7 @@ class SeriesCancel(BaseSchema):
         json_schema_extra={"examples": [SERIES_CANCEL]}, populate_by_name=True
     )
 
-    from_: AwareDatetime | None = Field(default=None, alias="from", description="Default: now.")
+    from_: Instant | None = Field(default=None, alias="from", description="Default: now.")
     reason: Reason | None = None
 
 
@@ -293,10 +258,10 @@ class AppointmentListQuery(BaseSchema):
     status: Annotated[list[Status], BeforeValidator(drop_blank)] = Field(
         default_factory=list, max_length=8, description="Repeat for any of several."
     )
-    start_after: Annotated[AwareDatetime | None, BeforeValidator(blank_to_none)] = Field(
+    start_after: Annotated[Instant | None, BeforeValidator(blank_to_none)] = Field(
         default=None, description="Only those starting at or after this instant."
     )
-    start_before: Annotated[AwareDatetime | None, BeforeValidator(blank_to_none)] = Field(
+    start_before: Annotated[Instant | None, BeforeValidator(blank_to_none)] = Field(
         default=None, description="Only those starting before this instant."
     )
     ordering: str | None = Field(

@@ -10,10 +10,13 @@ from zoneinfo import ZoneInfo
 from dateutil.rrule import WEEKLY, rrule, rrulestr
 
 from app.core.errors import ValidationFailed
+from app.core.fields import DATETIME_RANGE, in_range
 
 MAX_OCCURRENCES = 52
 MAX_INTERVAL = 4
 ALLOWED_PARTS = frozenset({"FREQ", "INTERVAL", "COUNT", "UNTIL", "BYDAY", "WKST"})
+WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+_NUMBER_RE = re.compile(r"[0-9]{1,3}")
 _UNTIL_RE = re.compile(r"^([0-9]{8})(T([0-9]{6}))?(Z)?$")
 
 Occurrence = tuple[datetime, datetime]
@@ -24,19 +27,42 @@ def _refuse(message: str) -> ValidationFailed:
 
 
 def _parts(text: str) -> dict[str, str]:
-    rule = text.strip().removeprefix("RRULE:")
+    rule = text.strip()
+    if rule[:6].upper() == "RRULE:":
+        rule = rule[6:]
     parts: dict[str, str] = {}
     for part in rule.split(";"):
         name, _, value = part.partition("=")
         name = name.strip().upper()
-        if not name or not value:
+        if not name or not value.strip():
             raise _refuse("Write the rule as NAME=VALUE pairs, e.g. FREQ=WEEKLY;COUNT=10.")
         if name not in ALLOWED_PARTS:
-            raise _refuse(f"{name} is not supported: use FREQ, INTERVAL, COUNT or UNTIL, BYDAY.")
+            raise _refuse(
+                f"{name} is not supported: use FREQ, INTERVAL, COUNT or UNTIL, BYDAY, WKST."
+            )
         if name in parts:
             raise _refuse(f"{name} is given twice.")
         parts[name] = value.strip().upper()
     return parts
+
+
+def _number(parts: dict[str, str], name: str, most: int) -> None:
+    value = parts.get(name)
+    if value is not None and not (_NUMBER_RE.fullmatch(value) and 1 <= int(value) <= most):
+        raise _refuse(f"{name} must be a whole number from 1 to {most}.")
+
+
+def _weekdays(parts: dict[str, str]) -> None:
+    """BYDAY: weekdays, comma-separated; WKST: one weekday. A weekly rule's BYDAY has no
+    ordinals (1MO, -1FR), which RFC 5545 allows only in monthly and yearly rules."""
+    for day in parts.get("BYDAY", "MO").split(","):
+        if day.strip() not in WEEKDAYS:
+            raise _refuse(
+                "BYDAY must list weekdays (MO, TU, WE, TH, FR, SA, SU), comma-separated, "
+                f"e.g. BYDAY=MO,TH; {day.strip() or 'an empty one'} is none."
+            )
+    if parts.get("WKST", "MO") not in WEEKDAYS:
+        raise _refuse("WKST must be one weekday: MO, TU, WE, TH, FR, SA or SU.")
 
 
 def _until_in_utc(value: str, zone: ZoneInfo) -> str:
@@ -47,31 +73,33 @@ def _until_in_utc(value: str, zone: ZoneInfo) -> str:
         raise _refuse("UNTIL must be a date (20260601) or a date-time (20260601T000000Z).")
     day, clock, utc = match.group(1), match.group(3), match.group(4)
     try:
-        if utc:
-            return value
-        local = datetime.strptime(day + (clock or "235959"), "%Y%m%d%H%M%S")
+        written = datetime.strptime(day + (clock or "235959"), "%Y%m%d%H%M%S")
     except ValueError:
         raise _refuse("UNTIL is not a valid date.") from None
-    return local.replace(tzinfo=zone).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    if not in_range(written):
+        raise _refuse(f"UNTIL: {DATETIME_RANGE}")
+    if utc:
+        return value
+    return written.replace(tzinfo=zone).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def parse(text: str, start: datetime, zone: ZoneInfo) -> rrule:
-    """The rule, checked: FREQ=WEEKLY, INTERVAL 1-4, COUNT or UNTIL, optional BYDAY."""
+    """The rule, checked part by part (each fault named), then as a whole: FREQ=WEEKLY,
+    INTERVAL 1-4, COUNT or UNTIL, optional BYDAY and WKST."""
     parts = _parts(text)
-    if parts.get("FREQ") != "WEEKLY":
+    if "FREQ" not in parts:
+        raise _refuse("FREQ is required: FREQ=WEEKLY.")
+    if parts["FREQ"] != "WEEKLY":
         raise _refuse("Only FREQ=WEEKLY is supported.")
+    _number(parts, "INTERVAL", MAX_INTERVAL)
+    _number(parts, "COUNT", MAX_OCCURRENCES)
+    _weekdays(parts)
+    if "UNTIL" in parts:
+        parts["UNTIL"] = _until_in_utc(parts["UNTIL"], zone)
     if "COUNT" not in parts and "UNTIL" not in parts:
         raise _refuse("Give COUNT or UNTIL: a series must end.")
     if "COUNT" in parts and "UNTIL" in parts:
         raise _refuse("Give COUNT or UNTIL, not both.")
-    interval = parts.get("INTERVAL", "1")
-    if not interval.isdigit() or not 1 <= int(interval) <= MAX_INTERVAL:
-        raise _refuse(f"INTERVAL must be 1 to {MAX_INTERVAL}.")
-    count = parts.get("COUNT")
-    if count is not None and (not count.isdigit() or not 1 <= int(count) <= MAX_OCCURRENCES):
-        raise _refuse(f"COUNT must be 1 to {MAX_OCCURRENCES}.")
-    if "UNTIL" in parts:
-        parts["UNTIL"] = _until_in_utc(parts["UNTIL"], zone)
     normalized = ";".join(f"{name}={value}" for name, value in parts.items())
     try:
         rule = rrulestr(normalized, dtstart=start.astimezone(zone))

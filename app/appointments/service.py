@@ -178,6 +178,10 @@ class AppointmentService:
         if outside and not payload.override_availability:
             raise ValidationFailed.on("start", outside)
         values = booking.row(payload, start, end, outside=bool(outside), actor=actor)
+        # The reads above take no lock, so they may come first: the queue for the locks is
+        # as short as the few statements that follow.
+        await self.appointments.lock_parties(booking.therapist_id, booking.patient_id)
+        await self._refuse_overlap(booking, start, end)
         try:
             appointment = await self.appointments.insert(values)
         except Overlap as overlap:
@@ -262,6 +266,7 @@ class AppointmentService:
         check_times(payload.start, payload.end)
         found = occurrences(payload.rrule, payload.start, payload.end, self.zone)
         await self.work.begin()
+        await self.appointments.lock_parties(booking.therapist_id, booking.patient_id)
         await self._check_parties(booking)
         series = await self.appointments.insert_series(
             payload.rrule, booking.patient_id, booking.therapist_id, actor.name
@@ -321,6 +326,7 @@ class AppointmentService:
             raise NotFound
         self.work.entry.patient_id = series["patient_id"]
         self._may_change(series["therapist_id"], actor)
+        await self.appointments.lock_parties(series["therapist_id"], series["patient_id"])
         start = (payload.from_ or datetime.now(UTC)).astimezone(UTC)
         await self.appointments.cancel_series(series_id, start, payload.reason)
         return series, await self.appointments.series_appointments(series_id)
@@ -356,6 +362,15 @@ class AppointmentService:
         if errors:
             raise ValidationFailed(errors)
 
+    async def _refuse_overlap(self, booking: Booking, start: datetime, end: datetime) -> None:
+        """The 409 of a booking whose time is taken, read rather than tried: under the parties'
+        scheduling locks no other write can change the answer, and a refusal then costs no
+        insert to roll back while the next booking of theirs waits."""
+        for who, value in (("therapist", booking.therapist_id), ("patient", booking.patient_id)):
+            conflicting = await self.appointments.overlapping(who, value, start, end)
+            if conflicting is not None:
+                raise AppointmentConflict(who, conflicting)
+
     async def _availability(self, therapist_id: int, start: datetime, end: datetime) -> str | None:
         """Why the therapist is not available for all of [start, end); None when they are."""
         stretches = await self.therapists.stretches(therapist_id)
@@ -388,14 +403,20 @@ class AppointmentService:
         *,
         cancelling: bool = False,
     ) -> Row:
-        """The appointment, locked, if the caller may change it (a patient: only cancel)."""
+        """The appointment, locked, if the caller may change it (a patient: only cancel). Its
+        therapist's and patient's scheduling locks first, as every write of appointments takes
+        them (its therapist and patient never change)."""
+        found = await self.appointments.get(appointment_id)
+        if found is None:
+            raise NotFound
+        self._may_see(found["patient_id"], actor)
+        if actor.kind == "patient" and not cancelling:
+            raise PermissionDenied
+        self._may_change(found["therapist_id"], actor)
+        await self.appointments.lock_parties(found["therapist_id"], found["patient_id"])
         current = await self.appointments.get(appointment_id, for_update=True)
         if current is None:
             raise NotFound
-        self._may_see(current["patient_id"], actor)
-        if actor.kind == "patient" and not cancelling:
-            raise PermissionDenied
-        self._may_change(current["therapist_id"], actor)
         if versions is not None and current["version"] not in versions:
             raise PreconditionFailed(STALE)
         return current

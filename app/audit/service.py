@@ -12,7 +12,13 @@ from fastapi.exceptions import RequestValidationError
 
 from app.audit.repository import APPEND, AuditRepository, event_parameters
 from app.audit.schemas import AuditQuery
-from app.core.errors import AppError, database_unavailable, names_nothing
+from app.core.errors import (
+    AppError,
+    ConcurrentChange,
+    concurrency_failure,
+    database_unavailable,
+    names_nothing,
+)
 from app.db.counting import Count
 from app.db.database import Database
 from app.db.query import Row
@@ -62,6 +68,8 @@ def status_of(error: BaseException) -> int:
         return error.status_code
     if isinstance(error, RequestValidationError):
         return 404 if names_nothing(error.errors()) else 400
+    if concurrency_failure(error):
+        return ConcurrentChange.status_code
     return 503 if database_unavailable(error) else 500
 
 

@@ -317,6 +317,28 @@ def database_unavailable(error: BaseException) -> bool:
     return sqlstate.startswith(UNAVAILABLE_SQLSTATES)
 
 
+# SQLSTATEs of a transaction PostgreSQL rolled back for the sake of a concurrent one
+# (serialization_failure, deadlock_detected): nothing was written, and the request may be sent
+# again. The scheduling locks keep appointments' writes from ever meeting them; this is the
+# answer should any other write.
+CONCURRENCY_SQLSTATES = ("40001", "40P01")
+
+
+class ConcurrentChange(Conflict):
+    """409: the database rolled the request back for a concurrent one."""
+
+    default_detail = (
+        "The request collided with a concurrent change and was not applied; send it again."
+    )
+
+
+def concurrency_failure(error: BaseException) -> bool:
+    """Whether the database rolled the work back for a concurrent transaction (409)."""
+    if isinstance(error, DBAPIError) and error.orig is not None:
+        error = error.orig
+    return getattr(error, "sqlstate", None) in CONCURRENCY_SQLSTATES
+
+
 def describe_database_error(error: BaseException) -> str:
     """The error's qualified type and SQLSTATE, for logs: never its message, which may quote
     SQL parameters."""
@@ -328,11 +350,15 @@ def describe_database_error(error: BaseException) -> str:
 
 
 async def _server_error(_: Request, exc: Exception) -> JSONResponse:
-    """503 when the database is unavailable, otherwise a bare 500."""
+    """503 when the database is unavailable, 409 when it rolled the work back for a concurrent
+    one, otherwise a bare 500."""
     if database_unavailable(exc):
         logger.warning("database unavailable: %s", describe_database_error(exc))
         unavailable = ServiceUnavailable()
         return _json(503, unavailable.body(), unavailable.headers)
+    if concurrency_failure(exc):
+        logger.warning("rolled back for a concurrent transaction: %s", describe_database_error(exc))
+        return _json(ConcurrentChange.status_code, ConcurrentChange().body())
     return _unhandled(exc)
 
 

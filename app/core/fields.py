@@ -1,7 +1,8 @@
-"""Rules every text field of the API shares, and the building blocks of the domains' own field
-rules (app/patients/fields.py and the like), each written once."""
+"""Rules every text and datetime field of the API shares, and the building blocks of the
+domains' own field rules (app/patients/fields.py and the like), each written once."""
 
 import re
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BeforeValidator, Field
@@ -103,3 +104,68 @@ Text = Annotated[
 # A list filter: nothing it searches is longer than an email, and each word or tag of it becomes
 # a query parameter, so thousands of them would overflow the database's limit of parameters.
 SearchTerm = Annotated[Text, Field(max_length=254)]
+
+
+# Every datetime the API takes (bodies and query parameters alike): RFC 3339, ISO 8601's profile
+# with an offset (a date, `T` or a space, a time, an offset), text only (a number is no time), in
+# the years 1900 to 2999 as written. The range keeps every computation on it (a conversion to
+# UTC, a window's default end, a reminder's lead) far from the last datetime Python represents,
+# where 9999-12-31T23:00:00-14:00 used to overflow into a 500.
+DATETIME_RE = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
+    r"([Zz]|[+-][0-9]{2}:?[0-9]{2})?"
+)
+DATETIME_FORMAT = "Datetime has wrong format. Use ISO 8601, e.g. 2024-05-01T14:30:00Z."
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2999
+DATETIME_RANGE = f"Use a date between {EARLIEST_YEAR} and {LATEST_YEAR}."
+OFFSET_NEEDED = "Include a time zone offset, e.g. 2026-03-30T09:00:00+02:00."
+
+
+def in_range(moment: date) -> bool:
+    """Whether the date (or datetime, as written) is in the years the API takes."""
+    return EARLIEST_YEAR <= moment.year <= LATEST_YEAR
+
+
+def _parsed(value: Any, *, naive_is_utc: bool) -> datetime:
+    no_surrogates(value)
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str) and DATETIME_RE.fullmatch(value.strip()):
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise error("datetime_parsing", DATETIME_FORMAT) from None
+    else:
+        raise error("datetime_parsing", DATETIME_FORMAT)
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        if not naive_is_utc:
+            raise error("timezone_naive", OFFSET_NEEDED)
+        parsed = parsed.replace(tzinfo=UTC)
+    if not in_range(parsed):
+        raise error("datetime_range", DATETIME_RANGE)
+    return parsed
+
+
+def _instant(value: Any) -> datetime:
+    return _parsed(value, naive_is_utc=False)
+
+
+def _utc_instant(value: Any) -> datetime:
+    return _parsed(value, naive_is_utc=True).astimezone(UTC)
+
+
+def _documented(offset: str) -> Any:
+    return Field(
+        description=f"ISO 8601 {offset}, in the years {EARLIEST_YEAR} to {LATEST_YEAR}.",
+        json_schema_extra={"format": "date-time"},
+        examples=["2026-03-30T09:00:00+02:00"],
+    )
+
+
+# An instant with the offset it was given in.
+Instant = Annotated[datetime, BeforeValidator(_instant), _documented("with an offset")]
+# The same rule, but a datetime without an offset is read as UTC (as DRF reads a session's
+# `date`, API.md), and the instant is given in UTC.
+UtcInstant = Annotated[
+    datetime, BeforeValidator(_utc_instant), _documented("(without an offset: UTC)")
+]

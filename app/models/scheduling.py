@@ -3,19 +3,24 @@ PostgreSQL itself keeps from overlapping), recurring series, the reminders' outb
 therapists' calendar feeds."""
 
 from datetime import datetime, time
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    ColumnElement,
     ForeignKey,
     Identity,
     Index,
     Integer,
+    Select,
     SmallInteger,
     String,
     Time,
     func,
+    literal_column,
+    select,
     text,
 )
 from sqlalchemy.dialects.postgresql import TIMESTAMP, ExcludeConstraint
@@ -43,6 +48,32 @@ STATUSES = (
 ACTIVE_STATUSES = ("proposed", "booked", "arrived", "checked-in", "fulfilled")
 NOTE_MAX_LENGTH = 500
 REASON_MAX_LENGTH = 255
+
+# The scheduling locks: transaction-level advisory locks (the two-key form: a space, then the
+# therapist's id or the hash of the patient's id). Every write of a therapist's schedule takes its
+# therapist's lock, and every write of appointments its patient's too, in that order and before
+# any statement that writes or locks a row: two inserts racing for the same time would otherwise
+# each wait on the other's entry in an exclusion constraint's index, a deadlock PostgreSQL
+# resolves only after a second.
+THERAPIST_LOCK_SPACE = 0x7468  # "th"
+PATIENT_LOCK_SPACE = 0x7061  # "pa"
+
+
+def patient_lock(patient: Any) -> ColumnElement[Any]:
+    """Take the patient's scheduling lock (void)."""
+    space = literal_column(str(PATIENT_LOCK_SPACE), Integer)
+    return func.pg_advisory_xact_lock(space, func.hashtext(patient))
+
+
+def scheduling_locks(therapist: Any, patient: Any = None) -> Select[Any]:
+    """The statement that takes the scheduling locks of this therapist (and patient), in their
+    order: PostgreSQL evaluates a select list from left to right."""
+    space = literal_column(str(THERAPIST_LOCK_SPACE), Integer)
+    locks = [func.pg_advisory_xact_lock(space, therapist).label("therapist")]
+    if patient is not None:
+        locks.append(patient_lock(patient).label("patient"))
+    return select(*locks)
+
 
 _ACTIVE = "status IN ({})".format(", ".join(f"'{status}'" for status in ACTIVE_STATUSES))
 
@@ -214,11 +245,15 @@ class CalendarFeed(Base):
 __all__ = [
     "ACTIVE_STATUSES",
     "KINDS",
+    "PATIENT_LOCK_SPACE",
     "STATUSES",
+    "THERAPIST_LOCK_SPACE",
     "Appointment",
     "AppointmentReminder",
     "AppointmentSeries",
     "CalendarFeed",
     "TherapistHours",
     "TherapistTimeOff",
+    "patient_lock",
+    "scheduling_locks",
 ]

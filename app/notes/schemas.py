@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 from pydantic import ConfigDict, Field, StrictBool, field_validator
 from pydantic_core import PydanticCustomError
 
-from app.appointments.schemas import AwareDatetime, PatientRef
-from app.core.fields import Omittable, Text
+from app.appointments.schemas import PatientRef
+from app.core.fields import Instant, Omittable, Text
 from app.core.schemas import BaseSchema
 from app.db.query import Row
 from app.models.notes import PURPOSE_MAX_LENGTH, TEMPLATES
@@ -291,7 +291,7 @@ class AuthorizationCreate(BaseSchema):
         description="The recipient's staff username."
     )
     purpose: Annotated[Text, Field(min_length=1, max_length=PURPOSE_MAX_LENGTH)]
-    expires_at: AwareDatetime
+    expires_at: Instant
 
 
 AUTHORIZATION: dict[str, Any] = {

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BeforeValidator, Field
 
-from app.core.fields import SearchTerm, Text, documented, error, matching, not_bool
+from app.core.fields import SearchTerm, Text, UtcInstant, documented, error, matching, not_bool
 from app.core.phones import canonical_phone
 from app.models.history import REASON_MAX_LENGTH
 from app.models.patient import MAX_TAGS, PATIENT_ID, PHONE_NO
@@ -49,24 +49,6 @@ def _check_birth_date(value: date) -> date:
     if value < EARLIEST_BIRTH_DATE:
         raise error("date_of_birth", "Date of birth cannot be before 1900-01-01.")
     return value
-
-
-def _require_datetime_string(value: Any) -> Any:
-    # pydantic alone would also read "1700000000" as a Unix time; the contract says ISO 8601.
-    if not (isinstance(value, datetime) or (isinstance(value, str) and DATE_RE.match(value))):
-        raise error(
-            "datetime_type", "Datetime has wrong format. Use ISO 8601, e.g. 2024-05-01T14:30:00Z."
-        )
-    return value
-
-
-def _as_utc(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:  # 9999-12-31T23:59-01:00 is past the last representable datetime
-        raise error("datetime_overflow", "Datetime value out of range.") from None
 
 
 def _check_unique_tags(tags: list[str]) -> list[str]:
@@ -118,9 +100,7 @@ Tags = Annotated[
     AfterValidator(_check_unique_tags),
 ]
 
-SessionDate = Annotated[
-    datetime, BeforeValidator(_require_datetime_string), AfterValidator(_as_utc)
-]
+SessionDate = UtcInstant
 # Constraints before the bool check, so the schema states them as minimum and maximum.
 DurationMinutes = Annotated[int, Field(ge=1, le=480), not_bool("A valid integer is required.")]
 Therapist = Annotated[Text, Field(max_length=100)]

@@ -40,7 +40,7 @@ from app.db.counting import Count, Counting
 from app.db.query import Executor, Query, Row
 from app.models.document import PatientDocument
 from app.models.patient import KEPT, MAX_TAGS, VERSION_SEQUENCE, Patient
-from app.models.scheduling import ACTIVE_STATUSES, Appointment
+from app.models.scheduling import ACTIVE_STATUSES, Appointment, patient_lock
 from app.models.staff import Staff
 from app.patients.schemas import PatientListQuery
 from app.patients.versions import (
@@ -265,9 +265,14 @@ DELETED_REASON = "The patient's record was deleted."
 def _soft_delete(conditional: bool) -> Query:
     """The patient marked deleted, and their future appointments cancelled (freeing the time),
     in one statement with the version it leaves."""
+    # The patient's scheduling lock before their row's, as every write of their appointments
+    # takes it (app.models.scheduling): a one-time filter, evaluated before any row is touched.
+    locked = (
+        select(patient_lock(bindparam("id", type_=Patient.id.type))).scalar_subquery().is_not(None)
+    )
     written = (
         update(Patient)
-        .where(*matching(conditional))
+        .where(*matching(conditional), locked)
         .values(deleted_at=func.now(), **changed())
         .returning(*COLUMNS)
         .cte("written")

@@ -23,7 +23,13 @@ from sqlalchemy.dialects.postgresql import ARRAY, TIMESTAMP
 
 from app.db.counting import Count, Counting
 from app.db.query import Executor, Query, Row
-from app.models.scheduling import ACTIVE_STATUSES, Appointment, TherapistHours, TherapistTimeOff
+from app.models.scheduling import (
+    ACTIVE_STATUSES,
+    Appointment,
+    TherapistHours,
+    TherapistTimeOff,
+    scheduling_locks,
+)
 from app.models.staff import Staff
 from app.therapists.hours import Period, Stretch
 
@@ -40,6 +46,7 @@ _THERAPIST = Query(
 _READ = Query(select(*_COLUMNS).where(Staff.id == bindparam("id"), _IS_THERAPIST))
 # Taken before a therapist's hours or time off change: writes for one therapist queue up.
 _LOCK = Query(select(Staff.id).where(Staff.id == bindparam("id"), _IS_THERAPIST).with_for_update())
+_LOCK_SCHEDULE = Query(scheduling_locks(bindparam("id", type_=Staff.id.type)))
 _RENAME = Query(
     update(Staff)
     .where(Staff.id == bindparam("id"), _IS_THERAPIST)
@@ -170,7 +177,10 @@ class TherapistRepository:
         return await self.executor.fetch_one(_READ, id=therapist_id)
 
     async def lock(self, therapist_id: int) -> bool:
-        """Lock the therapist's row until the transaction ends; False when there is none."""
+        """Lock the therapist's row until the transaction ends; False when there is none. Their
+        scheduling lock first (app.models.scheduling), in the order every write of their
+        appointments takes its locks: a booking's foreign-key check waits on this row."""
+        await self.executor.fetch(_LOCK_SCHEDULE, id=therapist_id)
         return await self.executor.fetch_one(_LOCK, id=therapist_id) is not None
 
     async def rename(self, therapist_id: int, display_name: str) -> Row | None:

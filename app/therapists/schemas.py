@@ -16,7 +16,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from app.core.fields import Omittable, Text, blank_to_none, error, not_bool
+from app.core.fields import Instant, Omittable, Text, blank_to_none, error, not_bool
 from app.core.schemas import BaseSchema
 from app.db.query import Row
 from app.models.scheduling import REASON_MAX_LENGTH
@@ -60,14 +60,6 @@ AVAILABILITY: dict[str, Any] = {
     ],
 }
 
-OFFSET_NEEDED = "Include a time zone offset, e.g. 2026-03-30T09:00:00+02:00."
-
-
-def _aware(value: datetime) -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise error("timezone_naive", OFFSET_NEEDED)
-    return value
-
 
 def _whole_minute(value: time) -> time:
     if value.second or value.microsecond or value.tzinfo is not None:
@@ -75,8 +67,6 @@ def _whole_minute(value: time) -> time:
     return value
 
 
-# An instant: ISO 8601 with its offset (a naive one is a 400).
-Instant = Annotated[datetime, AfterValidator(_aware)]
 ClockTime = Annotated[
     time,
     AfterValidator(_whole_minute),

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import text
 
+from app.core.fields import DATETIME_RANGE
 from tests.admin.conftest import audit_rows, field_errors
 from tests.appointments.conftest import book, set_hours, staff_id
 from tests.factories import create_patient
@@ -122,6 +123,28 @@ async def test_bad_form_values_are_shown_next_to_their_fields(admin_login, thera
     assert bad.status_code == 400
     assert field_errors(bad.text, "start")
     assert field_errors(bad.text, "duration")
+
+
+@pytest.mark.parametrize("start", ["9999-12-31T23:59", "0001-01-01T00:00", "3000-01-01T00:00"])
+async def test_a_start_at_the_calendars_edge_is_shown_next_to_it(
+    admin_login, client, therapist_id, start
+):
+    """Its end, computed from it, would overflow: the start is refused before."""
+    patient = await create_patient(client)
+    admin = await admin_login("admin")
+    bad = await admin.post(
+        "/admin/appointments/new", data=new_booking(patient["id"], therapist_id, start)
+    )
+    assert bad.status_code == 400
+    assert field_errors(bad.text, "start") == [DATETIME_RANGE]
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "3000-01-01"])
+async def test_a_day_at_the_calendars_edge_shows_today(admin_login, day):
+    admin = await admin_login("admin")
+    page = await admin.get(f"/admin/appointments?day={day}")
+    assert page.status_code == 200
+    assert day not in page.text
 
 
 async def test_a_therapist_books_and_cancels_only_their_own(

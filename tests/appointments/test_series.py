@@ -1,7 +1,17 @@
 """Recurring series: every occurrence checked, in the clinic's wall time across DST."""
 
+import contextlib
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import pytest
+from dateutil.rrule import rrule
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from app.appointments.series import parse
+from app.core.errors import ValidationFailed
 from tests.appointments.conftest import body, book
 
 URL = "/api/appointments/series/"
@@ -107,3 +117,85 @@ async def test_cancel_the_rest_of_a_series(client, therapist, patient):
     other = await therapist.client.post(f"{URL}{created['id']}/cancel/", json={})
     assert other.status_code == 200
     assert (await client.post(f"{URL}999999/cancel/", json={})).status_code == 404
+
+
+BERLIN = ZoneInfo("Europe/Berlin")
+START = datetime(2030, 3, 18, 8, tzinfo=UTC)
+BYDAY = "BYDAY must list weekdays (MO, TU, WE, TH, FR, SA, SU), comma-separated, e.g. BYDAY=MO,TH; "
+
+
+def refusal(text: str) -> str:
+    with pytest.raises(ValidationFailed) as raised:
+        parse(text, START, BERLIN)
+    (message,) = raised.value.errors["rrule"]
+    return message
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        # Each malformed part is named, whatever else the rule lacks (BYDAY=XX used to be
+        # "Give COUNT or UNTIL", and with COUNT "Not a valid RRULE.").
+        ("FREQ=WEEKLY;BYDAY=XX", BYDAY + "XX is none."),
+        ("FREQ=WEEKLY;BYDAY=XX;COUNT=2", BYDAY + "XX is none."),
+        ("FREQ=WEEKLY;BYDAY=MO,XX;COUNT=2", BYDAY + "XX is none."),
+        ("FREQ=WEEKLY;BYDAY=MO,,TH;COUNT=2", BYDAY + "an empty one is none."),
+        ("FREQ=WEEKLY;BYDAY=1MO;COUNT=2", BYDAY + "1MO is none."),
+        ("FREQ=WEEKLY;WKST=XX;COUNT=2", "WKST must be one weekday: MO, TU, WE, TH, FR, SA or SU."),
+        ("FREQ=WEEKLY;INTERVAL=X", "INTERVAL must be a whole number from 1 to 4."),
+        ("FREQ=WEEKLY;INTERVAL=0;COUNT=2", "INTERVAL must be a whole number from 1 to 4."),
+        ("FREQ=WEEKLY;INTERVAL=\u00b2;COUNT=2", "INTERVAL must be a whole number from 1 to 4."),
+        ("FREQ=WEEKLY;COUNT=\u00b2", "COUNT must be a whole number from 1 to 52."),
+        ("FREQ=WEEKLY;COUNT=-1", "COUNT must be a whole number from 1 to 52."),
+        ("FREQ=WEEKLY;COUNT=" + "9" * 400, "COUNT must be a whole number from 1 to 52."),
+        ("FREQ=WEEKLY;COUNT=53", "COUNT must be a whole number from 1 to 52."),
+        (
+            "FREQ=WEEKLY;UNTIL=tomorrow",
+            "UNTIL must be a date (20260601) or a date-time (20260601T000000Z).",
+        ),
+        ("FREQ=WEEKLY;UNTIL=20301399T000000Z", "UNTIL is not a valid date."),
+        ("FREQ=WEEKLY;UNTIL=20300231", "UNTIL is not a valid date."),
+        ("FREQ=WEEKLY;UNTIL=99991231T235959Z", "UNTIL: Use a date between 1900 and 2999."),
+        ("FREQ=WEEKLY;UNTIL=00010101", "UNTIL: Use a date between 1900 and 2999."),
+        ("COUNT=2", "FREQ is required: FREQ=WEEKLY."),
+        ("FREQ=DAILY;COUNT=2", "Only FREQ=WEEKLY is supported."),
+        (
+            "FREQ=WEEKLY;BYMONTH=1;COUNT=2",
+            "BYMONTH is not supported: use FREQ, INTERVAL, COUNT or UNTIL, BYDAY, WKST.",
+        ),
+        ("FREQ=WEEKLY;COUNT", "Write the rule as NAME=VALUE pairs, e.g. FREQ=WEEKLY;COUNT=10."),
+        ("FREQ=WEEKLY;COUNT= ", "Write the rule as NAME=VALUE pairs, e.g. FREQ=WEEKLY;COUNT=10."),
+        ("FREQ=WEEKLY;COUNT=2;COUNT=3", "COUNT is given twice."),
+        # Only a rule whose parts are each well formed hears about the whole.
+        ("FREQ=WEEKLY;BYDAY=MO,TH", "Give COUNT or UNTIL: a series must end."),
+        ("FREQ=WEEKLY;COUNT=2;UNTIL=20300601", "Give COUNT or UNTIL, not both."),
+    ],
+)
+def test_each_malformed_part_is_named(text, message):
+    assert refusal(text) == message
+
+
+def test_well_formed_rules_are_taken():
+    for text in (
+        "FREQ=WEEKLY;BYDAY=MO,TH;COUNT=4",
+        "rrule:freq=weekly;byday=mo;wkst=su;interval=4;until=20300601",
+        "FREQ=WEEKLY;UNTIL=20300601T000000Z",
+    ):
+        assert isinstance(parse(text, START, BERLIN), rrule)
+
+
+PART = st.sampled_from(["FREQ", "INTERVAL", "COUNT", "UNTIL", "BYDAY", "WKST", "X"])
+
+
+@given(
+    parts=st.lists(
+        st.tuples(PART, st.text(alphabet="WEKLYMOTUHFRSA0123456789,+-TZ\u00b2", max_size=10)),
+        max_size=5,
+    )
+)
+@example(parts=[("FREQ", "WEEKLY"), ("BYDAY", "XX")])
+def test_no_rule_is_an_error_of_ours(parts):
+    """Taken, or refused with a message on `rrule`: never another exception (a 500)."""
+    text = ";".join(f"{name}={value}" for name, value in parts)
+    with contextlib.suppress(ValidationFailed):
+        parse(text, START, BERLIN)

@@ -1,16 +1,29 @@
-"""Which errors mean "the database is unavailable" (a 503) rather than a bug (a 500).
+"""Which errors mean "the database is unavailable" (a 503), or "rolled back for a concurrent
+transaction" (a 409), rather than a bug (a 500).
 
 tests/db/test_outage.py provokes the real ones; this pins the decision for each kind.
 """
 
+import asyncio
+
 import asyncpg
+import httpx
 import pytest
+from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from app.audit.service import status_of
-from app.core.errors import NotFound, database_unavailable, describe_database_error
+from app.core.errors import (
+    ConcurrentChange,
+    NotFound,
+    concurrency_failure,
+    database_unavailable,
+    describe_database_error,
+    install_error_handlers,
+)
 
 
 def wrapped(error: Exception, *, invalidated: bool = False) -> DBAPIError:
@@ -74,3 +87,58 @@ def test_the_description_names_the_kind_and_sqlstate_never_the_message():
     assert describe_database_error(ConnectionRefusedError(111, "refused")) == (
         "ConnectionRefusedError"
     )
+
+
+async def deadlock(dsn: str) -> asyncpg.PostgresError:
+    """A real deadlock: two transactions each holding the advisory lock the other wants."""
+    first, second = await asyncpg.connect(dsn), await asyncpg.connect(dsn)
+    try:
+        for connection, key in ((first, 1), (second, 2)):
+            await connection.execute("BEGIN")
+            await connection.execute("SELECT pg_advisory_xact_lock(424242, $1)", key)
+        results = await asyncio.gather(
+            first.execute("SELECT pg_advisory_xact_lock(424242, 2)"),
+            second.execute("SELECT pg_advisory_xact_lock(424242, 1)"),
+            return_exceptions=True,
+        )
+    finally:
+        await first.close()
+        await second.close()
+    (error,) = [result for result in results if isinstance(result, BaseException)]
+    assert isinstance(error, asyncpg.PostgresError)
+    return error
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        asyncpg.exceptions.DeadlockDetectedError("deadlock detected"),
+        asyncpg.exceptions.SerializationError("could not serialize access"),
+        wrapped(asyncpg.exceptions.DeadlockDetectedError("deadlock detected")),
+    ],
+    ids=lambda error: describe_database_error(error),
+)
+def test_a_transaction_rolled_back_for_a_concurrent_one_is_a_conflict(error):
+    assert concurrency_failure(error)
+    assert not database_unavailable(error)
+    assert status_of(error) == 409
+
+
+async def test_a_real_deadlock_is_a_409_audited_as_such(database_url):
+    error = await deadlock(
+        make_url(database_url).set(drivername="postgresql").render_as_string(False)
+    )
+    assert isinstance(error, asyncpg.exceptions.DeadlockDetectedError)
+    assert status_of(error) == 409
+    application = FastAPI()
+    install_error_handlers(application)
+
+    @application.get("/collides")
+    async def collides() -> None:
+        raise error
+
+    transport = httpx.ASGITransport(app=application)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        response = await client.get("/collides")
+    assert response.status_code == 409
+    assert response.json() == {"detail": ConcurrentChange.default_detail}

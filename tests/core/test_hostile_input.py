@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.core.fields import DATETIME_RANGE
 from tests.admin.conftest import log_in as admin_log_in
 from tests.conftest import STAFF_PASSWORD
 from tests.contract import BAD_DATE_FORMAT, BAD_PHONE, NUL_CHARS
@@ -36,7 +37,6 @@ BAD_ID = 'Patient id must be "p_" followed by 6 lowercase letters or digits.'
 NOT_A_NUMBER = "A valid number is required."
 NOT_AN_INTEGER = "A valid integer is required."
 SURROGATE = "Surrogate characters are not allowed."
-OUT_OF_RANGE = "Datetime value out of range."
 TOO_DEEP = {"detail": "JSON parse error - Arrays and objects are nested too deeply."}
 NOT_FOUND = {"detail": "Not found."}
 INVALID_PAGE = {"detail": "Invalid page."}
@@ -216,7 +216,7 @@ async def test_an_escaped_surrogate_pair_is_one_character_and_accepted(client):
     [
         ("add_tag", {"tag": "a\ud800"}, {"tag": [surrogate()]}),
         ("remove_tag", {"tag": "a\udfff"}, {"tag": [surrogate(0xDFFF)]}),
-        ("add_session", {"date": "2024-05-01T14:30:00Z\ud800"}, {"date": [SURROGATE]}),
+        ("add_session", {"date": "2024-05-01T14:30:00Z\ud800"}, {"date": [surrogate()]}),
         (
             "add_session",
             {"date": "2024-05-01T14:30:00Z", "therapist": "Dr. \ud800"},
@@ -399,21 +399,23 @@ async def test_huge_durations_add_no_session(client, raw, errors):
         "9999-12-31T23:59:59-23:59",  # past the last datetime once converted to UTC
         "0001-01-01T00:00:00+23:59",  # before the first
         "9999-12-31T23:00:00-01:00",
+        "3000-01-01T00:00:00Z",  # past the years the API takes (app.core.fields)
+        "1899-12-31T23:59:59Z",
     ],
 )
 async def test_a_session_date_out_of_range_adds_no_session(client, date):
     patient = await create_patient(client)
     response = await client.post(action(patient["id"], "add_session"), json={"date": date})
     assert response.status_code == 400
-    assert response.json() == {"date": [OUT_OF_RANGE]}
+    assert response.json() == {"date": [DATETIME_RANGE]}
     assert await stored(client, patient["id"]) == patient
 
 
 async def test_the_extreme_dates_that_fit_are_stored(client):
     patient = await create_patient(client)
     for date, stored_as in [
-        ("9999-12-31T23:59:59Z", "9999-12-31T23:59:59Z"),
-        ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00Z"),
+        ("2999-12-31T23:59:59-14:00", "3000-01-01T13:59:59Z"),
+        ("1900-01-01T00:00:00+14:00", "1899-12-31T10:00:00Z"),
     ]:
         response = await client.post(action(patient["id"], "add_session"), json={"date": date})
         assert response.status_code == 200
