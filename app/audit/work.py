@@ -158,6 +158,13 @@ class UnitOfWork:
             if not self.anonymous:
                 await record_failure(self.database, self.entry, error)
 
+    async def abandon(self) -> None:
+        """Roll back what the work wrote so far (it is about to fail), keeping its connection
+        for the reads that say why."""
+        transaction, self._transaction = self._transaction, None
+        if transaction is not None:
+            await transaction.rollback()
+
     async def idle(self) -> None:
         """Give the connection back while the work does something long without the database
         (a password hash); the next statement takes one again. Not inside a transaction. The

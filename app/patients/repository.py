@@ -94,7 +94,7 @@ CREATE_DEFAULTS: dict[str, Any] = {
     "tags": [],
 }
 # What a patient may be told of a phone number or e-mail address another account holds: nothing
-# that confirms it does (staff are told whose it is by the service, which looks first).
+# that confirms it does (staff are told whose it is by the service, once the write is refused).
 PHONE_NOT_USABLE = (
     "This phone number cannot be saved to this record. Check it, or contact the clinic to "
     "update it."
@@ -528,10 +528,15 @@ def matching_ids(query: PatientListQuery) -> ColumnElement[bool]:
     return Patient.id.in_(filtered_ids(query))
 
 
+class Taken(ValidationFailed):
+    """A phone number or e-mail address another account holds: a 400 on its field that names
+    nobody (the service may look up the holder for staff)."""
+
+
 def _unique_violation(error: asyncpg.UniqueViolationError) -> ValidationFailed | None:
     if error.constraint_name in UNIQUE_FIELDS:
         field, message = UNIQUE_FIELDS[error.constraint_name]
-        return ValidationFailed.on(field, message)
+        return (ValidationFailed if field == "id" else Taken).on(field, message)
     return None
 
 

@@ -2,8 +2,9 @@
 password hashed, the session's id and time, the audited completion) are written here once."""
 
 import uuid
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from app.audit.work import UnitOfWork
 from app.auth.notices import ChangedBy, email_changed, password_changed
@@ -23,9 +24,8 @@ from app.core.security import hash_password
 from app.db.counting import Count
 from app.db.query import Row
 from app.patients.repository import (
-    EMAIL_NOT_USABLE,
-    PHONE_NOT_USABLE,
     PatientRepository,
+    Taken,
     new_patient_id,
 )
 from app.patients.schemas import (
@@ -36,6 +36,8 @@ from app.patients.schemas import (
     session_document,
 )
 from app.patients.versions import Change, HistoryRepository
+
+T = TypeVar("T")
 
 ID_ATTEMPTS = 10
 
@@ -77,12 +79,14 @@ class PatientService:
         values = await self._writable(payload)
         chosen = values.pop("id", None)
         change = await Change.by(self.work, payload.reason or reason)
-        await self._check_unique(chosen or "", values, by_patient=False)
         for _ in range(ID_ATTEMPTS):
             patient_id = chosen or new_patient_id()
             self.work.entry.patient_id = patient_id  # the audit event names the new patient
-            patient = await self.work.completed_by(
-                self.patients.insert(patient_id, values, change, generated=chosen is None)
+            patient = await self._written(
+                self.patients.insert(patient_id, values, change, generated=chosen is None),
+                patient_id,
+                values,
+                by_patient=False,
             )
             if patient is not None:
                 return patient
@@ -113,34 +117,42 @@ class PatientService:
             await self._check_new_password(patient_id, payload, before, by_patient)
         values = await self._writable(payload)
         change = await Change.by(self.work, payload.reason or reason)
-        await self._check_unique(patient_id, values, by_patient=by_patient is not None)
         if new_password:
             await self.work.begin()
             await end_all_sessions(self.work, patient_principal(patient_id))
-        patient = await self.work.completed_by(
-            self.patients.update(patient_id, values, change, versions=versions)
+        patient = await self._written(
+            self.patients.update(patient_id, values, change, versions=versions),
+            patient_id,
+            values,
+            by_patient=by_patient is not None,
         )
         if before is not None:
             by = ChangedBy.STAFF if by_patient is None else ChangedBy.OWNER
             self._announce(before, patient, new_password=new_password, by=by)
         return patient
 
-    async def _check_unique(
-        self, patient_id: str, values: dict[str, Any], *, by_patient: bool
-    ) -> None:
-        """A phone number or e-mail address another account holds is a 400 on its field: a
-        patient is not told whose it is, nor even that it is someone's; staff are told whom
-        to look up or restore. (The unique indexes refuse it too, should two writes race.)"""
-        phone_no, email = values.get("phone_no"), values.get("email")
-        if phone_no is None and email is None:
-            return
-        holders = await self.patients.holders(patient_id, phone_no=phone_no, email=email)
+    async def _written(
+        self, write: Awaitable[T], patient_id: str, values: dict[str, Any], *, by_patient: bool
+    ) -> T:
+        """`write`, the work's completing statement. A phone number or e-mail address another
+        account holds is a 400 on its field (the unique indexes refuse it): a patient is not told
+        whose it is, nor even that it is someone's; staff are told whom to look up or restore,
+        read only once the write is refused, so a write that succeeds costs no look-up."""
+        try:
+            return await self.work.completed_by(write)
+        except Taken:
+            if by_patient:
+                raise
+            await self.work.abandon()
+            holders = await self.patients.holders(
+                patient_id, phone_no=values.get("phone_no"), email=values.get("email")
+            )
+            if not holders:  # the holder changed theirs meanwhile
+                raise
         errors: dict[str, list[str]] = {}
         for holder in holders:
-            message = NOT_USABLE[holder["field"]] if by_patient else _held_by(holder)
-            errors.setdefault(holder["field"], [message])
-        if errors:
-            raise ValidationFailed(errors)
+            errors.setdefault(holder["field"], [_held_by(holder)])
+        raise ValidationFailed(errors)
 
     async def _check_new_password(
         self,
@@ -292,7 +304,6 @@ class PatientService:
         return await self.work.completed_by(self.patients.list(query, offset=offset, limit=limit))
 
 
-NOT_USABLE = {"phone_no": PHONE_NOT_USABLE, "email": EMAIL_NOT_USABLE}
 WHAT = {"phone_no": "phone number", "email": "e-mail address"}
 
 

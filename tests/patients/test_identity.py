@@ -248,6 +248,23 @@ async def test_numbers_are_stored_and_answered_canonical(client):
     assert response.json()["phone_no"] == "+999123456789"
 
 
+async def test_a_refused_number_with_a_new_password_changes_nothing(client, login):
+    """The write that ends the patient's sessions runs in a transaction: refused, it is rolled
+    back whole before staff are told whose the number is."""
+    other = await victim(client)
+    patient = await create_patient(client)
+    token = await login(patient["id"], PASSWORD)
+    response = await client.patch(
+        detail(patient["id"]), json={"password": "a-new-Passphrase-9", "phone_no": "4155550100"}
+    )
+    assert response.json() == {
+        "phone_no": [f"Patient {other['id']} already has this phone number."]
+    }
+    headers = {"Authorization": f"Bearer {token}"}
+    assert (await client.get(detail(patient["id"]), headers=headers)).status_code == 200
+    assert await login(patient["id"], PASSWORD)
+
+
 async def test_a_patient_is_not_told_whose_number_it_is_even_a_deleted_ones(client, as_patient):
     other = await victim(client)
     patient = await create_patient(client)
