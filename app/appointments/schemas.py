@@ -7,7 +7,15 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BeforeValidator, ConfigDict, Field, StrictBool
 
-from app.core.fields import Omittable, Text, blank_to_none, drop_blank, error, not_bool
+from app.core.fields import (
+    MultilineText,
+    Omittable,
+    Text,
+    blank_to_none,
+    drop_blank,
+    error,
+    not_bool,
+)
 from app.core.schemas import BaseSchema
 from app.db.query import Row
 from app.models.patient import PATIENT_ID
@@ -79,7 +87,7 @@ AwareDatetime = Annotated[
     BeforeValidator(_aware),
     Field(json_schema_extra={"format": "date-time"}, examples=["2026-03-30T09:00:00+02:00"]),
 ]
-Note = Annotated[Text, Field(max_length=NOTE_MAX_LENGTH)]
+Note = Annotated[MultilineText, Field(max_length=NOTE_MAX_LENGTH)]
 Reason = Annotated[Text, Field(max_length=REASON_MAX_LENGTH)]
 TherapistId = Annotated[int, not_bool("A valid integer is required."), Field(ge=1, le=2**31 - 1)]
 PatientRef = Annotated[str, Field(pattern=f"^{PATIENT_ID.pattern}$", examples=["p_zxcp0h"])]
