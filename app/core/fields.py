@@ -133,7 +133,7 @@ def _amount_text(value: Any) -> str:
         return repr(value)
     if isinstance(value, Decimal) and value.is_finite():  # from Python, or a huge JSON integer
         return format(value, "f")
-    raise error("decimal_parsing", NOT_A_NUMBER)
+    raise error("amount_not_a_number", NOT_A_NUMBER)
 
 
 def amount(minimum: Decimal, maximum: Decimal) -> BeforeValidator:
@@ -148,18 +148,18 @@ def amount(minimum: Decimal, maximum: Decimal) -> BeforeValidator:
             except (InvalidOperation, ValueError):
                 parsed = None
             if parsed is None or not parsed.is_finite():
-                raise error("decimal_parsing", NOT_A_NUMBER)
+                raise error("amount_not_a_number", NOT_A_NUMBER)
             if AMOUNT_DIGITS_RE.fullmatch(text):
                 raise error(
-                    "decimal_max_places", "Ensure that there are no more than 2 decimal places."
+                    "amount_places", "Ensure that there are no more than 2 decimal places."
                 )
             raise error("amount_format", AMOUNT_FORMAT)
         parsed = Decimal(text)
         if parsed > maximum:
-            raise error("less_than_equal", f"Ensure this value is less than or equal to {maximum}.")
+            raise error("amount_range", f"Ensure this value is less than or equal to {maximum}.")
         if parsed < minimum:
             raise error(
-                "greater_than_equal", f"Ensure this value is greater than or equal to {minimum}."
+                "amount_range", f"Ensure this value is greater than or equal to {minimum}."
             )
         return parsed.quantize(CENT)
 

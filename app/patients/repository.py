@@ -23,7 +23,6 @@ from sqlalchemy import (
     or_,
     select,
     text,
-    type_coerce,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
@@ -96,11 +95,6 @@ UNIQUE_FIELDS = {
 
 def new_patient_id() -> str:
     return "p_" + "".join(secrets.choice(ID_ALPHABET) for _ in range(6))
-
-
-def _as_text(column: Any) -> Any:
-    """A column compared as the text it is stored as (an encrypted value's key id prefix)."""
-    return type_coerce(column, Text)
 
 
 def _param(name: str) -> Any:
