@@ -150,17 +150,13 @@ def amount(minimum: Decimal, maximum: Decimal) -> BeforeValidator:
             if parsed is None or not parsed.is_finite():
                 raise error("amount_not_a_number", NOT_A_NUMBER)
             if AMOUNT_DIGITS_RE.fullmatch(text):
-                raise error(
-                    "amount_places", "Ensure that there are no more than 2 decimal places."
-                )
+                raise error("amount_places", "Ensure that there are no more than 2 decimal places.")
             raise error("amount_format", AMOUNT_FORMAT)
         parsed = Decimal(text)
         if parsed > maximum:
             raise error("amount_range", f"Ensure this value is less than or equal to {maximum}.")
         if parsed < minimum:
-            raise error(
-                "amount_range", f"Ensure this value is greater than or equal to {minimum}."
-            )
+            raise error("amount_range", f"Ensure this value is greater than or equal to {minimum}.")
         return parsed.quantize(CENT)
 
     return BeforeValidator(check)
