@@ -235,4 +235,5 @@ MultilineText = Annotated[
 
 # A list filter: nothing it searches is longer than an email, and each word or tag of it becomes
 # a query parameter, so thousands of them would overflow the database's limit of parameters.
-SearchTerm = Annotated[Text, Field(max_length=254)]
+# Tabs and line breaks separate its words as spaces do; other control characters are refused.
+SearchTerm = Annotated[MultilineText, Field(max_length=254)]
