@@ -25,7 +25,8 @@ assert set(Template.__args__) == set(TEMPLATES)  # type: ignore[attr-defined]
 
 WITHHELD_REASON_REQUIRED = "A reason is required when the note is withheld from the patient."
 FIELDS_DESCRIPTION = (
-    "Exactly the template's fields, each text of at most 5000 characters: SOAP subjective, "
+    "Exactly the template's fields, each text of at most 5000 characters (line breaks and tabs "
+    "kept, other control characters refused): SOAP subjective, "
     "objective, assessment, plan; DAP data, assessment, plan; BIRP behavior, intervention, "
     "response, plan."
 )

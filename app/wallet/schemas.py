@@ -43,7 +43,11 @@ class WalletUpdate(BaseSchema):
 
     model_config = ConfigDict(json_schema_extra={"examples": [WALLET_UPDATE]})
 
-    amount: Amount = Field(examples=["25.50"])
+    amount: Amount = Field(
+        examples=["25.50"],
+        description="Plain ASCII digits, an optional leading minus, at most 2 decimal places "
+        '("25.50", "-10"), as a string or a JSON number written the same way; not zero.',
+    )
     reason: WalletReason | None = Field(
         default=None, description="Why the balance changed; kept in the wallet's ledger."
     )
