@@ -6,7 +6,7 @@ it refuses every control character, line breaks and tabs included: it ends up in
 properties, mail subjects and one-line displays, which a line break would split.
 `MultilineText` (notes, medical text, addresses) keeps line feeds, carriage returns and tabs
 and refuses the other control characters. Both refuse lone surrogates and NUL, and are
-trimmed. `Amount` is the one rule of a sum of money.
+trimmed. `amount` is the one rule of a sum of money (a wallet's change, a fee).
 """
 
 import re
