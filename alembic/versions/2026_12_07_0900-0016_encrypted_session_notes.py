@@ -46,6 +46,8 @@ def _keyring() -> Keyring:
 def _convert(convert: Convert) -> None:
     """Rewrite every row's sessions with `convert`, in batches by key; nothing else changes
     (not the patient's version: their record is as it was)."""
+    if context.is_offline_mode():
+        raise RuntimeError("0016 encrypts stored notes with the key in Python: run it online")
     connection = op.get_bind()
     keyring: Keyring | None = None
     for table, key in TABLES.items():
