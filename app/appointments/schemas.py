@@ -6,7 +6,15 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BeforeValidator, ConfigDict, Field, StrictBool
 
-from app.core.fields import Instant, Omittable, Text, blank_to_none, drop_blank, not_bool
+from app.core.fields import (
+    Instant,
+    MultilineText,
+    Omittable,
+    Text,
+    blank_to_none,
+    drop_blank,
+    not_bool,
+)
 from app.core.schemas import BaseSchema
 from app.db.query import Row
 from app.models.patient import PATIENT_ID
@@ -44,7 +52,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 MOVABLE = frozenset({"proposed", "booked"})
 MIN_MINUTES, MAX_MINUTES = 5, 480
 
-Note = Annotated[Text, Field(max_length=NOTE_MAX_LENGTH)]
+Note = Annotated[MultilineText, Field(max_length=NOTE_MAX_LENGTH)]
 Reason = Annotated[Text, Field(max_length=REASON_MAX_LENGTH)]
 TherapistId = Annotated[int, not_bool("A valid integer is required."), Field(ge=1, le=2**31 - 1)]
 PatientRef = Annotated[str, Field(pattern=f"^{PATIENT_ID.pattern}$", examples=["p_zxcp0h"])]

@@ -7,7 +7,6 @@ dependency costs a request about 20 µs of FastAPI's own work, a third of a read
 services and links are made from the caller rather than injected beside it.
 """
 
-import json
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -25,7 +24,7 @@ from app.auth.permissions import (
 from app.auth.record import Act, access
 from app.auth.repository import AccountRepository
 from app.core.errors import NotAuthenticated, NotFound, PermissionDenied
-from app.core.routing import check_body
+from app.core.routing import check_body, parse_json
 from app.models.patient import is_patient_id
 
 
@@ -67,7 +66,7 @@ class Allowed(OAuth2PasswordBearer):
 
 async def _sent(request: Request) -> set[str]:
     """The fields a JSON body names (check_body has refused one that does not parse)."""
-    sent = json.loads(await request.body() or b"{}")
+    sent = parse_json(await request.body() or b"{}")
     return set(sent) if isinstance(sent, dict) else set()
 
 

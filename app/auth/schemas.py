@@ -135,7 +135,12 @@ class ResetDone(BaseSchema):
 class PasswordChange(BaseSchema):
     """A staff member's own new password, given with their current one."""
 
-    current_password: Annotated[str, Field(min_length=1, max_length=LOGIN_PASSWORD_MAX)]
+    current_password: Annotated[
+        str,
+        BeforeValidator(no_surrogates),
+        Field(min_length=1, max_length=LOGIN_PASSWORD_MAX),
+        AfterValidator(no_nul),
+    ]
     new_password: Password
 
 

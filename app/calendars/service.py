@@ -17,6 +17,7 @@ from app.auth.permissions import Principal
 from app.calendars.repository import CalendarRepository
 from app.core.config import Settings
 from app.core.errors import NotFound, PermissionDenied
+from app.core.fields import one_line
 from app.db.query import Row
 from app.therapists.repository import TherapistRepository
 
@@ -88,18 +89,21 @@ class CalendarService:
 
 
 def calendar(therapist: str, appointments: list[Row]) -> bytes:
+    """The feed; names go in as one line each, whatever a row written before the single-line
+    rule holds (icalendar refuses a line break in a property)."""
     document = Calendar()
     document.add("prodid", PRODID)
     document.add("version", "2.0")
     document.add("calscale", "GREGORIAN")
-    document.add("x-wr-calname", f"TherapyConnect: {therapist}")
+    document.add("x-wr-calname", f"TherapyConnect: {one_line(therapist)}")
     for row in appointments:
         event = Event()
         event.add("uid", f"appointment-{row['id']}@therapyconnect")
         event.add("dtstamp", row["updated_at"].astimezone(UTC))
         event.add("dtstart", row["starts_at"].astimezone(UTC))
         event.add("dtend", row["ends_at"].astimezone(UTC))
-        event.add("summary", f"{SUMMARIES.get(row['kind'], 'Appointment')}: {row['patient']}")
+        what = SUMMARIES.get(row["kind"], "Appointment")
+        event.add("summary", f"{what}: {one_line(row['patient'])}")
         event.add("status", ICAL_STATUS.get(row["status"], "CONFIRMED"))
         event.add("sequence", row["version"])
         document.add_component(event)

@@ -6,7 +6,7 @@ import secrets
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -15,8 +15,11 @@ from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_val
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.core.crypto import parse_keys
+from app.core.fields import amount
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# A fee is an amount of money as the API takes one (a wallet's most, at most).
+Fee = Annotated[Decimal, amount(Decimal(0), Decimal("99999999.99"))]
 
 
 class Settings(BaseSettings):
@@ -257,18 +260,12 @@ class Settings(BaseSettings):
         ge=0,
         description="A patient cancels their own appointment up to this many hours before it.",
     )
-    noshow_fee: Decimal = Field(
+    noshow_fee: Fee = Field(
         default=Decimal("0.00"),
-        ge=0,
-        max_digits=10,
-        decimal_places=2,
         description="Charged from the wallet when an appointment is marked noshow; 0: no fee.",
     )
-    late_cancellation_fee: Decimal = Field(
+    late_cancellation_fee: Fee = Field(
         default=Decimal("0.00"),
-        ge=0,
-        max_digits=10,
-        decimal_places=2,
         description="Charged from the wallet when an appointment is cancelled within the "
         "notice period; 0: no fee.",
     )

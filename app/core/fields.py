@@ -1,16 +1,41 @@
-"""Rules every text and datetime field of the API shares, and the building blocks of the
-domains' own field rules (app/patients/fields.py and the like), each written once."""
+"""Rules every text, amount and datetime field of the API shares, and the building blocks of
+the domains' own field rules (app/patients/fields.py and the like), each written once.
+
+Text comes in two kinds. `Text` is one line (names, tags, titles, reasons, usernames, tokens):
+it refuses every control character, line breaks and tabs included: it ends up in iCalendar
+properties, mail subjects and one-line displays, which a line break would split.
+`MultilineText` (notes, medical text, addresses) keeps line feeds, carriage returns and tabs
+and refuses the other control characters. Both refuse lone surrogates and NUL, and are
+trimmed. `amount` is the one rule of a sum of money (a wallet's change, a fee). `Instant` and
+`UtcInstant` are the one rule of a datetime.
+"""
 
 import re
 from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 T = TypeVar("T")
 
 SURROGATE_RE = re.compile("[\ud800-\udfff]")
+# Control characters (Unicode's Cc: C0, DEL, C1), and the line and paragraph separators, which
+# split a line as a line feed does.
+_SINGLE_LINE_REFUSED = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_MULTILINE_REFUSED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_CONTROL_RUN = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+NOT_A_NUMBER = "A valid number is required."
+AMOUNT_FORMAT = (
+    "Enter the amount in plain digits, with an optional leading minus and at most 2 decimal "
+    "places, e.g. 25.50 or -10."
+)
+AMOUNT_RE = re.compile(r"-?[0-9]+(\.[0-9]{1,2})?")
+AMOUNT_DIGITS_RE = re.compile(r"-?[0-9]+\.[0-9]+")  # plain, but with too many decimal places
+CENT = Decimal("0.01")
+SINGLE_LINE_MESSAGE = "Line breaks, tabs and other control characters are not allowed"
+MULTILINE_MESSAGE = "Control characters other than line breaks and tabs are not allowed"
 
 
 def error(kind: str, message: str) -> PydanticCustomError:
@@ -53,6 +78,104 @@ def no_surrogates(value: Any) -> Any:
             "surrogate_characters", f"Surrogate characters are not allowed: U+{code_point:X}."
         )
     return value
+
+
+def _refuse(found: re.Match[str] | None, message: str) -> None:
+    if found is not None:
+        raise error("control_characters", f"{message}: U+{ord(found.group()):04X}.")
+
+
+def single_line(value: str) -> str:
+    """One line of text: no control character at all (NUL has its own message, above)."""
+    _refuse(_SINGLE_LINE_REFUSED.search(value), SINGLE_LINE_MESSAGE)
+    return value
+
+
+def multiline(value: str) -> str:
+    """Free text: line breaks and tabs are kept, other control characters refused."""
+    _refuse(_MULTILINE_REFUSED.search(value), MULTILINE_MESSAGE)
+    return value
+
+
+def check_multiline(value: str) -> str:
+    """The rule of `MultilineText`, untrimmed, for text inside a structure (a note's fields)."""
+    return multiline(no_nul(no_surrogates(value)))
+
+
+def one_line(value: str) -> str:
+    """Stored text made fit for one line of output (an iCalendar property, a mail): each run of
+    control characters becomes a space. For rows written before the single-line rule."""
+    return _CONTROL_RUN.sub(" ", value).strip()
+
+
+class JsonNumber(float):
+    """A JSON number that is not an integer, as the request's parser read it: the float, and the
+    literal it was written as (app.core.routing), so that `Amount` can hold it to its rule."""
+
+    literal: str
+
+    def __new__(cls, literal: str) -> "JsonNumber":
+        number = super().__new__(cls, literal)
+        number.literal = literal
+        return number
+
+
+def _amount_text(value: Any) -> str:
+    """The amount as the client wrote it (a JSON number's literal), or a 400 when it is not a
+    number at all."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        raise error("null", "This field may not be null.")
+    if isinstance(value, JsonNumber):
+        return value.literal
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):  # from Python rather than JSON: its shortest form
+        return repr(value)
+    if isinstance(value, Decimal) and value.is_finite():  # from Python, or a huge JSON integer
+        return format(value, "f")
+    raise error("amount_not_a_number", NOT_A_NUMBER)
+
+
+def amount(minimum: Decimal, maximum: Decimal) -> BeforeValidator:
+    """A sum of money between `minimum` and `maximum`: plain ASCII digits, a leading minus, at
+    most 2 decimal places, as a string or a JSON number; quantized to cents."""
+
+    def check(value: Any) -> Decimal:
+        text = _amount_text(value)
+        if not AMOUNT_RE.fullmatch(text):
+            try:
+                parsed = Decimal(text)
+            except (InvalidOperation, ValueError):
+                parsed = None
+            if parsed is None or not parsed.is_finite():
+                raise error("amount_not_a_number", NOT_A_NUMBER)
+            if AMOUNT_DIGITS_RE.fullmatch(text):
+                raise error("amount_places", "Ensure that there are no more than 2 decimal places.")
+            raise error("amount_format", AMOUNT_FORMAT)
+        parsed = Decimal(text)
+        if parsed > maximum:
+            raise error("amount_range", f"Ensure this value is less than or equal to {maximum}.")
+        if parsed < minimum:
+            raise error("amount_range", f"Ensure this value is greater than or equal to {minimum}.")
+        return parsed.quantize(CENT)
+
+    return BeforeValidator(check)
+
+
+def amount_schema(minimum: Decimal, maximum: Decimal) -> WithJsonSchema:
+    """What `amount` accepts, as OpenAPI states it."""
+    bounds = {"minimum": float(minimum), "maximum": float(maximum)}
+    return WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": f"^{AMOUNT_RE.pattern}$"},
+                {"type": "number", "multipleOf": 0.01, **bounds},
+            ],
+            "examples": ["25.50"],
+        }
+    )
 
 
 def not_bool(message: str) -> BeforeValidator:
@@ -98,12 +221,24 @@ Omittable = Annotated[
 ]
 
 Text = Annotated[
-    str, BeforeValidator(_strip), BeforeValidator(no_surrogates), AfterValidator(no_nul)
+    str,
+    BeforeValidator(_strip),
+    BeforeValidator(no_surrogates),
+    AfterValidator(no_nul),
+    AfterValidator(single_line),
+]
+MultilineText = Annotated[
+    str,
+    BeforeValidator(_strip),
+    BeforeValidator(no_surrogates),
+    AfterValidator(no_nul),
+    AfterValidator(multiline),
 ]
 
 # A list filter: nothing it searches is longer than an email, and each word or tag of it becomes
 # a query parameter, so thousands of them would overflow the database's limit of parameters.
-SearchTerm = Annotated[Text, Field(max_length=254)]
+# Tabs and line breaks separate its words as spaces do; other control characters are refused.
+SearchTerm = Annotated[MultilineText, Field(max_length=254)]
 
 
 # Every datetime the API takes (bodies and query parameters alike): RFC 3339, ISO 8601's profile

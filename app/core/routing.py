@@ -2,23 +2,41 @@
 body's media type and JSON syntax are checked by `check_body`, which the caller's dependency
 calls once access is granted (app.auth.access)."""
 
+import json
+import sys
 from collections.abc import Callable, Coroutine
+from decimal import Decimal
 from typing import Any
 
 from fastapi import Request, Response, params
 from fastapi.routing import APIRoute
 
 from app.core.errors import ParseError, UnsupportedMediaType
+from app.core.fields import JsonNumber
 
 JSON_ERROR_KEY = "therapyconnect.json_error"
 NESTING_TOO_DEEP = "Arrays and objects are nested too deeply."
 FORM = "multipart/form-data"
 
 
+def _integer(literal: str) -> int | Decimal:
+    # Past Python's limit of digits for int(), the number is kept as a Decimal: the field's own
+    # rule refuses it in its words ("less than or equal to …"), not the interpreter's.
+    return int(literal) if len(literal) <= sys.get_int_max_str_digits() else Decimal(literal)
+
+
+def parse_json(body: bytes) -> Any:
+    """A request's JSON: a fraction or exponent keeps its literal (app.core.fields.JsonNumber),
+    and an integer of any length parses."""
+    return json.loads(body, parse_int=_integer, parse_float=JsonNumber)
+
+
 class _DeferredJSONRequest(Request):
     async def json(self) -> Any:
         try:
-            return await super().json()
+            if not hasattr(self, "_json"):
+                self._json = parse_json(await self.body())
+            return self._json
         except ValueError as error:  # JSONDecodeError, or a body that is not UTF-8
             # Parsed as {} for now; check_body reports it once access is checked.
             self.scope[JSON_ERROR_KEY] = str(error)

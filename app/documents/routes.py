@@ -17,10 +17,9 @@ from app.core.errors import PayloadTooLarge
 from app.core.ids import id_path
 from app.core.openapi import BODY_ERRORS, COMMON_ERRORS, errors, tagged
 from app.core.pagination import Page, paginate
-from app.documents.schemas import Category, DocumentRead, DocumentUpdate
+from app.documents.schemas import Category, DocumentRead, DocumentUpdate, Title
 from app.documents.service import DocumentService, Upload
 from app.idempotency.dependencies import Idempotent
-from app.models.document import TITLE_MAX_LENGTH
 from app.patients.dependencies import PatientIdPath
 
 ETAG = tagged(resource="document")
@@ -104,7 +103,7 @@ async def upload_document(
             "(10 MiB by default). Its type is sniffed from its bytes."
         ),
     ],
-    title: Annotated[str, Form(description="1-200 characters.", max_length=TITLE_MAX_LENGTH)],
+    title: Annotated[Title, Form(description="1-200 characters, one line.")],
     category: Annotated[Category, Form(description="consent, referral, intake or other.")],
     caller: DocumentUploadCaller,
     _: Idempotent,

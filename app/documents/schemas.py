@@ -1,16 +1,19 @@
 """The documents' JSON shapes; every rule of a document's fields lives here once."""
 
 from datetime import datetime
-from typing import ClassVar, Literal, Self
+from typing import Annotated, ClassVar, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.errors import ValidationFailed
+from app.core.fields import Text
 from app.db.query import Row
 from app.models.document import REASON_MAX_LENGTH, TITLE_MAX_LENGTH
 
 Category = Literal["consent", "referral", "intake", "other"]
 ContentType = Literal["application/pdf", "image/jpeg", "image/png", "image/webp"]
+Title = Annotated[Text, Field(min_length=1, max_length=TITLE_MAX_LENGTH)]
+WithheldReason = Annotated[Text, Field(max_length=REASON_MAX_LENGTH)]
 
 
 def clean_title(title: str) -> str:
@@ -90,17 +93,10 @@ class DocumentUpdate(BaseModel):
         },
     )
 
-    title: str | None = Field(default=None, min_length=1, max_length=TITLE_MAX_LENGTH)
+    title: Title | None = None
     category: Category | None = None
     withheld: bool | None = None
-    withheld_reason: str | None = Field(default=None, max_length=REASON_MAX_LENGTH)
-
-    @field_validator("title")
-    @classmethod
-    def _title(cls, title: str | None) -> str | None:
-        if title is not None and not title.strip():
-            raise ValueError("This field may not be blank.")
-        return None if title is None else title.strip()
+    withheld_reason: WithheldReason | None = None
 
     def changes(self) -> dict[str, object]:
         """The columns to write: the sent fields, a title trimmed, a reason dropped with

@@ -1,5 +1,7 @@
 """Mails from the text templates beside this module: a `Subject:` line, a blank line, the body,
-with `$name` placeholders (string.Template: nothing in a value is ever interpreted)."""
+with `$name` placeholders (string.Template: nothing in a value is ever interpreted). Each value
+goes in as one line: a control character in a stored name (a row from before the single-line
+rule) can neither split the subject header nor a line of the body."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -8,6 +10,8 @@ from email.utils import make_msgid
 from functools import cache
 from pathlib import Path
 from string import Template
+
+from app.core.fields import one_line
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -24,6 +28,7 @@ def render(name: str, *, sender: str, to: str, **values: object) -> EmailMessage
     """The mail of template `name` to `to`, its placeholders filled with `values` (a missing
     one is a KeyError: a template and its caller disagree)."""
     subject, body = _template(name)
+    values = {key: one_line(str(value)) for key, value in values.items()}
     message = EmailMessage()
     message["Subject"] = subject.substitute(values)
     message["From"] = sender

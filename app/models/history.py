@@ -15,7 +15,8 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TIMESTAMP
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base
-from app.db.types import EncryptedText
+from app.db.types import EncryptedSessions, EncryptedText
+from app.models.patient import SESSION_NOTES_CONTEXT
 
 REASON_MAX_LENGTH = 500
 # What a version records: how the record came to be as it is in it.
@@ -57,7 +58,7 @@ class PatientVersion(Base):
     profile_picture: Mapped[str | None] = mapped_column(String(255))
     tags: Mapped[list[str]] = mapped_column(JSONB)
     wallet_balance: Mapped[Decimal] = mapped_column(Numeric(10, 2))
-    sessions: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    sessions: Mapped[list[dict[str, Any]]] = mapped_column(EncryptedSessions(SESSION_NOTES_CONTEXT))
 
     __table_args__ = (
         CheckConstraint(

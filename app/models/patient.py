@@ -19,12 +19,14 @@ from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base, TimestampMixin
-from app.db.types import EncryptedText
+from app.db.types import EncryptedSessions, EncryptedText
 
 WALLET_MAX = Decimal("99999999.99")
 PATIENT_ID = re.compile(r"p_[a-z0-9]{6}")
 PHONE_NO = re.compile(r"\+?[0-9]{9,15}")
 MAX_TAGS = 50
+# What a session's notes are encrypted for, in the patient's row and in their record's history.
+SESSION_NOTES_CONTEXT = "patients.sessions.notes"
 
 # Columns the list may be ordered by; each has an index on (column, id) so pages stay cheap.
 ORDERABLE = (
@@ -70,7 +72,7 @@ class Patient(TimestampMixin, Base):
     tags: Mapped[list[str]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     wallet_balance: Mapped[Decimal] = mapped_column(Numeric(10, 2), server_default=text("0"))
     sessions: Mapped[list[dict[str, Any]]] = mapped_column(
-        JSONB, server_default=text("'[]'::jsonb")
+        EncryptedSessions(SESSION_NOTES_CONTEXT), server_default=text("'[]'::jsonb")
     )
     version: Mapped[int] = mapped_column(BigInteger, server_default=VERSION_SEQUENCE.next_value())
     # Set by a DELETE: the patient is gone from every API and admin view, and kept (their id,

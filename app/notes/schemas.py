@@ -5,11 +5,11 @@ from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import ConfigDict, Field, StrictBool, field_validator
+from pydantic import AfterValidator, ConfigDict, Field, StrictBool, field_validator
 from pydantic_core import PydanticCustomError
 
 from app.appointments.schemas import PatientRef
-from app.core.fields import Instant, Omittable, Text
+from app.core.fields import Instant, MultilineText, Omittable, Text, check_multiline
 from app.core.schemas import BaseSchema
 from app.db.query import Row
 from app.models.notes import PURPOSE_MAX_LENGTH, TEMPLATES
@@ -25,7 +25,8 @@ assert set(Template.__args__) == set(TEMPLATES)  # type: ignore[attr-defined]
 
 WITHHELD_REASON_REQUIRED = "A reason is required when the note is withheld from the patient."
 FIELDS_DESCRIPTION = (
-    "Exactly the template's fields, each text of at most 5000 characters: SOAP subjective, "
+    "Exactly the template's fields, each text of at most 5000 characters (line breaks and tabs "
+    "kept, other control characters refused): SOAP subjective, "
     "objective, assessment, plan; DAP data, assessment, plan; BIRP behavior, intervention, "
     "response, plan."
 )
@@ -47,10 +48,16 @@ def check_fields(template: str, fields: Any) -> dict[str, str]:
             raise ValueError(f"The field {key} must be text.")
         if len(value) > FIELD_MAX_LENGTH:
             raise ValueError(f"The field {key} has at most {FIELD_MAX_LENGTH} characters.")
-        if "\x00" in value:
-            raise ValueError("Null characters are not allowed.")
-        checked[key] = value
+        checked[key] = check_multiline(value)
     return checked
+
+
+def _text_values(fields: dict[str, Any]) -> dict[str, Any]:
+    """Every text of the fields held to the multi-line text rule, whatever the template."""
+    for value in fields.values():
+        if isinstance(value, str):
+            check_multiline(value)
+    return fields
 
 
 def _as_rule(value: Any, template: str) -> dict[str, str]:
@@ -61,7 +68,7 @@ def _as_rule(value: Any, template: str) -> dict[str, str]:
 
 
 Reason = Annotated[Text, Field(min_length=1, max_length=REASON_MAX_LENGTH)]
-Fields = dict[str, Any]
+Fields = Annotated[dict[str, Any], AfterValidator(_text_values)]
 
 NOTE_CREATE: dict[str, Any] = {
     "template": "SOAP",
@@ -154,7 +161,7 @@ class AddendumCreate(BaseSchema):
         json_schema_extra={"examples": [{"text": "Corrected: sleep 6 hours, not 8."}]}
     )
 
-    text: Annotated[Text, Field(min_length=1, max_length=ADDENDUM_MAX_LENGTH)]
+    text: Annotated[MultilineText, Field(min_length=1, max_length=ADDENDUM_MAX_LENGTH)]
 
 
 class AddendumRead(BaseSchema):
@@ -248,7 +255,7 @@ class PsychotherapyNoteCreate(BaseSchema):
     appointment: Annotated[int, Field(ge=1, le=2**63 - 1)] | None = Field(
         default=None, description="An appointment of this patient with the author, optional."
     )
-    text: Annotated[Text, Field(min_length=1, max_length=PSYCHOTHERAPY_MAX_LENGTH)]
+    text: Annotated[MultilineText, Field(min_length=1, max_length=PSYCHOTHERAPY_MAX_LENGTH)]
 
 
 class PsychotherapyNoteRead(BaseSchema):

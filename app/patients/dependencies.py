@@ -1,10 +1,12 @@
 from typing import Annotated
 
 from fastapi import Depends, Header, Path
+from pydantic import AfterValidator
 
+from app.core.fields import error
 from app.core.querystring import QueryModel
-from app.models.history import REASON_MAX_LENGTH
 from app.models.patient import PATIENT_ID
+from app.patients.fields import ChangeReason
 from app.patients.schemas import PatientListQuery
 
 # An id that cannot exist is simply not found (a 404, app.core.errors): it never reaches the
@@ -18,13 +20,25 @@ PatientIdPath = Annotated[
     ),
 ]
 PatientListQueryDep = Annotated[PatientListQuery, Depends(QueryModel(PatientListQuery))]
-# Why a write changes the record, kept with its version (a body's `reason` overrides it).
+
+
+def _ascii(value: str | None) -> str | None:
+    # A header's bytes are read as Latin-1: UTF-8 text would be stored garbled.
+    if value is not None and not value.isascii():
+        raise error(
+            "header_ascii", "The X-Change-Reason header must be ASCII; send the body's reason."
+        )
+    return value
+
+
+# Why a write changes the record, kept with its version (a body's `reason` overrides it); the
+# body's reason's rule, one line of text.
 ChangeReasonHeader = Annotated[
-    str | None,
+    ChangeReason | None,
+    AfterValidator(_ascii),
     Header(
         alias="X-Change-Reason",
-        max_length=REASON_MAX_LENGTH,
-        description="Why the record changes, kept in its history (ASCII; a body's `reason` "
-        "overrides it).",
+        description="Why the record changes, kept in its history (one line of ASCII; a body's "
+        "`reason` overrides it).",
     ),
 ]

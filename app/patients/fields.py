@@ -8,7 +8,16 @@ from typing import Annotated, Any, Literal
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BeforeValidator, Field
 
-from app.core.fields import SearchTerm, Text, UtcInstant, documented, error, matching, not_bool
+from app.core.fields import (
+    MultilineText,
+    SearchTerm,
+    Text,
+    UtcInstant,
+    documented,
+    error,
+    matching,
+    not_bool,
+)
 from app.core.phones import canonical_phone
 from app.models.history import REASON_MAX_LENGTH
 from app.models.patient import MAX_TAGS, PATIENT_ID, PHONE_NO
@@ -79,7 +88,7 @@ PhoneNo = Annotated[
     # Stored, compared and answered in one form: E.164 (app.core.phones).
     AfterValidator(_canonical_phone),
 ]
-MedicalText = Annotated[Text, Field(max_length=5000)]
+MedicalText = Annotated[MultilineText, Field(max_length=5000)]
 BirthDate = Annotated[date, BeforeValidator(_parse_date), AfterValidator(_check_birth_date)]
 Sex = Literal["M", "F", "O", "P"]
 Ssn = Annotated[
@@ -90,9 +99,9 @@ Email = Annotated[
     Field(max_length=254, json_schema_extra={"format": "idn-email"}),
     AfterValidator(_check_email),
 ]
-Address = Annotated[Text, Field(max_length=500)]
-AddedNote = Annotated[Text, Field(max_length=500)]
-AboutNote = Annotated[Text, Field(max_length=250)]
+Address = Annotated[MultilineText, Field(max_length=500)]
+AddedNote = Annotated[MultilineText, Field(max_length=500)]
+AboutNote = Annotated[MultilineText, Field(max_length=250)]
 Tag = Annotated[Text, Field(min_length=1, max_length=50)]
 Tags = Annotated[
     list[Tag],
@@ -104,7 +113,7 @@ SessionDate = UtcInstant
 # Constraints before the bool check, so the schema states them as minimum and maximum.
 DurationMinutes = Annotated[int, Field(ge=1, le=480), not_bool("A valid integer is required.")]
 Therapist = Annotated[Text, Field(max_length=100)]
-SessionNotes = Annotated[Text, Field(max_length=2000)]
+SessionNotes = Annotated[MultilineText, Field(max_length=2000)]
 ChangeReason = Annotated[Text, Field(max_length=REASON_MAX_LENGTH)]
 
 TagFilter = Annotated[list[SearchTerm], Field(max_length=MAX_TAGS)]

@@ -15,7 +15,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    and_,
     bindparam,
     delete,
     exists,
@@ -27,7 +26,6 @@ from sqlalchemy import (
     or_,
     select,
     text,
-    type_coerce,
     union_all,
     update,
 )
@@ -48,6 +46,7 @@ from app.patients.versions import (
     VERSIONS,
     Change,
     changed_fields,
+    encrypted_under_other_key,
     field_name,
     recorded,
     version_of,
@@ -116,13 +115,13 @@ def new_patient_id() -> str:
     return "p_" + "".join(secrets.choice(ID_ALPHABET) for _ in range(6))
 
 
-def _as_text(column: Any) -> Any:
-    """A column compared as the text it is stored as (an encrypted value's key id prefix)."""
-    return type_coerce(column, Text)
-
-
 def _param(name: str) -> Any:
     return bindparam(name, type_=PATIENTS.c[name].type)
+
+
+def _param_as(name: str, column: str) -> Any:
+    """A parameter of the column's type (a session appended: its notes encrypted)."""
+    return bindparam(name, type_=PATIENTS.c[column].type)
 
 
 def matching(conditional: bool) -> list[ColumnElement[bool]]:
@@ -351,7 +350,9 @@ _ADD_SESSION = {
         recorded(
             update(Patient)
             .where(*matching(conditional))
-            .values(sessions=Patient.sessions.op("||")(_jsonb("session")), **changed())
+            .values(
+                sessions=Patient.sessions.op("||")(_param_as("session", "sessions")), **changed()
+            )
             .returning(*COLUMNS),
             RETURNED,
             "updated",
@@ -427,7 +428,7 @@ def _restore(conditional: bool) -> Query:
 _RESTORE = {conditional: _restore(conditional) for conditional in (True, False)}
 
 
-PHI_COLUMNS = ("ssn", "allergies_and_medication")
+PHI_COLUMNS = ("ssn", "allergies_and_medication", "sessions")
 _REENCRYPT = Query(
     update(Patient)
     .where(Patient.id == bindparam("id"))
@@ -439,12 +440,15 @@ _REENCRYPT = Query(
 @lru_cache(maxsize=8)
 def _encrypted_under_other_keys(key_id: str) -> Query:
     current = f"v1:{key_id}:%"
-    stale = [
-        and_(column.is_not(None), _as_text(column).not_like(current))
-        for column in (Patient.ssn, Patient.allergies_and_medication)
-    ]
-    statement = select(Patient.id, Patient.ssn, Patient.allergies_and_medication)
-    return Query(statement.where(or_(*stale)).order_by(Patient.id).limit(bindparam("limit")))
+    stale = [encrypted_under_other_key(PATIENTS.c[name], current) for name in PHI_COLUMNS]
+    statement = select(Patient.id, *(PATIENTS.c[name] for name in PHI_COLUMNS))
+    # Locked until the batch commits: a session appended meanwhile is not written over.
+    return Query(
+        statement.where(or_(*stale))
+        .order_by(Patient.id)
+        .limit(bindparam("limit"))
+        .with_for_update()
+    )
 
 
 def _like_pattern(fragment: str) -> str:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    exists,
     func,
     insert,
     literal,
@@ -29,7 +30,8 @@ from sqlalchemy import (
 from sqlalchemy import (
     cast as sql_cast,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, array
+from sqlalchemy import column as sql_column
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, array
 from sqlalchemy.sql.selectable import NamedFromClause
 
 from app.audit.work import UnitOfWork
@@ -169,16 +171,23 @@ _RECORDS = Query(
     .offset(bindparam("offset"))
     .limit(bindparam("limit"))
 )
-PHI = ("ssn", "allergies_and_medication")
+PHI = ("ssn", "allergies_and_medication", "sessions")
+
+
+def encrypted_under_other_key(column: Any, current: str) -> ColumnElement[bool]:
+    """An encrypted column (or, for the sessions, a session's notes) not under the key whose
+    values are like `current`."""
+    if column.key == "sessions":
+        session = func.jsonb_array_elements(column).table_valued(sql_column("value", JSONB))
+        notes = session.c.value["notes"].astext
+        return exists(select(literal(1)).select_from(session).where(notes.not_like(current)))
+    return and_(column.is_not(None), type_coerce(column, Text).not_like(current))
 
 
 @lru_cache(maxsize=8)
 def _encrypted_under_other_keys(key_id: str) -> Query:
     current = f"v1:{key_id}:%"
-    stale = [
-        and_(VERSIONS.c[name].is_not(None), type_coerce(VERSIONS.c[name], Text).not_like(current))
-        for name in PHI
-    ]
+    stale = [encrypted_under_other_key(VERSIONS.c[name], current) for name in PHI]
     return Query(
         select(VERSIONS.c.patient_id, VERSIONS.c.version, *(VERSIONS.c[name] for name in PHI))
         .where(or_(*stale))

@@ -37,6 +37,8 @@ from sqlalchemy.engine import make_url
 from app.core.config import Settings
 from app.core.crypto import Keyring
 from app.core.security import hash_password
+from app.db.types import seal_sessions
+from app.models.patient import SESSION_NOTES_CONTEXT
 from app.patients.repository import CREATED
 from app.patients.schemas import SessionCreate, session_document
 from app.seed import words
@@ -332,7 +334,7 @@ def build_rows(
                 dice.pick(words.ABOUT_NOTES) if dice.chance(0.3) else None,
                 json.dumps(tags),
                 _money(balance),
-                json.dumps(sessions),
+                json.dumps(seal_sessions(keyring, sessions, context=SESSION_NOTES_CONTEXT)),
                 datetime.fromtimestamp(created, UTC),
                 datetime.fromtimestamp(updated, UTC),
             )

@@ -110,7 +110,9 @@ class TherapistUpdate(BaseSchema):
 
     model_config = ConfigDict(json_schema_extra={"examples": [THERAPIST_UPDATE]})
 
-    display_name: Omittable[DisplayName] = None
+    display_name: Omittable[DisplayName] = Field(
+        default=None, description="One line of text: no line break, tab or control character."
+    )
 
 
 class TherapistListQuery(BaseSchema):

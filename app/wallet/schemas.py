@@ -4,7 +4,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, ConfigDict, Field
 
-from app.core.fields import Text, error, not_bool
+from app.core.fields import Text, amount, amount_schema, error
 from app.core.schemas import BaseSchema
 from app.models.wallet import REASON_MAX_LENGTH
 from app.patients.schemas import Money
@@ -20,16 +20,19 @@ WALLET_TRANSACTION: dict[str, Any] = {
 }
 
 
+AMOUNT_LIMIT = Decimal(1_000_000)
+
+
 def _check_nonzero(value: Decimal) -> Decimal:
     if value == 0:
         raise error("amount_zero", "Amount must not be zero.")
-    return value.quantize(Decimal("0.01"))
+    return value
 
 
 Amount = Annotated[
     Decimal,
-    Field(decimal_places=2, ge=-1_000_000, le=1_000_000),
-    not_bool("A valid number is required."),
+    amount(-AMOUNT_LIMIT, AMOUNT_LIMIT),
+    amount_schema(-AMOUNT_LIMIT, AMOUNT_LIMIT),
     AfterValidator(_check_nonzero),
 ]
 WalletReason = Annotated[Text, Field(max_length=REASON_MAX_LENGTH)]
@@ -40,7 +43,11 @@ class WalletUpdate(BaseSchema):
 
     model_config = ConfigDict(json_schema_extra={"examples": [WALLET_UPDATE]})
 
-    amount: Amount = Field(examples=["25.50"])
+    amount: Amount = Field(
+        examples=["25.50"],
+        description="Plain ASCII digits, an optional leading minus, at most 2 decimal places "
+        '("25.50", "-10"), as a string or a JSON number written the same way; not zero.',
+    )
     reason: WalletReason | None = Field(
         default=None, description="Why the balance changed; kept in the wallet's ledger."
     )

@@ -89,3 +89,19 @@ async def test_a_deleted_patient_is_only_on_the_deleted_page_until_restored(admi
     again = await admin.post(f"/admin/deleted-patients/{patient['id']}/restore")
     assert again.status_code == 302  # not deleted: shown as an error message
     assert (await admin.post("/admin/deleted-patients/p_nobody/restore")).status_code == 404
+
+
+async def test_a_patient_with_encrypted_session_notes_shows_in_the_admin(admin_login, client):
+    patient = await create_patient(client)
+    added = await client.post(
+        f"/api/patients/{patient['id']}/add_session/",
+        json={"date": "2024-05-01T14:30:00Z", "notes": "Talked about the panic attacks"},
+    )
+    assert added.status_code == 200
+    admin = await admin_login("admin")
+    details = await admin.get(f"/admin/patient/details/{patient['id']}")
+    assert details.status_code == 200
+    assert re.search(r"Sessions</[^>]+>\s*<[^>]+>\s*1\b", details.text), details.text
+    history = await admin.get(f"/admin/patients/{patient['id']}/history")
+    assert history.status_code == 200
+    assert "v1:" not in history.text

@@ -96,6 +96,12 @@ async def test_the_wallet_changes_through_the_action(admin_login, client, engine
     ]
 
 
+AMOUNT_FORMAT = (
+    "Enter the amount in plain digits, with an optional leading minus and at most 2 decimal "
+    "places, e.g. 25.50 or -10."
+)
+
+
 @pytest.mark.parametrize(
     ("amount", "message"),
     [
@@ -106,6 +112,9 @@ async def test_the_wallet_changes_through_the_action(admin_login, client, engine
         ("1.001", "Ensure that there are no more than 2 decimal places."),
         ("2000000", "Ensure this value is less than or equal to 1000000."),
         ("99999999", "Ensure this value is less than or equal to 1000000."),
+        ("1e2", AMOUNT_FORMAT),
+        ("1_000", AMOUNT_FORMAT),
+        ("+5", AMOUNT_FORMAT),
     ],
 )
 async def test_a_refused_amount_changes_nothing(admin_login, client, engine, amount, message):

@@ -199,3 +199,31 @@ async def _username(app: FastAPI, staff_id: int) -> str:
     async with app.state.database.connection() as connection:
         name: str = await connection.fetchval("SELECT username FROM staff WHERE id = $1", staff_id)
     return name
+
+
+@pytest.mark.parametrize("control", ["\r\n", "\n", "\r", "\t", "\x1b\x7f", "\u2028"])
+async def test_a_name_stored_before_the_one_line_rule_never_breaks_the_feed(
+    app, client, anonymous, therapist, control, monkeypatch
+):
+    """Rows written before names were held to one line: the feed reads them, one line each."""
+    session, therapist_id = therapist
+    patient = await create_patient(client, first_name="Janeza", last_name="Doerina")
+    async with app.state.database.connection() as connection:
+        await connection.execute(
+            "UPDATE staff SET display_name = $1 WHERE id = $2",
+            f"Dr. Rivera{control}END:VCALENDAR",
+            therapist_id,
+        )
+        await connection.execute(
+            "UPDATE patients SET last_name = $1 WHERE id = $2", f"Doe{control}rina", patient["id"]
+        )
+    await _book(app, patient["id"], therapist_id, datetime.now(UTC) + timedelta(days=1))
+    monkeypatch.setattr(app.state.settings, "calendar_feed_patient_names", True)
+    url = (await session.post(f"/api/therapists/{therapist_id}/calendar/")).json()["url"]
+    feed = await anonymous.get(_path(url))
+    assert feed.status_code == 200, feed.text
+    calendar = Calendar.from_ical(feed.content)
+    assert str(calendar["X-WR-CALNAME"]) == "TherapyConnect: Dr. Rivera END:VCALENDAR"
+    [event] = calendar.walk("VEVENT")
+    assert str(event["SUMMARY"]) == "Appointment (in person): Janeza Doe rina"
+    assert feed.content.split(b"\r\n").count(b"END:VCALENDAR") == 1

@@ -1,6 +1,7 @@
 """PHI at rest: the SSN and the medical text are ciphertext in the table, plaintext in the API."""
 
 import base64
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -220,3 +221,116 @@ async def test_rotate_keys_reencrypts_the_record_history_too(client, engine, set
     read = (await client.get(f"/api/patients/{patient['id']}/history/{version}/")).json()
     assert read["record"]["ssn"] == "078-05-1121"
     assert read["changes"]["ssn"] == {"before": SSN, "after": "078-05-1121"}
+
+
+# --- therapy session notes --------------------------------------------------------------------
+
+NOTES = "Discussed panic attacks at work; exposure homework agreed"
+NOTES_CONTEXT = "patients.sessions.notes"
+
+
+async def raw_sessions(engine: AsyncEngine, table: str, key: str, value: str) -> list[Any]:
+    """Each row's sessions as stored (JSON text parsed), for the rows whose `key` is `value`."""
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text(f"SELECT sessions::text FROM {table} WHERE {key} = :v ORDER BY 1"),  # noqa: S608
+            {"v": value},
+        )
+        return [json.loads(row[0]) for row in rows]
+
+
+async def add_session(client, patient_id: str, notes: str | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"date": "2024-05-01T14:30:00Z", "therapist": "Dr. Rivera"}
+    if notes is not None:
+        body["notes"] = notes
+    response = await client.post(f"/api/patients/{patient_id}/add_session/", json=body)
+    assert response.status_code == 200, response.text
+    patient: dict[str, Any] = response.json()
+    return patient
+
+
+async def test_session_notes_are_ciphertext_in_the_row_and_every_version(client, engine):
+    patient = await create_patient(client)
+    await add_session(client, patient["id"], NOTES)
+    answered = await add_session(client, patient["id"], None)
+    assert [s["notes"] for s in answered["sessions"]] == [NOTES, None]
+
+    [stored] = await raw_sessions(engine, "patients", "id", patient["id"])
+    assert stored[0]["notes"].startswith(f"v1:{OLD_ID}:")
+    assert stored[1]["notes"] is None
+    assert stored[0]["therapist"] == "Dr. Rivera"  # only the notes are PHI
+    keyring = Keyring.parse(TEST_PHI_KEY)
+    assert keyring.decrypt(stored[0]["notes"], context=NOTES_CONTEXT) == NOTES
+    versions = await raw_sessions(engine, "patient_versions", "patient_id", patient["id"])
+    assert len(versions) == 3
+    for blob in [await raw_json(engine, patient["id"]), json.dumps(versions)]:
+        assert "panic" not in blob
+        assert "exposure" not in blob
+
+    read = (await client.get(f"/api/patients/{patient['id']}/")).json()
+    assert [s["notes"] for s in read["sessions"]] == [NOTES, None]
+    listed = (await client.get("/api/patients/")).json()["results"]
+    assert [s["notes"] for s in listed[0]["sessions"]] == [NOTES, None]
+    history = (await client.get(f"/api/patients/{patient['id']}/history/")).json()["results"]
+    latest = (await client.get(history[0]["url"])).json()
+    assert [s["notes"] for s in latest["record"]["sessions"]] == [NOTES, None]
+
+
+async def test_session_notes_moved_to_another_column_do_not_open(client, engine):
+    patient = await create_patient(client, allergies_and_medication=ALLERGIES)
+    await add_session(client, patient["id"], NOTES)
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "UPDATE patients SET sessions = jsonb_build_array(jsonb_set(sessions -> 0,"
+                " '{notes}', to_jsonb(allergies_and_medication))) WHERE id = :id"
+            ),
+            {"id": patient["id"]},
+        )
+    response = await client.get(f"/api/patients/{patient['id']}/")
+    assert response.status_code >= 500
+    assert "penicillin" not in response.text
+
+
+async def test_rotate_keys_reencrypts_session_notes_in_the_row_and_the_history(
+    client, engine, settings
+):
+    first = await create_patient(client)
+    await add_session(client, first["id"], NOTES)
+    await add_session(client, first["id"], "Second session")
+    second = await create_patient(client)
+    await add_session(client, second["id"], None)
+    before = (await client.get(f"/api/patients/{first['id']}/")).json()
+
+    assert await rotate_keys(rotated_settings(settings), batch_size=1) == 2
+
+    new_only = Keyring.parse(NEW_KEY)
+    for patient_id in (first["id"], second["id"]):
+        rows = await raw_sessions(engine, "patients", "id", patient_id)
+        rows += await raw_sessions(engine, "patient_versions", "patient_id", patient_id)
+        for sessions in rows:
+            for session in sessions:
+                if session["notes"] is not None:
+                    assert session["notes"].startswith(f"v1:{NEW_ID}:")
+                    new_only.decrypt(session["notes"], context=NOTES_CONTEXT)
+    assert await rotate_keys(rotated_settings(settings)) == 0
+    after = (await client.get(f"/api/patients/{first['id']}/")).json()
+    assert after == before  # the record, its version and its time are as they were
+
+    # A row whose only value under an old key is one session's notes is found and rotated.
+    stale = Keyring.parse(TEST_PHI_KEY).encrypt("Stale", context=NOTES_CONTEXT)
+    async with engine.begin() as connection:
+        for table, key in (("patients", "id"), ("patient_versions", "patient_id")):
+            await connection.execute(
+                text(
+                    f"UPDATE {table} SET sessions = jsonb_set(sessions, '{{1,notes}}',"  # noqa: S608
+                    f" to_jsonb(CAST(:notes AS text))) WHERE {key} = :id"
+                    " AND jsonb_array_length(sessions) = 2"
+                ),
+                {"notes": stale, "id": first["id"]},
+            )
+    assert await rotate_keys(rotated_settings(settings)) == 1
+    [sessions] = await raw_sessions(engine, "patients", "id", first["id"])
+    assert new_only.decrypt(sessions[1]["notes"], context=NOTES_CONTEXT) == "Stale"
+    for sessions in await raw_sessions(engine, "patient_versions", "patient_id", first["id"]):
+        assert all(s["notes"].startswith(f"v1:{NEW_ID}:") for s in sessions)

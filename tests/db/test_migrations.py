@@ -1,6 +1,7 @@
 """Alembic owns the schema: it builds everything, removes everything, and agrees with the models."""
 
 import asyncio
+import json
 import logging
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -14,10 +15,12 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from app.core.crypto import Keyring
 from app.db.base import TRIGRAM_INDEXES, Base, include_in_comparison
+from app.models.patient import SESSION_NOTES_CONTEXT as NOTES_CONTEXT
 from app.patients.repository import filtered_ids
 from app.patients.schemas import PatientListQuery
-from tests.conftest import alembic_config
+from tests.conftest import TEST_PHI_KEY, alembic_config
 
 
 def run(url: str, work: Any) -> Any:
@@ -396,3 +399,74 @@ def test_0015_makes_numbers_canonical_and_reports_clashes_by_id_only(empty_datab
         )
     command.downgrade(config, "0014")
     run(empty_database_url, write("UPDATE patients SET email = 'shared@example.com'"))
+
+
+def test_session_notes_from_before_0016_are_encrypted_and_decrypted_back(empty_database_url):
+    config = alembic_config(empty_database_url)
+    config.attributes["phi_encryption_keys"] = TEST_PHI_KEY
+    command.upgrade(config, "0014")
+    sessions = [
+        {
+            "id": "s1",
+            "date": "2024-05-01T14:30:00Z",
+            "therapist": "Dr. R",
+            "notes": "Panic at work",
+        },
+        {"id": "s2", "date": "2024-05-08T14:30:00Z", "therapist": None, "notes": None},
+        {"id": "s3", "date": "2024-05-15T14:30:00Z", "therapist": None, "notes": ""},
+    ]
+    rows = [
+        {**VALID_ROW, "id": f"p_note0{n}", "phone_no": f"+12345678{n}", "sessions": json.dumps(s)}
+        for n, s in enumerate([sessions, [], sessions[1:2]])
+    ]
+
+    def insert(sync_connection: Any) -> None:
+        columns = ", ".join(rows[0])
+        values = ", ".join(f":{name}" for name in VALID_ROW) + ", CAST(:sessions AS jsonb)"
+        statement = text(f"INSERT INTO patients ({columns}) VALUES ({values})")  # noqa: S608
+        for row in rows:
+            sync_connection.execute(statement, row)
+        sync_connection.execute(
+            text(
+                "INSERT INTO patient_versions (patient_id, version, at, actor, actor_kind, action,"
+                " changed, first_name, last_name, phone_no, allergies_and_medication,"
+                " date_of_birth, sex, tags, wallet_balance, sessions)"
+                " SELECT id, version + n, now(), 'x', 'system', 'updated', '{}', first_name,"
+                " last_name, phone_no, allergies_and_medication, date_of_birth, sex, tags,"
+                " wallet_balance, sessions FROM patients, generate_series(0, 1) AS n"
+            )
+        )
+        sync_connection.commit()
+
+    def stored(sync_connection: Any) -> list[Any]:
+        return [
+            json.loads(row[0])
+            for row in sync_connection.execute(
+                text(
+                    "SELECT sessions::text FROM (SELECT id AS k, 0 AS v, sessions FROM patients"
+                    " UNION ALL SELECT patient_id, version, sessions FROM patient_versions) s"
+                    " ORDER BY k, v"
+                )
+            )
+        ]
+
+    run(empty_database_url, insert)
+    before = run(empty_database_url, stored)
+    assert len(before) == 9
+    command.upgrade(config, "0016")
+
+    after = run(empty_database_url, stored)
+    assert "Panic" not in json.dumps(after)
+    keyring = Keyring.parse(TEST_PHI_KEY)
+    for plain, sealed in zip(before, after, strict=True):
+        assert len(plain) == len(sealed)
+        for one, other in zip(plain, sealed, strict=True):
+            assert {**other, "notes": None} == {**one, "notes": None}
+            if one["notes"] is None:
+                assert other["notes"] is None
+            else:
+                assert other["notes"].startswith("v1:test1:")
+                assert keyring.decrypt(other["notes"], context=NOTES_CONTEXT) == one["notes"]
+
+    command.downgrade(config, "0014")
+    assert run(empty_database_url, stored) == before

@@ -452,3 +452,76 @@ def test_a_document_upload_may_be_larger_than_a_picture(settings):
     pictures, _ = body_limit(settings, multipart, "/api/patients/p_abc123/profile_picture/")
     assert documents == settings.document_max_bytes + MULTIPART_OVERHEAD
     assert pictures == settings.picture_max_bytes + MULTIPART_OVERHEAD
+
+
+ONE_LINE = "Line breaks, tabs and other control characters are not allowed"
+
+
+@pytest.mark.parametrize(
+    ("title", "message"),
+    [
+        ("Consent\r\nX-Injected: 1", f"{ONE_LINE}: U+000D."),
+        ("Consent\tform", f"{ONE_LINE}: U+0009."),
+        ("Consent\x00", "Null characters are not allowed."),
+    ],
+)
+async def test_an_uploaded_title_is_one_line_of_text(client, engine, title, message):
+    patient = await create_patient(client)
+    response = await client.post(url(patient["id"]), **form(pdf_bytes(), title=title))
+    assert response.status_code == 400
+    assert response.json() == {"title": [message]}
+    async with engine.connect() as connection:
+        assert await connection.scalar(text("SELECT count(*) FROM patient_documents")) == 0
+
+
+async def test_an_uploaded_title_in_raw_utf8_with_a_lone_surrogate_is_refused(client):
+    patient = await create_patient(client)
+    boundary = "b0undary"
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="title"\r\n\r\n'.encode()
+        + "a\ud800".encode("utf-8", "surrogatepass")
+        + f'\r\n--{boundary}\r\nContent-Disposition: form-data; name="category"\r\n\r\n'
+        f"other\r\n--{boundary}\r\n"
+        'Content-Disposition: form-data; name="file"; filename="a.pdf"\r\n'
+        "Content-Type: application/pdf\r\n\r\n".encode()
+        + pdf_bytes()
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    response = await client.post(
+        url(patient["id"]),
+        content=body,
+        headers={"content-type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert response.status_code == 400
+    assert list(response.json()) == ["title"], response.text
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        (b'{"title": "a\\ud800"}', "title", "Surrogate characters are not allowed: U+D800."),
+        (b'{"title": "two\\nlines"}', "title", f"{ONE_LINE}: U+000A."),
+        (
+            b'{"withheld": true, "withheld_reason": "x\\udfff"}',
+            "withheld_reason",
+            "Surrogate characters are not allowed: U+DFFF.",
+        ),
+        (
+            b'{"withheld": true, "withheld_reason": "third\\r\\nparty"}',
+            "withheld_reason",
+            f"{ONE_LINE}: U+000D.",
+        ),
+    ],
+)
+async def test_a_patched_title_or_reason_is_one_line_of_text(client, body, field, message):
+    patient = await create_patient(client)
+    document = await upload(client, patient["id"], pdf_bytes())
+    response = await client.patch(
+        url(patient["id"], document["id"]),
+        content=body,
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.json() == {field: [message]}
+    after = await client.get(url(patient["id"], document["id"]))
+    assert after.json() == document

@@ -131,3 +131,22 @@ def test_a_mail_with_other_characters_is_still_encoded():
     )
     assert b"Content-Transfer-Encoding: quoted-printable" in message.as_bytes()
     assert "\u00e9" in message.get_content()
+
+
+def test_a_value_goes_in_on_one_line_whatever_it_holds():
+    message = render(
+        "appointment_reminder",
+        sender="TherapyConnect <no-reply@example.org>",
+        to="alice@example.org",
+        kind="video\r\nBcc: evil@example.org",
+        therapist="Dr.\x1bRivera\u2028X",
+        date="Monday 31 March 2031",
+        time="09:00",
+        end="09:50",
+        timezone="Europe/Berlin",
+    )
+    assert message["Subject"] == (
+        "Reminder: your video Bcc: evil@example.org on Monday 31 March 2031 at 09:00"
+    )
+    assert message["Bcc"] is None
+    assert "with Dr. Rivera X:\n" in message.get_content()

@@ -1,12 +1,15 @@
 """Progress notes: templates, draft -> signed -> locked, addenda, co-signing, withholding, and
 who may do what (cell by cell)."""
 
+import json
+
 import pytest
 from sqlalchemy import text
 
 from tests.notes.conftest import SOAP, Cast, signed_note, write_note
 
 ROLES = ("admin", "author", "other", "patient", "stranger")
+JSON = {"content-type": "application/json"}
 
 
 async def scalar(engine, sql: str, **params):
@@ -211,3 +214,75 @@ async def test_every_read_and_refusal_is_audited(cast: Cast, engine):
     assert "staff:sign_progress_note:success" in rows
     assert "patient:get_progress_note:success" in rows
     assert "patient:get_progress_note:denied" in rows
+
+
+def escaped(body: object) -> bytes:
+    """JSON with every non-ASCII character escaped: a lone surrogate becomes `\\udXXX`."""
+    return json.dumps(body).encode()
+
+
+SURROGATE = "Surrogate characters are not allowed: U+D800."
+CONTROL = "Control characters other than line breaks and tabs are not allowed: U+0007."
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("sleep \ud800", SURROGATE),
+        ("bell \x07", CONTROL),
+        ("nul \x00", "Null characters are not allowed."),
+    ],
+)
+async def test_a_field_of_a_new_note_is_held_to_the_text_rule(cast: Cast, engine, value, message):
+    body = {"template": "SOAP", "fields": {**SOAP, "plan": value}}
+    response = await cast.author.post(cast.notes, content=escaped(body), headers=JSON)
+    assert response.status_code == 400
+    assert response.json() == {"fields": [message]}
+    assert await scalar(engine, "SELECT count(*) FROM progress_notes") == 0
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("sleep \ud800", SURROGATE),
+        ("bell \x07", CONTROL),
+        ("nul \x00", "Null characters are not allowed."),
+    ],
+)
+async def test_a_field_of_a_draft_patched_is_held_to_the_text_rule(cast: Cast, value, message):
+    note = await write_note(cast)
+    url = f"{cast.notes}{note['id']}/"
+    body = {"fields": {**SOAP, "subjective": value}}
+    response = await cast.author.patch(url, content=escaped(body), headers=JSON)
+    assert response.status_code == 400
+    assert response.json() == {"fields": [message]}
+    # The same with a template change, whose fields are checked by the service too.
+    dap = {"data": value, "assessment": "a", "plan": "p"}
+    response = await cast.author.patch(
+        url, content=escaped({"template": "DAP", "fields": dap}), headers=JSON
+    )
+    assert response.status_code == 400
+    assert response.json() == {"fields": [message]}
+    assert (await cast.author.get(url)).json()["fields"] == SOAP
+
+
+async def test_a_field_keeps_its_line_breaks_and_tabs(cast: Cast):
+    fields = {**SOAP, "objective": "Calm.\n\tEngaged;\r\nslept 6 hours."}
+    note = await write_note(cast, fields=fields)
+    assert note["fields"] == fields
+
+
+async def test_a_withheld_reason_is_one_line(cast: Cast):
+    body = {
+        "template": "SOAP",
+        "fields": SOAP,
+        "withheld": True,
+        "withheld_reason": "Risk\nof harm",
+    }
+    response = await cast.author.post(cast.notes, json=body)
+    assert response.status_code == 400
+    assert response.json() == {
+        "withheld_reason": [
+            "Line breaks, tabs and other control characters are not allowed: U+000A."
+        ]
+    }

@@ -87,6 +87,40 @@ async def test_a_reason_over_500_characters_is_a_400_and_changes_nothing(client,
     assert (await client.get(history(patient["id"]))).json()["count"] == 1
 
 
+ONE_LINE = "Line breaks, tabs and other control characters are not allowed"
+
+
+@pytest.mark.parametrize(
+    ("headers", "message"),
+    [
+        ([("X-Change-Reason", "Moved\thouse")], f"{ONE_LINE}: U+0009."),
+        ([(b"X-Change-Reason", b"Moved\x01house")], f"{ONE_LINE}: U+0001."),
+        (
+            [(b"X-Change-Reason", b"Umzug \xc3\xbcber")],
+            "The X-Change-Reason header must be ASCII; send the body's reason.",
+        ),
+    ],
+)
+async def test_a_reason_header_is_one_line_of_ascii_and_a_bad_one_changes_nothing(
+    client, headers, message
+):
+    patient = await create_patient(client)
+    path = f"/api/patients/{patient['id']}/"
+    response = await client.patch(path, json={"last_name": "X"}, headers=headers)
+    assert response.status_code == 400
+    assert response.json() == {"X-Change-Reason": [message]}
+    assert (await client.get(path)).json()["last_name"] == patient["last_name"]
+    assert (await client.get(history(patient["id"]))).json()["count"] == 1
+
+
+async def test_a_reason_in_the_body_is_one_line(client):
+    patient = await create_patient(client)
+    path = f"/api/patients/{patient['id']}/"
+    response = await client.patch(path, json={"last_name": "X", "reason": "Typo\r\nX-Evil: 1"})
+    assert response.status_code == 400
+    assert response.json() == {"reason": [f"{ONE_LINE}: U+000D."]}
+
+
 async def test_a_version_shows_the_record_as_it_left_it_and_its_changes(client):
     patient = await create_patient(client, ssn="123-45-6789", address="4 Elm Rd")
     path = f"/api/patients/{patient['id']}/"

@@ -294,3 +294,31 @@ async def test_the_mail_names_the_kind(clinic: Clinic, inbox, settings, kind):
     [received] = sink.messages
     expected = "appointment in person" if kind == "in_person" else "video appointment"
     assert expected in received["Subject"]
+
+
+@pytest.mark.parametrize("control", ["\r\n", "\n", "\r", "\t", "\x0b\x1b", "\u2028"])
+async def test_a_therapist_name_stored_with_line_breaks_goes_out_on_one_line(
+    clinic: Clinic, inbox, settings, control
+):
+    """A name written before display names were held to one line: the mail goes out all the
+    same, the name on one line, no header added."""
+    sink, port = inbox
+    await clinic.execute(
+        "UPDATE staff SET display_name = $1 WHERE id = $2",
+        f"Dr. Rivera{control}Bcc: evil@example.org",
+        clinic.therapist_id,
+    )
+    starts_at = (datetime.now(UTC) + timedelta(days=1)).replace(second=0, microsecond=0)
+    appointment = await clinic.book(starts_at)
+    reminder = await clinic.outbox(appointment, starts_at, datetime.now(UTC) - timedelta(seconds=1))
+    configured = smtp_settings(settings, port)
+    assert (await ReminderSender(clinic.database, mailer(configured), configured).cycle())[
+        "sent"
+    ] == 1
+    [received] = sink.messages
+    assert sink.recipients == [[clinic.email]]
+    assert received["Bcc"] is None
+    assert "with Dr. Rivera Bcc: evil@example.org:\n" in received.get_content().replace(
+        "\r\n", "\n"
+    )
+    assert (await clinic.reminder(reminder))["state"] == "sent"

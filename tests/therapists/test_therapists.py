@@ -1,6 +1,8 @@
 """Therapists as a resource: staff with the therapist role, listed to anyone signed in, renamed
 by an admin or by the therapist themself."""
 
+import pytest
+
 from tests.therapists.conftest import staff_id
 
 
@@ -112,3 +114,32 @@ async def test_reads_and_writes_are_audited(client, make_therapist, engine):
         ).all()
     assert "get_therapist" in actions
     assert "update_therapist" in actions
+
+
+@pytest.mark.parametrize("control", ["\r\n", "\n", "\r", "\t", "\x0b", "\x85", "\u2028", "\x1b"])
+async def test_a_display_name_is_one_line_even_for_the_therapist_themself(make_therapist, control):
+    therapist = await make_therapist()
+    path = f"/api/therapists/{therapist.id}/"
+    before = (await therapist.client.get(path)).json()
+    name = f"Dr. Rivera{control}X-WR-CALNAME:Evil"
+    response = await therapist.client.patch(path, json={"display_name": name})
+    assert response.status_code == 400
+    assert response.json() == {
+        "display_name": [
+            "Line breaks, tabs and other control characters are not allowed: "
+            f"U+{ord(control[0]):04X}."
+        ]
+    }
+    assert (await therapist.client.get(path)).json() == before
+
+
+async def test_a_time_off_reason_is_one_line(make_therapist):
+    therapist = await make_therapist()
+    body = {
+        "start": "2030-08-03T00:00:00+02:00",
+        "end": "2030-08-04T00:00:00+02:00",
+        "reason": "Leave\nBEGIN:VEVENT",
+    }
+    response = await therapist.client.post(f"/api/therapists/{therapist.id}/time_off/", json=body)
+    assert response.status_code == 400
+    assert list(response.json()) == ["reason"]
