@@ -241,3 +241,25 @@ def cli_env(settings: Settings, database_url: str, tmp_path: Path) -> dict[str, 
         ENVIRONMENT="development",
     )
     return env
+
+
+ClientAt = Callable[..., httpx.AsyncClient]
+
+
+@pytest.fixture
+async def client_at(app: FastAPI, anonymous: httpx.AsyncClient) -> AsyncIterator[ClientAt]:
+    """Clients whose requests come from an address (only the ASGI scope says so), with a
+    bearer token if given."""
+    opened: list[httpx.AsyncClient] = []
+
+    def make(address: str, token: str | None = None) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        transport = httpx.ASGITransport(app=app, client=(address, 1234))
+        opened.append(
+            httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=headers)
+        )
+        return opened[-1]
+
+    yield make
+    for opened_client in opened:
+        await opened_client.aclose()

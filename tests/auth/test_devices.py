@@ -5,11 +5,9 @@ failures; unknown clients still are; a device token's own failures are counted p
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable
 
 import httpx
-import pytest
-from fastapi import FastAPI
 
 from app.auth.commands import create_staff
 from app.auth.devices import DeviceTokens
@@ -21,22 +19,6 @@ LOGIN = "/api/auth/token/"
 DEVICE_FAILURES_ALLOWED = 10  # LOGIN_DEVICE_RATE_LIMIT: 10 an hour per device token
 HOUR = 3600  # the device limit's window
 FAST = 0.5  # seconds: no delay was waited
-
-ClientAt = Callable[[str], httpx.AsyncClient]
-
-
-@pytest.fixture
-async def client_at(app: FastAPI, anonymous: httpx.AsyncClient) -> AsyncIterator[ClientAt]:
-    opened: list[httpx.AsyncClient] = []
-
-    def make(address: str) -> httpx.AsyncClient:
-        transport = httpx.ASGITransport(app=app, client=(address, 1234))
-        opened.append(httpx.AsyncClient(transport=transport, base_url="http://testserver"))
-        return opened[-1]
-
-    yield make
-    for client in opened:
-        await client.aclose()
 
 
 async def _staff(settings: Settings) -> str:

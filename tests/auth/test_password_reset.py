@@ -6,14 +6,12 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import text
 
 from app.auth import reset
@@ -45,20 +43,6 @@ def inbox(app_inbox: Inbox) -> Inbox:
 @pytest.fixture
 async def patient(client: httpx.AsyncClient) -> dict[str, Any]:
     return await create_patient(client, email=f"jane-{uuid.uuid4().hex[:6]}@example.org")
-
-
-@pytest.fixture
-async def client_at(app: FastAPI, anonymous: httpx.AsyncClient) -> AsyncIterator[Any]:
-    opened: list[httpx.AsyncClient] = []
-
-    def make(address: str) -> httpx.AsyncClient:
-        transport = httpx.ASGITransport(app=app, client=(address, 1234))
-        opened.append(httpx.AsyncClient(transport=transport, base_url="http://testserver"))
-        return opened[-1]
-
-    yield make
-    for opened_client in opened:
-        await opened_client.aclose()
 
 
 def _token(inbox: Inbox, settings: Settings) -> str:

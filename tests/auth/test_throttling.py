@@ -5,7 +5,7 @@ account."""
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -22,24 +22,6 @@ ADDRESS_CEILING = 50  # API.md: at most 50 a minute per address over all account
 PASSWORD = "right-password-1"
 WRONG = "wrong-password-1"
 THROTTLED = re.compile(r"Request was throttled\. Expected available in ([1-9][0-9]*) seconds\.")
-
-ClientAt = Callable[[str], httpx.AsyncClient]
-
-
-@pytest.fixture
-async def client_at(app: FastAPI, anonymous: httpx.AsyncClient) -> AsyncIterator[ClientAt]:
-    """Clients whose requests come from a given address (only the ASGI scope says so)."""
-    opened: list[httpx.AsyncClient] = []
-
-    def make(address: str) -> httpx.AsyncClient:
-        transport = httpx.ASGITransport(app=app, client=(address, 1234))
-        client = httpx.AsyncClient(transport=transport, base_url="http://testserver")
-        opened.append(client)
-        return client
-
-    yield make
-    for client in opened:
-        await client.aclose()
 
 
 @pytest.fixture

@@ -4,12 +4,9 @@ unseen), and a patient's `current_password` is guessed no faster than the login 
 
 import re
 import uuid
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
-import pytest
-from fastapi import FastAPI
 
 from tests.factories import create_patient
 from tests.mail.smtp import Inbox, mail_text
@@ -20,26 +17,6 @@ FAILURES_ALLOWED = 10  # API.md: 10 failed logins a minute per account and addre
 THROTTLED = re.compile(r"Request was throttled\. Expected available in ([1-9][0-9]*) seconds\.")
 CHANGED = "Your TherapyConnect password was changed"
 EMAIL_CHANGED = "The e-mail address of your TherapyConnect account was changed"
-
-ClientAt = Callable[..., httpx.AsyncClient]
-
-
-@pytest.fixture
-async def client_at(app: FastAPI, anonymous: httpx.AsyncClient) -> AsyncIterator[ClientAt]:
-    """Clients whose requests come from an address (only the ASGI scope says so)."""
-    opened: list[httpx.AsyncClient] = []
-
-    def make(address: str, token: str | None = None) -> httpx.AsyncClient:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        transport = httpx.ASGITransport(app=app, client=(address, 1234))
-        opened.append(
-            httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=headers)
-        )
-        return opened[-1]
-
-    yield make
-    for opened_client in opened:
-        await opened_client.aclose()
 
 
 def _address() -> str:
