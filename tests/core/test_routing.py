@@ -6,6 +6,7 @@ import re
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 
 from app.main import create_app
@@ -18,6 +19,7 @@ PER_REQUEST = {"date", "x-request-id"}
 
 
 def get_paths() -> list[str]:
+    # At collection, before the session's app: create_app sets the process's keyring.
     app = create_app()
     return sorted(
         {
@@ -28,16 +30,15 @@ def get_paths() -> list[str]:
     )
 
 
-def test_every_get_endpoint_has_head_on_the_same_route():
-    app = create_app()
+def test_every_get_endpoint_has_head_on_the_same_route(app: FastAPI):
     methods = [(c.path_format, c.methods or set()) for c in iter_route_contexts(app.routes)]
     gets = [path for path, answers in methods if "GET" in answers]
     assert len(gets) > 30
     assert [path for path, answers in methods if ("GET" in answers) != ("HEAD" in answers)] == []
 
 
-def test_the_openapi_document_has_no_head_operations():
-    document = create_app().openapi()
+def test_the_openapi_document_has_no_head_operations(app: FastAPI):
+    document = app.openapi()
     methods = [method for path in document["paths"].values() for method in path]
     assert "get" in methods
     assert "head" not in methods
