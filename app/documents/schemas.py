@@ -5,7 +5,6 @@ from typing import Annotated, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.core.errors import ValidationFailed
 from app.core.fields import Text
 from app.db.query import Row
 from app.models.document import REASON_MAX_LENGTH, TITLE_MAX_LENGTH
@@ -14,16 +13,6 @@ Category = Literal["consent", "referral", "intake", "other"]
 ContentType = Literal["application/pdf", "image/jpeg", "image/png", "image/webp"]
 Title = Annotated[Text, Field(min_length=1, max_length=TITLE_MAX_LENGTH)]
 WithheldReason = Annotated[Text, Field(max_length=REASON_MAX_LENGTH)]
-
-
-def clean_title(title: str) -> str:
-    """The title trimmed; 1-200 characters (400 on `title`)."""
-    title = title.strip()
-    if not 1 <= len(title) <= TITLE_MAX_LENGTH:
-        raise ValidationFailed.on(
-            "title", f"Ensure this field has 1 to {TITLE_MAX_LENGTH} characters."
-        )
-    return title
 
 
 class DocumentRead(BaseModel):

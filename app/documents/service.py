@@ -28,7 +28,7 @@ from app.core.errors import (
 from app.db.query import Row
 from app.db.types import current_keyring
 from app.documents.repository import DocumentRepository
-from app.documents.schemas import Category, DocumentUpdate, clean_title
+from app.documents.schemas import Category, DocumentUpdate
 from app.documents.sniffing import Sniffed, sniff
 from app.pictures.images import Picture
 from app.pictures.slots import in_decode_slot
@@ -160,7 +160,6 @@ class DocumentService:
     async def upload(self, patient_id: str, upload: Upload, actor: Principal) -> Row:
         """Sniff, encrypt and store the bytes, then record the document; the stored bytes are
         removed again when the record is not written."""
-        title = clean_title(upload.title)
         if actor.kind == "staff":
             await self.patient_exists(patient_id)
         if upload.appointment is not None:
@@ -177,7 +176,7 @@ class DocumentService:
                 self.documents.create(
                     patient_id=patient_id,
                     appointment_id=upload.appointment,
-                    title=title,
+                    title=upload.title,
                     category=upload.category,
                     content_type=sniffed.content_type,
                     size=len(upload.data),
