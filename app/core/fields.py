@@ -23,9 +23,10 @@ T = TypeVar("T")
 SURROGATE_RE = re.compile("[\ud800-\udfff]")
 # Control characters (Unicode's Cc: C0, DEL, C1), and the line and paragraph separators, which
 # split a line as a line feed does.
-_SINGLE_LINE_REFUSED = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_LINE_BREAKING = "[\x00-\x1f\x7f-\x9f\u2028\u2029]"
+_SINGLE_LINE_REFUSED = re.compile(_LINE_BREAKING)
+_CONTROL_RUN = re.compile(_LINE_BREAKING + "+")
 _MULTILINE_REFUSED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_CONTROL_RUN = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 NOT_A_NUMBER = "A valid number is required."
 AMOUNT_FORMAT = (
     "Enter the amount in plain digits, with an optional leading minus and at most 2 decimal "
