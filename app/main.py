@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         # operationId is the endpoint's function name (list_patients): readable, and unique
-        # because tests/core/test_openapi_contract.py says so.
+        # because tests/core/test_openapi.py says so (test_operation_ids_are_unique_and_readable).
         generate_unique_id_function=lambda route: route.name,
         openapi_tags=OPENAPI_TAGS,
         contact=CONTACT,

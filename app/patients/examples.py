@@ -1,7 +1,8 @@
 """Examples for the OpenAPI document, in the contract's shapes: the docs show them, schemathesis
-sends the request examples, and Spectral and tests/core/test_openapi_contract.py check them
-against their schemas. No value is None: FastAPI leaves nulls out of the document, so a null in an
-example would silently drop a required field."""
+sends the request examples, and Spectral and tests/core/test_openapi.py
+(test_every_example_keeps_to_its_schema) check them against their schemas. No value is None:
+FastAPI leaves nulls out of the document, so a null in an example would silently drop a
+required field."""
 
 from typing import Any
 
