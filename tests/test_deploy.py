@@ -388,7 +388,7 @@ def test_dockerignore_keeps_secrets_and_local_state_out(path):
     assert dockerignore_excludes(path)
 
 
-# --- .env.example and README ---------------------------------------------------------------------
+# --- .env.example and the docs -------------------------------------------------------------------
 
 
 def test_env_example_lists_every_setting_with_its_default():
@@ -401,10 +401,10 @@ def test_env_example_lists_every_setting_with_its_default():
     assert Settings(_env_file=example) == Settings(_env_file=None)
 
 
-def test_readme_documents_every_setting():
-    readme = (PROJECT_ROOT / "README.md").read_text()
+def test_the_configuration_page_documents_every_setting():
+    page = (PROJECT_ROOT / "docs" / "configuration.md").read_text()
     for name in Settings.model_fields:
-        assert f"`{name.upper()}`" in readme, name
+        assert f"| `{name.upper()}` |" in page, name
 
 
 # --- running the image's commands --------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Who may do what in the clinical record (progress notes, psychotherapy notes, documents, the
 patient record's history and deletion):
-the README's table "The clinical record: who may do what" as data, and the one function that
-applies it. tests/auth/test_record.py holds the README's table and this one to each other.
+the table "The clinical record: who may do what" of docs/roles.md as data, and the one function
+that applies it. tests/auth/test_record.py holds the docs' table and this one to each other.
 
 The services find the caller's party to the record (a pure function of rows they have read
 anyway, so a decision costs no round trip) and ask `decide`; the endpoints' caller aliases
@@ -15,7 +15,7 @@ from app.core.errors import NON_FIELD_ERRORS, NotFound, PermissionDenied, Valida
 
 
 class Act(Enum):
-    """A row of the table; its value is the row's label in the README."""
+    """A row of the table; its value is the row's label in docs/roles.md."""
 
     NOTES_READ = "progress notes: list, read signed"
     NOTES_READ_WITHHELD = "progress notes: read withheld"
@@ -52,7 +52,7 @@ class Party(Enum):
 
 
 class Rule(Enum):
-    """A cell: its value is the first word of the README's cell."""
+    """A cell: its value is the first word of the cell in docs/roles.md."""
 
     YES = "yes"
     INVALID = "400"  # a request the author may not make: a validation error, in its turn

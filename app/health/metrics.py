@@ -33,7 +33,7 @@ def _check_access(request: Request, settings: Settings) -> None:
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
-    """Prometheus metrics (README, "Metrics and logs")."""
+    """Prometheus metrics (docs/operations/observability.md)."""
     settings: Settings = request.app.state.settings
     _check_access(request, settings)
     database = getattr(request.app.state, "database", None)

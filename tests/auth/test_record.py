@@ -1,4 +1,4 @@
-"""The clinical record's roles table (app.auth.record): the README's table is the same table,
+"""The clinical record's roles table (app.auth.record): docs/roles.md holds the same table,
 and every cell holds through the HTTP API, against PostgreSQL."""
 
 import re
@@ -16,8 +16,8 @@ from tests.documents.test_documents import form, pdf_bytes, upload, url
 from tests.factories import create_patient
 from tests.notes.conftest import Cast, signed_note, write_note
 
-README = Path(__file__).parents[2] / "README.md"
-SECTION = "### The clinical record: who may do what"
+ROLES_PAGE = Path(__file__).parents[2] / "docs" / "roles.md"
+SECTION = "\n## The clinical record: who may do what\n"
 PSYCHOTHERAPY = "/api/psychotherapy-notes/"
 CLIENTS = {
     Party.ADMIN: "admin",
@@ -28,9 +28,9 @@ CLIENTS = {
 }
 
 
-def readme_table() -> dict[str, dict[str, str]]:
-    """The README's table: row label → column header → the cell's first word."""
-    section = README.read_text().split(SECTION, 1)[1].split("\n## ", 1)[0]
+def docs_table() -> dict[str, dict[str, str]]:
+    """The docs' table: row label → column header → the cell's first word."""
+    section = ROLES_PAGE.read_text().split(SECTION, 1)[1].split("\n## ", 1)[0]
     lines = [line for line in section.splitlines() if line.startswith("|")]
     header = [cell.strip() for cell in lines[0].strip("|").split("|")]
     rows: dict[str, dict[str, str]] = {}
@@ -41,12 +41,12 @@ def readme_table() -> dict[str, dict[str, str]]:
     return rows
 
 
-def test_the_readme_table_is_the_policy_table():
+def test_the_docs_table_is_the_policy_table():
     expected = {
         act.value: {party.value: rule.value for party, rule in rules.items()}
         for act, rules in TABLE.items()
     }
-    assert readme_table() == expected
+    assert docs_table() == expected
 
 
 def test_every_act_has_a_row_and_every_row_every_column():

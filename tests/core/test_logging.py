@@ -1,4 +1,4 @@
-"""Structured logs (README "Metrics and logs"): one JSON object per line with the request's
+"""Structured logs (docs/operations/observability.md): one JSON object per line with the request's
 fields, X-Request-ID kept or generated, and no PHI, secret or exception message in any line."""
 
 import asyncio

@@ -1,4 +1,4 @@
-"""/metrics (README "Metrics and logs"): HTTP requests by route template, the database pool's
+"""/metrics (docs/operations/observability.md): HTTP requests by route template, the database pool's
 gauges, the business counters, and who may read it."""
 
 import asyncio

@@ -169,7 +169,7 @@ async def test_unknown_appointment_or_note(cast: Cast):
     ).status_code == 404
 
 
-# Who may do what, cell by cell (the README's roles table).
+# Who may do what, cell by cell (the roles table of docs/roles.md).
 CREATE = {"admin": 403, "author": 201, "other": 403, "patient": 403, "stranger": 403}
 READ_DRAFT = {"admin": 200, "author": 200, "other": 404, "patient": 404, "stranger": 403}
 READ_SIGNED = {"admin": 200, "author": 200, "other": 200, "patient": 200, "stranger": 403}
