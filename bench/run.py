@@ -436,9 +436,9 @@ def _package(frame: str) -> str:
 # The layers of a request, each by the files of its frames; the first that matches wins.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("logging", ("logging/", "structlog/", "app/core/logging.py")),
-    ("JWT", ("jwt/", "app/core/security.py")),
+    ("JWT", ("jwt/", "app/auth/tokens.py")),
     ("rate limiter", ("app/core/ratelimit.py", "limits/")),
-    ("audit", ("app/services/audit.py", "app/repositories/audit.py")),
+    ("audit", ("app/audit/",)),
     ("PHI encryption", ("cryptography/", "app/core/crypto.py", "app/db/types.py")),
     ("asyncpg", ("asyncpg/",)),
     ("SQLAlchemy (ORM, Core, async bridge)", ("sqlalchemy/", "greenlet/")),

@@ -4,7 +4,7 @@ With the default statistics target (100) PostgreSQL estimates `phone_no LIKE '%5
 101-value histogram in which no value matches: it expected 100 of the 8,000 matches among a
 million patients, and chose to fetch and sort all 8,000 (110 ms) rather than walk the
 `created_at` index until a page is full (3 ms). A target of 1000 estimates within a few per cent.
-The list's estimated `count` (app/repositories/counting.py) reads the same estimates.
+The list's estimated `count` (app/db/counting.py) reads the same estimates.
 
 Revision ID: 0005
 Revises: 0004

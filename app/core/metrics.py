@@ -1,8 +1,8 @@
-"""Prometheus metrics, served at /metrics (app/api/routes/metrics.py).
+"""Prometheus metrics, served at /metrics (app/health/metrics.py).
 
 - HTTP: requests and their latency by method, route template and status, observed for every
   request by ObservabilityMiddleware (observe_request).
-- Database pool: read from the app's engine when /metrics is scraped (PoolCollector).
+- Database pool: read from the app's asyncpg pool when /metrics is scraped (PoolCollector).
 - Business: counted where the thing happens, through the count_* functions below.
 
 Each process counts on its own. With PROMETHEUS_MULTIPROC_DIR set (before the process starts),

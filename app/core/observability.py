@@ -17,7 +17,7 @@ from app.core.metrics import UNMATCHED, observe_request
 
 REQUEST_ID_HEADER = b"x-request-id"
 REQUEST_ID_MAX_LENGTH = 128
-# What the auth dependency (app/api/deps.py, _principal) leaves in request.state.
+# What the caller's dependency (app/auth/dependencies.py, Caller.principal) leaves in request.state.
 PRINCIPAL_STATE_KEY = "principal"
 
 
