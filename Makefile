@@ -73,6 +73,13 @@ chaos: $(STAMP)
 multi-instance: $(STAMP)
 	$(BIN)/python -m scripts.multi_instance $(MULTI_ARGS)
 
+## A streaming replica (pg_basebackup -R) of a throwaway primary on this machine: its lag under
+## the service's write load, reads from it, WAL and audit bytes per request (~2 min; docs/operations/scaling.md).
+## make replica-lag [REPLICA_ARGS="--seconds 60 --ops update_wallet get"]
+.PHONY: replica-lag
+replica-lag: $(STAMP)
+	$(BIN)/python -m scripts.replica_lag $(REPLICA_ARGS)
+
 ## Load benchmark against the database's floor (needs wrk and pgbench; bench/README.md):
 ## make bench [SIZES="10000 1000000"] [BENCH_ARGS="--duration 20 --reuse"]; BENCH_DATABASE_URL.
 SIZES ?= 10000 1000000
