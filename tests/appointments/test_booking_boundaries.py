@@ -578,3 +578,49 @@ async def test_what_is_offered_is_booked_and_nothing_else(
             assert freed.status_code == 200, freed.text
         elif wanted != 409:
             assert response.json() == wanted
+
+
+async def test_a_move_may_overlap_the_appointments_own_old_time(client, therapist, patient):
+    mine = await book(client, patient["id"], therapist.id, start=at("10:00"), end=at("10:50"))
+
+    response = await client.patch(
+        f"{URL}{mine['id']}/", json={"start": at("10:10"), "end": at("11:00")}
+    )
+
+    assert response.status_code == 200, response.text
+    assert (response.json()["start"], response.json()["end"]) == (at("10:10"), at("11:00"))
+
+
+async def test_a_move_says_again_whether_it_is_outside_availability(
+    client, make_therapist, hours, patient
+):
+    therapist = await make_therapist()
+    await hours(therapist.id, (1, "09:00", "17:00"))
+    created = await client.post(
+        URL,
+        json=body(
+            patient["id"],
+            therapist.id,
+            start=at("08:30"),
+            end=at("09:00"),
+            override_availability=True,
+        ),
+    )
+    assert created.json()["outside_availability"] is True
+    url = f"{URL}{created.json()['id']}/"
+
+    inside = await client.patch(url, json={"start": at("09:00"), "end": at("09:30")})
+    assert inside.status_code == 200, inside.text
+    assert inside.json()["outside_availability"] is False
+    refused = await client.patch(url, json={"start": at("16:31"), "end": at("17:01")})
+    assert refused.json() == OUTSIDE_HOURS
+    outside = await client.patch(
+        url, json={"start": at("16:31"), "end": at("17:01"), "override_availability": True}
+    )
+    assert outside.status_code == 200, outside.text
+    assert outside.json()["outside_availability"] is True
+    by_therapist = await therapist.client.patch(
+        url, json={"start": at("16:00"), "end": at("16:30"), "override_availability": True}
+    )
+    assert by_therapist.status_code == 403
+    assert (await client.get(url)).json() == outside.json()

@@ -705,3 +705,43 @@ async def test_time_off_in_the_hour_shown_twice(client, working):
         "2026-10-25T02:00:00+02:00",
         "2026-10-25T03:00:00+01:00",
     ]
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "step"),
+    [
+        ("2026-03-29T00:00:00+01:00", "2026-03-29T05:00:00+02:00", 15),
+        ("2026-03-29T00:00:00+01:00", "2026-03-29T05:00:00+02:00", 45),
+        ("2026-10-25T00:00:00+02:00", "2026-10-25T05:00:00+01:00", 15),
+        ("2026-10-25T00:00:00+02:00", "2026-10-25T05:00:00+01:00", 45),
+    ],
+)
+async def test_a_window_starting_or_ending_anywhere_in_a_dst_night(
+    client, working, first, last, step
+):
+    """A window from any instant of the night offers exactly the night's slots that start at
+    or after it, and one to any instant those that end by it."""
+    therapist = await working((SUNDAY, "01:00", "05:00"))
+
+    async def offered(start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+        response = await client.get(
+            availability(
+                therapist.id,
+                **window(start.isoformat(), end.isoformat()),
+                duration=30,
+                step=step,
+            )
+        )
+        return [
+            (datetime.fromisoformat(begins), datetime.fromisoformat(ends))
+            for begins, ends in slots(response)
+        ]
+
+    night_start, night_end = datetime.fromisoformat(first), datetime.fromisoformat(last)
+    whole = await offered(night_start, night_end)
+    assert whole
+    edge = night_start + timedelta(minutes=5)
+    while edge < night_end:
+        assert await offered(edge, night_end) == [slot for slot in whole if slot[0] >= edge], edge
+        assert await offered(night_start, edge) == [slot for slot in whole if slot[1] <= edge], edge
+        edge += timedelta(minutes=5)
