@@ -1,0 +1,140 @@
+"""A weekly series through Berlin's changes of clock in 2026, against hours on Sunday
+01:00-04:00 local: each occurrence at the first's wall time (one the clocks skip moved forward
+by the gap, one they show twice at its first showing), as long as the first, and checked
+against the hours like any booking, to the minute."""
+
+from typing import Any
+
+import pytest
+
+from tests.appointments.conftest import body
+
+URL = "/api/appointments/series/"
+SUNDAY = 7
+
+
+@pytest.fixture
+async def sunday_nights(client, make_therapist):
+    therapist = await make_therapist()
+    week = [{"weekday": SUNDAY, "start": "01:00", "end": "04:00"}]
+    response = await client.put(f"/api/therapists/{therapist.id}/hours/", json={"hours": week})
+    assert response.status_code == 200, response.text
+    return therapist
+
+
+def series(patient: str, therapist: int, start: str, end: str, **overrides: Any) -> Any:
+    return {
+        **body(patient, therapist, start=start, end=end),
+        "rrule": "FREQ=WEEKLY;COUNT=3",
+        **overrides,
+    }
+
+
+def times(created: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(a["start"], a["end"]) for a in created["appointments"]]
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        # Before the gap, across it: the 30 minutes from 01:30+01:00 end at 03:00+02:00.
+        (
+            "2026-03-22T01:30:00+01:00",
+            "2026-03-22T02:00:00+01:00",
+            [
+                ("2026-03-22T01:30:00+01:00", "2026-03-22T02:00:00+01:00"),
+                ("2026-03-29T01:30:00+01:00", "2026-03-29T03:00:00+02:00"),
+                ("2026-04-05T01:30:00+02:00", "2026-04-05T02:00:00+02:00"),
+            ],
+        ),
+        # 02:30 does not exist on the spring night: 03:30, which ends exactly at closing.
+        (
+            "2026-03-22T02:30:00+01:00",
+            "2026-03-22T03:00:00+01:00",
+            [
+                ("2026-03-22T02:30:00+01:00", "2026-03-22T03:00:00+01:00"),
+                ("2026-03-29T03:30:00+02:00", "2026-03-29T04:00:00+02:00"),
+                ("2026-04-05T02:30:00+02:00", "2026-04-05T03:00:00+02:00"),
+            ],
+        ),
+        # 02:30 comes twice on the autumn night: the first, +02:00.
+        (
+            "2026-10-18T02:30:00+02:00",
+            "2026-10-18T03:00:00+02:00",
+            [
+                ("2026-10-18T02:30:00+02:00", "2026-10-18T03:00:00+02:00"),
+                ("2026-10-25T02:30:00+02:00", "2026-10-25T02:00:00+01:00"),
+                ("2026-11-01T02:30:00+01:00", "2026-11-01T03:00:00+01:00"),
+            ],
+        ),
+        # The first occurrence is the one sent, even at the second showing of 02:30.
+        (
+            "2026-10-25T02:30:00+01:00",
+            "2026-10-25T03:00:00+01:00",
+            [
+                ("2026-10-25T02:30:00+01:00", "2026-10-25T03:00:00+01:00"),
+                ("2026-11-01T02:30:00+01:00", "2026-11-01T03:00:00+01:00"),
+                ("2026-11-08T02:30:00+01:00", "2026-11-08T03:00:00+01:00"),
+            ],
+        ),
+        (
+            "2026-10-25T02:00:00+01:00",
+            "2026-10-25T02:30:00+01:00",
+            [
+                ("2026-10-25T02:00:00+01:00", "2026-10-25T02:30:00+01:00"),
+                ("2026-11-01T02:00:00+01:00", "2026-11-01T02:30:00+01:00"),
+                ("2026-11-08T02:00:00+01:00", "2026-11-08T02:30:00+01:00"),
+            ],
+        ),
+    ],
+)
+async def test_a_series_through_a_change_of_clock(
+    client, sunday_nights, patient, start, end, expected
+):
+    response = await client.post(URL, json=series(patient["id"], sunday_nights.id, start, end))
+
+    assert response.status_code == 201, response.text
+    assert times(response.json()) == expected
+    assert response.json()["skipped"] == []
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "unavailable"),
+    [
+        # Moved forward by the gap, 02:40 is 03:40: ten minutes past closing.
+        (
+            "2026-03-22T02:40:00+01:00",
+            "2026-03-22T03:10:00+01:00",
+            ("2026-03-29T03:40:00+02:00", "2026-03-29T04:10:00+02:00"),
+        ),
+        # A minute past closing only on the night the clocks go forward.
+        (
+            "2026-03-22T02:31:00+01:00",
+            "2026-03-22T03:01:00+01:00",
+            ("2026-03-29T03:31:00+02:00", "2026-03-29T04:01:00+02:00"),
+        ),
+    ],
+)
+async def test_an_occurrence_pushed_past_closing_is_unavailable(
+    client, sunday_nights, patient, start, end, unavailable
+):
+    payload = series(patient["id"], sunday_nights.id, start, end)
+
+    refused = await client.post(URL, json=payload)
+    skipping = await client.post(URL, json={**payload, "skip_conflicts": True})
+
+    conflict = {
+        "start": unavailable[0],
+        "end": unavailable[1],
+        "reason": "unavailable",
+        "conflicting_appointment": None,
+    }
+    assert refused.status_code == 409
+    assert refused.json() == {
+        "detail": "1 of the series' occurrences cannot be booked; nothing was booked. "
+        "Send skip_conflicts=true to book the others.",
+        "conflicts": [conflict],
+    }
+    assert skipping.status_code == 201, skipping.text
+    assert len(skipping.json()["appointments"]) == 2
+    assert skipping.json()["skipped"] == [conflict]
