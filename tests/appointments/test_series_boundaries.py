@@ -3,11 +3,13 @@
 by the gap, one they show twice at its first showing), as long as the first, and checked
 against the hours like any booking, to the minute."""
 
+from datetime import datetime
 from typing import Any
 
 import pytest
 
 from tests.appointments.conftest import body
+from tests.clock import freeze
 
 URL = "/api/appointments/series/"
 SUNDAY = 7
@@ -138,3 +140,64 @@ async def test_an_occurrence_pushed_past_closing_is_unavailable(
     assert skipping.status_code == 201, skipping.text
     assert len(skipping.json()["appointments"]) == 2
     assert skipping.json()["skipped"] == [conflict]
+
+
+# Cancelling the rest of a series: the appointments that start at or after `from`.
+
+WEEKLY = [
+    "2030-01-07T09:00:00+01:00",
+    "2030-01-14T09:00:00+01:00",
+    "2030-01-21T09:00:00+01:00",
+]
+
+
+@pytest.mark.parametrize(
+    ("cut", "cancelled"),
+    [
+        ("2030-01-14T09:00:00+01:00", [False, True, True]),  # exactly the second's start
+        ("2030-01-14T08:59:00+01:00", [False, True, True]),
+        ("2030-01-14T09:01:00+01:00", [False, False, True]),  # a minute after it
+        ("2030-01-14T09:00:00.000001+01:00", [False, False, True]),
+        ("2030-01-21T09:00:01+01:00", [False, False, False]),
+        ("2030-01-07T09:00:00+01:00", [True, True, True]),
+    ],
+)
+async def test_cancelling_the_rest_of_a_series_from_an_instant(
+    client, therapist, patient, monkeypatch, cut, cancelled
+):
+    created = await client.post(
+        URL,
+        json=series(patient["id"], therapist.id, WEEKLY[0], "2030-01-07T09:50:00+01:00"),
+    )
+    assert created.status_code == 201, created.text
+    assert [a["start"] for a in created.json()["appointments"]] == WEEKLY
+
+    response = await client.post(f"{URL}{created.json()['id']}/cancel/", json={"from": cut})
+
+    assert response.status_code == 200, response.text
+    statuses = [a["status"] for a in response.json()["appointments"]]
+    assert statuses == ["cancelled" if gone else "booked" for gone in cancelled]
+
+
+@pytest.mark.parametrize(
+    ("now", "cancelled"),
+    [
+        ("2030-01-14T09:00:00+01:00", [False, True, True]),
+        ("2030-01-14T09:00:00.000001+01:00", [False, False, True]),
+    ],
+)
+async def test_the_rest_of_a_series_is_by_default_from_now(
+    client, therapist, patient, monkeypatch, now, cancelled
+):
+    created = await client.post(
+        URL,
+        json=series(patient["id"], therapist.id, WEEKLY[0], "2030-01-07T09:50:00+01:00"),
+    )
+    assert created.status_code == 201, created.text
+    freeze(monkeypatch, datetime.fromisoformat(now))
+
+    response = await client.post(f"{URL}{created.json()['id']}/cancel/", json={})
+
+    assert response.status_code == 200, response.text
+    statuses = [a["status"] for a in response.json()["appointments"]]
+    assert statuses == ["cancelled" if gone else "booked" for gone in cancelled]
