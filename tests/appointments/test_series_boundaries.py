@@ -163,7 +163,7 @@ WEEKLY = [
     ],
 )
 async def test_cancelling_the_rest_of_a_series_from_an_instant(
-    client, therapist, patient, monkeypatch, cut, cancelled
+    client, therapist, patient, cut, cancelled
 ):
     created = await client.post(
         URL,
@@ -201,3 +201,37 @@ async def test_the_rest_of_a_series_is_by_default_from_now(
     assert response.status_code == 200, response.text
     statuses = [a["status"] for a in response.json()["appointments"]]
     assert statuses == ["cancelled" if gone else "booked" for gone in cancelled]
+
+
+WINTER = ("2030-01-07T09:00:00+01:00", "2030-01-07T09:50:00+01:00")
+# 02:30 on the spring night of 2030-03-31 does not exist: that occurrence is 03:30 +02:00.
+SPRING_2030 = ("2030-03-24T02:30:00+01:00", "2030-03-24T03:00:00+01:00")
+
+
+@pytest.mark.parametrize(
+    ("first", "until", "count"),
+    [
+        (WINTER, "20300121T090000", 3),  # the clinic's wall time of the third start: it counts
+        (WINTER, "20300121T085959", 2),  # a second before it
+        (WINTER, "20300121T080000Z", 3),  # the same instant in UTC
+        (WINTER, "20300121T075959Z", 2),
+        (WINTER, "20300121", 3),  # a date: the end of that day
+        (WINTER, "20300120", 2),
+        (SPRING_2030, "20300331T023000", 2),  # the skipped wall time, moved forward as well
+        (SPRING_2030, "20300331T013000Z", 2),
+        (SPRING_2030, "20300331T012959Z", 1),
+    ],
+)
+async def test_until_at_its_edge(client, therapist, patient, first, until, count):
+    payload = series(
+        patient["id"],
+        therapist.id,
+        *first,
+        rrule=f"FREQ=WEEKLY;UNTIL={until}",
+        override_availability=True,
+    )
+
+    response = await client.post(URL, json=payload)
+
+    assert response.status_code == 201, response.text
+    assert len(response.json()["appointments"]) == count
