@@ -120,10 +120,15 @@ def occurrences(text: str, start: datetime, end: datetime, zone: ZoneInfo) -> li
         raise _refuse(f"A series has at most {MAX_OCCURRENCES} occurrences.")
     if not starts:
         raise _refuse("The rule has no occurrence.")
+    first = start.astimezone(zone)
     result: list[Occurrence] = []
     for local in starts:
         # The wall time in the zone, read again (dateutil keeps the first's offset otherwise).
-        instant = local.replace(tzinfo=None).replace(tzinfo=zone).astimezone(UTC)
+        # The first keeps the showing it was sent at: 02:30 +01:00 on the autumn night is the
+        # second 02:30, which the wall time alone would read as the first, an hour earlier.
+        wall = local.replace(tzinfo=None)
+        fold = first.fold if wall == first.replace(tzinfo=None) else 0
+        instant = wall.replace(tzinfo=zone, fold=fold).astimezone(UTC)
         result.append((instant, instant + length))
     return result
 

@@ -2,7 +2,7 @@
 
 import uuid
 from dataclasses import dataclass
-from datetime import time
+from datetime import datetime, time
 from typing import Any
 
 import httpx
@@ -108,3 +108,26 @@ async def book(client: httpx.AsyncClient, patient: str | None, therapist: int, *
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
     return created
+
+
+async def insert_appointment(
+    engine, patient_id: str, therapist_id: int, status: str, start: str, end: str
+) -> int:
+    """An appointment written straight into the table, in any status: a test of one change of
+    status starts from the status it names, not from the changes that would lead there."""
+    async with engine.begin() as connection:
+        value = await connection.scalar(
+            text(
+                "INSERT INTO appointments (patient_id, therapist_id, starts_at, ends_at, kind, "
+                "status, created_by) VALUES (:p, :t, :s, :e, 'in_person', :status, 'test') "
+                "RETURNING id"
+            ),
+            {
+                "p": patient_id,
+                "t": therapist_id,
+                "s": datetime.fromisoformat(start),
+                "e": datetime.fromisoformat(end),
+                "status": status,
+            },
+        )
+    return int(value)
