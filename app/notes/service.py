@@ -168,6 +168,7 @@ class NoteService:
         if note["status"] != "signed":
             raise ValidationFailed.on(NON_FIELD_ERRORS, ADDENDA_AFTER_SIGNING)
         await self.notes.add_addendum(note_id, int(actor.id), payload.text)
+        note = await self.notes.new_version(note_id)
         return note, await self.notes.addenda([note_id])
 
     async def cosign(
