@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.notes.conftest import Cast, signed_note, write_note
+from tests.notes.conftest import Cast, in_clinic_zone, signed_note, write_note
 
 DENIED = {"detail": "You do not have permission to perform this action."}
 NOT_FOUND = {"detail": "Not found."}
@@ -27,7 +27,7 @@ def url(cast: Cast, note: dict[str, Any], action: str = "") -> str:
     return f"{cast.notes}{note['id']}/{action}"
 
 
-async def test_an_addendum_is_signed_and_timestamped_by_its_author(cast: Cast):
+async def test_an_addendum_is_signed_and_timestamped_by_its_author(settings, cast: Cast):
     signed = await signed_note(cast)
     before = datetime.now(UTC)
     response = await cast.author.post(addenda(cast, signed), json={"text": "Corrected: 6 hours."})
@@ -39,7 +39,7 @@ async def test_an_addendum_is_signed_and_timestamped_by_its_author(cast: Cast):
     assert (addendum["author"], addendum["text"]) == (cast.author_id, "Corrected: 6 hours.")
     signed_at = datetime.fromisoformat(addendum["signed_at"])
     assert before - timedelta(seconds=1) <= signed_at <= after
-    assert signed_at.utcoffset() == timedelta(hours=1)  # CLINIC_TIMEZONE, Berlin in winter
+    assert in_clinic_zone(addendum["signed_at"], settings.clinic_zone)
     # The note itself is as signed: only its addenda grew.
     assert note == {**signed, "addenda": [addendum]}
     assert (await cast.author.get(url(cast, signed))).json() == note

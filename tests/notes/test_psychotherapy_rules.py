@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.appointments.conftest import book
-from tests.notes.conftest import Cast
+from tests.notes.conftest import Cast, in_clinic_zone
 
 URL = "/api/psychotherapy-notes/"
 SECRET = "Transference themes around the father."
@@ -58,7 +58,7 @@ async def another_appointment(cast: Cast, client, patient: str | None, therapist
 # Writing.
 
 
-async def test_a_written_note_reads_as_the_contract_says(cast: Cast):
+async def test_a_written_note_reads_as_the_contract_says(settings, cast: Cast):
     response = await cast.author.post(
         URL,
         json={"patient": cast.patient_id, "appointment": cast.appointment["id"], "text": SECRET},
@@ -74,7 +74,7 @@ async def test_a_written_note_reads_as_the_contract_says(cast: Cast):
         "text": SECRET,
         "created_at": note["created_at"],
     }
-    assert datetime.fromisoformat(note["created_at"]).utcoffset() == timedelta(hours=1)
+    assert in_clinic_zone(note["created_at"], settings.clinic_zone)
 
 
 @pytest.mark.parametrize("role", ["admin", "patient", "stranger"])
