@@ -50,6 +50,7 @@ class Allowed(OAuth2PasswordBearer):
         else:
             allowed = may_use_as(caller, self.access)
         if not allowed:
+            await _refused_on_appointment(request, caller)
             raise PermissionDenied
         patient_id = request.path_params.get("patient_id")
         if patient_id is not None and not may_access_patient(caller, patient_id):
@@ -62,6 +63,15 @@ class Allowed(OAuth2PasswordBearer):
         if self.own_fields and forbidden_fields(caller, await _sent(request)):
             raise PermissionDenied
         return caller
+
+
+async def _refused_on_appointment(request: Request, caller: Caller) -> None:
+    """A refusal on an appointment's record (its notes) is audited under its patient, as the
+    service's own refusals are: the path names the appointment, not the patient."""
+    named = request.path_params.get("appointment_id")
+    if isinstance(named, str) and named.isascii() and named.isdigit() and len(named) <= 18:
+        found = await AccountRepository(caller.work).appointment_patient(int(named))
+        caller.work.entry.patient_id = found
 
 
 async def _sent(request: Request) -> set[str]:

@@ -5,6 +5,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Integer,
     Interval,
@@ -23,6 +24,7 @@ from sqlalchemy import (
 from app.db.query import Executor, Query, Row
 from app.models.password_reset import PasswordResetToken
 from app.models.patient import KEPT, Patient, kept
+from app.models.scheduling import Appointment
 from app.models.session import AuthSession, RefreshToken
 from app.models.staff import Staff
 
@@ -108,6 +110,10 @@ _PATIENT_BY_PHONE = Query(
     .limit(1)
 )
 _PATIENT_EXISTS = Query(select(Patient.id).where(Patient.id == bindparam("id"), KEPT))
+# A deleted patient's appointment too: a refusal concerning it is audited under them.
+_APPOINTMENT_PATIENT = Query(
+    select(Appointment.patient_id).where(Appointment.id == bindparam("id", type_=BigInteger))
+)
 _PATIENT_HASH = Query(
     update(Patient)
     .where(Patient.id == bindparam("id"), KEPT)
@@ -155,6 +161,10 @@ class AccountRepository:
 
     async def patient_exists(self, patient_id: str) -> bool:
         return await self.executor.fetch_one(_PATIENT_EXISTS, id=patient_id) is not None
+
+    async def appointment_patient(self, appointment_id: int) -> str | None:
+        row = await self.executor.fetch_one(_APPOINTMENT_PATIENT, id=appointment_id)
+        return None if row is None else str(row["patient_id"])
 
     async def set_patient_password_hash(self, patient_id: str, password_hash: str) -> None:
         await self.executor.fetch_one(_PATIENT_HASH, id=patient_id, password_hash=password_hash)

@@ -96,6 +96,15 @@ def _update_note(columns: tuple[str, ...]) -> Query:
     )
 
 
+# An addendum changes what the note reads as, so its ETag; updated_at stays the note's own.
+_NEW_VERSION = Query(
+    update(ProgressNote)
+    .where(ProgressNote.id == bindparam("id", type_=BigInteger))
+    .values(version=VERSION_SEQUENCE.next_value())
+    .returning(*NOTES.c)
+)
+
+
 # Which of an appointment's notes a caller sees: signed ones (drafts too with `drafts`, and
 # their own with `me`), and withheld ones only with `withheld`.
 _VISIBLE = select(*NOTES.c).where(
@@ -246,6 +255,11 @@ class NoteRepository:
         row = await self.executor.fetch_one(
             _update_note(tuple(sorted(values))), id=note_id, **values
         )
+        assert row is not None
+        return row
+
+    async def new_version(self, note_id: int) -> Row:
+        row = await self.executor.fetch_one(_NEW_VERSION, id=note_id)
         assert row is not None
         return row
 

@@ -52,6 +52,15 @@ def check_fields(template: str, fields: Any) -> dict[str, str]:
     return checked
 
 
+def unwritten(template: str, fields: dict[str, str]) -> str | None:
+    """Why a note with these fields cannot be signed (None: it can): a draft may leave a field
+    empty, a signed note may not."""
+    empty = [key for key in TEMPLATES[template] if not fields[key].strip()]
+    if not empty:
+        return None
+    return f"A note is signed with every field written; empty: {', '.join(empty)}."
+
+
 def _text_values(fields: dict[str, Any]) -> dict[str, Any]:
     """Every text of the fields held to the multi-line text rule, whatever the template."""
     for value in fields.values():

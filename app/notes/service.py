@@ -37,6 +37,7 @@ from app.notes.schemas import (
     PsychotherapyNoteCreate,
     Withholding,
     check_fields,
+    unwritten,
     withholding_problem,
 )
 
@@ -154,6 +155,8 @@ class NoteService:
         note = await self._for_change(appointment_id, note_id, actor, versions, Act.NOTES_WRITE)
         if note["status"] == "signed":
             raise ValidationFailed.on(NON_FIELD_ERRORS, ALREADY_SIGNED)
+        if (empty := unwritten(note["template"], json.loads(note["fields"]))) is not None:
+            raise ValidationFailed.on("fields", empty)
         values = {"status": "signed", "signed_by": int(actor.id), "signed_at": datetime.now(UTC)}
         note = await self.notes.update(note_id, values)
         return note, []
@@ -165,6 +168,7 @@ class NoteService:
         if note["status"] != "signed":
             raise ValidationFailed.on(NON_FIELD_ERRORS, ADDENDA_AFTER_SIGNING)
         await self.notes.add_addendum(note_id, int(actor.id), payload.text)
+        note = await self.notes.new_version(note_id)
         return note, await self.notes.addenda([note_id])
 
     async def cosign(

@@ -2,7 +2,9 @@
 an admin, another therapist, the patient and another patient, each with a client."""
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -81,3 +83,9 @@ async def signed_note(cast: Cast, **overrides: Any) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     signed: dict[str, Any] = response.json()
     return signed
+
+
+def in_clinic_zone(value: str, zone: ZoneInfo) -> bool:
+    """Whether a time the API wrote is in the clinic's zone (CLINIC_TIMEZONE) at that instant."""
+    moment = datetime.fromisoformat(value)
+    return moment.utcoffset() == moment.astimezone(zone).utcoffset()
