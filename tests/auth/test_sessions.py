@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from app.auth.commands import create_staff
+from app.auth.dependencies import TOKEN_REFUSED
 from app.patients.commands import purge
 from tests.factories import create_patient
 
@@ -35,9 +36,14 @@ async def _refresh(anonymous: httpx.AsyncClient, refresh_token: str) -> httpx.Re
 
 
 async def _works(anonymous: httpx.AsyncClient, tokens: dict[str, Any], url: str) -> bool:
-    status = (await anonymous.get(url, headers=_bearer(tokens["access_token"]))).status_code
-    assert status in (200, 401), status
-    return status == 200
+    """Whether the access token is taken: a 200, or else the contract's 401 for a refused token."""
+    response = await anonymous.get(url, headers=_bearer(tokens["access_token"]))
+    if response.status_code == 200:
+        return True
+    assert response.status_code == 401, response.text
+    assert response.json() == {"detail": TOKEN_REFUSED}
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    return False
 
 
 def _assert_refused(response: httpx.Response) -> None:
