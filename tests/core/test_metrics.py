@@ -76,12 +76,12 @@ async def test_requests_are_counted_by_route_template_never_by_path(client):
 
 async def test_mounted_apps_are_labelled_with_their_mount(client, anonymous):
     before = await scrape(client)
-    for path, status in (
+    for path, answer in (
         ("/admin/login", 200),
         ("/admin/statics/css/main.css", 200),
         ("/admin/patient/list?search=x", 302),  # to the login page
     ):
-        assert (await anonymous.get(path)).status_code == status, path
+        assert (await anonymous.get(path)).status_code == answer, path
     after = await scrape(client)
     for route, status in (
         ("/admin/login", "200"),
