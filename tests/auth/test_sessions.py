@@ -164,14 +164,39 @@ async def test_logout_needs_a_token(anonymous):
     assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
+async def _audited(client: httpx.AsyncClient, **params: str) -> list[tuple[Any, ...]]:
+    events = (await client.get("/api/audit/", params=params)).json()["results"]
+    return [
+        (e["action"], e["actor"], e["actor_kind"], e["outcome"], e["status_code"]) for e in events
+    ]
+
+
 async def test_logout_and_refresh_are_audited(anonymous, client, staff):
     renewed = (await _refresh(anonymous, staff["refresh_token"])).json()
-    await _refresh(anonymous, staff["refresh_token"])
-    await anonymous.post(LOGOUT_URL, headers=_bearer(renewed["access_token"]))
-    events = (await client.get("/api/audit/", params={"actor": "rivera"})).json()["results"]
-    actions = [(event["action"], event["outcome"]) for event in events]
-    assert actions, events
-    assert len(actions) >= 2
+    logout = await anonymous.post(LOGOUT_URL, headers=_bearer(renewed["access_token"]))
+    assert logout.status_code == 204, logout.text
+    _assert_refused(await _refresh(anonymous, renewed["refresh_token"]))  # the session is over
+    assert await _audited(client, actor="rivera") == [  # newest first
+        ("logout", "rivera", "staff", "success", 204),
+        ("refresh_token", "rivera", "staff", "success", 200),
+        ("login", "rivera", "staff", "success", 200),
+    ]
+    # The ended session names nobody any more.
+    assert await _audited(client, action="refresh_token") == [
+        ("refresh_token", "unknown", "anonymous", "denied", 401),
+        ("refresh_token", "rivera", "staff", "success", 200),
+    ]
+
+
+async def test_a_reused_refresh_token_is_audited_as_its_owner(anonymous, client, staff):
+    renewed = (await _refresh(anonymous, staff["refresh_token"])).json()
+    _assert_refused(await _refresh(anonymous, staff["refresh_token"]))  # used already
+    assert not await _works(anonymous, renewed, LIST)  # reuse ends the session
+    assert await _audited(client, actor="rivera") == [
+        ("refresh_token", "rivera", "staff", "denied", 401),
+        ("refresh_token", "rivera", "staff", "success", 200),
+        ("login", "rivera", "staff", "success", 200),
+    ]
 
 
 async def test_a_deactivated_staff_member_cannot_refresh(anonymous, engine, staff):
