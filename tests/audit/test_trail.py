@@ -760,5 +760,6 @@ async def test_a_write_whose_audit_row_fails_is_rolled_back(
     response = await tolerant_client.request(method, detail(patient["id"], path), json=body)
 
     assert calls[0] == action
-    assert not response.is_success
+    assert response.status_code == 500
+    assert response.json() == {"detail": "A server error occurred."}
     assert await patient_json(engine, patient["id"]) == before
