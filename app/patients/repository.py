@@ -172,7 +172,7 @@ _HOLDERS = Query(
         select(literal("email", String), null(), false()).where(
             func.lower(Staff.email) == _email, _new_email
         ),
-    )
+    ).order_by(text("id NULLS LAST"))  # the one named of several holders: always the same
 )
 _EXISTS = Query(select(Patient.id).where(Patient.id == bindparam("id"), KEPT))
 # What `python -m app identity-clashes` reports (ids only): numbers and addresses held twice.

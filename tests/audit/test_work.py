@@ -86,22 +86,22 @@ async def test_a_read_of_nobody_is_the_same_round_trip_then_audited_apart(
 
 
 @pytest.mark.parametrize(
-    ("method", "path", "body", "trips"),
+    ("method", "path", "body", "status", "trips"),
     [
-        ("POST", "/api/patients/{id}/update_wallet/", {"amount": "1.00"}, 2),
-        ("POST", "/api/patients/{id}/add_tag/", {"tag": "sleep"}, 2),
-        ("PATCH", "/api/patients/{id}/", {"address": "1 Main St"}, 2),
-        ("DELETE", "/api/patients/{id}/", None, 2),
-        ("GET", "/api/patients/?name=jane", None, 4),  # caller, estimate, count, page
+        ("POST", "/api/patients/{id}/update_wallet/", {"amount": "1.00"}, 200, 2),
+        ("POST", "/api/patients/{id}/add_tag/", {"tag": "sleep"}, 200, 2),
+        ("PATCH", "/api/patients/{id}/", {"address": "1 Main St"}, 200, 2),
+        ("DELETE", "/api/patients/{id}/", None, 204, 2),
+        ("GET", "/api/patients/?name=jane", None, 200, 4),  # caller, estimate, count, page
     ],
 )
 async def test_other_requests_check_the_caller_first_then_complete_in_one_statement(
-    client, statements, method, path, body, trips
+    client, statements, method, path, body, status, trips
 ):
     patient = await create_patient(client)
     await statements.cleared()
     response = await client.request(method, path.format(id=patient["id"]), json=body)
-    assert response.is_success, response.text
+    assert response.status_code == status, response.text
     assert len(await statements.settled()) == trips, statements
     assert statements[0].startswith("SELECT staff.username AS name")
     assert "INSERT INTO audit_events" in statements[-1]

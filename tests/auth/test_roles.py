@@ -133,15 +133,23 @@ def test_the_matrix_has_every_cell():
     assert sorted(cells) == sorted((a, e) for a in actors for e in ENDPOINTS)
 
 
-async def _snapshot(admin: httpx.AsyncClient, *patient_ids: str) -> dict[str, Any]:
-    """Everything a request could have changed: the number of patients and each one's record."""
+async def _snapshot(
+    admin: httpx.AsyncClient, *patient_ids: str, deleted: str | None = None
+) -> dict[str, Any]:
+    """Everything a request could have changed: the number of patients and each one's record
+    (None for the one the request `deleted`, which must be gone)."""
     listing = await admin.get("/api/patients/")
     assert listing.status_code == 200, listing.text
     records: dict[str, Any] = {"count": listing.json()["count"]}
     for patient_id in patient_ids:
         response = await admin.get(f"/api/patients/{patient_id}/")
-        assert response.status_code in (200, 404), response.text
-        records[patient_id] = response.json() if response.status_code == 200 else None
+        if patient_id == deleted:
+            assert response.status_code == 404, response.text
+            assert response.json() == NOT_FOUND
+            records[patient_id] = None
+        else:
+            assert response.status_code == 200, response.text
+            records[patient_id] = response.json()
     return records
 
 
@@ -181,7 +189,8 @@ async def test_role_matrix(
     finally:
         if actor.startswith("patient"):
             await caller.aclose()
-    after = await _snapshot(client, me["id"], other["id"])
+    deleted = target if endpoint_name == "delete" and expected == 204 else None
+    after = await _snapshot(client, me["id"], other["id"], deleted=deleted)
 
     assert response.status_code == expected, response.text
     if expected == 401:

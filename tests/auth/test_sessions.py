@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from app.auth.commands import create_staff
+from app.auth.dependencies import TOKEN_REFUSED
 from app.patients.commands import purge
 from tests.factories import create_patient
 
@@ -35,9 +36,14 @@ async def _refresh(anonymous: httpx.AsyncClient, refresh_token: str) -> httpx.Re
 
 
 async def _works(anonymous: httpx.AsyncClient, tokens: dict[str, Any], url: str) -> bool:
-    status = (await anonymous.get(url, headers=_bearer(tokens["access_token"]))).status_code
-    assert status in (200, 401), status
-    return status == 200
+    """Whether the access token is taken: a 200, or else the contract's 401 for a refused token."""
+    response = await anonymous.get(url, headers=_bearer(tokens["access_token"]))
+    if response.status_code == 200:
+        return True
+    assert response.status_code == 401, response.text
+    assert response.json() == {"detail": TOKEN_REFUSED}
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    return False
 
 
 def _assert_refused(response: httpx.Response) -> None:
@@ -158,14 +164,39 @@ async def test_logout_needs_a_token(anonymous):
     assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
+async def _audited(client: httpx.AsyncClient, **params: str) -> list[tuple[Any, ...]]:
+    events = (await client.get("/api/audit/", params=params)).json()["results"]
+    return [
+        (e["action"], e["actor"], e["actor_kind"], e["outcome"], e["status_code"]) for e in events
+    ]
+
+
 async def test_logout_and_refresh_are_audited(anonymous, client, staff):
     renewed = (await _refresh(anonymous, staff["refresh_token"])).json()
-    await _refresh(anonymous, staff["refresh_token"])
-    await anonymous.post(LOGOUT_URL, headers=_bearer(renewed["access_token"]))
-    events = (await client.get("/api/audit/", params={"actor": "rivera"})).json()["results"]
-    actions = [(event["action"], event["outcome"]) for event in events]
-    assert actions, events
-    assert len(actions) >= 2
+    logout = await anonymous.post(LOGOUT_URL, headers=_bearer(renewed["access_token"]))
+    assert logout.status_code == 204, logout.text
+    _assert_refused(await _refresh(anonymous, renewed["refresh_token"]))  # the session is over
+    assert await _audited(client, actor="rivera") == [  # newest first
+        ("logout", "rivera", "staff", "success", 204),
+        ("refresh_token", "rivera", "staff", "success", 200),
+        ("login", "rivera", "staff", "success", 200),
+    ]
+    # The ended session names nobody any more.
+    assert await _audited(client, action="refresh_token") == [
+        ("refresh_token", "unknown", "anonymous", "denied", 401),
+        ("refresh_token", "rivera", "staff", "success", 200),
+    ]
+
+
+async def test_a_reused_refresh_token_is_audited_as_its_owner(anonymous, client, staff):
+    renewed = (await _refresh(anonymous, staff["refresh_token"])).json()
+    _assert_refused(await _refresh(anonymous, staff["refresh_token"]))  # used already
+    assert not await _works(anonymous, renewed, LIST)  # reuse ends the session
+    assert await _audited(client, actor="rivera") == [
+        ("refresh_token", "rivera", "staff", "denied", 401),
+        ("refresh_token", "rivera", "staff", "success", 200),
+        ("login", "rivera", "staff", "success", 200),
+    ]
 
 
 async def test_a_deactivated_staff_member_cannot_refresh(anonymous, engine, staff):

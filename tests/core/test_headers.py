@@ -97,9 +97,8 @@ async def test_hsts_in_production(app_client):
     async with app_client(environment="production", allowed_hosts=["testserver"]) as client:
         for path in ("/healthz", "/api/nothing-here/", "/docs"):
             response = await client.get(path)
-            hsts = response.headers.get("Strict-Transport-Security", "")
-            assert hsts.startswith("max-age="), (path, response.headers)
-            assert int(hsts.removeprefix("max-age=").split(";")[0]) >= 31_536_000
+            hsts = response.headers.get("Strict-Transport-Security")
+            assert hsts == "max-age=63072000; includeSubDomains", path  # two years
 
 
 def preflight(origin: str) -> dict[str, str]:
@@ -126,7 +125,8 @@ async def test_cors_allows_configured_origin_only(app_client):
         assert "authorization" in allowed.headers["Access-Control-Allow-Headers"].lower()
 
         refused = await client.options("/api/patients/", headers=preflight("https://evil.example"))
-        assert refused.status_code >= 400
+        assert refused.status_code == 400  # Starlette's CORSMiddleware
+        assert refused.text == "Disallowed CORS origin"
         assert "Access-Control-Allow-Origin" not in refused.headers
 
         simple = await client.get("/healthz", headers={"Origin": "https://evil.example"})

@@ -71,7 +71,9 @@ async def test_asking_does_not_use_up_the_budget():
     limiter = RateLimiter(make_settings())
     for _ in range(20):
         assert await limiter.login_gate("alice", "10.1.0.1") == 0
-    await fail(limiter, "alice", "10.1.0.1", 3)
+    await fail(limiter, "alice", "10.1.0.1", 3)  # the whole budget is still there ...
+    with pytest.raises(Throttled):  # ... and no more
+        await limiter.login_gate("alice", "10.1.0.1")
 
 
 async def test_another_address_is_never_refused_for_an_account_only_slowed():
@@ -120,34 +122,49 @@ async def test_the_window_moves_on():
         await limiter.login_gate("alice", "10.5.0.1")
     assert_contract_error(caught.value, limit_seconds=1)
     await asyncio.sleep(1.2)
-    await limiter.login_gate("alice", "10.5.0.1")
+    assert await limiter.login_gate("alice", "10.5.0.1") == 0
+
+
+async def use_up_the_api_budget(limiter: RateLimiter, principal: str) -> None:
+    """The 4 requests of api_rate_limit pass, the 5th is refused."""
+    for _ in range(4):
+        await limiter.hit_api(principal)
+    with pytest.raises(Throttled) as caught:
+        await limiter.hit_api(principal)
+    assert_contract_error(caught.value)
 
 
 async def test_api_budget_per_principal():
     limiter = RateLimiter(make_settings())
-    for _ in range(4):
-        await limiter.hit_api("staff:1")
-    with pytest.raises(Throttled) as caught:
-        await limiter.hit_api("staff:1")
-    assert_contract_error(caught.value)
-    await limiter.hit_api("staff:2")
-    await limiter.hit_api("patient:p_abc123")
+    await use_up_the_api_budget(limiter, "staff:1")
+    await use_up_the_api_budget(limiter, "staff:2")  # a whole budget of its own
+    await use_up_the_api_budget(limiter, "patient:p_abc123")
 
 
 async def test_reset_forgets_everything():
-    limiter = RateLimiter(make_settings())
+    limiter = RateLimiter(make_settings(login_account_rate_limit="1/minute"))
     await fail(limiter, "alice", "10.6.0.1", 3)
-    for _ in range(4):
-        await limiter.hit_api("staff:1")
+    await use_up_the_api_budget(limiter, "staff:1")
+    with pytest.raises(Throttled):
+        await limiter.login_gate("alice", "10.6.0.1")
+    assert await limiter.login_gate("alice", "10.6.1.1") == 2.0**2  # the account slowed
     await limiter.reset()
-    await limiter.login_gate("alice", "10.6.0.1")
-    await limiter.hit_api("staff:1")
+    assert await limiter.login_gate("alice", "10.6.1.1") == 0  # not slowed any more
+    await fail(limiter, "alice", "10.6.0.1", 3)  # a whole budget again
+    with pytest.raises(Throttled):
+        await limiter.login_gate("alice", "10.6.0.1")
+    await use_up_the_api_budget(limiter, "staff:1")
 
 
 async def test_instances_in_memory_do_not_share():
     one, two = RateLimiter(make_settings()), RateLimiter(make_settings())
     await fail(one, "alice", "10.7.0.1", 3)
-    await two.login_gate("alice", "10.7.0.1")
+    await use_up_the_api_budget(one, "staff:1")
+    with pytest.raises(Throttled):
+        await one.login_gate("alice", "10.7.0.1")
+    assert await two.login_gate("alice", "10.7.0.1") == 0
+    await fail(two, "alice", "10.7.0.1", 3)  # a whole budget of its own
+    await use_up_the_api_budget(two, "staff:1")
 
 
 # Redis: .ci/run starts it and sets TEST_REDIS_URL, so there a Redis that cannot be reached

@@ -182,14 +182,15 @@ async def test_every_download_is_audited(client, engine):
         image_bytes("PNG")[:60],  # truncated
     ],
 )
-async def test_anything_else_is_415(client, data, settings):
+async def test_anything_else_is_415(client, engine, data, settings):
     patient = await create_patient(client)
+    before = sorted(settings.documents_dir.rglob("*"))  # other tests' files may be there
     response = await client.post(url(patient["id"]), **form(data))
     assert response.status_code == 415, response.text
     assert response.json() == {"detail": "Upload a PDF, or a JPEG, PNG or WebP image."}
-    assert not list(settings.documents_dir.glob("*")) or all(
-        path.name.startswith(".") for path in settings.documents_dir.glob("*.part")
-    )
+    assert sorted(settings.documents_dir.rglob("*")) == before  # no file, not even a part
+    documents = "SELECT count(*) FROM patient_documents WHERE patient_id = :id"
+    assert await scalar(engine, documents, id=patient["id"]) == 0
 
 
 async def test_too_large_is_413(client, settings):

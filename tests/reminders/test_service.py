@@ -121,20 +121,43 @@ async def test_no_reminder_without_an_address_or_once_it_has_started(
     assert sink.messages == []
 
 
-async def test_a_failed_send_is_retried_with_backoff_then_sent(clinic: Clinic, inbox, settings):
+class Jitter:
+    """retry_delay's random factor, fixed: `uniform(0.9, 1.1)` answers `factor`."""
+
+    def __init__(self, factor: float) -> None:
+        self.factor = factor
+
+    def uniform(self, low: float, high: float) -> float:
+        assert (low, high) == (0.9, 1.1)
+        return self.factor
+
+
+@pytest.fixture
+def jitter(monkeypatch: pytest.MonkeyPatch) -> Jitter:
+    fixed = Jitter(1.0)
+    monkeypatch.setattr("app.reminders.service.random", fixed)
+    return fixed
+
+
+async def test_a_failed_send_is_retried_with_backoff_then_sent(
+    clinic: Clinic, inbox, settings, jitter: Jitter
+):
     sink, port = inbox
     _, reminder = await clinic.due_reminder()
     configured = smtp_settings(settings, port)
     sender = ReminderSender(clinic.database, mailer(configured), configured)
 
     sink.refuse = "451 Try again later"
+    jitter.factor = 1.1
     before = datetime.now(UTC)
     assert (await sender.cycle())["retry"] == 1
+    after = datetime.now(UTC)
     row = await clinic.reminder(reminder)
     assert (row["state"], row["attempts"]) == ("pending", 1)
     assert row["last_error"] == "Attempt 1 failed: SMTPDataError: SMTP 451"
-    wait = row["next_attempt_at"] - before
-    assert timedelta(seconds=50) < wait < timedelta(seconds=70)  # a minute, give or take
+    # A minute times the jitter, from the moment of the failure, which fell within the cycle.
+    retry = timedelta(seconds=66)
+    assert before + retry <= row["next_attempt_at"] <= after + retry
     assert (await sender.cycle())["claimed"] == 0  # not before its time
 
     sink.refuse = None
@@ -145,12 +168,17 @@ async def test_a_failed_send_is_retried_with_backoff_then_sent(clinic: Clinic, i
     assert len(sink.messages) == 1
 
 
-def test_the_backoff_doubles_up_to_an_hour():
+@pytest.mark.parametrize(
+    ("factor", "seventh"),  # the 7th: 64 minutes jittered, cut to the hour
+    [(0.9, timedelta(minutes=57.6)), (1.0, LONGEST_RETRY), (1.1, LONGEST_RETRY)],
+)
+def test_the_backoff_doubles_up_to_an_hour(jitter: Jitter, factor: float, seventh: timedelta):
+    jitter.factor = factor
     for attempts, minutes in ((1, 1), (2, 2), (3, 4), (6, 32)):
-        delay = retry_delay(attempts)
-        assert timedelta(minutes=minutes * 0.9) <= delay <= timedelta(minutes=minutes * 1.1)
-    assert retry_delay(7) <= LONGEST_RETRY
-    assert retry_delay(40) == LONGEST_RETRY or retry_delay(40) >= LONGEST_RETRY * 0.9
+        assert retry_delay(attempts) == timedelta(minutes=minutes) * factor
+    assert retry_delay(7) == seventh
+    assert retry_delay(40) == LONGEST_RETRY
+    assert retry_delay(10_000) == LONGEST_RETRY  # no overflow
 
 
 async def test_a_reminder_fails_after_the_last_attempt(clinic: Clinic, inbox, settings):

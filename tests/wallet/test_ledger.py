@@ -76,22 +76,39 @@ async def test_the_reason_is_checked(client):
 async def test_ledger_sums_to_the_balance_after_concurrent_updates(client, engine):
     patient = await create_patient(client)
     amounts = ["10.00", "-3.00", "2.50", "7.25", "-1.75"] * 20
-    await client.post(wallet(patient["id"]), json={"amount": "5.00"})
+    await client.post(wallet(patient["id"]), json={"amount": "100.00"})  # all 95 of debits fit
 
     responses = await asyncio.gather(
         *(client.post(wallet(patient["id"]), json={"amount": amount}) for amount in amounts)
     )
 
-    accepted = [Decimal(a) for a, r in zip(amounts, responses, strict=True) if r.status_code == 200]
-    assert {r.status_code for r in responses} <= {200, 400}
-    balance = Decimal(
-        (await client.get(f"/api/patients/{patient['id']}/")).json()["wallet_balance"]
-    )
-    assert balance == Decimal("5.00") + sum(accepted)
-    assert await ledger_total(engine, patient["id"]) == balance
+    assert [r.status_code for r in responses] == [200] * len(amounts)
+    patient_now = (await client.get(f"/api/patients/{patient['id']}/")).json()
+    assert patient_now["wallet_balance"] == "400.00"  # 100 + 20 x 15
+    assert await ledger_total(engine, patient["id"]) == Decimal("400.00")
     rows = (await client.get(ledger(patient["id"]), params={"page_size": 100})).json()
-    assert rows["count"] == len(accepted) + 1
-    assert rows["results"][0]["balance_after"] == f"{balance:.2f}"
+    assert rows["count"] == len(amounts) + 1
+    assert rows["results"][0]["balance_after"] == "400.00"
+
+
+async def test_concurrent_debits_past_the_balance_are_refused_exactly(client, engine):
+    patient = await create_patient(client)
+    await client.post(wallet(patient["id"]), json={"amount": "5.00"})
+
+    responses = await asyncio.gather(
+        *(client.post(wallet(patient["id"]), json={"amount": "-0.25"}) for _ in range(30))
+    )
+
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] * 20 + [400] * 10  # whichever order they ran in
+    insufficient = {"amount": ["Insufficient balance: the wallet balance cannot go below 0.00."]}
+    assert [r.json() for r in responses if r.status_code == 400] == [insufficient] * 10
+    patient_now = (await client.get(f"/api/patients/{patient['id']}/")).json()
+    assert patient_now["wallet_balance"] == "0.00"
+    assert await ledger_total(engine, patient["id"]) == Decimal("0.00")
+    rows = (await client.get(ledger(patient["id"]), params={"page_size": 100})).json()
+    assert rows["count"] == 21
+    assert rows["results"][0]["balance_after"] == "0.00"
 
 
 async def test_ledger_pages_newest_first(client):
