@@ -48,6 +48,8 @@ async def test_book_read_and_list(client, therapist, patient, engine):
     listed = (await client.get(URL, params={"therapist": therapist.id})).json()
     assert listed["count"] == 1
     assert listed["results"][0]["id"] == created["id"]
+    theirs = (await client.get(URL, params={"patient": patient["id"]})).json()
+    assert [one["id"] for one in theirs["results"]] == [created["id"]]
     # A booked appointment plans its reminder, due a day before.
     reminder = await scalar(
         engine,
@@ -55,16 +57,20 @@ async def test_book_read_and_list(client, therapist, patient, engine):
         a=created["id"],
     )
     assert reminder == f"appointment:{created['id']}:1894003200"
-    # Every read and write is audited on the patient.
+    # Every read and write is audited on the patient; a list only when filtered by them.
     actions = await scalar(
         engine,
         "SELECT string_agg(action, ',' ORDER BY id) FROM audit_events WHERE patient_id = :p "
         "AND action LIKE '%appointment%'",
         p=patient["id"],
     )
-    assert actions == "create_appointment,get_appointment,list_appointments" or actions.split(",")[
-        :2
-    ] == ["create_appointment", "get_appointment"]
+    assert actions == "create_appointment,get_appointment,list_appointments"
+    lists = await scalar(
+        engine,
+        "SELECT string_agg(coalesce(patient_id, '-'), ',' ORDER BY id) FROM audit_events "
+        "WHERE action = 'list_appointments'",
+    )
+    assert lists == f"-,{patient['id']}"
 
 
 async def test_times_are_checked(client, therapist, patient):
