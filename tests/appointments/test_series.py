@@ -1,7 +1,7 @@
 """Recurring series: every occurrence checked, in the clinic's wall time across DST."""
 
-import contextlib
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -10,7 +10,7 @@ from dateutil.rrule import rrule
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from app.appointments.series import parse
+from app.appointments.series import MAX_OCCURRENCES, WEEKDAYS, parse
 from app.core.errors import ValidationFailed
 from tests.appointments.conftest import body, book
 
@@ -87,17 +87,20 @@ async def test_unavailable_occurrences(client, make_therapist, patient):
 
 
 async def test_rules_are_checked(client, therapist, patient):
-    for rule, words in (
-        ("FREQ=DAILY;COUNT=3", "FREQ=WEEKLY"),
-        ("FREQ=WEEKLY", "COUNT or UNTIL"),
-        ("FREQ=WEEKLY;INTERVAL=5;COUNT=3", "INTERVAL"),
-        ("FREQ=WEEKLY;COUNT=53", "COUNT"),
-        ("FREQ=WEEKLY;UNTIL=20330101", "52"),
-        ("FREQ=WEEKLY;BYMONTH=1;COUNT=2", "BYMONTH"),
+    for rule, message in (
+        ("FREQ=DAILY;COUNT=3", "Only FREQ=WEEKLY is supported."),
+        ("FREQ=WEEKLY", "Give COUNT or UNTIL: a series must end."),
+        ("FREQ=WEEKLY;INTERVAL=5;COUNT=3", "INTERVAL must be a whole number from 1 to 4."),
+        ("FREQ=WEEKLY;COUNT=53", "COUNT must be a whole number from 1 to 52."),
+        ("FREQ=WEEKLY;UNTIL=20330101", "A series has at most 52 occurrences."),
+        (
+            "FREQ=WEEKLY;BYMONTH=1;COUNT=2",
+            "BYMONTH is not supported: use FREQ, INTERVAL, COUNT or UNTIL, BYDAY, WKST.",
+        ),
     ):
         response = await client.post(URL, json=series(patient["id"], therapist.id, rule))
         assert response.status_code == 400, rule
-        assert words in response.json()["rrule"][0], (rule, response.json())
+        assert response.json() == {"rrule": [message]}, rule
     until = await client.post(
         URL, json=series(patient["id"], therapist.id, "FREQ=WEEKLY;INTERVAL=2;UNTIL=20300415")
     )
@@ -185,17 +188,82 @@ def test_well_formed_rules_are_taken():
 
 
 PART = st.sampled_from(["FREQ", "INTERVAL", "COUNT", "UNTIL", "BYDAY", "WKST", "X"])
+# Well-formed values often enough that some rules are taken, and any text besides.
+VALUE = st.one_of(
+    st.sampled_from(["WEEKLY", "1", "3", "52", "20300601", "20300401T120000Z", "MO,TH", "SU"]),
+    st.text(alphabet="WEKLYMOTUHFRSA0123456789,+-TZ\u00b2", max_size=10),
+)
+WHOLE_RULE = {
+    "Write the rule as NAME=VALUE pairs, e.g. FREQ=WEEKLY;COUNT=10.",
+    "FREQ is required: FREQ=WEEKLY.",
+    "Only FREQ=WEEKLY is supported.",
+    "INTERVAL must be a whole number from 1 to 4.",
+    "COUNT must be a whole number from 1 to 52.",
+    "WKST must be one weekday: MO, TU, WE, TH, FR, SA or SU.",
+    "UNTIL must be a date (20260601) or a date-time (20260601T000000Z).",
+    "UNTIL is not a valid date.",
+    "UNTIL: Use a date between 1900 and 2999.",
+    "Give COUNT or UNTIL: a series must end.",
+    "Give COUNT or UNTIL, not both.",
+}
+
+
+def messages_about(parts: list[tuple[str, str]]) -> set[str]:
+    """Every message a refusal of this rule may carry: the parser's own, naming its parts."""
+    named = {
+        message
+        for name, value in parts
+        for message in (
+            f"{name} is given twice.",
+            f"{name} is not supported: use FREQ, INTERVAL, COUNT or UNTIL, BYDAY, WKST.",
+        )
+    }
+    days = {
+        f"{BYDAY}{day.strip() or 'an empty one'} is none."
+        for name, value in parts
+        if name == "BYDAY"
+        for day in value.strip().upper().split(",")
+    }
+    return WHOLE_RULE | named | days
+
+
+def taken_or_refused(text: str) -> rrule | ValidationFailed:
+    try:
+        return parse(text, START, BERLIN)
+    except ValidationFailed as refused:
+        return refused
 
 
 @given(
-    parts=st.lists(
-        st.tuples(PART, st.text(alphabet="WEKLYMOTUHFRSA0123456789,+-TZ\u00b2", max_size=10)),
-        max_size=5,
+    parts=st.one_of(
+        st.lists(st.tuples(PART, VALUE), max_size=5),
+        # Weekly, each part once: what is left to refuse is in the values.
+        st.lists(st.tuples(PART, VALUE), max_size=5, unique_by=lambda part: part[0]).map(
+            lambda parts: [("FREQ", "WEEKLY"), *(p for p in parts if p[0] not in ("FREQ", "X"))]
+        ),
     )
 )
 @example(parts=[("FREQ", "WEEKLY"), ("BYDAY", "XX")])
+@example(parts=[("FREQ", "WEEKLY"), ("BYDAY", "TU,FR"), ("INTERVAL", "2"), ("COUNT", "5")])
+@example(parts=[("FREQ", "WEEKLY"), ("UNTIL", "20300501"), ("WKST", "SU")])
+@example(parts=[("FREQ", "WEEKLY"), ("COUNT", "3"), ("UNTIL", "20300501")])
 def test_no_rule_is_an_error_of_ours(parts):
-    """Taken, or refused with a message on `rrule`: never another exception (a 500)."""
+    """Taken as a weekly rule from the start at its wall time, or refused with one of the
+    parser's messages on `rrule` alone: never another exception (a 500)."""
     text = ";".join(f"{name}={value}" for name, value in parts)
-    with contextlib.suppress(ValidationFailed):
-        parse(text, START, BERLIN)
+    rule = taken_or_refused(text)
+    if isinstance(rule, ValidationFailed):
+        assert list(rule.errors) == ["rrule"], rule.errors
+        (message,) = rule.errors["rrule"]
+        assert message in messages_about(parts), (text, message)
+        return
+    given_parts = {name: value.strip().upper() for name, value in parts}
+    days = {day.strip() for day in given_parts.get("BYDAY", "MO").split(",")}
+    starts = list(islice(iter(rule), MAX_OCCURRENCES + 1))
+    local = START.astimezone(BERLIN)
+    for one in starts:
+        assert one >= START
+        assert (one.hour, one.minute) == (local.hour, local.minute)
+        assert WEEKDAYS[one.weekday()] in days
+    if "COUNT" in given_parts:
+        assert len(starts) == int(given_parts["COUNT"])
