@@ -11,7 +11,7 @@ from PIL import Image, UnidentifiedImageError
 from pypdf import PdfReader
 
 from app.core.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
-from app.pictures.images import FORMATS, decoded_bytes
+from app.pictures.images import FORMATS, decoded_bytes, too_large_to_decode
 
 PDF = ("application/pdf", ".pdf")
 NOT_A_DOCUMENT = "Upload a PDF, or a JPEG, PNG or WebP image."
@@ -63,12 +63,14 @@ def _image(data: bytes, max_decoded_bytes: int) -> Sniffed:
                     raise UnsupportedMediaType(NOT_A_DOCUMENT)
                 width, height = image.size
                 if decoded_bytes(width, height, image.mode) > max_decoded_bytes:
-                    raise ValidationFailed.on(
-                        "file", "Image is too large to decode (width x height x bytes per pixel)."
-                    )
+                    raise too_large_to_decode(max_decoded_bytes)
                 image.load()  # a truncated or corrupt image fails here
                 media_type, extension = FORMATS[image.format]
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        # A real image past Pillow's own ceiling, found before its size could be read: the
+        # decode limit's rule failed, as for a picture, not the format's.
+        raise too_large_to_decode(max_decoded_bytes) from None
+    except UnidentifiedImageError:
         raise UnsupportedMediaType(NOT_A_DOCUMENT) from None
     except (OSError, ValueError, SyntaxError):
         raise UnsupportedMediaType(NOT_A_DOCUMENT) from None

@@ -41,12 +41,12 @@ def clean_picture(data: bytes, *, max_bytes: int, max_side: int, max_decoded_byt
                 )
             mode = _target_mode(image)
             if decoded_bytes(width, height, image.mode, mode) > max_decoded_bytes:
-                raise _too_large_to_decode(max_decoded_bytes)
+                raise too_large_to_decode(max_decoded_bytes)
             image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         # A real image, past Pillow's own ceiling (89 Mpx) before its size could be read: the
         # decode limit's rule failed, not the format's.
-        raise _too_large_to_decode(max_decoded_bytes) from None
+        raise too_large_to_decode(max_decoded_bytes) from None
     except UnidentifiedImageError:
         raise UnsupportedMediaType(NOT_AN_IMAGE) from None
     except (OSError, ValueError, SyntaxError):  # truncated or corrupt image data
@@ -54,7 +54,7 @@ def clean_picture(data: bytes, *, max_bytes: int, max_side: int, max_decoded_byt
     return _reencode(image, mode)
 
 
-def _too_large_to_decode(max_decoded_bytes: int) -> ValidationFailed:
+def too_large_to_decode(max_decoded_bytes: int) -> ValidationFailed:
     return ValidationFailed.on(
         "file",
         f"Image is too large to decode: at most {_mib(max_decoded_bytes)} of pixels "

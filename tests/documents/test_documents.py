@@ -193,6 +193,40 @@ async def test_anything_else_is_415(client, engine, data, settings):
     assert await scalar(engine, documents, id=patient["id"]) == 0
 
 
+TOO_LARGE_TO_DECODE = {
+    "file": [
+        "Image is too large to decode: at most 64 MiB of pixels (width x height x bytes per pixel)."
+    ]
+}
+
+
+def png_of(mode: str, side: int) -> bytes:
+    out = io.BytesIO()
+    Image.new(mode, (side, side)).save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        png_of("RGB", 4200),  # 17.6 Mpx, 70.6 MB decoded: past the limit, within Pillow's
+        png_of("1", 10000),  # 100 Mpx: Pillow warns (a bomb past 89 Mpx)
+        png_of("1", 30000),  # 900 Mpx in a few kB: Pillow refuses (a bomb past 179 Mpx)
+    ],
+    ids=["past-the-limit", "bomb-warning", "bomb-error"],
+)
+async def test_a_real_png_too_large_to_decode_is_400_on_file(client, engine, data, settings):
+    """A real PNG (so no 415), refused by the rule that failed: its size once decoded."""
+    patient = await create_patient(client)
+    before = sorted(settings.documents_dir.rglob("*"))
+    response = await client.post(url(patient["id"]), **form(data, content_type="image/png"))
+    assert response.status_code == 400, response.text
+    assert response.json() == TOO_LARGE_TO_DECODE
+    assert sorted(settings.documents_dir.rglob("*")) == before
+    documents = "SELECT count(*) FROM patient_documents WHERE patient_id = :id"
+    assert await scalar(engine, documents, id=patient["id"]) == 0
+
+
 async def test_too_large_is_413(client, settings):
     patient = await create_patient(client)
     data = pdf_bytes() + b"\n%" + b"x" * settings.document_max_bytes
