@@ -174,13 +174,13 @@ class AppointmentService:
         await self.work.begin()
         await self._check_parties(booking)
         start, end = payload.start.astimezone(UTC), payload.end.astimezone(UTC)
+        # Availability is read under the locks: time off or hours committed while this booking
+        # waited for them would otherwise not be seen, and it would be booked inside them.
+        await self.appointments.lock_parties(booking.therapist_id, booking.patient_id)
         outside = await self._availability(booking.therapist_id, start, end)
         if outside and not payload.override_availability:
             raise ValidationFailed.on("start", outside)
         values = booking.row(payload, start, end, outside=bool(outside), actor=actor)
-        # The reads above take no lock, so they may come first: the queue for the locks is
-        # as short as the few statements that follow.
-        await self.appointments.lock_parties(booking.therapist_id, booking.patient_id)
         await self._refuse_overlap(booking, start, end)
         try:
             appointment = await self.appointments.insert(values)

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.config import Settings
 from app.main import create_app
-from app.models.scheduling import patient_lock
+from app.models.scheduling import patient_lock, scheduling_locks
 from tests.appointments.conftest import body, book
 from tests.factories import create_patient
 
@@ -342,6 +342,38 @@ async def test_time_off_and_bookings_race(client, therapist, racer) -> None:
         for response in responses:
             answer = response.json()["id"] if response.status_code == 201 else response.json()
             assert answer in answers[response.status_code], (response.status_code, answer)
+
+
+async def test_a_booking_queued_behind_time_off_sees_it(client, therapist, racer, engine) -> None:
+    """Time off committed while a booking waits for the therapist's lock: the booking reads
+    availability once it holds the lock, so it is refused, not booked inside the time off."""
+    patient = await create_patient(client)
+    booking = asyncio.ensure_future(
+        racer.post(
+            "/api/appointments/",
+            json=body(patient["id"], therapist.id, start=at(7, 10), end=at(7, 11)),
+        )
+    )
+    async with engine.begin() as holder:
+        await holder.execute(scheduling_locks(therapist.id))
+        await queued_on_locks(engine, 1)
+        await holder.execute(
+            text(
+                "INSERT INTO therapist_time_off (therapist_id, starts_at, ends_at)"
+                " VALUES (:therapist, :start, :end)"
+            ),
+            {
+                "therapist": therapist.id,
+                "start": datetime.fromisoformat(at(7, 9)),
+                "end": datetime.fromisoformat(at(7, 12)),
+            },
+        )
+    refused_booking = await booking
+    assert (refused_booking.status_code, refused_booking.json()) == (
+        400,
+        {"start": ["The therapist is on time off at that time."]},
+    )
+    assert await active(client, therapist=therapist.id, start_after=at(7, 0)) == []
 
 
 async def test_a_patients_deletion_and_a_change_of_their_appointment_race(
