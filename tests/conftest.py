@@ -30,6 +30,7 @@ from app.auth.commands import create_staff
 from app.auth.tokens import TokenClaims
 from app.core import security
 from app.core.config import Settings
+from app.db import types as db_types
 from app.db.base import Base
 from app.mail.mailer import SmtpMailer
 from app.main import create_app
@@ -69,6 +70,13 @@ def cheap_password_hashing() -> Iterator[None]:
         cheap = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
         patch.setattr(security, "_passwords", cheap)
         yield
+
+
+@pytest.fixture(autouse=True)
+def process_keyring(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The PHI keyring is the process's (app.db.types), set by each create_app: a test that
+    makes an app with keys of its own must not leave them to the next test on its worker."""
+    monkeypatch.setattr(db_types, "_keyring", db_types._keyring)
 
 
 # --- one server and one migrated template for the run ------------------------------------------
@@ -126,12 +134,33 @@ def pytest_unconfigure(config: pytest.Config) -> None:
             run.embedded.stop()
 
 
+# The longest single tests (a minute or more of a loaded machine each), started first on the
+# workers so that none starts last; xdist hands out the rest in collection order.
+SLOWEST_FIRST = (
+    "tests/core/test_schemathesis.py",
+    "tests/browser/test_docs.py",
+    "tests/test_multi_instance.py",
+    "tests/core/test_server_launch.py",
+    "tests/browser/",
+    "tests/seed/",
+)
+
+
+def _slowness_rank(item: pytest.Item) -> int:
+    for rank, prefix in enumerate(SLOWEST_FIRST):
+        if item.nodeid.startswith(prefix):
+            return rank
+    return len(SLOWEST_FIRST)
+
+
 @pytest.hookimpl(tryfirst=True)  # before xdist's loadgroup reads the marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The tests of a module that share a module-scoped fixture (a served process, a cluster of
     their own) go to one worker (with --dist loadgroup), which starts it once."""
     if not config.pluginmanager.has_plugin("xdist"):
         return
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=_slowness_rank)  # stable: the same order on every worker
     for item in items:
         info = getattr(item, "_fixtureinfo", None)
         if info is None:
