@@ -17,9 +17,13 @@ $(STAMP): requirements/dev.lock pyproject.toml
 run: $(STAMP)
 	$(BIN)/python -m app serve
 
-## Run the whole test suite (embedded PostgreSQL unless TEST_DATABASE_URL is set).
+## Run the whole test suite (embedded PostgreSQL unless TEST_DATABASE_URL is set) on
+## TEST_WORKERS processes, a database each: make test [PYTEST_ARGS="tests/x.py -x"] [TEST_WORKERS=0].
+## Tests that share a module-scoped server run on one worker (--dist loadgroup, tests/conftest.py).
+TEST_WORKERS ?= 3
+XDIST := $(if $(findstring no:xdist,$(PYTEST_ARGS)),,-n $(TEST_WORKERS) --dist loadgroup)
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 ## Schemathesis against a live server with more examples than CI: make schemathesis EXAMPLES=500 [SEED=…]
 EXAMPLES ?= 200

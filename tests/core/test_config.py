@@ -282,6 +282,7 @@ def test_production_refuses_the_development_database_password(tmp_path, url):
         "postgresql://app:" + secrets.token_urlsafe(12) + "@db/therapy_db",
         "postgresql://postgres:postgres-is-not-the-password@db/therapy_db",
     ],
+    ids=["no-password", "random-password", "a-password-naming-the-user"],  # one id on every worker
 )
 def test_production_accepts_a_database_password_of_its_own(tmp_path, url):
     keys = {"secret_key": SECRET_KEY, "phi_encryption_keys": PHI_KEYS}

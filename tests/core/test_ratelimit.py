@@ -14,8 +14,9 @@ from app.core.config import Settings
 from app.core.errors import Throttled
 from app.core.ratelimit import LocalWindows, RateLimiter
 from tests.conftest import TEST_PHI_KEY
+from tests.workers import redis_url
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_URL = redis_url()  # the worker's own database
 
 
 def make_settings(**overrides: object) -> Settings:
