@@ -22,8 +22,11 @@ run: $(STAMP)
 ## Tests that share a module-scoped server run on one worker (--dist loadgroup, tests/conftest.py).
 TEST_WORKERS ?= 3
 XDIST := $(if $(findstring no:xdist,$(PYTEST_ARGS)),,-n $(TEST_WORKERS) --dist loadgroup)
+# Bytecode is cached (whatever the shell says): each worker, and each `python -m app` or uvicorn
+# a test starts, would otherwise compile and assertion-rewrite every module again (a third of the
+# CPU of a run's collection).
 test: $(STAMP)
-	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 ## Schemathesis against a live server with more examples than CI: make schemathesis EXAMPLES=500 [SEED=…]
 EXAMPLES ?= 200

@@ -57,7 +57,7 @@ PRODUCTION_PASSWORD_HASH = security._passwords
 TABLES = [table.name for table in Base.metadata.sorted_tables]
 EVERY_TABLE = ", ".join(TABLES)
 STAFF_PASSWORD = "staff-password-1"
-BIG_TABLE_BYTES = 256 * 1024
+BIG_TABLE_BYTES = 32 * 1024
 ADMIN_USERNAME = "admin"
 
 

@@ -207,16 +207,17 @@ def png_of(mode: str, side: int) -> bytes:
 
 
 @pytest.mark.parametrize(
-    "data",
+    ("mode", "side"),
     [
-        png_of("RGB", 4200),  # 17.6 Mpx, 70.6 MB decoded: past the limit, within Pillow's
-        png_of("1", 10000),  # 100 Mpx: Pillow warns (a bomb past 89 Mpx)
-        png_of("1", 30000),  # 900 Mpx in a few kB: Pillow refuses (a bomb past 179 Mpx)
+        ("RGB", 4200),  # 17.6 Mpx, 70.6 MB decoded: past the limit, within Pillow's
+        ("1", 10000),  # 100 Mpx: Pillow warns (a bomb past 89 Mpx)
+        ("1", 30000),  # 900 Mpx in a few kB: Pillow refuses (a bomb past 179 Mpx)
     ],
     ids=["past-the-limit", "bomb-warning", "bomb-error"],
 )
-async def test_a_real_png_too_large_to_decode_is_400_on_file(client, engine, data, settings):
+async def test_a_real_png_too_large_to_decode_is_400_on_file(client, engine, mode, side, settings):
     """A real PNG (so no 415), refused by the rule that failed: its size once decoded."""
+    data = png_of(mode, side)  # made here, not when the module is collected by every worker
     patient = await create_patient(client)
     before = sorted(settings.documents_dir.rglob("*"))
     response = await client.post(url(patient["id"]), **form(data, content_type="image/png"))

@@ -151,22 +151,33 @@ async def test_a_patient_and_a_staff_member_never_share_an_address(
             )
 
 
+async def _redefine_email_exemption(app: FastAPI, engine: AsyncEngine, exempted: str) -> None:
+    """The exemption function as migration 0015 would have written it for `exempted`, and the
+    index rebuilt; the connections are replaced, as a migration precedes the service's start:
+    an open connection keeps the index's expression with the old function inlined (PostgreSQL
+    15 does not rebuild it when the index is reindexed)."""
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "CREATE OR REPLACE FUNCTION patients_email_exemption(patient_id varchar) "
+                "RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT CASE WHEN "
+                f"patient_id = ANY (ARRAY[{exempted}]::text[]) THEN patient_id ELSE '' END $$"
+            )
+        )
+        await connection.execute(text("REINDEX INDEX uq_patients_lower_email"))
+    await engine.dispose()
+    await app.state.database.pool.expire_connections()
+
+
 async def test_patients_who_shared_an_address_before_0015_keep_it_and_stay_editable(
-    client, engine: AsyncEngine
+    app: FastAPI, client, engine: AsyncEngine
 ):
     """Migration 0015 exempts all but the earliest of such patients from the unique index (its
     function lists their ids); they keep the address, nobody else can take it."""
     first = await create_patient(client, email="family@example.com")
     second = await create_patient(client)
+    await _redefine_email_exemption(app, engine, f"'{second['id']}'")
     async with engine.begin() as connection:
-        await connection.execute(
-            text(
-                "CREATE OR REPLACE FUNCTION patients_email_exemption(patient_id varchar) "
-                "RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT CASE WHEN patient_id = "
-                f"'{second['id']}' THEN patient_id ELSE '' END $$"
-            )
-        )
-        await connection.execute(text("REINDEX INDEX uq_patients_lower_email"))
         await connection.execute(
             text("UPDATE patients SET email = 'Family@example.com' WHERE id = :id"),
             {"id": second["id"]},
@@ -187,14 +198,7 @@ async def test_patients_who_shared_an_address_before_0015_keep_it_and_stay_edita
             await connection.execute(
                 text("UPDATE patients SET email = NULL WHERE id = :id"), {"id": second["id"]}
             )
-            await connection.execute(
-                text(
-                    "CREATE OR REPLACE FUNCTION patients_email_exemption(patient_id varchar) "
-                    "RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT CASE WHEN "
-                    "patient_id = ANY (ARRAY[]::text[]) THEN patient_id ELSE '' END $$"
-                )
-            )
-            await connection.execute(text("REINDEX INDEX uq_patients_lower_email"))
+        await _redefine_email_exemption(app, engine, "")
 
 
 async def test_a_patient_who_shared_an_address_with_staff_before_0015_stays_editable(
