@@ -26,6 +26,7 @@ from app.main import create_app
 from app.models.scheduling import patient_lock, scheduling_locks
 from tests.appointments.conftest import body, book
 from tests.factories import create_patient
+from tests.locks import advisory_locks
 
 ROUNDS = 6
 # A round took 0.4 s on a shared two-core machine, and 17 s when it deadlocked.
@@ -74,20 +75,6 @@ async def audited(engine, action: str, patient_id: str) -> Counter[int]:
     return Counter(row[0] for row in rows)
 
 
-async def queued_on_locks(engine: AsyncEngine, count: int) -> None:
-    """Waits until `count` requests wait for a scheduling lock (an advisory lock not granted)."""
-    query = text(
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-        " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-    )
-    for _ in range(500):
-        async with engine.connect() as connection:
-            if await connection.scalar(query) == count:
-                return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"never {count} requests waiting for a scheduling lock")
-
-
 async def in_order(
     engine: AsyncEngine, patient_id: str, requests: list[Awaitable[httpx.Response]]
 ) -> list[httpx.Response]:
@@ -99,7 +86,7 @@ async def in_order(
         await holder.execute(select(patient_lock(patient_id)))
         for waiting, request in enumerate(requests, start=1):
             tasks.append(asyncio.ensure_future(request))
-            await queued_on_locks(engine, waiting)
+            await advisory_locks(engine, granted=False, count=waiting)
     return list(await asyncio.gather(*tasks))
 
 
@@ -356,7 +343,7 @@ async def test_a_booking_queued_behind_time_off_sees_it(client, therapist, racer
     )
     async with engine.begin() as holder:
         await holder.execute(scheduling_locks(therapist.id))
-        await queued_on_locks(engine, 1)
+        await advisory_locks(engine, granted=False, count=1)
         await holder.execute(
             text(
                 "INSERT INTO therapist_time_off (therapist_id, starts_at, ends_at)"

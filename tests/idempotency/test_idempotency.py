@@ -8,25 +8,12 @@ import pytest
 from sqlalchemy import text
 
 from tests.factories import create_patient, patient_payload
+from tests.locks import advisory_locks
 
 KEY = "8e03978e-40d5-43e8-bc93-6894a57f9324"
 
 
 IN_PROGRESS = "A request with this Idempotency-Key is still being processed; retry later."
-
-
-async def held_idempotency_locks(engine, count: int) -> None:
-    """Waits until `count` advisory locks are held in this database (keys being processed)."""
-    query = text(
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
-        " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-    )
-    for _ in range(500):
-        async with engine.connect() as connection:
-            if await connection.scalar(query) == count:
-                return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"never {count} advisory locks held")
 
 
 def wallet(patient_id: str) -> str:
@@ -134,7 +121,7 @@ async def test_a_retry_while_the_first_still_runs_is_a_409(client, engine):
         first = asyncio.create_task(
             client.post(wallet(patient["id"]), json={"amount": "1.00"}, headers=headers)
         )
-        await held_idempotency_locks(engine, 1)  # the first holds its key, and waits
+        await advisory_locks(engine, 1, granted=True)  # the first holds its key, and waits
         retry = await client.post(wallet(patient["id"]), json={"amount": "1.00"}, headers=headers)
         assert retry.status_code == 409, retry.text
         assert retry.headers["retry-after"] == "1"
