@@ -2,6 +2,7 @@
 cancellation and the free slots' "never before now". A rule at its edge (exactly 24 hours, a
 slot starting this very microsecond) can only be tested at an instant that does not move."""
 
+import asyncio
 from datetime import UTC, datetime, tzinfo
 
 import pytest
@@ -21,3 +22,13 @@ def freeze(monkeypatch: pytest.MonkeyPatch, instant: datetime) -> None:
 
     for module in MODULES:
         monkeypatch.setattr(f"{module}.datetime", Frozen)
+
+
+async def within_one_rate_window(seconds: float = 5.0) -> None:
+    """Waits, if need be, until a burst of `seconds` cannot cross a minute's boundary. The rate
+    limits count in sliding windows approximated from two fixed ones (limits'
+    SlidingWindowCounter): just past a boundary the previous minute's hits are weighed a little
+    under one, so ten failures straddling it count as 9.99, and the tenth does not yet refuse."""
+    second = datetime.now(UTC).timestamp() % 60
+    if second > 60 - seconds:
+        await asyncio.sleep(60 - second + 0.05)
