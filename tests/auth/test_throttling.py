@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from app.auth.commands import create_staff
 from app.core.config import Settings
 from app.main import create_app
+from tests.clock import within_one_rate_window
 from tests.factories import create_patient
 
 LOGIN = "/api/auth/token/"
@@ -22,6 +23,12 @@ ADDRESS_CEILING = 50  # API.md: at most 50 a minute per address over all account
 PASSWORD = "right-password-1"
 WRONG = "wrong-password-1"
 THROTTLED = re.compile(r"Request was throttled\. Expected available in ([1-9][0-9]*) seconds\.")
+
+
+@pytest.fixture(autouse=True)
+async def one_rate_window() -> None:
+    """Each test's bursts of failures land in one minute's window (tests/clock.py says why)."""
+    await within_one_rate_window(seconds=3)
 
 
 @pytest.fixture
