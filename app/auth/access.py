@@ -24,6 +24,7 @@ from app.auth.permissions import (
 from app.auth.record import Act, access
 from app.auth.repository import AccountRepository
 from app.core.errors import NotAuthenticated, NotFound, PermissionDenied
+from app.core.ids import parse_id
 from app.core.routing import check_body, parse_json
 from app.models.patient import is_patient_id
 
@@ -69,8 +70,9 @@ async def _refused_on_appointment(request: Request, caller: Caller) -> None:
     """A refusal on an appointment's record (its notes) is audited under its patient, as the
     service's own refusals are: the path names the appointment, not the patient."""
     named = request.path_params.get("appointment_id")
-    if isinstance(named, str) and named.isascii() and named.isdigit() and len(named) <= 18:
-        found = await AccountRepository(caller.work).appointment_patient(int(named))
+    appointment_id = parse_id(named) if isinstance(named, str) else None
+    if appointment_id is not None:
+        found = await AccountRepository(caller.work).appointment_patient(appointment_id)
         caller.work.entry.patient_id = found
 
 
