@@ -26,7 +26,6 @@ import os
 import re
 import secrets
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -41,7 +40,7 @@ from app.core.config import Settings
 from app.db.database import server_settings
 from scripts.multi_instance import base_environment
 from scripts.pgcluster import Cluster, free_port
-from scripts.processes import run_command, stop_server
+from scripts.processes import run_command, served, stop_server
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN = ("bouncer-admin", "Walnut-Ember-93")
@@ -203,36 +202,6 @@ def _patient() -> dict[str, Any]:
     }
 
 
-@contextlib.contextmanager
-def served(env: dict[str, str], log: Path) -> Iterator[str]:
-    port = free_port()
-    with log.open("ab") as output:
-        process = subprocess.Popen(  # noqa: S603
-            [
-                *(sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1"),
-                *("--port", str(port), "--workers", "2", "--no-access-log"),
-                *("--http", "app.core.server:BoundedHttpToolsProtocol", "--no-proxy-headers"),
-            ],
-            env=env,
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and process.poll() is None:
-            with contextlib.suppress(httpx.HTTPError):
-                httpx.get(f"{base}/healthz", timeout=2)
-                break
-            time.sleep(0.3)
-        yield base
-    finally:
-        stop_server(process)
-
-
 def main() -> None:
     version = subprocess.run(  # noqa: S603
         [PGBOUNCER, "--version"], capture_output=True, text=True, check=True
@@ -270,7 +239,9 @@ def main() -> None:
                 f"{asyncio.run(connect_as_service(url, settings))}"
             )
             log = workdir / "service.log"
-            with served({**env, "DATABASE_URL": url}, log) as base:
+            with served(
+                {**env, "DATABASE_URL": url}, ROOT, free_port(), log, workers=2, ready="/healthz"
+            ) as base:
                 tally, note = asyncio.run(service_load(base))
             errors = collections.Counter(ERROR_NAME.findall(log.read_text(errors="replace")))
             answers = ", ".join(f"{name}: {count:,}" for name, count in sorted(tally.items()))

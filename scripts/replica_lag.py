@@ -25,7 +25,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -44,7 +43,7 @@ from app.patients.schemas import PatientListQuery
 from bench.common import percentile
 from scripts.multi_instance import base_environment
 from scripts.pgcluster import Cluster, free_port
-from scripts.processes import run_command, stop_server
+from scripts.processes import run_command, served
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN = ("replica-admin", "Quartz-Heron-58")
@@ -125,39 +124,6 @@ def service_env(url: str, data_dir: Path) -> dict[str, str]:
         "ALLOWED_HOSTS": '["127.0.0.1"]',
         "METRICS_ALLOWED_NETWORKS": '["127.0.0.0/8"]',
     }
-
-
-@contextlib.contextmanager
-def served(env: dict[str, str], port: int, workers: int, log: Path) -> Iterator[str]:
-    """uvicorn as the Docker image runs it (the migrations were applied beforehand)."""
-    with log.open("ab") as output:
-        process = subprocess.Popen(  # noqa: S603
-            [
-                *(sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1"),
-                *("--port", str(port), "--workers", str(workers), "--loop", "uvloop"),
-                *("--http", "app.core.server:BoundedHttpToolsProtocol", "--no-proxy-headers"),
-                *("--no-access-log", "--log-level", "warning"),
-            ],
-            env=env,
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the service did not start; see {log}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            time.sleep(0.3)
-        yield base
-    finally:
-        stop_server(process)
 
 
 def run_wrk(base: str, operation: str, seconds: int, connections: int, env: dict[str, str]) -> Any:
@@ -476,7 +442,7 @@ def main(argv: list[str] | None = None) -> None:
         replica.start()
         print(f"replica-lag: replica on :{replica.port}", file=sys.stderr)
         log = Path(options.workdir) / "service.log"
-        base = stack.enter_context(served(env, free_port(), options.workers, log))
+        base = stack.enter_context(served(env, ROOT, free_port(), log, workers=options.workers))
         output = asyncio.run(measure(options, base, (url, replica.url(DATABASE)), env))
     print(output)
 
