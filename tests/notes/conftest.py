@@ -69,6 +69,18 @@ async def cast(client, make_therapist, patient_client) -> Cast:  # noqa: F811
     )
 
 
+async def another_appointment(client, patient: str | None, therapist: int) -> dict[str, Any]:
+    """An appointment besides the cast's, a week later (no overlap with it)."""
+    booked: dict[str, Any] = await book(
+        client,
+        patient,
+        therapist,
+        start="2030-01-08T09:00:00+01:00",
+        end="2030-01-08T09:50:00+01:00",
+    )
+    return booked
+
+
 async def write_note(cast: Cast, **overrides: Any) -> dict[str, Any]:
     body = {"template": "SOAP", "fields": dict(SOAP), **overrides}
     response = await cast.author.post(cast.notes, json=body)

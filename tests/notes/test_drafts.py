@@ -7,8 +7,7 @@ import pytest
 from sqlalchemy import text
 
 from app.models.scheduling import STATUSES
-from tests.appointments.conftest import book
-from tests.notes.conftest import SOAP, Cast, write_note
+from tests.notes.conftest import SOAP, Cast, another_appointment, write_note
 
 DENIED = {"detail": "You do not have permission to perform this action."}
 NOT_FOUND = {"detail": "Not found."}
@@ -74,13 +73,7 @@ async def test_a_new_note_is_a_draft_of_the_appointments_therapist(cast: Cast):
 
 
 async def test_a_therapist_writes_only_for_their_own_appointments(cast: Cast, client):
-    theirs = await book(
-        client,
-        cast.patient_id,
-        cast.other_id,
-        start="2030-01-08T09:00:00+01:00",
-        end="2030-01-08T09:50:00+01:00",
-    )
+    theirs = await another_appointment(client, cast.patient_id, cast.other_id)
     notes = f"/api/appointments/{theirs['id']}/notes/"
     body = {"template": "SOAP", "fields": SOAP}
     refused = await cast.author.post(notes, json=body)

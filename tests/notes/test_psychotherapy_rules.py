@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.appointments.conftest import book
-from tests.notes.conftest import Cast, in_clinic_zone
+from tests.notes.conftest import Cast, another_appointment, in_clinic_zone
 
 URL = "/api/psychotherapy-notes/"
 SECRET = "Transference themes around the father."
@@ -43,16 +43,6 @@ async def granted(cast: Cast, note: dict[str, Any], recipient: str) -> dict[str,
     assert response.status_code == 201, response.text
     authorization: dict[str, Any] = response.json()
     return authorization
-
-
-async def another_appointment(cast: Cast, client, patient: str | None, therapist: int):
-    return await book(
-        client,
-        patient,
-        therapist,
-        start="2030-01-08T09:00:00+01:00",
-        end="2030-01-08T09:50:00+01:00",
-    )
 
 
 # Writing.
@@ -94,7 +84,7 @@ async def test_any_therapist_writes_one_of_their_own(cast: Cast):
 async def test_the_appointment_must_be_this_patients_with_the_author(cast: Cast, client):
     stranger = (await client.get("/api/patients/")).json()["results"]
     stranger_id = next(p["id"] for p in stranger if p["id"] != cast.patient_id)
-    with_other = await another_appointment(cast, client, cast.patient_id, cast.other_id)
+    with_other = await another_appointment(client, cast.patient_id, cast.other_id)
     of_stranger = await book(
         client,
         stranger_id,

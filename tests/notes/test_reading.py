@@ -5,8 +5,7 @@ from typing import Any
 
 import pytest
 
-from tests.appointments.conftest import book
-from tests.notes.conftest import Cast, signed_note, write_note
+from tests.notes.conftest import Cast, another_appointment, signed_note, write_note
 
 DENIED = {"detail": "You do not have permission to perform this action."}
 NOT_FOUND = {"detail": "Not found."}
@@ -84,13 +83,7 @@ async def test_the_list_is_oldest_first_in_pages(cast: Cast):
 
 async def test_a_note_is_read_through_its_own_appointment_only(cast: Cast, client):
     note = await signed_note(cast)
-    elsewhere = await book(
-        client,
-        cast.patient_id,
-        cast.author_id,
-        start="2030-01-08T09:00:00+01:00",
-        end="2030-01-08T09:50:00+01:00",
-    )
+    elsewhere = await another_appointment(client, cast.patient_id, cast.author_id)
     wrong = f"/api/appointments/{elsewhere['id']}/notes/"
     for role in ("admin", "author", "other", "patient"):
         read = await cast.by(role).get(f"{wrong}{note['id']}/")

@@ -6,8 +6,14 @@ from typing import Any
 
 import pytest
 
-from tests.appointments.conftest import book
-from tests.notes.conftest import SOAP, Cast, in_clinic_zone, signed_note, write_note
+from tests.notes.conftest import (
+    SOAP,
+    Cast,
+    another_appointment,
+    in_clinic_zone,
+    signed_note,
+    write_note,
+)
 
 DENIED = {"detail": "You do not have permission to perform this action."}
 NOT_FOUND = {"detail": "Not found."}
@@ -108,13 +114,7 @@ async def test_another_therapist_may_not_sign_a_signed_note(cast: Cast):
 
 async def test_an_unknown_note_or_another_appointments_note_is_a_404(cast: Cast, client):
     note = await write_note(cast)
-    elsewhere = await book(
-        client,
-        cast.patient_id,
-        cast.author_id,
-        start="2030-01-08T09:00:00+01:00",
-        end="2030-01-08T09:50:00+01:00",
-    )
+    elsewhere = await another_appointment(client, cast.patient_id, cast.author_id)
     wrong = f"/api/appointments/{elsewhere['id']}/notes/{note['id']}/sign/"
     response = await cast.author.post(wrong)
     assert (response.status_code, response.json()) == (404, NOT_FOUND)
