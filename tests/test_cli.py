@@ -1,4 +1,5 @@
-"""`python -m app …` run as an operator runs it: a separate process on the test database."""
+"""`python -m app …` run as an operator runs it: a separate process on the test database
+(tests/commands.py)."""
 
 import json
 import os
@@ -18,23 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app import __version__
 from app.__main__ import main
 from app.core.config import PROJECT_ROOT
+from tests.commands import TIMEOUT, run_cli, run_python_m_app
 from tests.mail.smtp import mail_text
 
 PASSWORD = "operator-password-1"
-TIMEOUT = 60
-
-
-def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - the repo's own command line
-        [sys.executable, "-m", "app", *args],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
 
 
 def unique_username(prefix: str) -> str:
@@ -86,7 +74,7 @@ COMMANDS = (
 
 
 def test_help_lists_every_command_with_a_one_line_description(cli_env):
-    result = run_cli(cli_env, "--help")
+    result = run_python_m_app(cli_env, "--help")  # the real start, as the other tests' are not
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     for command in COMMANDS:
@@ -94,6 +82,16 @@ def test_help_lists_every_command_with_a_one_line_description(cli_env):
         assert line is not None, f"{command} is not listed:\n{result.stdout}"
         description = line.strip().removeprefix(command).strip()
         assert description.endswith("."), line  # on the command's own line, and complete
+
+
+@pytest.mark.parametrize("args", [("--version",), ("createsuperuser", "--password", PASSWORD)])
+def test_a_forked_run_answers_as_the_command_line_does(cli_env, args):
+    forked, started = run_cli(cli_env, *args), run_python_m_app(cli_env, *args)
+    assert (forked.returncode, forked.stdout, forked.stderr) == (
+        started.returncode,
+        started.stdout,
+        started.stderr,
+    )
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -164,7 +162,7 @@ async def test_create_staff_account(cli_env, engine, anonymous, command, extra, 
 
 async def test_a_staff_member_can_use_the_api_after_creation(cli_env, anonymous):
     username = unique_username("therapist")
-    result = run_cli(
+    result = run_python_m_app(
         cli_env,
         "createstaff",
         "--username",

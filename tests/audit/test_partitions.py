@@ -24,9 +24,9 @@ from app.audit.partitions import (
 from app.core.errors import CommandError
 from app.db.base import AUDIT_PARTITION_TABLE
 from app.db.database import plain_url
+from tests.commands import run_cli
 from tests.conftest import alembic_config
 from tests.factories import create_patient
-from tests.test_cli import run_cli
 
 COLUMNS = [
     "id",

@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.auth.commands import create_staff
 from app.core.config import Settings
 from app.patients.repository import EMAIL_NOT_USABLE, PHONE_NOT_USABLE
+from tests.commands import run_cli
 from tests.factories import create_patient, patient_payload
-from tests.test_cli import run_cli
 
 URL = "/api/patients/"
 PASSWORD = "correct-horse"  # the factories' patients'

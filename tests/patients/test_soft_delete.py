@@ -2,8 +2,6 @@
 period (an admin may restore them), and `purge` then removes them for good."""
 
 import io
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from tests.appointments.conftest import (  # noqa: F401 - fixtures, used by name
     make_therapist,
     patient_client,
 )
+from tests.commands import run_cli
 from tests.factories import create_patient, patient_payload
 
 
@@ -219,13 +218,7 @@ async def test_purge_removes_expired_patients_and_their_files_for_good(client, s
 
 
 def test_the_purge_command_lists_what_it_would_remove(cli_env):
-    result = subprocess.run(
-        [sys.executable, "-m", "app", "purge", "--dry-run"],
-        env=cli_env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_cli(cli_env, "purge", "--dry-run")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("Would purge ")
 

@@ -24,8 +24,8 @@ from app.seed import (
     seed,
 )
 from app.seed.audit import MONTH, seed_audit
+from tests.commands import run_cli
 from tests.factories import create_patient
-from tests.test_cli import run_cli
 
 DAY = timedelta(days=1)
 NANP_RE = re.compile(r"\+1[2-9][0-9]{2}[2-9][0-9]{6}")
