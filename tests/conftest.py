@@ -387,6 +387,29 @@ async def staff_client(
         await client.aclose()
 
 
+class KeptToken:
+    """An access token kept across tests: a worker may outlive it, so a new one is issued in the
+    same session (as a refresh would) once half its life is gone."""
+
+    def __init__(self, app: FastAPI, token: str) -> None:
+        self.app = app
+        self._token = token
+        claims = app.state.tokens.verify(token)
+        assert claims is not None
+        self._claims: TokenClaims = claims
+
+    def fresh(self) -> str:
+        claims = self._claims
+        lifetime = self.app.state.settings.access_token_ttl_seconds
+        if claims.expires_at - time.time() < lifetime / 2:
+            tokens = self.app.state.tokens
+            self._token = tokens.create(
+                kind=claims.kind, subject=claims.subject, session=claims.session
+            )
+            self._claims = tokens.verify(self._token)
+        return self._token
+
+
 class SessionAdmin:
     """The "admin" staff member `client` is logged in as, made and logged in once per worker.
 
@@ -401,16 +424,17 @@ class SessionAdmin:
         self.settings = settings
         self.tables = tables
         self._rows: str | None = None
-        self._claims: TokenClaims | None = None
-        self._token = ""
+        self._token: KeptToken | None = None
 
     async def token(self) -> str:
         """The admin's rows inserted, and an access token of their session."""
-        if self._rows is None:
+        if self._token is None:
             await self._make()
         else:
+            assert self._rows is not None
             await self.tables.insert(self._rows)
-        return self._fresh_token()
+        assert self._token is not None
+        return self._token.fresh()
 
     async def _make(self) -> None:
         """The admin made and logged in as `client` always did; their rows copied."""
@@ -424,22 +448,8 @@ class SessionAdmin:
                 "/api/auth/token/", data={"username": ADMIN_USERNAME, "password": STAFF_PASSWORD}
             )
         assert response.status_code == 200, response.text
-        self._token = response.json()["access_token"]
-        self._claims = self.app.state.tokens.verify(self._token)
         self._rows = await self.tables.copy(excluding=before)
-
-    def _fresh_token(self) -> str:
-        # A worker may outlive an access token: the next is issued in the same session, as a
-        # refresh would.
-        claims = self._claims
-        assert claims is not None
-        if claims.expires_at - time.time() < self.settings.access_token_ttl_seconds / 2:
-            tokens = self.app.state.tokens
-            self._token = tokens.create(
-                kind=claims.kind, subject=claims.subject, session=claims.session
-            )
-            self._claims = tokens.verify(self._token)
-        return self._token
+        self._token = KeptToken(self.app, response.json()["access_token"])
 
 
 @pytest.fixture(scope="session")

@@ -5,4 +5,4 @@ from tests.appointments.conftest import (  # noqa: F401 - fixtures, used by name
     make_therapist,
     patient_client,
 )
-from tests.notes.conftest import cast  # noqa: F401 - a fixture, used by name
+from tests.notes.conftest import cast, casting  # noqa: F401 - fixtures, used by name

@@ -1,19 +1,22 @@
 """An appointment of a therapist (the author) with a patient, and the other roles around it:
 an admin, another therapist, the patient and another patient, each with a client."""
 
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from tests.appointments.conftest import (  # noqa: F401 - fixtures, used by name
     book,
     make_therapist,
     patient_client,
 )
+from tests.conftest import KeptToken, Tables
 from tests.factories import create_patient
 
 SOAP = {
@@ -47,8 +50,10 @@ class Cast:
         return client
 
 
-@pytest.fixture
-async def cast(client, make_therapist, patient_client) -> Cast:  # noqa: F811
+ROLES = ("author", "other", "patient", "stranger")
+
+
+async def make_cast(client, make_therapist, patient_client) -> Cast:  # noqa: F811
     author = await make_therapist()
     other = await make_therapist()
     patient = await create_patient(client)
@@ -67,6 +72,54 @@ async def cast(client, make_therapist, patient_client) -> Cast:  # noqa: F811
         patient=await patient_client(patient["id"]),
         stranger=await patient_client(stranger["id"]),
     )
+
+
+class Casting:
+    """The cast made once per worker, as make_cast makes it; its rows (staff, patients, the
+    booking, the logins' sessions, their audit events) are inserted again before each later
+    test that uses `cast`, after `client`'s admin, and its clients keep the logins' tokens."""
+
+    def __init__(self, app: FastAPI, tables: Tables) -> None:
+        self.app = app
+        self.tables = tables
+        self._made: Cast | None = None
+        self._rows = ""
+        self._tokens: dict[str, KeptToken] = {}
+
+    async def cast(self, client, make_therapist, patient_client) -> Cast:  # noqa: F811
+        if self._made is None:
+            before = await self.tables.rows()
+            made = await make_cast(client, make_therapist, patient_client)
+            self._rows = await self.tables.copy(excluding=before)
+            self._tokens = {
+                role: KeptToken(self.app, made.by(role).headers["Authorization"][len("Bearer ") :])
+                for role in ROLES
+            }
+            self._made = made
+            return made
+        await self.tables.insert(self._rows)
+        clients = {
+            role: httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=self.app),
+                base_url="http://testserver",
+                headers={"Authorization": f"Bearer {token.fresh()}"},
+            )
+            for role, token in self._tokens.items()
+        }
+        return replace(self._made, admin=client, **clients)
+
+
+@pytest.fixture(scope="session")
+def casting(app: FastAPI, tables: Tables) -> Casting:
+    return Casting(app, tables)
+
+
+@pytest.fixture
+async def cast(casting, client, make_therapist, patient_client) -> AsyncIterator[Cast]:  # noqa: F811
+    made = await casting.cast(client, make_therapist, patient_client)
+    yield made
+    for role in ROLES:
+        await made.by(role).aclose()
 
 
 async def another_appointment(client, patient: str | None, therapist: int) -> dict[str, Any]:
