@@ -98,15 +98,21 @@ class Casting:
             self._made = made
             return made
         await self.tables.insert(self._rows)
-        clients = {
-            role: httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=self.app),
-                base_url="http://testserver",
-                headers={"Authorization": f"Bearer {token.fresh()}"},
-            )
-            for role, token in self._tokens.items()
-        }
-        return replace(self._made, admin=client, **clients)
+        return replace(
+            self._made,
+            admin=client,
+            author=self._client("author"),
+            other=self._client("other"),
+            patient=self._client("patient"),
+            stranger=self._client("stranger"),
+        )
+
+    def _client(self, role: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app),
+            base_url="http://testserver",
+            headers={"Authorization": f"Bearer {self._tokens[role].fresh()}"},
+        )
 
 
 @pytest.fixture(scope="session")
