@@ -29,6 +29,7 @@ from tests.appointments.conftest import (  # noqa: F401
     therapist,
 )
 from tests.factories import create_patient
+from tests.images import blank_png
 
 
 def url(patient_id: str, document_id: int | None = None, suffix: str = "") -> str:
@@ -200,12 +201,6 @@ TOO_LARGE_TO_DECODE = {
 }
 
 
-def png_of(mode: str, side: int) -> bytes:
-    out = io.BytesIO()
-    Image.new(mode, (side, side)).save(out, "PNG")
-    return out.getvalue()
-
-
 @pytest.mark.parametrize(
     ("mode", "side"),
     [
@@ -217,7 +212,7 @@ def png_of(mode: str, side: int) -> bytes:
 )
 async def test_a_real_png_too_large_to_decode_is_400_on_file(client, engine, mode, side, settings):
     """A real PNG (so no 415), refused by the rule that failed: its size once decoded."""
-    data = png_of(mode, side)  # made here, not when the module is collected by every worker
+    data = blank_png(mode, side)  # made here, not when the module is collected by every worker
     patient = await create_patient(client)
     before = sorted(settings.documents_dir.rglob("*"))
     response = await client.post(url(patient["id"]), **form(data, content_type="image/png"))

@@ -34,6 +34,7 @@ from app.pictures.stores import FolderPictureStore, PictureStore
 from tests.admin.conftest import log_in
 from tests.conftest import STAFF_PASSWORD
 from tests.factories import create_patient
+from tests.images import blank_png
 
 
 def picture_path(patient_id: str) -> str:
@@ -256,12 +257,11 @@ async def test_more_than_4096_pixels_a_side_is_refused(client):
 
 async def test_decompression_bomb_is_refused(client, stored):
     patient = await create_patient(client)
-    out = io.BytesIO()
-    Image.new("1", (30000, 30000)).save(out, "PNG")  # a few kB that would decode to 900 Mpx
-    assert len(out.getvalue()) < 5 * 1024 * 1024
+    bomb = blank_png("1", 30000)  # a few hundred kB that would decode to 900 Mpx
+    assert len(bomb) < 5 * 1024 * 1024
     before = stored()
     response = await client.put(
-        picture_path(patient["id"]), **upload(out.getvalue(), content_type="image/png")
+        picture_path(patient["id"]), **upload(bomb, content_type="image/png")
     )
     # A real PNG (so no 415), refused by the rule that failed: its size once decoded.
     assert response.status_code == 400, response.text
