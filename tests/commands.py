@@ -14,6 +14,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from app.core.config import PROJECT_ROOT
 
 TIMEOUT = 60
@@ -22,6 +24,8 @@ TIMEOUT = 60
 class _Zygote:
     def __init__(self) -> None:
         self.process: subprocess.Popen[str] | None = None
+        # Its own errors (a failed import), not a test's: open while the process lives.
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115
 
     def started(self) -> subprocess.Popen[str]:
         if self.process is None or self.process.poll() is not None:
@@ -30,6 +34,7 @@ class _Zygote:
                 cwd=PROJECT_ROOT,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
+                stderr=self.log,
                 text=True,
             )
             atexit.register(self.stop)
@@ -60,8 +65,11 @@ class _Zygote:
             process.stdin.flush()
             # The zygote's own start (its imports) comes on top of the run's time.
             ready, _, _ = select.select([process.stdout], [], [], timeout + 60)
-            assert ready, f"python -m app {' '.join(args)}: no answer from tests/zygote.py"
-            answer = json.loads(process.stdout.readline())
+            line = process.stdout.readline() if ready else ""
+            if not line:
+                self.log.seek(0)
+                pytest.fail(f"tests/zygote.py did not answer:\n{self.log.read().decode()}")
+            answer = json.loads(line)
             command = ["python", "-m", "app", *args]
             if answer["returncode"] is None:
                 raise subprocess.TimeoutExpired(command, timeout)

@@ -1,5 +1,6 @@
 """A real SMTP server for the tests (aiosmtpd, in a thread of its own), keeping what it gets."""
 
+import logging
 import re
 import socket
 from collections.abc import Iterator
@@ -11,6 +12,10 @@ from typing import Any
 from aiosmtpd.controller import Controller
 
 from app.core.config import Settings
+
+# aiosmtpd logs each connection at INFO from its own thread, after the test that made it has
+# ended: lines in the middle of pytest's progress, not in any test's output.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
 class Inbox:
