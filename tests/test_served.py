@@ -5,6 +5,7 @@ limit, and one byte past it (413). The defect: a body read apart from its head w
 a head, and uploads got 431."""
 
 import asyncio
+import functools
 import io
 import json
 import random
@@ -42,6 +43,7 @@ CURL = shutil.which("curl")
 # --- files of an exact size, valid all the same ---------------------------------------------------
 
 
+@functools.cache  # each size is sent by three clients
 def png_of(size: int) -> bytes:
     """A PNG of random pixels (they do not compress), padded to `size` bytes with a private
     ancillary chunk that decoders skip."""
@@ -63,6 +65,7 @@ def png_of(size: int) -> bytes:
     return png
 
 
+@functools.cache
 def pdf_of(size: int) -> bytes:
     """A one-page PDF, padded to `size` bytes with a comment after its header."""
 
