@@ -147,12 +147,22 @@ async def update_patient(
     return patient_answer(patient, caller.links, cond.response)
 
 
+# A delete has no body: its 400 is the X-Change-Reason header's.
+DELETE_ERRORS = errors(400, *COMMON_ERRORS, 404, 412)
+DELETE_ERRORS[400]["description"] = (
+    "An `X-Change-Reason` header that breaks its rule (one line of ASCII, at most 500 characters)."
+)
+DELETE_ERRORS[400]["content"]["application/json"]["example"] = {
+    "X-Change-Reason": ["Ensure this field has no more than 500 characters."]
+}
+
+
 @router.delete(
     "/{patient_id}/",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a patient",
     response_description="Deleted; no body.",
-    responses=errors(*COMMON_ERRORS, 404, 412),
+    responses=DELETE_ERRORS,
 )
 async def delete_patient(
     patient_id: PatientIdPath,

@@ -106,6 +106,18 @@ async def test_the_deletion_is_a_version_with_its_reason(client):
     ]
 
 
+async def test_a_reason_header_over_500_characters_is_a_documented_400(client, app):
+    patient = await create_patient(client)
+    response = await client.delete(path(patient["id"]), headers={"X-Change-Reason": "r" * 501})
+    assert response.status_code == 400
+    assert response.json() == {
+        "X-Change-Reason": ["Ensure this field has no more than 500 characters."]
+    }
+    assert (await client.get(path(patient["id"]))).status_code == 200
+    documented = app.openapi()["paths"]["/api/patients/{patient_id}/"]["delete"]["responses"]
+    assert "400" in documented
+
+
 async def test_admins_list_deleted_patients_with_when_they_are_purged(client, settings):
     patient = await create_patient(client)
     await client.delete(path(patient["id"]))
