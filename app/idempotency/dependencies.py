@@ -1,10 +1,11 @@
 """Idempotency-Key on POST (draft-ietf-httpapi-idempotency-key-header).
 
-A retry with the same key and body gets the first response again and changes nothing; the same
-key with another body is a 422; a retry while the first is still running is a 409. Keys belong
-to the caller and expire after `idempotency_key_ttl_seconds`. Only a successful response is kept,
-and it is stored in the request's own transaction, so a write and its stored response commit
-together or not at all; a failed request changed nothing and may simply be sent again.
+A retry with the same key, body and X-Change-Reason gets the first response again and changes
+nothing; the same key with another body or reason is a 422; a retry while the first is still
+running is a 409. Keys belong to the caller and expire after `idempotency_key_ttl_seconds`. Only
+a successful response is kept, and it is stored in the request's own transaction, so a write and
+its stored response commit together or not at all; a failed request changed nothing and may
+simply be sent again.
 """
 
 import hashlib
@@ -23,6 +24,11 @@ from app.idempotency.repository import IdempotencyRepository
 from app.models.idempotency import KEY_MAX_LENGTH
 
 REPLAYED_HEADERS = ("content-type", "etag", "location")
+# The patients' writes keep this header's reason with the change (app.patients.dependencies): a
+# retry with another reason is another request. The endpoint reads the header only after this
+# dependency has run: were the reason left out, a retry would be replayed even with a reason the
+# header's rule refuses.
+CHANGE_REASON_HEADER = "x-change-reason"
 
 
 def replay(stored: Row) -> Answered:
@@ -70,6 +76,9 @@ def parse_key(raw: str) -> str:
 
 async def _fingerprint(request: Request) -> str:
     digest = hashlib.sha256(f"{request.method} {request.url.path}\n".encode())
+    # Without the header the fingerprint is what it was before the reason counted.
+    if (reason := request.headers.get(CHANGE_REASON_HEADER)) is not None:
+        digest.update(b"r" + hashlib.sha256(reason.encode("latin-1")).digest())
     if request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
         # The form as parsed (its stream is consumed by then), not its bytes: a retry's
         # boundary differs.

@@ -169,6 +169,29 @@ async def test_the_same_key_with_another_body_is_422_and_changes_nothing(client)
     assert (now["wallet_balance"], now["tags"]) == ("1.00", [])
 
 
+async def test_the_same_key_with_another_change_reason_is_422_even_one_too_long(client):
+    # The reason is written with the change, so it is part of the request a retry repeats; the
+    # header is read after the key, so a retry with one the header's rule refuses was replayed.
+    body = patient_payload()
+    first = await client.post(
+        "/api/patients/", json=body, headers={"Idempotency-Key": KEY, "X-Change-Reason": "Intake"}
+    )
+    retry = await client.post(
+        "/api/patients/", json=body, headers={"Idempotency-Key": KEY, "X-Change-Reason": "Intake"}
+    )
+    assert first.status_code == retry.status_code == 201
+    assert retry.headers["idempotent-replayed"] == "true"
+
+    for reason in (None, "Another", "r" * 501):
+        headers = {"Idempotency-Key": KEY} | ({"X-Change-Reason": reason} if reason else {})
+        other = await client.post("/api/patients/", json=body, headers=headers)
+        assert other.status_code == 422, reason
+        assert other.json() == {
+            "detail": "This Idempotency-Key was already used for a different request."
+        }
+    assert (await client.get("/api/patients/")).json()["count"] == 1
+
+
 async def test_a_retry_while_the_first_is_running_is_409(client, engine):
     patient = await create_patient(client)
     caller = "staff:" + (await admin_id(engine))
