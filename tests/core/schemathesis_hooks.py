@@ -1,4 +1,13 @@
-"""Schemathesis hooks (schemathesis.toml loads this file): the request as the contract reads it.
+"""Schemathesis hooks (schemathesis.toml loads this file): the admin's sessions, and the request
+as the contract reads it.
+
+The run is logged in as the admin whose login name and password tests/core/test_schemathesis.py
+passes in THERAPY_FUZZ_USERNAME and THERAPY_FUZZ_PASSWORD. `POST /api/auth/logout/` ends the
+session of the token it is sent with: sent with the run's, it ended the run's session, and every
+later request of the run was a 401 (24 operations were never answered anything else). So each
+case of the logout gets a session of its own, logged in for it; every other operation shares the
+run's session, which nothing logs in again behind the run's back (no retry on a 401): a lost
+session shows as 401s in the report's "Authentication failed".
 
 negative_data_rejection reports a request that breaks the schema yet was accepted. Two leniencies
 of Django REST Framework that the contract keeps are not a schema's to state:
@@ -12,9 +21,11 @@ stays a failure. So is uvicorn's own plain-text 400 to a request head over its 8
 (a generated query string can be that long): the application never saw the request.
 """
 
+import os
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import schemathesis
 from schemathesis.core.failures import AcceptedNegativeData, Failure
 from schemathesis.core.parameters import ParameterLocation
@@ -22,6 +33,50 @@ from schemathesis.core.parameters import ParameterLocation
 Case = schemathesis.Case[schemathesis.APIOperation[Any, Any, Any, Any]]
 UNTRIMMED = frozenset({"password"})  # passwords are taken as typed
 SERVER_REFUSAL = b"Invalid HTTP request received."
+LOGOUT = "logout"
+# The run's session is logged in again after half an access token's lifetime (an hour).
+RUN_SESSION_SECONDS = 30 * 60
+
+
+def _log_in(context: schemathesis.AuthContext) -> str:
+    """An access token of a new session of the admin's."""
+    response = httpx.post(
+        context.operation.schema.get_base_url().rstrip("/") + "/api/auth/token/",
+        data={
+            "username": os.environ["THERAPY_FUZZ_USERNAME"],
+            "password": os.environ["THERAPY_FUZZ_PASSWORD"],
+        },
+        timeout=30,
+    )
+    response.raise_for_status()
+    token: str = response.json()["access_token"]
+    return token
+
+
+def _bearer(case: Case, token: str) -> None:
+    case.headers["Authorization"] = f"Bearer {token}"
+
+
+@schemathesis.auth(refresh_interval=None, retry_on=[]).apply_to(operation_id=LOGOUT)
+class OwnSession:
+    """A session for each case of the logout, which ends it."""
+
+    def get(self, case: Case, context: schemathesis.AuthContext) -> str:
+        return _log_in(context)
+
+    def set(self, case: Case, data: str, context: schemathesis.AuthContext) -> None:
+        _bearer(case, data)
+
+
+@schemathesis.auth(refresh_interval=RUN_SESSION_SECONDS, retry_on=[]).skip_for(operation_id=LOGOUT)
+class RunSession:
+    """The run's session, for every other operation."""
+
+    def get(self, case: Case, context: schemathesis.AuthContext) -> str:
+        return _log_in(context)
+
+    def set(self, case: Case, data: str, context: schemathesis.AuthContext) -> None:
+        _bearer(case, data)
 
 
 def _trimmed(value: Any, key: str | None = None) -> Any:

@@ -1,8 +1,9 @@
 """Schemathesis against the served /openapi.json: no server error, nothing undocumented.
 
 The service runs under uvicorn on a database of its own, migrated and given an admin by the
-command line, as an operator would; schemathesis' CLI then sends generated requests with the
-admin's token. CI runs a bounded number of examples per operation; for a longer run:
+command line, as an operator would; schemathesis' CLI then sends generated requests as that
+admin (tests/core/schemathesis_hooks.py logs in). CI runs a bounded number of examples per
+operation; for a longer run:
 
     make schemathesis EXAMPLES=500            # SEED=… to replay or vary a run
 
@@ -158,8 +159,6 @@ def test_schemathesis_finds_nothing(live_api: LiveApi, tmp_path: Path) -> None:
         "--no-color",
         "run",
         f"{live_api.url}/openapi.json",
-        "--header",
-        f"Authorization: Bearer {live_api.token}",
         "--checks",
         ",".join(CHECKS),
         "--max-examples",
@@ -167,9 +166,16 @@ def test_schemathesis_finds_nothing(live_api: LiveApi, tmp_path: Path) -> None:
         "--seed",
         str(SEED),
     ]
+    # The hooks log in as the admin (and, for each logout, into a session of its own).
+    env = {
+        **os.environ,
+        "THERAPY_FUZZ_USERNAME": ADMIN_USERNAME,
+        "THERAPY_FUZZ_PASSWORD": ADMIN_PASSWORD,
+    }
     result = subprocess.run(  # noqa: S603 - the schemathesis CLI of this environment
         command,
         cwd=PROJECT_ROOT,  # schemathesis.toml names its hooks file relative to it
+        env=env,
         capture_output=True,
         text=True,
         check=False,
