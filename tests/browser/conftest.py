@@ -2,23 +2,31 @@
 
 They need /usr/bin/chromium (`apt-get install chromium`): .ci/run installs it; elsewhere they
 are skipped when it is missing, and fail in CI.
+
+A module's tests share one server and one Chromium, started for its first test (its tests run on
+one worker, tests/conftest.py); each test has a browser context of its own (no cookie or storage
+carries over) and empties the tables after it (`anonymous`), as every test does. The server keeps
+nothing else between tests that a test could see: its rate limits count failed logins, which no
+test makes, and each account's API requests, and every account is new in each test.
 """
 
 import asyncio
 import os
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-from sqlalchemy.engine import make_url
 
 from app.auth.commands import create_staff
 from app.core.config import PROJECT_ROOT, Settings
+from tests.served import server_env, serving
+from tests.test_deploy import free_port
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser, Page
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
@@ -43,75 +51,47 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(skip)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+@pytest.fixture(scope="module")
+def served(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The service under uvicorn on a free port, on the worker's test database, for the
+    module's tests."""
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port)]
+    log = tmp_path_factory.mktemp("browser-server") / "uvicorn.log"
+    with serving([*command, "--log-level", "warning"], server_env(settings), log, port) as server:
+        yield server.base_url
 
 
 @pytest.fixture
-def live_server(
-    settings: Settings, database_url: str, anonymous: httpx.AsyncClient
-) -> Iterator[str]:
-    """The service under uvicorn on a free port, on the test database."""
-    port = _free_port()
-    assert settings.secret_key is not None
-    assert settings.phi_encryption_keys is not None
-    env = {
-        **os.environ,
-        "DATABASE_URL": make_url(database_url).render_as_string(hide_password=False),
-        "SECRET_KEY": settings.secret_key.get_secret_value(),
-        "PHI_ENCRYPTION_KEYS": settings.phi_encryption_keys.get_secret_value(),
-        "MEDIA_DIR": str(settings.data_dir / "media"),
-        "ENVIRONMENT": "test",
-    }
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "app.main:app",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=PROJECT_ROOT,
-        env=env,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail("the live server did not become ready")
-    yield base_url
-    process.terminate()
-    process.wait(timeout=15)
+def live_server(served: str, anonymous: httpx.AsyncClient) -> str:
+    """The module's server; what the test wrote through it is emptied after it (`anonymous`)."""
+    return served
 
 
-@pytest.fixture
-async def page() -> AsyncIterator[object]:
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator["Browser"]:
+    """Chromium, for the module's tests."""
     from playwright.async_api import async_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
+        chromium = await playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
         )
-        context = await browser.new_context(viewport={"width": 1280, "height": 900})
-        page = await context.new_page()
         try:
-            yield page
+            yield chromium
         finally:
-            await context.close()
-            await browser.close()
+            await chromium.close()
+
+
+@pytest.fixture
+async def page(browser: "Browser") -> AsyncIterator["Page"]:
+    """A page in a browser context of the test's own: no cookie or storage of another test."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        yield await context.new_page()
+    finally:
+        await context.close()
 
 
 @pytest.fixture
