@@ -28,11 +28,12 @@ XDIST := $(if $(findstring no:xdist,$(PYTEST_ARGS)),,-n $(TEST_WORKERS) --dist l
 test: $(STAMP)
 	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
-## Schemathesis against a live server with more examples than CI: make schemathesis EXAMPLES=500 [SEED=…]
+## Schemathesis against live servers with more examples than CI: make schemathesis EXAMPLES=500 [SEED=…]
+## Its shards run side by side on TEST_WORKERS workers; one with PYTEST_ARGS="-k patients".
 EXAMPLES ?= 200
 schemathesis: $(STAMP)
-	SCHEMATHESIS_EXAMPLES=$(EXAMPLES) $(if $(SEED),SCHEMATHESIS_SEED=$(SEED)) \
-		$(BIN)/python -m pytest tests/core/test_schemathesis.py $(PYTEST_ARGS)
+	SCHEMATHESIS_EXAMPLES=$(EXAMPLES) $(if $(SEED),SCHEMATHESIS_SEED=$(SEED)) env -u PYTHONDONTWRITEBYTECODE \
+		$(BIN)/python -m pytest $(XDIST) tests/core/test_schemathesis.py $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

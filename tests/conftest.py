@@ -136,9 +136,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 # The longest single tests (a minute or more of a loaded machine each), started first on the
-# workers so that none starts last; xdist hands out the rest in collection order.
+# workers so that none starts last; xdist hands out the rest in collection order (after the
+# groups of a module-scoped fixture, the largest first). The schemathesis runs come first, the
+# longest (its patients' shard) first.
 SLOWEST_FIRST = (
-    "tests/core/test_schemathesis.py",
+    "tests/core/test_schemathesis.py::test_schemathesis_finds_nothing",
     "tests/browser/test_docs.py",
     "tests/test_multi_instance.py",
     "tests/core/test_server_launch.py",

@@ -1,9 +1,12 @@
 """Schemathesis against the served /openapi.json: no server error, nothing undocumented.
 
-The service runs under uvicorn on a database of its own, migrated and given an admin by the
-command line, as an operator would; schemathesis' CLI then sends generated requests as that
-admin (tests/core/schemathesis_hooks.py logs in). CI runs a bounded number of examples per
-operation; for a longer run:
+The operations are split into shards (SHARDS) for the examples, coverage and fuzzing phases, and
+the stateful phase runs over them all: four runs of schemathesis' CLI, each against a server of
+its own, which pytest-xdist runs side by side. Each server runs under uvicorn on a copy of the
+migrated template database, with an admin made as `createsuperuser` makes one; schemathesis logs
+in as that admin (tests/core/schemathesis_hooks.py). A run's report is written to
+test-artifacts/schemathesis-<run>.txt, and the seconds it spent on each operation to the .xml
+beside it. CI runs a bounded number of examples per operation; for a longer run:
 
     make schemathesis EXAMPLES=500            # SEED=… to replay or vary a run
 
@@ -11,6 +14,7 @@ SCHEMATHESIS_EXAMPLES and SCHEMATHESIS_SEED set the same for `make test`. The se
 are not per run are in schemathesis.toml.
 """
 
+import asyncio
 import base64
 import os
 import secrets
@@ -18,18 +22,24 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
+from app.auth.commands import create_staff
+from app.core import security
 from app.core.config import PROJECT_ROOT, Settings
-from tests.conftest import create_database, drop_database
+from tests.conftest import PRODUCTION_PASSWORD_HASH, create_database, drop_database
+from tests.databases import TEMPLATE_VARIABLE
 
-EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "50"))  # ~1.5 min on two cores
+EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "50"))
 SEED = int(os.environ.get("SCHEMATHESIS_SEED", "20261126"))
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 ADMIN_USERNAME = "schemathesis-admin"
@@ -49,11 +59,100 @@ CHECKS = (
     "negative_data_rejection",
 )
 
+# The operations of the OpenAPI document, by operationId, each in exactly one shard (a test below
+# checks it). What a run's POSTs create its other operations are given (the ids of its patients
+# and their documents), so an operation is in the shard of the one that creates what it needs.
+# A run's seconds on two idle cores, for balance: patients 56, appointments 42, practice 35,
+# stateful 15, and 4-5 more each for its server.
+SHARDS: dict[str, tuple[str, ...]] = {
+    # Every operation on a patient, their history, picture, wallet and documents.
+    "patients": (
+        "list_patients",
+        "create_patient",
+        "get_patient",
+        "replace_patient",
+        "update_patient",
+        "delete_patient",
+        "add_tag",
+        "remove_tag",
+        "add_session",
+        "update_wallet",
+        "list_wallet_transactions",
+        "list_deleted_patients",
+        "restore_deleted_patient",
+        "list_patient_history",
+        "get_patient_version",
+        "restore_patient_version",
+        "upload_profile_picture",
+        "get_profile_picture",
+        "delete_profile_picture",
+        "list_documents",
+        "upload_document",
+        "get_document",
+        "update_document",
+        "delete_document",
+        "download_document",
+    ),
+    # Appointments, their progress notes, and the psychotherapy notes (403 for an admin).
+    "appointments": (
+        "create_appointment_series",
+        "get_appointment_series",
+        "cancel_appointment_series",
+        "list_appointments",
+        "create_appointment",
+        "get_appointment",
+        "update_appointment",
+        "cancel_appointment",
+        "list_progress_notes",
+        "create_progress_note",
+        "get_progress_note",
+        "update_progress_note",
+        "sign_progress_note",
+        "add_progress_note_addendum",
+        "cosign_progress_note",
+        "withhold_progress_note",
+        "list_psychotherapy_notes",
+        "create_psychotherapy_note",
+        "get_psychotherapy_note",
+        "authorize_psychotherapy_note_disclosure",
+        "list_psychotherapy_note_authorizations",
+        "revoke_psychotherapy_note_authorization",
+        "disclose_psychotherapy_note",
+    ),
+    # Logins, therapists and their calendars, the audit trail, health.
+    "practice": (
+        "login",
+        "refresh",
+        "request_password_reset",
+        "confirm_password_reset",
+        "logout",
+        "create_calendar_feed",
+        "delete_calendar_feed",
+        "get_calendar_feed",
+        "list_therapists",
+        "get_therapist",
+        "update_therapist",
+        "get_therapist_hours",
+        "replace_therapist_hours",
+        "list_therapist_time_off",
+        "create_therapist_time_off",
+        "delete_therapist_time_off",
+        "get_therapist_availability",
+        "list_audit_events",
+        "healthz",
+        "readyz",
+    ),
+}
+UNIT_PHASES = "examples,coverage,fuzzing"
+# The stateful phase follows links from one operation to another, of any shard: it runs once,
+# over every operation, as a run of its own.
+STATEFUL = "stateful"
+RUNS = (*SHARDS, STATEFUL)
+
 
 @dataclass(frozen=True)
 class LiveApi:
     url: str
-    token: str
     log: Path
 
 
@@ -64,19 +163,6 @@ def _free_port() -> int:
         return port
 
 
-def _command(*args: str, env: dict[str, str], cwd: Path) -> None:
-    result = subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "app", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert result.returncode == 0, f"python -m app {args[0]} failed:\n{result.stderr}"
-
-
 def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and process.poll() is None:
@@ -85,73 +171,119 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
                 return
         except httpx.HTTPError:
             pass
-        time.sleep(0.2)
+        time.sleep(0.1)
     process.kill()
     pytest.fail(f"the server did not become ready:\n{log.read_text()}")
 
 
-@pytest.fixture(scope="module")
-def live_api(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
-    """The service under uvicorn, on a fresh database, with an admin; not throttled."""
-    folder = tmp_path_factory.mktemp("schemathesis")
-    database_url = create_database(server_url, "therapy_schemathesis")
-    port = _free_port()
-    # The service's own settings only: none of the caller's (REDIS_URL, CORS_ORIGINS, …) leak in.
-    settings = {name.upper() for name in Settings.model_fields}
-    env = {name: value for name, value in os.environ.items() if name not in settings}
-    env.update(
-        {
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")])),
-            "ENVIRONMENT": "test",
-            "DATABASE_URL": make_url(database_url).render_as_string(hide_password=False),
-            "SECRET_KEY": secrets.token_urlsafe(48),
-            "PHI_ENCRYPTION_KEYS": "fuzz1:" + base64.b64encode(os.urandom(32)).decode(),
-            "DATA_DIR": str(folder / "data"),
-            "MEDIA_DIR": str(folder / "media"),
-            "API_RATE_LIMIT": "1000000/minute",
-            "LOGIN_RATE_LIMIT": "1000000/minute",
-            # Nor slowed: the login's delay (per account, per address) would grow past the
-            # client's read timeout as examples of the login (now with a device token) fail.
-            "LOGIN_ADDRESS_RATE_LIMIT": "1000000/minute",
-            "LOGIN_ACCOUNT_RATE_LIMIT": "1000000/minute",
-        }
+@pytest.fixture
+def live_api(server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveApi]:
+    """The service under uvicorn, on a fresh copy of the migrated template, with an admin; not
+    throttled. One per run: each starts from an empty database."""
+    database_url = create_database(
+        server_url, "therapy_schemathesis", template=os.environ[TEMPLATE_VARIABLE]
     )
-    # The folder as working directory: a developer's .env does not apply.
-    _command("migrate", env=env, cwd=folder)
-    admin = ("--username", ADMIN_USERNAME, "--password", ADMIN_PASSWORD)
-    _command("createsuperuser", *admin, env=env, cwd=folder)
-    url = f"http://127.0.0.1:{port}"
-    log = folder / "server.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port), *UVICORN_ARGS],
-            cwd=folder,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
+    secret_key = secrets.token_urlsafe(48)
+    phi_keys = "fuzz1:" + base64.b64encode(os.urandom(32)).decode()
     try:
-        _wait_ready(url, process, log)
-        response = httpx.post(
-            f"{url}/api/auth/token/",
-            data={"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD},
-            timeout=10,
+        # The admin as `python -m app createsuperuser` makes one: the production hash, which
+        # the server checks at each login.
+        with monkeypatch.context() as patch:
+            patch.setattr(security, "_passwords", PRODUCTION_PASSWORD_HASH)
+            admin = create_staff(
+                Settings(
+                    environment="test",
+                    database_url=database_url,
+                    data_dir=tmp_path / "data",
+                    secret_key=SecretStr(secret_key),
+                    phi_encryption_keys=SecretStr(phi_keys),
+                ),
+                username=ADMIN_USERNAME,
+                password=ADMIN_PASSWORD,
+                role="admin",
+            )
+            asyncio.run(admin)
+        # The service's own settings only: none of the caller's (REDIS_URL, CORS_ORIGINS, …)
+        # leak in.
+        settings = {name.upper() for name in Settings.model_fields}
+        env = {name: value for name, value in os.environ.items() if name not in settings}
+        env.update(
+            {
+                "PYTHONPATH": os.pathsep.join(
+                    filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")])
+                ),
+                "ENVIRONMENT": "test",
+                "DATABASE_URL": make_url(database_url).render_as_string(hide_password=False),
+                "SECRET_KEY": secret_key,
+                "PHI_ENCRYPTION_KEYS": phi_keys,
+                "DATA_DIR": str(tmp_path / "data"),
+                "MEDIA_DIR": str(tmp_path / "media"),
+                "API_RATE_LIMIT": "1000000/minute",
+                "LOGIN_RATE_LIMIT": "1000000/minute",
+                # Nor slowed: the login's delay (per account, per address) would grow past the
+                # client's read timeout as examples of the login (now with a device token) fail.
+                "LOGIN_ADDRESS_RATE_LIMIT": "1000000/minute",
+                "LOGIN_ACCOUNT_RATE_LIMIT": "1000000/minute",
+            }
         )
-        assert response.status_code == 200, response.text
-        yield LiveApi(url=url, token=response.json()["access_token"], log=log)
-    finally:
-        process.terminate()
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}"
+        log = tmp_path / "server.log"
+        with log.open("wb") as output:
+            # The folder as working directory: a developer's .env does not apply.
+            process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "app.main:app",
+                    "--port",
+                    str(port),
+                    *UVICORN_ARGS,
+                ],
+                cwd=tmp_path,
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
         try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            _wait_ready(url, process, log)
+            yield LiveApi(url=url, log=log)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    finally:
         drop_database(server_url, database_url)
 
 
-def test_schemathesis_finds_nothing(live_api: LiveApi, tmp_path: Path) -> None:
+def test_every_operation_is_in_exactly_one_shard(app: FastAPI) -> None:
+    operations = {
+        operation["operationId"]
+        for item in app.openapi()["paths"].values()
+        for operation in item.values()
+    }
+    sharded = Counter(name for names in SHARDS.values() for name in names)
+    assert sorted(name for name, count in sharded.items() if count > 1) == []
+    assert sorted(operations - set(sharded)) == [], "add these to a shard of SHARDS"
+    assert sorted(set(sharded) - operations) == [], "these are no operations of the document"
+
+
+@pytest.mark.parametrize("run", RUNS)
+def test_schemathesis_finds_nothing(run: str, live_api: LiveApi) -> None:
     # Generated ids are unknown (404); schemathesis reuses the ids of the patients its own POSTs
     # created, so the other operations are tested on real patients too.
+    if run == STATEFUL:
+        operations = tuple(name for names in SHARDS.values() for name in names)
+        selection = ["--phases", STATEFUL]
+    else:
+        operations = SHARDS[run]
+        selection = [f"--include-operation-id={name}" for name in operations]
+        selection += ["--phases", UNIT_PHASES]
+    ARTIFACTS.mkdir(exist_ok=True)
     command = [
         str(Path(sys.executable).with_name("schemathesis")),
         "--config-file",
@@ -159,12 +291,17 @@ def test_schemathesis_finds_nothing(live_api: LiveApi, tmp_path: Path) -> None:
         "--no-color",
         "run",
         f"{live_api.url}/openapi.json",
+        *selection,
         "--checks",
         ",".join(CHECKS),
         "--max-examples",
         str(EXAMPLES),
         "--seed",
         str(SEED),
+        "--report",
+        "junit",
+        "--report-junit-path",
+        str(ARTIFACTS / f"schemathesis-{run}.xml"),
     ]
     # The hooks log in as the admin (and, for each logout, into a session of its own).
     env = {
@@ -182,12 +319,12 @@ def test_schemathesis_finds_nothing(live_api: LiveApi, tmp_path: Path) -> None:
         timeout=600 + 5 * EXAMPLES,  # about 1 s per example on two cores; a hang fails the test
     )
     report = result.stdout + result.stderr
-    ARTIFACTS.mkdir(exist_ok=True)
-    (ARTIFACTS / "schemathesis.txt").write_text(report)
+    (ARTIFACTS / f"schemathesis-{run}.txt").write_text(report)
     if result.returncode != 0:
         server_log = live_api.log.read_text()
         pytest.fail(
-            f"schemathesis (seed {SEED}, {EXAMPLES} examples) failed:\n{report}\n"
+            f"schemathesis ({run}, seed {SEED}, {EXAMPLES} examples) failed:\n{report}\n"
             f"server log:\n{server_log[-20_000:]}",
             pytrace=False,
         )
+    assert f"Selected: {len(operations)}/" in report, report
