@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from _pytest.nodeid import NodeId
 from alembic import command  # noqa: F401 - before app's logging: its plugins log at import
 from fastapi import FastAPI
 from pwdlib import PasswordHash
@@ -170,7 +171,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             continue
         scopes = {definitions[-1].scope for definitions in info.name2fixturedefs.values()}
         if scopes & {"module", "class", "package"}:
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+            group = item.nodeid.split("::")[0]
+            item.add_marker(pytest.mark.xdist_group(group))
+            _name_group(item, group)
+
+
+def _name_group(item: pytest.Item, group: str) -> None:
+    """The group in the item's id, as pytest-xdist's scheduler reads it (`<nodeid>@<group>`).
+
+    pytest-xdist 3.8 puts it in a field that pytest 9.2 no longer reads (item._nodeid; the id is
+    item._id now), so without this no test was grouped: a module's tests went to every worker,
+    each starting the module's server (pytest-dev/pytest-xdist#1386). xdist's own renaming then
+    changes nothing."""
+    if isinstance(getattr(item, "_id", None), NodeId):
+        item._id = NodeId.parse(f"{item.nodeid}@{group}")
 
 
 @pytest.fixture(scope="session")
