@@ -24,11 +24,12 @@ def freeze(monkeypatch: pytest.MonkeyPatch, instant: datetime) -> None:
         monkeypatch.setattr(f"{module}.datetime", Frozen)
 
 
-async def within_one_rate_window(seconds: float = 5.0) -> None:
-    """Waits, if need be, until a burst of `seconds` cannot cross a minute's boundary. The rate
-    limits count in sliding windows approximated from two fixed ones (limits'
-    SlidingWindowCounter): just past a boundary the previous minute's hits are weighed a little
-    under one, so ten failures straddling it count as 9.99, and the tenth does not yet refuse."""
-    second = datetime.now(UTC).timestamp() % 60
-    if second > 60 - seconds:
-        await asyncio.sleep(60 - second + 0.05)
+async def within_one_rate_window(seconds: float = 5.0, period: int = 60) -> None:
+    """Waits, if need be, until a burst of `seconds` cannot cross the boundary of a limit's
+    window (a minute, or `period` seconds: an hour's limit turns at the hour). The rate limits
+    count in sliding windows approximated from two fixed ones (limits' SlidingWindowCounter):
+    just past a boundary the previous window's hits are weighed a little under one, so ten
+    failures straddling it count as 9.99, and the tenth does not yet refuse."""
+    into = datetime.now(UTC).timestamp() % period
+    if into > period - seconds:
+        await asyncio.sleep(period - into + 0.05)

@@ -14,6 +14,7 @@ from app.auth.devices import DeviceTokens
 from app.auth.permissions import staff_principal
 from app.core.config import Settings
 from tests.auth.test_throttling import FAILURES_ALLOWED, PASSWORD, WRONG, assert_throttled
+from tests.clock import within_one_rate_window
 
 LOGIN = "/api/auth/token/"
 DEVICE_FAILURES_ALLOWED = 10  # LOGIN_DEVICE_RATE_LIMIT: 10 an hour per device token
@@ -78,6 +79,7 @@ async def test_strangers_failures_neither_slow_nor_refuse_a_known_device(client_
     username = await _staff(settings)
     clinic = client_at("10.20.1.1")  # everyone at the clinic shares the address
     device = await _device(clinic, username)
+    await within_one_rate_window()
     for attempt in range(FAILURES_ALLOWED):
         assert (await _login(clinic, username, f"{WRONG}-{attempt}")).status_code == 401
     # One more from elsewhere: the account's failures are past its limit (a delay from now on).
@@ -98,6 +100,7 @@ async def test_a_device_token_is_bound_to_its_account_and_signed(client_at, sett
     mine, theirs = await _staff(settings), await _staff(settings)
     clinic = client_at("10.20.2.1")
     device = await _device(clinic, mine)
+    await within_one_rate_window()
     for username in (mine, theirs):
         for _ in range(FAILURES_ALLOWED):
             assert (await _login(clinic, username, WRONG)).status_code == 401
@@ -113,6 +116,7 @@ async def test_a_stolen_device_token_guesses_no_faster_than_its_own_limit(client
     username = await _staff(settings)
     device = await _device(client_at("10.20.3.1"), username)
     thief = client_at("10.20.3.2")
+    await within_one_rate_window(period=HOUR)
     for attempt in range(DEVICE_FAILURES_ALLOWED):
         response = await _login(thief, username, f"{WRONG}-{attempt}", device)
         assert response.status_code == 401, attempt
@@ -128,6 +132,7 @@ async def test_a_success_forgets_the_devices_failures(client_at, settings):
     username = await _staff(settings)
     owner = client_at("10.20.4.1")
     device = await _device(owner, username)
+    await within_one_rate_window(period=HOUR)
     for _ in range(DEVICE_FAILURES_ALLOWED - 1):
         assert (await _login(owner, username, WRONG, device)).status_code == 401
     assert (await _login(owner, username, PASSWORD, device)).status_code == 200
