@@ -75,11 +75,13 @@ def image_command(port: int) -> list[str]:
 
 
 @contextmanager
-def serving(command: list[str], env: dict[str, str], log: Path, port: int) -> Iterator[Served]:
+def serving(
+    command: list[str], env: dict[str, str], log: Path, port: int, cwd: Path = PROJECT_ROOT
+) -> Iterator[Served]:
     """`command` running until /readyz answers 200; stopped as compose stops it (SIGTERM)."""
     with log.open("wb") as output:
         process = subprocess.Popen(  # noqa: S603 - the repo's own commands
-            command, cwd=PROJECT_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
+            command, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT
         )
     served = Served(port, process, log)
     try:

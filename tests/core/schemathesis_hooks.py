@@ -53,30 +53,24 @@ def _log_in(context: schemathesis.AuthContext) -> str:
     return token
 
 
-def _bearer(case: Case, token: str) -> None:
-    case.headers["Authorization"] = f"Bearer {token}"
+class _Session:
+    """An admin's session: logged in by get, sent by set."""
+
+    def get(self, case: Case, context: schemathesis.AuthContext) -> str:
+        return _log_in(context)
+
+    def set(self, case: Case, data: str, context: schemathesis.AuthContext) -> None:
+        case.headers["Authorization"] = f"Bearer {data}"
 
 
 @schemathesis.auth(refresh_interval=None, retry_on=[]).apply_to(operation_id=LOGOUT)
-class OwnSession:
+class OwnSession(_Session):
     """A session for each case of the logout, which ends it."""
-
-    def get(self, case: Case, context: schemathesis.AuthContext) -> str:
-        return _log_in(context)
-
-    def set(self, case: Case, data: str, context: schemathesis.AuthContext) -> None:
-        _bearer(case, data)
 
 
 @schemathesis.auth(refresh_interval=RUN_SESSION_SECONDS, retry_on=[]).skip_for(operation_id=LOGOUT)
-class RunSession:
+class RunSession(_Session):
     """The run's session, for every other operation."""
-
-    def get(self, case: Case, context: schemathesis.AuthContext) -> str:
-        return _log_in(context)
-
-    def set(self, case: Case, data: str, context: schemathesis.AuthContext) -> None:
-        _bearer(case, data)
 
 
 def _trimmed(value: Any, key: str | None = None) -> Any:

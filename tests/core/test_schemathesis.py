@@ -18,16 +18,13 @@ import asyncio
 import base64
 import os
 import secrets
-import socket
 import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
@@ -38,6 +35,8 @@ from app.core import security
 from app.core.config import PROJECT_ROOT, Settings
 from tests.conftest import PRODUCTION_PASSWORD_HASH, create_database, drop_database
 from tests.databases import TEMPLATE_VARIABLE
+from tests.served import serving
+from tests.test_deploy import free_port
 
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "50"))
 SEED = int(os.environ.get("SCHEMATHESIS_SEED", "20261126"))
@@ -156,27 +155,6 @@ class LiveApi:
     log: Path
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    # As tests/served.py waits: on a loaded machine the app's imports alone took over 30 s.
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    pytest.fail(f"the server did not become ready:\n{log.read_text()}")
-
-
 @pytest.fixture
 def live_api(server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveApi]:
     """The service under uvicorn, on a fresh copy of the migrated template, with an admin; not
@@ -227,36 +205,12 @@ def live_api(server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
                 "LOGIN_ACCOUNT_RATE_LIMIT": "1000000/minute",
             }
         )
-        port = _free_port()
-        url = f"http://127.0.0.1:{port}"
+        port = free_port()
+        command = [sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port)]
         log = tmp_path / "server.log"
-        with log.open("wb") as output:
-            # The folder as working directory: a developer's .env does not apply.
-            process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "app.main:app",
-                    "--port",
-                    str(port),
-                    *UVICORN_ARGS,
-                ],
-                cwd=tmp_path,
-                env=env,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
-        try:
-            _wait_ready(url, process, log)
-            yield LiveApi(url=url, log=log)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        # The folder as working directory: a developer's .env does not apply.
+        with serving([*command, *UVICORN_ARGS], env, log, port, cwd=tmp_path) as served:
+            yield LiveApi(url=served.base_url, log=log)
     finally:
         drop_database(server_url, database_url)
 
