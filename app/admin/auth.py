@@ -12,12 +12,12 @@ from starlette.responses import RedirectResponse, Response
 
 from app.admin.security import SESSION_KEY, CsrfGuard
 from app.admin.services import STAFF_STATE, AdminServices, client_address, current_staff
-from app.audit.work import UnitOfWork
 from app.auth import devices
 from app.auth.devices import DeviceTokens
 from app.auth.permissions import Principal
 from app.auth.service import AuthService
 from app.core.errors import NotAuthenticated
+from app.requests.work import UnitOfWork
 
 SESSION_COOKIE = "therapy_admin"
 LOGIN_ACTION = "admin_login"

@@ -16,7 +16,6 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from app.audit.service import AuditEntry, record_apart
-from app.audit.work import UnitOfWork
 from app.auth.permissions import Principal
 from app.auth.sessions import Sessions
 from app.core.config import Settings
@@ -29,6 +28,7 @@ from app.mail.mailer import Mailer, deliver_notices
 from app.mail.templates import Notice
 from app.models.patient import is_patient_id
 from app.pictures.stores import PictureStore
+from app.requests.work import UnitOfWork
 
 STAFF_STATE = "admin_staff"
 AUDITED_STATE = "admin_audited"

@@ -19,7 +19,6 @@ from app.appointments.schemas import (
     SeriesRead,
 )
 from app.appointments.service import AppointmentService
-from app.audit.routing import AuditedRoute
 from app.auth.access import SignedInCaller, StaffCaller
 from app.auth.dependencies import Caller
 from app.core.conditional import ConditionalDep, tag
@@ -29,6 +28,7 @@ from app.core.pagination import Page, paginate
 from app.core.querystring import QueryModel
 from app.db.query import Row
 from app.idempotency.dependencies import Idempotent
+from app.requests.routing import AuditedRoute
 
 ETAG = tagged(resource="appointment")
 ETAG_CREATED = tagged(201, "appointment")

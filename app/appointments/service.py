@@ -23,7 +23,6 @@ from app.appointments.schemas import (
     SeriesCreate,
 )
 from app.appointments.series import clashing, occurrences
-from app.audit.work import UnitOfWork
 from app.auth.permissions import Principal
 from app.core.conditional import Versions
 from app.core.config import Settings
@@ -40,6 +39,7 @@ from app.db.query import Row
 from app.patients.repository import PatientRepository
 from app.patients.schemas import SessionRead
 from app.patients.versions import Change
+from app.requests.work import UnitOfWork
 from app.therapists.hours import Period, covers, working_periods
 from app.therapists.repository import TherapistRepository
 from app.wallet.repository import WalletRepository

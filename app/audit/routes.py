@@ -3,7 +3,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from app.audit.repository import AuditRepository
-from app.audit.routing import AuditedRoute
 from app.audit.schemas import AuditEventRead, AuditQuery
 from app.audit.service import AuditService
 from app.auth.access import AdminCaller
@@ -11,6 +10,7 @@ from app.core.dependencies import PageRequestDep
 from app.core.openapi import errors
 from app.core.pagination import Page, paginate
 from app.core.querystring import QueryModel
+from app.requests.routing import AuditedRoute
 
 AuditQueryDep = Annotated[AuditQuery, Depends(QueryModel(AuditQuery))]
 router = APIRouter(prefix="/api/audit", tags=["audit"], route_class=AuditedRoute)

@@ -1,6 +1,6 @@
 """The audit trail of every patient read, change and login attempt: who, what, when, from where.
 
-An event is written with the work it records (app.audit.work); these are its values, and the
+An event is written with the work it records (app.requests.work); these are its values, and the
 writing of an event apart from any request's work, for what did not happen.
 """
 

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from app.audit.service import AuditEntry
-from app.audit.work import UnitOfWork
 from app.auth.schemas import PasswordReset, StaffCreate
 from app.auth.sessions import Sessions
 from app.auth.staff import EMAIL_TAKEN, StaffService
@@ -17,6 +16,7 @@ from app.core.errors import CommandError, NotFound, ValidationFailed
 from app.db.database import open_database
 from app.mail.mailer import deliver_notices, mailer_for
 from app.mail.templates import Notice
+from app.requests.work import UnitOfWork
 
 CLI_ACTOR_KIND = "cli"
 

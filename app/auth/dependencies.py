@@ -1,6 +1,6 @@
 """The caller of a request: the account its bearer token names, and the unit of work done on
-their behalf (app.audit.work), audited under the endpoint's name and ended by the endpoint's
-route (app.audit.routing.AuditedRoute).
+their behalf (app.requests.work), audited under the endpoint's name and ended by the endpoint's
+route (app.requests.routing.AuditedRoute).
 
 The token's signature and expiry are checked here; whether its account still exists and is
 active is the work's own first check, made before any of its statements runs, and within the
@@ -15,9 +15,7 @@ from typing import Annotated
 
 from fastapi import Cookie, Depends, Form, Header, Request
 
-from app.audit.routing import use_work
 from app.audit.service import AuditEntry
-from app.audit.work import CallerCheck, UnitOfWork
 from app.auth import devices
 from app.auth.permissions import Identity, Principal, patient_principal, staff_principal
 from app.auth.reauth import Reauthentication
@@ -31,6 +29,8 @@ from app.core.errors import NotAuthenticated
 from app.core.urls import Links
 from app.db.query import Executor, Row
 from app.models.patient import is_patient_id
+from app.requests.routing import use_work
+from app.requests.work import CallerCheck, UnitOfWork
 
 # What the access log names as the request's actor (app.core.observability), once found.
 PRINCIPAL_STATE_KEY = "principal"

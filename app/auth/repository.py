@@ -64,7 +64,7 @@ _STAFF_BY_USERNAME = Query(
         Staff.username == bindparam("username")
     )
 )
-# The caller a token names, as the request's unit of work finds them (app.audit.work): a row with
+# The caller a token names, as the request's unit of work finds them (app.requests.work): a row with
 # their name for the audit trail and their role, or none when they are gone or inactive, or the
 # token's session is over.
 STAFF_CALLER = Query(

@@ -21,7 +21,6 @@ from email.message import EmailMessage
 from urllib.parse import urlencode
 
 from app.audit.service import AuditEntry, record_apart
-from app.audit.work import UnitOfWork
 from app.auth.notices import ChangedBy, password_changed
 from app.auth.passwords import (
     Attributes,
@@ -47,6 +46,7 @@ from app.core.security import hash_password
 from app.db.database import Database
 from app.db.query import Executor, Row
 from app.mail.templates import Notice
+from app.requests.work import UnitOfWork
 
 REQUEST_ACTION = "password_reset_request"
 CONFIRM_ACTION = "password_reset"

@@ -3,8 +3,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from app.audit.routing import AuditedRoute
-from app.audit.work import UnitOfWork
 from app.auth.access import SignedInCaller
 from app.auth.dependencies import TOKEN_URL, DeviceTokenDep, SessionsDep
 from app.auth.devices import DeviceTokens
@@ -33,6 +31,8 @@ from app.core.openapi import BODY_ERRORS, errors
 from app.core.routing import DeferredJSONRoute
 from app.mail.dependencies import MailerDep
 from app.mail.mailer import deliver
+from app.requests.routing import AuditedRoute
+from app.requests.work import UnitOfWork
 
 router = APIRouter(prefix="/api/auth", tags=["auth"], route_class=DeferredJSONRoute)
 

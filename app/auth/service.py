@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from app.audit.service import AuditEntry, record_apart
-from app.audit.work import UnitOfWork
 from app.auth.devices import DeviceTokens
 from app.auth.permissions import Principal, patient_principal, staff_principal
 from app.auth.repository import AccountRepository
@@ -21,6 +20,7 @@ from app.core.ratelimit import RateLimiter
 from app.core.security import verify_password
 from app.db.database import Database
 from app.models.patient import PHONE_NO, is_patient_id
+from app.requests.work import UnitOfWork
 
 T = TypeVar("T")
 SessionsFor = Callable[[UnitOfWork], Sessions]

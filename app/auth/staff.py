@@ -12,7 +12,6 @@ changed password is announced to its owner by mail (app.auth.notices).
 
 import asyncpg
 
-from app.audit.work import UnitOfWork
 from app.auth.notices import ChangedBy, password_changed
 from app.auth.passwords import check_similarity, staff_attributes
 from app.auth.permissions import Principal, staff_principal
@@ -23,6 +22,7 @@ from app.auth.sessions import Sessions
 from app.core.errors import NotFound, PermissionDenied, ValidationFailed
 from app.core.security import hash_password
 from app.db.query import Executor, Row
+from app.requests.work import UnitOfWork
 
 USERNAME_TAKEN = "A staff member with this username already exists."
 EMAIL_TAKEN = "A staff member with this e-mail address already exists."

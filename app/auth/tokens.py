@@ -4,7 +4,7 @@ A token names its account and the session it was issued in (app.auth.sessions). 
 checked once per process: verifying one costs about 60 µs of PyJWT, more than the rest of the
 authentication, and a client sends the same token with every request. Its expiry is checked on
 every use; whether its session is still open and its account still exists and is active is the
-database's answer, on every request (the caller check of app.audit.work)."""
+database's answer, on every request (the caller check of app.requests.work)."""
 
 import time
 import uuid

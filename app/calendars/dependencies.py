@@ -2,11 +2,11 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
-from app.audit.routing import use_work
 from app.audit.service import AuditEntry
-from app.audit.work import UnitOfWork
 from app.core.dependencies import client_address
 from app.core.ratelimit import RateLimiter
+from app.requests.routing import use_work
+from app.requests.work import UnitOfWork
 
 FEED_ACTOR_KIND = "calendar_feed"
 

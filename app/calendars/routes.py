@@ -1,12 +1,12 @@
 from fastapi import APIRouter, Response, status
 
-from app.audit.routing import AuditedRoute
 from app.auth.access import StaffCaller
 from app.calendars.dependencies import FeedWorkDep, SecretPath
 from app.calendars.schemas import CalendarFeedRead
 from app.calendars.service import CalendarService, feed_path
 from app.core.dependencies import SettingsDep
 from app.core.openapi import COMMON_ERRORS, errors
+from app.requests.routing import AuditedRoute
 from app.therapists.dependencies import TherapistIdPath
 
 router = APIRouter(tags=["calendars"], route_class=AuditedRoute)

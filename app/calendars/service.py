@@ -12,13 +12,13 @@ from datetime import UTC, datetime, timedelta
 
 from icalendar import Calendar, Event
 
-from app.audit.work import UnitOfWork
 from app.auth.permissions import Principal
 from app.calendars.repository import CalendarRepository
 from app.core.config import Settings
 from app.core.errors import NotFound, PermissionDenied
 from app.core.fields import one_line
 from app.db.query import Row
+from app.requests.work import UnitOfWork
 from app.therapists.repository import TherapistRepository
 
 PAST = timedelta(days=30)

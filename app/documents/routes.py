@@ -2,7 +2,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Body, File, Form, Response, UploadFile, status
 
-from app.audit.routing import AuditedRoute
 from app.auth.access import (
     DocumentChangeCaller,
     DocumentDeleteCaller,
@@ -21,6 +20,7 @@ from app.documents.schemas import Category, DocumentRead, DocumentUpdate, Title
 from app.documents.service import DocumentService, Upload
 from app.idempotency.dependencies import Idempotent
 from app.patients.dependencies import PatientIdPath
+from app.requests.routing import AuditedRoute
 
 ETAG = tagged(resource="document")
 ETAG_CREATED = tagged(201, "document")

@@ -13,7 +13,6 @@ from urllib.parse import quote
 import anyio
 from starlette.responses import Response
 
-from app.audit.work import UnitOfWork
 from app.auth.permissions import Identity, Principal
 from app.auth.record import Act, allows, allows_as, party
 from app.core.conditional import Versions
@@ -33,6 +32,7 @@ from app.documents.sniffing import Sniffed, sniff
 from app.pictures.images import Picture
 from app.pictures.slots import in_decode_slot
 from app.pictures.stores import FolderPictureStore, PictureStore
+from app.requests.work import UnitOfWork
 
 logger = logging.getLogger(__name__)
 

@@ -15,13 +15,13 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request, Response
 
-from app.audit.routing import Answered, on_answer, work_of
 from app.auth.dependencies import caller_key
 from app.core.config import Settings
 from app.core.errors import Conflict, ParseError, UnprocessableEntity
 from app.db.query import Row
 from app.idempotency.repository import IdempotencyRepository
 from app.models.idempotency import KEY_MAX_LENGTH
+from app.requests.routing import Answered, on_answer, work_of
 
 REPLAYED_HEADERS = ("content-type", "etag", "location")
 # The patients' writes keep this header's reason with the change (app.patients.dependencies): a

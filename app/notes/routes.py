@@ -6,7 +6,6 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Response, status
 
 from app.appointments.dependencies import AppointmentIdPath
-from app.audit.routing import AuditedRoute
 from app.auth.access import (
     NoteCosignCaller,
     NoteWithholdCaller,
@@ -37,6 +36,7 @@ from app.notes.schemas import (
     Withholding,
 )
 from app.notes.service import NoteService
+from app.requests.routing import AuditedRoute
 
 ETAG = tagged(resource="note")
 ETAG_CREATED = tagged(201, "note")

@@ -14,7 +14,6 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from app.audit.work import UnitOfWork
 from app.auth.permissions import Principal
 from app.auth.record import Act, Party, allows, decide, party, permit, someone_elses
 from app.core.conditional import Versions
@@ -40,6 +39,7 @@ from app.notes.schemas import (
     unwritten,
     withholding_problem,
 )
+from app.requests.work import UnitOfWork
 
 STALE = "The note has changed since you read it: If-Match does not match its current ETag."
 SIGNED_IS_FINAL = (

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from app.audit.service import AuditEntry
-from app.audit.work import UnitOfWork
 from app.auth.commands import CLI_ACTOR_KIND, operator
 from app.core.config import Settings
 from app.core.crypto import Keyring
@@ -19,6 +18,7 @@ from app.patients.repository import PatientRepository
 from app.patients.versions import HistoryRepository
 from app.pictures.service import picture_store
 from app.pictures.stores import PictureStore
+from app.requests.work import UnitOfWork
 
 
 async def rotate_keys(settings: Settings, *, batch_size: int = 500) -> int:

@@ -5,7 +5,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Response
 
-from app.audit.routing import AuditedRoute
 from app.auth.access import DeletedRestoreCaller, HistoryReadCaller, HistoryRestoreCaller
 from app.core.conditional import ConditionalDep
 from app.core.dependencies import PageRequestDep
@@ -22,6 +21,7 @@ from app.patients.schemas import (
     patient_answer,
 )
 from app.patients.service import PatientService
+from app.requests.routing import AuditedRoute
 
 router = APIRouter(tags=["patient history"], route_class=AuditedRoute)
 

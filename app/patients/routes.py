@@ -2,7 +2,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Response, status
 
-from app.audit.routing import AuditedRoute
 from app.auth.access import (
     PatientDeleteCaller,
     StaffCaller,
@@ -27,6 +26,7 @@ from app.patients.schemas import (
     patient_answer,
 )
 from app.patients.service import PatientService
+from app.requests.routing import AuditedRoute
 
 router = APIRouter(prefix="/api/patients", tags=["patients"], route_class=AuditedRoute)
 

@@ -6,7 +6,6 @@ from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from app.audit.work import UnitOfWork
 from app.auth.notices import ChangedBy, email_changed, password_changed
 from app.auth.passwords import (
     PATIENT_ATTRIBUTES,
@@ -36,6 +35,7 @@ from app.patients.schemas import (
     session_document,
 )
 from app.patients.versions import Change, HistoryRepository
+from app.requests.work import UnitOfWork
 
 T = TypeVar("T")
 

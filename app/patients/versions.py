@@ -34,11 +34,11 @@ from sqlalchemy import column as sql_column
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, array
 from sqlalchemy.sql.selectable import NamedFromClause
 
-from app.audit.work import UnitOfWork
 from app.db.counting import Count, Counting
 from app.db.query import Executor, Query, Row
 from app.models.history import PatientVersion
 from app.models.patient import KEPT, Patient
+from app.requests.work import UnitOfWork
 
 VERSIONS = cast(Table, PatientVersion.__table__)
 PATIENTS = cast(Table, Patient.__table__)

@@ -3,13 +3,13 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, File, UploadFile, status
 from fastapi.responses import Response
 
-from app.audit.routing import AuditedRoute
 from app.auth.access import AdminOrSelfCaller, StaffOrSelfCaller
 from app.core.errors import PayloadTooLarge
 from app.core.openapi import COMMON_ERRORS, errors
 from app.patients.dependencies import PatientIdPath
 from app.patients.schemas import PatientRead
 from app.pictures.dependencies import picture_service
+from app.requests.routing import AuditedRoute
 
 router = APIRouter(
     prefix="/api/patients/{patient_id}/profile_picture",

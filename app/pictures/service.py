@@ -5,7 +5,6 @@ import asyncio
 import anyio
 from starlette.responses import StreamingResponse
 
-from app.audit.work import UnitOfWork
 from app.core.config import Settings
 from app.core.errors import NotFound
 from app.db.query import Row
@@ -14,6 +13,7 @@ from app.patients.versions import Change
 from app.pictures.images import Picture, clean_picture
 from app.pictures.slots import in_decode_slot
 from app.pictures.stores import FolderPictureStore, PictureStore
+from app.requests.work import UnitOfWork
 
 
 def picture_store(settings: Settings) -> PictureStore:

@@ -2,12 +2,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, status
 
-from app.audit.routing import AuditedRoute
 from app.auth.access import SignedInCaller, StaffCaller
 from app.core.dependencies import PageRequestDep, SettingsDep
 from app.core.openapi import BODY_ERRORS, COMMON_ERRORS, errors
 from app.core.pagination import Page, paginate
 from app.idempotency.dependencies import Idempotent
+from app.requests.routing import AuditedRoute
 from app.therapists.dependencies import (
     AvailabilityQueryDep,
     TherapistIdPath,

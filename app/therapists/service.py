@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from app.audit.work import UnitOfWork
 from app.auth.permissions import Principal
 from app.core.errors import NotFound, PermissionDenied, ValidationFailed
 from app.db.counting import Count
 from app.db.query import Row
+from app.requests.work import UnitOfWork
 from app.therapists import hours
 from app.therapists.repository import TherapistRepository
 from app.therapists.schemas import (

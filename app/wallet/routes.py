@@ -1,6 +1,5 @@
 from fastapi import APIRouter
 
-from app.audit.routing import AuditedRoute
 from app.auth.access import StaffCaller, StaffOrSelfCaller
 from app.core.conditional import ConditionalDep
 from app.core.dependencies import PageRequestDep
@@ -9,6 +8,7 @@ from app.core.pagination import Page, paginate
 from app.idempotency.dependencies import Idempotent
 from app.patients.dependencies import PatientIdPath
 from app.patients.schemas import PatientRead, patient_answer
+from app.requests.routing import AuditedRoute
 from app.wallet.schemas import WalletTransactionRead, WalletUpdate
 from app.wallet.service import WalletService
 

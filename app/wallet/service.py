@@ -1,6 +1,5 @@
 """The wallet balance, changed only with its ledger row, by the API and the admin alike."""
 
-from app.audit.work import UnitOfWork
 from app.auth.permissions import Principal
 from app.core.conditional import Versions
 from app.core.errors import NotFound, ValidationFailed
@@ -9,6 +8,7 @@ from app.db.counting import Count
 from app.db.query import Row
 from app.models.patient import WALLET_MAX
 from app.patients.repository import PatientRepository
+from app.requests.work import UnitOfWork
 from app.wallet.repository import WalletRepository
 from app.wallet.schemas import WalletUpdate
 

@@ -21,7 +21,7 @@ nothing they read leaves the database.
 
 Mail the work asks for (`notify`: a password changed, a reset link) goes out only once the work
 has committed, never when it fails: sent by `send` on commit (the admin, the command line), or
-after the answer by the API's route (app.audit.routing).
+after the answer by the API's route (app.requests.routing).
 """
 
 from collections.abc import Awaitable, Callable

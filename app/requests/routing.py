@@ -1,5 +1,5 @@
 """The route class of every endpoint that works on behalf of a caller: it ends the request's unit
-of work (app.audit.work) once the answer is ready, before it is sent, and sends the mail the work
+of work (app.requests.work) once the answer is ready, before it is sent, and sends the mail the work
 asked for after the answer."""
 
 from collections.abc import Awaitable, Callable, Coroutine
@@ -7,9 +7,9 @@ from typing import Any
 
 from fastapi import BackgroundTasks, Request, Response
 
-from app.audit.work import UnitOfWork
 from app.core.routing import DeferredJSONRoute
 from app.mail.mailer import deliver_notices
+from app.requests.work import UnitOfWork
 
 WORK_STATE = "unit_of_work"
 ANSWER_HOOKS_STATE = "answer_hooks"

@@ -1,4 +1,4 @@
-"""The audited unit of work (app/audit/work.py): the work and its event commit together, a
+"""The audited unit of work (app/requests/work.py): the work and its event commit together, a
 failure is audited apart, and the caller is checked before any statement runs — within a read
 by id itself, which is then the request's only round trip to the database."""
 
@@ -12,11 +12,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.audit.service import AuditEntry
-from app.audit.work import UnitOfWork
 from app.core.errors import NotFound, ValidationFailed
 from app.db.database import Database
 from app.patients.repository import PatientRepository
 from app.patients.versions import Change
+from app.requests.work import UnitOfWork
 from tests.factories import create_patient, patient_payload
 
 
