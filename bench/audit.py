@@ -131,13 +131,17 @@ async def _connect(url: str) -> asyncpg.Connection:
     return connection
 
 
-async def _timed(connection: asyncpg.Connection, query: Query, params: dict[str, Any]) -> float:
+async def _timed(
+    connection: asyncpg.Connection, query: Query[Any], params: dict[str, Any]
+) -> float:
     started = time.perf_counter()
     await connection.fetch(query.sql, *query.arguments(params))
     return (time.perf_counter() - started) * 1000
 
 
-async def _explain(connection: asyncpg.Connection, query: Query, params: dict[str, Any]) -> str:
+async def _explain(
+    connection: asyncpg.Connection, query: Query[Any], params: dict[str, Any]
+) -> str:
     rows = await connection.fetch(
         "EXPLAIN (ANALYZE, BUFFERS) " + query.sql, *query.arguments(params)
     )

@@ -108,7 +108,7 @@ _REMINDER = Query(
 )
 
 
-def _overlapping(who: str) -> Query:
+def _overlapping(who: str) -> Query[Any]:
     column = Appointment.therapist_id if who == "therapist" else Appointment.patient_id
     value = bindparam("who", type_=column.type)
     return Query(
@@ -137,7 +137,7 @@ _RELEASE_SAVEPOINT = Query(text("RELEASE SAVEPOINT appointment_write"))
 
 
 @lru_cache(maxsize=64)
-def _update(columns: tuple[str, ...]) -> Query:
+def _update(columns: tuple[str, ...]) -> Query[Any]:
     return Query(
         update(Appointment)
         .where(Appointment.id == bindparam("id"))
@@ -200,7 +200,7 @@ def _counting(shape: Shape) -> Counting:
 
 
 @lru_cache(maxsize=256)
-def _page(shape: Shape, column: str, descending: bool) -> Query:
+def _page(shape: Shape, column: str, descending: bool) -> Query[Any]:
     attribute = APPOINTMENTS.c[{"start": "starts_at"}.get(column, column)]
     order = attribute.desc() if descending else attribute.asc()
     tie = Appointment.id.desc() if descending else Appointment.id.asc()
@@ -354,7 +354,7 @@ class AppointmentRepository:
         return await _counting(shape).count(self.executor, params, exact_up_to=exact_up_to)
 
     async def _guarded(
-        self, query: Query, params: dict[str, Any], written: dict[str, Any]
+        self, query: Query[Any], params: dict[str, Any], written: dict[str, Any]
     ) -> Row | None:
         """Run a write that PostgreSQL may refuse for an overlap, in a savepoint: refused, the
         transaction is rolled back to it, and the appointment it overlaps (with `written`, the

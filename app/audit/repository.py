@@ -91,7 +91,7 @@ def completing_for_caller(statement: Executable, caller: Select[Any]) -> Select[
 
 
 @cache
-def _events(patient: bool, actor: bool, action: bool) -> tuple[Query, Counting]:
+def _events(patient: bool, actor: bool, action: bool) -> tuple[Query[Any], Counting]:
     """The audit list's page and the rows its count counts, for one combination of filters."""
     conditions = [
         column == bindparam(name)

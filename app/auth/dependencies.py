@@ -27,10 +27,10 @@ from app.core.config import Settings
 from app.core.dependencies import client_address
 from app.core.errors import NotAuthenticated
 from app.core.urls import Links
-from app.db.query import Executor, Row
+from app.db.query import Executor
 from app.models.patient import is_patient_id
 from app.requests.routing import use_work
-from app.requests.work import CallerCheck, UnitOfWork
+from app.requests.work import CallerCheck, CallerRow, UnitOfWork
 
 # What the access log names as the request's actor (app.core.observability), once found.
 PRINCIPAL_STATE_KEY = "principal"
@@ -64,7 +64,7 @@ class Caller(Identity):
         assert self._principal is not None, "the work found its caller"
         return self._principal
 
-    def found(self, row: Row) -> None:
+    def found(self, row: CallerRow) -> None:
         if self.is_staff:
             self._principal = staff_principal(int(self.id), row["name"], row["role"])
         else:

@@ -27,6 +27,7 @@ from app.models.patient import KEPT, Patient, kept
 from app.models.scheduling import Appointment
 from app.models.session import AuthSession, RefreshToken
 from app.models.staff import Staff
+from app.requests.work import CallerRow
 
 
 def _open_session() -> ColumnElement[bool]:
@@ -70,12 +71,14 @@ _STAFF_BY_USERNAME = Query(
 STAFF_CALLER = Query(
     select(Staff.username.label("name"), Staff.role.label("role"))
     .join(AuthSession, AuthSession.staff_id == Staff.id)
-    .where(Staff.id == bindparam("caller_id"), Staff.is_active, _open_session())
+    .where(Staff.id == bindparam("caller_id"), Staff.is_active, _open_session()),
+    CallerRow,
 )
 PATIENT_CALLER = Query(
     select(Patient.id.label("name"), literal("patient", String).label("role"))
     .join(AuthSession, AuthSession.patient_id == Patient.id)
-    .where(Patient.id == bindparam("caller_id"), KEPT, _open_session())
+    .where(Patient.id == bindparam("caller_id"), KEPT, _open_session()),
+    CallerRow,
 )
 _CREATE_STAFF = Query(
     insert(Staff)

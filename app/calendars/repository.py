@@ -1,6 +1,7 @@
 """The SQL of calendar feeds: the secrets' digests, and the appointments a feed shows."""
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, delete, func, literal, select
 from sqlalchemy.dialects.postgresql import insert
@@ -37,7 +38,7 @@ _FEED = Query(
 )
 
 
-def _events(named: bool) -> Query:
+def _events(named: bool) -> Query[Any]:
     patient = (
         (Patient.first_name + literal(" ") + Patient.last_name).label("patient")
         if named

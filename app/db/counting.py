@@ -71,14 +71,14 @@ class Counting:
         return Count(max(estimate, total), exact=False)
 
 
-async def _scalar(executor: Executor, query: Query, params: dict[str, Any]) -> int:
+async def _scalar(executor: Executor, query: Query[Any], params: dict[str, Any]) -> int:
     row = await executor.fetch_one(query, **params)
     assert row is not None
     value: int = next(iter(row.values()))
     return value
 
 
-async def _estimate(executor: Executor, query: Query, params: dict[str, Any]) -> int:
+async def _estimate(executor: Executor, query: Query[Any], params: dict[str, Any]) -> int:
     row = await executor.fetch_one(query, **params)
     assert row is not None
     plan = next(iter(row.values()))

@@ -11,7 +11,7 @@ from asyncpg.connection import LoggedQuery
 
 from app.core.config import Settings
 from app.db.embedded import embedded_database_url
-from app.db.query import Query, Row
+from app.db.query import Query, R
 
 QueryLogger = Callable[[LoggedQuery], None]
 
@@ -135,16 +135,16 @@ class Database:
         async with self.connection() as connection, connection.transaction():
             yield Transaction(connection)
 
-    async def fetch(self, query: Query, /, **params: Any) -> list[Row]:
+    async def fetch(self, query: Query[R], /, **params: Any) -> list[R]:
         """One statement on a connection of its own, committed by itself."""
         async with self.connection() as connection:
             return await query.fetch(connection, params)
 
-    async def fetch_one(self, query: Query, /, **params: Any) -> Row | None:
+    async def fetch_one(self, query: Query[R], /, **params: Any) -> R | None:
         async with self.connection() as connection:
             return await query.fetch_one(connection, params)
 
-    async def execute(self, query: Query, params: Mapping[str, Any]) -> None:
+    async def execute(self, query: Query[Any], params: Mapping[str, Any]) -> None:
         async with self.connection() as connection:
             await connection.execute(query.sql, *query.arguments(params))
 
@@ -170,8 +170,8 @@ class Transaction:
     def __init__(self, connection: asyncpg.Connection) -> None:
         self.connection = connection
 
-    async def fetch(self, query: Query, /, **params: Any) -> list[Row]:
+    async def fetch(self, query: Query[R], /, **params: Any) -> list[R]:
         return await query.fetch(self.connection, params)
 
-    async def fetch_one(self, query: Query, /, **params: Any) -> Row | None:
+    async def fetch_one(self, query: Query[R], /, **params: Any) -> R | None:
         return await query.fetch_one(self.connection, params)

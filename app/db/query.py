@@ -6,10 +6,16 @@ processing), more than the rest of a read by id. A `Query` compiles its statemen
 import, for the asyncpg dialect (`$1` parameters), and remembers the few conversions asyncpg
 does not do itself: the types decorated in app.db.types (PHI encrypted at rest), both ways.
 JSON and JSONB are converted by codecs on each connection (app.db.database).
+
+Every statement declares the row it returns, a TypedDict: `Query(statement, PatientRow)`. Its
+keys are checked against the statement's columns when the statement is compiled (at import), so
+a misspelt or missing column fails before the first request, and mypy checks every lookup of a
+row by column name. At run time a row is still the plain dict asyncpg's record becomes: the
+declaration costs a request nothing.
 """
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol, cast
+from typing import Any, Generic, Protocol, TypedDict, TypeVar, cast, is_typeddict, overload
 
 import asyncpg
 from sqlalchemy import Executable, TypeDecorator
@@ -20,7 +26,19 @@ from sqlalchemy.sql.visitors import iterate
 from sqlalchemy.types import TypeEngine
 
 Row = dict[str, Any]
-"""One result row, by column name, with every value converted (PHI decrypted)."""
+"""One result row of a statement whose row is not declared (only app.db's own: EXPLAIN's plan)."""
+
+R = TypeVar("R", bound=Mapping[str, Any])
+"""The row a statement returns: a TypedDict of its columns, with every value converted."""
+
+
+class NoRow(TypedDict):
+    """The row of a statement that returns none (a write without RETURNING)."""
+
+
+class RowMismatch(TypeError):
+    """A statement's declared row does not name exactly the columns it returns."""
+
 
 Convert = Callable[[Any], Any]
 
@@ -53,15 +71,40 @@ def _columns(statement: Executable) -> Sequence[ColumnElement[Any]]:
     return list(columns)
 
 
-class Query:
-    """A statement compiled for asyncpg, with its parameters by name and its conversions."""
+def _check_row(row: type[Mapping[str, Any]], compiled: SQLCompiler) -> None:
+    if not is_typeddict(row):
+        raise RowMismatch(f"{row.__name__} is not a TypedDict")
+    declared: frozenset[str] = row.__required_keys__ | row.__optional_keys__  # type: ignore[attr-defined]
+    returned = [entry[0] for entry in compiled._result_columns]
+    if len(set(returned)) != len(returned) or declared != set(returned):
+        missing, extra = sorted(set(returned) - declared), sorted(declared - set(returned))
+        raise RowMismatch(
+            f"{row.__name__} does not match its statement's columns: "
+            f"not declared {missing}, not returned {extra}"
+        )
 
-    def __init__(self, statement: Executable) -> None:
+
+class Query(Generic[R]):
+    """A statement compiled for asyncpg, with its parameters by name and its conversions, and
+    the row it returns."""
+
+    @overload
+    def __init__(self: "Query[Row]", statement: Executable) -> None: ...
+
+    @overload
+    def __init__(self, statement: Executable, row: type[R]) -> None: ...
+
+    def __init__(self, statement: Executable, row: type[R] | None = None) -> None:
         element = cast(ClauseElement, statement)
         compiled = cast(SQLCompiler, element.compile(dialect=DIALECT))
+        if row is not None:
+            _check_row(row, compiled)
         self.statement = statement
+        self.row_type = row
         self.sql = str(compiled)
-        self.derived: dict[str, Query] = {}  # variants of the statement, compiled once each
+        # Variants of the statement (with its audit event), compiled once each; their rows are
+        # the statement's plus what the variant adds, not checked.
+        self.derived: dict[str, Query[Any]] = {}
         # Whether it only reads: no INSERT, UPDATE or DELETE, not even in a CTE.
         self.reads_only = not any(getattr(part, "is_dml", False) for part in iterate(element))
         self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
@@ -89,22 +132,22 @@ class Query:
                 arguments[position] = convert(arguments[position])
         return arguments
 
-    def row(self, record: asyncpg.Record) -> Row:
+    def row(self, record: asyncpg.Record) -> R:
         if not self._results:
-            return dict(record)
+            return cast(R, dict(record))
         values = list(record.values())
         for position, convert in self._results:
             if values[position] is not None:
                 values[position] = convert(values[position])
-        return dict(zip(record.keys(), values, strict=True))
+        return cast(R, dict(zip(record.keys(), values, strict=True)))
 
-    async def fetch(self, connection: asyncpg.Connection, params: Mapping[str, Any]) -> list[Row]:
+    async def fetch(self, connection: asyncpg.Connection, params: Mapping[str, Any]) -> list[R]:
         records = await connection.fetch(self.sql, *self.arguments(params))
         return [self.row(record) for record in records]
 
     async def fetch_one(
         self, connection: asyncpg.Connection, params: Mapping[str, Any]
-    ) -> Row | None:
+    ) -> R | None:
         record = await connection.fetchrow(self.sql, *self.arguments(params))
         return None if record is None else self.row(record)
 
@@ -113,6 +156,6 @@ class Executor(Protocol):
     """What repositories run their statements on: the request's unit of work, or the database
     (one statement, committed by itself)."""
 
-    async def fetch(self, query: Query, /, **params: Any) -> list[Row]: ...
+    async def fetch(self, query: Query[R], /, **params: Any) -> list[R]: ...
 
-    async def fetch_one(self, query: Query, /, **params: Any) -> Row | None: ...
+    async def fetch_one(self, query: Query[R], /, **params: Any) -> R | None: ...

@@ -79,7 +79,7 @@ _APPOINTMENT_PATIENT = Query(
 
 
 @lru_cache(maxsize=32)
-def _update(columns: tuple[str, ...]) -> Query:
+def _update(columns: tuple[str, ...]) -> Query[Any]:
     return Query(
         update(PatientDocument)
         .where(*_THIS)

@@ -81,7 +81,7 @@ _INSERT_NOTE = Query(
 
 
 @lru_cache(maxsize=32)
-def _update_note(columns: tuple[str, ...]) -> Query:
+def _update_note(columns: tuple[str, ...]) -> Query[Row]:
     return Query(
         update(ProgressNote)
         .where(ProgressNote.id == bindparam("id", type_=BigInteger))
@@ -167,7 +167,7 @@ def _own(by_patient: bool) -> Any:
 
 
 @lru_cache(maxsize=4)
-def _own_page(by_patient: bool) -> Query:
+def _own_page(by_patient: bool) -> Query[Any]:
     statement = (
         _own(by_patient)
         .order_by(PsychotherapyNote.id.desc())

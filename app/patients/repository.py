@@ -261,7 +261,7 @@ _DELETED = Query(
 DELETED_REASON = "The patient's record was deleted."
 
 
-def _soft_delete(conditional: bool) -> Query:
+def _soft_delete(conditional: bool) -> Query[Any]:
     """The patient marked deleted, and their future appointments cancelled (freeing the time),
     in one statement with the version it leaves."""
     # The patient's scheduling lock before their row's, as every write of their appointments
@@ -391,7 +391,7 @@ _REPLACE_PICTURE = Query(
 
 
 @lru_cache(maxsize=256)
-def _update(columns: tuple[str, ...], conditional: bool) -> Query:
+def _update(columns: tuple[str, ...], conditional: bool) -> Query[Any]:
     """The UPDATE of these columns (a PUT's or a PATCH's), compiled once per combination; its
     version lists the fields whose values it changed."""
     previous = _locked(columns)
@@ -404,7 +404,7 @@ def _update(columns: tuple[str, ...], conditional: bool) -> Query:
     return Query(recorded(write, RETURNED, "updated"))
 
 
-def _restore(conditional: bool) -> Query:
+def _restore(conditional: bool) -> Query[Any]:
     """The fields a version keeps that a PUT writes, set back to theirs; the version it leaves
     names the version restored and the fields that changed."""
     previous = _locked(RESTORABLE)
@@ -438,7 +438,7 @@ _REENCRYPT = Query(
 
 
 @lru_cache(maxsize=8)
-def _encrypted_under_other_keys(key_id: str) -> Query:
+def _encrypted_under_other_keys(key_id: str) -> Query[Any]:
     current = f"v1:{key_id}:%"
     stale = [encrypted_under_other_key(PATIENTS.c[name], current) for name in PHI_COLUMNS]
     statement = select(Patient.id, *(PATIENTS.c[name] for name in PHI_COLUMNS))
@@ -511,7 +511,7 @@ def _counting(shape: Shape) -> Counting:
 
 
 @lru_cache(maxsize=256)
-def _page(shape: Shape, ordering: tuple[tuple[str, bool], ...]) -> Query:
+def _page(shape: Shape, ordering: tuple[tuple[str, bool], ...]) -> Query[Any]:
     statement = select(*COLUMNS).where(*_where(*shape))
     for column, descending in ordering:
         attribute = PATIENTS.c[column]
@@ -719,7 +719,7 @@ class PatientRepository:
         shape, params = _filters(query)
         return await _counting(shape).count(self.executor, params, exact_up_to=exact_up_to)
 
-    async def _write(self, query: Query, params: dict[str, Any]) -> Row | None:
+    async def _write(self, query: Query[Any], params: dict[str, Any]) -> Row | None:
         try:
             return await self.executor.fetch_one(query, **params)
         except asyncpg.UniqueViolationError as error:

@@ -185,7 +185,7 @@ def encrypted_under_other_key(column: Any, current: str) -> ColumnElement[bool]:
 
 
 @lru_cache(maxsize=8)
-def _encrypted_under_other_keys(key_id: str) -> Query:
+def _encrypted_under_other_keys(key_id: str) -> Query[Any]:
     current = f"v1:{key_id}:%"
     stale = [encrypted_under_other_key(VERSIONS.c[name], current) for name in PHI]
     return Query(

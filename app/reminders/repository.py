@@ -8,6 +8,7 @@ changes nothing.
 """
 
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import Interval, and_, bindparam, func, literal_column, null, select, update
 from sqlalchemy.sql.elements import ColumnElement
@@ -149,5 +150,5 @@ class ReminderRepository:
     async def release(self, reminder_id: int, attempts: int) -> bool:
         return await self._held(_RELEASE, id=reminder_id, attempts=attempts)
 
-    async def _held(self, query: Query, **params: object) -> bool:
+    async def _held(self, query: Query[Any], **params: object) -> bool:
         return await self.executor.fetch_one(query, **params) is not None

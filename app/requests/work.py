@@ -27,7 +27,7 @@ after the answer by the API's route (app.requests.routing).
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypedDict, TypeVar
 
 import anyio
 import asyncpg
@@ -45,20 +45,27 @@ from app.audit.repository import (
 from app.audit.service import AuditEntry, record_failure
 from app.core.errors import database_unavailable
 from app.db.database import Database
-from app.db.query import Query, Row
+from app.db.query import Query, R
 from app.mail.templates import Notice
 
 T = TypeVar("T")
+
+
+class CallerRow(TypedDict):
+    """The row of a statement that finds a request's caller."""
+
+    name: str
+    role: str
 
 
 @dataclass(frozen=True)
 class CallerCheck:
     """The account a request's token names, to be found in the database with the work."""
 
-    query: Query  # the caller's row (`name`, `role`); none when gone or inactive
+    query: Query[CallerRow]  # the caller's row (`name`, `role`); none when gone or inactive
     params: dict[str, Any]
     kind: str  # the audit trail's actor kind: staff or patient
-    accept: Callable[[Row], None]  # told the caller's row once found
+    accept: Callable[[CallerRow], None]  # told the caller's row once found
     refusal: Callable[[], Exception]  # raised when there is none
 
 
@@ -189,7 +196,7 @@ class UnitOfWork:
         finally:
             self._completing = False
 
-    async def fetch(self, query: Query, /, **params: Any) -> list[Row]:
+    async def fetch(self, query: Query[R], /, **params: Any) -> list[R]:
         await self.caller_checked()
         connection = await self._connect()
         if self._take_completion():
@@ -198,7 +205,7 @@ class UnitOfWork:
             return rows
         return await query.fetch(connection, params)
 
-    async def fetch_one(self, query: Query, /, **params: Any) -> Row | None:
+    async def fetch_one(self, query: Query[R], /, **params: Any) -> R | None:
         completing = self._take_completion()
         if completing and self._caller is not None and query.reads_only:
             return await self._read_for_caller(query, params)
@@ -211,7 +218,7 @@ class UnitOfWork:
             return row
         return await query.fetch_one(connection, params)
 
-    async def _read_for_caller(self, query: Query, params: dict[str, Any]) -> Row | None:
+    async def _read_for_caller(self, query: Query[R], params: dict[str, Any]) -> R | None:
         """The completing read of one row, the caller found and the event written by the same
         statement (app.audit.repository.completing_for_caller)."""
         check, self._caller = self._caller, None
@@ -233,7 +240,7 @@ class UnitOfWork:
         self._audited = bool(found)
         return row if found else None
 
-    def _accept(self, check: CallerCheck, caller: Row | None) -> None:
+    def _accept(self, check: CallerCheck, caller: CallerRow | None) -> None:
         """The caller's row (`name`, `role`) as found: the work is theirs, or refused."""
         if caller is None:
             raise check.refusal()
@@ -260,13 +267,13 @@ class UnitOfWork:
             self.database.release_soon(connection)
 
 
-def _select(query: Query) -> Select[Any]:
+def _select(query: Query[Any]) -> Select[Any]:
     statement = query.statement
     assert isinstance(statement, Select), "a caller is found by a SELECT"
     return statement
 
 
-def _derived(query: Query, key: str, build: Callable[[], Any]) -> Query:
+def _derived(query: Query[Any], key: str, build: Callable[[], Any]) -> Query[Any]:
     """A variant of `query`, compiled once."""
     derived = query.derived.get(key)
     if derived is None:
@@ -274,7 +281,7 @@ def _derived(query: Query, key: str, build: Callable[[], Any]) -> Query:
     return derived
 
 
-def _audited(query: Query, *, if_rows: bool) -> Query:
+def _audited(query: Query[R], *, if_rows: bool) -> Query[R]:
     """`query` writing the audit event too."""
     return _derived(
         query,

@@ -148,7 +148,7 @@ _TAKEN = Query(
 
 
 @lru_cache(maxsize=8)
-def _listing(active_filter: bool, column: str, descending: bool) -> tuple[Counting, Query]:
+def _listing(active_filter: bool, column: str, descending: bool) -> tuple[Counting, Query[Any]]:
     """The list's count and page, compiled once per filter and ordering."""
     conditions = [_IS_THERAPIST]
     if active_filter:

@@ -15,7 +15,7 @@ from app.patients.versions import version_of
 LEDGER = cast(Table, WalletTransaction.__table__)
 
 
-def _change(conditional: bool) -> Query:
+def _change(conditional: bool) -> Query[Any]:
     """Add a signed amount and write its ledger row and the patient's version, in one
     statement: the UPDATE never loses a concurrent change, and the row lock it takes until
     commit makes `balance_after` exact (one statement also holds that lock for less time)."""

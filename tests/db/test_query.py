@@ -1,11 +1,13 @@
 """Query: a SQLAlchemy statement compiled once and run on asyncpg, with the conversions asyncpg
 does not make (PHI encrypted and decrypted), and the pool's codecs (JSONB as Python values)."""
 
+from typing import NotRequired, TypedDict
+
 import pytest
 from sqlalchemy import bindparam, insert, literal, select, text, update
 
 from app.db.database import Database
-from app.db.query import Query
+from app.db.query import NoRow, Query, RowMismatch
 from app.models.patient import Patient
 from tests.factories import create_patient
 
@@ -39,6 +41,66 @@ def test_a_statement_that_writes_anywhere_is_not_reads_only():
     assert not Query(select(changed.c.id)).reads_only
     assert not Query(insert(Patient).values(id="p_aaaaaa")).reads_only
     assert not Query(select(Patient.id).add_cte(changed)).reads_only
+
+
+class NameRow(TypedDict):
+    id: str
+    first_name: str
+
+
+class OptionalNameRow(TypedDict):
+    id: str
+    first_name: NotRequired[str]
+
+
+def test_a_declared_row_names_exactly_the_columns_of_its_statement():
+    names = select(Patient.id, Patient.first_name)
+    assert Query(names, NameRow).row_type is NameRow
+    assert Query(names, OptionalNameRow).row_type is OptionalNameRow
+    assert Query(update(Patient).values(first_name="x"), NoRow).row_type is NoRow
+    returning = update(Patient).values(first_name="x").returning(Patient.id, Patient.first_name)
+    assert Query(returning, NameRow).row_type is NameRow
+
+
+@pytest.mark.parametrize(
+    ("statement", "message"),
+    [
+        (select(Patient.id), r"not declared \[\], not returned \['first_name'\]"),
+        (
+            select(Patient.id, Patient.first_name, Patient.last_name),
+            r"not declared \['last_name'\], not returned \[\]",
+        ),
+        (select(Patient.id, Patient.last_name.label("first_name")), None),
+        (update(Patient).values(first_name="x"), r"not returned \['first_name', 'id'\]"),
+    ],
+    ids=["a column missing", "a column extra", "a label", "no RETURNING"],
+)
+def test_a_row_that_does_not_match_its_statement_fails_when_compiled(statement, message):
+    if message is None:  # a label with the declared name is the declared column
+        assert Query(statement, NameRow).row_type is NameRow
+        return
+    with pytest.raises(RowMismatch, match=message):
+        Query(statement, NameRow)
+
+
+class MisspeltRow(TypedDict):
+    id: str
+    frist_name: str
+
+
+def test_a_misspelt_column_fails_when_compiled():
+    with pytest.raises(
+        RowMismatch, match=r"not declared \['first_name'\], not returned \['frist_name'\]"
+    ):
+        Query(select(Patient.id, Patient.first_name), MisspeltRow)
+
+
+def test_a_row_must_be_a_typed_dict_and_its_columns_distinct():
+    with pytest.raises(RowMismatch, match="not a TypedDict"):
+        Query(select(Patient.id), dict)
+    doubled = select(Patient.id, Patient.first_name, Patient.first_name.label("first_name"))
+    with pytest.raises(RowMismatch):
+        Query(doubled, NameRow)
 
 
 async def test_phi_is_encrypted_in_the_row_and_decrypted_in_the_result(client, database, engine):
