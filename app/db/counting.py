@@ -10,7 +10,7 @@ either way (the statistics are a sample), hence the margin before an estimate is
 """
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from sqlalchemy import Executable, Select, bindparam, func, select
 from sqlalchemy.ext.compiler import compiles
@@ -21,6 +21,14 @@ from app.db.query import Executor, Query
 
 TRUSTED_ESTIMATE_FACTOR = 3
 CAP = "count_cap"
+
+
+class CountRow(TypedDict):
+    count: int
+
+
+# EXPLAIN (FORMAT JSON)'s one row: the plan, as JSON.
+PlanRow = TypedDict("PlanRow", {"QUERY PLAN": list[dict[str, Any]]})
 
 
 @dataclass(frozen=True)
@@ -43,17 +51,27 @@ def _compile_explain(element: Explain, compiler: SQLCompiler, **kw: Any) -> str:
     return "EXPLAIN (FORMAT JSON) " + compiler.process(element.statement, **kw)
 
 
+def _plan(statement: Select[Any]) -> "Query[PlanRow]":
+    # The compiled EXPLAIN declares no columns to check a row against.
+    return cast("Query[PlanRow]", Query(Explain(statement)))
+
+
 class Counting:
     """The statements that count the rows of one select, compiled once: a repository keeps one
     per list shape."""
 
     def __init__(self, rows: Select[Any]) -> None:
         unordered = rows.order_by(None)
-        self.estimate = Query(Explain(unordered))
+        self.estimate = _plan(unordered)
         self.capped = Query(
-            select(func.count()).select_from(unordered.limit(bindparam(CAP)).subquery())
+            select(func.count().label("count")).select_from(
+                unordered.limit(bindparam(CAP)).subquery()
+            ),
+            CountRow,
         )
-        self.exact = Query(select(func.count()).select_from(unordered.subquery()))
+        self.exact = Query(
+            select(func.count().label("count")).select_from(unordered.subquery()), CountRow
+        )
 
     async def count(
         self, executor: Executor, params: dict[str, Any], *, exact_up_to: int | None
@@ -71,15 +89,13 @@ class Counting:
         return Count(max(estimate, total), exact=False)
 
 
-async def _scalar(executor: Executor, query: Query[Any], params: dict[str, Any]) -> int:
+async def _scalar(executor: Executor, query: Query[CountRow], params: dict[str, Any]) -> int:
     row = await executor.fetch_one(query, **params)
     assert row is not None
-    value: int = next(iter(row.values()))
-    return value
+    return row["count"]
 
 
-async def _estimate(executor: Executor, query: Query[Any], params: dict[str, Any]) -> int:
+async def _estimate(executor: Executor, query: Query[PlanRow], params: dict[str, Any]) -> int:
     row = await executor.fetch_one(query, **params)
     assert row is not None
-    plan = next(iter(row.values()))
-    return int(plan[0]["Plan"]["Plan Rows"])
+    return int(row["QUERY PLAN"][0]["Plan"]["Plan Rows"])
