@@ -22,11 +22,11 @@ from app.admin.services import client_address, flash, path_id, signed_in
 from app.admin.views import admins_only, services_of
 from app.auth.reauth import Reauthentication
 from app.auth.reset import PasswordResets
+from app.auth.rows import StaffRow
 from app.auth.schemas import PasswordChange, StaffCreate
 from app.auth.staff import StaffService
 from app.core.errors import NotFound, PermissionDenied, Throttled, ValidationFailed
 from app.core.ids import INTEGER_MAX
-from app.db.query import Row
 
 # The login page's query parameter after a password change.
 PASSWORD_CHANGED = "password_changed"  # noqa: S105
@@ -52,7 +52,7 @@ class FormPage:
         action: str,
         submit: str,
         status_code: int = 200,
-        subject: Row | None = None,
+        subject: StaffRow | None = None,
         note: str | None = None,
     ) -> Response:
         context = {

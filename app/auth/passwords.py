@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from difflib import SequenceMatcher
 from functools import cache
 from pathlib import Path
+from typing import cast
 
 from app.core.errors import ValidationFailed
 from app.core.fields import error
@@ -31,10 +32,10 @@ PATIENT_ATTRIBUTES = {
 Attributes = list[tuple[str, str | None]]
 
 
-def patient_attributes(values: Mapping[str, str | None]) -> Attributes:
+def patient_attributes(values: Mapping[str, object]) -> Attributes:
     """A patient's names, phone number and e-mail address, from their row (or what a write
-    leaves of it)."""
-    return [(what, values.get(name)) for name, what in PATIENT_ATTRIBUTES.items()]
+    leaves of it): text, or None."""
+    return [(what, cast(str | None, values.get(name))) for name, what in PATIENT_ATTRIBUTES.items()]
 
 
 def staff_attributes(username: str, email: str | None) -> Attributes:

@@ -21,7 +21,24 @@ from sqlalchemy import (
     update,
 )
 
-from app.db.query import Executor, Query, Row
+from app.auth.rows import (
+    AppointmentPatientRow,
+    ExpiryRow,
+    OpenedSessionRow,
+    PatientCredentialsRow,
+    PatientIdRow,
+    PatientRecipientRow,
+    ResetAccountRow,
+    ResetDigestRow,
+    SessionAccountRow,
+    SessionIdRow,
+    StaffAccountRow,
+    StaffCredentialsRow,
+    StaffIdRow,
+    StaffPrincipalRow,
+    StaffRow,
+)
+from app.db.query import Executor, Query
 from app.models.password_reset import PasswordResetToken
 from app.models.patient import KEPT, Patient, kept
 from app.models.scheduling import Appointment
@@ -48,22 +65,25 @@ _STAFF_FIELDS = (
     Staff.created_at,
 )
 # A staff member as sessions, resets and the admin know them (never their password hash).
-_STAFF_BY_ID = Query(select(*_STAFF_FIELDS).where(Staff.id == bindparam("id")))
+_STAFF_BY_ID = Query(select(*_STAFF_FIELDS).where(Staff.id == bindparam("id")), StaffRow)
 _STAFF_BY_EMAIL = Query(
     select(Staff.id, Staff.username, Staff.role, Staff.password_hash, Staff.is_active).where(
         func.lower(Staff.email) == func.lower(bindparam("email", type_=String))
-    )
+    ),
+    StaffCredentialsRow,
 )
 # Two at most: an address that several patients shared before migration 0015 names none of them.
 _PATIENTS_BY_EMAIL = Query(
     select(Patient.id, Patient.password_hash)
     .where(func.lower(Patient.email) == func.lower(bindparam("email", type_=String)), KEPT)
-    .limit(2)
+    .limit(2),
+    PatientCredentialsRow,
 )
 _STAFF_BY_USERNAME = Query(
     select(Staff.id, Staff.username, Staff.role, Staff.password_hash, Staff.is_active).where(
         Staff.username == bindparam("username")
-    )
+    ),
+    StaffCredentialsRow,
 )
 # The caller a token names, as the request's unit of work finds them (app.requests.work): a row with
 # their name for the audit trail and their role, or none when they are gone or inactive, or the
@@ -88,16 +108,19 @@ _CREATE_STAFF = Query(
         password_hash=bindparam("password_hash"),
         is_active=True,
     )
-    .returning(Staff.id)
+    .returning(Staff.id),
+    StaffIdRow,
 )
 _STAFF_HASH = Query(
     update(Staff)
     .where(Staff.id == bindparam("id"))
     .values(password_hash=bindparam("password_hash"))
-    .returning(Staff.id)
+    .returning(Staff.id),
+    StaffIdRow,
 )
 _PATIENT_BY_ID = Query(
-    select(Patient.id, Patient.password_hash).where(Patient.id == bindparam("id"), KEPT)
+    select(Patient.id, Patient.password_hash).where(Patient.id == bindparam("id"), KEPT),
+    PatientCredentialsRow,
 )
 # By the canonical form of the number typed; a number stored before numbers were canonical
 # (migration 0015 leaves those that would clash as they were) is found as it was typed, first.
@@ -110,18 +133,21 @@ _PATIENT_BY_PHONE = Query(
         KEPT,
     )
     .order_by((Patient.phone_no == bindparam("typed", type_=String)).desc())
-    .limit(1)
+    .limit(1),
+    PatientCredentialsRow,
 )
-_PATIENT_EXISTS = Query(select(Patient.id).where(Patient.id == bindparam("id"), KEPT))
+_PATIENT_EXISTS = Query(select(Patient.id).where(Patient.id == bindparam("id"), KEPT), PatientIdRow)
 # A deleted patient's appointment too: a refusal concerning it is audited under them.
 _APPOINTMENT_PATIENT = Query(
-    select(Appointment.patient_id).where(Appointment.id == bindparam("id", type_=BigInteger))
+    select(Appointment.patient_id).where(Appointment.id == bindparam("id", type_=BigInteger)),
+    AppointmentPatientRow,
 )
 _PATIENT_HASH = Query(
     update(Patient)
     .where(Patient.id == bindparam("id"), KEPT)
     .values(password_hash=bindparam("password_hash"))
-    .returning(Patient.id)
+    .returning(Patient.id),
+    PatientIdRow,
 )
 
 
@@ -129,10 +155,10 @@ class AccountRepository:
     def __init__(self, executor: Executor) -> None:
         self.executor = executor
 
-    async def staff_by_id(self, staff_id: int) -> Row | None:
+    async def staff_by_id(self, staff_id: int) -> StaffRow | None:
         return await self.executor.fetch_one(_STAFF_BY_ID, id=staff_id)
 
-    async def staff_by_username(self, username: str) -> Row | None:
+    async def staff_by_username(self, username: str) -> StaffCredentialsRow | None:
         return await self.executor.fetch_one(_STAFF_BY_USERNAME, username=username)
 
     async def create_staff(self, *, username: str, role: str, password_hash: str) -> int:
@@ -140,25 +166,24 @@ class AccountRepository:
             _CREATE_STAFF, username=username, role=role, password_hash=password_hash
         )
         assert row is not None
-        staff_id: int = row["id"]
-        return staff_id
+        return row["id"]
 
     async def set_staff_password_hash(self, staff_id: int, password_hash: str) -> None:
         await self.executor.fetch_one(_STAFF_HASH, id=staff_id, password_hash=password_hash)
 
-    async def patient_by_id(self, patient_id: str) -> Row | None:
+    async def patient_by_id(self, patient_id: str) -> PatientCredentialsRow | None:
         """The id and password hash of the patient with this id."""
         return await self.executor.fetch_one(_PATIENT_BY_ID, id=patient_id)
 
-    async def staff_by_email(self, email: str) -> Row | None:
+    async def staff_by_email(self, email: str) -> StaffCredentialsRow | None:
         return await self.executor.fetch_one(_STAFF_BY_EMAIL, email=email)
 
-    async def patient_by_email(self, email: str) -> Row | None:
+    async def patient_by_email(self, email: str) -> PatientCredentialsRow | None:
         """The one patient with this e-mail address; None when nobody, or several, have it."""
         rows = await self.executor.fetch(_PATIENTS_BY_EMAIL, email=email)
         return rows[0] if len(rows) == 1 else None
 
-    async def patient_by_phone(self, typed: str, canonical: str) -> Row | None:
+    async def patient_by_phone(self, typed: str, canonical: str) -> PatientCredentialsRow | None:
         """The patient with this phone number (its canonical form, or as typed)."""
         return await self.executor.fetch_one(_PATIENT_BY_PHONE, typed=typed, canonical=canonical)
 
@@ -167,7 +192,7 @@ class AccountRepository:
 
     async def appointment_patient(self, appointment_id: int) -> str | None:
         row = await self.executor.fetch_one(_APPOINTMENT_PATIENT, id=appointment_id)
-        return None if row is None else str(row["patient_id"])
+        return None if row is None else row["patient_id"]
 
     async def set_patient_password_hash(self, patient_id: str, password_hash: str) -> None:
         await self.executor.fetch_one(_PATIENT_HASH, id=patient_id, password_hash=password_hash)
@@ -184,7 +209,8 @@ _OPEN = Query(
         patient_id=bindparam("patient_id"),
         expires_at=func.now() + bindparam("lifetime", type_=Interval),
     )
-    .returning(AuthSession.id, AuthSession.expires_at)
+    .returning(AuthSession.id, AuthSession.expires_at),
+    OpenedSessionRow,
 )
 _NEW_REFRESH = Query(
     insert(RefreshToken)
@@ -198,7 +224,8 @@ _NEW_REFRESH = Query(
             .scalar_subquery(),
         ),
     )
-    .returning(RefreshToken.expires_at)
+    .returning(RefreshToken.expires_at),
+    ExpiryRow,
 )
 _SESSION_ACCOUNT = [
     AuthSession.id.label("session_id"),
@@ -220,7 +247,8 @@ _USE_REFRESH = Query(
         or_(AuthSession.patient_id.is_(None), kept(AuthSession.patient_id)),  # not deleted
     )
     .values(used_at=func.now())
-    .returning(*_SESSION_ACCOUNT)
+    .returning(*_SESSION_ACCOUNT),
+    SessionAccountRow,
 )
 # A used refresh token presented again: its session ends (the token was copied).
 _END_REUSED = Query(
@@ -233,25 +261,29 @@ _END_REUSED = Query(
         AuthSession.revoked_at.is_(None),
     )
     .values(revoked_at=func.now())
-    .returning(*_SESSION_ACCOUNT)
+    .returning(*_SESSION_ACCOUNT),
+    SessionAccountRow,
 )
 _END = Query(
     update(AuthSession)
     .where(AuthSession.id == bindparam("session_id"), AuthSession.revoked_at.is_(None))
     .values(revoked_at=func.now())
-    .returning(AuthSession.id)
+    .returning(AuthSession.id),
+    SessionIdRow,
 )
 _END_STAFF_SESSIONS = Query(
     update(AuthSession)
     .where(AuthSession.staff_id == bindparam("staff_id"), AuthSession.revoked_at.is_(None))
     .values(revoked_at=func.now())
-    .returning(AuthSession.id)
+    .returning(AuthSession.id),
+    SessionIdRow,
 )
 _END_PATIENT_SESSIONS = Query(
     update(AuthSession)
     .where(AuthSession.patient_id == bindparam("patient_id"), AuthSession.revoked_at.is_(None))
     .values(revoked_at=func.now())
-    .returning(AuthSession.id)
+    .returning(AuthSession.id),
+    SessionIdRow,
 )
 # The admin's session, on each of its requests: its staff member, if both are still good.
 _ADMIN_SESSION_STAFF = Query(
@@ -263,7 +295,8 @@ _ADMIN_SESSION_STAFF = Query(
         AuthSession.revoked_at.is_(None),
         AuthSession.expires_at > func.now(),
         Staff.is_active,
-    )
+    ),
+    StaffPrincipalRow,
 )
 
 
@@ -279,7 +312,7 @@ class SessionRepository:
         staff_id: int | None,
         patient_id: str | None,
         lifetime: timedelta,
-    ) -> Row:
+    ) -> OpenedSessionRow:
         """The new session's id and end."""
         row = await self.executor.fetch_one(
             _OPEN,
@@ -300,13 +333,12 @@ class SessionRepository:
             _NEW_REFRESH, digest=digest, session_id=session_id, lifetime=lifetime
         )
         assert row is not None
-        expires_at: datetime = row["expires_at"]
-        return expires_at
+        return row["expires_at"]
 
-    async def use_refresh_token(self, digest: str) -> Row | None:
+    async def use_refresh_token(self, digest: str) -> SessionAccountRow | None:
         return await self.executor.fetch_one(_USE_REFRESH, digest=digest)
 
-    async def end_reused(self, digest: str) -> Row | None:
+    async def end_reused(self, digest: str) -> SessionAccountRow | None:
         return await self.executor.fetch_one(_END_REUSED, digest=digest)
 
     async def end(self, session_id: uuid.UUID) -> bool:
@@ -318,7 +350,7 @@ class SessionRepository:
             return len(await self.executor.fetch(_END_STAFF_SESSIONS, staff_id=staff_id))
         return len(await self.executor.fetch(_END_PATIENT_SESSIONS, patient_id=patient_id))
 
-    async def admin_staff(self, session_id: uuid.UUID) -> Row | None:
+    async def admin_staff(self, session_id: uuid.UUID) -> StaffPrincipalRow | None:
         return await self.executor.fetch_one(_ADMIN_SESSION_STAFF, caller_session=session_id)
 
 
@@ -328,7 +360,8 @@ class SessionRepository:
 _PATIENT_RECIPIENT = Query(
     select(Patient.first_name, Patient.last_name, Patient.phone_no, Patient.email).where(
         Patient.id == bindparam("id"), KEPT
-    )
+    ),
+    PatientRecipientRow,
 )
 # A new request makes the account's earlier tokens, used or not, worthless.
 _FORGET_RESETS = Query(
@@ -339,7 +372,8 @@ _FORGET_RESETS = Query(
             PasswordResetToken.patient_id == bindparam("patient_id", type_=String),
         )
     )
-    .returning(PasswordResetToken.digest)
+    .returning(PasswordResetToken.digest),
+    ResetDigestRow,
 )
 _NEW_RESET = Query(
     insert(PasswordResetToken)
@@ -349,7 +383,8 @@ _NEW_RESET = Query(
         patient_id=bindparam("patient_id", type_=String),
         expires_at=func.now() + bindparam("lifetime", type_=Interval),
     )
-    .returning(PasswordResetToken.expires_at)
+    .returning(PasswordResetToken.expires_at),
+    ExpiryRow,
 )
 _GOOD_RESET = (
     PasswordResetToken.digest == bindparam("digest"),
@@ -357,14 +392,16 @@ _GOOD_RESET = (
     PasswordResetToken.expires_at > func.now(),
 )
 _RESET_ACCOUNT = Query(
-    select(PasswordResetToken.staff_id, PasswordResetToken.patient_id).where(*_GOOD_RESET)
+    select(PasswordResetToken.staff_id, PasswordResetToken.patient_id).where(*_GOOD_RESET),
+    ResetAccountRow,
 )
 # The row lock taken by the UPDATE makes two uses of one token race to one winner.
 _USE_RESET = Query(
     update(PasswordResetToken)
     .where(*_GOOD_RESET)
     .values(used_at=func.now())
-    .returning(PasswordResetToken.staff_id, PasswordResetToken.patient_id)
+    .returning(PasswordResetToken.staff_id, PasswordResetToken.patient_id),
+    ResetAccountRow,
 )
 
 
@@ -372,7 +409,7 @@ class ResetRepository:
     def __init__(self, executor: Executor) -> None:
         self.executor = executor
 
-    async def patient_recipient(self, patient_id: str) -> Row | None:
+    async def patient_recipient(self, patient_id: str) -> PatientRecipientRow | None:
         """A patient's names, phone number and e-mail address."""
         return await self.executor.fetch_one(_PATIENT_RECIPIENT, id=patient_id)
 
@@ -385,23 +422,23 @@ class ResetRepository:
             _NEW_RESET, digest=digest, staff_id=staff_id, patient_id=patient_id, lifetime=lifetime
         )
         assert row is not None
-        expires_at: datetime = row["expires_at"]
-        return expires_at
+        return row["expires_at"]
 
-    async def account_of(self, digest: str) -> Row | None:
+    async def account_of(self, digest: str) -> ResetAccountRow | None:
         """The account (`staff_id`, `patient_id`) of an unused, unexpired token."""
         return await self.executor.fetch_one(_RESET_ACCOUNT, digest=digest)
 
-    async def use(self, digest: str) -> Row | None:
+    async def use(self, digest: str) -> ResetAccountRow | None:
         """Mark an unused, unexpired token used: its account, or None."""
         return await self.executor.fetch_one(_USE_RESET, digest=digest)
 
 
 # -- staff management (app.auth.staff) ------------------------------------------------------
 
-_LIST_STAFF = Query(select(*_STAFF_FIELDS).order_by(Staff.username))
+_LIST_STAFF = Query(select(*_STAFF_FIELDS).order_by(Staff.username), StaffRow)
 _STAFF_ACCOUNT = Query(
-    select(*_STAFF_FIELDS, Staff.password_hash).where(Staff.id == bindparam("id"))
+    select(*_STAFF_FIELDS, Staff.password_hash).where(Staff.id == bindparam("id")),
+    StaffAccountRow,
 )
 _ADD_STAFF = Query(
     insert(Staff)
@@ -412,19 +449,22 @@ _ADD_STAFF = Query(
         password_hash=bindparam("password_hash"),
         is_active=True,
     )
-    .returning(*_STAFF_FIELDS)
+    .returning(*_STAFF_FIELDS),
+    StaffRow,
 )
 _SET_STAFF_ACTIVE = Query(
     update(Staff)
     .where(Staff.id == bindparam("id"))
     .values(is_active=bindparam("is_active"), updated_at=func.now())
-    .returning(*_STAFF_FIELDS)
+    .returning(*_STAFF_FIELDS),
+    StaffRow,
 )
 _SET_STAFF_PASSWORD = Query(
     update(Staff)
     .where(Staff.id == bindparam("id"))
     .values(password_hash=bindparam("password_hash"), updated_at=func.now())
-    .returning(*_STAFF_FIELDS)
+    .returning(*_STAFF_FIELDS),
+    StaffRow,
 )
 
 
@@ -434,14 +474,16 @@ class StaffRepository:
     def __init__(self, executor: Executor) -> None:
         self.executor = executor
 
-    async def list(self) -> list[Row]:
+    async def list(self) -> list[StaffRow]:
         return await self.executor.fetch(_LIST_STAFF)
 
-    async def account(self, staff_id: int) -> Row | None:
+    async def account(self, staff_id: int) -> StaffAccountRow | None:
         """The staff member, with their password hash."""
         return await self.executor.fetch_one(_STAFF_ACCOUNT, id=staff_id)
 
-    async def add(self, *, username: str, email: str | None, role: str, password_hash: str) -> Row:
+    async def add(
+        self, *, username: str, email: str | None, role: str, password_hash: str
+    ) -> StaffRow:
         """The new staff member; asyncpg's UniqueViolationError when the username or e-mail
         address is taken."""
         row = await self.executor.fetch_one(
@@ -450,10 +492,10 @@ class StaffRepository:
         assert row is not None
         return row
 
-    async def set_active(self, staff_id: int, *, active: bool) -> Row | None:
+    async def set_active(self, staff_id: int, *, active: bool) -> StaffRow | None:
         return await self.executor.fetch_one(_SET_STAFF_ACTIVE, id=staff_id, is_active=active)
 
-    async def set_password_hash(self, staff_id: int, password_hash: str) -> Row | None:
+    async def set_password_hash(self, staff_id: int, password_hash: str) -> StaffRow | None:
         return await self.executor.fetch_one(
             _SET_STAFF_PASSWORD, id=staff_id, password_hash=password_hash
         )

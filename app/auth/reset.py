@@ -30,6 +30,7 @@ from app.auth.passwords import (
 )
 from app.auth.permissions import Principal, patient_principal, staff_principal
 from app.auth.repository import AccountRepository, ResetRepository
+from app.auth.rows import StaffRow
 from app.auth.service import AuthService, SessionsFor, login_entry
 from app.auth.sessions import digest
 from app.auth.staff import OWN_PASSWORD
@@ -44,7 +45,7 @@ from app.core.errors import (
 from app.core.ratelimit import RateLimiter
 from app.core.security import hash_password
 from app.db.database import Database
-from app.db.query import Executor, Row
+from app.db.query import Executor
 from app.mail.templates import Notice
 from app.requests.work import UnitOfWork
 
@@ -111,7 +112,7 @@ class PasswordResets:
             send_later(notice.message(self.settings.mail_from))
         await asyncio.sleep(max(0.0, ANSWER_FLOOR_SECONDS - (time.monotonic() - started)))
 
-    async def start(self, work: UnitOfWork, admin: Principal, staff_id: int) -> Row:
+    async def start(self, work: UnitOfWork, admin: Principal, staff_id: int) -> StaffRow:
         """An admin has a reset link mailed to a staff member's own address; the staff member
         (no hash). NotFound; PermissionDenied for the admin themself (their own password needs
         their current one); a ValidationFailed when the account cannot get a link (deactivated,

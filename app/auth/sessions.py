@@ -17,10 +17,11 @@ from datetime import UTC, datetime, timedelta
 
 from app.auth.permissions import Principal, patient_principal, staff_principal
 from app.auth.repository import AccountRepository, SessionRepository
+from app.auth.rows import SessionAccountRow
 from app.auth.tokens import Tokens
 from app.core.config import Settings
 from app.core.errors import NotAuthenticated
-from app.db.query import Executor, Row
+from app.db.query import Executor
 
 REFRESH_REFUSED = "Refresh token not valid or expired."
 
@@ -134,10 +135,13 @@ class Sessions:
             refresh_expires_in=max(0, refresh_left),
         )
 
-    async def _principal(self, session: Row, *, active_only: bool = True) -> Principal | None:
+    async def _principal(
+        self, session: SessionAccountRow, *, active_only: bool = True
+    ) -> Principal | None:
         """The account a session belongs to (None: a staff member since deactivated)."""
         if session["patient_id"] is not None:
             return patient_principal(session["patient_id"])
+        assert session["staff_id"] is not None  # a session has one account (one_account)
         staff = await self.accounts.staff_by_id(session["staff_id"])
         if staff is None or (active_only and not staff["is_active"]):
             return None

@@ -10,6 +10,8 @@ session of that staff member: a stolen cookie or token stops working with the ol
 changed password is announced to its owner by mail (app.auth.notices).
 """
 
+from typing import Any, cast
+
 import asyncpg
 
 from app.auth.notices import ChangedBy, password_changed
@@ -17,11 +19,12 @@ from app.auth.passwords import check_similarity, staff_attributes
 from app.auth.permissions import Principal, staff_principal
 from app.auth.reauth import Reauthentication
 from app.auth.repository import AccountRepository, StaffRepository
+from app.auth.rows import StaffAccountRow, StaffRow
 from app.auth.schemas import PasswordChange, PasswordReset, StaffCreate
 from app.auth.sessions import Sessions
 from app.core.errors import NotFound, PermissionDenied, ValidationFailed
 from app.core.security import hash_password
-from app.db.query import Executor, Row
+from app.db.query import Executor
 from app.requests.work import UnitOfWork
 
 USERNAME_TAKEN = "A staff member with this username already exists."
@@ -37,7 +40,7 @@ OWN_PASSWORD = "Change your own password with your current one (Change password)
 
 async def add_staff(
     executor: Executor, *, username: str, email: str | None, role: str, password: str
-) -> Row:
+) -> StaffRow:
     """A new active staff member (the command line's and the admin's one path). A taken username
     or e-mail address is a ValidationFailed on its field."""
     password_hash = await hash_password(password)
@@ -61,15 +64,13 @@ class StaffService:
         self.sessions = sessions
         self.staff = StaffRepository(work)
 
-    async def list(self) -> list[Row]:
+    async def list(self) -> list[StaffRow]:
         return await self.staff.list()
 
-    async def get(self, staff_id: int) -> Row:
-        account = await self._account(staff_id)
-        del account["password_hash"]
-        return account
+    async def get(self, staff_id: int) -> StaffRow:
+        return _without_hash(await self._account(staff_id))
 
-    async def create(self, payload: StaffCreate) -> Row:
+    async def create(self, payload: StaffCreate) -> StaffRow:
         check_similarity(payload.password, staff_attributes(payload.username, payload.email))
         return await add_staff(
             self.work,
@@ -101,20 +102,18 @@ class StaffService:
         staff = await AccountRepository(self.work).staff_by_username(username)
         if staff is None:
             raise NotFound
-        staff_id: int = staff["id"]
-        return staff_id
+        return staff["id"]
 
-    async def set_password(self, staff_id: int, payload: PasswordReset) -> Row:
+    async def set_password(self, staff_id: int, payload: PasswordReset) -> StaffRow:
         """The command line sets a staff member's password (whoever runs it holds the service's
         keys and database already): the account's owner is told by mail."""
         account = await self._account(staff_id)
         check_similarity(payload.password, staff_attributes(account["username"], account["email"]))
         await self.work.idle()
         await self._set_password(account, payload.password, ChangedBy.OPERATOR)
-        del account["password_hash"]
-        return account
+        return _without_hash(account)
 
-    async def set_active(self, admin: Principal | None, staff_id: int, *, active: bool) -> Row:
+    async def set_active(self, admin: Principal | None, staff_id: int, *, active: bool) -> StaffRow:
         """Deactivate (their sessions end) or reactivate a staff member; an admin never
         themself (None: the command line)."""
         if not active and admin is not None and str(staff_id) == admin.id:
@@ -127,13 +126,13 @@ class StaffService:
             await self.sessions.end_all(_principal(row))
         return row
 
-    async def _account(self, staff_id: int) -> Row:
+    async def _account(self, staff_id: int) -> StaffAccountRow:
         account = await self.staff.account(staff_id)
         if account is None:
             raise NotFound
         return account
 
-    async def _set_password(self, account: Row, password: str, by: ChangedBy) -> None:
+    async def _set_password(self, account: StaffAccountRow, password: str, by: ChangedBy) -> None:
         password_hash = await hash_password(password)
         await self.work.begin()
         if await self.staff.set_password_hash(account["id"], password_hash) is None:
@@ -143,5 +142,12 @@ class StaffService:
             self.work.notify(password_changed(account["email"], by))
 
 
-def _principal(row: Row) -> Principal:
+def _principal(row: StaffRow) -> Principal:
     return staff_principal(row["id"], row["username"], row["role"])
+
+
+def _without_hash(account: StaffAccountRow) -> StaffRow:
+    """The account with its password hash taken out of the row itself (a TypedDict's key
+    cannot be deleted as such)."""
+    del cast(dict[str, Any], account)["password_hash"]
+    return account
