@@ -169,7 +169,7 @@ async def measure(connection: asyncpg.Connection, case: Case, repeat: int) -> Me
         count_ms.append((time.perf_counter() - started) * 1000)
     estimate = await counting.estimate.fetch_one(connection, filters)
     assert estimate is not None
-    estimated = int(next(iter(estimate.values()))[0]["Plan"]["Plan Rows"])
+    estimated = int(estimate["QUERY PLAN"][0]["Plan"]["Plan Rows"])
     if count.exact or estimated <= 3 * EXACT_UP_TO:
         capped = {**filters, "count_cap": EXACT_UP_TO + 1}
         count_plan = await _explain(connection, counting.capped, capped)
