@@ -22,6 +22,7 @@ from app.appointments.schemas import (
     AppointmentListQuery,
 )
 from app.appointments.service import AppointmentService
+from app.auth.permissions import may_override_availability
 from app.core.errors import AppError, NotFound, ValidationFailed, validation_errors
 from app.core.fields import DATETIME_RANGE, in_range
 from app.db.query import Row
@@ -161,7 +162,7 @@ class AppointmentsView(FormPage, BaseView):
         async with services.work(request, "admin_list_therapists", None) as work:
             therapists = await self._therapists(work)
         form.therapist.choices = [(str(row["id"]), _name(row)) for row in therapists]
-        if me.role != "admin":
+        if not may_override_availability(me):
             del form.override_availability
         return await self._form_page(
             request,

@@ -26,6 +26,7 @@ from app.admin.forms import (
 )
 from app.admin.services import AdminServices, current_staff, flash
 from app.auth.permissions import Access, may_use
+from app.auth.record import Act, may
 from app.core.errors import NotFound, ValidationFailed, validation_errors
 from app.db.counting import Counting
 from app.db.query import Row
@@ -527,6 +528,12 @@ def admins_only(request: Request) -> bool:
     """The API's rule for admin-only endpoints (GET /api/audit/, staff management)."""
     staff = current_staff(request)
     return staff is not None and may_use(staff, Access.ADMIN)
+
+
+def may_in_record(request: Request, act: Act) -> bool:
+    """The API's rule for `act` of the clinical record's table (restores, deleted patients)."""
+    staff = current_staff(request)
+    return staff is not None and may(staff, act)
 
 
 class AuditEventAdmin(ClinicView, model=AuditEvent):
