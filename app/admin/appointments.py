@@ -25,6 +25,7 @@ from app.appointments.service import AppointmentService
 from app.auth.permissions import may_override_availability
 from app.core.errors import AppError, NotFound, ValidationFailed, validation_errors
 from app.core.fields import DATETIME_RANGE, in_range
+from app.core.ids import INTEGER_MAX, parse_id
 from app.db.query import Row
 from app.therapists.schemas import TherapistListQuery
 from app.therapists.service import TherapistService
@@ -66,8 +67,7 @@ def _day(request: Request, today: date) -> date:
 
 
 def _therapist_filter(request: Request) -> int | None:
-    value = request.query_params.get("therapist", "")
-    return int(value) if value.isascii() and value.isdigit() and 0 < int(value) < 2**31 else None
+    return parse_id(request.query_params.get("therapist", ""), INTEGER_MAX)
 
 
 def _appointment_id(request: Request) -> int:

@@ -28,6 +28,7 @@ from app.admin.services import AdminServices, current_staff, flash
 from app.auth.permissions import Access, may_use
 from app.auth.record import Act, may
 from app.core.errors import NotFound, ValidationFailed, validation_errors
+from app.core.ids import id_maximum, parse_id
 from app.db.counting import Counting
 from app.db.query import Row
 from app.models.audit import AuditEvent
@@ -156,7 +157,8 @@ class ClinicView(ModelView):
     can_import = False
 
     def valid_pk(self, pk: str) -> bool:
-        raise NotImplementedError
+        """Whether `pk` can name a row: an integer primary key within its column's range."""
+        return parse_id(pk, id_maximum(self.pk_columns[0])) is not None
 
     def _none(self) -> Select[Any]:
         return select(self.model).where(false())
@@ -577,9 +579,6 @@ class AuditEventAdmin(ClinicView, model=AuditEvent):
 
     def is_visible(self, request: Request) -> bool:
         return admins_only(request)
-
-    def valid_pk(self, pk: str) -> bool:
-        return pk.isascii() and pk.isdigit() and len(pk) <= 18
 
 
 def _wallet_update(amount: str, reason: str) -> WalletUpdate:
