@@ -11,12 +11,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from app.admin.security import SESSION_KEY, CsrfGuard
-from app.admin.services import STAFF_STATE, AdminServices, client_address, current_staff
+from app.admin.services import STAFF_STATE, AdminServices, current_staff
 from app.auth import devices
 from app.auth.devices import DeviceTokens
 from app.auth.permissions import Principal
 from app.auth.record import Act, may
 from app.auth.service import AuthService
+from app.core.dependencies import client_address
 from app.core.errors import NotAuthenticated
 from app.requests.work import UnitOfWork
 
