@@ -8,7 +8,7 @@ from typing import Any, ClassVar, TypeVar
 from pydantic import ValidationError
 from sqladmin import ModelView, action, expose
 from sqladmin.authorization import custom_action
-from sqlalchemy import Select, Subquery, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, Subquery, false, func, or_, select
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -151,10 +151,12 @@ class CreatedFilter(LinkFilter):
 
 
 class ClinicView(ModelView):
-    """What every view here shares: no export, no file serving, no 500 on a malformed id."""
+    """What every view here shares: no export, no file serving, no 500 on a malformed id, and
+    only the rows `shown` holds for, in every list, count, page and form."""
 
     can_export = False
     can_import = False
+    shown: ClassVar[ColumnElement[bool] | None] = None  # None: every row
 
     def valid_pk(self, pk: str) -> bool:
         """Whether `pk` can name a row: an integer primary key within its column's range."""
@@ -163,22 +165,29 @@ class ClinicView(ModelView):
     def _none(self) -> Select[Any]:
         return select(self.model).where(false())
 
+    def _of_shown(self, statement: Select[Any]) -> Select[Any]:
+        return statement if self.shown is None else statement.where(self.shown)
+
+    def list_query(self, request: Request) -> Select[Any]:
+        return self._of_shown(super().list_query(request))
+
+    def count_query(self, request: Request) -> Select[Any]:
+        return self._of_shown(super().count_query(request))
+
     def details_query(self, request: Request) -> Select[Any]:
-        return (
-            super().details_query(request)
-            if self.valid_pk(request.path_params["pk"])
-            else self._none()
-        )
+        if not self.valid_pk(request.path_params["pk"]):
+            return self._none()
+        return self._of_shown(super().details_query(request))
 
     def form_edit_query(self, request: Request) -> Select[Any]:
-        return (
-            super().form_edit_query(request)
-            if self.valid_pk(request.path_params["pk"])
-            else self._none()
-        )
+        if not self.valid_pk(request.path_params["pk"]):
+            return self._none()
+        return self._of_shown(super().form_edit_query(request))
 
     async def get_object_for_delete(self, value: Any) -> Any:
-        return await super().get_object_for_delete(value) if self.valid_pk(str(value)) else None
+        if not self.valid_pk(str(value)):
+            return None
+        return await self._get_object_by_pk(self._of_shown(self._stmt_by_identifier(str(value))))
 
     async def get_object_filepath(self, identifier: str, column_name: str) -> Any:
         # sqladmin would serve any file a text column names; pictures have their own route.
@@ -317,25 +326,10 @@ class PatientAdmin(ClinicView, model=Patient):
     edit_template = "patient_edit.html"
     create_template = "patient_create.html"
 
+    shown = KEPT  # a deleted patient is in no view but the deleted patients' page
+
     def valid_pk(self, pk: str) -> bool:
         return is_patient_id(pk)
-
-    # A deleted patient is in no view but the deleted patients' page.
-    def list_query(self, request: Request) -> Select[Any]:
-        return super().list_query(request).where(KEPT)
-
-    def count_query(self, request: Request) -> Select[Any]:
-        return super().count_query(request).where(KEPT)
-
-    def details_query(self, request: Request) -> Select[Any]:
-        return super().details_query(request).where(KEPT)
-
-    def form_edit_query(self, request: Request) -> Select[Any]:
-        return super().form_edit_query(request).where(KEPT)
-
-    async def get_object_for_delete(self, value: Any) -> Any:
-        patient = await super().get_object_for_delete(value)
-        return None if patient is None or patient.deleted_at is not None else patient
 
     def search_query(self, stmt: Select[Any], term: str) -> Select[Any]:
         """Name words, phone digits or email, with the API list's rules; never encrypted fields."""
