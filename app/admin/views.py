@@ -8,7 +8,7 @@ from typing import Any, ClassVar, TypeVar
 from pydantic import ValidationError
 from sqladmin import ModelView, action, expose
 from sqladmin.authorization import custom_action
-from sqlalchemy import ColumnElement, Select, Subquery, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, Subquery, false, func, inspect, or_, select
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -33,9 +33,8 @@ from app.db.counting import Counting
 from app.db.query import Row
 from app.models.audit import AuditEvent
 from app.models.patient import KEPT, Patient, is_patient_id
-from app.patients.repository import COLUMNS, matching_ids
 from app.patients.schemas import PatientCreate, PatientListQuery, PatientUpdate
-from app.patients.service import PatientService
+from app.patients.service import PatientService, list_filter
 from app.pictures.service import PictureService
 from app.wallet.schemas import WalletUpdate
 from app.wallet.service import WalletService
@@ -43,6 +42,7 @@ from app.wallet.service import WalletService
 PayloadT = TypeVar("PayloadT", bound=PatientUpdate)
 LOOKUP_FILTER = "sqladmin/filters/lookup_filter.html"
 ALL = "__all"
+PATIENT_COLUMNS = frozenset(column.key for column in inspect(Patient).columns)
 MAX_TAG_CHOICES = 200
 
 
@@ -59,20 +59,16 @@ def services_of(view: object) -> AdminServices:
     return services
 
 
-def _matching(**criteria: Any) -> Any:
+def _matching(**criteria: Any) -> ColumnElement[bool]:
+    """The API list's own filters, so both find the same patients."""
     try:
-        return matching_ids(PatientListQuery(**criteria))
+        return list_filter(PatientListQuery(**criteria))
     except ValidationError:
         return false()
 
 
 def _filtered(statement: Select[Any], **criteria: Any) -> Select[Any]:
-    """The API list's own filters (PatientRepository), so both find the same patients."""
-    try:
-        query = PatientListQuery(**criteria)
-    except ValidationError:
-        return statement.where(false())
-    return statement.where(matching_ids(query))
+    return statement.where(_matching(**criteria))
 
 
 class LinkFilter:
@@ -429,7 +425,7 @@ class PatientAdmin(ClinicView, model=Patient):
 
     @expose("/wallet/{pk}", methods=["POST"])
     async def change_wallet(self, request: Request) -> Response:
-        """Add a signed amount through PatientRepository.change_wallet, as the API does."""
+        """Add a signed amount through WalletService.change, as the API does."""
         if not self.has_permission(request, custom_action("update-wallet")):
             raise HTTPException(status_code=403)
         pk = request.path_params["pk"]
@@ -584,4 +580,4 @@ def _wallet_update(amount: str, reason: str) -> WalletUpdate:
 
 def _model(patient: Row) -> Patient:
     """A transient Patient of the written row: sqladmin redirects by its primary key."""
-    return Patient(**{column.key: patient[column.key] for column in COLUMNS})
+    return Patient(**{key: value for key, value in patient.items() if key in PATIENT_COLUMNS})
