@@ -22,8 +22,10 @@ from app.appointments.schemas import (
     AppointmentListQuery,
 )
 from app.appointments.service import AppointmentService
+from app.auth.permissions import may_override_availability
 from app.core.errors import AppError, NotFound, ValidationFailed, validation_errors
 from app.core.fields import DATETIME_RANGE, in_range
+from app.core.ids import INTEGER_MAX, parse_id
 from app.db.query import Row
 from app.therapists.schemas import TherapistListQuery
 from app.therapists.service import TherapistService
@@ -65,8 +67,7 @@ def _day(request: Request, today: date) -> date:
 
 
 def _therapist_filter(request: Request) -> int | None:
-    value = request.query_params.get("therapist", "")
-    return int(value) if value.isascii() and value.isdigit() and 0 < int(value) < 2**31 else None
+    return parse_id(request.query_params.get("therapist", ""), INTEGER_MAX)
 
 
 def _appointment_id(request: Request) -> int:
@@ -161,7 +162,7 @@ class AppointmentsView(FormPage, BaseView):
         async with services.work(request, "admin_list_therapists", None) as work:
             therapists = await self._therapists(work)
         form.therapist.choices = [(str(row["id"]), _name(row)) for row in therapists]
-        if me.role != "admin":
+        if not may_override_availability(me):
             del form.override_availability
         return await self._form_page(
             request,

@@ -11,7 +11,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from app.admin.services import error_message, flash, path_id
-from app.admin.views import admins_only, services_of
+from app.admin.views import may_in_record, services_of
+from app.auth.record import Act
 from app.core.errors import AppError, NotFound
 from app.models.history import REASON_MAX_LENGTH
 from app.models.patient import is_patient_id
@@ -72,7 +73,7 @@ class PatientHistoryView(BaseView):
             "versions": versions,
             "page": page,
             "has_next": len(rows) > PAGE_SIZE,
-            "may_restore": admins_only(request),
+            "may_restore": may_in_record(request, Act.HISTORY_RESTORE),
             "reason_max": REASON_MAX_LENGTH,
         }
         response: Response = await self.templates.TemplateResponse(
@@ -87,7 +88,7 @@ class PatientHistoryView(BaseView):
     )
     async def restore_version(self, request: Request) -> Response:
         patient_id, version = _patient_id(request), path_id(request, "version")
-        if not admins_only(request):
+        if not may_in_record(request, Act.HISTORY_RESTORE):
             raise HTTPException(status_code=403)
         services = services_of(self)
         reason = await _reason(request)
@@ -111,10 +112,10 @@ class DeletedPatientsView(BaseView):
     icon = "fa-solid fa-trash-arrow-up"
 
     def is_accessible(self, request: Request) -> bool:
-        return admins_only(request)
+        return may_in_record(request, Act.DELETED_RESTORE)
 
     def is_visible(self, request: Request) -> bool:
-        return admins_only(request)
+        return may_in_record(request, Act.DELETED_RESTORE)
 
     # The menu links to the identity of the exposed method sqladmin meets last, in name order.
     @expose("/deleted-patients", methods=["GET"], identity="deleted-patients")

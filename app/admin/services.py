@@ -19,6 +19,7 @@ from app.audit.service import AuditEntry, record_apart
 from app.auth.permissions import Principal
 from app.auth.sessions import Sessions
 from app.core.config import Settings
+from app.core.dependencies import client_address
 from app.core.errors import AppError, ValidationFailed
 from app.core.ids import BIGINT_MAX, parse_id
 from app.core.ratelimit import RateLimiter
@@ -138,10 +139,6 @@ def error_message(error: AppError) -> str:
     if isinstance(error, ValidationFailed):
         return " ".join(message for messages in error.errors.values() for message in messages)
     return str(error.detail)
-
-
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def _entry(request: Request, action: str, patient_id: str | None) -> AuditEntry | None:

@@ -18,13 +18,14 @@ from app.admin.forms import (
     StaffForm,
     validated,
 )
-from app.admin.services import client_address, flash, path_id, signed_in
+from app.admin.services import flash, path_id, signed_in
 from app.admin.views import admins_only, services_of
 from app.auth.reauth import Reauthentication
 from app.auth.reset import PasswordResets
 from app.auth.rows import StaffRow
 from app.auth.schemas import PasswordChange, StaffCreate
 from app.auth.staff import StaffService
+from app.core.dependencies import client_address
 from app.core.errors import NotFound, PermissionDenied, Throttled, ValidationFailed
 from app.core.ids import INTEGER_MAX
 

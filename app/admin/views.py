@@ -8,7 +8,7 @@ from typing import Any, ClassVar, TypeVar
 from pydantic import ValidationError
 from sqladmin import ModelView, action, expose
 from sqladmin.authorization import custom_action
-from sqlalchemy import Select, Subquery, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, Subquery, false, func, inspect, or_, select
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -26,14 +26,15 @@ from app.admin.forms import (
 )
 from app.admin.services import AdminServices, current_staff, flash
 from app.auth.permissions import Access, may_use
+from app.auth.record import Act, may
 from app.core.errors import NotFound, ValidationFailed, validation_errors
+from app.core.ids import id_maximum, parse_id
 from app.db.counting import Counting
 from app.db.query import Row
 from app.models.audit import AuditEvent
 from app.models.patient import KEPT, Patient, is_patient_id
-from app.patients.repository import COLUMNS, matching_ids
 from app.patients.schemas import PatientCreate, PatientListQuery, PatientUpdate
-from app.patients.service import PatientService
+from app.patients.service import PatientService, list_filter
 from app.pictures.service import PictureService
 from app.wallet.schemas import WalletUpdate
 from app.wallet.service import WalletService
@@ -41,6 +42,7 @@ from app.wallet.service import WalletService
 PayloadT = TypeVar("PayloadT", bound=PatientUpdate)
 LOOKUP_FILTER = "sqladmin/filters/lookup_filter.html"
 ALL = "__all"
+PATIENT_COLUMNS = frozenset(column.key for column in inspect(Patient).columns)
 MAX_TAG_CHOICES = 200
 
 
@@ -57,20 +59,16 @@ def services_of(view: object) -> AdminServices:
     return services
 
 
-def _matching(**criteria: Any) -> Any:
+def _matching(**criteria: Any) -> ColumnElement[bool]:
+    """The API list's own filters, so both find the same patients."""
     try:
-        return matching_ids(PatientListQuery(**criteria))
+        return list_filter(PatientListQuery(**criteria))
     except ValidationError:
         return false()
 
 
 def _filtered(statement: Select[Any], **criteria: Any) -> Select[Any]:
-    """The API list's own filters (PatientRepository), so both find the same patients."""
-    try:
-        query = PatientListQuery(**criteria)
-    except ValidationError:
-        return statement.where(false())
-    return statement.where(matching_ids(query))
+    return statement.where(_matching(**criteria))
 
 
 class LinkFilter:
@@ -149,33 +147,43 @@ class CreatedFilter(LinkFilter):
 
 
 class ClinicView(ModelView):
-    """What every view here shares: no export, no file serving, no 500 on a malformed id."""
+    """What every view here shares: no export, no file serving, no 500 on a malformed id, and
+    only the rows `shown` holds for, in every list, count, page and form."""
 
     can_export = False
     can_import = False
+    shown: ClassVar[ColumnElement[bool] | None] = None  # None: every row
 
     def valid_pk(self, pk: str) -> bool:
-        raise NotImplementedError
+        """Whether `pk` can name a row: an integer primary key within its column's range."""
+        return parse_id(pk, id_maximum(self.pk_columns[0])) is not None
 
     def _none(self) -> Select[Any]:
         return select(self.model).where(false())
 
+    def _of_shown(self, statement: Select[Any]) -> Select[Any]:
+        return statement if self.shown is None else statement.where(self.shown)
+
+    def list_query(self, request: Request) -> Select[Any]:
+        return self._of_shown(super().list_query(request))
+
+    def count_query(self, request: Request) -> Select[Any]:
+        return self._of_shown(super().count_query(request))
+
     def details_query(self, request: Request) -> Select[Any]:
-        return (
-            super().details_query(request)
-            if self.valid_pk(request.path_params["pk"])
-            else self._none()
-        )
+        if not self.valid_pk(request.path_params["pk"]):
+            return self._none()
+        return self._of_shown(super().details_query(request))
 
     def form_edit_query(self, request: Request) -> Select[Any]:
-        return (
-            super().form_edit_query(request)
-            if self.valid_pk(request.path_params["pk"])
-            else self._none()
-        )
+        if not self.valid_pk(request.path_params["pk"]):
+            return self._none()
+        return self._of_shown(super().form_edit_query(request))
 
     async def get_object_for_delete(self, value: Any) -> Any:
-        return await super().get_object_for_delete(value) if self.valid_pk(str(value)) else None
+        if not self.valid_pk(str(value)):
+            return None
+        return await self._get_object_by_pk(self._of_shown(self._stmt_by_identifier(str(value))))
 
     async def get_object_filepath(self, identifier: str, column_name: str) -> Any:
         # sqladmin would serve any file a text column names; pictures have their own route.
@@ -314,25 +322,10 @@ class PatientAdmin(ClinicView, model=Patient):
     edit_template = "patient_edit.html"
     create_template = "patient_create.html"
 
+    shown = KEPT  # a deleted patient is in no view but the deleted patients' page
+
     def valid_pk(self, pk: str) -> bool:
         return is_patient_id(pk)
-
-    # A deleted patient is in no view but the deleted patients' page.
-    def list_query(self, request: Request) -> Select[Any]:
-        return super().list_query(request).where(KEPT)
-
-    def count_query(self, request: Request) -> Select[Any]:
-        return super().count_query(request).where(KEPT)
-
-    def details_query(self, request: Request) -> Select[Any]:
-        return super().details_query(request).where(KEPT)
-
-    def form_edit_query(self, request: Request) -> Select[Any]:
-        return super().form_edit_query(request).where(KEPT)
-
-    async def get_object_for_delete(self, value: Any) -> Any:
-        patient = await super().get_object_for_delete(value)
-        return None if patient is None or patient.deleted_at is not None else patient
 
     def search_query(self, stmt: Select[Any], term: str) -> Select[Any]:
         """Name words, phone digits or email, with the API list's rules; never encrypted fields."""
@@ -432,7 +425,7 @@ class PatientAdmin(ClinicView, model=Patient):
 
     @expose("/wallet/{pk}", methods=["POST"])
     async def change_wallet(self, request: Request) -> Response:
-        """Add a signed amount through PatientRepository.change_wallet, as the API does."""
+        """Add a signed amount through WalletService.change, as the API does."""
         if not self.has_permission(request, custom_action("update-wallet")):
             raise HTTPException(status_code=403)
         pk = request.path_params["pk"]
@@ -529,6 +522,12 @@ def admins_only(request: Request) -> bool:
     return staff is not None and may_use(staff, Access.ADMIN)
 
 
+def may_in_record(request: Request, act: Act) -> bool:
+    """The API's rule for `act` of the clinical record's table (restores, deleted patients)."""
+    staff = current_staff(request)
+    return staff is not None and may(staff, act)
+
+
 class AuditEventAdmin(ClinicView, model=AuditEvent):
     """The audit trail, read-only (the database refuses UPDATE and DELETE on it too), for
     admins only, as GET /api/audit/: a therapist has no menu entry and a 403 at every URL."""
@@ -571,9 +570,6 @@ class AuditEventAdmin(ClinicView, model=AuditEvent):
     def is_visible(self, request: Request) -> bool:
         return admins_only(request)
 
-    def valid_pk(self, pk: str) -> bool:
-        return pk.isascii() and pk.isdigit() and len(pk) <= 18
-
 
 def _wallet_update(amount: str, reason: str) -> WalletUpdate:
     try:
@@ -584,4 +580,4 @@ def _wallet_update(amount: str, reason: str) -> WalletUpdate:
 
 def _model(patient: Row) -> Patient:
     """A transient Patient of the written row: sqladmin redirects by its primary key."""
-    return Patient(**{column.key: patient[column.key] for column in COLUMNS})
+    return Patient(**{key: value for key, value in patient.items() if key in PATIENT_COLUMNS})

@@ -1,4 +1,5 @@
-"""Who may do what: the role matrix of API.md, in one place."""
+"""Who may do what: the role matrix of API.md and docs/roles.md, in one place for both UIs (the
+clinical record's table, app.auth.record, is applied through it)."""
 
 from dataclasses import dataclass
 from enum import Enum
@@ -99,3 +100,37 @@ def may_access_patient(identity: Identity, patient_id: str) -> bool:
 def forbidden_fields(identity: Identity, fields: set[str]) -> set[str]:
     """Fields of a write this caller may not change."""
     return set() if identity.is_staff else fields - PATIENT_SELF_WRITABLE
+
+
+def may_manage_therapist(principal: Principal, therapist_id: int) -> bool:
+    """A therapist's name, hours, time off and calendar feed: admins change every therapist's,
+    a therapist only their own."""
+    if principal.role == "admin":
+        return True
+    return principal.role == "therapist" and principal.id == str(therapist_id)
+
+
+def may_handle_appointments_of(principal: Principal, therapist_id: int) -> bool:
+    """Booking and changing the appointments of a therapist: a therapist only their own, admins
+    every therapist's (a patient's are bounded by `may_access_patient`)."""
+    return principal.role != "therapist" or principal.id == str(therapist_id)
+
+
+def may_override_availability(principal: Principal) -> bool:
+    """Booking outside a therapist's hours or time off."""
+    return principal.role == "admin"
+
+
+def may_change_appointment(identity: Identity, *, cancelling: bool) -> bool:
+    """A patient may cancel their appointment and change nothing else of it."""
+    return identity.is_staff or cancelling
+
+
+def may_cancel_late(identity: Identity) -> bool:
+    """Cancelling within the notice period (which charges the late fee unless it is waived):
+    staff, never a patient."""
+    return identity.is_staff
+
+
+def may_waive_fees(identity: Identity) -> bool:
+    return identity.is_staff

@@ -91,10 +91,12 @@ class PasswordResets:
         try:
             await self.limiter.password_reset_gate(username.strip().lower(), address)
         except Throttled:
-            await record_apart(self.database, login_entry(REQUEST_ACTION, None, address), 429)
+            await record_apart(
+                self.database, login_entry(REQUEST_ACTION, None, client_address), 429
+            )
             raise
         account = await AuthService(self.database, self.limiter).find_account(username)
-        entry = login_entry(REQUEST_ACTION, account, address)
+        entry = login_entry(REQUEST_ACTION, account, client_address)
         holder = (
             None
             if account is None
@@ -168,7 +170,9 @@ class PasswordResets:
         try:
             await self.limiter.password_reset_confirm_gate(address)
         except Throttled:
-            await record_apart(self.database, login_entry(CONFIRM_ACTION, None, address), 429)
+            await record_apart(
+                self.database, login_entry(CONFIRM_ACTION, None, client_address), 429
+            )
             raise
         token_digest = digest(token)
         entry = AuditEntry(
@@ -176,7 +180,7 @@ class PasswordResets:
             actor="unknown",
             actor_kind="anonymous",
             patient_id=None,
-            client_address=address,
+            client_address=client_address,
         )
 
         async def send(notices: list[Notice]) -> None:

@@ -78,7 +78,7 @@ class AuthService:
         one."""
         address = client_address or "unknown"
         account = await self.find_account(username)
-        entry = login_entry(action, account, address)  # a patient at the admin is named too
+        entry = login_entry(action, account, client_address)  # a patient at the admin is named too
         if staff_only and account is not None and not account.principal.is_staff:
             account = None
         # Every name of an account is one account to the limits; an unknown name is its own.
@@ -87,7 +87,7 @@ class AuthService:
         try:
             delay = await self.limiter.login_gate(key, address, device)
         except Throttled as refusal:
-            await record_apart(self.database, login_entry(action, None, address), 429)
+            await record_apart(self.database, login_entry(action, None, client_address), 429)
             raise refusal
         if delay:
             await asyncio.sleep(delay)

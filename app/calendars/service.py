@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from icalendar import Calendar, Event
 
-from app.auth.permissions import Principal
+from app.auth.permissions import Principal, may_manage_therapist
 from app.calendars.repository import CalendarRepository
 from app.core.config import Settings
 from app.core.errors import NotFound, PermissionDenied
@@ -82,7 +82,7 @@ class CalendarService:
         return calendar(feed["therapist"], rows)
 
     async def _may_manage(self, actor: Principal, therapist_id: int) -> None:
-        if actor.role != "admin" and not (actor.is_staff and actor.id == str(therapist_id)):
+        if not may_manage_therapist(actor, therapist_id):
             raise PermissionDenied
         if await self.therapists.get(therapist_id) is None:
             raise NotFound

@@ -4,9 +4,21 @@ simply not found (a 404) and never reaches the database, whose integer types wou
 from typing import Any
 
 from fastapi import Path
+from sqlalchemy import BigInteger, ColumnElement, Integer, SmallInteger
+from sqlalchemy.orm import QueryableAttribute
 
 INTEGER_MAX = 2**31 - 1  # an `integer` identity column (staff)
 BIGINT_MAX = 2**63 - 1  # a `bigint` one (appointments, notes, documents, versions, …)
+
+
+def id_maximum(column: ColumnElement[Any] | QueryableAttribute[Any]) -> int:
+    """The largest id an integer column holds, by its type."""
+    assert isinstance(column.type, Integer), f"{column} is not an integer column"
+    if isinstance(column.type, BigInteger):
+        return BIGINT_MAX
+    if isinstance(column.type, SmallInteger):
+        return 2**15 - 1
+    return INTEGER_MAX
 
 
 def parse_id(text: str, maximum: int = BIGINT_MAX) -> int | None:

@@ -6,6 +6,8 @@ from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from sqlalchemy import ColumnElement
+
 from app.auth.notices import ChangedBy, email_changed, password_changed
 from app.auth.passwords import (
     PATIENT_ATTRIBUTES,
@@ -25,6 +27,7 @@ from app.db.query import Row
 from app.patients.repository import (
     PatientRepository,
     Taken,
+    matching_ids,
     new_patient_id,
 )
 from app.patients.schemas import (
@@ -44,6 +47,12 @@ ID_ATTEMPTS = 10
 
 WRONG_PASSWORD = "Your old password was entered incorrectly. Please enter it again."  # noqa: S105
 NEEDED = "This field is required to change your own password."
+
+
+def list_filter(query: PatientListQuery) -> ColumnElement[bool]:
+    """The API list's filters as one condition on patients (not deleted among them), for the
+    admin's own reads: its list and search find the patients the API's list finds."""
+    return matching_ids(query)
 
 
 async def writable(payload: PatientUpdate) -> dict[str, Any]:

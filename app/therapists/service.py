@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from app.auth.permissions import Principal
+from app.auth.permissions import Principal, may_manage_therapist
 from app.core.errors import NotFound, PermissionDenied, ValidationFailed
 from app.db.counting import Count
 from app.db.query import Row
@@ -31,13 +31,6 @@ class Availability:
     therapist_id: int
     duration: int
     slots: list[hours.Period]
-
-
-def may_change(principal: Principal, therapist_id: int) -> bool:
-    """Admins change every therapist; a therapist only themself."""
-    if principal.role == "admin":
-        return True
-    return principal.role == "therapist" and principal.id == str(therapist_id)
 
 
 class TherapistService:
@@ -166,5 +159,5 @@ class TherapistService:
 
     @staticmethod
     def _check_may_change(actor: Principal, therapist_id: int) -> None:
-        if not may_change(actor, therapist_id):
+        if not may_manage_therapist(actor, therapist_id):
             raise PermissionDenied
