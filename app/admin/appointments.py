@@ -2,6 +2,7 @@
 API's AppointmentService in the audited unit of work, so every rule (availability, overlaps,
 transitions, fees, reminders) and every audit event is the API's own."""
 
+from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -26,7 +27,7 @@ from app.auth.permissions import may_override_availability
 from app.core.errors import AppError, NotFound, ValidationFailed, validation_errors
 from app.core.fields import DATETIME_RANGE, in_range
 from app.core.ids import INTEGER_MAX, parse_id
-from app.db.query import Row
+from app.therapists.rows import TherapistRow
 from app.therapists.schemas import TherapistListQuery
 from app.therapists.service import TherapistService
 
@@ -74,7 +75,7 @@ def _appointment_id(request: Request) -> int:
     return path_id(request, "pk")
 
 
-def _name(therapist: Row) -> str:
+def _name(therapist: Mapping[str, Any]) -> str:
     return str(therapist.get("display_name") or therapist.get("username") or therapist["id"])
 
 
@@ -203,7 +204,7 @@ class AppointmentsView(FormPage, BaseView):
         )
         return RedirectResponse(target, status_code=302)
 
-    async def _therapists(self, work: Any) -> list[Row]:
+    async def _therapists(self, work: Any) -> list[TherapistRow]:
         return await TherapistService(work).page(
             TherapistListQuery(is_active=True), offset=0, limit=THERAPIST_LIMIT
         )

@@ -23,9 +23,17 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import TIMESTAMP as PG_TIMESTAMP
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from app.appointments.rows import (
+    AppointmentRow,
+    IdRow,
+    PartyLocksRow,
+    SeriesRow,
+    StaffNameRow,
+    WalletBalanceRow,
+)
 from app.appointments.schemas import AppointmentListQuery
 from app.db.counting import Count, Counting
-from app.db.query import Executor, Query, Row
+from app.db.query import Executor, NoRow, Query
 from app.models.patient import VERSION_SEQUENCE, Patient, kept
 from app.models.scheduling import (
     ACTIVE_STATUSES,
@@ -75,23 +83,27 @@ _LOCK_PARTIES = Query(
     scheduling_locks(
         bindparam("therapist_id", type_=APPOINTMENTS.c.therapist_id.type),
         bindparam("patient_id", type_=String),
-    )
+    ),
+    PartyLocksRow,
 )
 # A deleted patient's appointments are not found, nor listed.
 _THIS = (Appointment.id == bindparam("id"), kept(Appointment.patient_id))
-_GET = Query(select(*COLUMNS).where(*_THIS))
-_GET_FOR_UPDATE = Query(select(*COLUMNS).where(*_THIS).with_for_update())
+_GET = Query(select(*COLUMNS).where(*_THIS), AppointmentRow)
+_GET_FOR_UPDATE = Query(select(*COLUMNS).where(*_THIS).with_for_update(), AppointmentRow)
 _INSERT = Query(
-    insert(APPOINTMENTS).values({name: _param(name) for name in CREATED}).returning(*COLUMNS)
+    insert(APPOINTMENTS).values({name: _param(name) for name in CREATED}).returning(*COLUMNS),
+    AppointmentRow,
 )
 _STAFF_NAME = Query(
     select(func.coalesce(Staff.display_name, Staff.username).label("name")).where(
         Staff.id == bindparam("id")
-    )
+    ),
+    StaffNameRow,
 )
 # The wallet balance a fee is taken from, locked until the transaction ends.
 _BALANCE = Query(
-    select(Patient.wallet_balance).where(Patient.id == bindparam("id")).with_for_update()
+    select(Patient.wallet_balance).where(Patient.id == bindparam("id")).with_for_update(),
+    WalletBalanceRow,
 )
 _due = bindparam("due_at", type_=UTC_TIMESTAMP)
 _REMINDER = Query(
@@ -104,11 +116,12 @@ _REMINDER = Query(
         next_attempt_at=_due,
     )
     .on_conflict_do_nothing(index_elements=[AppointmentReminder.dedupe_key])
-    .returning(AppointmentReminder.id)
+    .returning(AppointmentReminder.id),
+    IdRow,
 )
 
 
-def _overlapping(who: str) -> Query[Any]:
+def _overlapping(who: str) -> Query[IdRow]:
     column = Appointment.therapist_id if who == "therapist" else Appointment.patient_id
     value = bindparam("who", type_=column.type)
     return Query(
@@ -124,20 +137,21 @@ def _overlapping(who: str) -> Query[Any]:
             ),
         )
         .order_by(Appointment.starts_at, Appointment.id)
-        .limit(1)
+        .limit(1),
+        IdRow,
     )
 
 
 _OVERLAPPING = {who: _overlapping(who) for who in ("therapist", "patient")}
 # A failed INSERT or UPDATE aborts the transaction; rolled back to its savepoint, the
 # transaction goes on (to name the appointment it clashed with, or to book the next one).
-_SAVEPOINT = Query(text("SAVEPOINT appointment_write"))
-_ROLLBACK_TO_SAVEPOINT = Query(text("ROLLBACK TO SAVEPOINT appointment_write"))
-_RELEASE_SAVEPOINT = Query(text("RELEASE SAVEPOINT appointment_write"))
+_SAVEPOINT = Query(text("SAVEPOINT appointment_write"), NoRow)
+_ROLLBACK_TO_SAVEPOINT = Query(text("ROLLBACK TO SAVEPOINT appointment_write"), NoRow)
+_RELEASE_SAVEPOINT = Query(text("RELEASE SAVEPOINT appointment_write"), NoRow)
 
 
 @lru_cache(maxsize=64)
-def _update(columns: tuple[str, ...]) -> Query[Any]:
+def _update(columns: tuple[str, ...]) -> Query[AppointmentRow]:
     return Query(
         update(Appointment)
         .where(Appointment.id == bindparam("id"))
@@ -148,7 +162,8 @@ def _update(columns: tuple[str, ...]) -> Query[Any]:
                 "version": VERSION_SEQUENCE.next_value(),
             }
         )
-        .returning(*COLUMNS)
+        .returning(*COLUMNS),
+        AppointmentRow,
     )
 
 
@@ -200,7 +215,7 @@ def _counting(shape: Shape) -> Counting:
 
 
 @lru_cache(maxsize=256)
-def _page(shape: Shape, column: str, descending: bool) -> Query[Any]:
+def _page(shape: Shape, column: str, descending: bool) -> Query[AppointmentRow]:
     attribute = APPOINTMENTS.c[{"start": "starts_at"}.get(column, column)]
     order = attribute.desc() if descending else attribute.asc()
     tie = Appointment.id.desc() if descending else Appointment.id.asc()
@@ -211,7 +226,7 @@ def _page(shape: Shape, column: str, descending: bool) -> Query[Any]:
         .offset(bindparam("offset"))
         .limit(bindparam("limit"))
     )
-    return Query(statement)
+    return Query(statement, AppointmentRow)
 
 
 SERIES = cast(Table, AppointmentSeries.__table__)
@@ -223,13 +238,15 @@ _INSERT_SERIES = Query(
         therapist_id=bindparam("therapist_id"),
         created_by=bindparam("created_by", type_=String),
     )
-    .returning(*SERIES.c)
+    .returning(*SERIES.c),
+    SeriesRow,
 )
-_GET_SERIES = Query(select(*SERIES.c).where(AppointmentSeries.id == bindparam("id")))
+_GET_SERIES = Query(select(*SERIES.c).where(AppointmentSeries.id == bindparam("id")), SeriesRow)
 _SERIES_APPOINTMENTS = Query(
     select(*COLUMNS)
     .where(Appointment.series_id == bindparam("series_id"))
-    .order_by(Appointment.starts_at, Appointment.id)
+    .order_by(Appointment.starts_at, Appointment.id),
+    AppointmentRow,
 )
 _CANCEL_SERIES = Query(
     update(Appointment)
@@ -244,7 +261,8 @@ _CANCEL_SERIES = Query(
         updated_at=func.now(),
         version=VERSION_SEQUENCE.next_value(),
     )
-    .returning(Appointment.id)
+    .returning(Appointment.id),
+    IdRow,
 )
 
 
@@ -266,21 +284,21 @@ class AppointmentRepository:
         the transaction ends: before a write of their appointments writes or locks a row."""
         await self.executor.fetch(_LOCK_PARTIES, therapist_id=therapist_id, patient_id=patient_id)
 
-    async def get(self, appointment_id: int, *, for_update: bool = False) -> Row | None:
+    async def get(self, appointment_id: int, *, for_update: bool = False) -> AppointmentRow | None:
         query = _GET_FOR_UPDATE if for_update else _GET
         return await self.executor.fetch_one(query, id=appointment_id)
 
     async def staff_name(self, staff_id: int) -> str | None:
         row = await self.executor.fetch_one(_STAFF_NAME, id=staff_id)
-        return None if row is None else str(row["name"])
+        return None if row is None else row["name"]
 
-    async def insert(self, values: dict[str, Any]) -> Row:
+    async def insert(self, values: dict[str, Any]) -> AppointmentRow:
         """Insert an appointment (in a transaction); Overlap when PostgreSQL refuses it."""
         row = await self._guarded(_INSERT, values, values)
         assert row is not None
         return row
 
-    async def update(self, current: Row, values: dict[str, Any]) -> Row:
+    async def update(self, current: AppointmentRow, values: dict[str, Any]) -> AppointmentRow:
         """Change these columns of the (locked) appointment, in a transaction; Overlap when
         PostgreSQL refuses it."""
         query = _update(tuple(sorted(values)))
@@ -290,7 +308,7 @@ class AppointmentRepository:
 
     async def balance(self, patient_id: str) -> Decimal:
         row = await self.executor.fetch_one(_BALANCE, id=patient_id)
-        return Decimal(0) if row is None else Decimal(row["wallet_balance"])
+        return Decimal(0) if row is None else row["wallet_balance"]
 
     async def plan_reminder(
         self, appointment_id: int, starts_at: datetime, due_at: datetime
@@ -312,11 +330,11 @@ class AppointmentRepository:
         row = await self.executor.fetch_one(
             _OVERLAPPING[who], who=value, start=start, end=end, exclude=exclude
         )
-        return None if row is None else int(row["id"])
+        return None if row is None else row["id"]
 
     async def insert_series(
         self, rrule: str, patient_id: str, therapist_id: int, created_by: str
-    ) -> Row:
+    ) -> SeriesRow:
         row = await self.executor.fetch_one(
             _INSERT_SERIES,
             rrule=rrule,
@@ -327,10 +345,10 @@ class AppointmentRepository:
         assert row is not None
         return row
 
-    async def get_series(self, series_id: int) -> Row | None:
+    async def get_series(self, series_id: int) -> SeriesRow | None:
         return await self.executor.fetch_one(_GET_SERIES, id=series_id)
 
-    async def series_appointments(self, series_id: int) -> list[Row]:
+    async def series_appointments(self, series_id: int) -> list[AppointmentRow]:
         return await self.executor.fetch(_SERIES_APPOINTMENTS, series_id=series_id)
 
     async def cancel_series(self, series_id: int, start: datetime, reason: str | None) -> int:
@@ -341,7 +359,7 @@ class AppointmentRepository:
 
     async def list(
         self, query: AppointmentListQuery, patient: str | None, *, offset: int, limit: int
-    ) -> list[Row]:
+    ) -> list[AppointmentRow]:
         shape, params = _filters(query, patient)
         column, descending = query.ordering_term()
         page = _page(shape, column, descending)
@@ -354,8 +372,8 @@ class AppointmentRepository:
         return await _counting(shape).count(self.executor, params, exact_up_to=exact_up_to)
 
     async def _guarded(
-        self, query: Query[Any], params: dict[str, Any], written: dict[str, Any]
-    ) -> Row | None:
+        self, query: Query[AppointmentRow], params: dict[str, Any], written: dict[str, Any]
+    ) -> AppointmentRow | None:
         """Run a write that PostgreSQL may refuse for an overlap, in a savepoint: refused, the
         transaction is rolled back to it, and the appointment it overlaps (with `written`, the
         appointment as the write would leave it) is looked up."""

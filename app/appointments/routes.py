@@ -3,6 +3,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Response, status
 
 from app.appointments.dependencies import AppointmentIdPath, SeriesIdPath
+from app.appointments.rows import AppointmentRow, SeriesRow
 from app.appointments.schemas import (
     CONFLICT_EXAMPLE,
     SERIES_CONFLICT_EXAMPLE,
@@ -26,7 +27,6 @@ from app.core.dependencies import PageRequestDep
 from app.core.openapi import BODY_ERRORS, COMMON_ERRORS, errors, tagged
 from app.core.pagination import Page, paginate
 from app.core.querystring import QueryModel
-from app.db.query import Row
 from app.idempotency.dependencies import Idempotent
 from app.requests.routing import AuditedRoute
 
@@ -69,15 +69,17 @@ def _service(caller: Caller) -> AppointmentService:
     return AppointmentService(caller.work, caller.request.app.state.settings)
 
 
-def _answer(service: AppointmentService, row: Row, response: Response) -> AppointmentRead:
+def _answer(
+    service: AppointmentService, row: AppointmentRow, response: Response
+) -> AppointmentRead:
     tag(response, row["version"])
     return AppointmentRead.of(row, service.zone)
 
 
 def _series(
     service: AppointmentService,
-    series: Row,
-    appointments: list[Row],
+    series: SeriesRow,
+    appointments: list[AppointmentRow],
     skipped: list[dict[str, Any]] | None = None,
 ) -> SeriesRead:
     return SeriesRead(

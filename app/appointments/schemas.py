@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BeforeValidator, ConfigDict, Field, StrictBool
 
+from app.appointments.rows import AppointmentRow
 from app.core.fields import (
     Instant,
     MultilineText,
@@ -16,7 +17,6 @@ from app.core.fields import (
     not_bool,
 )
 from app.core.schemas import BaseSchema
-from app.db.query import Row
 from app.models.patient import PATIENT_ID
 from app.models.scheduling import NOTE_MAX_LENGTH, REASON_MAX_LENGTH, STATUSES
 
@@ -176,7 +176,7 @@ class AppointmentRead(BaseSchema):
     updated_at: datetime
 
     @classmethod
-    def of(cls, row: Row, zone: ZoneInfo) -> "AppointmentRead":
+    def of(cls, row: AppointmentRow, zone: ZoneInfo) -> "AppointmentRead":
         return cls(
             id=row["id"],
             patient=row["patient_id"],

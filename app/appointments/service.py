@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from app.appointments.repository import AppointmentRepository, Overlap
+from app.appointments.rows import AppointmentRow, SeriesRow
 from app.appointments.schemas import (
     MAX_MINUTES,
     MIN_MINUTES,
@@ -43,7 +44,6 @@ from app.core.errors import (
     ValidationFailed,
 )
 from app.db.counting import Count
-from app.db.query import Row
 from app.patients.repository import PatientRepository
 from app.patients.schemas import SessionRead
 from app.patients.versions import Change
@@ -158,7 +158,7 @@ class AppointmentService:
 
     # Reads.
 
-    async def get(self, appointment_id: int, actor: Principal) -> Row:
+    async def get(self, appointment_id: int, actor: Principal) -> AppointmentRow:
         appointment = await self.appointments.get(appointment_id)
         if appointment is None:
             raise NotFound
@@ -176,7 +176,7 @@ class AppointmentService:
 
     # Writes.
 
-    async def create(self, payload: AppointmentCreate, actor: Principal) -> Row:
+    async def create(self, payload: AppointmentCreate, actor: Principal) -> AppointmentRow:
         booking = self._booking(payload, actor)
         check_times(payload.start, payload.end)
         await self.work.begin()
@@ -205,7 +205,7 @@ class AppointmentService:
         actor: Principal,
         *,
         versions: Versions = None,
-    ) -> Row:
+    ) -> AppointmentRow:
         sent = payload.model_fields_set
         if payload.override_availability and not may_override_availability(actor):
             raise PermissionDenied
@@ -251,7 +251,7 @@ class AppointmentService:
         actor: Principal,
         *,
         versions: Versions = None,
-    ) -> Row:
+    ) -> AppointmentRow:
         if payload.waive_fee and not may_waive_fees(actor):
             raise PermissionDenied
         await self.work.begin()
@@ -269,7 +269,7 @@ class AppointmentService:
 
     async def create_series(
         self, payload: SeriesCreate, actor: Principal
-    ) -> tuple[Row, list[Row], list[dict[str, Any]]]:
+    ) -> tuple[SeriesRow, list[AppointmentRow], list[dict[str, Any]]]:
         booking = self._booking(payload, actor)
         check_times(payload.start, payload.end)
         found = occurrences(payload.rrule, payload.start, payload.end, self.zone)
@@ -284,7 +284,7 @@ class AppointmentService:
             booking.therapist_id, found[0][0], max(end for _, end in found)
         )
         clashes = clashing(found)
-        booked: list[Row] = []
+        booked: list[AppointmentRow] = []
         conflicts: list[dict[str, Any]] = []
         for index, (start, end) in enumerate(found):
             conflict = {"start": start.astimezone(self.zone), "end": end.astimezone(self.zone)}
@@ -318,7 +318,9 @@ class AppointmentService:
             raise SeriesConflict([_rendered(conflict) for conflict in conflicts])
         return series, booked, conflicts
 
-    async def get_series(self, series_id: int, actor: Principal) -> tuple[Row, list[Row]]:
+    async def get_series(
+        self, series_id: int, actor: Principal
+    ) -> tuple[SeriesRow, list[AppointmentRow]]:
         series = await self.appointments.get_series(series_id)
         if series is None:
             raise NotFound
@@ -327,7 +329,7 @@ class AppointmentService:
 
     async def cancel_series(
         self, series_id: int, payload: SeriesCancel, actor: Principal
-    ) -> tuple[Row, list[Row]]:
+    ) -> tuple[SeriesRow, list[AppointmentRow]]:
         await self.work.begin()
         series = await self.appointments.get_series(series_id)
         if series is None:
@@ -409,7 +411,7 @@ class AppointmentService:
         versions: Versions,
         *,
         cancelling: bool = False,
-    ) -> Row:
+    ) -> AppointmentRow:
         """The appointment, locked, if the caller may change it (a patient: only cancel). Its
         therapist's and patient's scheduling locks first, as every write of appointments takes
         them (its therapist and patient never change)."""
@@ -428,13 +430,13 @@ class AppointmentService:
             raise PreconditionFailed(STALE)
         return current
 
-    def _late(self, appointment: Row) -> bool:
+    def _late(self, appointment: AppointmentRow) -> bool:
         notice = timedelta(hours=self.settings.cancellation_notice_hours)
-        starts_at: datetime = appointment["starts_at"]
+        starts_at = appointment["starts_at"]
         return starts_at - datetime.now(UTC) < notice
 
     async def _after_change(
-        self, before: Row, after: Row, actor: Principal, *, waive_fee: bool
+        self, before: AppointmentRow, after: AppointmentRow, actor: Principal, *, waive_fee: bool
     ) -> None:
         """What a change brings with it, in its transaction."""
         status = after["status"]
@@ -456,12 +458,12 @@ class AppointmentService:
         ):
             await self._plan_reminder(after)
 
-    async def _plan_reminder(self, appointment: Row) -> None:
-        starts_at: datetime = appointment["starts_at"]
+    async def _plan_reminder(self, appointment: AppointmentRow) -> None:
+        starts_at = appointment["starts_at"]
         due = starts_at - timedelta(minutes=self.settings.reminder_lead_minutes)
         await self.appointments.plan_reminder(appointment["id"], starts_at, due)
 
-    async def _record_session(self, appointment: Row) -> None:
+    async def _record_session(self, appointment: AppointmentRow) -> None:
         """The fulfilled appointment as a session of the patient's history."""
         therapist = await self.appointments.staff_name(appointment["therapist_id"])
         length = appointment["ends_at"] - appointment["starts_at"]
@@ -478,7 +480,9 @@ class AppointmentService:
             appointment["patient_id"], session.model_dump(mode="json"), await Change.by(self.work)
         )
 
-    async def _charge(self, appointment: Row, fee: Decimal, what: str, actor: Principal) -> None:
+    async def _charge(
+        self, appointment: AppointmentRow, fee: Decimal, what: str, actor: Principal
+    ) -> None:
         """Take the fee from the wallet, or as much of it as there is (never below 0)."""
         if fee <= 0:
             return
@@ -504,7 +508,7 @@ class AppointmentService:
 
     async def list(
         self, query: AppointmentListQuery, actor: Principal, *, offset: int, limit: int
-    ) -> list[Row]:
+    ) -> list[AppointmentRow]:
         patient = self._list_patient(query, actor)
         return await self.appointments.list(query, patient, offset=offset, limit=limit)
 

@@ -14,10 +14,10 @@ from icalendar import Calendar, Event
 
 from app.auth.permissions import Principal, may_manage_therapist
 from app.calendars.repository import CalendarRepository
+from app.calendars.rows import EventRow
 from app.core.config import Settings
 from app.core.errors import NotFound, PermissionDenied
 from app.core.fields import one_line
-from app.db.query import Row
 from app.requests.work import UnitOfWork
 from app.therapists.repository import TherapistRepository
 
@@ -72,7 +72,7 @@ class CalendarService:
         feed = await self.feeds.feed(digest(secret))
         if feed is None:
             raise NotFound
-        therapist_id: int = feed["therapist_id"]
+        therapist_id = feed["therapist_id"]
         self.work.act_as(f"calendar_feed:{therapist_id}", "calendar_feed")
         now = datetime.now(UTC)
         named = self.settings.calendar_feed_patient_names
@@ -88,7 +88,7 @@ class CalendarService:
             raise NotFound
 
 
-def calendar(therapist: str, appointments: list[Row]) -> bytes:
+def calendar(therapist: str, appointments: list[EventRow]) -> bytes:
     """The feed; names go in as one line each, whatever a row written before the single-line
     rule holds (icalendar refuses a line break in a property)."""
     document = Calendar()

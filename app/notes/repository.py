@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from app.db.counting import Count, Counting
-from app.db.query import Executor, Query, Row
+from app.db.query import Executor, Query
 from app.models.notes import (
     ProgressNote,
     ProgressNoteAddendum,
@@ -34,6 +34,15 @@ from app.models.notes import (
 from app.models.patient import KEPT, VERSION_SEQUENCE, Patient, kept
 from app.models.scheduling import Appointment
 from app.models.staff import Staff
+from app.notes.rows import (
+    AddendumRow,
+    AuthorizationRow,
+    IdRow,
+    NoteAppointmentRow,
+    NoteRow,
+    PatientIdRow,
+    PsychotherapyNoteRow,
+)
 
 NOTES = cast(Table, ProgressNote.__table__)
 ADDENDA = cast(Table, ProgressNoteAddendum.__table__)
@@ -49,13 +58,17 @@ def _param(table: Table, name: str) -> Any:
 _APPOINTMENT = Query(
     select(Appointment.id, Appointment.patient_id, Appointment.therapist_id)
     .join(Patient, Patient.id == Appointment.patient_id)
-    .where(Appointment.id == bindparam("id", type_=BigInteger), KEPT)
+    .where(Appointment.id == bindparam("id", type_=BigInteger), KEPT),
+    NoteAppointmentRow,
 )
-_PATIENT_EXISTS = Query(select(Patient.id).where(Patient.id == bindparam("id", type_=String), KEPT))
+_PATIENT_EXISTS = Query(
+    select(Patient.id).where(Patient.id == bindparam("id", type_=String), KEPT), PatientIdRow
+)
 _ACTIVE_STAFF = Query(
     select(Staff.id).where(
         Staff.username == bindparam("username", type_=String), Staff.is_active.is_(true())
-    )
+    ),
+    IdRow,
 )
 
 # Progress notes.
@@ -64,8 +77,8 @@ _NOTE_WHERE = (
     ProgressNote.id == bindparam("id", type_=BigInteger),
     ProgressNote.appointment_id == bindparam("appointment_id", type_=BigInteger),
 )
-_GET_NOTE = Query(select(*NOTES.c).where(*_NOTE_WHERE))
-_GET_NOTE_FOR_UPDATE = Query(select(*NOTES.c).where(*_NOTE_WHERE).with_for_update())
+_GET_NOTE = Query(select(*NOTES.c).where(*_NOTE_WHERE), NoteRow)
+_GET_NOTE_FOR_UPDATE = Query(select(*NOTES.c).where(*_NOTE_WHERE).with_for_update(), NoteRow)
 _CREATED = (
     "appointment_id",
     "patient_id",
@@ -76,12 +89,13 @@ _CREATED = (
     "withheld_reason",
 )
 _INSERT_NOTE = Query(
-    insert(NOTES).values({name: _param(NOTES, name) for name in _CREATED}).returning(*NOTES.c)
+    insert(NOTES).values({name: _param(NOTES, name) for name in _CREATED}).returning(*NOTES.c),
+    NoteRow,
 )
 
 
 @lru_cache(maxsize=32)
-def _update_note(columns: tuple[str, ...]) -> Query[Row]:
+def _update_note(columns: tuple[str, ...]) -> Query[NoteRow]:
     return Query(
         update(ProgressNote)
         .where(ProgressNote.id == bindparam("id", type_=BigInteger))
@@ -92,7 +106,8 @@ def _update_note(columns: tuple[str, ...]) -> Query[Row]:
                 "version": VERSION_SEQUENCE.next_value(),
             }
         )
-        .returning(*NOTES.c)
+        .returning(*NOTES.c),
+        NoteRow,
     )
 
 
@@ -101,7 +116,8 @@ _NEW_VERSION = Query(
     update(ProgressNote)
     .where(ProgressNote.id == bindparam("id", type_=BigInteger))
     .values(version=VERSION_SEQUENCE.next_value())
-    .returning(*NOTES.c)
+    .returning(*NOTES.c),
+    NoteRow,
 )
 
 
@@ -117,13 +133,15 @@ _VISIBLE = select(*NOTES.c).where(
     or_(ProgressNote.withheld.is_(False), bindparam("withheld", type_=Boolean)),
 )
 _NOTES_PAGE = Query(
-    _VISIBLE.order_by(ProgressNote.id).offset(bindparam("offset")).limit(bindparam("limit"))
+    _VISIBLE.order_by(ProgressNote.id).offset(bindparam("offset")).limit(bindparam("limit")),
+    NoteRow,
 )
 _NOTES_COUNT = Counting(_VISIBLE)
 _ADDENDA = Query(
     select(*ADDENDA.c)
     .where(ProgressNoteAddendum.note_id == func.any(bindparam("ids", type_=ARRAY(BigInteger))))
-    .order_by(ProgressNoteAddendum.id)
+    .order_by(ProgressNoteAddendum.id),
+    AddendumRow,
 )
 _INSERT_ADDENDUM = Query(
     insert(ADDENDA)
@@ -132,7 +150,8 @@ _INSERT_ADDENDUM = Query(
         author_id=_param(ADDENDA, "author_id"),
         text=_param(ADDENDA, "text"),
     )
-    .returning(*ADDENDA.c)
+    .returning(*ADDENDA.c),
+    AddendumRow,
 )
 
 # Psychotherapy notes: always by their author.
@@ -141,7 +160,8 @@ _GET_PSYCHOTHERAPY = Query(
     select(*PSYCHOTHERAPY.c).where(
         PsychotherapyNote.id == bindparam("id", type_=BigInteger),
         kept(PsychotherapyNote.patient_id),
-    )
+    ),
+    PsychotherapyNoteRow,
 )
 _INSERT_PSYCHOTHERAPY = Query(
     insert(PSYCHOTHERAPY)
@@ -151,7 +171,8 @@ _INSERT_PSYCHOTHERAPY = Query(
             for name in ("patient_id", "appointment_id", "author_id", "text")
         }
     )
-    .returning(*PSYCHOTHERAPY.c)
+    .returning(*PSYCHOTHERAPY.c),
+    PsychotherapyNoteRow,
 )
 
 
@@ -167,14 +188,14 @@ def _own(by_patient: bool) -> Any:
 
 
 @lru_cache(maxsize=4)
-def _own_page(by_patient: bool) -> Query[Any]:
+def _own_page(by_patient: bool) -> Query[PsychotherapyNoteRow]:
     statement = (
         _own(by_patient)
         .order_by(PsychotherapyNote.id.desc())
         .offset(bindparam("offset"))
         .limit(bindparam("limit"))
     )
-    return Query(statement)
+    return Query(statement, PsychotherapyNoteRow)
 
 
 @lru_cache(maxsize=4)
@@ -191,7 +212,8 @@ _INSERT_AUTHORIZATION = Query(
             for name in ("note_id", "granted_by", "recipient_id", "purpose", "expires_at")
         }
     )
-    .returning(AUTHORIZATIONS.c.id)
+    .returning(AUTHORIZATIONS.c.id),
+    IdRow,
 )
 _AUTHORIZATION_WHERE = (
     PsychotherapyNoteAuthorization.id == bindparam("id", type_=BigInteger),
@@ -200,9 +222,10 @@ _AUTHORIZATION_WHERE = (
 _WITH_RECIPIENT = select(*_AUTHORIZATION_COLUMNS).join(
     Staff, Staff.id == PsychotherapyNoteAuthorization.recipient_id
 )
-_GET_AUTHORIZATION = Query(_WITH_RECIPIENT.where(*_AUTHORIZATION_WHERE))
+_GET_AUTHORIZATION = Query(_WITH_RECIPIENT.where(*_AUTHORIZATION_WHERE), AuthorizationRow)
 _GET_AUTHORIZATION_FOR_UPDATE = Query(
-    _WITH_RECIPIENT.where(*_AUTHORIZATION_WHERE).with_for_update(of=PsychotherapyNoteAuthorization)
+    _WITH_RECIPIENT.where(*_AUTHORIZATION_WHERE).with_for_update(of=PsychotherapyNoteAuthorization),
+    AuthorizationRow,
 )
 _NOTE_AUTHORIZATIONS = _WITH_RECIPIENT.where(
     PsychotherapyNoteAuthorization.note_id == bindparam("note_id", type_=BigInteger)
@@ -210,7 +233,8 @@ _NOTE_AUTHORIZATIONS = _WITH_RECIPIENT.where(
 _AUTHORIZATIONS_PAGE = Query(
     _NOTE_AUTHORIZATIONS.order_by(PsychotherapyNoteAuthorization.id.desc())
     .offset(bindparam("offset"))
-    .limit(bindparam("limit"))
+    .limit(bindparam("limit")),
+    AuthorizationRow,
 )
 _AUTHORIZATIONS_COUNT = Counting(_NOTE_AUTHORIZATIONS)
 _REVOKE = Query(
@@ -220,7 +244,8 @@ _REVOKE = Query(
         Staff.id == PsychotherapyNoteAuthorization.recipient_id,
     )
     .values(revoked_at=func.now(), revoked_by=_param(AUTHORIZATIONS, "revoked_by"))
-    .returning(*_AUTHORIZATION_COLUMNS)
+    .returning(*_AUTHORIZATION_COLUMNS),
+    AuthorizationRow,
 )
 
 
@@ -228,7 +253,7 @@ class NoteRepository:
     def __init__(self, executor: Executor) -> None:
         self.executor = executor
 
-    async def appointment(self, appointment_id: int) -> Row | None:
+    async def appointment(self, appointment_id: int) -> NoteAppointmentRow | None:
         return await self.executor.fetch_one(_APPOINTMENT, id=appointment_id)
 
     async def patient_exists(self, patient_id: str) -> bool:
@@ -236,36 +261,36 @@ class NoteRepository:
 
     async def active_staff_id(self, username: str) -> int | None:
         row = await self.executor.fetch_one(_ACTIVE_STAFF, username=username)
-        return None if row is None else int(row["id"])
+        return None if row is None else row["id"]
 
     # Progress notes.
 
     async def get(
         self, appointment_id: int, note_id: int, *, for_update: bool = False
-    ) -> Row | None:
+    ) -> NoteRow | None:
         query = _GET_NOTE_FOR_UPDATE if for_update else _GET_NOTE
         return await self.executor.fetch_one(query, id=note_id, appointment_id=appointment_id)
 
-    async def insert(self, values: dict[str, Any]) -> Row:
+    async def insert(self, values: dict[str, Any]) -> NoteRow:
         row = await self.executor.fetch_one(_INSERT_NOTE, **values)
         assert row is not None
         return row
 
-    async def update(self, note_id: int, values: dict[str, Any]) -> Row:
+    async def update(self, note_id: int, values: dict[str, Any]) -> NoteRow:
         row = await self.executor.fetch_one(
             _update_note(tuple(sorted(values))), id=note_id, **values
         )
         assert row is not None
         return row
 
-    async def new_version(self, note_id: int) -> Row:
+    async def new_version(self, note_id: int) -> NoteRow:
         row = await self.executor.fetch_one(_NEW_VERSION, id=note_id)
         assert row is not None
         return row
 
     async def visible(
         self, appointment_id: int, visibility: dict[str, Any], *, offset: int, limit: int
-    ) -> list[Row]:
+    ) -> list[NoteRow]:
         return await self.executor.fetch(
             _NOTES_PAGE, appointment_id=appointment_id, **visibility, offset=offset, limit=limit
         )
@@ -276,12 +301,12 @@ class NoteRepository:
         params = {"appointment_id": appointment_id, **visibility}
         return await _NOTES_COUNT.count(self.executor, params, exact_up_to=exact_up_to)
 
-    async def addenda(self, note_ids: list[int]) -> list[Row]:
+    async def addenda(self, note_ids: list[int]) -> list[AddendumRow]:
         if not note_ids:
             return []
         return await self.executor.fetch(_ADDENDA, ids=note_ids)
 
-    async def add_addendum(self, note_id: int, author_id: int, text: str) -> Row:
+    async def add_addendum(self, note_id: int, author_id: int, text: str) -> AddendumRow:
         row = await self.executor.fetch_one(
             _INSERT_ADDENDUM, note_id=note_id, author_id=author_id, text=text
         )
@@ -290,17 +315,17 @@ class NoteRepository:
 
     # Psychotherapy notes.
 
-    async def psychotherapy_note(self, note_id: int) -> Row | None:
+    async def psychotherapy_note(self, note_id: int) -> PsychotherapyNoteRow | None:
         return await self.executor.fetch_one(_GET_PSYCHOTHERAPY, id=note_id)
 
-    async def add_psychotherapy_note(self, values: dict[str, Any]) -> Row:
+    async def add_psychotherapy_note(self, values: dict[str, Any]) -> PsychotherapyNoteRow:
         row = await self.executor.fetch_one(_INSERT_PSYCHOTHERAPY, **values)
         assert row is not None
         return row
 
     async def own_psychotherapy_notes(
         self, author_id: int, patient_id: str | None, *, offset: int, limit: int
-    ) -> list[Row]:
+    ) -> list[PsychotherapyNoteRow]:
         params = _own_params(author_id, patient_id)
         page = _own_page(patient_id is not None)
         return await self.executor.fetch(page, **params, offset=offset, limit=limit)
@@ -312,20 +337,22 @@ class NoteRepository:
         counting = _own_count(patient_id is not None)
         return await counting.count(self.executor, params, exact_up_to=exact_up_to)
 
-    async def authorize(self, values: dict[str, Any]) -> Row:
+    async def authorize(self, values: dict[str, Any]) -> AuthorizationRow:
         inserted = await self.executor.fetch_one(_INSERT_AUTHORIZATION, **values)
         assert inserted is not None
-        row = await self.authorization(values["note_id"], int(inserted["id"]))
+        row = await self.authorization(values["note_id"], inserted["id"])
         assert row is not None
         return row
 
     async def authorization(
         self, note_id: int, authorization_id: int, *, for_update: bool = False
-    ) -> Row | None:
+    ) -> AuthorizationRow | None:
         query = _GET_AUTHORIZATION_FOR_UPDATE if for_update else _GET_AUTHORIZATION
         return await self.executor.fetch_one(query, id=authorization_id, note_id=note_id)
 
-    async def authorizations(self, note_id: int, *, offset: int, limit: int) -> list[Row]:
+    async def authorizations(
+        self, note_id: int, *, offset: int, limit: int
+    ) -> list[AuthorizationRow]:
         return await self.executor.fetch(
             _AUTHORIZATIONS_PAGE, note_id=note_id, offset=offset, limit=limit
         )
@@ -334,7 +361,9 @@ class NoteRepository:
         params = {"note_id": note_id}
         return await _AUTHORIZATIONS_COUNT.count(self.executor, params, exact_up_to=exact_up_to)
 
-    async def revoke(self, note_id: int, authorization_id: int, revoked_by: int) -> Row:
+    async def revoke(
+        self, note_id: int, authorization_id: int, revoked_by: int
+    ) -> AuthorizationRow:
         row = await self.executor.fetch_one(
             _REVOKE, id=authorization_id, note_id=note_id, revoked_by=revoked_by
         )

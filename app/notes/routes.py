@@ -19,8 +19,8 @@ from app.core.ids import id_path
 from app.core.openapi import BODY_ERRORS, COMMON_ERRORS, errors, tagged
 from app.core.pagination import Page, paginate
 from app.core.querystring import QueryModel
-from app.db.query import Row
 from app.idempotency.dependencies import Idempotent
+from app.notes.rows import AddendumRow, NoteRow
 from app.notes.schemas import (
     AddendumCreate,
     AuthorizationCreate,
@@ -59,7 +59,9 @@ def _service(caller: Caller) -> NoteService:
     return NoteService(caller.work, caller.request.app.state.settings)
 
 
-def _answer(service: NoteService, found: tuple[Row, list[Row]], response: Response) -> NoteRead:
+def _answer(
+    service: NoteService, found: tuple[NoteRow, list[AddendumRow]], response: Response
+) -> NoteRead:
     note, addenda = found
     tag(response, note["version"])
     return NoteRead.of(note, addenda, service.zone)

@@ -11,8 +11,8 @@ from pydantic_core import PydanticCustomError
 from app.appointments.schemas import PatientRef
 from app.core.fields import Instant, MultilineText, Omittable, Text, check_multiline
 from app.core.schemas import BaseSchema
-from app.db.query import Row
 from app.models.notes import PURPOSE_MAX_LENGTH, TEMPLATES
+from app.notes.rows import AddendumRow, AuthorizationRow, NoteRow, PsychotherapyNoteRow
 
 FIELD_MAX_LENGTH = 5000
 ADDENDUM_MAX_LENGTH = 5000
@@ -180,7 +180,7 @@ class AddendumRead(BaseSchema):
     signed_at: datetime
 
     @classmethod
-    def of(cls, row: Row, zone: ZoneInfo) -> "AddendumRead":
+    def of(cls, row: AddendumRow, zone: ZoneInfo) -> "AddendumRead":
         return cls(
             id=row["id"],
             author=row["author_id"],
@@ -217,7 +217,7 @@ class NoteRead(BaseSchema):
     updated_at: datetime
 
     @classmethod
-    def of(cls, row: Row, addenda: list[Row], zone: ZoneInfo) -> "NoteRead":
+    def of(cls, row: NoteRow, addenda: list[AddendumRow], zone: ZoneInfo) -> "NoteRead":
         return cls(
             id=row["id"],
             appointment=row["appointment_id"],
@@ -279,7 +279,7 @@ class PsychotherapyNoteRead(BaseSchema):
     created_at: datetime
 
     @classmethod
-    def of(cls, row: Row, zone: ZoneInfo) -> "PsychotherapyNoteRead":
+    def of(cls, row: PsychotherapyNoteRow, zone: ZoneInfo) -> "PsychotherapyNoteRead":
         return cls(
             id=row["id"],
             patient=row["patient_id"],
@@ -343,7 +343,7 @@ class AuthorizationRead(BaseSchema):
     )
 
     @classmethod
-    def of(cls, row: Row, zone: ZoneInfo) -> "AuthorizationRead":
+    def of(cls, row: AuthorizationRow, zone: ZoneInfo) -> "AuthorizationRead":
         return cls(
             id=row["id"],
             note=row["note_id"],

@@ -26,8 +26,14 @@ from app.core.errors import (
     ValidationFailed,
 )
 from app.db.counting import Count
-from app.db.query import Row
 from app.notes.repository import NoteRepository
+from app.notes.rows import (
+    AddendumRow,
+    AuthorizationRow,
+    NoteAppointmentRow,
+    NoteRow,
+    PsychotherapyNoteRow,
+)
 from app.notes.schemas import (
     AddendumCreate,
     AuthorizationCreate,
@@ -80,7 +86,7 @@ class NoteService:
 
     async def list_notes(
         self, appointment_id: int, visibility: dict[str, Any], *, offset: int, limit: int
-    ) -> list[tuple[Row, list[Row]]]:
+    ) -> list[tuple[NoteRow, list[AddendumRow]]]:
         rows = await self.notes.visible(appointment_id, visibility, offset=offset, limit=limit)
         return await self._with_addenda(rows)
 
@@ -91,7 +97,7 @@ class NoteService:
 
     async def get(
         self, appointment_id: int, note_id: int, actor: Principal
-    ) -> tuple[Row, list[Row]]:
+    ) -> tuple[NoteRow, list[AddendumRow]]:
         await self._appointment(appointment_id, actor)
         note = await self.notes.get(appointment_id, note_id)
         if note is None or not _sees(note, _party(note, actor)):
@@ -100,10 +106,10 @@ class NoteService:
 
     # Progress notes: writes.
 
-    async def create(self, appointment_id: int, payload: NoteCreate, actor: Principal) -> Row:
+    async def create(self, appointment_id: int, payload: NoteCreate, actor: Principal) -> NoteRow:
         await self.work.begin()
         appointment = await self._appointment(appointment_id, actor)
-        decide(Act.NOTES_WRITE, _party(appointment, actor, author="therapist_id"))
+        decide(Act.NOTES_WRITE, _appointment_party(appointment, actor))
         _check_withholding(payload.withheld, payload.withheld_reason)
         return await self.notes.insert(
             {
@@ -125,7 +131,7 @@ class NoteService:
         actor: Principal,
         *,
         versions: Versions,
-    ) -> tuple[Row, list[Row]]:
+    ) -> tuple[NoteRow, list[AddendumRow]]:
         note = await self._for_change(appointment_id, note_id, actor, versions, Act.NOTES_WRITE)
         if note["status"] == "signed":
             raise ValidationFailed.on(NON_FIELD_ERRORS, SIGNED_IS_FINAL)
@@ -151,7 +157,7 @@ class NoteService:
 
     async def sign(
         self, appointment_id: int, note_id: int, actor: Principal, *, versions: Versions
-    ) -> tuple[Row, list[Row]]:
+    ) -> tuple[NoteRow, list[AddendumRow]]:
         note = await self._for_change(appointment_id, note_id, actor, versions, Act.NOTES_WRITE)
         if note["status"] == "signed":
             raise ValidationFailed.on(NON_FIELD_ERRORS, ALREADY_SIGNED)
@@ -163,7 +169,7 @@ class NoteService:
 
     async def add_addendum(
         self, appointment_id: int, note_id: int, payload: AddendumCreate, actor: Principal
-    ) -> tuple[Row, list[Row]]:
+    ) -> tuple[NoteRow, list[AddendumRow]]:
         note = await self._for_change(appointment_id, note_id, actor, None, Act.NOTES_WRITE)
         if note["status"] != "signed":
             raise ValidationFailed.on(NON_FIELD_ERRORS, ADDENDA_AFTER_SIGNING)
@@ -173,7 +179,7 @@ class NoteService:
 
     async def cosign(
         self, appointment_id: int, note_id: int, actor: Principal, *, versions: Versions
-    ) -> tuple[Row, list[Row]]:
+    ) -> tuple[NoteRow, list[AddendumRow]]:
         note = await self._for_change(appointment_id, note_id, actor, versions, Act.NOTES_COSIGN)
         if note["status"] != "signed":
             raise ValidationFailed.on(NON_FIELD_ERRORS, COSIGN_SIGNED_ONLY)
@@ -192,7 +198,7 @@ class NoteService:
         actor: Principal,
         *,
         versions: Versions,
-    ) -> tuple[Row, list[Row]]:
+    ) -> tuple[NoteRow, list[AddendumRow]]:
         note = await self._for_change(appointment_id, note_id, actor, versions, Act.NOTES_WITHHOLD)
         _check_withholding(payload.withheld, payload.withheld_reason)
         reason = payload.withheld_reason if payload.withheld else None
@@ -203,12 +209,12 @@ class NoteService:
 
     # Progress notes: rules.
 
-    async def _appointment(self, appointment_id: int, actor: Principal) -> Row:
+    async def _appointment(self, appointment_id: int, actor: Principal) -> NoteAppointmentRow:
         appointment = await self.notes.appointment(appointment_id)
         if appointment is None:
             raise NotFound
         self.work.entry.patient_id = appointment["patient_id"]
-        decide(Act.NOTES_READ, _party(appointment, actor, author="therapist_id"))
+        decide(Act.NOTES_READ, _appointment_party(appointment, actor))
         return appointment
 
     async def _for_change(
@@ -218,7 +224,7 @@ class NoteService:
         actor: Principal,
         versions: Versions,
         act: Act,
-    ) -> Row:
+    ) -> NoteRow:
         """The note, locked, if the caller sees it and may `act` on it (a 400 of the table is
         the act's to raise, after its own checks)."""
         await self.work.begin()
@@ -231,9 +237,9 @@ class NoteService:
             raise PreconditionFailed(STALE)
         return note
 
-    async def _with_addenda(self, rows: list[Row]) -> list[tuple[Row, list[Row]]]:
+    async def _with_addenda(self, rows: list[NoteRow]) -> list[tuple[NoteRow, list[AddendumRow]]]:
         addenda = await self.notes.addenda([row["id"] for row in rows])
-        by_note: dict[int, list[Row]] = {row["id"]: [] for row in rows}
+        by_note: dict[int, list[AddendumRow]] = {row["id"]: [] for row in rows}
         for addendum in addenda:
             by_note[addendum["note_id"]].append(addendum)
         return [(row, by_note[row["id"]]) for row in rows]
@@ -242,7 +248,7 @@ class NoteService:
 
     async def create_psychotherapy_note(
         self, payload: PsychotherapyNoteCreate, actor: Principal
-    ) -> Row:
+    ) -> PsychotherapyNoteRow:
         self.work.entry.patient_id = payload.patient
         decide(Act.PSYCHOTHERAPY_WRITE, party(actor, patient_id=payload.patient))
         await self.work.begin()
@@ -273,7 +279,7 @@ class NoteService:
 
     async def list_psychotherapy_notes(
         self, patient: str | None, actor: Principal, *, offset: int, limit: int
-    ) -> list[Row]:
+    ) -> list[PsychotherapyNoteRow]:
         author = self._own_list(patient, actor)
         return await self.notes.own_psychotherapy_notes(author, patient, offset=offset, limit=limit)
 
@@ -285,12 +291,12 @@ class NoteService:
             author, patient, exact_up_to=exact_up_to
         )
 
-    async def get_psychotherapy_note(self, note_id: int, actor: Principal) -> Row:
+    async def get_psychotherapy_note(self, note_id: int, actor: Principal) -> PsychotherapyNoteRow:
         return await self._psychotherapy_note(note_id, actor, Act.PSYCHOTHERAPY_READ)
 
     async def authorize_disclosure(
         self, note_id: int, payload: AuthorizationCreate, actor: Principal
-    ) -> Row:
+    ) -> AuthorizationRow:
         await self.work.begin()
         note = await self._psychotherapy_note(note_id, actor, Act.PSYCHOTHERAPY_AUTHORIZE)
         recipient = await self.notes.active_staff_id(payload.recipient)
@@ -315,7 +321,9 @@ class NoteService:
         the list's count and page)."""
         await self._psychotherapy_note(note_id, actor, Act.PSYCHOTHERAPY_AUTHORIZATIONS)
 
-    async def list_authorizations(self, note_id: int, *, offset: int, limit: int) -> list[Row]:
+    async def list_authorizations(
+        self, note_id: int, *, offset: int, limit: int
+    ) -> list[AuthorizationRow]:
         return await self.notes.authorizations(note_id, offset=offset, limit=limit)
 
     async def count_authorizations(self, note_id: int, *, exact_up_to: int | None) -> Count:
@@ -323,7 +331,7 @@ class NoteService:
 
     async def revoke_authorization(
         self, note_id: int, authorization_id: int, actor: Principal
-    ) -> Row:
+    ) -> AuthorizationRow:
         """Revoke the authorization: from now on it discloses nothing. Once: a second
         revocation is a 400, and the first one's time and author stay."""
         await self.work.begin()
@@ -337,7 +345,7 @@ class NoteService:
 
     async def disclose(
         self, note_id: int, authorization_id: int | None, actor: Principal
-    ) -> tuple[Row, Row]:
+    ) -> tuple[PsychotherapyNoteRow, AuthorizationRow]:
         """The note, for the recipient of this unexpired, unrevoked authorization of it; 403
         otherwise, whoever asks (admins and the author too: they need none, or read it
         directly)."""
@@ -357,7 +365,9 @@ class NoteService:
         assert authorization is not None
         return note, authorization
 
-    async def _psychotherapy_note(self, note_id: int, actor: Principal, act: Act | None) -> Row:
+    async def _psychotherapy_note(
+        self, note_id: int, actor: Principal, act: Act | None
+    ) -> PsychotherapyNoteRow:
         """The note, if the caller may `act` on it. One that does not exist is a 403 too, to
         everyone: a refusal must not tell a note that exists from one that does not."""
         note = await self.notes.psychotherapy_note(note_id)
@@ -369,8 +379,13 @@ class NoteService:
         return note
 
 
-def _party(row: Row, actor: Principal, *, author: str = "author_id") -> Party:
-    return party(actor, patient_id=row["patient_id"], author_id=row[author])
+def _party(row: NoteRow | PsychotherapyNoteRow, actor: Principal) -> Party:
+    return party(actor, patient_id=row["patient_id"], author_id=row["author_id"])
+
+
+def _appointment_party(appointment: NoteAppointmentRow, actor: Principal) -> Party:
+    """The caller's party to an appointment's notes, which its therapist writes."""
+    return party(actor, patient_id=appointment["patient_id"], author_id=appointment["therapist_id"])
 
 
 def _visibility(actor: Principal, patient_id: str) -> dict[str, Any]:
@@ -384,7 +399,7 @@ def _visibility(actor: Principal, patient_id: str) -> dict[str, Any]:
     }
 
 
-def _sees(note: Row, who: Party) -> bool:
+def _sees(note: NoteRow, who: Party) -> bool:
     if note["withheld"] and not allows(Act.NOTES_READ_WITHHELD, who):
         return False
     return allows(Act.NOTES_READ if note["status"] == "signed" else Act.NOTES_READ_DRAFT, who)

@@ -8,15 +8,16 @@ changes nothing.
 """
 
 from datetime import timedelta
-from typing import Any
+from typing import TypeVar
 
 from sqlalchemy import Interval, and_, bindparam, func, literal_column, null, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from app.db.query import Executor, Query, Row
+from app.db.query import Executor, Query
 from app.models.patient import Patient
 from app.models.scheduling import Appointment, AppointmentReminder
 from app.models.staff import Staff
+from app.reminders.rows import AtSendTimeRow, ClaimedRow, ExhaustedRow, IdRow, ReleasedRow
 
 R = AppointmentReminder
 _NOW = func.now()
@@ -37,7 +38,8 @@ _EXHAUSTED = Query(
         R.attempts >= bindparam("max_attempts"),
     )
     .values(state="failed", last_error="The worker stopped during the last attempt.")
-    .returning(R.id, R.appointment_id)
+    .returning(R.id, R.appointment_id),
+    ExhaustedRow,
 )
 
 _DUE = (
@@ -57,7 +59,8 @@ _CLAIM = Query(
     update(R)
     .where(R.id.in_(_DUE.scalar_subquery()))
     .values(next_attempt_at=_NOW + _LEASE, attempts=R.attempts + 1)
-    .returning(R.id, R.appointment_id, R.due_at, R.dedupe_key, R.attempts)
+    .returning(R.id, R.appointment_id, R.due_at, R.dedupe_key, R.attempts),
+    ClaimedRow,
 )
 
 _RENEW = (
@@ -85,14 +88,20 @@ _AT_SEND_TIME = Query(
     .select_from(_RENEW)
     .outerjoin(Appointment, Appointment.id == _RENEW.c.appointment_id)
     .outerjoin(Patient, Patient.id == Appointment.patient_id)
-    .outerjoin(Staff, Staff.id == Appointment.therapist_id)
+    .outerjoin(Staff, Staff.id == Appointment.therapist_id),
+    AtSendTimeRow,
 )
 
 _SENT = Query(
-    update(R).where(_held()).values(state="sent", sent_at=_NOW, last_error=null()).returning(R.id)
+    update(R).where(_held()).values(state="sent", sent_at=_NOW, last_error=null()).returning(R.id),
+    IdRow,
 )
 _SKIPPED = Query(
-    update(R).where(_held()).values(state="skipped", last_error=bindparam("reason")).returning(R.id)
+    update(R)
+    .where(_held())
+    .values(state="skipped", last_error=bindparam("reason"))
+    .returning(R.id),
+    IdRow,
 )
 _RETRY = Query(
     update(R)
@@ -101,10 +110,12 @@ _RETRY = Query(
         next_attempt_at=_NOW + bindparam("delay", type_=Interval),
         last_error=bindparam("error"),
     )
-    .returning(R.id)
+    .returning(R.id),
+    IdRow,
 )
 _FAILED = Query(
-    update(R).where(_held()).values(state="failed", last_error=bindparam("error")).returning(R.id)
+    update(R).where(_held()).values(state="failed", last_error=bindparam("error")).returning(R.id),
+    IdRow,
 )
 # A claimed reminder the worker did not get to (it is stopping): due again now, its attempt
 # not counted.
@@ -112,25 +123,32 @@ _RELEASE = Query(
     update(R)
     .where(_held())
     .values(next_attempt_at=_NOW, attempts=R.attempts - 1)
-    .returning(literal_column("1").label("released"))
+    .returning(literal_column("1").label("released")),
+    ReleasedRow,
 )
+
+
+# The rows of the statements that change a reminder only while this attempt holds it.
+Held = TypeVar("Held", IdRow, ReleasedRow)
 
 
 class ReminderRepository:
     def __init__(self, executor: Executor) -> None:
         self.executor = executor
 
-    async def expire(self, *, max_attempts: int) -> list[Row]:
+    async def expire(self, *, max_attempts: int) -> list[ExhaustedRow]:
         return await self.executor.fetch(_EXHAUSTED, max_attempts=max_attempts)
 
-    async def claim(self, *, batch: int, lease: timedelta, max_attempts: int) -> list[Row]:
+    async def claim(self, *, batch: int, lease: timedelta, max_attempts: int) -> list[ClaimedRow]:
         """Up to `batch` due reminders, leased for `lease`, the longest due first."""
         rows = await self.executor.fetch(
             _CLAIM, batch=batch, lease=lease, max_attempts=max_attempts
         )
         return sorted(rows, key=lambda row: (row["due_at"], row["id"]))  # RETURNING's is random
 
-    async def at_send_time(self, reminder_id: int, attempts: int, lease: timedelta) -> Row | None:
+    async def at_send_time(
+        self, reminder_id: int, attempts: int, lease: timedelta
+    ) -> AtSendTimeRow | None:
         return await self.executor.fetch_one(
             _AT_SEND_TIME, id=reminder_id, attempts=attempts, lease=lease
         )
@@ -150,5 +168,5 @@ class ReminderRepository:
     async def release(self, reminder_id: int, attempts: int) -> bool:
         return await self._held(_RELEASE, id=reminder_id, attempts=attempts)
 
-    async def _held(self, query: Query[Any], **params: object) -> bool:
+    async def _held(self, query: Query[Held], **params: object) -> bool:
         return await self.executor.fetch_one(query, **params) is not None

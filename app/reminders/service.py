@@ -17,14 +17,16 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
+from typing import cast
 
 import aiosmtplib
 
 from app.core.config import Settings
-from app.db.query import Executor, Row
+from app.db.query import Executor
 from app.mail.mailer import Mailer
 from app.mail.templates import render
 from app.reminders.repository import ReminderRepository
+from app.reminders.rows import AtSendTimeRow, SendableRow
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +121,8 @@ class ReminderSender:
             await self.reminders.skipped(reminder.id, reminder.attempts, reason)
             _log(reminder.id, reminder.appointment_id, f"skipped: {reason}")
             return "skipped"
-        message = self.message(current, reminder.dedupe_key)
+        # Not refused: the appointment is there, and the patient has an address.
+        message = self.message(cast(SendableRow, current), reminder.dedupe_key)
         try:
             await self.mailer.send(message, key=reminder.dedupe_key)
         except Exception as error:
@@ -128,7 +131,7 @@ class ReminderSender:
         _log(reminder.id, reminder.appointment_id, "sent")
         return "sent"
 
-    def message(self, current: Row, dedupe_key: str) -> EmailMessage:
+    def message(self, current: SendableRow, dedupe_key: str) -> EmailMessage:
         zone = self.settings.clinic_zone
         start = current["starts_at"].astimezone(zone)
         end = current["ends_at"].astimezone(zone)
@@ -161,7 +164,7 @@ class ReminderSender:
         return "retry"
 
 
-def _not_to_send(current: Row) -> str | None:
+def _not_to_send(current: AtSendTimeRow) -> str | None:
     """Why the reminder must not go out, as the appointment is now; None: send it."""
     if current["appointment"] is None:
         return "The appointment no longer exists."

@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, TIMESTAMP
 
 from app.db.counting import Count, Counting
-from app.db.query import Executor, Query, Row
+from app.db.query import Executor, Query
 from app.models.scheduling import (
     ACTIVE_STATUSES,
     Appointment,
@@ -32,6 +32,15 @@ from app.models.scheduling import (
 )
 from app.models.staff import Staff
 from app.therapists.hours import Period, Stretch
+from app.therapists.rows import (
+    HoursRow,
+    IdRow,
+    PeriodRow,
+    TherapistAccountRow,
+    TherapistLockRow,
+    TherapistRow,
+    TimeOffRow,
+)
 
 HOURS_TABLE = cast(Table, TherapistHours.__table__)
 DISPLAY_NAME = func.coalesce(Staff.display_name, Staff.username)
@@ -41,27 +50,33 @@ _COLUMNS = (Staff.id, DISPLAY_NAME.label("display_name"), Staff.is_active)
 _THERAPIST = Query(
     select(Staff.id, Staff.username, Staff.is_active).where(
         Staff.id == bindparam("id"), _IS_THERAPIST
-    )
+    ),
+    TherapistAccountRow,
 )
-_READ = Query(select(*_COLUMNS).where(Staff.id == bindparam("id"), _IS_THERAPIST))
+_READ = Query(select(*_COLUMNS).where(Staff.id == bindparam("id"), _IS_THERAPIST), TherapistRow)
 # Taken before a therapist's hours or time off change: writes for one therapist queue up.
-_LOCK = Query(select(Staff.id).where(Staff.id == bindparam("id"), _IS_THERAPIST).with_for_update())
-_LOCK_SCHEDULE = Query(scheduling_locks(bindparam("id", type_=Staff.id.type)))
+_LOCK = Query(
+    select(Staff.id).where(Staff.id == bindparam("id"), _IS_THERAPIST).with_for_update(), IdRow
+)
+_LOCK_SCHEDULE = Query(scheduling_locks(bindparam("id", type_=Staff.id.type)), TherapistLockRow)
 _RENAME = Query(
     update(Staff)
     .where(Staff.id == bindparam("id"), _IS_THERAPIST)
     .values(display_name=bindparam("display_name", type_=String), updated_at=func.now())
-    .returning(*_COLUMNS)
+    .returning(*_COLUMNS),
+    TherapistRow,
 )
 _HOURS = Query(
     select(TherapistHours.weekday, TherapistHours.starts, TherapistHours.ends)
     .where(TherapistHours.therapist_id == bindparam("therapist_id"))
-    .order_by(TherapistHours.weekday, TherapistHours.starts)
+    .order_by(TherapistHours.weekday, TherapistHours.starts),
+    HoursRow,
 )
 _CLEAR_HOURS = Query(
     delete(TherapistHours)
     .where(TherapistHours.therapist_id == bindparam("therapist_id"))
-    .returning(TherapistHours.id)
+    .returning(TherapistHours.id),
+    IdRow,
 )
 _week = select(
     func.unnest(bindparam("weekdays", type_=ARRAY(SmallInteger))).label("weekday"),
@@ -79,7 +94,8 @@ _SET_HOURS = Query(
             _week.c.ends,
         ),
     )
-    .returning(HOURS_TABLE.c.weekday, HOURS_TABLE.c.starts, HOURS_TABLE.c.ends)
+    .returning(HOURS_TABLE.c.weekday, HOURS_TABLE.c.starts, HOURS_TABLE.c.ends),
+    HoursRow,
 )
 _TIME_OFF_BETWEEN = Query(
     select(TherapistTimeOff.starts_at, TherapistTimeOff.ends_at)
@@ -88,7 +104,8 @@ _TIME_OFF_BETWEEN = Query(
         TherapistTimeOff.ends_at > bindparam("start"),
         TherapistTimeOff.starts_at < bindparam("end"),
     )
-    .order_by(TherapistTimeOff.starts_at)
+    .order_by(TherapistTimeOff.starts_at),
+    PeriodRow,
 )
 _TIME_OFF_COLUMNS = (
     TherapistTimeOff.id,
@@ -104,7 +121,8 @@ _TIME_OFF_PAGE = Query(
     .where(_TIME_OFF_OF)
     .order_by(TherapistTimeOff.starts_at, TherapistTimeOff.id)
     .offset(bindparam("offset"))
-    .limit(bindparam("limit"))
+    .limit(bindparam("limit")),
+    TimeOffRow,
 )
 _ADD_TIME_OFF = Query(
     insert(TherapistTimeOff)
@@ -114,12 +132,14 @@ _ADD_TIME_OFF = Query(
         ends_at=bindparam("end"),
         reason=bindparam("reason"),
     )
-    .returning(*_TIME_OFF_COLUMNS)
+    .returning(*_TIME_OFF_COLUMNS),
+    TimeOffRow,
 )
 _REMOVE_TIME_OFF = Query(
     delete(TherapistTimeOff)
     .where(TherapistTimeOff.id == bindparam("id"), _TIME_OFF_OF)
-    .returning(TherapistTimeOff.id)
+    .returning(TherapistTimeOff.id),
+    IdRow,
 )
 
 
@@ -143,12 +163,15 @@ _TAKEN = Query(
         ),
         _ACTIVE,
     )
-    .order_by(Appointment.starts_at)
+    .order_by(Appointment.starts_at),
+    PeriodRow,
 )
 
 
 @lru_cache(maxsize=8)
-def _listing(active_filter: bool, column: str, descending: bool) -> tuple[Counting, Query[Any]]:
+def _listing(
+    active_filter: bool, column: str, descending: bool
+) -> tuple[Counting, Query[TherapistRow]]:
     """The list's count and page, compiled once per filter and ordering."""
     conditions = [_IS_THERAPIST]
     if active_filter:
@@ -161,18 +184,18 @@ def _listing(active_filter: bool, column: str, descending: bool) -> tuple[Counti
         .offset(bindparam("offset"))
         .limit(bindparam("limit"))
     )
-    return Counting(select(Staff.id).where(*conditions)), Query(page)
+    return Counting(select(Staff.id).where(*conditions)), Query(page, TherapistRow)
 
 
 class TherapistRepository:
     def __init__(self, executor: Executor) -> None:
         self.executor = executor
 
-    async def get(self, therapist_id: int) -> Row | None:
+    async def get(self, therapist_id: int) -> TherapistAccountRow | None:
         """The therapist (active or not); None when no staff member with that id is one."""
         return await self.executor.fetch_one(_THERAPIST, id=therapist_id)
 
-    async def read(self, therapist_id: int) -> Row | None:
+    async def read(self, therapist_id: int) -> TherapistRow | None:
         """The therapist as the API shows them (id, display_name, is_active)."""
         return await self.executor.fetch_one(_READ, id=therapist_id)
 
@@ -183,12 +206,12 @@ class TherapistRepository:
         await self.executor.fetch(_LOCK_SCHEDULE, id=therapist_id)
         return await self.executor.fetch_one(_LOCK, id=therapist_id) is not None
 
-    async def rename(self, therapist_id: int, display_name: str) -> Row | None:
+    async def rename(self, therapist_id: int, display_name: str) -> TherapistRow | None:
         return await self.executor.fetch_one(_RENAME, id=therapist_id, display_name=display_name)
 
     async def page(
         self, is_active: bool | None, ordering: tuple[str, bool], *, offset: int, limit: int
-    ) -> list[Row]:
+    ) -> list[TherapistRow]:
         _, page = _listing(is_active is not None, *ordering)
         params = {} if is_active is None else {"is_active": is_active}
         return await self.executor.fetch(page, **params, offset=offset, limit=limit)
@@ -223,7 +246,7 @@ class TherapistRepository:
         )
         return [(row["starts_at"], row["ends_at"]) for row in rows]
 
-    async def time_off(self, therapist_id: int, *, offset: int, limit: int) -> list[Row]:
+    async def time_off(self, therapist_id: int, *, offset: int, limit: int) -> list[TimeOffRow]:
         """The therapist's time off, by start."""
         return await self.executor.fetch(
             _TIME_OFF_PAGE, therapist_id=therapist_id, offset=offset, limit=limit
@@ -236,7 +259,7 @@ class TherapistRepository:
 
     async def add_time_off(
         self, therapist_id: int, start: datetime, end: datetime, reason: str | None
-    ) -> Row:
+    ) -> TimeOffRow:
         row = await self.executor.fetch_one(
             _ADD_TIME_OFF, therapist_id=therapist_id, start=start, end=end, reason=reason
         )

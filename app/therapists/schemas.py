@@ -18,9 +18,9 @@ from pydantic import (
 
 from app.core.fields import Instant, Omittable, Text, blank_to_none, error, not_bool
 from app.core.schemas import BaseSchema
-from app.db.query import Row
 from app.models.scheduling import REASON_MAX_LENGTH
 from app.therapists.hours import Stretch as WeeklyStretch
+from app.therapists.rows import TimeOffRow
 
 DISPLAY_NAME_MAX_LENGTH = 150
 MAX_STRETCHES = 70  # ten a day
@@ -212,7 +212,7 @@ class TimeOffRead(BaseSchema):
     created_at: datetime
 
     @classmethod
-    def of(cls, row: Row, zone: ZoneInfo) -> "TimeOffRead":
+    def of(cls, row: TimeOffRow, zone: ZoneInfo) -> "TimeOffRead":
         return cls(
             id=row["id"],
             start=row["starts_at"].astimezone(zone),

@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 from app.auth.permissions import Principal, may_manage_therapist
 from app.core.errors import NotFound, PermissionDenied, ValidationFailed
 from app.db.counting import Count
-from app.db.query import Row
 from app.requests.work import UnitOfWork
 from app.therapists import hours
 from app.therapists.repository import TherapistRepository
+from app.therapists.rows import TherapistRow, TimeOffRow
 from app.therapists.schemas import (
     DEFAULT_WINDOW_DAYS,
     MAX_WINDOW_DAYS,
@@ -43,18 +43,22 @@ class TherapistService:
     async def count(self, query: TherapistListQuery, *, exact_up_to: int | None) -> Count:
         return await self.therapists.count(query.is_active, exact_up_to=exact_up_to)
 
-    async def page(self, query: TherapistListQuery, *, offset: int, limit: int) -> list[Row]:
+    async def page(
+        self, query: TherapistListQuery, *, offset: int, limit: int
+    ) -> list[TherapistRow]:
         return await self.work.completed_by(
             self.therapists.page(query.is_active, query.ordering_term(), offset=offset, limit=limit)
         )
 
-    async def get(self, therapist_id: int) -> Row:
+    async def get(self, therapist_id: int) -> TherapistRow:
         therapist = await self.work.completed_by(self.therapists.read(therapist_id))
         if therapist is None:
             raise NotFound
         return therapist
 
-    async def rename(self, actor: Principal, therapist_id: int, display_name: str | None) -> Row:
+    async def rename(
+        self, actor: Principal, therapist_id: int, display_name: str | None
+    ) -> TherapistRow:
         """Set the display name (None: leave it as it is)."""
         self._check_may_change(actor, therapist_id)
         if display_name is None:
@@ -80,14 +84,14 @@ class TherapistService:
         await self._exists(therapist_id)
         return await self.therapists.count_time_off(therapist_id, exact_up_to=exact_up_to)
 
-    async def time_off(self, therapist_id: int, *, offset: int, limit: int) -> list[Row]:
+    async def time_off(self, therapist_id: int, *, offset: int, limit: int) -> list[TimeOffRow]:
         return await self.work.completed_by(
             self.therapists.time_off(therapist_id, offset=offset, limit=limit)
         )
 
     async def add_time_off(
         self, actor: Principal, therapist_id: int, time_off: TimeOffCreate
-    ) -> Row:
+    ) -> TimeOffRow:
         if time_off.end <= time_off.start:
             raise ValidationFailed.on("end", END_AFTER_START)
         await self._locked(actor, therapist_id)
