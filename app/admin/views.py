@@ -32,6 +32,7 @@ from app.db.query import Row
 from app.models.audit import AuditEvent
 from app.models.patient import KEPT, Patient, is_patient_id
 from app.patients.repository import COLUMNS, matching_ids
+from app.patients.rows import PatientRow
 from app.patients.schemas import PatientCreate, PatientListQuery, PatientUpdate
 from app.patients.service import PatientService
 from app.pictures.service import PictureService
@@ -400,7 +401,7 @@ class PatientAdmin(ClinicView, model=Patient):
             raise FormInvalid from None
         return _model(patient)
 
-    async def _patient(self, request: Request, action_name: str, pk: str) -> Row:
+    async def _patient(self, request: Request, action_name: str, pk: str) -> PatientRow:
         """A patient read through the service (audited as `action_name`); 404 if missing."""
         if not self.valid_pk(pk):
             await services_of(self).audit_apart(request, action_name, pk, 404)
@@ -468,7 +469,7 @@ class PatientAdmin(ClinicView, model=Patient):
     async def _wallet_page(
         self,
         request: Request,
-        patient: Row,
+        patient: PatientRow,
         amount: str = "",
         errors: Mapping[str, Sequence[str]] | None = None,
         status_code: int = 200,
