@@ -27,10 +27,11 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from app.audit.repository import _events
+from app.audit.rows import AuditEventRow
 from app.audit.schemas import AuditQuery
 from app.core.config import Settings
 from app.db.database import Transaction, server_settings
-from app.db.query import Query
+from app.db.query import Query, R
 from bench.common import BENCH_DIR, OUT_DIR
 
 ROOT = BENCH_DIR.parent
@@ -132,16 +133,14 @@ async def _connect(url: str) -> asyncpg.Connection:
 
 
 async def _timed(
-    connection: asyncpg.Connection, query: Query[Any], params: dict[str, Any]
+    connection: asyncpg.Connection, query: Query[AuditEventRow], params: dict[str, Any]
 ) -> float:
     started = time.perf_counter()
     await connection.fetch(query.sql, *query.arguments(params))
     return (time.perf_counter() - started) * 1000
 
 
-async def _explain(
-    connection: asyncpg.Connection, query: Query[Any], params: dict[str, Any]
-) -> str:
+async def _explain(connection: asyncpg.Connection, query: Query[R], params: dict[str, Any]) -> str:
     rows = await connection.fetch(
         "EXPLAIN (ANALYZE, BUFFERS) " + query.sql, *query.arguments(params)
     )

@@ -30,9 +30,9 @@ from app.auth.record import Act, may
 from app.core.errors import NotFound, ValidationFailed, validation_errors
 from app.core.ids import id_maximum, parse_id
 from app.db.counting import Counting
-from app.db.query import Row
 from app.models.audit import AuditEvent
 from app.models.patient import KEPT, Patient, is_patient_id
+from app.patients.rows import PatientRow
 from app.patients.schemas import PatientCreate, PatientListQuery, PatientUpdate
 from app.patients.service import PatientService, list_filter
 from app.pictures.service import PictureService
@@ -387,13 +387,13 @@ class PatientAdmin(ClinicView, model=Patient):
         apart), as the API's; the form shows a refusal's messages next to their fields."""
         try:
             async with services_of(self).work(request, action_name, patient_id) as work:
-                patient: Row = await write(work)
+                patient: PatientRow = await write(work)
         except ValidationFailed as error:
             self._show_errors(error.errors)
             raise FormInvalid from None
         return _model(patient)
 
-    async def _patient(self, request: Request, action_name: str, pk: str) -> Row:
+    async def _patient(self, request: Request, action_name: str, pk: str) -> PatientRow:
         """A patient read through the service (audited as `action_name`); 404 if missing."""
         if not self.valid_pk(pk):
             await services_of(self).audit_apart(request, action_name, pk, 404)
@@ -461,7 +461,7 @@ class PatientAdmin(ClinicView, model=Patient):
     async def _wallet_page(
         self,
         request: Request,
-        patient: Row,
+        patient: PatientRow,
         amount: str = "",
         errors: Mapping[str, Sequence[str]] | None = None,
         status_code: int = 200,
@@ -578,6 +578,6 @@ def _wallet_update(amount: str, reason: str) -> WalletUpdate:
         raise ValidationFailed(validation_errors(error.errors())) from None
 
 
-def _model(patient: Row) -> Patient:
+def _model(patient: PatientRow) -> Patient:
     """A transient Patient of the written row: sqladmin redirects by its primary key."""
     return Patient(**{key: value for key, value in patient.items() if key in PATIENT_COLUMNS})

@@ -16,9 +16,10 @@ from sqlalchemy import (
     true,
 )
 
+from app.audit.rows import AuditEventKeyRow, AuditEventRow
 from app.audit.schemas import AuditQuery
 from app.db.counting import Count, Counting
-from app.db.query import Executor, Query, Row
+from app.db.query import Executor, Query
 from app.models.audit import AuditEvent
 
 EVENTS = cast(Table, AuditEvent.__table__)
@@ -44,7 +45,10 @@ def event_parameters(event: dict[str, Any]) -> dict[str, Any]:
     return {PREFIX + name: event[name] for name in EVENT_COLUMNS}
 
 
-APPEND = Query(insert(EVENTS).values(dict(zip(EVENT_COLUMNS, _event_parameters(), strict=True))))
+APPEND = Query(
+    insert(EVENTS).values(dict(zip(EVENT_COLUMNS, _event_parameters(), strict=True))),
+    AuditEventKeyRow,
+)
 
 
 def completing(statement: Executable, *, if_rows: bool) -> Executable:
@@ -91,7 +95,7 @@ def completing_for_caller(statement: Executable, caller: Select[Any]) -> Select[
 
 
 @cache
-def _events(patient: bool, actor: bool, action: bool) -> tuple[Query[Any], Counting]:
+def _events(patient: bool, actor: bool, action: bool) -> tuple[Query[AuditEventRow], Counting]:
     """The audit list's page and the rows its count counts, for one combination of filters."""
     conditions = [
         column == bindparam(name)
@@ -109,7 +113,7 @@ def _events(patient: bool, actor: bool, action: bool) -> tuple[Query[Any], Count
         .offset(bindparam("offset"))
         .limit(bindparam("limit"))
     )
-    return Query(page), Counting(select(AuditEvent.id).where(*conditions))
+    return Query(page, AuditEventRow), Counting(select(AuditEvent.id).where(*conditions))
 
 
 class AuditRepository:
@@ -122,7 +126,7 @@ class AuditRepository:
         _, counting = _events(*_present(query))
         return await counting.count(self.executor, _filters(query), exact_up_to=exact_up_to)
 
-    async def list(self, query: AuditQuery, *, offset: int, limit: int) -> list[Row]:
+    async def list(self, query: AuditQuery, *, offset: int, limit: int) -> list[AuditEventRow]:
         """Newest first."""
         page, _ = _events(*_present(query))
         return await self.executor.fetch(page, **_filters(query), offset=offset, limit=limit)

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi.exceptions import RequestValidationError
 
 from app.audit.repository import APPEND, AuditRepository, event_parameters
+from app.audit.rows import AuditEventRow
 from app.audit.schemas import AuditQuery
 from app.core.errors import (
     AppError,
@@ -21,7 +22,6 @@ from app.core.errors import (
 )
 from app.db.counting import Count
 from app.db.database import Database
-from app.db.query import Row
 
 logger = logging.getLogger(__name__)
 
@@ -100,5 +100,5 @@ class AuditService:
     async def count(self, query: AuditQuery, *, exact_up_to: int | None) -> Count:
         return await self.repository.count(query, exact_up_to=exact_up_to)
 
-    async def list(self, query: AuditQuery, *, offset: int, limit: int) -> list[Row]:
+    async def list(self, query: AuditQuery, *, offset: int, limit: int) -> list[AuditEventRow]:
         return await self.repository.list(query, offset=offset, limit=limit)

@@ -10,7 +10,7 @@ either way (the statistics are a sample), hence the margin before an estimate is
 """
 
 from dataclasses import dataclass
-from typing import Any, TypedDict, cast
+from typing import Any, TypedDict
 
 from sqlalchemy import Executable, Select, bindparam, func, select
 from sqlalchemy.ext.compiler import compiles
@@ -51,9 +51,8 @@ def _compile_explain(element: Explain, compiler: SQLCompiler, **kw: Any) -> str:
     return "EXPLAIN (FORMAT JSON) " + compiler.process(element.statement, **kw)
 
 
-def _plan(statement: Select[Any]) -> "Query[PlanRow]":
-    # The compiled EXPLAIN declares no columns to check a row against.
-    return cast("Query[PlanRow]", Query(Explain(statement)))
+def _plan(statement: Select[Any]) -> Query[PlanRow]:
+    return Query(Explain(statement), PlanRow, checked=False)  # EXPLAIN declares no columns
 
 
 class Counting:

@@ -15,7 +15,7 @@ declaration costs a request nothing.
 """
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Generic, Protocol, TypedDict, TypeVar, cast, is_typeddict, overload
+from typing import Any, Generic, Protocol, TypedDict, TypeVar, cast, is_typeddict
 
 import asyncpg
 from sqlalchemy import Executable, TypeDecorator
@@ -24,9 +24,6 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement, ColumnElement
 from sqlalchemy.sql.visitors import iterate
 from sqlalchemy.types import TypeEngine
-
-Row = dict[str, Any]
-"""One result row of a statement whose row is not declared (only app.db's own: EXPLAIN's plan)."""
 
 R = TypeVar("R", bound=Mapping[str, Any])
 """The row a statement returns: a TypedDict of its columns, with every value converted."""
@@ -88,19 +85,15 @@ class Query(Generic[R]):
     """A statement compiled for asyncpg, with its parameters by name and its conversions, and
     the row it returns."""
 
-    @overload
-    def __init__(self: "Query[Row]", statement: Executable) -> None: ...
-
-    @overload
-    def __init__(self, statement: Executable, row: type[R]) -> None: ...
-
-    def __init__(self, statement: Executable, row: type[R] | None = None) -> None:
+    def __init__(self, statement: Executable, row: type[R], *, checked: bool = True) -> None:
+        """`checked=False` only for what declares no columns to check (EXPLAIN) and for the
+        variants of an already checked statement (app.requests.work's, with its audit event)."""
         element = cast(ClauseElement, statement)
         compiled = cast(SQLCompiler, element.compile(dialect=DIALECT))
-        if row is not None:
+        if checked:
             _check_row(row, compiled)
         self.statement = statement
-        self.row_type = row
+        self.row_type: type[R] = row
         self.sql = str(compiled)
         # Variants of the statement (with its audit event), compiled once each; their rows are
         # the statement's plus what the variant adds, not checked.

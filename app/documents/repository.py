@@ -19,10 +19,12 @@ from sqlalchemy import (
 )
 
 from app.db.counting import Count, Counting
-from app.db.query import Executor, Query, Row
+from app.db.query import Executor, Query
+from app.documents.rows import AppointmentPatientRow, DocumentRow, StorageNameRow
 from app.models.document import PatientDocument
 from app.models.patient import KEPT, VERSION_SEQUENCE, Patient, kept
 from app.models.scheduling import Appointment
+from app.patients.rows import PatientIdRow
 
 DOCUMENTS = cast(Table, PatientDocument.__table__)
 COLUMNS = list(DOCUMENTS.c)
@@ -58,28 +60,33 @@ _OF_PATIENT = (
 )
 _ROWS = select(*COLUMNS).where(*_OF_PATIENT)
 
-_GET = Query(select(*COLUMNS).where(*_THIS, _VISIBLE))
-_GET_FOR_UPDATE = Query(select(*COLUMNS).where(*_THIS).with_for_update())
+_GET = Query(select(*COLUMNS).where(*_THIS, _VISIBLE), DocumentRow)
+_GET_FOR_UPDATE = Query(select(*COLUMNS).where(*_THIS).with_for_update(), DocumentRow)
 _LIST = Query(
     _ROWS.order_by(PatientDocument.created_at.desc(), PatientDocument.id.desc())
     .offset(bindparam("offset"))
-    .limit(bindparam("limit"))
+    .limit(bindparam("limit")),
+    DocumentRow,
 )
 _COUNTING = Counting(select(PatientDocument.id).where(*_OF_PATIENT))
 _INSERT = Query(
-    insert(DOCUMENTS).values({name: _param(name) for name in CREATED}).returning(*COLUMNS)
+    insert(DOCUMENTS).values({name: _param(name) for name in CREATED}).returning(*COLUMNS),
+    DocumentRow,
 )
-_DELETE = Query(delete(PatientDocument).where(*_THIS).returning(PatientDocument.storage_name))
-_PATIENT_EXISTS = Query(select(Patient.id).where(Patient.id == bindparam("id"), KEPT))
+_DELETE = Query(
+    delete(PatientDocument).where(*_THIS).returning(PatientDocument.storage_name), StorageNameRow
+)
+_PATIENT_EXISTS = Query(select(Patient.id).where(Patient.id == bindparam("id"), KEPT), PatientIdRow)
 _APPOINTMENT_PATIENT = Query(
     select(Appointment.patient_id).where(
         Appointment.id == bindparam("id", type_=BigInteger), kept(Appointment.patient_id)
-    )
+    ),
+    AppointmentPatientRow,
 )
 
 
 @lru_cache(maxsize=32)
-def _update(columns: tuple[str, ...]) -> Query[Any]:
+def _update(columns: tuple[str, ...]) -> Query[DocumentRow]:
     return Query(
         update(PatientDocument)
         .where(*_THIS)
@@ -90,7 +97,8 @@ def _update(columns: tuple[str, ...]) -> Query[Any]:
                 "version": VERSION_SEQUENCE.next_value(),
             }
         )
-        .returning(*COLUMNS)
+        .returning(*COLUMNS),
+        DocumentRow,
     )
 
 
@@ -98,18 +106,20 @@ class DocumentRepository:
     def __init__(self, executor: Executor) -> None:
         self.executor = executor
 
-    async def get(self, patient_id: str, document_id: int, *, everything: bool) -> Row | None:
+    async def get(
+        self, patient_id: str, document_id: int, *, everything: bool
+    ) -> DocumentRow | None:
         """The document, if it is the patient's (and not withheld, unless `everything`)."""
         return await self.executor.fetch_one(
             _GET, id=document_id, patient_id=patient_id, everything=everything
         )
 
-    async def get_for_update(self, patient_id: str, document_id: int) -> Row | None:
+    async def get_for_update(self, patient_id: str, document_id: int) -> DocumentRow | None:
         return await self.executor.fetch_one(_GET_FOR_UPDATE, id=document_id, patient_id=patient_id)
 
     async def list(
         self, patient_id: str, *, everything: bool, offset: int, limit: int
-    ) -> list[Row]:
+    ) -> list[DocumentRow]:
         return await self.executor.fetch(
             _LIST, patient_id=patient_id, everything=everything, offset=offset, limit=limit
         )
@@ -118,7 +128,7 @@ class DocumentRepository:
         params = {"patient_id": patient_id, "everything": everything}
         return await _COUNTING.count(self.executor, params, exact_up_to=exact_up_to)
 
-    async def create(self, **values: Any) -> Row | None:
+    async def create(self, **values: Any) -> DocumentRow | None:
         """The document recorded; None when its patient is gone meanwhile."""
         try:
             return await self.executor.fetch_one(_INSERT, **values)
@@ -132,7 +142,7 @@ class DocumentRepository:
 
     async def update(
         self, patient_id: str, document_id: int, changes: dict[str, Any]
-    ) -> Row | None:
+    ) -> DocumentRow | None:
         columns = tuple(sorted(changes))
         return await self.executor.fetch_one(
             _update(columns), id=document_id, patient_id=patient_id, **changes
@@ -141,8 +151,8 @@ class DocumentRepository:
     async def delete(self, patient_id: str, document_id: int) -> str | None:
         """Delete the document; the name of its stored bytes, or None when there was none."""
         row = await self.executor.fetch_one(_DELETE, id=document_id, patient_id=patient_id)
-        return None if row is None else str(row["storage_name"])
+        return None if row is None else row["storage_name"]
 
     async def appointment_patient(self, appointment_id: int) -> str | None:
         row = await self.executor.fetch_one(_APPOINTMENT_PATIENT, id=appointment_id)
-        return None if row is None else str(row["patient_id"])
+        return None if row is None else row["patient_id"]

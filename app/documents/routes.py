@@ -1,4 +1,4 @@
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Body, File, Form, Response, UploadFile, status
 
@@ -16,6 +16,7 @@ from app.core.errors import PayloadTooLarge
 from app.core.ids import id_path
 from app.core.openapi import BODY_ERRORS, COMMON_ERRORS, errors, tagged
 from app.core.pagination import Page, paginate
+from app.documents.rows import DocumentRow
 from app.documents.schemas import Category, DocumentRead, DocumentUpdate, Title
 from app.documents.service import DocumentService, Upload
 from app.idempotency.dependencies import Idempotent
@@ -51,7 +52,7 @@ async def _read_capped(upload: UploadFile, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _answer(row: Any, response: Response) -> DocumentRead:
+def _answer(row: DocumentRow, response: Response) -> DocumentRead:
     tag(response, row["version"])
     return DocumentRead.of(row)
 

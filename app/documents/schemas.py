@@ -6,7 +6,7 @@ from typing import Annotated, ClassVar, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.fields import Text
-from app.db.query import Row
+from app.documents.rows import DocumentRow
 from app.models.document import REASON_MAX_LENGTH, TITLE_MAX_LENGTH
 
 Category = Literal["consent", "referral", "intake", "other"]
@@ -55,7 +55,7 @@ class DocumentRead(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def of(cls, row: Row) -> Self:
+    def of(cls, row: DocumentRow) -> Self:
         return cls(
             id=row["id"],
             title=row["title"],

@@ -24,9 +24,9 @@ from app.core.errors import (
     ServiceUnavailable,
     ValidationFailed,
 )
-from app.db.query import Row
 from app.db.types import current_keyring
 from app.documents.repository import DocumentRepository
+from app.documents.rows import DocumentRow
 from app.documents.schemas import Category, DocumentUpdate
 from app.documents.sniffing import Sniffed, sniff
 from app.pictures.images import Picture
@@ -111,7 +111,7 @@ class DocumentService:
 
     async def list(
         self, patient_id: str, actor: Principal, *, offset: int, limit: int
-    ) -> list[Row]:
+    ) -> list[DocumentRow]:
         return await self.documents.list(
             patient_id, everything=_withheld_too(actor, patient_id), offset=offset, limit=limit
         )
@@ -121,7 +121,7 @@ class DocumentService:
             patient_id, everything=_withheld_too(actor, patient_id), exact_up_to=exact_up_to
         )
 
-    async def get(self, patient_id: str, document_id: int, *, caller: Identity) -> Row:
+    async def get(self, patient_id: str, document_id: int, *, caller: Identity) -> DocumentRow:
         """The document; a withheld one is not found by its patient."""
         everything = allows_as(Act.DOCUMENTS_READ_WITHHELD, caller, patient_id)
         document = await self.work.completed_by(
@@ -157,7 +157,7 @@ class DocumentService:
 
     # Writes.
 
-    async def upload(self, patient_id: str, upload: Upload, actor: Principal) -> Row:
+    async def upload(self, patient_id: str, upload: Upload, actor: Principal) -> DocumentRow:
         """Sniff, encrypt and store the bytes, then record the document; the stored bytes are
         removed again when the record is not written."""
         if actor.kind == "staff":
@@ -209,7 +209,7 @@ class DocumentService:
 
     async def update(
         self, patient_id: str, document_id: int, payload: DocumentUpdate, versions: Versions
-    ) -> Row:
+    ) -> DocumentRow:
         """Change the title, category or withholding (with its reason)."""
         await self.work.begin()
         current = await self.documents.get_for_update(patient_id, document_id)

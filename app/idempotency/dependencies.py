@@ -18,8 +18,8 @@ from fastapi import Depends, Header, Request, Response
 from app.auth.dependencies import caller_key
 from app.core.config import Settings
 from app.core.errors import Conflict, ParseError, UnprocessableEntity
-from app.db.query import Row
 from app.idempotency.repository import IdempotencyRepository
+from app.idempotency.rows import StoredResponseRow
 from app.models.idempotency import KEY_MAX_LENGTH
 from app.requests.routing import Answered, on_answer, work_of
 
@@ -31,7 +31,7 @@ REPLAYED_HEADERS = ("content-type", "etag", "location")
 CHANGE_REASON_HEADER = "x-change-reason"
 
 
-def replay(stored: Row) -> Answered:
+def replay(stored: StoredResponseRow) -> Answered:
     """The answer to a retry: the stored response, instead of running again."""
     return Answered(
         Response(

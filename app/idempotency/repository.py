@@ -6,7 +6,8 @@ from typing import Any
 from sqlalchemy import Interval, String, bindparam, delete, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 
-from app.db.query import Executor, Query, Row
+from app.db.query import Executor, Query
+from app.idempotency.rows import KeyRow, LockRow, StoredResponseRow
 from app.models.idempotency import IdempotentResponse
 
 PRUNE_BATCH = 100
@@ -22,7 +23,8 @@ _GET = Query(
         IdempotentResponse.caller == bindparam("caller"),
         IdempotentResponse.key == bindparam("key"),
         IdempotentResponse.created_at > func.now() - _TTL,
-    )
+    ),
+    StoredResponseRow,
 )
 _LOCK = Query(
     select(
@@ -31,7 +33,8 @@ _LOCK = Query(
                 bindparam("caller", type_=String) + " " + bindparam("key", type_=String), 0
             )
         ).label("locked")
-    )
+    ),
+    LockRow,
 )
 _STORED = {
     name: bindparam(name, type_=IdempotentResponse.__table__.c[name].type)
@@ -44,7 +47,8 @@ _SAVE = Query(
         index_elements=[IdempotentResponse.caller, IdempotentResponse.key],
         set_={**_STORED, "created_at": func.now()},
     )
-    .returning(IdempotentResponse.key)
+    .returning(IdempotentResponse.key),
+    KeyRow,
 )
 _expired = (
     select(IdempotentResponse.caller, IdempotentResponse.key)
@@ -55,7 +59,8 @@ _expired = (
 _PRUNE = Query(
     delete(IdempotentResponse)
     .where(tuple_(IdempotentResponse.caller, IdempotentResponse.key).in_(_expired))
-    .returning(IdempotentResponse.key)
+    .returning(IdempotentResponse.key),
+    KeyRow,
 )
 
 
@@ -69,7 +74,7 @@ class IdempotencyRepository:
         row = await self.executor.fetch_one(_LOCK, caller=caller, key=key)
         return bool(row and row["locked"])
 
-    async def get(self, caller: str, key: str) -> Row | None:
+    async def get(self, caller: str, key: str) -> StoredResponseRow | None:
         """The stored response, unless it has expired."""
         return await self.executor.fetch_one(_GET, caller=caller, key=key, ttl=self.ttl)
 

@@ -2,8 +2,9 @@
 `python -m app purge`: deleted patients past the retention period removed for good.
 `python -m app identity-clashes`: the patients whose phone numbers or e-mail addresses clash."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import NamedTuple
+from typing import NamedTuple, Protocol, TypeVar
 
 from app.audit.service import AuditEntry
 from app.auth.commands import CLI_ACTOR_KIND, operator
@@ -11,7 +12,8 @@ from app.core.config import Settings
 from app.core.crypto import Keyring
 from app.core.errors import NotFound
 from app.core.phones import canonical_forms
-from app.db.database import open_database
+from app.db.database import Database, open_database
+from app.db.query import Executor
 from app.db.types import use_keyring
 from app.documents.service import document_store
 from app.patients.repository import PatientRepository
@@ -20,6 +22,16 @@ from app.pictures.service import picture_store
 from app.pictures.stores import PictureStore
 from app.requests.work import UnitOfWork
 
+RowT = TypeVar("RowT")
+
+
+class Reencrypting(Protocol[RowT]):
+    """A repository of rows with PHI fields: those still under an old key, written anew."""
+
+    async def encrypted_under_other_keys(self, key_id: str, *, limit: int) -> list[RowT]: ...
+
+    async def reencrypt(self, rows: list[RowT], /) -> None: ...
+
 
 async def rotate_keys(settings: Settings, *, batch_size: int = 500) -> int:
     """Re-encrypt every PHI field still under an old key with the first configured key, in the
@@ -27,21 +39,28 @@ async def rotate_keys(settings: Settings, *, batch_size: int = 500) -> int:
     assert settings.phi_encryption_keys is not None
     keyring = Keyring.parse(settings.phi_encryption_keys.get_secret_value())
     use_keyring(keyring)
-    total = 0
     async with open_database(settings) as database:
-        for kind in (PatientRepository, HistoryRepository):
-            while True:
-                async with database.transaction() as connection:
-                    repo = kind(connection)
-                    stale = await repo.encrypted_under_other_keys(
-                        keyring.primary_id, limit=batch_size
-                    )
-                    await repo.reencrypt(stale)
-                if kind is PatientRepository:
-                    total += len(stale)
-                if len(stale) < batch_size:
-                    break
+        total = await _rotate(database, PatientRepository, keyring.primary_id, batch_size)
+        await _rotate(database, HistoryRepository, keyring.primary_id, batch_size)
     return total
+
+
+async def _rotate(
+    database: Database,
+    repository: Callable[[Executor], Reencrypting[RowT]],
+    key_id: str,
+    batch_size: int,
+) -> int:
+    """The rows of one repository re-encrypted, a batch per transaction; how many."""
+    total = 0
+    while True:
+        async with database.transaction() as connection:
+            repo = repository(connection)
+            stale = await repo.encrypted_under_other_keys(key_id, limit=batch_size)
+            await repo.reencrypt(stale)
+        total += len(stale)
+        if len(stale) < batch_size:
+            return total
 
 
 async def purge(

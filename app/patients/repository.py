@@ -5,7 +5,7 @@ import secrets
 import string
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, NamedTuple, cast
+from typing import Any, Final, NamedTuple, cast
 
 import asyncpg
 from sqlalchemy import (
@@ -35,11 +35,24 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from app.core.conditional import Versions
 from app.core.errors import NotFound, PreconditionFailed, ValidationFailed
 from app.db.counting import Count, Counting
-from app.db.query import Executor, Query, Row
+from app.db.query import Executor, Query
 from app.models.document import PatientDocument
 from app.models.patient import KEPT, MAX_TAGS, VERSION_SEQUENCE, Patient
 from app.models.scheduling import ACTIVE_STATUSES, Appointment, patient_lock
 from app.models.staff import Staff
+from app.patients.rows import (
+    CredentialsRow,
+    DeletedPatientRow,
+    EmailOfStaffRow,
+    HolderRow,
+    PatientIdRow,
+    PatientPhiRow,
+    PatientPhoneRow,
+    PatientRow,
+    PictureReplacedRow,
+    PurgedRow,
+    SharedEmailRow,
+)
 from app.patients.schemas import PatientListQuery
 from app.patients.versions import (
     RESTORABLE,
@@ -147,7 +160,7 @@ def _jsonb(name: str) -> Any:
     return bindparam(name, type_=JSONB)
 
 
-_GET = Query(select(*COLUMNS).where(Patient.id == bindparam("id"), KEPT))
+_GET = Query(select(*COLUMNS).where(Patient.id == bindparam("id"), KEPT), PatientRow)
 # The accounts other than patient `id` that hold a phone number or e-mail address (compared as
 # the unique indexes compare them; deleted patients' too: theirs stay taken until purged).
 _email = func.lower(bindparam("email", type_=String))
@@ -172,21 +185,24 @@ _HOLDERS = Query(
         select(literal("email", String), null(), false()).where(
             func.lower(Staff.email) == _email, _new_email
         ),
-    ).order_by(text("id NULLS LAST"))  # the one named of several holders: always the same
+    ).order_by(text("id NULLS LAST")),  # the one named of several holders: always the same
+    HolderRow,
 )
-_EXISTS = Query(select(Patient.id).where(Patient.id == bindparam("id"), KEPT))
+_EXISTS = Query(select(Patient.id).where(Patient.id == bindparam("id"), KEPT), PatientIdRow)
 # What `python -m app identity-clashes` reports (ids only): numbers and addresses held twice.
-_PHONES = Query(select(Patient.id, Patient.phone_no).order_by(Patient.id))
+_PHONES = Query(select(Patient.id, Patient.phone_no).order_by(Patient.id), PatientPhoneRow)
 _SHARED_EMAILS = Query(
     select(func.array_agg(Patient.id).cast(ARRAY(Text)).label("ids"))
     .where(Patient.email.is_not(None))
     .group_by(func.lower(Patient.email))
-    .having(func.count() > 1)
+    .having(func.count() > 1),
+    SharedEmailRow,
 )
 _EMAILS_OF_STAFF = Query(
     select(Patient.id.label("patient_id"), Staff.id.label("staff_id"))
     .join(Staff, func.lower(Staff.email) == func.lower(Patient.email))
-    .order_by(Patient.id, Staff.id)
+    .order_by(Patient.id, Staff.id),
+    EmailOfStaffRow,
 )
 # What a new password is checked against: the current one, and what it must not resemble.
 _CREDENTIALS = Query(
@@ -196,7 +212,8 @@ _CREDENTIALS = Query(
         Patient.phone_no,
         Patient.email,
         Patient.password_hash,
-    ).where(Patient.id == bindparam("id"), KEPT)
+    ).where(Patient.id == bindparam("id"), KEPT),
+    CredentialsRow,
 )
 # Every field a create sets, as the history names it.
 CREATED_FIELDS = tuple(field_name(name) for name in CREATED if name != "id")
@@ -213,7 +230,8 @@ _INSERT = {
             RETURNED,
             "created",
             CREATED_FIELDS,
-        )
+        ),
+        PatientRow,
     )
     for generated in (True, False)
 }
@@ -236,13 +254,15 @@ _PURGE = Query(
         Patient.id == bindparam("id"),
         Patient.deleted_at < bindparam("cutoff", type_=PATIENTS.c.deleted_at.type),
     )
-    .returning(Patient.id, Patient.profile_picture, _DOCUMENT_FILES)
+    .returning(Patient.id, Patient.profile_picture, _DOCUMENT_FILES),
+    PurgedRow,
 )
 _EXPIRED = Query(
     select(Patient.id)
     .where(Patient.deleted_at < bindparam("cutoff", type_=PATIENTS.c.deleted_at.type))
     .order_by(Patient.deleted_at, Patient.id)
-    .limit(bindparam("limit"))
+    .limit(bindparam("limit")),
+    PatientIdRow,
 )
 _DELETED_COLUMNS = (Patient.id, Patient.first_name, Patient.last_name, Patient.deleted_at)
 _DELETED_PAGE = Query(
@@ -250,18 +270,20 @@ _DELETED_PAGE = Query(
     .where(Patient.deleted_at.is_not(None))
     .order_by(Patient.deleted_at.desc(), Patient.id)
     .offset(bindparam("offset"))
-    .limit(bindparam("limit"))
+    .limit(bindparam("limit")),
+    DeletedPatientRow,
 )
 _DELETED_COUNT = Counting(select(Patient.id).where(Patient.deleted_at.is_not(None)))
 _DELETED = Query(
-    select(*_DELETED_COLUMNS).where(Patient.id == bindparam("id"), Patient.deleted_at.is_not(None))
+    select(*_DELETED_COLUMNS).where(Patient.id == bindparam("id"), Patient.deleted_at.is_not(None)),
+    DeletedPatientRow,
 )
 
 
 DELETED_REASON = "The patient's record was deleted."
 
 
-def _soft_delete(conditional: bool) -> Query[Any]:
+def _soft_delete(conditional: bool) -> Query[PatientIdRow]:
     """The patient marked deleted, and their future appointments cancelled (freeing the time),
     in one statement with the version it leaves."""
     # The patient's scheduling lock before their row's, as every write of their appointments
@@ -292,7 +314,7 @@ def _soft_delete(conditional: bool) -> Query[Any]:
         .cte("cancelled")
     )
     version = version_of(written, "deleted", ["deleted"])
-    return Query(select(written.c.id).add_cte(cancelled).add_cte(version))
+    return Query(select(written.c.id).add_cte(cancelled).add_cte(version), PatientIdRow)
 
 
 _DELETE = {conditional: _soft_delete(conditional) for conditional in (True, False)}
@@ -311,7 +333,8 @@ _UNDELETE = Query(
         RETURNED,
         "undeleted",
         ["deleted"],
-    )
+    ),
+    PatientRow,
 )
 _ADD_TAG = {
     conditional: Query(
@@ -327,7 +350,8 @@ _ADD_TAG = {
             RETURNED,
             "updated",
             ["tags"],
-        )
+        ),
+        PatientRow,
     )
     for conditional in (True, False)
 }
@@ -341,7 +365,8 @@ _REMOVE_TAG = {
             RETURNED,
             "updated",
             ["tags"],
-        )
+        ),
+        PatientRow,
     )
     for conditional in (True, False)
 }
@@ -357,7 +382,8 @@ _ADD_SESSION = {
             RETURNED,
             "updated",
             ["sessions"],
-        )
+        ),
+        PatientRow,
     )
     for conditional in (True, False)
 }
@@ -386,12 +412,13 @@ _REPLACE_PICTURE = Query(
         [*RETURNED, "previous_picture"],
         "updated",
         ["profile_picture"],
-    )
+    ),
+    PictureReplacedRow,
 )
 
 
 @lru_cache(maxsize=256)
-def _update(columns: tuple[str, ...], conditional: bool) -> Query[Any]:
+def _update(columns: tuple[str, ...], conditional: bool) -> Query[PatientRow]:
     """The UPDATE of these columns (a PUT's or a PATCH's), compiled once per combination; its
     version lists the fields whose values it changed."""
     previous = _locked(columns)
@@ -401,10 +428,10 @@ def _update(columns: tuple[str, ...], conditional: bool) -> Query[Any]:
         .values({**{name: _param(name) for name in columns}, **changed()})
         .returning(*COLUMNS, changed_fields(previous, columns))
     )
-    return Query(recorded(write, RETURNED, "updated"))
+    return Query(recorded(write, RETURNED, "updated"), PatientRow)
 
 
-def _restore(conditional: bool) -> Query[Any]:
+def _restore(conditional: bool) -> Query[PatientRow]:
     """The fields a version keeps that a PUT writes, set back to theirs; the version it leaves
     names the version restored and the fields that changed."""
     previous = _locked(RESTORABLE)
@@ -422,23 +449,24 @@ def _restore(conditional: bool) -> Query[Any]:
         .values({**{name: source.c[name] for name in RESTORABLE}, **changed()})
         .returning(*COLUMNS, changed_fields(previous, RESTORABLE))
     )
-    return Query(recorded(write, RETURNED, "restored", restored_from=True))
+    return Query(recorded(write, RETURNED, "restored", restored_from=True), PatientRow)
 
 
 _RESTORE = {conditional: _restore(conditional) for conditional in (True, False)}
 
 
-PHI_COLUMNS = ("ssn", "allergies_and_medication", "sessions")
+PHI_COLUMNS: Final = ("ssn", "allergies_and_medication", "sessions")
 _REENCRYPT = Query(
     update(Patient)
     .where(Patient.id == bindparam("id"))
     .values({name: _param(name) for name in PHI_COLUMNS})
-    .returning(Patient.id)
+    .returning(Patient.id),
+    PatientIdRow,
 )
 
 
 @lru_cache(maxsize=8)
-def _encrypted_under_other_keys(key_id: str) -> Query[Any]:
+def _encrypted_under_other_keys(key_id: str) -> Query[PatientPhiRow]:
     current = f"v1:{key_id}:%"
     stale = [encrypted_under_other_key(PATIENTS.c[name], current) for name in PHI_COLUMNS]
     statement = select(Patient.id, *(PATIENTS.c[name] for name in PHI_COLUMNS))
@@ -447,7 +475,8 @@ def _encrypted_under_other_keys(key_id: str) -> Query[Any]:
         statement.where(or_(*stale))
         .order_by(Patient.id)
         .limit(bindparam("limit"))
-        .with_for_update()
+        .with_for_update(),
+        PatientPhiRow,
     )
 
 
@@ -511,13 +540,13 @@ def _counting(shape: Shape) -> Counting:
 
 
 @lru_cache(maxsize=256)
-def _page(shape: Shape, ordering: tuple[tuple[str, bool], ...]) -> Query[Any]:
+def _page(shape: Shape, ordering: tuple[tuple[str, bool], ...]) -> Query[PatientRow]:
     statement = select(*COLUMNS).where(*_where(*shape))
     for column, descending in ordering:
         attribute = PATIENTS.c[column]
         statement = statement.order_by(attribute.desc() if descending else attribute.asc())
     statement = statement.order_by(Patient.id).offset(bindparam("offset"))
-    return Query(statement.limit(bindparam("limit")))
+    return Query(statement.limit(bindparam("limit")), PatientRow)
 
 
 def filtered_ids(query: PatientListQuery) -> Select[Any]:
@@ -548,21 +577,21 @@ class PatientRepository:
     def __init__(self, executor: Executor) -> None:
         self.executor = executor
 
-    async def get(self, patient_id: str) -> Row | None:
+    async def get(self, patient_id: str) -> PatientRow | None:
         return await self.executor.fetch_one(_GET, id=patient_id)
 
-    async def credentials(self, patient_id: str) -> Row | None:
+    async def credentials(self, patient_id: str) -> CredentialsRow | None:
         """The patient's password hash, names, phone number and e-mail address."""
         return await self.executor.fetch_one(_CREDENTIALS, id=patient_id)
 
     async def holders(
         self, patient_id: str, *, phone_no: str | None, email: str | None
-    ) -> list[Row]:
+    ) -> list[HolderRow]:
         """Who else holds this phone number or e-mail address: rows of `field`, `id` (None for
         a staff member) and `deleted`."""
         return await self.executor.fetch(_HOLDERS, id=patient_id, phone_no=phone_no, email=email)
 
-    async def phone_numbers(self) -> list[Row]:
+    async def phone_numbers(self) -> list[PatientPhoneRow]:
         """Every patient's id and phone number as stored (deleted patients' too)."""
         return await self.executor.fetch(_PHONES)
 
@@ -570,7 +599,7 @@ class PatientRepository:
         """The ids of each group of patients that share an e-mail address, whatever its case."""
         return sorted(sorted(row["ids"]) for row in await self.executor.fetch(_SHARED_EMAILS))
 
-    async def emails_of_staff(self) -> list[Row]:
+    async def emails_of_staff(self) -> list[EmailOfStaffRow]:
         """(patient_id, staff_id) of each patient whose e-mail address a staff member has."""
         return await self.executor.fetch(_EMAILS_OF_STAFF)
 
@@ -579,7 +608,7 @@ class PatientRepository:
 
     async def insert(
         self, patient_id: str, values: dict[str, Any], change: Change, *, generated: bool
-    ) -> Row | None:
+    ) -> PatientRow | None:
         """Insert a patient with this id, and their first version; None when a `generated` id
         is taken already (a chosen one taken is a 400)."""
         fields = {**CREATE_DEFAULTS, **values, "id": patient_id, **change.params()}
@@ -587,7 +616,7 @@ class PatientRepository:
 
     async def update(
         self, patient_id: str, values: dict[str, Any], change: Change, *, versions: Versions = None
-    ) -> Row:
+    ) -> PatientRow:
         if not values:
             return await self.unchanged(patient_id, versions)
         query = _update(tuple(sorted(values)), versions is not None)
@@ -601,27 +630,29 @@ class PatientRepository:
         if await self.executor.fetch_one(_DELETE[versions is not None], **params) is None:
             await self._refused(patient_id, versions)
 
-    async def undelete(self, patient_id: str, change: Change, *, cutoff: datetime) -> Row | None:
+    async def undelete(
+        self, patient_id: str, change: Change, *, cutoff: datetime
+    ) -> PatientRow | None:
         """The patient deleted since `cutoff`, no longer deleted; None when there is none."""
         params = {"id": patient_id, "cutoff": cutoff, **change.params()}
         return await self._write(_UNDELETE, params)
 
     async def restore(
         self, patient_id: str, version: int, change: Change, *, versions: Versions = None
-    ) -> Row | None:
+    ) -> PatientRow | None:
         """The patient's restorable fields set back to those of one of their versions; None
         when the patient or the version is not there (or If-Match is stale)."""
         params = {"id": patient_id, "restored_from": version, **change.params()}
         return await self._write(_RESTORE[versions is not None], {**params, **versioned(versions)})
 
-    async def deleted(self, *, offset: int, limit: int) -> list[Row]:
+    async def deleted(self, *, offset: int, limit: int) -> list[DeletedPatientRow]:
         """Deleted patients not yet purged, the latest deleted first."""
         return await self.executor.fetch(_DELETED_PAGE, offset=offset, limit=limit)
 
     async def count_deleted(self, *, exact_up_to: int | None) -> Count:
         return await _DELETED_COUNT.count(self.executor, {}, exact_up_to=exact_up_to)
 
-    async def deleted_one(self, patient_id: str) -> Row | None:
+    async def deleted_one(self, patient_id: str) -> DeletedPatientRow | None:
         return await self.executor.fetch_one(_DELETED, id=patient_id)
 
     async def expired(self, cutoff: datetime, *, limit: int) -> list[str]:
@@ -639,18 +670,18 @@ class PatientRepository:
 
     async def replace_picture(
         self, patient_id: str, name: str | None, change: Change
-    ) -> tuple[Row, str | None]:
+    ) -> tuple[PatientRow, str | None]:
         """Set (or clear) the picture's stored name; the patient, and the name it replaced."""
         patient = await self.executor.fetch_one(
             _REPLACE_PICTURE, id=patient_id, name=name, **change.params()
         )
         if patient is None:
             raise NotFound
-        return patient, patient.pop("previous_picture")
+        return patient, patient["previous_picture"]
 
     async def add_tag(
         self, patient_id: str, tag: str, change: Change, *, versions: Versions = None
-    ) -> Row:
+    ) -> PatientRow:
         params = {"id": patient_id, "tags": [tag], **change.params(), **versioned(versions)}
         patient = await self._write(_ADD_TAG[versions is not None], params)
         if patient is not None:
@@ -662,7 +693,7 @@ class PatientRepository:
 
     async def remove_tag(
         self, patient_id: str, tag: str, change: Change, *, versions: Versions = None
-    ) -> Row:
+    ) -> PatientRow:
         params = {"id": patient_id, "tags": [tag], "tag": tag, **change.params()}
         patient = await self._write(
             _REMOVE_TAG[versions is not None], {**params, **versioned(versions)}
@@ -676,19 +707,19 @@ class PatientRepository:
         change: Change,
         *,
         versions: Versions = None,
-    ) -> Row:
+    ) -> PatientRow:
         params = {"id": patient_id, "session": [session], **change.params()}
         patient = await self._write(
             _ADD_SESSION[versions is not None], {**params, **versioned(versions)}
         )
         return patient or await self._refused(patient_id, versions)
 
-    async def encrypted_under_other_keys(self, key_id: str, *, limit: int) -> list[Row]:
+    async def encrypted_under_other_keys(self, key_id: str, *, limit: int) -> list[PatientPhiRow]:
         """Patients with a PHI field still encrypted under a key other than `key_id`, with
         those fields decrypted."""
         return await self.executor.fetch(_encrypted_under_other_keys(key_id), limit=limit)
 
-    async def reencrypt(self, patients: list[Row]) -> None:
+    async def reencrypt(self, patients: list[PatientPhiRow]) -> None:
         """Write the PHI fields again, so they are encrypted under the current key (the
         patient's version is kept: their record has not changed)."""
         for patient in patients:
@@ -696,7 +727,7 @@ class PatientRepository:
                 _REENCRYPT, id=patient["id"], **{name: patient[name] for name in PHI_COLUMNS}
             )
 
-    async def unchanged(self, patient_id: str, versions: Versions) -> Row:
+    async def unchanged(self, patient_id: str, versions: Versions) -> PatientRow:
         """The patient a write left as it was: 404 when missing, 412 when If-Match is stale."""
         patient = await self.get(patient_id)
         if patient is None:
@@ -705,12 +736,12 @@ class PatientRepository:
             raise PreconditionFailed
         return patient
 
-    async def _refused(self, patient_id: str, versions: Versions) -> Row:
+    async def _refused(self, patient_id: str, versions: Versions) -> PatientRow:
         """Why a write that must change its row did not: the patient is gone, or has moved on."""
         await self.unchanged(patient_id, versions)
         raise PreconditionFailed  # it matched only after a concurrent write we did not see
 
-    async def list(self, query: PatientListQuery, *, offset: int, limit: int) -> list[Row]:
+    async def list(self, query: PatientListQuery, *, offset: int, limit: int) -> list[PatientRow]:
         shape, params = _filters(query)
         page = _page(shape, tuple(query.ordering_terms()))
         return await self.executor.fetch(page, **params, offset=offset, limit=limit)
@@ -719,7 +750,7 @@ class PatientRepository:
         shape, params = _filters(query)
         return await _counting(shape).count(self.executor, params, exact_up_to=exact_up_to)
 
-    async def _write(self, query: Query[Any], params: dict[str, Any]) -> Row | None:
+    async def _write(self, query: Query[PatientRow], params: dict[str, Any]) -> PatientRow | None:
         try:
             return await self.executor.fetch_one(query, **params)
         except asyncpg.UniqueViolationError as error:

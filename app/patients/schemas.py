@@ -11,7 +11,6 @@ from app.core.fields import Omittable, SearchTerm, blank_to_none, drop_blank
 from app.core.phones import canonical_phone, digits_of
 from app.core.schemas import BaseSchema
 from app.core.urls import Links
-from app.db.query import Row
 from app.models.patient import ORDERABLE
 from app.patients import examples
 from app.patients.fields import (
@@ -35,6 +34,7 @@ from app.patients.fields import (
     Tags,
     Therapist,
 )
+from app.patients.rows import PatientRow, PatientVersionRow, VersionChangeRow
 
 Money = Annotated[Decimal, PlainSerializer(lambda v: f"{v:.2f}", return_type=str)]
 
@@ -156,7 +156,7 @@ class PatientRead(BaseSchema):
     updated_at: datetime
 
     @classmethod
-    def of(cls, patient: Row, links: Links) -> "PatientRead":
+    def of(cls, patient: PatientRow, links: Links) -> "PatientRead":
         """The patient's answer; the stored picture name becomes the picture's URL."""
         if patient["profile_picture"] is not None:
             patient = {**patient, "profile_picture": links.to(picture_path(patient["id"]))}
@@ -206,7 +206,7 @@ class PatientVersionRead(BaseSchema):
     restored_from: int | None = Field(description="The version a `restored` change brought back.")
 
     @classmethod
-    def of(cls, version: Row, patient_id: str, links: Links) -> "PatientVersionRead":
+    def of(cls, version: VersionChangeRow, patient_id: str, links: Links) -> "PatientVersionRead":
         return cls.model_validate({**version, "url": links.to(version_path(patient_id, version))})
 
 
@@ -230,7 +230,11 @@ class PatientVersionDetail(PatientVersionRead):
 
     @classmethod
     def of_pair(
-        cls, version: Row, before: Row | None, patient_id: str, links: Links
+        cls,
+        version: PatientVersionRow,
+        before: PatientVersionRow | None,
+        patient_id: str,
+        links: Links,
     ) -> "PatientVersionDetail":
         url = links.to(version_path(patient_id, version))
         return cls.model_validate(
@@ -243,13 +247,15 @@ class PatientVersionDetail(PatientVersionRead):
         )
 
 
-def record_of(version: Row) -> PatientRecord:
+def record_of(version: PatientVersionRow) -> PatientRecord:
     return PatientRecord.model_validate(
         {**version, "has_profile_picture": version["profile_picture"] is not None}
     )
 
 
-def changes_between(version: Row, before: Row | None) -> dict[str, FieldChange]:
+def changes_between(
+    version: PatientVersionRow, before: PatientVersionRow | None
+) -> dict[str, FieldChange]:
     """Each field of the record a version changed, as it was before (None for a new record)
     and after; the password is never shown."""
     after = record_of(version).model_dump(mode="json")
@@ -264,7 +270,7 @@ def changes_between(version: Row, before: Row | None) -> dict[str, FieldChange]:
     }
 
 
-def version_path(patient_id: str, version: Row) -> str:
+def version_path(patient_id: str, version: VersionChangeRow) -> str:
     return f"/api/patients/{patient_id}/history/{version['version']}/"
 
 
@@ -290,7 +296,7 @@ class DeletedPatientRead(BaseSchema):
     purge_after: datetime
 
 
-def patient_answer(patient: Row, links: Links, response: Response) -> PatientRead:
+def patient_answer(patient: PatientRow, links: Links, response: Response) -> PatientRead:
     """The patient as the API answers them, with their version as the ETag."""
     tag(response, patient["version"])
     return PatientRead.of(patient, links)

@@ -23,12 +23,19 @@ from app.core.config import get_settings
 from app.core.errors import NotFound, ValidationFailed
 from app.core.security import hash_password
 from app.db.counting import Count
-from app.db.query import Row
 from app.patients.repository import (
     PatientRepository,
     Taken,
     matching_ids,
     new_patient_id,
+)
+from app.patients.rows import (
+    CredentialsRow,
+    DeletedPatientDueRow,
+    HolderRow,
+    PatientRow,
+    PatientVersionRow,
+    VersionChangeRow,
 )
 from app.patients.schemas import (
     PatientCreate,
@@ -73,7 +80,7 @@ class PatientService:
         self.patients = PatientRepository(work)
         self.history = HistoryRepository(work)
 
-    async def get(self, patient_id: str) -> Row:
+    async def get(self, patient_id: str) -> PatientRow:
         patient = await self.work.completed_by(self.patients.get(patient_id))
         if patient is None:
             raise NotFound
@@ -82,9 +89,9 @@ class PatientService:
     async def exists(self, patient_id: str) -> bool:
         return await self.patients.exists(patient_id)
 
-    async def create(self, payload: PatientCreate, *, reason: str | None = None) -> Row:
+    async def create(self, payload: PatientCreate, *, reason: str | None = None) -> PatientRow:
         """Create a patient; an id is drawn when none is chosen, and again if it is taken."""
-        check_similarity(payload.password, _resembled(payload, {}))
+        check_similarity(payload.password, _resembled(payload, None))
         values = await self._writable(payload)
         chosen = values.pop("id", None)
         change = await Change.by(self.work, payload.reason or reason)
@@ -109,7 +116,7 @@ class PatientService:
         versions: Versions = None,
         by_patient: Reauthentication | None = None,
         reason: str | None = None,
-    ) -> Row:
+    ) -> PatientRow:
         """Change what the payload sends. A new password ends every session of the patient, in
         the same transaction; patients changing their own (`by_patient`) must give the current
         one, whose failures are failed logins of theirs. A new password or e-mail address is
@@ -167,7 +174,7 @@ class PatientService:
         self,
         patient_id: str,
         payload: PatientUpdate,
-        account: Row,
+        account: CredentialsRow,
         by_patient: Reauthentication | None,
     ) -> None:
         assert payload.password is not None
@@ -182,11 +189,13 @@ class PatientService:
                 raise ValidationFailed.on("current_password", WRONG_PASSWORD)
         check_similarity(payload.password, _resembled(payload, account))
 
-    def _announce(self, before: Row, after: Row, *, new_password: bool, by: ChangedBy) -> None:
+    def _announce(
+        self, before: CredentialsRow, after: PatientRow, *, new_password: bool, by: ChangedBy
+    ) -> None:
         """Tell the patient, at the address they had, that their password or address changed."""
         old, new = before["email"], after["email"]
-        if new_password and (old or new):
-            self.work.notify(password_changed(old or new, by))
+        if new_password and (address := old or new):
+            self.work.notify(password_changed(address, by))
         if old and (new or "").lower() != old.lower():
             self.work.notify(email_changed(old, by))
 
@@ -198,7 +207,7 @@ class PatientService:
         change = await Change.by(self.work, reason)
         await self.work.completed_by(self.patients.delete(patient_id, change, versions=versions))
 
-    async def undelete(self, patient_id: str, *, reason: str | None = None) -> Row:
+    async def undelete(self, patient_id: str, *, reason: str | None = None) -> PatientRow:
         """A deleted patient back, within the retention period. Sessions they had are not:
         each of them was ended, so the patient logs in again."""
         change = await Change.by(self.work, reason)
@@ -226,7 +235,7 @@ class PatientService:
         *,
         versions: Versions = None,
         reason: str | None = None,
-    ) -> Row:
+    ) -> PatientRow:
         """Set the patient's fields back to one of their versions, as a new version."""
         change = await Change.by(self.work, reason)
         patient = await self.work.completed_by(
@@ -237,7 +246,9 @@ class PatientService:
         await self.patients.unchanged(patient_id, versions)  # 404: no patient; 412: stale
         raise NotFound  # the patient is there, as If-Match says: the version is not
 
-    async def history_page(self, patient_id: str, *, offset: int, limit: int) -> list[Row]:
+    async def history_page(
+        self, patient_id: str, *, offset: int, limit: int
+    ) -> list[VersionChangeRow]:
         return await self.work.completed_by(
             self.history.page(patient_id, offset=offset, limit=limit)
         )
@@ -247,20 +258,24 @@ class PatientService:
             raise NotFound
         return await self.history.count(patient_id, exact_up_to=exact_up_to)
 
-    async def version(self, patient_id: str, version: int) -> tuple[Row, Row | None]:
+    async def version(
+        self, patient_id: str, version: int
+    ) -> tuple[PatientVersionRow, PatientVersionRow | None]:
         """One version of the patient, and the one before it (what it changed from)."""
         found = await self.work.completed_by(self.history.version(patient_id, version))
         if found is None:
             raise NotFound
         return found
 
-    async def history_records(self, patient_id: str, *, offset: int, limit: int) -> list[Row]:
+    async def history_records(
+        self, patient_id: str, *, offset: int, limit: int
+    ) -> list[PatientVersionRow]:
         """Versions with the record each left, newest first (the admin's history page)."""
         return await self.work.completed_by(
             self.history.records(patient_id, offset=offset, limit=limit)
         )
 
-    async def deleted(self, *, offset: int, limit: int) -> list[Row]:
+    async def deleted(self, *, offset: int, limit: int) -> list[DeletedPatientDueRow]:
         """Deleted patients not yet purged, each with `purge_after`: until then an admin may
         restore them."""
         rows = await self.work.completed_by(self.patients.deleted(offset=offset, limit=limit))
@@ -271,7 +286,7 @@ class PatientService:
 
     async def add_tag(
         self, patient_id: str, tag: str, *, versions: Versions = None, reason: str | None = None
-    ) -> Row:
+    ) -> PatientRow:
         change = await Change.by(self.work, reason)
         return await self.work.completed_by(
             self.patients.add_tag(patient_id, tag, change, versions=versions)
@@ -279,7 +294,7 @@ class PatientService:
 
     async def remove_tag(
         self, patient_id: str, tag: str, *, versions: Versions = None, reason: str | None = None
-    ) -> Row:
+    ) -> PatientRow:
         change = await Change.by(self.work, reason)
         return await self.work.completed_by(
             self.patients.remove_tag(patient_id, tag, change, versions=versions)
@@ -292,7 +307,7 @@ class PatientService:
         *,
         versions: Versions = None,
         reason: str | None = None,
-    ) -> Row:
+    ) -> PatientRow:
         document = session_document(
             session, session_id=str(uuid.uuid4()), created_at=datetime.now(UTC)
         )
@@ -309,14 +324,14 @@ class PatientService:
     async def count(self, query: PatientListQuery, *, exact_up_to: int | None) -> Count:
         return await self.patients.count(query, exact_up_to=exact_up_to)
 
-    async def list(self, query: PatientListQuery, *, offset: int, limit: int) -> list[Row]:
+    async def list(self, query: PatientListQuery, *, offset: int, limit: int) -> list[PatientRow]:
         return await self.work.completed_by(self.patients.list(query, offset=offset, limit=limit))
 
 
 WHAT = {"phone_no": "phone number", "email": "e-mail address"}
 
 
-def _held_by(holder: Row) -> str:
+def _held_by(holder: HolderRow) -> str:
     """What staff are told of the account holding a phone number or e-mail address."""
     what = WHAT[holder["field"]]
     if holder["id"] is None:
@@ -339,7 +354,9 @@ def retention_cutoff() -> datetime:
     return datetime.now(UTC) - _retention()
 
 
-def _resembled(payload: PatientUpdate, stored: Row) -> Attributes:
-    """What a patient's password must not resemble, as the write leaves the patient."""
+def _resembled(payload: PatientUpdate, stored: CredentialsRow | None) -> Attributes:
+    """What a patient's password must not resemble, as the write leaves the patient (`stored`:
+    as they are, None for a new one)."""
     sent = payload.model_dump(include=set(PATIENT_ATTRIBUTES), exclude_unset=True)
-    return patient_attributes({**stored, **sent})
+    left = sent if stored is None else {**stored, **sent}
+    return patient_attributes(left)

@@ -5,7 +5,7 @@ one round trip, and no change is ever without one."""
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from sqlalchemy import (
     CTE,
@@ -35,9 +35,10 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, array
 from sqlalchemy.sql.selectable import NamedFromClause
 
 from app.db.counting import Count, Counting
-from app.db.query import Executor, Query, Row
+from app.db.query import Executor, Query
 from app.models.history import PatientVersion
 from app.models.patient import KEPT, Patient
+from app.patients.rows import PatientVersionRow, VersionChangeRow, VersionNumberRow, VersionPhiRow
 from app.requests.work import UnitOfWork
 
 VERSIONS = cast(Table, PatientVersion.__table__)
@@ -143,7 +144,8 @@ _HISTORY = Query(
     .where(VERSIONS.c.patient_id == bindparam("id"))
     .order_by(VERSIONS.c.version.desc())
     .offset(bindparam("offset"))
-    .limit(bindparam("limit"))
+    .limit(bindparam("limit")),
+    VersionChangeRow,
 )
 _HISTORY_COUNT = Counting(
     select(VERSIONS.c.version).where(VERSIONS.c.patient_id == bindparam("id"))
@@ -158,7 +160,8 @@ _VERSION = Query(
         KEPT,
     )
     .order_by(VERSIONS.c.version.desc())
-    .limit(2)
+    .limit(2),
+    PatientVersionRow,
 )
 
 
@@ -169,9 +172,10 @@ _RECORDS = Query(
     .where(VERSIONS.c.patient_id == bindparam("id"), KEPT)
     .order_by(VERSIONS.c.version.desc())
     .offset(bindparam("offset"))
-    .limit(bindparam("limit"))
+    .limit(bindparam("limit")),
+    PatientVersionRow,
 )
-PHI = ("ssn", "allergies_and_medication", "sessions")
+PHI: Final = ("ssn", "allergies_and_medication", "sessions")
 
 
 def encrypted_under_other_key(column: Any, current: str) -> ColumnElement[bool]:
@@ -185,14 +189,15 @@ def encrypted_under_other_key(column: Any, current: str) -> ColumnElement[bool]:
 
 
 @lru_cache(maxsize=8)
-def _encrypted_under_other_keys(key_id: str) -> Query[Any]:
+def _encrypted_under_other_keys(key_id: str) -> Query[VersionPhiRow]:
     current = f"v1:{key_id}:%"
     stale = [encrypted_under_other_key(VERSIONS.c[name], current) for name in PHI]
     return Query(
         select(VERSIONS.c.patient_id, VERSIONS.c.version, *(VERSIONS.c[name] for name in PHI))
         .where(or_(*stale))
         .order_by(VERSIONS.c.patient_id, VERSIONS.c.version)
-        .limit(bindparam("limit"))
+        .limit(bindparam("limit")),
+        VersionPhiRow,
     )
 
 
@@ -203,7 +208,8 @@ _REENCRYPT = Query(
         VERSIONS.c.version == bindparam("version", type_=BigInteger),
     )
     .values({name: bindparam(name, type_=VERSIONS.c[name].type) for name in PHI})
-    .returning(VERSIONS.c.version)
+    .returning(VERSIONS.c.version),
+    VersionNumberRow,
 )
 
 
@@ -211,7 +217,7 @@ class HistoryRepository:
     def __init__(self, executor: Executor) -> None:
         self.executor = executor
 
-    async def page(self, patient_id: str, *, offset: int, limit: int) -> list[Row]:
+    async def page(self, patient_id: str, *, offset: int, limit: int) -> list[VersionChangeRow]:
         """The patient's versions, newest first (what changed, not the record itself)."""
         return await self.executor.fetch(_HISTORY, id=patient_id, offset=offset, limit=limit)
 
@@ -220,7 +226,9 @@ class HistoryRepository:
             self.executor, {"id": patient_id}, exact_up_to=exact_up_to
         )
 
-    async def version(self, patient_id: str, version: int) -> tuple[Row, Row | None] | None:
+    async def version(
+        self, patient_id: str, version: int
+    ) -> tuple[PatientVersionRow, PatientVersionRow | None] | None:
         """One version of a patient not deleted, and the version before it (None for the
         first); None when there is no such version."""
         rows = await self.executor.fetch(_VERSION, id=patient_id, version=version)
@@ -228,15 +236,15 @@ class HistoryRepository:
             return None
         return rows[0], rows[1] if len(rows) > 1 else None
 
-    async def records(self, patient_id: str, *, offset: int, limit: int) -> list[Row]:
+    async def records(self, patient_id: str, *, offset: int, limit: int) -> list[PatientVersionRow]:
         """Versions with the record each left, newest first."""
         return await self.executor.fetch(_RECORDS, id=patient_id, offset=offset, limit=limit)
 
-    async def encrypted_under_other_keys(self, key_id: str, *, limit: int) -> list[Row]:
+    async def encrypted_under_other_keys(self, key_id: str, *, limit: int) -> list[VersionPhiRow]:
         """Versions with a PHI field under a key other than `key_id`, those fields decrypted."""
         return await self.executor.fetch(_encrypted_under_other_keys(key_id), limit=limit)
 
-    async def reencrypt(self, versions: list[Row]) -> None:
+    async def reencrypt(self, versions: list[VersionPhiRow]) -> None:
         """Write their PHI fields again, under the current key (nothing else changes)."""
         for version in versions:
             await self.executor.fetch_one(

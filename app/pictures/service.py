@@ -7,8 +7,8 @@ from starlette.responses import StreamingResponse
 
 from app.core.config import Settings
 from app.core.errors import NotFound
-from app.db.query import Row
 from app.patients.repository import PatientRepository
+from app.patients.rows import PatientRow
 from app.patients.versions import Change
 from app.pictures.images import Picture, clean_picture
 from app.pictures.slots import in_decode_slot
@@ -49,7 +49,7 @@ class PictureService:
         self.decodes = decodes
         self.patients = PatientRepository(work)
 
-    async def upload(self, patient_id: str, data: bytes) -> tuple[Row, str | None]:
+    async def upload(self, patient_id: str, data: bytes) -> tuple[PatientRow, str | None]:
         """Decode, re-encode and store the picture, then point the patient at it; returns the
         patient and the picture it replaced, to remove once the work is committed."""
         picture = await self._decode(data)

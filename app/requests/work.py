@@ -274,10 +274,10 @@ def _select(query: Query[Any]) -> Select[Any]:
 
 
 def _derived(query: Query[Any], key: str, build: Callable[[], Any]) -> Query[Any]:
-    """A variant of `query`, compiled once."""
+    """A variant of `query`, compiled once: its row is `query`'s, and what the variant adds."""
     derived = query.derived.get(key)
     if derived is None:
-        derived = query.derived[key] = Query(build())
+        derived = query.derived[key] = Query(build(), query.row_type, checked=False)
     return derived
 
 

@@ -6,16 +6,18 @@ from sqlalchemy import Table, bindparam, insert, select, update
 
 from app.core.conditional import Versions
 from app.db.counting import Count, Counting
-from app.db.query import Executor, Query, Row
+from app.db.query import Executor, Query
 from app.models.patient import WALLET_MAX, Patient
 from app.models.wallet import WalletTransaction
 from app.patients.repository import COLUMNS, changed, matching, versioned
+from app.patients.rows import PatientRow
 from app.patients.versions import version_of
+from app.wallet.rows import LedgerEntryRow
 
 LEDGER = cast(Table, WalletTransaction.__table__)
 
 
-def _change(conditional: bool) -> Query[Any]:
+def _change(conditional: bool) -> Query[PatientRow]:
     """Add a signed amount and write its ledger row and the patient's version, in one
     statement: the UPDATE never loses a concurrent change, and the row lock it takes until
     commit makes `balance_after` exact (one statement also holds that lock for less time)."""
@@ -40,7 +42,7 @@ def _change(conditional: bool) -> Query[Any]:
     columns = ["patient_id", "amount", "balance_after", "reason", "actor", "actor_kind"]
     ledger = insert(LEDGER).from_select(columns, entry).cte("ledger")
     version = version_of(changed_patient, "updated", ["wallet_balance"], reason=reason)
-    return Query(select(*changed_patient.c).add_cte(ledger).add_cte(version))
+    return Query(select(*changed_patient.c).add_cte(ledger).add_cte(version), PatientRow)
 
 
 _CHANGE = {conditional: _change(conditional) for conditional in (True, False)}
@@ -59,7 +61,8 @@ _LEDGER_PAGE = Query(
     .where(WalletTransaction.patient_id == bindparam("patient_id"))
     .order_by(WalletTransaction.id.desc())
     .offset(bindparam("offset"))
-    .limit(bindparam("limit"))
+    .limit(bindparam("limit")),
+    LedgerEntryRow,
 )
 
 
@@ -76,7 +79,7 @@ class WalletRepository:
         actor_kind: str,
         reason: str | None,
         versions: Versions = None,
-    ) -> Row | None:
+    ) -> PatientRow | None:
         """The patient with the amount added; None when it was not (missing, a stale If-Match,
         or a balance out of range)."""
         return await self.executor.fetch_one(
@@ -89,7 +92,9 @@ class WalletRepository:
             **versioned(versions),
         )
 
-    async def transactions(self, patient_id: str, *, offset: int, limit: int) -> list[Row]:
+    async def transactions(
+        self, patient_id: str, *, offset: int, limit: int
+    ) -> list[LedgerEntryRow]:
         """The ledger, newest first."""
         return await self.executor.fetch(
             _LEDGER_PAGE, patient_id=patient_id, offset=offset, limit=limit

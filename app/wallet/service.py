@@ -5,11 +5,12 @@ from app.core.conditional import Versions
 from app.core.errors import NotFound, ValidationFailed
 from app.core.metrics import count_wallet_update
 from app.db.counting import Count
-from app.db.query import Row
 from app.models.patient import WALLET_MAX
 from app.patients.repository import PatientRepository
+from app.patients.rows import PatientRow
 from app.requests.work import UnitOfWork
 from app.wallet.repository import WalletRepository
+from app.wallet.rows import LedgerEntryRow
 from app.wallet.schemas import WalletUpdate
 
 
@@ -21,7 +22,7 @@ class WalletService:
 
     async def change(
         self, patient_id: str, change: WalletUpdate, actor: Principal, *, versions: Versions = None
-    ) -> Row:
+    ) -> PatientRow:
         """Add the signed amount; a balance that would leave 0…WALLET_MAX is a 400 on `amount`
         and changes nothing."""
         patient = await self.work.completed_by(
@@ -49,7 +50,9 @@ class WalletService:
             raise NotFound
         return await self.wallets.count(patient_id, exact_up_to=exact_up_to)
 
-    async def transactions(self, patient_id: str, *, offset: int, limit: int) -> list[Row]:
+    async def transactions(
+        self, patient_id: str, *, offset: int, limit: int
+    ) -> list[LedgerEntryRow]:
         return await self.work.completed_by(
             self.wallets.transactions(patient_id, offset=offset, limit=limit)
         )

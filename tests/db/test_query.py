@@ -12,6 +12,22 @@ from app.models.patient import Patient
 from tests.factories import create_patient
 
 
+class IdRow(TypedDict):
+    id: str
+
+
+class SsnOnlyRow(TypedDict):
+    ssn: str | None
+
+
+class SsnRow(IdRow, SsnOnlyRow):
+    pass
+
+
+class TagsRow(TypedDict):
+    tags: list[str]
+
+
 @pytest.fixture
 def database(app, anonymous) -> Database:
     """The app's database; `anonymous` empties the tables afterwards."""
@@ -25,7 +41,8 @@ def test_parameters_are_positional_by_name_and_literals_are_defaults():
             Patient.first_name == bindparam("name"),
             Patient.last_name == bindparam("name"),
             Patient.sex == literal("F"),
-        )
+        ),
+        IdRow,
     )
     assert "$2" in query.sql  # one parameter, used twice, and the literal F
     assert "$3" not in query.sql
@@ -37,10 +54,10 @@ def test_parameters_are_positional_by_name_and_literals_are_defaults():
 
 def test_a_statement_that_writes_anywhere_is_not_reads_only():
     changed = update(Patient).values(first_name="x").returning(Patient.id).cte("changed")
-    assert Query(select(Patient.id)).reads_only
-    assert not Query(select(changed.c.id)).reads_only
-    assert not Query(insert(Patient).values(id="p_aaaaaa")).reads_only
-    assert not Query(select(Patient.id).add_cte(changed)).reads_only
+    assert Query(select(Patient.id), IdRow).reads_only
+    assert not Query(select(changed.c.id), IdRow).reads_only
+    assert not Query(insert(Patient).values(id="p_aaaaaa"), NoRow).reads_only
+    assert not Query(select(Patient.id).add_cte(changed), IdRow).reads_only
 
 
 class NameRow(TypedDict):
@@ -105,7 +122,7 @@ def test_a_row_must_be_a_typed_dict_and_its_columns_distinct():
 
 async def test_phi_is_encrypted_in_the_row_and_decrypted_in_the_result(client, database, engine):
     patient = await create_patient(client, ssn="123-45-6789")
-    read = Query(select(Patient.id, Patient.ssn).where(Patient.id == bindparam("id")))
+    read = Query(select(Patient.id, Patient.ssn).where(Patient.id == bindparam("id")), SsnRow)
     assert await database.fetch_one(read, id=patient["id"]) == {
         "id": patient["id"],
         "ssn": "123-45-6789",
@@ -114,7 +131,8 @@ async def test_phi_is_encrypted_in_the_row_and_decrypted_in_the_result(client, d
         update(Patient)
         .where(Patient.id == bindparam("id"))
         .values(ssn=bindparam("ssn", type_=Patient.ssn.type))
-        .returning(Patient.ssn)
+        .returning(Patient.ssn),
+        SsnOnlyRow,
     )
     assert await database.fetch_one(write, id=patient["id"], ssn="987-65-4321") == {
         "ssn": "987-65-4321"
@@ -133,7 +151,8 @@ async def test_jsonb_comes_and_goes_as_python_values(client, database):
         update(Patient)
         .where(Patient.id == bindparam("id"))
         .values(tags=bindparam("tags", type_=Patient.tags.type))
-        .returning(Patient.tags)
+        .returning(Patient.tags),
+        TagsRow,
     )
     row = await database.fetch_one(tags, id=patient["id"], tags=["a", "b"])
     assert row == {"tags": ["a", "b"]}
