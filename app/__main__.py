@@ -187,7 +187,7 @@ def identity_clashes(_: argparse.Namespace) -> None:
 
 def seed_patients(args: argparse.Namespace) -> None:
     from app.db.database import database_url
-    from app.seed import SEED_PASSWORD, seed, stderr_progress
+    from app.seed.patients import SEED_PASSWORD, seed, stderr_progress
 
     settings = get_settings()
     report = asyncio.run(
@@ -212,8 +212,8 @@ def seed_patients(args: argparse.Namespace) -> None:
 def seed_audit_events(args: argparse.Namespace) -> None:
     from app.core.errors import CommandError
     from app.db.database import database_url
-    from app.seed import stderr_progress
     from app.seed.audit import seed_audit
+    from app.seed.patients import stderr_progress
 
     try:
         report = asyncio.run(

@@ -30,7 +30,7 @@ COMMAND_MODULES = (
     "app.auth.commands",
     "app.auth.schemas",
     "app.patients.commands",
-    "app.seed",
+    "app.seed.patients",
     "app.seed.audit",
     "app.audit.partitions",
     "app.reminders.worker",

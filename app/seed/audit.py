@@ -28,7 +28,7 @@ import asyncpg
 from app.audit.partition_repository import PartitionRepository
 from app.audit.partitions import Month, ensure_partitions, months_from
 from app.core.errors import CommandError
-from app.seed import Dice, Progress, asyncpg_dsn
+from app.seed.patients import Dice, Progress, asyncpg_dsn
 
 AUDIT_COLUMNS = (
     "at",

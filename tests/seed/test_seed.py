@@ -13,7 +13,8 @@ from app.models.patient import PATIENT_ID as PATIENT_ID_RE
 from app.models.patient import PHONE_NO as PHONE_RE
 from app.patients.fields import SSN_RE
 from app.patients.schemas import SessionRead
-from app.seed import (
+from app.seed.audit import MONTH, seed_audit
+from app.seed.patients import (
     ID_SPACE,
     PHONE_SPACE,
     SEED_PASSWORD,
@@ -23,7 +24,6 @@ from app.seed import (
     plan_for,
     seed,
 )
-from app.seed.audit import MONTH, seed_audit
 from tests.commands import run_cli
 from tests.factories import create_patient
 
