@@ -4,7 +4,7 @@ import asyncio
 from dataclasses import dataclass
 
 from app.auth.permissions import Principal
-from app.core.ratelimit import RateLimiter
+from app.core.ratelimit import RateLimiter, address_key
 from app.core.security import verify_password
 
 
@@ -20,7 +20,7 @@ class Reauthentication:
     async def verify(self, principal: Principal, password: str, password_hash: str) -> bool:
         """Whether `password` is the account's. Throttled (nothing checked) while the
         account's failures from this address are used up; a wrong one is counted."""
-        address = self.client_address or "unknown"
+        address = address_key(self.client_address)
         if delay := await self.limiter.login_gate(principal.key, address):
             await asyncio.sleep(delay)
         valid, _ = await verify_password(password, password_hash)

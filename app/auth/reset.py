@@ -42,7 +42,7 @@ from app.core.errors import (
     Throttled,
     ValidationFailed,
 )
-from app.core.ratelimit import RateLimiter
+from app.core.ratelimit import RateLimiter, address_key
 from app.core.security import hash_password
 from app.db.database import Database
 from app.db.query import Executor
@@ -87,7 +87,7 @@ class PasswordResets:
         the account exists, is active, has an e-mail address and has not had too many mails;
         else nothing. Throttled past the address's or the name's limit. Audited either way."""
         started = time.monotonic()
-        address = client_address or "unknown"
+        address = address_key(client_address)
         try:
             await self.limiter.password_reset_gate(username.strip().lower(), address)
         except Throttled:
@@ -166,7 +166,7 @@ class PasswordResets:
         ValidationFailed on `token` when it is unknown, used or expired (not audited: nobody is
         known), on `new_password` when it is too like the account's names (audited under the
         account). Throttled past the address's limit."""
-        address = client_address or "unknown"
+        address = address_key(client_address)
         try:
             await self.limiter.password_reset_confirm_gate(address)
         except Throttled:

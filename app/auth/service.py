@@ -16,7 +16,7 @@ from app.auth.tokens import TokenClaims
 from app.core.errors import NotAuthenticated, Throttled
 from app.core.ids import INTEGER_MAX, parse_id
 from app.core.phones import canonical_phone
-from app.core.ratelimit import RateLimiter
+from app.core.ratelimit import RateLimiter, address_key
 from app.core.security import verify_password
 from app.db.database import Database
 from app.models.patient import PHONE_NO, is_patient_id
@@ -76,7 +76,7 @@ class AuthService:
         for a client with a device token of the account, that device's own. Every attempt is
         audited. With `staff_only` (the admin), a patient's name is checked as an unknown
         one."""
-        address = client_address or "unknown"
+        address = address_key(client_address)
         account = await self.find_account(username)
         entry = login_entry(action, account, client_address)  # a patient at the admin is named too
         if staff_only and account is not None and not account.principal.is_staff:

@@ -36,6 +36,13 @@ from app.core.errors import Throttled
 from app.core.metrics import count_failed_login, count_throttled
 
 COUNTING_AMOUNT = 1_000_000
+UNKNOWN_ADDRESS = "unknown"
+
+
+def address_key(client_address: str | None) -> str:
+    """The key of a client's address in the limits: clients the server cannot tell apart (no
+    address given) share one budget."""
+    return client_address or UNKNOWN_ADDRESS
 
 
 def _anonymous(value: str) -> str:
