@@ -11,19 +11,20 @@ from wtforms import Form, PasswordField, SelectField, StringField, TextAreaField
 
 from app.core.errors import NON_FIELD_ERRORS, ValidationFailed, validation_errors
 from app.models.patient import Patient
-from app.patients.schemas import PatientCreate, PatientUpdate
+from app.patients.schemas import PatientCreate, PatientReplace, PatientUpdate
 
 PayloadT = TypeVar("PayloadT", bound=PatientUpdate)
 SEX_CHOICES = [("M", "Male"), ("F", "Female"), ("O", "Other"), ("P", "Prefer not to say")]
 TEXT = {"class": "form-control"}
-OPTIONAL_FIELDS = ("ssn", "email", "address", "added_note", "about_note")
-REQUIRED_FIELDS = (
-    "first_name",
-    "last_name",
-    "phone_no",
-    "allergies_and_medication",
-    "date_of_birth",
-    "sex",
+# Which fields a patient must have is the API's rule (PatientReplace); the form's text fields
+# are the record's columns among them (tags are lines, passwords are their own fields).
+REQUIRED_FIELDS = tuple(
+    name for name, field in PatientReplace.model_fields.items() if field.is_required()
+)
+OPTIONAL_FIELDS = tuple(
+    name
+    for name, field in PatientReplace.model_fields.items()
+    if not field.is_required() and name in Patient.__table__.c and name != "tags"
 )
 
 # The form's fields as a clinic thinks of them; finance and history are shown, never edited.
