@@ -409,7 +409,7 @@ async def revoke_psychotherapy_note_authorization(
     responses=errors(400, *COMMON_ERRORS, 404),
 )
 async def disclose_psychotherapy_note(
-    note_id: PsychotherapyIdPath, query: DisclosureQueryDep, caller: SignedInCaller
+    note_id: PsychotherapyIdPath, caller: SignedInCaller, query: DisclosureQueryDep
 ) -> Disclosure:
     """Read the note as the recipient of `authorization`, an unexpired authorization of it
     naming the caller; without one anyone (admins included) gets a 403, audited."""
