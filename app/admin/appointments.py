@@ -22,6 +22,7 @@ from app.appointments.schemas import (
     AppointmentListQuery,
 )
 from app.appointments.service import AppointmentService
+from app.audit.actions import Action
 from app.core.errors import AppError, NotFound, ValidationFailed, validation_errors
 from app.core.fields import DATETIME_RANGE, in_range
 from app.db.query import Row
@@ -95,7 +96,7 @@ class AppointmentsView(FormPage, BaseView):
         query = AppointmentListQuery(
             therapist=therapist_id, start_after=start, start_before=end, ordering="start"
         )
-        async with services.work(request, "admin_list_appointments", None) as work:
+        async with services.work(request, Action.ADMIN_LIST_APPOINTMENTS, None) as work:
             therapists = await self._therapists(work)
             appointments = await AppointmentService(work, services.settings).list(
                 query, signed_in(request), offset=0, limit=DAY_LIMIT
@@ -140,7 +141,7 @@ class AppointmentsView(FormPage, BaseView):
                 }
             )
             try:
-                async with services.work(request, "admin_create_appointment", None) as work:
+                async with services.work(request, Action.ADMIN_CREATE_APPOINTMENT, None) as work:
                     payload = self._payload(
                         values, services, override=bool(submitted.get("override_availability"))
                     )
@@ -158,7 +159,7 @@ class AppointmentsView(FormPage, BaseView):
                     day=day.isoformat(), therapist=created["therapist_id"]
                 )
                 return RedirectResponse(target, status_code=302)
-        async with services.work(request, "admin_list_therapists", None) as work:
+        async with services.work(request, Action.ADMIN_LIST_THERAPISTS, None) as work:
             therapists = await self._therapists(work)
         form.therapist.choices = [(str(row["id"]), _name(row)) for row in therapists]
         if me.role != "admin":
@@ -180,7 +181,7 @@ class AppointmentsView(FormPage, BaseView):
         reason = str(form.get("reason", "")).strip() or None
         waive_fee = form.get("waive_fee") == "1"
         try:
-            async with services.work(request, "admin_cancel_appointment", None) as work:
+            async with services.work(request, Action.ADMIN_CANCEL_APPOINTMENT, None) as work:
                 cancelled = await AppointmentService(work, services.settings).cancel(
                     appointment_id,
                     AppointmentCancel(reason=reason, waive_fee=waive_fee),

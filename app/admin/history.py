@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 
 from app.admin.services import error_message, flash, path_id
 from app.admin.views import admins_only, services_of
+from app.audit.actions import Action
 from app.core.errors import AppError, NotFound
 from app.models.history import REASON_MAX_LENGTH
 from app.models.patient import is_patient_id
@@ -53,7 +54,7 @@ class PatientHistoryView(BaseView):
         patient_id = _patient_id(request)
         page = _page(request)
         services = services_of(self)
-        async with services.work(request, "admin_patient_history", patient_id) as work:
+        async with services.work(request, Action.ADMIN_PATIENT_HISTORY, patient_id) as work:
             rows = await PatientService(work).history_records(
                 patient_id, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE + 1
             )
@@ -93,7 +94,9 @@ class PatientHistoryView(BaseView):
         reason = await _reason(request)
         target = request.url_for("admin:view-patient-history", pk=patient_id)
         try:
-            async with services.work(request, "admin_restore_patient_version", patient_id) as work:
+            async with services.work(
+                request, Action.ADMIN_RESTORE_PATIENT_VERSION, patient_id
+            ) as work:
                 await PatientService(work).restore(patient_id, version, reason=reason)
         except NotFound:
             raise HTTPException(status_code=404) from None
@@ -121,7 +124,7 @@ class DeletedPatientsView(BaseView):
     async def view_deleted(self, request: Request) -> Response:
         page = _page(request)
         services = services_of(self)
-        async with services.work(request, "admin_list_deleted_patients", None) as work:
+        async with services.work(request, Action.ADMIN_LIST_DELETED_PATIENTS, None) as work:
             rows = await PatientService(work).deleted(
                 offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE + 1
             )
@@ -145,7 +148,9 @@ class DeletedPatientsView(BaseView):
         services = services_of(self)
         reason = await _reason(request)
         try:
-            async with services.work(request, "admin_restore_deleted_patient", patient_id) as work:
+            async with services.work(
+                request, Action.ADMIN_RESTORE_DELETED_PATIENT, patient_id
+            ) as work:
                 await PatientService(work).undelete(patient_id, reason=reason)
         except NotFound:
             raise HTTPException(status_code=404) from None

@@ -19,6 +19,7 @@ from app.appointments.schemas import (
     SeriesRead,
 )
 from app.appointments.service import AppointmentService
+from app.audit.actions import Action
 from app.auth.access import SignedInCaller, StaffCaller
 from app.auth.dependencies import Caller
 from app.core.conditional import ConditionalDep, tag
@@ -93,6 +94,7 @@ def _series(
 
 @router.get(
     "/",
+    name=Action.LIST_APPOINTMENTS,
     response_model=Page[AppointmentRead],
     summary="List appointments",
     response_description="A page of appointments (a patient's: their own only).",
@@ -121,6 +123,7 @@ async def list_appointments(
 
 @router.post(
     "/",
+    name=Action.CREATE_APPOINTMENT,
     response_model=AppointmentRead,
     status_code=status.HTTP_201_CREATED,
     summary="Book an appointment",
@@ -144,6 +147,7 @@ async def create_appointment(
 
 @router.get(
     "/{appointment_id}/",
+    name=Action.GET_APPOINTMENT,
     response_model=AppointmentRead,
     summary="Read an appointment",
     response_description="The appointment.",
@@ -160,6 +164,7 @@ async def get_appointment(
 
 @router.patch(
     "/{appointment_id}/",
+    name=Action.UPDATE_APPOINTMENT,
     response_model=AppointmentRead,
     summary="Change an appointment",
     response_description="The appointment as changed.",
@@ -186,6 +191,7 @@ async def update_appointment(
 
 @router.post(
     "/{appointment_id}/cancel/",
+    name=Action.CANCEL_APPOINTMENT,
     response_model=AppointmentRead,
     summary="Cancel an appointment",
     response_description="The appointment, cancelled.",
@@ -217,6 +223,7 @@ series_router = APIRouter(
 
 @series_router.post(
     "/",
+    name=Action.CREATE_APPOINTMENT_SERIES,
     response_model=SeriesRead,
     status_code=status.HTTP_201_CREATED,
     summary="Book a recurring series",
@@ -237,6 +244,7 @@ async def create_appointment_series(
 
 @series_router.get(
     "/{series_id}/",
+    name=Action.GET_APPOINTMENT_SERIES,
     response_model=SeriesRead,
     summary="Read a series",
     response_description="The series and its appointments.",
@@ -251,6 +259,7 @@ async def get_appointment_series(series_id: SeriesIdPath, caller: SignedInCaller
 
 @series_router.post(
     "/{series_id}/cancel/",
+    name=Action.CANCEL_APPOINTMENT_SERIES,
     response_model=SeriesRead,
     summary="Cancel the rest of a series",
     response_description="The series and its appointments, as cancelled.",

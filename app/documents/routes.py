@@ -2,6 +2,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Body, File, Form, Response, UploadFile, status
 
+from app.audit.actions import Action
 from app.auth.access import (
     DocumentChangeCaller,
     DocumentDeleteCaller,
@@ -58,6 +59,7 @@ def _answer(row: Any, response: Response) -> DocumentRead:
 
 @router.get(
     "/",
+    name=Action.LIST_DOCUMENTS,
     response_model=Page[DocumentRead],
     summary="List a patient's documents",
     response_description="A page of the patient's documents, newest first (a patient's own "
@@ -88,6 +90,7 @@ async def list_documents(
 
 @router.post(
     "/",
+    name=Action.UPLOAD_DOCUMENT,
     response_model=DocumentRead,
     status_code=status.HTTP_201_CREATED,
     summary="Upload a document",
@@ -125,6 +128,7 @@ async def upload_document(
 
 @router.get(
     "/{document_id}/",
+    name=Action.GET_DOCUMENT,
     response_model=DocumentRead,
     summary="Read a document's metadata",
     response_description="The document's metadata (its bytes: `download/`).",
@@ -143,6 +147,7 @@ async def get_document(
 
 @router.get(
     "/{document_id}/download/",
+    name=Action.DOWNLOAD_DOCUMENT,
     response_class=Response,
     summary="Download a document",
     response_description="The bytes as an attachment, with their sniffed media type.",
@@ -167,6 +172,7 @@ async def download_document(
 
 @router.patch(
     "/{document_id}/",
+    name=Action.UPDATE_DOCUMENT,
     response_model=DocumentRead,
     summary="Change a document",
     response_description="The document's metadata as changed.",
@@ -187,6 +193,7 @@ async def update_document(
 
 @router.delete(
     "/{document_id}/",
+    name=Action.DELETE_DOCUMENT,
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a document",
     response_description="Deleted; no body.",

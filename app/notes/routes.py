@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Response, status
 
 from app.appointments.dependencies import AppointmentIdPath
+from app.audit.actions import Action
 from app.auth.access import (
     NoteCosignCaller,
     NoteWithholdCaller,
@@ -67,6 +68,7 @@ def _answer(service: NoteService, found: tuple[Row, list[Row]], response: Respon
 
 @router.get(
     "/",
+    name=Action.LIST_PROGRESS_NOTES,
     response_model=Page[NoteRead],
     summary="List an appointment's progress notes",
     response_description="A page of the progress notes the caller may read, oldest first.",
@@ -97,6 +99,7 @@ async def list_progress_notes(
 
 @router.post(
     "/",
+    name=Action.CREATE_PROGRESS_NOTE,
     response_model=NoteRead,
     status_code=status.HTTP_201_CREATED,
     summary="Write a progress note",
@@ -122,6 +125,7 @@ async def create_progress_note(
 
 @router.get(
     "/{note_id}/",
+    name=Action.GET_PROGRESS_NOTE,
     response_model=NoteRead,
     summary="Read a progress note",
     response_description="The progress note with its addenda.",
@@ -142,6 +146,7 @@ async def get_progress_note(
 
 @router.patch(
     "/{note_id}/",
+    name=Action.UPDATE_PROGRESS_NOTE,
     response_model=NoteRead,
     summary="Change a draft progress note",
     response_description="The draft as changed.",
@@ -164,6 +169,7 @@ async def update_progress_note(
 
 @router.post(
     "/{note_id}/sign/",
+    name=Action.SIGN_PROGRESS_NOTE,
     response_model=NoteRead,
     summary="Sign a progress note",
     response_description="The note, signed (by whom, when): it never changes again.",
@@ -185,6 +191,7 @@ async def sign_progress_note(
 
 @router.post(
     "/{note_id}/addenda/",
+    name=Action.ADD_PROGRESS_NOTE_ADDENDUM,
     response_model=NoteRead,
     status_code=status.HTTP_201_CREATED,
     summary="Add an addendum to a signed progress note",
@@ -209,6 +216,7 @@ async def add_progress_note_addendum(
 
 @router.post(
     "/{note_id}/cosign/",
+    name=Action.COSIGN_PROGRESS_NOTE,
     response_model=NoteRead,
     summary="Co-sign a signed progress note",
     response_description="The note, co-signed (by whom, when).",
@@ -231,6 +239,7 @@ async def cosign_progress_note(
 
 @router.post(
     "/{note_id}/withhold/",
+    name=Action.WITHHOLD_PROGRESS_NOTE,
     response_model=NoteRead,
     summary="Withhold a progress note from the patient, or show it again",
     response_description="The note, withheld (with the reason) or not.",
@@ -265,6 +274,7 @@ DisclosureQueryDep = Annotated[DisclosureQuery, Depends(QueryModel(DisclosureQue
 
 @psychotherapy_router.get(
     "/",
+    name=Action.LIST_PSYCHOTHERAPY_NOTES,
     response_model=Page[PsychotherapyNoteRead],
     summary="List your psychotherapy notes",
     response_description="A page of the caller's own psychotherapy notes, newest first.",
@@ -297,6 +307,7 @@ async def list_psychotherapy_notes(
 
 @psychotherapy_router.post(
     "/",
+    name=Action.CREATE_PSYCHOTHERAPY_NOTE,
     response_model=PsychotherapyNoteRead,
     status_code=status.HTTP_201_CREATED,
     summary="Write a psychotherapy note",
@@ -316,6 +327,7 @@ async def create_psychotherapy_note(
 
 @psychotherapy_router.get(
     "/{note_id}/",
+    name=Action.GET_PSYCHOTHERAPY_NOTE,
     response_model=PsychotherapyNoteRead,
     summary="Read a psychotherapy note",
     response_description="The note (its author only).",
@@ -333,6 +345,7 @@ async def get_psychotherapy_note(
 
 @psychotherapy_router.post(
     "/{note_id}/authorizations/",
+    name=Action.AUTHORIZE_PSYCHOTHERAPY_NOTE_DISCLOSURE,
     response_model=AuthorizationRead,
     status_code=status.HTTP_201_CREATED,
     summary="Authorize a disclosure of a psychotherapy note",
@@ -354,6 +367,7 @@ async def authorize_psychotherapy_note_disclosure(
 
 @psychotherapy_router.get(
     "/{note_id}/authorizations/",
+    name=Action.LIST_PSYCHOTHERAPY_NOTE_AUTHORIZATIONS,
     response_model=Page[AuthorizationRead],
     summary="List a psychotherapy note's disclosure authorizations",
     response_description="A page of the note's authorizations, revoked and expired ones "
@@ -383,6 +397,7 @@ async def list_psychotherapy_note_authorizations(
 
 @psychotherapy_router.post(
     "/{note_id}/authorizations/{authorization_id}/revoke/",
+    name=Action.REVOKE_PSYCHOTHERAPY_NOTE_AUTHORIZATION,
     response_model=AuthorizationRead,
     summary="Revoke a disclosure authorization",
     response_description="The authorization, revoked (by whom, when): it discloses nothing "
@@ -403,6 +418,7 @@ async def revoke_psychotherapy_note_authorization(
 
 @psychotherapy_router.get(
     "/{note_id}/disclosure/",
+    name=Action.DISCLOSE_PSYCHOTHERAPY_NOTE,
     response_model=Disclosure,
     summary="Read a psychotherapy note under an authorization",
     response_description="The note and the authorization it is disclosed under.",

@@ -4,13 +4,14 @@ by id itself, which is then the request's only round trip to the database."""
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from asyncpg.connection import LoggedQuery
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.audit.actions import Action
 from app.audit.service import AuditEntry
 from app.core.errors import NotFound, ValidationFailed
 from app.db.database import Database
@@ -140,7 +141,7 @@ async def test_a_caller_gone_reads_nothing_and_is_not_audited(
 
 def entry(action: str = "test_work") -> AuditEntry:
     return AuditEntry(
-        action=action,
+        action=cast(Action, action),  # no Action: the test's own events
         actor="tester",
         actor_kind="staff",
         patient_id=None,
