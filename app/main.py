@@ -41,6 +41,7 @@ from app.patients import history_routes as patient_history
 from app.patients import routes as patients
 from app.pictures import routes as pictures
 from app.pictures.service import decode_slots, picture_store
+from app.requests.rules import check_endpoints
 from app.therapists import routes as therapists
 from app.wallet import routes as wallet
 
@@ -76,8 +77,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        # operationId is the endpoint's function name (list_patients): readable, and unique
-        # because tests/core/test_openapi.py says so (test_operation_ids_are_unique_and_readable).
+        # operationId is the endpoint's name, which is its audit action (list_patients: the
+        # decorator's name=Action.LIST_PATIENTS), unique as app.requests.rules checks.
         generate_unique_id_function=lambda route: route.name,
         openapi_tags=OPENAPI_TAGS,
         contact=CONTACT,
@@ -147,6 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if isinstance(route, APIRoute):
             answer_head(route)
     install_openapi(app)
+    check_endpoints(app)
     return app
 
 

@@ -23,6 +23,7 @@ from app.appointments.schemas import (
     AppointmentListQuery,
 )
 from app.appointments.service import AppointmentService
+from app.audit.actions import Action
 from app.auth.permissions import may_override_availability
 from app.core.errors import AppError, NotFound, ValidationFailed, validation_errors
 from app.core.fields import DATETIME_RANGE, in_range
@@ -97,7 +98,7 @@ class AppointmentsView(FormPage, BaseView):
         query = AppointmentListQuery(
             therapist=therapist_id, start_after=start, start_before=end, ordering="start"
         )
-        async with services.work(request, "admin_list_appointments", None) as work:
+        async with services.work(request, Action.ADMIN_LIST_APPOINTMENTS, None) as work:
             therapists = await self._therapists(work)
             appointments = await AppointmentService(work, services.settings).list(
                 query, signed_in(request), offset=0, limit=DAY_LIMIT
@@ -142,7 +143,7 @@ class AppointmentsView(FormPage, BaseView):
                 }
             )
             try:
-                async with services.work(request, "admin_create_appointment", None) as work:
+                async with services.work(request, Action.ADMIN_CREATE_APPOINTMENT, None) as work:
                     payload = self._payload(
                         values, services, override=bool(submitted.get("override_availability"))
                     )
@@ -160,7 +161,7 @@ class AppointmentsView(FormPage, BaseView):
                     day=day.isoformat(), therapist=created["therapist_id"]
                 )
                 return RedirectResponse(target, status_code=302)
-        async with services.work(request, "admin_list_therapists", None) as work:
+        async with services.work(request, Action.ADMIN_LIST_THERAPISTS, None) as work:
             therapists = await self._therapists(work)
         form.therapist.choices = [(str(row["id"]), _name(row)) for row in therapists]
         if not may_override_availability(me):
@@ -182,7 +183,7 @@ class AppointmentsView(FormPage, BaseView):
         reason = str(form.get("reason", "")).strip() or None
         waive_fee = form.get("waive_fee") == "1"
         try:
-            async with services.work(request, "admin_cancel_appointment", None) as work:
+            async with services.work(request, Action.ADMIN_CANCEL_APPOINTMENT, None) as work:
                 cancelled = await AppointmentService(work, services.settings).cancel(
                     appointment_id,
                     AppointmentCancel(reason=reason, waive_fee=waive_fee),

@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 
 from app.admin.security import SESSION_KEY, CsrfGuard
 from app.admin.services import STAFF_STATE, AdminServices, current_staff
+from app.audit.actions import Action as AuditAction
 from app.auth import devices
 from app.auth.devices import DeviceTokens
 from app.auth.permissions import Principal
@@ -22,7 +23,7 @@ from app.core.errors import NotAuthenticated
 from app.requests.work import UnitOfWork
 
 SESSION_COOKIE = "therapy_admin"
-LOGIN_ACTION = "admin_login"
+LOGIN_ACTION = AuditAction.ADMIN_LOGIN
 
 
 def session_secret(secret_key: str) -> str:

@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 
 from app.admin.services import error_message, flash, path_id
 from app.admin.views import may_in_record, services_of
+from app.audit.actions import Action
 from app.auth.record import Act
 from app.core.errors import AppError, NotFound
 from app.models.history import REASON_MAX_LENGTH
@@ -54,7 +55,7 @@ class PatientHistoryView(BaseView):
         patient_id = _patient_id(request)
         page = _page(request)
         services = services_of(self)
-        async with services.work(request, "admin_patient_history", patient_id) as work:
+        async with services.work(request, Action.ADMIN_PATIENT_HISTORY, patient_id) as work:
             rows = await PatientService(work).history_records(
                 patient_id, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE + 1
             )
@@ -94,7 +95,9 @@ class PatientHistoryView(BaseView):
         reason = await _reason(request)
         target = request.url_for("admin:view-patient-history", pk=patient_id)
         try:
-            async with services.work(request, "admin_restore_patient_version", patient_id) as work:
+            async with services.work(
+                request, Action.ADMIN_RESTORE_PATIENT_VERSION, patient_id
+            ) as work:
                 await PatientService(work).restore(patient_id, version, reason=reason)
         except NotFound:
             raise HTTPException(status_code=404) from None
@@ -122,7 +125,7 @@ class DeletedPatientsView(BaseView):
     async def view_deleted(self, request: Request) -> Response:
         page = _page(request)
         services = services_of(self)
-        async with services.work(request, "admin_list_deleted_patients", None) as work:
+        async with services.work(request, Action.ADMIN_LIST_DELETED_PATIENTS, None) as work:
             rows = await PatientService(work).deleted(
                 offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE + 1
             )
@@ -146,7 +149,9 @@ class DeletedPatientsView(BaseView):
         services = services_of(self)
         reason = await _reason(request)
         try:
-            async with services.work(request, "admin_restore_deleted_patient", patient_id) as work:
+            async with services.work(
+                request, Action.ADMIN_RESTORE_DELETED_PATIENT, patient_id
+            ) as work:
                 await PatientService(work).undelete(patient_id, reason=reason)
         except NotFound:
             raise HTTPException(status_code=404) from None

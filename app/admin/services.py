@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+from app.audit.actions import Action
 from app.audit.service import AuditEntry, record_apart
 from app.auth.permissions import Principal
 from app.auth.sessions import Sessions
@@ -80,7 +81,7 @@ class AdminServices:
         decodes: asyncio.Semaphore = self.app.state.picture_decodes
         return decodes
 
-    def work(self, request: Request, action: str, patient_id: str | None) -> UnitOfWork:
+    def work(self, request: Request, action: Action, patient_id: str | None) -> UnitOfWork:
         """The logged-in staff member's unit of work for one admin action, audited as `action`
         (the API's rule: the work and its event commit together; a failure is audited apart).
         The mail it asks for is sent once it has committed."""
@@ -93,7 +94,7 @@ class AdminServices:
         await deliver_notices(mailer, self.settings.mail_from, notices)
 
     async def audit_apart(
-        self, request: Request, action: str, patient_id: str | None, status_code: int
+        self, request: Request, action: Action, patient_id: str | None, status_code: int
     ) -> None:
         """An admin page's event, when the page read through sqladmin rather than a service
         (nothing when nobody is logged in: sqladmin sent them to the login page)."""
@@ -141,7 +142,7 @@ def error_message(error: AppError) -> str:
     return str(error.detail)
 
 
-def _entry(request: Request, action: str, patient_id: str | None) -> AuditEntry | None:
+def _entry(request: Request, action: Action, patient_id: str | None) -> AuditEntry | None:
     staff = current_staff(request)
     if staff is None:
         return None

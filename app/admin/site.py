@@ -17,6 +17,7 @@ from app.admin.security import CSRF_FIELD, csrf_token
 from app.admin.services import AdminServices, AppSessions, already_audited
 from app.admin.staff import PASSWORD_CHANGED, staff_views
 from app.admin.views import AuditEventAdmin, PatientAdmin, patient_sections
+from app.audit.actions import Action
 from app.core.config import Settings
 from app.core.errors import Throttled, install_database_error_handlers
 from app.models.patient import is_patient_id
@@ -27,16 +28,16 @@ STATIC = Path(__file__).parent / "static"  # served beside sqladmin's own, under
 # (view identity, sqladmin route) -> audit action. Successful writes are audited by the view,
 # in the write's own transaction; everything else here, once the page is answered.
 READS = {
-    ("patient", "list"): "admin_list_patients",
-    ("patient", "details"): "admin_get_patient",
-    ("patient", "edit"): "admin_get_patient",
-    ("audit-event", "list"): "admin_list_audit_events",
-    ("audit-event", "details"): "admin_get_audit_event",
+    ("patient", "list"): Action.ADMIN_LIST_PATIENTS,
+    ("patient", "details"): Action.ADMIN_GET_PATIENT,
+    ("patient", "edit"): Action.ADMIN_GET_PATIENT,
+    ("audit-event", "list"): Action.ADMIN_LIST_AUDIT_EVENTS,
+    ("audit-event", "details"): Action.ADMIN_GET_AUDIT_EVENT,
 }
 WRITES = {
-    ("patient", "create"): "admin_create_patient",
-    ("patient", "edit"): "admin_update_patient",
-    ("patient", "delete"): "admin_delete_patient",
+    ("patient", "create"): Action.ADMIN_CREATE_PATIENT,
+    ("patient", "edit"): Action.ADMIN_UPDATE_PATIENT,
+    ("patient", "delete"): Action.ADMIN_DELETE_PATIENT,
 }
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -120,7 +121,7 @@ class TherapyAdmin(Admin):
         return response
 
     async def _audit(
-        self, request: Request, action: str | None, identity: str, status: int
+        self, request: Request, action: Action | None, identity: str, status: int
     ) -> None:
         if action is None or already_audited(request):
             return

@@ -20,6 +20,7 @@ from app.admin.forms import (
 )
 from app.admin.services import flash, path_id, signed_in
 from app.admin.views import admins_only, services_of
+from app.audit.actions import Action
 from app.auth.reauth import Reauthentication
 from app.auth.reset import PasswordResets
 from app.auth.rows import StaffRow
@@ -90,7 +91,7 @@ class AccountView(FormPage, BaseView):
             me = signed_in(request)
             reauthentication = Reauthentication(services.limiter, client_address(request))
             try:
-                async with services.work(request, "admin_change_own_password", None) as work:
+                async with services.work(request, Action.ADMIN_CHANGE_OWN_PASSWORD, None) as work:
                     payload = validated(PasswordChange, values)
                     staff = StaffService(work, services.sessions(work))
                     await staff.change_password(me, payload, reauthentication)
@@ -133,7 +134,7 @@ class StaffView(FormPage, BaseView):
     @expose("/staff", methods=["GET"], identity="staff")
     async def staff_list(self, request: Request) -> Response:
         services = services_of(self)
-        async with services.work(request, "admin_list_staff", None) as work:
+        async with services.work(request, Action.ADMIN_LIST_STAFF, None) as work:
             rows = await StaffService(work, services.sessions(work)).list()
         context = {"staff": rows, "me": signed_in(request)}
         response: Response = await self.templates.TemplateResponse(
@@ -149,7 +150,7 @@ class StaffView(FormPage, BaseView):
             form = StaffCreateForm(data={k: v for k, v in values.items() if k != "password"})
             services = services_of(self)
             try:
-                async with services.work(request, "admin_create_staff", None) as work:
+                async with services.work(request, Action.ADMIN_CREATE_STAFF, None) as work:
                     payload = validated(StaffCreate, values)
                     created = await StaffService(work, services.sessions(work)).create(payload)
             except ValidationFailed as error:
@@ -173,7 +174,11 @@ class StaffView(FormPage, BaseView):
         staff_id = _staff_id(request)
         services = services_of(self)
         form: StaffForm = ResetLinkForm()
-        action = "admin_reset_staff_password" if request.method == "POST" else "admin_get_staff"
+        action = (
+            Action.ADMIN_RESET_STAFF_PASSWORD
+            if request.method == "POST"
+            else Action.ADMIN_GET_STAFF
+        )
         try:
             async with services.work(request, action, None) as work:
                 if request.method == "POST":
@@ -188,7 +193,7 @@ class StaffView(FormPage, BaseView):
             return self._to_list(request)
         except ValidationFailed as error:
             form.show_errors(error.errors)
-            async with services.work(request, "admin_get_staff", None) as work:
+            async with services.work(request, Action.ADMIN_GET_STAFF, None) as work:
                 subject = await StaffService(work, services.sessions(work)).get(staff_id)
         else:
             if request.method == "POST":
@@ -218,7 +223,7 @@ class StaffView(FormPage, BaseView):
         staff_id = _staff_id(request)
         active = (await request.form()).get("active") == "1"
         services = services_of(self)
-        action = "admin_reactivate_staff" if active else "admin_deactivate_staff"
+        action = Action.ADMIN_REACTIVATE_STAFF if active else Action.ADMIN_DEACTIVATE_STAFF
         try:
             async with services.work(request, action, None) as work:
                 staff = StaffService(work, services.sessions(work))

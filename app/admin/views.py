@@ -25,6 +25,7 @@ from app.admin.forms import (
     parse,
 )
 from app.admin.services import AdminServices, current_staff, flash
+from app.audit.actions import Action
 from app.auth.permissions import Access, may_use
 from app.auth.record import Act, may
 from app.core.errors import NotFound, ValidationFailed, validation_errors
@@ -352,21 +353,24 @@ class PatientAdmin(ClinicView, model=Patient):
     async def insert_model(self, request: Request, data: dict[str, Any]) -> Any:
         payload = self._payload(PatientCreate, data)
         return await self._write(
-            request, "admin_create_patient", None, lambda work: PatientService(work).create(payload)
+            request,
+            Action.ADMIN_CREATE_PATIENT,
+            None,
+            lambda work: PatientService(work).create(payload),
         )
 
     async def update_model(self, request: Request, pk: str, data: dict[str, Any]) -> Any:
         payload = self._payload(PatientUpdate, data)
         return await self._write(
             request,
-            "admin_update_patient",
+            Action.ADMIN_UPDATE_PATIENT,
             pk,
             lambda work: PatientService(work).update(pk, payload),
         )
 
     async def delete_model(self, request: Request, pk: Any) -> None:
         services = services_of(self)
-        async with services.work(request, "admin_delete_patient", pk) as work:
+        async with services.work(request, Action.ADMIN_DELETE_PATIENT, pk) as work:
             await PatientService(work).delete(pk)
 
     def _payload(self, schema: type[PayloadT], data: dict[str, Any]) -> PayloadT:
@@ -381,7 +385,7 @@ class PatientAdmin(ClinicView, model=Patient):
             form.show_errors(errors)
 
     async def _write(
-        self, request: Request, action_name: str, patient_id: str | None, write: Any
+        self, request: Request, action_name: Action, patient_id: str | None, write: Any
     ) -> Patient:
         """One unit of work: the service's write and its audit event (a refusal audited
         apart), as the API's; the form shows a refusal's messages next to their fields."""
@@ -393,7 +397,7 @@ class PatientAdmin(ClinicView, model=Patient):
             raise FormInvalid from None
         return _model(patient)
 
-    async def _patient(self, request: Request, action_name: str, pk: str) -> PatientRow:
+    async def _patient(self, request: Request, action_name: Action, pk: str) -> PatientRow:
         """A patient read through the service (audited as `action_name`); 404 if missing."""
         if not self.valid_pk(pk):
             await services_of(self).audit_apart(request, action_name, pk, 404)
@@ -420,7 +424,7 @@ class PatientAdmin(ClinicView, model=Patient):
             return RedirectResponse(
                 request.url_for("admin:list", identity=self.identity), status_code=302
             )
-        patient = await self._patient(request, "admin_get_patient", pks[0])
+        patient = await self._patient(request, Action.ADMIN_GET_PATIENT, pks[0])
         return await self._wallet_page(request, patient)
 
     @expose("/wallet/{pk}", methods=["POST"])
@@ -431,7 +435,7 @@ class PatientAdmin(ClinicView, model=Patient):
         pk = request.path_params["pk"]
         services = services_of(self)
         if not self.valid_pk(pk):
-            await services.audit_apart(request, "admin_update_wallet", pk, 404)
+            await services.audit_apart(request, Action.ADMIN_UPDATE_WALLET, pk, 404)
             raise HTTPException(status_code=404)
         form = await request.form()
         amount, reason = (
@@ -441,12 +445,12 @@ class PatientAdmin(ClinicView, model=Patient):
         staff = current_staff(request)
         assert staff is not None, "the authentication backend admits only staff"
         try:
-            async with services.work(request, "admin_update_wallet", pk) as work:
+            async with services.work(request, Action.ADMIN_UPDATE_WALLET, pk) as work:
                 payload = _wallet_update(amount, reason)
                 patient = await WalletService(work).change(pk, payload, staff)
         except ValidationFailed as error:
             errors = error.errors
-            current = await self._patient(request, "admin_get_patient", pk)
+            current = await self._patient(request, Action.ADMIN_GET_PATIENT, pk)
             return await self._wallet_page(request, current, amount, errors, 400, reason=reason)
         except NotFound:
             raise HTTPException(status_code=404) from None
@@ -487,10 +491,10 @@ class PatientAdmin(ClinicView, model=Patient):
         pk = request.path_params["pk"]
         services = services_of(self)
         if not self.valid_pk(pk):
-            await services.audit_apart(request, "admin_get_picture", pk, 404)
+            await services.audit_apart(request, Action.ADMIN_GET_PICTURE, pk, 404)
             raise HTTPException(status_code=404)
         try:
-            async with services.work(request, "admin_get_picture", pk) as work:
+            async with services.work(request, Action.ADMIN_GET_PICTURE, pk) as work:
                 pictures = PictureService(
                     work, services.pictures, services.settings, services.picture_decodes
                 )

@@ -20,6 +20,7 @@ from app.appointments.schemas import (
     SeriesRead,
 )
 from app.appointments.service import AppointmentService
+from app.audit.actions import Action
 from app.auth.access import SignedInCaller, StaffCaller
 from app.auth.dependencies import Caller
 from app.core.conditional import ConditionalDep, tag
@@ -95,6 +96,7 @@ def _series(
 
 @router.get(
     "/",
+    name=Action.LIST_APPOINTMENTS,
     response_model=Page[AppointmentRead],
     summary="List appointments",
     response_description="A page of appointments (a patient's: their own only).",
@@ -123,6 +125,7 @@ async def list_appointments(
 
 @router.post(
     "/",
+    name=Action.CREATE_APPOINTMENT,
     response_model=AppointmentRead,
     status_code=status.HTTP_201_CREATED,
     summary="Book an appointment",
@@ -146,6 +149,7 @@ async def create_appointment(
 
 @router.get(
     "/{appointment_id}/",
+    name=Action.GET_APPOINTMENT,
     response_model=AppointmentRead,
     summary="Read an appointment",
     response_description="The appointment.",
@@ -162,6 +166,7 @@ async def get_appointment(
 
 @router.patch(
     "/{appointment_id}/",
+    name=Action.UPDATE_APPOINTMENT,
     response_model=AppointmentRead,
     summary="Change an appointment",
     response_description="The appointment as changed.",
@@ -188,6 +193,7 @@ async def update_appointment(
 
 @router.post(
     "/{appointment_id}/cancel/",
+    name=Action.CANCEL_APPOINTMENT,
     response_model=AppointmentRead,
     summary="Cancel an appointment",
     response_description="The appointment, cancelled.",
@@ -219,6 +225,7 @@ series_router = APIRouter(
 
 @series_router.post(
     "/",
+    name=Action.CREATE_APPOINTMENT_SERIES,
     response_model=SeriesRead,
     status_code=status.HTTP_201_CREATED,
     summary="Book a recurring series",
@@ -239,6 +246,7 @@ async def create_appointment_series(
 
 @series_router.get(
     "/{series_id}/",
+    name=Action.GET_APPOINTMENT_SERIES,
     response_model=SeriesRead,
     summary="Read a series",
     response_description="The series and its appointments.",
@@ -253,6 +261,7 @@ async def get_appointment_series(series_id: SeriesIdPath, caller: SignedInCaller
 
 @series_router.post(
     "/{series_id}/cancel/",
+    name=Action.CANCEL_APPOINTMENT_SERIES,
     response_model=SeriesRead,
     summary="Cancel the rest of a series",
     response_description="The series and its appointments, as cancelled.",

@@ -24,6 +24,7 @@ from app.appointments.schemas import (
     SeriesCreate,
 )
 from app.appointments.series import clashing, occurrences
+from app.audit.actions import OVERRIDING_AVAILABILITY
 from app.auth.permissions import (
     Principal,
     may_access_patient,
@@ -358,7 +359,8 @@ class AppointmentService:
         if payload.override_availability:
             if not may_override_availability(actor):
                 raise PermissionDenied
-            self.work.entry.action += ":override_availability"  # the audit trail says so
+            entry = self.work.entry
+            entry.action = OVERRIDING_AVAILABILITY[entry.action]  # the audit trail says so
         return Booking(patient_id=patient_id, therapist_id=payload.therapist)
 
     async def _check_parties(self, booking: Booking) -> None:

@@ -2,6 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
+from app.audit.actions import Action
 from app.audit.repository import AuditRepository
 from app.audit.schemas import AuditEventRead, AuditQuery
 from app.audit.service import AuditService
@@ -18,6 +19,7 @@ router = APIRouter(prefix="/api/audit", tags=["audit"], route_class=AuditedRoute
 
 @router.get(
     "/",
+    name=Action.LIST_AUDIT_EVENTS,
     response_model=Page[AuditEventRead],
     summary="List audit events",
     response_description="A page of audit events, newest first.",

@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi.exceptions import RequestValidationError
 
+from app.audit.actions import Action
 from app.audit.repository import APPEND, AuditRepository, event_parameters
 from app.audit.rows import AuditEventRow
 from app.audit.schemas import AuditQuery
@@ -30,7 +31,7 @@ logger = logging.getLogger(__name__)
 class AuditEntry:
     """Who does what to which patient, from where: an event once its outcome is known."""
 
-    action: str
+    action: Action  # an endpoint's is its name, which app.requests.rules holds to an Action
     actor: str
     actor_kind: str
     patient_id: str | None

@@ -27,8 +27,10 @@ from app.core.errors import NotAuthenticated, NotFound, PermissionDenied
 from app.core.ids import parse_id
 from app.core.routing import check_body, parse_json
 from app.models.patient import is_patient_id
+from app.requests.routing import caller_dependency
 
 
+@caller_dependency
 class Allowed(OAuth2PasswordBearer):
     """The OAuth2 password flow's bearer token (the OpenAPI document's security scheme, which
     the docs' Authorize button uses) and the caller it names, if `access` lets them use the

@@ -6,6 +6,7 @@ import getpass
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from app.audit.actions import Action
 from app.audit.service import AuditEntry
 from app.auth.schemas import PasswordReset, StaffCreate
 from app.auth.sessions import Sessions
@@ -29,7 +30,7 @@ def operator() -> str:
 
 
 @asynccontextmanager
-async def _staff(settings: Settings, action: str) -> AsyncIterator[StaffService]:
+async def _staff(settings: Settings, action: Action) -> AsyncIterator[StaffService]:
     entry = AuditEntry(
         action=action,
         actor=operator(),
@@ -53,7 +54,7 @@ async def create_staff(
 ) -> int:
     payload = StaffCreate(username=username, password=password, role=role, email=email)
     try:
-        async with _staff(settings, "cli_create_staff") as staff:
+        async with _staff(settings, Action.CLI_CREATE_STAFF) as staff:
             created = await staff.create(payload)
     except ValidationFailed as error:
         if error.errors.get("email") == [EMAIL_TAKEN]:
@@ -72,7 +73,7 @@ async def set_password(settings: Settings, *, username: str, password: str) -> N
     (when they have an address)."""
     payload = PasswordReset(password=password)
     try:
-        async with _staff(settings, "cli_reset_staff_password") as staff:
+        async with _staff(settings, Action.CLI_RESET_STAFF_PASSWORD) as staff:
             await staff.set_password(await staff.find(username), payload)
     except NotFound:
         raise CommandError(f"No staff member with username {username!r}.") from None
@@ -82,7 +83,7 @@ async def set_password(settings: Settings, *, username: str, password: str) -> N
 
 async def set_active(settings: Settings, *, username: str, active: bool) -> None:
     """Reactivate a staff member, or deactivate them (every session of theirs ends)."""
-    action = "cli_activate_staff" if active else "cli_deactivate_staff"
+    action = Action.CLI_ACTIVATE_STAFF if active else Action.CLI_DEACTIVATE_STAFF
     try:
         async with _staff(settings, action) as staff:
             await staff.set_active(None, await staff.find(username), active=active)

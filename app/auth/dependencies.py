@@ -1,5 +1,5 @@
 """The caller of a request: the account its bearer token names, and the unit of work done on
-their behalf (app.requests.work), audited under the endpoint's name and ended by the endpoint's
+their behalf (app.requests.work), audited under the endpoint's action and ended by the endpoint's
 route (app.requests.routing.AuditedRoute).
 
 The token's signature and expiry are checked here; whether its account still exists and is
@@ -29,7 +29,7 @@ from app.core.errors import NotAuthenticated
 from app.core.urls import Links
 from app.db.query import Executor
 from app.models.patient import is_patient_id
-from app.requests.routing import use_work
+from app.requests.routing import action_of, use_work
 from app.requests.work import CallerCheck, CallerRow, UnitOfWork
 
 # What the access log names as the request's actor (app.core.observability), once found.
@@ -73,11 +73,11 @@ class Caller(Identity):
 
 
 def _entry(request: Request) -> AuditEntry:
-    """The request's audit entry: the endpoint's name, on the patient its path names; its actor
-    is named once found."""
+    """The request's audit entry: the endpoint's action (its name), on the patient its path
+    names; its actor is named once found."""
     patient_id = request.path_params.get("patient_id")
     return AuditEntry(
-        action=getattr(request.scope.get("route"), "name", "unknown"),
+        action=action_of(request),
         actor="unknown",
         actor_kind="anonymous",
         patient_id=patient_id if patient_id and is_patient_id(patient_id) else None,
@@ -124,7 +124,8 @@ def caller_key(request: Request) -> str:
     """The request's caller as `staff:<id>` or `patient:<id>`, for a dependency that runs after
     the endpoint's caller dependency (a parameter after it)."""
     key: str | None = getattr(request.state, CALLER_KEY_STATE_KEY, None)
-    assert key is not None, "the endpoint's caller parameter comes first"
+    # Not the build's check (app.requests.rules): a calendar feed's caller is first, but no token's.
+    assert key is not None, "the endpoint's caller is a token's (app.auth.access)"
     return key
 
 

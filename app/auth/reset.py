@@ -20,6 +20,7 @@ from datetime import timedelta
 from email.message import EmailMessage
 from urllib.parse import urlencode
 
+from app.audit.actions import Action
 from app.audit.service import AuditEntry, record_apart
 from app.auth.notices import ChangedBy, password_changed
 from app.auth.passwords import (
@@ -49,8 +50,8 @@ from app.db.query import Executor
 from app.mail.templates import Notice
 from app.requests.work import UnitOfWork
 
-REQUEST_ACTION = "password_reset_request"
-CONFIRM_ACTION = "password_reset"
+REQUEST_ACTION = Action.PASSWORD_RESET_REQUEST
+CONFIRM_ACTION = Action.PASSWORD_RESET
 INVALID_TOKEN = "Invalid or expired token."  # noqa: S105 - a message
 # Every request is answered no sooner than this after it came: long enough to hide whether a
 # token was made and stored (a few statements) or not.

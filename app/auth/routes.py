@@ -3,6 +3,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
+from app.audit.actions import Action
 from app.auth.access import SignedInCaller
 from app.auth.dependencies import TOKEN_URL, DeviceTokenDep, SessionsDep
 from app.auth.devices import DeviceTokens
@@ -28,17 +29,17 @@ from app.core.dependencies import (
     client_address,
 )
 from app.core.openapi import BODY_ERRORS, errors
-from app.core.routing import DeferredJSONRoute
 from app.mail.dependencies import MailerDep
 from app.mail.mailer import deliver
 from app.requests.routing import AuditedRoute
 from app.requests.work import UnitOfWork
 
-router = APIRouter(prefix="/api/auth", tags=["auth"], route_class=DeferredJSONRoute)
+router = APIRouter(prefix="/api/auth", tags=["auth"], route_class=AuditedRoute)
 
 
 @router.post(
     "/token/",
+    name=Action.LOGIN,
     response_model=LoginToken,
     summary="Log in: get a bearer token",
     response_description="The access token, for `Authorization: Bearer …`, and the client's "
@@ -83,6 +84,8 @@ async def login(
 
 @router.post(
     "/refresh/",
+    name=Action.REFRESH_TOKEN,
+    operation_id="refresh",  # its name in the API, older than its action
     response_model=Token,
     dependencies=[JsonBody],
     summary="Refresh: new tokens for a refresh token",
@@ -109,6 +112,7 @@ signed_in = APIRouter(prefix="/api/auth", tags=["auth"], route_class=AuditedRout
 
 @signed_in.post(
     "/logout/",
+    name=Action.LOGOUT,
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Log out: end this session",
     response_description="The session is over; its access and refresh tokens no longer work.",
@@ -132,6 +136,8 @@ def _body_errors(description: str, example: dict[str, list[str]]) -> dict[int | 
 
 @router.post(
     "/password-reset/",
+    name=Action.PASSWORD_RESET_REQUEST,
+    operation_id="request_password_reset",  # its name in the API, older than its action
     response_model=ResetRequested,
     status_code=status.HTTP_202_ACCEPTED,
     dependencies=[JsonBody],
@@ -167,6 +173,8 @@ async def request_password_reset(
 
 @router.post(
     "/password-reset/confirm/",
+    name=Action.PASSWORD_RESET,
+    operation_id="confirm_password_reset",  # its name in the API, older than its action
     response_model=ResetDone,
     dependencies=[JsonBody],
     summary="Set a new password with a reset token",

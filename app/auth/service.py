@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from app.audit.actions import Action
 from app.audit.service import AuditEntry, record_apart
 from app.auth.devices import DeviceTokens
 from app.auth.permissions import Principal, patient_principal, staff_principal
@@ -39,7 +40,7 @@ class Account:
     active: bool
 
 
-def login_entry(action: str, account: Account | None, client_address: str | None) -> AuditEntry:
+def login_entry(action: Action, account: Account | None, client_address: str | None) -> AuditEntry:
     """The audit entry of a login attempt: the account the name points at, if any."""
     principal = account.principal if account else None
     return AuditEntry(
@@ -64,7 +65,7 @@ class AuthService:
         client_address: str | None,
         *,
         then: Callable[[UnitOfWork, Principal], Awaitable[T]],
-        action: str = "login",
+        action: Action = Action.LOGIN,
         staff_only: bool = False,
         devices: DeviceTokens | None = None,
         device_token: str | None = None,
@@ -112,7 +113,7 @@ class AuthService:
         NotAuthenticated; a used one also ends its session, audited under its account (an
         unknown token is not audited, as a bad bearer token is not)."""
         entry = AuditEntry(
-            action="refresh_token",
+            action=Action.REFRESH_TOKEN,
             actor="unknown",
             actor_kind="anonymous",
             patient_id=None,

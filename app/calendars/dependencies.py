@@ -5,7 +5,7 @@ from fastapi import Depends, Path, Request
 from app.audit.service import AuditEntry
 from app.core.dependencies import client_address
 from app.core.ratelimit import RateLimiter
-from app.requests.routing import use_work
+from app.requests.routing import action_of, caller_dependency, use_work
 from app.requests.work import UnitOfWork
 
 FEED_ACTOR_KIND = "calendar_feed"
@@ -20,6 +20,7 @@ SecretPath = Annotated[
 ]
 
 
+@caller_dependency
 async def _feed_work(request: Request) -> UnitOfWork:
     """A feed read's audited work: its actor is the feed (the calendar app knows no token),
     named by its therapist once found; an unknown secret is audited too. Limited per client
@@ -28,7 +29,7 @@ async def _feed_work(request: Request) -> UnitOfWork:
     limiter: RateLimiter = request.app.state.rate_limiter
     await limiter.hit_api(f"{FEED_ACTOR_KIND}:{address}")
     entry = AuditEntry(
-        action=getattr(request.scope.get("route"), "name", "unknown"),
+        action=action_of(request),
         actor=FEED_ACTOR_KIND,
         actor_kind=FEED_ACTOR_KIND,
         patient_id=None,

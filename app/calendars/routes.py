@@ -1,5 +1,6 @@
 from fastapi import APIRouter, Response, status
 
+from app.audit.actions import Action
 from app.auth.access import StaffCaller
 from app.calendars.dependencies import FeedWorkDep, SecretPath
 from app.calendars.schemas import CalendarFeedRead
@@ -23,6 +24,7 @@ ICS_EXAMPLE = (
 
 @router.post(
     "/api/therapists/{therapist_id}/calendar/",
+    name=Action.CREATE_CALENDAR_FEED,
     response_model=CalendarFeedRead,
     status_code=status.HTTP_201_CREATED,
     summary="Make a new calendar feed URL",
@@ -42,6 +44,7 @@ async def create_calendar_feed(
 
 @router.delete(
     "/api/therapists/{therapist_id}/calendar/",
+    name=Action.DELETE_CALENDAR_FEED,
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Revoke the calendar feed",
     response_description="The feed URL no longer works (or there was none); no body.",
@@ -57,6 +60,7 @@ async def delete_calendar_feed(
 
 @router.get(
     "/api/calendars/{secret}.ics",
+    name=Action.GET_CALENDAR_FEED,
     response_class=Response,
     summary="Read a calendar feed",
     response_description="An iCalendar document: the therapist's appointments from 30 days ago "

@@ -2,6 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Body, File, Form, Response, UploadFile, status
 
+from app.audit.actions import Action
 from app.auth.access import (
     DocumentChangeCaller,
     DocumentDeleteCaller,
@@ -59,6 +60,7 @@ def _answer(row: DocumentRow, response: Response) -> DocumentRead:
 
 @router.get(
     "/",
+    name=Action.LIST_DOCUMENTS,
     response_model=Page[DocumentRead],
     summary="List a patient's documents",
     response_description="A page of the patient's documents, newest first (a patient's own "
@@ -89,6 +91,7 @@ async def list_documents(
 
 @router.post(
     "/",
+    name=Action.UPLOAD_DOCUMENT,
     response_model=DocumentRead,
     status_code=status.HTTP_201_CREATED,
     summary="Upload a document",
@@ -126,6 +129,7 @@ async def upload_document(
 
 @router.get(
     "/{document_id}/",
+    name=Action.GET_DOCUMENT,
     response_model=DocumentRead,
     summary="Read a document's metadata",
     response_description="The document's metadata (its bytes: `download/`).",
@@ -144,6 +148,7 @@ async def get_document(
 
 @router.get(
     "/{document_id}/download/",
+    name=Action.DOWNLOAD_DOCUMENT,
     response_class=Response,
     summary="Download a document",
     response_description="The bytes as an attachment, with their sniffed media type.",
@@ -168,6 +173,7 @@ async def download_document(
 
 @router.patch(
     "/{document_id}/",
+    name=Action.UPDATE_DOCUMENT,
     response_model=DocumentRead,
     summary="Change a document",
     response_description="The document's metadata as changed.",
@@ -188,6 +194,7 @@ async def update_document(
 
 @router.delete(
     "/{document_id}/",
+    name=Action.DELETE_DOCUMENT,
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a document",
     response_description="Deleted; no body.",

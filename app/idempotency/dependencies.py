@@ -11,7 +11,7 @@ simply be sent again.
 import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import Depends, Header, Request, Response
 
@@ -22,6 +22,7 @@ from app.idempotency.repository import IdempotencyRepository
 from app.idempotency.rows import StoredResponseRow
 from app.models.idempotency import KEY_MAX_LENGTH
 from app.requests.routing import Answered, on_answer, work_of
+from app.requests.work import UnitOfWork
 
 REPLAYED_HEADERS = ("content-type", "etag", "location")
 # The patients' writes keep this header's reason with the change (app.patients.dependencies): a
@@ -112,8 +113,8 @@ async def _idempotency(
     if idempotency_key is None:
         return
     key = parse_key(idempotency_key)
-    work = work_of(request)
-    assert work is not None, "the endpoint's caller parameter comes first"
+    # The endpoint's caller, its first dependency (app.requests.rules), has made the work.
+    work = cast(UnitOfWork, work_of(request))
     settings: Settings = request.app.state.settings
     await work.begin()  # the lock, the write and its stored response commit together
     pending = IdempotentRequest(

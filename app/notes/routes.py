@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Response, status
 
 from app.appointments.dependencies import AppointmentIdPath
+from app.audit.actions import Action
 from app.auth.access import (
     NoteCosignCaller,
     NoteWithholdCaller,
@@ -69,6 +70,7 @@ def _answer(
 
 @router.get(
     "/",
+    name=Action.LIST_PROGRESS_NOTES,
     response_model=Page[NoteRead],
     summary="List an appointment's progress notes",
     response_description="A page of the progress notes the caller may read, oldest first.",
@@ -99,6 +101,7 @@ async def list_progress_notes(
 
 @router.post(
     "/",
+    name=Action.CREATE_PROGRESS_NOTE,
     response_model=NoteRead,
     status_code=status.HTTP_201_CREATED,
     summary="Write a progress note",
@@ -124,6 +127,7 @@ async def create_progress_note(
 
 @router.get(
     "/{note_id}/",
+    name=Action.GET_PROGRESS_NOTE,
     response_model=NoteRead,
     summary="Read a progress note",
     response_description="The progress note with its addenda.",
@@ -144,6 +148,7 @@ async def get_progress_note(
 
 @router.patch(
     "/{note_id}/",
+    name=Action.UPDATE_PROGRESS_NOTE,
     response_model=NoteRead,
     summary="Change a draft progress note",
     response_description="The draft as changed.",
@@ -166,6 +171,7 @@ async def update_progress_note(
 
 @router.post(
     "/{note_id}/sign/",
+    name=Action.SIGN_PROGRESS_NOTE,
     response_model=NoteRead,
     summary="Sign a progress note",
     response_description="The note, signed (by whom, when): it never changes again.",
@@ -187,6 +193,7 @@ async def sign_progress_note(
 
 @router.post(
     "/{note_id}/addenda/",
+    name=Action.ADD_PROGRESS_NOTE_ADDENDUM,
     response_model=NoteRead,
     status_code=status.HTTP_201_CREATED,
     summary="Add an addendum to a signed progress note",
@@ -211,6 +218,7 @@ async def add_progress_note_addendum(
 
 @router.post(
     "/{note_id}/cosign/",
+    name=Action.COSIGN_PROGRESS_NOTE,
     response_model=NoteRead,
     summary="Co-sign a signed progress note",
     response_description="The note, co-signed (by whom, when).",
@@ -233,6 +241,7 @@ async def cosign_progress_note(
 
 @router.post(
     "/{note_id}/withhold/",
+    name=Action.WITHHOLD_PROGRESS_NOTE,
     response_model=NoteRead,
     summary="Withhold a progress note from the patient, or show it again",
     response_description="The note, withheld (with the reason) or not.",
@@ -267,6 +276,7 @@ DisclosureQueryDep = Annotated[DisclosureQuery, Depends(QueryModel(DisclosureQue
 
 @psychotherapy_router.get(
     "/",
+    name=Action.LIST_PSYCHOTHERAPY_NOTES,
     response_model=Page[PsychotherapyNoteRead],
     summary="List your psychotherapy notes",
     response_description="A page of the caller's own psychotherapy notes, newest first.",
@@ -299,6 +309,7 @@ async def list_psychotherapy_notes(
 
 @psychotherapy_router.post(
     "/",
+    name=Action.CREATE_PSYCHOTHERAPY_NOTE,
     response_model=PsychotherapyNoteRead,
     status_code=status.HTTP_201_CREATED,
     summary="Write a psychotherapy note",
@@ -318,6 +329,7 @@ async def create_psychotherapy_note(
 
 @psychotherapy_router.get(
     "/{note_id}/",
+    name=Action.GET_PSYCHOTHERAPY_NOTE,
     response_model=PsychotherapyNoteRead,
     summary="Read a psychotherapy note",
     response_description="The note (its author only).",
@@ -335,6 +347,7 @@ async def get_psychotherapy_note(
 
 @psychotherapy_router.post(
     "/{note_id}/authorizations/",
+    name=Action.AUTHORIZE_PSYCHOTHERAPY_NOTE_DISCLOSURE,
     response_model=AuthorizationRead,
     status_code=status.HTTP_201_CREATED,
     summary="Authorize a disclosure of a psychotherapy note",
@@ -356,6 +369,7 @@ async def authorize_psychotherapy_note_disclosure(
 
 @psychotherapy_router.get(
     "/{note_id}/authorizations/",
+    name=Action.LIST_PSYCHOTHERAPY_NOTE_AUTHORIZATIONS,
     response_model=Page[AuthorizationRead],
     summary="List a psychotherapy note's disclosure authorizations",
     response_description="A page of the note's authorizations, revoked and expired ones "
@@ -385,6 +399,7 @@ async def list_psychotherapy_note_authorizations(
 
 @psychotherapy_router.post(
     "/{note_id}/authorizations/{authorization_id}/revoke/",
+    name=Action.REVOKE_PSYCHOTHERAPY_NOTE_AUTHORIZATION,
     response_model=AuthorizationRead,
     summary="Revoke a disclosure authorization",
     response_description="The authorization, revoked (by whom, when): it discloses nothing "
@@ -405,13 +420,14 @@ async def revoke_psychotherapy_note_authorization(
 
 @psychotherapy_router.get(
     "/{note_id}/disclosure/",
+    name=Action.DISCLOSE_PSYCHOTHERAPY_NOTE,
     response_model=Disclosure,
     summary="Read a psychotherapy note under an authorization",
     response_description="The note and the authorization it is disclosed under.",
     responses=errors(400, *COMMON_ERRORS, 404),
 )
 async def disclose_psychotherapy_note(
-    note_id: PsychotherapyIdPath, query: DisclosureQueryDep, caller: SignedInCaller
+    note_id: PsychotherapyIdPath, caller: SignedInCaller, query: DisclosureQueryDep
 ) -> Disclosure:
     """Read the note as the recipient of `authorization`, an unexpired authorization of it
     naming the caller; without one anyone (admins included) gets a 403, audited."""

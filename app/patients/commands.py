@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple, Protocol, TypeVar
 
+from app.audit.actions import Action
 from app.audit.service import AuditEntry
 from app.auth.commands import CLI_ACTOR_KIND, operator
 from app.core.config import Settings
@@ -85,7 +86,7 @@ async def purge(
         while expired := await PatientRepository(database).expired(cutoff, limit=batch_size):
             for patient_id in expired:
                 entry = AuditEntry(
-                    action="cli_purge_patient",
+                    action=Action.CLI_PURGE_PATIENT,
                     actor=operator(),
                     actor_kind=CLI_ACTOR_KIND,
                     patient_id=patient_id,

@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Response
 
+from app.audit.actions import Action
 from app.auth.access import DeletedRestoreCaller, HistoryReadCaller, HistoryRestoreCaller
 from app.core.conditional import ConditionalDep
 from app.core.dependencies import PageRequestDep
@@ -30,6 +31,7 @@ VersionPath = Annotated[int, id_path("A version of the patient (their ETag after
 
 @router.get(
     "/api/deleted-patients/",
+    name=Action.LIST_DELETED_PATIENTS,
     response_model=Page[DeletedPatientRead],
     summary="List deleted patients",
     response_description="A page of deleted patients not yet purged, the latest deleted first.",
@@ -57,6 +59,7 @@ async def list_deleted_patients(
 
 @router.post(
     "/api/deleted-patients/{patient_id}/restore/",
+    name=Action.RESTORE_DELETED_PATIENT,
     response_model=PatientRead,
     summary="Restore a deleted patient",
     response_description="The patient, restored.",
@@ -79,6 +82,7 @@ async def restore_deleted_patient(
 
 @router.get(
     "/api/patients/{patient_id}/history/",
+    name=Action.LIST_PATIENT_HISTORY,
     response_model=Page[PatientVersionRead],
     summary="List a patient's record history",
     response_description="A page of the patient's versions, newest first.",
@@ -106,6 +110,7 @@ async def list_patient_history(
 
 @router.get(
     "/api/patients/{patient_id}/history/{version}/",
+    name=Action.GET_PATIENT_VERSION,
     response_model=PatientVersionDetail,
     summary="Read one version of a patient's record",
     response_description="The version, the record as it left it, and what it changed.",
@@ -122,6 +127,7 @@ async def get_patient_version(
 
 @router.post(
     "/api/patients/{patient_id}/history/{version}/restore/",
+    name=Action.RESTORE_PATIENT_VERSION,
     response_model=PatientRead,
     summary="Restore a version of a patient's record",
     response_description="The patient, as the restored version had them.",

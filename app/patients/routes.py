@@ -2,6 +2,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Response, status
 
+from app.audit.actions import Action
 from app.auth.access import (
     PatientDeleteCaller,
     StaffCaller,
@@ -33,6 +34,7 @@ router = APIRouter(prefix="/api/patients", tags=["patients"], route_class=Audite
 
 @router.get(
     "/",
+    name=Action.LIST_PATIENTS,
     response_model=Page[PatientRead],
     summary="List patients",
     response_description="A page of patients.",
@@ -59,6 +61,7 @@ async def list_patients(
 
 @router.post(
     "/",
+    name=Action.CREATE_PATIENT,
     response_model=PatientRead,
     status_code=status.HTTP_201_CREATED,
     summary="Create a patient",
@@ -82,6 +85,7 @@ async def create_patient(
 
 @router.get(
     "/{patient_id}/",
+    name=Action.GET_PATIENT,
     response_model=PatientRead,
     summary="Read a patient",
     response_description="The patient.",
@@ -97,6 +101,7 @@ async def get_patient(
 
 @router.put(
     "/{patient_id}/",
+    name=Action.REPLACE_PATIENT,
     response_model=PatientRead,
     summary="Replace a patient",
     response_description="The patient as changed.",
@@ -118,6 +123,7 @@ async def replace_patient(
 
 @router.patch(
     "/{patient_id}/",
+    name=Action.UPDATE_PATIENT,
     response_model=PatientRead,
     summary="Update some of a patient's fields",
     response_description="The patient as changed.",
@@ -159,6 +165,7 @@ DELETE_ERRORS[400]["content"]["application/json"]["example"] = {
 
 @router.delete(
     "/{patient_id}/",
+    name=Action.DELETE_PATIENT,
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a patient",
     response_description="Deleted; no body.",
@@ -186,7 +193,7 @@ ACTION: dict[str, Any] = {
 }
 
 
-@router.post("/{patient_id}/add_tag/", summary="Add a tag", **ACTION)
+@router.post("/{patient_id}/add_tag/", name=Action.ADD_TAG, summary="Add a tag", **ACTION)
 async def add_tag(
     patient_id: PatientIdPath,
     payload: TagAction,
@@ -201,7 +208,7 @@ async def add_tag(
     return patient_answer(patient, caller.links, cond.response)
 
 
-@router.post("/{patient_id}/remove_tag/", summary="Remove a tag", **ACTION)
+@router.post("/{patient_id}/remove_tag/", name=Action.REMOVE_TAG, summary="Remove a tag", **ACTION)
 async def remove_tag(
     patient_id: PatientIdPath,
     payload: TagAction,
@@ -218,7 +225,12 @@ async def remove_tag(
     return patient_answer(patient, caller.links, cond.response)
 
 
-@router.post("/{patient_id}/add_session/", summary="Record a therapy session", **ACTION)
+@router.post(
+    "/{patient_id}/add_session/",
+    name=Action.ADD_SESSION,
+    summary="Record a therapy session",
+    **ACTION,
+)
 async def add_session(
     patient_id: PatientIdPath,
     payload: SessionCreate,

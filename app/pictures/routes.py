@@ -3,6 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, File, UploadFile, status
 from fastapi.responses import Response
 
+from app.audit.actions import Action
 from app.auth.access import AdminOrSelfCaller, StaffOrSelfCaller
 from app.core.errors import PayloadTooLarge
 from app.core.openapi import COMMON_ERRORS, errors
@@ -32,6 +33,7 @@ async def _read_capped(upload: UploadFile, limit: int) -> bytes:
 
 @router.put(
     "/",
+    name=Action.UPLOAD_PROFILE_PICTURE,
     response_model=PatientRead,
     summary="Upload the profile picture",
     response_description="The patient, whose `profile_picture` is now the picture's URL.",
@@ -53,6 +55,7 @@ async def upload_profile_picture(
 
 @router.get(
     "/",
+    name=Action.GET_PROFILE_PICTURE,
     response_class=Response,
     summary="Download the profile picture",
     response_description="The image: JPEG, PNG or WebP.",
@@ -68,6 +71,7 @@ async def get_profile_picture(patient_id: PatientIdPath, caller: StaffOrSelfCall
 
 @router.delete(
     "/",
+    name=Action.DELETE_PROFILE_PICTURE,
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Remove the profile picture",
     response_description="Removed (or there was none); no body.",

@@ -3,10 +3,11 @@ of work (app.requests.work) once the answer is ready, before it is sent, and sen
 asked for after the answer."""
 
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import BackgroundTasks, Request, Response
 
+from app.audit.actions import Action
 from app.core.routing import DeferredJSONRoute
 from app.mail.mailer import deliver_notices
 from app.requests.work import UnitOfWork
@@ -14,6 +15,8 @@ from app.requests.work import UnitOfWork
 WORK_STATE = "unit_of_work"
 ANSWER_HOOKS_STATE = "answer_hooks"
 AnswerHook = Callable[[Response], Awaitable[None]]
+CALLER_MARK = "_makes_the_requests_work"
+D = TypeVar("D")
 
 
 class Answered(Exception):
@@ -26,10 +29,28 @@ class Answered(Exception):
 
 
 def use_work(request: Request, work: UnitOfWork) -> None:
-    """Make `work` the request's unit of work, for the route to end."""
-    if not isinstance(request.scope.get("route"), AuditedRoute):
-        raise TypeError("an endpoint with a unit of work needs route_class=AuditedRoute")
+    """Make `work` the request's unit of work, for the route to end: a caller's dependency
+    does, and an endpoint with a caller is an AuditedRoute (app.requests.rules)."""
     setattr(request.state, WORK_STATE, work)
+
+
+def caller_dependency(dependency: D) -> D:
+    """Mark `dependency` (a function, or a class whose instances are called) as an endpoint's
+    caller: it makes the request's unit of work (`use_work`), which the dependencies after it
+    use. Every endpoint of the API has one as its first dependency (app.requests.rules)."""
+    setattr(dependency, CALLER_MARK, True)
+    return dependency
+
+
+def is_caller(dependency: object) -> bool:
+    return getattr(dependency, CALLER_MARK, False) is True
+
+
+def action_of(request: Request) -> Action:
+    """The endpoint's audit action: its name, an Action for every endpoint with a caller
+    (app.requests.rules)."""
+    action: Action = request.scope["route"].name
+    return action
 
 
 def on_answer(request: Request, hook: AnswerHook) -> None:

@@ -2,16 +2,17 @@
 event, for the API and the admin alike.
 
 The work runs on one pooled connection, taken at its first statement and given back during a
-password hash. Without `begin()` each statement commits by itself; work that writes more than
-once, or must read what it then writes under a lock, calls `begin()` first and commits at the
-end.
+password hash. Without `begin()` each statement commits by itself; work that must read what it
+then writes under a lock calls `begin()` first and commits at the end.
 
 The event of work that succeeds commits with it. The statement that completes the work (the
 service marks it with `completed_by`) writes the event itself (app.audit.repository.completing),
 so that a read by id or a single write is one round trip, event included. Work that succeeds
-otherwise writes its event at the end, in its transaction when it has one; a single write
-without a transaction must therefore be the completing statement. Work that fails is rolled back
-and its event written apart: a refusal or an error is audited, never lost with the rollback.
+otherwise writes its event at the end, in its transaction. A write that is not the completing
+statement begins that transaction itself when the work has none yet (`_before`), so no write
+can commit without its event: only the completing statement writes outside a transaction, and
+it carries the event. Work that fails is rolled back and its event written apart: a refusal or
+an error is audited, never lost with the rollback.
 
 A request's caller (the account its token names) must still exist and be active. The work
 checks that before any of its statements runs (`check_caller`): within the completing read of
@@ -203,6 +204,7 @@ class UnitOfWork:
             rows = await _audited(query, if_rows=False).fetch(connection, self._with_event(params))
             self._audited = True
             return rows
+        await self._before(query)
         return await query.fetch(connection, params)
 
     async def fetch_one(self, query: Query[R], /, **params: Any) -> R | None:
@@ -216,6 +218,7 @@ class UnitOfWork:
             row = await audited.fetch_one(connection, self._with_event(params))
             self._audited = row is not None
             return row
+        await self._before(query)
         return await query.fetch_one(connection, params)
 
     async def _read_for_caller(self, query: Query[R], params: dict[str, Any]) -> R | None:
@@ -246,6 +249,13 @@ class UnitOfWork:
             raise check.refusal()
         self.act_as(caller["name"], check.kind)
         check.accept(caller)
+
+    async def _before(self, query: Query[Any]) -> None:
+        """A write that does not complete the work, before its event is written: it begins the
+        work's transaction, so that it commits with the event or not at all."""
+        if not query.reads_only and self._transaction is None and not self._audited:
+            self._transaction = (await self._connect()).transaction()
+            await self._transaction.start()
 
     def _take_completion(self) -> bool:
         completing, self._completing = self._completing and not self._audited, False

@@ -25,6 +25,7 @@ from typing import Any
 
 import asyncpg
 
+from app.audit.actions import Action
 from app.audit.partition_repository import PartitionRepository
 from app.audit.partitions import Month, ensure_partitions, months_from
 from app.core.errors import CommandError
@@ -60,27 +61,27 @@ STAFF = {
 }
 # (action, status of a success, names a patient); weights per thousand of a kind's events.
 STAFF_ACTIONS = {
-    ("get_patient", 200, True): 600,
-    ("list_patients", 200, False): 140,
-    ("add_session", 200, True): 60,
-    ("update_patient", 200, True): 40,
-    ("update_wallet", 200, True): 30,
-    ("list_wallet_transactions", 200, True): 30,
-    ("login", 200, False): 30,
-    ("add_tag", 200, True): 20,
-    ("get_profile_picture", 200, True): 20,
-    ("remove_tag", 200, True): 10,
-    ("create_patient", 201, True): 10,
-    ("replace_patient", 200, True): 5,
-    ("upload_profile_picture", 200, True): 4,
-    ("delete_patient", 204, True): 1,
+    (Action.GET_PATIENT, 200, True): 600,
+    (Action.LIST_PATIENTS, 200, False): 140,
+    (Action.ADD_SESSION, 200, True): 60,
+    (Action.UPDATE_PATIENT, 200, True): 40,
+    (Action.UPDATE_WALLET, 200, True): 30,
+    (Action.LIST_WALLET_TRANSACTIONS, 200, True): 30,
+    (Action.LOGIN, 200, False): 30,
+    (Action.ADD_TAG, 200, True): 20,
+    (Action.GET_PROFILE_PICTURE, 200, True): 20,
+    (Action.REMOVE_TAG, 200, True): 10,
+    (Action.CREATE_PATIENT, 201, True): 10,
+    (Action.REPLACE_PATIENT, 200, True): 5,
+    (Action.UPLOAD_PROFILE_PICTURE, 200, True): 4,
+    (Action.DELETE_PATIENT, 204, True): 1,
 }
 PATIENT_ACTIONS = {
-    ("get_patient", 200, True): 550,
-    ("login", 200, True): 250,
-    ("list_wallet_transactions", 200, True): 100,
-    ("update_patient", 200, True): 80,
-    ("get_profile_picture", 200, True): 20,
+    (Action.GET_PATIENT, 200, True): 550,
+    (Action.LOGIN, 200, True): 250,
+    (Action.LIST_WALLET_TRANSACTIONS, 200, True): 100,
+    (Action.UPDATE_PATIENT, 200, True): 80,
+    (Action.GET_PROFILE_PICTURE, 200, True): 20,
 }
 KINDS = {"staff": 85, "patient": 13, "anonymous": 2}
 # (outcome, status instead of the success's): per thousand of staff and patient events.
@@ -99,7 +100,7 @@ class Shape:
 
     actor: str | None
     actor_kind: str
-    action: str
+    action: Action
     names_patient: bool
     outcome: str
     status_code: int
@@ -116,14 +117,14 @@ def _shapes(seed: int, size: int = 8192) -> tuple[Shape, ...]:
     for _ in range(size):
         kind = draw(KINDS)
         if kind == "anonymous":
-            shapes.append(Shape("unknown", kind, "login", False, "denied", 401))
+            shapes.append(Shape("unknown", kind, Action.LOGIN, False, "denied", 401))
             continue
         actor = draw(STAFF) if kind == "staff" else None
         action, status, names_patient = draw(STAFF_ACTIONS if kind == "staff" else PATIENT_ACTIONS)
         outcome = "success"
         if rng.random() * 1000 < sum(FAILURES.values()):
             outcome, status = draw(FAILURES)
-        if action == "login" and outcome != "success":
+        if action == Action.LOGIN and outcome != "success":
             outcome, status = "denied", 401
         shapes.append(Shape(actor, kind, action, names_patient, outcome, status))
     return tuple(shapes)

@@ -2,6 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, status
 
+from app.audit.actions import Action
 from app.auth.access import SignedInCaller, StaffCaller
 from app.core.dependencies import PageRequestDep, SettingsDep
 from app.core.openapi import BODY_ERRORS, COMMON_ERRORS, errors
@@ -30,6 +31,7 @@ router = APIRouter(prefix="/api/therapists", tags=["therapists"], route_class=Au
 
 @router.get(
     "/",
+    name=Action.LIST_THERAPISTS,
     response_model=Page[TherapistRead],
     summary="List therapists",
     response_description="A page of therapists.",
@@ -56,6 +58,7 @@ async def list_therapists(
 
 @router.get(
     "/{therapist_id}/",
+    name=Action.GET_THERAPIST,
     response_model=TherapistRead,
     summary="Read a therapist",
     response_description="The therapist.",
@@ -69,6 +72,7 @@ async def get_therapist(therapist_id: TherapistIdPath, caller: SignedInCaller) -
 
 @router.patch(
     "/{therapist_id}/",
+    name=Action.UPDATE_THERAPIST,
     response_model=TherapistRead,
     summary="Rename a therapist",
     response_description="The therapist as changed.",
@@ -88,6 +92,7 @@ async def update_therapist(
 
 @router.get(
     "/{therapist_id}/hours/",
+    name=Action.GET_THERAPIST_HOURS,
     response_model=HoursRead,
     summary="Read a therapist's weekly hours",
     response_description="The weekly hours, in the clinic's time zone.",
@@ -103,6 +108,7 @@ async def get_therapist_hours(
 
 @router.put(
     "/{therapist_id}/hours/",
+    name=Action.REPLACE_THERAPIST_HOURS,
     response_model=HoursRead,
     summary="Replace a therapist's weekly hours",
     response_description="The weekly hours as now set.",
@@ -121,6 +127,7 @@ async def replace_therapist_hours(
 
 @router.get(
     "/{therapist_id}/time_off/",
+    name=Action.LIST_THERAPIST_TIME_OFF,
     response_model=Page[TimeOffRead],
     summary="List a therapist's time off",
     response_description="A page of the therapist's time off, by start.",
@@ -150,6 +157,7 @@ async def list_therapist_time_off(
 
 @router.post(
     "/{therapist_id}/time_off/",
+    name=Action.CREATE_THERAPIST_TIME_OFF,
     response_model=TimeOffRead,
     status_code=status.HTTP_201_CREATED,
     summary="Add time off",
@@ -174,6 +182,7 @@ async def create_therapist_time_off(
 
 @router.delete(
     "/{therapist_id}/time_off/{time_off_id}/",
+    name=Action.DELETE_THERAPIST_TIME_OFF,
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Remove time off",
     response_description="Removed; no body.",
@@ -190,6 +199,7 @@ async def delete_therapist_time_off(
 
 @router.get(
     "/{therapist_id}/availability/",
+    name=Action.GET_THERAPIST_AVAILABILITY,
     response_model=AvailabilityRead,
     summary="List a therapist's free slots",
     response_description="The free start times in the window, in the clinic's time zone.",

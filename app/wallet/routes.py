@@ -1,5 +1,6 @@
 from fastapi import APIRouter
 
+from app.audit.actions import Action
 from app.auth.access import StaffCaller, StaffOrSelfCaller
 from app.core.conditional import ConditionalDep
 from app.core.dependencies import PageRequestDep
@@ -17,6 +18,7 @@ router = APIRouter(prefix="/api/patients/{patient_id}", tags=["patients"], route
 
 @router.post(
     "/update_wallet/",
+    name=Action.UPDATE_WALLET,
     response_model=PatientRead,
     summary="Change the wallet balance",
     response_description="The patient as changed.",
@@ -38,6 +40,7 @@ async def update_wallet(
 
 @router.get(
     "/wallet_transactions/",
+    name=Action.LIST_WALLET_TRANSACTIONS,
     response_model=Page[WalletTransactionRead],
     summary="List wallet transactions",
     response_description="A page of the wallet's ledger, newest first.",

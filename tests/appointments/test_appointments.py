@@ -135,6 +135,13 @@ async def test_availability_and_parties(client, therapist, patient, engine):
     )
     assert overridden.status_code == 201
     assert overridden.json()["outside_availability"] is True
+    action = await scalar(
+        engine,
+        "SELECT action FROM audit_events WHERE patient_id = :p AND status_code = 201"
+        " ORDER BY id DESC LIMIT 1",
+        p=patient["id"],
+    )
+    assert action == "create_appointment:override_availability"
     by_therapist = await therapist.client.post(
         URL, json=body(patient["id"], therapist.id, override_availability=True)
     )

@@ -285,3 +285,8 @@ async def test_the_author_lists_and_revokes_authorizations(cast: Cast, engine):
             o=outcome,
         )
         assert found == expected, (action, outcome, found)
+
+
+async def test_the_token_is_checked_before_the_query_string(anonymous):
+    refused = await anonymous.get(f"{URL}1/disclosure/", params={"authorization": "x"})
+    assert refused.status_code == 401

@@ -4,13 +4,14 @@ by id itself, which is then the request's only round trip to the database."""
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from asyncpg.connection import LoggedQuery
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.audit.actions import Action
 from app.audit.service import AuditEntry
 from app.core.errors import NotFound, ValidationFailed
 from app.db.database import Database
@@ -140,7 +141,7 @@ async def test_a_caller_gone_reads_nothing_and_is_not_audited(
 
 def entry(action: str = "test_work") -> AuditEntry:
     return AuditEntry(
-        action=action,
+        action=cast(Action, action),  # no Action: the test's own events
         actor="tester",
         actor_kind="staff",
         patient_id=None,
@@ -187,3 +188,50 @@ async def test_an_anonymous_work_that_fails_is_not_audited(database, engine):
         async with UnitOfWork(database, entry("anonymous_work"), anonymous=True):
             raise NotFound
     assert await events(engine, action="anonymous_work") == []
+
+
+async def _xmin(engine: AsyncEngine, sql: str, **params: Any) -> str:
+    async with engine.connect() as connection:
+        found = await connection.scalar(text(sql), params)
+    assert found is not None
+    return str(found)
+
+
+async def test_a_write_that_does_not_complete_the_work_commits_with_its_event(
+    client, database, engine, statements
+):
+    patient = await create_patient(client)
+    await statements.cleared()
+    async with UnitOfWork(database, entry("write_then_event")) as work:
+        change = Change("tester", "staff")
+        await PatientRepository(work).update(patient["id"], {"first_name": "Changed"}, change)
+    sent = await statements.settled()
+    # The write began the transaction, the event was appended in it: two round trips more than
+    # a completing write's one, for work that does not mark its write as the completing one.
+    assert (len(sent), sent[0], sent[-1]) == (4, "BEGIN;", "COMMIT;"), sent
+    assert sent[2].startswith("INSERT INTO audit_events")
+    written = await _xmin(engine, "SELECT xmin FROM patients WHERE id = :id", id=patient["id"])
+    audited = await _xmin(engine, "SELECT xmin FROM audit_events WHERE action = 'write_then_event'")
+    assert written == audited  # one transaction
+
+
+async def test_a_write_that_does_not_complete_the_work_is_rolled_back_when_it_fails(
+    client, database, engine
+):
+    patient = await create_patient(client)
+
+    async def refused_after_a_write() -> None:
+        async with UnitOfWork(database, entry("write_then_refusal")) as work:
+            change = Change("tester", "staff")
+            await PatientRepository(work).update(patient["id"], {"first_name": "Changed"}, change)
+            raise ValidationFailed.on("first_name", "refused")
+
+    with pytest.raises(ValidationFailed):
+        await refused_after_a_write()
+    async with engine.connect() as connection:
+        name = await connection.scalar(
+            text("SELECT first_name FROM patients WHERE id = :id"), {"id": patient["id"]}
+        )
+    assert name == "Jane"
+    [event] = await events(engine, action="write_then_refusal")
+    assert (event["outcome"], event["status_code"]) == ("invalid", 400)
