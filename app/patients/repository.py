@@ -1,5 +1,9 @@
 """All SQL for patients. Statements are built and compiled once (the list and updates once per
-combination of filters or columns); nothing here commits: the unit of work does."""
+combination of filters or columns); nothing here commits: the unit of work does.
+
+Written by hand, not by app.db.repository's generic statements, because this is the hot path:
+a read by id is fused with its caller check and audit event into one round trip, every write
+carries its version CTE (app.patients.versions), and the list has its own search and order."""
 
 import secrets
 import string
