@@ -1071,7 +1071,7 @@ def render_targets(reports: list[SizeReport], options: argparse.Namespace) -> st
 
 ONE_CORE_TOOLS = (
     ("service", "service: 1 uvicorn worker"),
-    ("ceiling", "ceiling: FastAPI + bare asyncpg"),
+    ("ceiling", "ceiling: FastAPI, 1 statement"),
     ("asyncpg", "floor: bare asyncpg"),
     ("pgbench", "floor: pgbench"),
 )
@@ -1124,6 +1124,14 @@ def render_one_core(report: OneCoreReport, options: argparse.Namespace) -> str:
                 f"{'':>10}{_ratio(results.get('service'), results.get(tool))}" for tool in bases
             )
         )
+    get = report.results.get("get", {})
+    if (top := get.get("ceiling")) is not None and (service := get.get("service")) and top.rps:
+        lines += [
+            "",
+            f"GET by id: the service {service.rps:,.0f} req/s, the ceiling (bench/ceiling.py:"
+            f" FastAPI doing the service's one statement) {top.rps:,.0f} req/s; service /"
+            f" ceiling {service.rps / top.rps:.0%}",
+        ]
     if report.cpu_ms:
         served, shared = ("service", "ceiling"), ("service", "ceiling", "asyncpg")
         lines += [
@@ -1207,6 +1215,8 @@ def render_targets_one_core(report: SizeReport, options: argparse.Namespace) -> 
         text = f"{verdict(get.rps >= GET_RPS)} GET by id: {get.rps:,.0f} req/s (>= {GET_RPS:,.0f})"
         if (base := results["get"].get("asyncpg")) is not None and base.rps:
             text += f"; {get.rps / base.rps:.0%} of the asyncpg floor's {base.rps:,.0f}"
+        if (top := results["get"].get("ceiling")) is not None and top.rps:
+            text += f"; {get.rps / top.rps:.0%} of the ceiling's {top.rps:,.0f}"
         lines.append(text)
         tail = get.p99_ms / get.p50_ms
         lines.append(
