@@ -13,9 +13,9 @@ drives it with wrk like the service. Each request:
 - decrypts the PHI as the service does (app.core.crypto's keyring, each column's context from
   the model; each session's notes) and answers the patient as the API does, with orjson.
 
-No middleware, no dependencies, no response model, no ETag, no access log, no metrics: so the
-service's req/s over this one's is what its stack costs beyond FastAPI itself (bench/README.md,
-"Where the other half goes").
+No middleware, no dependencies, no response model, no ETag, no access log, no metrics, no route
+tried before its own (no documentation routes): so the service's req/s over this one's is what
+its stack costs beyond FastAPI itself (bench/README.md, "Where the other half goes").
 
 Configured by the environment the service gets (Settings), and BENCH_STEPS (steps.json).
 """
@@ -213,11 +213,8 @@ def create_ceiling(
         finally:
             await pool.close()
 
-    app = FastAPI(lifespan=lifespan)
-
-    @app.get("/readyz")
-    async def readyz() -> Response:
-        return Response(b'{"status":"ok"}', media_type="application/json")
+    # No documentation routes, and the read first: no route is tried before it.
+    app = FastAPI(lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
 
     @app.get("/api/patients/{patient_id}/")
     async def get_patient(patient_id: str, request: Request) -> Response:
@@ -238,6 +235,10 @@ def create_ceiling(
             return Response(status_code=404)
         body = ceiling.answer(row, request)
         return Response(orjson.dumps(body, option=orjson.OPT_UTC_Z), media_type="application/json")
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        return Response(b'{"status":"ok"}', media_type="application/json")
 
     return app
 
