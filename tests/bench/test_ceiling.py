@@ -11,7 +11,7 @@ from bench.ceiling import Statement, create_ceiling
 from bench.common import operations
 from tests.conftest import ADMIN_USERNAME, STAFF_PASSWORD
 from tests.factories import create_patient
-from tests.patients.test_soft_delete import png
+from tests.images import blank_png
 
 
 async def test_the_ceiling_answers_the_services_body_with_its_statement(
@@ -23,9 +23,8 @@ async def test_the_ceiling_answers_the_services_body_with_its_statement(
     pid = patient["id"]
     session = {"date": "2026-12-01T10:00:00Z", "therapist": "Dr Rivera", "notes": "Talked."}
     assert (await client.post(f"/api/patients/{pid}/add_session/", json=session)).is_success
-    picture = await client.put(
-        f"/api/patients/{pid}/profile_picture/", files={"file": ("p.png", png(), "image/png")}
-    )
+    image = ("p.png", blank_png("RGB", 8), "image/png")
+    picture = await client.put(f"/api/patients/{pid}/profile_picture/", files={"file": image})
     assert picture.is_success, picture.text
     get = next(op for op in operations("ann", "555", "smith") if op.key == "get")
     steps = await capture(
