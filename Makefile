@@ -105,7 +105,8 @@ bench-one-core: $(STAMP)
 
 ## Instructions per request through the app, counted by valgrind's callgrind (repeatable to about
 ## 0.1% on a noisy machine, unlike CPU time); needs the database make bench-one-core seeded:
-## make bench-instructions [BENCH_ARGS="--service-root ../baseline --ops get"].
+## make bench-instructions [BENCH_ARGS="--service-root ../baseline --ops get"]; the ceiling and the
+## service without a part: BENCH_ARGS="--ops get --app ceiling", "--ops get --without middleware".
 .PHONY: bench-instructions
 bench-instructions: $(STAMP)
 	$(BIN)/python -m bench.instructions $(BENCH_ARGS)

@@ -12,20 +12,38 @@ bench/out/<size>/). It runs itself again under callgrind, warms up, then counts 
 of `--requests` requests of each operation, 16 at a time, and prints them per request.
 `--service-root DIR` counts another checkout's app (a git worktree of an older revision) on the
 same database, for a before and after. Needs valgrind (Debian's package).
+
+Where the service's cost beyond the ceiling goes ("Where the other half goes" in bench/README.md):
+`--app ceiling` counts bench/ceiling.py's GET by id instead (FastAPI doing the service's one
+statement, logged in through the service), and `--without PART,…` counts the service without
+some of its parts, each difference being that part's cost: a middleware by its class name
+(`ObservabilityMiddleware`, `HostMiddleware`, `SecurityHeadersMiddleware`, `BodyLimitMiddleware`;
+`middleware` for all of them), `access-log` (the access line alone), `metrics`, or
+`route-first` (GET by id's route first among the app's own, as the ceiling's: no route tried
+before it, no included router around it). `--cprofile` runs the same
+requests under cProfile instead of callgrind (timed, so noisy; for the shares of the steps inside
+the request; the thread's CPU time, not the wall clock), and writes the profile beside the
+counts.
 """
 
 import argparse
 import asyncio
+import cProfile
 import json
+import logging
 import os
 import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import MutableMapping
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+
+from fastapi import FastAPI
 
 from bench.common import OUT_DIR
 from bench.run import ADMIN, DEFAULT_SERVER, ROOT, database_url, revision, service_env
@@ -46,7 +64,14 @@ async def _requests(options: argparse.Namespace) -> None:
 
     out = OUT_DIR / str(options.size)
     ids = (out / "ids.txt").read_text().split()
-    app = create_app()
+    service = create_app()
+    app = service
+    if options.app == "ceiling":
+        from bench.ceiling import create_ceiling
+
+        app = create_ceiling()
+    else:
+        _leave_out(service, options.without)
 
     async def call(method: str, path: str, query: str, **extra: Any) -> tuple[int, bytes]:
         headers = [(b"host", b"127.0.0.1:8000"), *extra.get("headers", [])]
@@ -77,10 +102,13 @@ async def _requests(options: argparse.Namespace) -> None:
             else:
                 answer["body"] += message.get("body", b"")
 
-        await app(scope, receive, send)
+        await to(scope, receive, send)
         return answer["status"], answer["body"]
 
-    async with app.router.lifespan_context(app):
+    to: Any = service
+    async with AsyncExitStack() as stack:
+        await stack.enter_async_context(service.router.lifespan_context(service))
+        # The ceiling's token is the service's: a session that its statement finds open.
         form = f"username={ADMIN[0]}&password={ADMIN[1]}".encode()
         status, body = await call(
             "POST",
@@ -91,6 +119,9 @@ async def _requests(options: argparse.Namespace) -> None:
         )
         assert status == 200, f"login: {status} {body[:200]!r}"
         bearer = [(b"authorization", b"Bearer " + json.loads(body)["access_token"].encode())]
+        if app is not service:
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            to = app
 
         async def run(key: str) -> None:
             method, path, query = OPERATIONS[key]
@@ -106,10 +137,53 @@ async def _requests(options: argparse.Namespace) -> None:
 
         for key in options.ops:
             await run(key)  # warm-up: statements prepared, caches filled
-            _instrument("on")
-            await run(key)
-            _instrument("off")
+            if options.cprofile:
+                # The thread's CPU time: waiting for PostgreSQL, or for a core on a busy
+                # machine, is nobody's cost here.
+                profiler = cProfile.Profile(time.thread_time)
+                profiler.enable()
+                await run(key)
+                profiler.disable()
+                profiler.dump_stats(out / f"cprofile-{_variant(options)}-{key}.pstats")
+            else:
+                _instrument("on")
+                await run(key)
+                _instrument("off")
             print(f"counted {key}", flush=True)
+
+
+def _leave_out(app: FastAPI, parts: list[str]) -> None:
+    """The service without `parts` (see the module's doc), before it first answers."""
+    from app.core.logging import ACCESS_LOGGER
+
+    unknown = set(parts) - {"middleware", "access-log", "metrics", "route-first"}
+    unknown -= {entry.cls.__name__ for entry in app.user_middleware}  # type: ignore[attr-defined]
+    if unknown:
+        raise SystemExit(f"--without: no part named {', '.join(sorted(unknown))}")
+    app.user_middleware = [
+        entry
+        for entry in app.user_middleware
+        if "middleware" not in parts and entry.cls.__name__ not in parts  # type: ignore[attr-defined]
+    ]
+    for entry in app.user_middleware:
+        if "metrics" in parts and entry.cls.__name__ == "ObservabilityMiddleware":  # type: ignore[attr-defined]
+            entry.kwargs["metrics"] = False
+    if "access-log" in parts:
+        logging.getLogger(ACCESS_LOGGER).disabled = True
+    if "route-first" in parts:
+        # FastAPI keeps each included router as one entry: GET by id's route is found in the
+        # patients' router, then put first among the app's own routes, as the ceiling's is.
+        routers = [getattr(entry, "original_router", None) for entry in app.router.routes]
+        route = next(
+            route
+            for router in routers
+            if router is not None
+            for route in router.routes
+            if getattr(route, "path", "") == "/api/patients/{patient_id}/"
+            and "GET" in getattr(route, "methods", ())
+        )
+        app.router.routes.insert(0, route)
+        app.router._mark_routes_changed()
 
 
 def _instrument(state: str) -> None:
@@ -120,16 +194,27 @@ def _instrument(state: str) -> None:
     )
 
 
+def _variant(options: argparse.Namespace) -> str:
+    """What is counted, for the names of the files written: `service-without-metrics`."""
+    return str(options.app) + "".join(f"-without-{part}" for part in options.without)
+
+
 def _count(options: argparse.Namespace, key: str, env: dict[str, str]) -> int:
     """Instructions of `options.requests` requests of one operation, in a child under callgrind."""
-    out = OUT_DIR / str(options.size) / f"callgrind-{key}.out"
+    out = OUT_DIR / str(options.size) / f"callgrind-{_variant(options)}-{key}.out"
     command = ["valgrind", "--tool=callgrind", "--instr-atstart=no"]
     command += [f"--callgrind-out-file={out}", sys.executable, "-m", "bench.instructions"]
     command += ["--size", str(options.size), "--requests", str(options.requests), "--ops", key]
-    command += ["--service-root", str(options.service_root)]
+    command += ["--service-root", str(options.service_root), "--app", options.app]
+    if options.without:
+        command += ["--without", ",".join(options.without)]
+    if options.cprofile:
+        command = [sys.executable, *command[command.index("-m") :], "--cprofile"]
     done = subprocess.run(  # noqa: S603
         command, cwd=ROOT, env={**env, CHILD: "1"}, capture_output=True, text=True, check=False
     )
+    if options.cprofile and done.returncode == 0 and f"counted {key}" in done.stdout:
+        return 0
     found = re.search(r"Collected : (\d+)", done.stderr)
     if done.returncode != 0 or found is None or f"counted {key}" not in done.stdout:
         raise RuntimeError(f"{key}: the counting run failed:\n{done.stderr[-3000:]}")
@@ -150,8 +235,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--service-root", type=Path, default=ROOT, help="Count another checkout's app."
     )
+    parser.add_argument(
+        "--app",
+        choices=("service", "ceiling"),
+        default="service",
+        help="ceiling: bench/ceiling.py's GET by id (the service's one statement in FastAPI).",
+    )
+    parser.add_argument(
+        "--without",
+        default="",
+        help="Parts of the service left out: middleware class names, middleware (all of them),"
+        " access-log, metrics, route-first.",
+    )
+    parser.add_argument(
+        "--cprofile", action="store_true", help="Profile with cProfile instead of counting."
+    )
     options = parser.parse_args(argv)
     options.ops = options.ops.split(",")
+    options.without = [part for part in options.without.split(",") if part]
+    if options.app == "ceiling" and options.ops != ["get"]:
+        parser.error("the ceiling answers GET by id only: --ops get")
     options.service_root = options.service_root.resolve()
     if os.environ.get(CHILD):
         asyncio.run(_requests(options))
@@ -164,9 +267,16 @@ def main(argv: list[str] | None = None) -> None:
     url = database_url(options.database_url, f"bench_{options.size}")
     env = service_env(url, out, reuse=True, one_core=True)
     root = options.service_root
-    print(f"app: {root} ({revision(root)}); {options.requests} requests of each, 16 at a time")
+    env["BENCH_STEPS"] = str(out / "steps.json")  # the ceiling's statement, as captured
+    what = "bench/ceiling.py" if options.app == "ceiling" else f"app: {root} ({revision(root)})"
+    if options.without:
+        what += f", without {', '.join(options.without)}"
+    print(f"{what}; {options.requests} requests of each, 16 at a time")
     for key in options.ops:
         instructions = _count(options, key, env)
+        if options.cprofile:
+            print(f"{key:<12} profiled: {out}/cprofile-{_variant(options)}-{key}.pstats")
+            continue
         print(f"{key:<12} {instructions / options.requests:>12,.0f} instructions per request")
 
 

@@ -25,7 +25,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -577,29 +576,26 @@ def measured(
 def ceiling(
     url: str,
     env: dict[str, str],
-    session: dict[str, str],
     out: Path,
     get: Operation,
     ids_file: Path,
     options: argparse.Namespace,
 ) -> tuple[Result, float, float, str]:
-    """GET by id through bench/ceiling.py (FastAPI and bare asyncpg), served and driven alike:
-    the figures, the server's CPU seconds per request, the share of its CPUs others took, and
-    the CPUs it could run on."""
+    """GET by id through bench/ceiling.py (FastAPI, bare asyncpg, the service's one statement),
+    served and driven alike: the figures, the server's CPU seconds per request, the share of its
+    CPUs others took, and the CPUs it could run on."""
     from app.auth.tokens import Tokens
+    from bench.ceiling import Statement
 
-    log("ceiling: FastAPI + bare asyncpg, GET by id")
+    log("ceiling: FastAPI + bare asyncpg + the service's one statement, GET by id")
     settle(url)
-    admin = value(url, "SELECT id FROM staff WHERE username = $1", ADMIN[0])
-    # The ceiling checks the signature only: no session behind it.
+    # A token of the session the capture logged in: the statement checks that it is open.
+    captured = Statement.captured(load_steps(out / "steps.json")["get"])
+    caller, session_id = (captured.arguments[n] for n in (captured.caller, captured.session))
     token = Tokens(service_settings(url, env)).create(
-        kind="staff", subject=str(admin), session=str(uuid.uuid4())
+        kind="staff", subject=str(caller), session=str(session_id)
     )
-    extra = {
-        "BENCH_DSN": url,
-        "BENCH_STEPS": str(out / "steps.json"),
-        "BENCH_SESSION": json.dumps(session),
-    }
+    extra = {"BENCH_STEPS": str(out / "steps.json")}
     cores: Cores | None = options.cores
     output = out / "ceiling-one-core.log" if cores else None
     service = Service({**env, **extra}, app="bench.ceiling:app", cores=cores, log=output)
@@ -805,7 +801,7 @@ def run_tools(
         if one_core is not None:
             settle(url)
             _load_average(report, "ceiling")
-        top, cpu, others, where = ceiling(url, env, session, out, get, ids_file, options)
+        top, cpu, others, where = ceiling(url, env, out, get, ids_file, options)
         report.results["get"]["ceiling"] = top
         if one_core is not None:
             one_core.cpu_ms.setdefault("get", {})["ceiling"] = 1000 * cpu
@@ -1075,7 +1071,7 @@ def render_targets(reports: list[SizeReport], options: argparse.Namespace) -> st
 
 ONE_CORE_TOOLS = (
     ("service", "service: 1 uvicorn worker"),
-    ("ceiling", "ceiling: FastAPI + bare asyncpg"),
+    ("ceiling", "ceiling: FastAPI, 1 statement"),
     ("asyncpg", "floor: bare asyncpg"),
     ("pgbench", "floor: pgbench"),
 )
@@ -1128,6 +1124,14 @@ def render_one_core(report: OneCoreReport, options: argparse.Namespace) -> str:
                 f"{'':>10}{_ratio(results.get('service'), results.get(tool))}" for tool in bases
             )
         )
+    get = report.results.get("get", {})
+    if (top := get.get("ceiling")) is not None and (service := get.get("service")) and top.rps:
+        lines += [
+            "",
+            f"GET by id: the service {service.rps:,.0f} req/s, the ceiling (bench/ceiling.py:"
+            f" FastAPI doing the service's one statement) {top.rps:,.0f} req/s; service /"
+            f" ceiling {service.rps / top.rps:.0%}",
+        ]
     if report.cpu_ms:
         served, shared = ("service", "ceiling"), ("service", "ceiling", "asyncpg")
         lines += [
@@ -1211,6 +1215,8 @@ def render_targets_one_core(report: SizeReport, options: argparse.Namespace) -> 
         text = f"{verdict(get.rps >= GET_RPS)} GET by id: {get.rps:,.0f} req/s (>= {GET_RPS:,.0f})"
         if (base := results["get"].get("asyncpg")) is not None and base.rps:
             text += f"; {get.rps / base.rps:.0%} of the asyncpg floor's {base.rps:,.0f}"
+        if (top := results["get"].get("ceiling")) is not None and top.rps:
+            text += f"; {get.rps / top.rps:.0%} of the ceiling's {top.rps:,.0f}"
         lines.append(text)
         tail = get.p99_ms / get.p50_ms
         lines.append(
