@@ -35,11 +35,14 @@ schemathesis: $(STAMP)
 	SCHEMATHESIS_EXAMPLES=$(EXAMPLES) $(if $(SEED),SCHEMATHESIS_SEED=$(SEED)) env -u PYTHONDONTWRITEBYTECODE \
 		$(BIN)/python -m pytest $(XDIST) tests/core/test_schemathesis.py $(PYTEST_ARGS)
 
+## The last step builds the app (no database): an endpoint that breaks a rule of
+## app/requests/rules.py (no caller first, no audited route class, an action used twice) fails it.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy app tests alembic bench scripts
 	$(BIN)/lint-imports
+	$(BIN)/python -m app openapi > /dev/null
 
 ## The docs site (docs/, mkdocs.yml) into site/. --strict: a broken link, a missing page or anchor,
 ## or a page left out of the nav fails the build, as in CI.
