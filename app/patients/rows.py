@@ -6,11 +6,9 @@ from decimal import Decimal
 from typing import Any, TypedDict
 
 
-class PatientRow(TypedDict):
-    """A patient as every read and write returns them: all but the password hash and the time
-    of a deletion."""
+class RecordRow(TypedDict):
+    """The record's own columns, as a patient holds them and each version keeps them."""
 
-    id: str
     first_name: str
     last_name: str
     phone_no: str
@@ -26,6 +24,13 @@ class PatientRow(TypedDict):
     tags: list[str]
     wallet_balance: Decimal
     sessions: list[dict[str, Any]]
+
+
+class PatientRow(RecordRow):
+    """A patient as every read and write returns them: all but the password hash and the time
+    of a deletion."""
+
+    id: str
     version: int
     created_at: datetime
     updated_at: datetime
@@ -119,25 +124,10 @@ class VersionChangeRow(TypedDict):
     restored_from: int | None
 
 
-class PatientVersionRow(VersionChangeRow):
+class PatientVersionRow(VersionChangeRow, RecordRow):
     """A version with the record it left."""
 
     patient_id: str
-    first_name: str
-    last_name: str
-    phone_no: str
-    allergies_and_medication: str
-    date_of_birth: date
-    sex: str
-    ssn: str | None
-    email: str | None
-    address: str | None
-    added_note: str | None
-    about_note: str | None
-    profile_picture: str | None
-    tags: list[str]
-    wallet_balance: Decimal
-    sessions: list[dict[str, Any]]
 
 
 class VersionPhiRow(TypedDict):
