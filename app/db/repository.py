@@ -93,13 +93,16 @@ class Repository(Generic[R]):
     def _build(cls, kind: str, names: frozenset[str]) -> Any:
         columns = _columns_of(cls.table, cls.row)
         table = cls.table
-        values: dict[str, Any] = {name: bindparam(name, type_=table.c[name].type) for name in names}
         if kind == "create":
+            values = {name: bindparam(name, type_=table.c[name].type) for name in names}
             return Query(insert(table).values(values).returning(*columns), cls.row)
         if kind == "update":
+            changes: dict[str, Any] = {
+                name: bindparam(name, type_=table.c[name].type) for name in names
+            }
             if cls.updated_at is not None:
-                values[cls.updated_at] = func.now()
-            changed = update(table).where(*cls._found()).values(values)
+                changes[cls.updated_at] = func.now()
+            changed = update(table).where(*cls._found()).values(changes)
             return Query(changed.returning(*columns), cls.row)
         matching = [
             *cls._kept(),
