@@ -39,6 +39,7 @@ from app.mail.mailer import mailer_for
 from app.notes import routes as notes
 from app.patients import history_routes as patient_history
 from app.patients import routes as patients
+from app.payments import routes as payments
 from app.pictures import routes as pictures
 from app.pictures.service import decode_slots, picture_store
 from app.requests.rules import check_endpoints
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(therapists.router)
     app.include_router(documents.router)
     app.include_router(audit.router)
+    app.include_router(payments.router)
     app.include_router(health.router)
     if settings.metrics_enabled:
         app.include_router(metrics.router)

@@ -75,6 +75,11 @@ class Action(StrEnum):
     UPDATE_DOCUMENT = "update_document"
     DELETE_DOCUMENT = "delete_document"
     LIST_AUDIT_EVENTS = "list_audit_events"
+    LIST_BILLABLE_SERVICES = "list_billable_services"
+    CREATE_BILLABLE_SERVICE = "create_billable_service"
+    GET_BILLABLE_SERVICE = "get_billable_service"
+    UPDATE_BILLABLE_SERVICE = "update_billable_service"
+    DELETE_BILLABLE_SERVICE = "delete_billable_service"
 
     # The API's endpoints without a caller (app.requests.rules.NO_CALLER): each audits itself.
     LOGIN = "login"

@@ -280,6 +280,10 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(
         default=30.0, gt=0, description="How often `python -m app worker` looks for due work."
     )
+    currency: str = Field(
+        default="USD",
+        description="The ISO 4217 code of the one currency every price is in, e.g. USD or EUR.",
+    )
     calendar_feed_patient_names: bool = Field(
         default=False,
         description="Show patients' names in therapists' calendar feeds; off: the patient's id.",
@@ -310,6 +314,13 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as error:
             raise ValueError("not a known IANA time zone, e.g. Europe/Berlin") from error
+        return value
+
+    @field_validator("currency")
+    @classmethod
+    def _currency_code(cls, value: str) -> str:
+        if not (len(value) == 3 and value.isascii() and value.isalpha() and value.isupper()):
+            raise ValueError("CURRENCY is an ISO 4217 code: three upper-case letters, e.g. USD")
         return value
 
     @field_validator("phone_default_region")

@@ -61,6 +61,12 @@ OPENAPI_TAGS: list[dict[str, Any]] = [
         "questionnaires): sniffed, encrypted at rest, downloaded as attachments; a withheld "
         "document is hidden from its patient.",
     },
+    {
+        "name": "payments",
+        "description": "What the practice bills: billable services (a code such as CPT 90834, "
+        "a name, a duration and a price in the one `CURRENCY`), read by staff, kept by admins; "
+        "a deleted service is kept for the invoices that name it.",
+    },
     {"name": "audit", "description": "The append-only audit trail of reads, writes and logins."},
     {"name": "health", "description": "Liveness and readiness probes; no token needed."},
 ]

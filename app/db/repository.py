@@ -11,6 +11,7 @@ that marks a row deleted, if rows are kept when deleted:
         filters = ("building_id",)
         order_by = ("name", "id")
         deleted_at = "deleted_at"
+        updated_at = "updated_at"
 
 Its statements are built and compiled once: get and delete when the class is made (so a row
 that names a missing column fails at import), the others once per shape (which filters, which
@@ -48,6 +49,8 @@ class Repository(Generic[R]):
     """The list's order: column names, each descending if written with a leading "-"."""
     deleted_at: ClassVar[str | None] = None
     """The column set when a row is deleted (kept, found by nothing); None: a delete deletes."""
+    updated_at: ClassVar[str | None] = None
+    """The column an update sets to the transaction's time, if the table has one."""
 
     _get: ClassVar[Query[Any]]
     _delete: ClassVar[Query[Any]]
@@ -59,9 +62,11 @@ class Repository(Generic[R]):
             return
         cls._statements = {}
         columns = _columns_of(cls.table, cls.row)
-        unknown = sorted({*cls.filters, *_names(cls.order_by)} - set(cls.table.c.keys()))
+        stamps = [name for name in (cls.deleted_at, cls.updated_at) if name is not None]
+        named = {*cls.filters, *_names(cls.order_by), *stamps}
+        unknown = sorted(named - set(cls.table.c.keys()))
         if unknown:
-            raise RowMismatch(f"{cls.__name__} filters or orders by unknown columns: {unknown}")
+            raise RowMismatch(f"{cls.__name__} names unknown columns: {unknown}")
         cls._get = Query(select(*columns).where(*cls._found()), cls.row)
         if cls.deleted_at is None:
             removal: Any = delete(cls.table)
@@ -92,8 +97,12 @@ class Repository(Generic[R]):
             values = {name: bindparam(name, type_=table.c[name].type) for name in names}
             return Query(insert(table).values(values).returning(*columns), cls.row)
         if kind == "update":
-            values = {name: bindparam(name, type_=table.c[name].type) for name in names}
-            changed = update(table).where(*cls._found()).values(values)
+            changes: dict[str, Any] = {
+                name: bindparam(name, type_=table.c[name].type) for name in names
+            }
+            if cls.updated_at is not None:
+                changes[cls.updated_at] = func.now()
+            changed = update(table).where(*cls._found()).values(changes)
             return Query(changed.returning(*columns), cls.row)
         matching = [
             *cls._kept(),

@@ -12,6 +12,7 @@ from app.models.notes import (
 )
 from app.models.password_reset import PasswordResetToken
 from app.models.patient import Patient
+from app.models.payments import BillableService
 from app.models.scheduling import (
     Appointment,
     AppointmentReminder,
@@ -30,6 +31,7 @@ __all__ = [
     "AppointmentSeries",
     "AuditEvent",
     "AuthSession",
+    "BillableService",
     "CalendarFeed",
     "IdempotentResponse",
     "PasswordResetToken",

@@ -370,3 +370,14 @@ def test_database_url_is_spoken_to_with_asyncpg(tmp_path, monkeypatch, given, ex
 def test_no_database_url_means_the_embedded_server(tmp_path):
     settings = make(tmp_path, secret_key=SECRET_KEY, phi_encryption_keys=PHI_KEYS)
     assert settings.database_url is None
+
+
+def test_the_currency_is_usd_unless_set(tmp_path):
+    assert make(tmp_path).currency == "USD"
+    assert make(tmp_path, currency="EUR").currency == "EUR"
+
+
+@pytest.mark.parametrize("currency", ["usd", "Eur", "EURO", "US", "", "E1R", "ÄÖÜ"])
+def test_the_currency_is_three_upper_case_letters(tmp_path, currency):
+    with pytest.raises(ValidationError, match="CURRENCY"):
+        make(tmp_path, currency=currency)

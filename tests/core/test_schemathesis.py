@@ -118,7 +118,7 @@ SHARDS: dict[str, tuple[str, ...]] = {
         "revoke_psychotherapy_note_authorization",
         "disclose_psychotherapy_note",
     ),
-    # Logins, therapists and their calendars, the audit trail, health.
+    # Logins, therapists and their calendars, billable services, the audit trail, health.
     "practice": (
         "login",
         "refresh",
@@ -137,6 +137,11 @@ SHARDS: dict[str, tuple[str, ...]] = {
         "create_therapist_time_off",
         "delete_therapist_time_off",
         "get_therapist_availability",
+        "list_billable_services",
+        "create_billable_service",
+        "get_billable_service",
+        "update_billable_service",
+        "delete_billable_service",
         "list_audit_events",
         "healthz",
         "readyz",

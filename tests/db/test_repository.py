@@ -19,6 +19,7 @@ ROOMS = Table(
     Column("name", String(50), nullable=False),
     Column("building", String(10), nullable=False),
     Column("deleted_at", TIMESTAMP(timezone=True)),
+    Column("updated_at", TIMESTAMP(timezone=True), server_default=text("now()"), nullable=False),
 )
 
 
@@ -34,6 +35,10 @@ class RoomRepository(Repository[RoomRow]):
     filters = ("building",)
     order_by = ("building", "-name")
     deleted_at = "deleted_at"
+
+
+class StampedRoomRepository(RoomRepository):
+    updated_at = "updated_at"
 
 
 class PlainRoomRepository(Repository[RoomRow]):
@@ -76,6 +81,23 @@ async def test_a_plain_delete_deletes(database, engine):
     assert await rooms.get(created["id"]) is None
     async with engine.connect() as connection:
         assert await connection.scalar(text("SELECT count(*) FROM test_rooms")) == 0
+
+
+async def _updated_at(engine: AsyncEngine, room_id: int) -> datetime:
+    async with engine.connect() as connection:
+        sql = text("SELECT updated_at FROM test_rooms WHERE id = :id")
+        stamp: datetime = await connection.scalar(sql, {"id": room_id})
+    return stamp
+
+
+async def test_an_update_stamps_updated_at_when_the_repository_names_it(database, engine):
+    stamped, unstamped = StampedRoomRepository(database), RoomRepository(database)
+    room = await stamped.create({"name": "Garden", "building": "A"})
+    created = await _updated_at(engine, room["id"])
+    await unstamped.update(room["id"], {"name": "Orchard"})
+    assert await _updated_at(engine, room["id"]) == created
+    await stamped.update(room["id"], {"name": "Meadow"})
+    assert await _updated_at(engine, room["id"]) > created
 
 
 async def test_a_page_is_filtered_ordered_and_counted_without_deleted_rows(database):
@@ -121,3 +143,10 @@ def test_a_repository_naming_a_column_its_table_lacks_fails_when_defined():
             table = ROOMS
             row = RoomRow
             order_by = ("-size",)
+
+    with pytest.raises(RowMismatch, match=r"unknown columns: \['changed_at'\]"):
+
+        class BadStamp(Repository[RoomRow]):
+            table = ROOMS
+            row = RoomRow
+            updated_at = "changed_at"

@@ -59,6 +59,12 @@ export type AuthorizationCreate = Schemas["AuthorizationCreate"];
 export type PsychotherapyListQuery = NonNullable<
   operations["list_psychotherapy_notes"]["parameters"]["query"]
 >;
+export type BillableServiceCreate = Schemas["BillableServiceCreate"];
+export type BillableServiceUpdate = Schemas["BillableServiceUpdate"];
+export type BillableService = Schemas["BillableServiceRead"];
+export type BillableServiceQuery = NonNullable<
+  operations["list_billable_services"]["parameters"]["query"]
+>;
 export type PageQuery = NonNullable<
   operations["list_wallet_transactions"]["parameters"]["query"]
 >;
@@ -445,6 +451,30 @@ export function createPatientApi(baseUrl: string, token: () => string | undefine
 
     list_audit_events: (query: AuditQuery = {}) => client.GET("/api/audit/", { params: { query } }),
 
+    list_billable_services: (query: BillableServiceQuery = {}) =>
+      client.GET("/api/billable-services/", { params: { query } }),
+    create_billable_service: (
+      body: BillableServiceCreate,
+      options: Pick<WriteOptions, "idempotencyKey"> = {},
+    ) =>
+      client.POST("/api/billable-services/", {
+        params: { header: { "Idempotency-Key": options.idempotencyKey } },
+        body,
+      }),
+    get_billable_service: (serviceId: number) =>
+      client.GET("/api/billable-services/{service_id}/", {
+        params: { path: { service_id: serviceId } },
+      }),
+    update_billable_service: (serviceId: number, body: BillableServiceUpdate) =>
+      client.PATCH("/api/billable-services/{service_id}/", {
+        params: { path: { service_id: serviceId } },
+        body,
+      }),
+    delete_billable_service: (serviceId: number) =>
+      client.DELETE("/api/billable-services/{service_id}/", {
+        params: { path: { service_id: serviceId } },
+      }),
+
     create_calendar_feed: (therapistId: number) =>
       client.POST("/api/therapists/{therapist_id}/calendar/", {
         params: { path: { therapist_id: therapistId } },
@@ -619,6 +649,22 @@ export async function tour(baseUrl: string, username: string, password: string):
     freeSlots = free.data?.slots.length ?? 0;
   }
 
+  // A service the practice bills, its price changed, found by its code, then deleted (kept).
+  const billed = await api.create_billable_service(
+    { code: "90834", name: "Psychotherapy, 45 minutes", duration_minutes: 45, price: "120.00" },
+    { idempotencyKey: crypto.randomUUID() },
+  );
+  let price: string | undefined;
+  if (billed.data !== undefined) {
+    const service: BillableService = billed.data;
+    await api.update_billable_service(service.id, { price: "125.00" });
+    price = (await api.get_billable_service(service.id)).data?.price;
+    const byCode = await api.list_billable_services({ code: service.code, page: "1" });
+    const currency: string | undefined = byCode.data?.results[0]?.currency;
+    price = `${price} ${currency}`;
+    await api.delete_billable_service(service.id);
+  }
+
   const audit = await api.list_audit_events({ patient: id, action: "get_patient" });
   const events = audit.data?.results.map((event) => `${event.at} ${event.actor} ${event.outcome}`);
 
@@ -648,6 +694,7 @@ export async function tour(baseUrl: string, username: string, password: string):
     pictureBytes: bytes?.size,
     events,
     freeSlots,
+    price,
     resetSent,
     tokenRefused,
   });

@@ -1,0 +1,3 @@
+"""Payments: the billable services the practice bills (a code such as CPT 90834, a name, a
+duration and a price in the settings' CURRENCY), kept by admins over the generic repository and
+audited service (app.db.repository, app.requests.resources)."""

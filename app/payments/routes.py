@@ -1,0 +1,115 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Body, status
+
+from app.audit.actions import Action
+from app.auth.access import AdminCaller, StaffCaller
+from app.core.dependencies import PageRequestDep, SettingsDep
+from app.core.openapi import BODY_ERRORS, COMMON_ERRORS, errors
+from app.core.pagination import Page, paginate
+from app.idempotency.dependencies import Idempotent
+from app.payments.dependencies import BillableServiceIdPath, BillableServiceQueryDep
+from app.payments.schemas import BillableServiceCreate, BillableServiceRead, BillableServiceUpdate
+from app.payments.service import BillableServiceService
+from app.requests.routing import AuditedRoute
+
+router = APIRouter(prefix="/api/billable-services", tags=["payments"], route_class=AuditedRoute)
+
+
+@router.get(
+    "/",
+    name=Action.LIST_BILLABLE_SERVICES,
+    response_model=Page[BillableServiceRead],
+    summary="List billable services",
+    response_description="A page of billable services, by code.",
+    responses=errors(400, *COMMON_ERRORS, 404),
+)
+async def list_billable_services(
+    caller: StaffCaller,
+    query: BillableServiceQueryDep,
+    page_request: PageRequestDep,
+    settings: SettingsDep,
+) -> Page[BillableServiceRead]:
+    """The billable services not deleted, by code (staff)."""
+    services, currency = BillableServiceService(caller.work), settings.currency
+    filters = query.model_dump()
+
+    async def fetch(offset: int, limit: int) -> list[BillableServiceRead]:
+        rows = await services.page(filters, offset=offset, limit=limit)
+        return [BillableServiceRead.of(row, currency) for row in rows]
+
+    return await paginate(
+        caller.links,
+        page_request,
+        BillableServiceRead,
+        count=lambda exact_up_to: services.count(filters, exact_up_to=exact_up_to),
+        fetch=fetch,
+    )
+
+
+@router.post(
+    "/",
+    name=Action.CREATE_BILLABLE_SERVICE,
+    response_model=BillableServiceRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a billable service",
+    response_description="The billable service added.",
+    responses=errors(*BODY_ERRORS, *COMMON_ERRORS, 409, 422),
+)
+async def create_billable_service(
+    payload: BillableServiceCreate, caller: AdminCaller, settings: SettingsDep, _: Idempotent
+) -> BillableServiceRead:
+    """Add a service the practice bills (admins); a code another service not deleted has is a
+    400 on `code`. A retry with the same Idempotency-Key gets the first answer again."""
+    service = await BillableServiceService(caller.work).create(payload.model_dump())
+    return BillableServiceRead.of(service, settings.currency)
+
+
+@router.get(
+    "/{service_id}/",
+    name=Action.GET_BILLABLE_SERVICE,
+    response_model=BillableServiceRead,
+    summary="Read a billable service",
+    response_description="The billable service.",
+    responses=errors(*COMMON_ERRORS, 404),
+)
+async def get_billable_service(
+    service_id: BillableServiceIdPath, caller: StaffCaller, settings: SettingsDep
+) -> BillableServiceRead:
+    """One billable service (staff); a deleted one is a 404."""
+    service = await BillableServiceService(caller.work).get(service_id)
+    return BillableServiceRead.of(service, settings.currency)
+
+
+@router.patch(
+    "/{service_id}/",
+    name=Action.UPDATE_BILLABLE_SERVICE,
+    response_model=BillableServiceRead,
+    summary="Change a billable service",
+    response_description="The billable service as changed.",
+    responses=errors(*BODY_ERRORS, *COMMON_ERRORS, 404),
+)
+async def update_billable_service(
+    service_id: BillableServiceIdPath,
+    caller: AdminCaller,
+    settings: SettingsDep,
+    payload: Annotated[BillableServiceUpdate, Body()] = BillableServiceUpdate(),
+) -> BillableServiceRead:
+    """Change any of a service's fields (admins); `{}` changes nothing."""
+    changes = payload.model_dump(exclude_unset=True)
+    service = await BillableServiceService(caller.work).update(service_id, changes)
+    return BillableServiceRead.of(service, settings.currency)
+
+
+@router.delete(
+    "/{service_id}/",
+    name=Action.DELETE_BILLABLE_SERVICE,
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a billable service",
+    response_description="Deleted (kept for the invoices that name it); no body.",
+    responses=errors(*COMMON_ERRORS, 404),
+)
+async def delete_billable_service(service_id: BillableServiceIdPath, caller: AdminCaller) -> None:
+    """Delete a billable service (admins): it is gone from the list and reads, and kept for the
+    invoices that name it; its code may be given to a new service."""
+    await BillableServiceService(caller.work).delete(service_id)

@@ -1,0 +1,138 @@
+"""What the billable services' endpoints read and answer: every rule of their fields, once.
+Money is a `Decimal` with 2 places, answered as a string; its currency is the settings'."""
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar
+
+from pydantic import BeforeValidator, ConfigDict, Field
+
+from app.core.fields import (
+    Omittable,
+    Text,
+    amount,
+    amount_schema,
+    blank_to_none,
+    documented,
+    matching,
+    not_bool,
+)
+from app.core.schemas import BaseSchema
+from app.models.payments import (
+    CODE_MAX_LENGTH,
+    CODE_RE,
+    DURATION_MAX,
+    DURATION_MIN,
+    NAME_MAX_LENGTH,
+    PRICE_MAX,
+)
+from app.patients.schemas import Money
+from app.payments.rows import BillableServiceRow
+
+CODE_FORMAT = "Use letters, digits, hyphens and dots only, e.g. 90834."
+
+BILLABLE_SERVICE_CREATE: dict[str, Any] = {
+    "code": "90834",
+    "name": "Psychotherapy, 45 minutes",
+    "duration_minutes": 45,
+    "price": "120.00",
+}
+BILLABLE_SERVICE_UPDATE: dict[str, Any] = {"price": "125.00"}
+BILLABLE_SERVICE: dict[str, Any] = {
+    "id": 3,
+    **BILLABLE_SERVICE_CREATE,
+    "currency": "USD",
+    "created_at": "2026-12-01T09:30:00.120000Z",
+    "updated_at": "2026-12-01T09:30:00.120000Z",
+}
+
+Code = Annotated[
+    Text,
+    Field(
+        min_length=1,
+        max_length=CODE_MAX_LENGTH,
+        description="The service's code (e.g. CPT 90834): 1-16 letters, digits, hyphens and "
+        "dots; unique among the services not deleted.",
+        examples=["90834"],
+    ),
+    documented(CODE_RE),
+    matching(CODE_RE, "code_format", CODE_FORMAT),
+]
+ServiceName = Annotated[
+    Text,
+    Field(
+        min_length=1,
+        max_length=NAME_MAX_LENGTH,
+        description="One line of text, 1-100 characters.",
+        examples=["Psychotherapy, 45 minutes"],
+    ),
+]
+# Constraints before the bool check, so the schema states them as minimum and maximum.
+DurationMinutes = Annotated[
+    int,
+    Field(
+        ge=DURATION_MIN,
+        le=DURATION_MAX,
+        description="Minutes the service takes: 5 to 480.",
+        examples=[45],
+    ),
+    not_bool("A valid integer is required."),
+]
+Price = Annotated[Decimal, amount(Decimal(0), PRICE_MAX), amount_schema(Decimal(0), PRICE_MAX)]
+PRICE = (
+    f"In CURRENCY: 0 to {PRICE_MAX}, plain ASCII digits with at most 2 decimal places "
+    '("120", "120.50"), as a string or a JSON number written the same way.'
+)
+
+
+class BillableServiceCreate(BaseSchema):
+    """A new billable service: every field required."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [BILLABLE_SERVICE_CREATE]})
+
+    code: Code
+    name: ServiceName
+    duration_minutes: DurationMinutes
+    price: Price = Field(description=PRICE, examples=["120.00"])
+
+
+class BillableServiceUpdate(BaseSchema):
+    """PATCH: any subset of the fields; a field sent may not be null."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [BILLABLE_SERVICE_UPDATE]})
+
+    code: Omittable[Code] = None
+    name: Omittable[ServiceName] = None
+    duration_minutes: Omittable[DurationMinutes] = None
+    price: Omittable[Price] = Field(default=None, description=PRICE, examples=["125.00"])
+
+
+class BillableServiceRead(BaseSchema):
+    """A billable service, its price in the settings' currency."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [BILLABLE_SERVICE]})
+    list_path: ClassVar[str] = "/api/billable-services/"
+
+    id: int
+    code: str
+    name: str
+    duration_minutes: int
+    price: Money = Field(examples=["120.00"])
+    currency: str = Field(
+        description="The ISO 4217 code of the price's currency: the service's CURRENCY setting.",
+        examples=["USD"],
+    )
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: BillableServiceRow, currency: str) -> "BillableServiceRead":
+        return cls.model_validate({**row, "currency": currency})
+
+
+class BillableServiceQuery(BaseSchema):
+    """The list's filter."""
+
+    code: Annotated[Code | None, BeforeValidator(blank_to_none)] = Field(
+        default=None, description="Only the service with this code (exact)."
+    )
