@@ -5,7 +5,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
 
 from app.core.fields import (
     Omittable,
@@ -52,11 +52,12 @@ Code = Annotated[
         min_length=1,
         max_length=CODE_MAX_LENGTH,
         description="The service's code (e.g. CPT 90834): 1-16 letters, digits, hyphens and "
-        "dots; unique among the services not deleted.",
+        "dots, kept in upper case (g0176 is G0176); unique among the services not deleted.",
         examples=["90834"],
     ),
     documented(CODE_RE),
     matching(CODE_RE, "code_format", CODE_FORMAT),
+    AfterValidator(str.upper),  # HCPCS codes are upper case: one code, however it is typed
 ]
 ServiceName = Annotated[
     Text,
@@ -134,5 +135,5 @@ class BillableServiceQuery(BaseSchema):
     """The list's filter."""
 
     code: Annotated[Code | None, BeforeValidator(blank_to_none)] = Field(
-        default=None, description="Only the service with this code (exact)."
+        default=None, description="Only the service with this code, in any case (g0176: G0176)."
     )

@@ -133,7 +133,8 @@ async def test_nobody_signed_in_is_a_401(client, anonymous):
     [
         ("9", "9"),
         ("A" * 16, "A" * 16),
-        ("G0176-ab.1", "G0176-ab.1"),
+        ("G0176-ab.1", "G0176-AB.1"),
+        ("g0176", "G0176"),
         (" 90834\n", "90834"),
     ],
 )
@@ -221,6 +222,13 @@ async def test_a_code_names_one_service_not_deleted(client, engine):
 
     again = await client.post(URL, json=body(name="Another"))
     assert (again.status_code, again.json()) == (400, {"code": [CODE_TAKEN]})
+    lower = await create(client, code="g0176")
+    upper = await client.post(URL, json=body(code="G0176", name="Another"))
+    assert (lower["code"], upper.status_code, upper.json()) == (
+        "G0176",
+        400,
+        {"code": [CODE_TAKEN]},
+    )
     taken = await client.patch(f"{URL}{second['id']}/", json={"code": "90834"})
     assert (taken.status_code, taken.json()) == (400, {"code": [CODE_TAKEN]})
     assert (await client.get(f"{URL}{second['id']}/")).json() == second
@@ -273,6 +281,8 @@ async def test_the_list_is_by_code_then_id_in_pages_and_filters_on_the_code(clie
     found = (await client.get(URL, params={"code": "90834"})).json()
     assert [s["code"] for s in found["results"]] == ["90834"]
     assert (await client.get(URL, params={"code": "9083"})).json()["count"] == 0
+    lower = (await client.get(URL, params={"code": "g0176"})).json()
+    assert [s["code"] for s in lower["results"]] == ["G0176"]
     assert (await client.get(URL, params={"code": ""})).json()["count"] == 5
     bad = await client.get(URL, params={"code": "90 834"})
     assert (bad.status_code, bad.json()) == (400, {"code": [CODE_FORMAT]})
