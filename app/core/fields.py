@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 T = TypeVar("T")
@@ -137,6 +137,10 @@ def _amount_text(value: Any) -> str:
     if isinstance(value, Decimal) and value.is_finite():  # from Python, or a huge JSON integer
         return format(value, "f")
     raise error("amount_not_a_number", NOT_A_NUMBER)
+
+
+Money = Annotated[Decimal, PlainSerializer(lambda v: f"{v:.2f}", return_type=str)]
+"""An amount of money as the API answers it: a string with two decimal places."""
 
 
 def amount(minimum: Decimal, maximum: Decimal) -> BeforeValidator:

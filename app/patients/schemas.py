@@ -1,13 +1,12 @@
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
 
 from fastapi import Response
-from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
 
 from app.auth.schemas import CurrentPassword, Password
 from app.core.conditional import tag
-from app.core.fields import Omittable, SearchTerm, blank_to_none, drop_blank
+from app.core.fields import Money, Omittable, SearchTerm, blank_to_none, drop_blank
 from app.core.phones import canonical_phone, digits_of
 from app.core.schemas import BaseSchema
 from app.core.urls import Links
@@ -35,8 +34,6 @@ from app.patients.fields import (
     Therapist,
 )
 from app.patients.rows import PatientRow, PatientVersionRow, VersionChangeRow
-
-Money = Annotated[Decimal, PlainSerializer(lambda v: f"{v:.2f}", return_type=str)]
 
 
 class PatientUpdate(BaseSchema):

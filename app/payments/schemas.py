@@ -8,6 +8,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
 
 from app.core.fields import (
+    Money,
     Omittable,
     Text,
     amount,
@@ -26,7 +27,6 @@ from app.models.payments import (
     NAME_MAX_LENGTH,
     PRICE_MAX,
 )
-from app.patients.schemas import Money
 from app.payments.rows import BillableServiceRow
 
 CODE_FORMAT = "Use letters, digits, hyphens and dots only, e.g. 90834."

@@ -4,10 +4,9 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, ConfigDict, Field
 
-from app.core.fields import Text, amount, amount_schema, error
+from app.core.fields import Money, Text, amount, amount_schema, error
 from app.core.schemas import BaseSchema
 from app.models.wallet import REASON_MAX_LENGTH
-from app.patients.schemas import Money
 
 WALLET_UPDATE: dict[str, Any] = {"amount": "25.50", "reason": "Top-up"}
 WALLET_TRANSACTION: dict[str, Any] = {
