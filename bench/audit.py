@@ -27,8 +27,7 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from app.audit.repository import _events
-from app.audit.rows import AuditEventRow
-from app.audit.schemas import AuditQuery
+from app.audit.schemas import AuditEventRow, AuditQuery
 from app.core.config import Settings
 from app.db.database import Transaction, server_settings
 from app.db.query import Query, R

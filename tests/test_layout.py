@@ -25,7 +25,7 @@ def test_no_module_imports_itself_through_others():
 
 # Every domain package has the same kinds of module; the command line's entry to a domain is
 # commands.py where it has one. The infrastructure the domains stand on is shaped by its own job.
-KINDS = ("routes", "dependencies", "service", "repository", "schemas", "rows")
+KINDS = ("routes", "dependencies", "service", "repository", "schemas")
 OPTIONAL_KINDS = ("commands",)
 INFRASTRUCTURE = {
     "core": "settings, errors, field rules and the HTTP plumbing every domain uses",
@@ -68,7 +68,7 @@ def test_a_domain_has_the_kinds_of_module_or_says_why_not(package: Path):
 
 def test_the_departures_are_read_from_the_docstring(tmp_path: Path):
     (tmp_path / "__init__.py").write_text(
-        '"""A domain.\n\n- hours.py, series.py: why.\n- no dependencies.py, rows.py: why not.\n'
+        '"""A domain.\n\n- hours.py, series.py: why.\n- no dependencies.py, schemas.py: why not.\n'
         '-not a departure.py: no\n"""\n'
     )
-    assert _departures(tmp_path) == ({"hours", "series"}, {"dependencies", "rows"})
+    assert _departures(tmp_path) == ({"hours", "series"}, {"dependencies", "schemas"})

@@ -28,8 +28,7 @@ from app.auth.permissions import may_override_availability
 from app.core.errors import AppError, NotFound, ValidationFailed, validation_errors
 from app.core.fields import DATETIME_RANGE, in_range
 from app.core.ids import INTEGER_MAX, parse_id
-from app.therapists.rows import TherapistRow
-from app.therapists.schemas import TherapistListQuery
+from app.therapists.schemas import TherapistListQuery, TherapistRow
 from app.therapists.service import TherapistService
 
 DAY_LIMIT = 200  # appointments shown on one day's page

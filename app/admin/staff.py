@@ -23,8 +23,7 @@ from app.admin.views import admins_only, services_of
 from app.audit.actions import Action
 from app.auth.reauth import Reauthentication
 from app.auth.reset import PasswordResets
-from app.auth.rows import StaffRow
-from app.auth.schemas import PasswordChange, StaffCreate
+from app.auth.schemas import PasswordChange, StaffCreate, StaffRow
 from app.auth.staff import StaffService
 from app.core.dependencies import client_address
 from app.core.errors import NotFound, PermissionDenied, Throttled, ValidationFailed

@@ -33,8 +33,7 @@ from app.core.ids import id_maximum, parse_id
 from app.db.counting import Counting
 from app.models.audit import AuditEvent
 from app.models.patient import KEPT, Patient, is_patient_id
-from app.patients.rows import PatientRow
-from app.patients.schemas import PatientCreate, PatientListQuery, PatientUpdate
+from app.patients.schemas import PatientCreate, PatientListQuery, PatientRow, PatientUpdate
 from app.patients.service import PatientService, list_filter
 from app.pictures.service import PictureService
 from app.wallet.schemas import WalletUpdate

@@ -23,7 +23,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import TIMESTAMP as PG_TIMESTAMP
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from app.appointments.rows import (
+from app.appointments.schemas import (
+    AppointmentListQuery,
     AppointmentRow,
     IdRow,
     PartyLocksRow,
@@ -31,7 +32,6 @@ from app.appointments.rows import (
     StaffNameRow,
     WalletBalanceRow,
 )
-from app.appointments.schemas import AppointmentListQuery
 from app.db.counting import Count, Counting
 from app.db.query import Executor, NoRow, Query
 from app.models.patient import VERSION_SEQUENCE, Patient, kept

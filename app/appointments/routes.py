@@ -3,7 +3,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Response, status
 
 from app.appointments.dependencies import AppointmentIdPath, SeriesIdPath
-from app.appointments.rows import AppointmentRow, SeriesRow
 from app.appointments.schemas import (
     CONFLICT_EXAMPLE,
     SERIES_CONFLICT_EXAMPLE,
@@ -11,6 +10,7 @@ from app.appointments.schemas import (
     AppointmentCreate,
     AppointmentListQuery,
     AppointmentRead,
+    AppointmentRow,
     AppointmentUpdate,
     ConflictBody,
     Occurrence,
@@ -18,6 +18,7 @@ from app.appointments.schemas import (
     SeriesConflictBody,
     SeriesCreate,
     SeriesRead,
+    SeriesRow,
 )
 from app.appointments.service import AppointmentService
 from app.audit.actions import Action

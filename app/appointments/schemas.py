@@ -1,12 +1,12 @@
 """The appointments' request and response bodies, and the rules of their fields."""
 
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Literal
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar, Literal, TypedDict
 from zoneinfo import ZoneInfo
 
 from pydantic import BeforeValidator, ConfigDict, Field, StrictBool
 
-from app.appointments.rows import AppointmentRow
 from app.core.fields import (
     Instant,
     MultilineText,
@@ -19,6 +19,56 @@ from app.core.fields import (
 from app.core.schemas import BaseSchema
 from app.models.patient import PATIENT_ID
 from app.models.scheduling import NOTE_MAX_LENGTH, REASON_MAX_LENGTH, STATUSES
+
+
+# The rows its statements return: TypedDicts, checked against each statement when it is
+# compiled (app.db.query).
+class AppointmentRow(TypedDict):
+    """Every column of an appointment but created_by."""
+
+    id: int
+    patient_id: str
+    therapist_id: int
+    starts_at: datetime
+    ends_at: datetime
+    kind: str
+    status: str
+    cancellation_reason: str | None
+    note: str | None
+    series_id: int | None
+    outside_availability: bool
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class SeriesRow(TypedDict):
+    id: int
+    rrule: str
+    patient_id: str
+    therapist_id: int
+    created_by: str
+    created_at: datetime
+
+
+class IdRow(TypedDict):
+    id: int
+
+
+class PartyLocksRow(TypedDict):
+    therapist: None  # pg_advisory_xact_lock is void
+    patient: None
+
+
+class StaffNameRow(TypedDict):
+    name: str
+
+
+class WalletBalanceRow(TypedDict):
+    """The one column of a patient's row that a fee needs."""
+
+    wallet_balance: Decimal
+
 
 Kind = Literal["in_person", "video"]
 Status = Literal[

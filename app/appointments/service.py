@@ -10,7 +10,6 @@ from decimal import Decimal
 from typing import Any
 
 from app.appointments.repository import AppointmentRepository, Overlap
-from app.appointments.rows import AppointmentRow, SeriesRow
 from app.appointments.schemas import (
     MAX_MINUTES,
     MIN_MINUTES,
@@ -19,9 +18,11 @@ from app.appointments.schemas import (
     AppointmentCancel,
     AppointmentCreate,
     AppointmentListQuery,
+    AppointmentRow,
     AppointmentUpdate,
     SeriesCancel,
     SeriesCreate,
+    SeriesRow,
 )
 from app.appointments.series import clashing, occurrences
 from app.audit.actions import OVERRIDING_AVAILABILITY

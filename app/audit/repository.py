@@ -16,8 +16,7 @@ from sqlalchemy import (
     true,
 )
 
-from app.audit.rows import AuditEventKeyRow, AuditEventRow
-from app.audit.schemas import AuditQuery
+from app.audit.schemas import AuditEventKeyRow, AuditEventRow, AuditQuery
 from app.db.counting import Count, Counting
 from app.db.query import Executor, Query
 from app.models.audit import AuditEvent

@@ -1,10 +1,35 @@
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict
 
 from pydantic import ConfigDict, Field
 
 from app.core.fields import Text
 from app.core.schemas import BaseSchema
+
+
+# The rows its statements return: TypedDicts, checked against each statement when it is
+# compiled (app.db.query).
+class AuditEventRow(TypedDict):
+    """One event of the audit trail."""
+
+    id: int
+    at: datetime
+    actor: str
+    actor_kind: str
+    action: str
+    patient_id: str | None
+    client_address: str | None
+    outcome: str
+    status_code: int
+
+
+class AuditEventKeyRow(TypedDict):
+    """An event's key, which an INSERT of one event returns: SQLAlchemy's PostgreSQL dialect
+    adds the RETURNING of the primary key by itself."""
+
+    id: int
+    at: datetime
+
 
 AUDIT_EVENT: dict[str, Any] = {
     "id": 7,

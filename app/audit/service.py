@@ -12,8 +12,7 @@ from fastapi.exceptions import RequestValidationError
 
 from app.audit.actions import Action
 from app.audit.repository import APPEND, AuditRepository, event_parameters
-from app.audit.rows import AuditEventRow
-from app.audit.schemas import AuditQuery
+from app.audit.schemas import AuditEventRow, AuditQuery
 from app.core.errors import (
     AppError,
     ConcurrentChange,

@@ -21,7 +21,7 @@ from sqlalchemy import (
     update,
 )
 
-from app.auth.rows import (
+from app.auth.schemas import (
     AppointmentPatientRow,
     ExpiryRow,
     OpenedSessionRow,

@@ -31,7 +31,7 @@ from app.auth.passwords import (
 )
 from app.auth.permissions import Principal, patient_principal, staff_principal
 from app.auth.repository import AccountRepository, ResetRepository
-from app.auth.rows import StaffRow
+from app.auth.schemas import StaffRow
 from app.auth.service import AuthService, SessionsFor, login_entry
 from app.auth.sessions import digest
 from app.auth.staff import OWN_PASSWORD

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from app.auth.permissions import Principal, patient_principal, staff_principal
 from app.auth.repository import AccountRepository, SessionRepository
-from app.auth.rows import SessionAccountRow
+from app.auth.schemas import SessionAccountRow
 from app.auth.tokens import Tokens
 from app.core.config import Settings
 from app.core.errors import NotAuthenticated

@@ -19,8 +19,7 @@ from app.auth.passwords import check_similarity, staff_attributes
 from app.auth.permissions import Principal, staff_principal
 from app.auth.reauth import Reauthentication
 from app.auth.repository import AccountRepository, StaffRepository
-from app.auth.rows import StaffAccountRow, StaffRow
-from app.auth.schemas import PasswordChange, PasswordReset, StaffCreate
+from app.auth.schemas import PasswordChange, PasswordReset, StaffAccountRow, StaffCreate, StaffRow
 from app.auth.sessions import Sessions
 from app.core.errors import NotFound, PermissionDenied, ValidationFailed
 from app.core.security import hash_password

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, delete, func, literal, select
 from sqlalchemy.dialects.postgresql import insert
 
-from app.calendars.rows import EventRow, FeedRow, FeedTherapistIdRow
+from app.calendars.schemas import EventRow, FeedRow, FeedTherapistIdRow
 from app.db.query import Executor, Query
 from app.models.patient import Patient, kept
 from app.models.scheduling import Appointment, CalendarFeed

@@ -14,7 +14,7 @@ from icalendar import Calendar, Event
 
 from app.auth.permissions import Principal, may_manage_therapist
 from app.calendars.repository import CalendarRepository
-from app.calendars.rows import EventRow
+from app.calendars.schemas import EventRow
 from app.core.config import Settings
 from app.core.errors import NotFound, PermissionDenied
 from app.core.fields import one_line

@@ -20,11 +20,11 @@ from sqlalchemy import (
 
 from app.db.counting import Count, Counting
 from app.db.query import Executor, Query
-from app.documents.rows import AppointmentPatientRow, DocumentRow, StorageNameRow
+from app.documents.schemas import AppointmentPatientRow, DocumentRow, StorageNameRow
 from app.models.document import PatientDocument
 from app.models.patient import KEPT, VERSION_SEQUENCE, Patient, kept
 from app.models.scheduling import Appointment
-from app.patients.rows import PatientIdRow
+from app.patients.schemas import PatientIdRow
 
 DOCUMENTS = cast(Table, PatientDocument.__table__)
 COLUMNS = list(DOCUMENTS.c)

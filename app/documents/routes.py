@@ -17,8 +17,7 @@ from app.core.errors import PayloadTooLarge
 from app.core.ids import id_path
 from app.core.openapi import BODY_ERRORS, COMMON_ERRORS, errors, tagged
 from app.core.pagination import Page, paginate
-from app.documents.rows import DocumentRow
-from app.documents.schemas import Category, DocumentRead, DocumentUpdate, Title
+from app.documents.schemas import Category, DocumentRead, DocumentRow, DocumentUpdate, Title
 from app.documents.service import DocumentService, Upload
 from app.idempotency.dependencies import Idempotent
 from app.patients.dependencies import PatientIdPath

@@ -1,13 +1,44 @@
 """The documents' JSON shapes; every rule of a document's fields lives here once."""
 
 from datetime import datetime
-from typing import Annotated, ClassVar, Literal, Self
+from typing import Annotated, ClassVar, Literal, Self, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.fields import Text
-from app.documents.rows import DocumentRow
 from app.models.document import REASON_MAX_LENGTH, TITLE_MAX_LENGTH
+
+
+# The rows its statements return: TypedDicts, checked against each statement when it is
+# compiled (app.db.query).
+class DocumentRow(TypedDict):
+    """A document's row: its metadata, and where and under which key its bytes are sealed."""
+
+    id: int
+    patient_id: str
+    appointment_id: int | None
+    title: str
+    category: str
+    content_type: str
+    size: int
+    sha256: str
+    storage_name: str
+    key_id: str
+    withheld: bool
+    withheld_reason: str | None
+    uploaded_by: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class StorageNameRow(TypedDict):
+    storage_name: str
+
+
+class AppointmentPatientRow(TypedDict):
+    patient_id: str
+
 
 Category = Literal["consent", "referral", "intake", "other"]
 ContentType = Literal["application/pdf", "image/jpeg", "image/png", "image/webp"]

@@ -26,8 +26,7 @@ from app.core.errors import (
 )
 from app.db.types import current_keyring
 from app.documents.repository import DocumentRepository
-from app.documents.rows import DocumentRow
-from app.documents.schemas import Category, DocumentUpdate
+from app.documents.schemas import Category, DocumentRow, DocumentUpdate
 from app.documents.sniffing import Sniffed, sniff
 from app.pictures.images import Picture
 from app.pictures.slots import in_decode_slot

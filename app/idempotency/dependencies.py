@@ -19,7 +19,7 @@ from app.auth.dependencies import caller_key
 from app.core.config import Settings
 from app.core.errors import Conflict, ParseError, UnprocessableEntity
 from app.idempotency.repository import IdempotencyRepository
-from app.idempotency.rows import StoredResponseRow
+from app.idempotency.schemas import StoredResponseRow
 from app.models.idempotency import KEY_MAX_LENGTH
 from app.requests.routing import Answered, on_answer, work_of
 from app.requests.work import UnitOfWork

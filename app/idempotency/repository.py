@@ -7,7 +7,7 @@ from sqlalchemy import Interval, String, bindparam, delete, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 
 from app.db.query import Executor, Query
-from app.idempotency.rows import KeyRow, LockRow, StoredResponseRow
+from app.idempotency.schemas import KeyRow, LockRow, StoredResponseRow
 from app.models.idempotency import IdempotentResponse
 
 PRUNE_BATCH = 100

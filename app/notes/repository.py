@@ -34,7 +34,7 @@ from app.models.notes import (
 from app.models.patient import KEPT, VERSION_SEQUENCE, Patient, kept
 from app.models.scheduling import Appointment
 from app.models.staff import Staff
-from app.notes.rows import (
+from app.notes.schemas import (
     AddendumRow,
     AuthorizationRow,
     IdRow,

@@ -21,15 +21,16 @@ from app.core.openapi import BODY_ERRORS, COMMON_ERRORS, errors, tagged
 from app.core.pagination import Page, paginate
 from app.core.querystring import QueryModel
 from app.idempotency.dependencies import Idempotent
-from app.notes.rows import AddendumRow, NoteRow
 from app.notes.schemas import (
     AddendumCreate,
+    AddendumRow,
     AuthorizationCreate,
     AuthorizationRead,
     Disclosure,
     DisclosureQuery,
     NoteCreate,
     NoteRead,
+    NoteRow,
     NoteUpdate,
     PsychotherapyListQuery,
     PsychotherapyNoteCreate,

@@ -27,19 +27,17 @@ from app.core.errors import (
 )
 from app.db.counting import Count
 from app.notes.repository import NoteRepository
-from app.notes.rows import (
-    AddendumRow,
-    AuthorizationRow,
-    NoteAppointmentRow,
-    NoteRow,
-    PsychotherapyNoteRow,
-)
 from app.notes.schemas import (
     AddendumCreate,
+    AddendumRow,
     AuthorizationCreate,
+    AuthorizationRow,
+    NoteAppointmentRow,
     NoteCreate,
+    NoteRow,
     NoteUpdate,
     PsychotherapyNoteCreate,
+    PsychotherapyNoteRow,
     Withholding,
     check_fields,
     unwritten,

@@ -44,12 +44,13 @@ from app.models.document import PatientDocument
 from app.models.patient import KEPT, MAX_TAGS, VERSION_SEQUENCE, Patient
 from app.models.scheduling import ACTIVE_STATUSES, Appointment, patient_lock
 from app.models.staff import Staff
-from app.patients.rows import (
+from app.patients.schemas import (
     CredentialsRow,
     DeletedPatientRow,
     EmailOfStaffRow,
     HolderRow,
     PatientIdRow,
+    PatientListQuery,
     PatientPhiRow,
     PatientPhoneRow,
     PatientRow,
@@ -57,7 +58,6 @@ from app.patients.rows import (
     PurgedRow,
     SharedEmailRow,
 )
-from app.patients.schemas import PatientListQuery
 from app.patients.versions import (
     RESTORABLE,
     VERSIONS,

@@ -29,19 +29,17 @@ from app.patients.repository import (
     matching_ids,
     new_patient_id,
 )
-from app.patients.rows import (
+from app.patients.schemas import (
     CredentialsRow,
     DeletedPatientDueRow,
     HolderRow,
-    PatientRow,
-    PatientVersionRow,
-    VersionChangeRow,
-)
-from app.patients.schemas import (
     PatientCreate,
     PatientListQuery,
+    PatientRow,
     PatientUpdate,
+    PatientVersionRow,
     SessionCreate,
+    VersionChangeRow,
     session_document,
 )
 from app.patients.versions import Change, HistoryRepository

@@ -38,7 +38,12 @@ from app.db.counting import Count, Counting
 from app.db.query import Executor, Query
 from app.models.history import PatientVersion
 from app.models.patient import KEPT, Patient
-from app.patients.rows import PatientVersionRow, VersionChangeRow, VersionNumberRow, VersionPhiRow
+from app.patients.schemas import (
+    PatientVersionRow,
+    VersionChangeRow,
+    VersionNumberRow,
+    VersionPhiRow,
+)
 from app.requests.work import UnitOfWork
 
 VERSIONS = cast(Table, PatientVersion.__table__)

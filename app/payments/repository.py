@@ -6,7 +6,7 @@ from sqlalchemy import Table
 
 from app.db.repository import Repository
 from app.models.payments import BillableService
-from app.payments.rows import BillableServiceRow
+from app.payments.schemas import BillableServiceRow
 
 
 class BillableServiceRepository(Repository[BillableServiceRow]):

@@ -3,7 +3,7 @@ Money is a `Decimal` with 2 places, answered as a string; its currency is the se
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, TypedDict
 
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
 
@@ -27,7 +27,19 @@ from app.models.payments import (
     NAME_MAX_LENGTH,
     PRICE_MAX,
 )
-from app.payments.rows import BillableServiceRow
+
+
+# The rows its statements return: TypedDicts, checked against each statement when it is
+# compiled (app.db.query).
+class BillableServiceRow(TypedDict):
+    id: int
+    code: str
+    name: str
+    duration_minutes: int
+    price: Decimal
+    created_at: datetime
+    updated_at: datetime
+
 
 CODE_FORMAT = "Use letters, digits, hyphens and dots only, e.g. 90834."
 

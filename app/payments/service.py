@@ -9,7 +9,7 @@ import asyncpg
 
 from app.core.errors import ValidationFailed
 from app.payments.repository import BillableServiceRepository
-from app.payments.rows import BillableServiceRow
+from app.payments.schemas import BillableServiceRow
 from app.requests.resources import ResourceService
 from app.requests.work import UnitOfWork
 

@@ -2,6 +2,6 @@
 
 - images.py, slots.py: Pillow's decode and re-encode, and the worker's shared decode slots.
 - stores.py, s3.py: where pictures are kept: a folder, or S3-compatible object storage.
-- no repository.py, rows.py, schemas.py: a picture is a column of the patient, written and read
+- no repository.py, schemas.py: a picture is a column of the patient, written and read
   through the patients' repository, and answered as the patient (PatientRead).
 """

@@ -8,7 +8,7 @@ from starlette.responses import StreamingResponse
 from app.core.config import Settings
 from app.core.errors import NotFound
 from app.patients.repository import PatientRepository
-from app.patients.rows import PatientRow
+from app.patients.schemas import PatientRow
 from app.patients.versions import Change
 from app.pictures.images import Picture, clean_picture
 from app.pictures.slots import in_decode_slot

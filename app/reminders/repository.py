@@ -17,7 +17,7 @@ from app.db.query import Executor, Query
 from app.models.patient import Patient
 from app.models.scheduling import Appointment, AppointmentReminder
 from app.models.staff import Staff
-from app.reminders.rows import AtSendTimeRow, ClaimedRow, ExhaustedRow, IdRow, ReleasedRow
+from app.reminders.schemas import AtSendTimeRow, ClaimedRow, ExhaustedRow, IdRow, ReleasedRow
 
 R = AppointmentReminder
 _NOW = func.now()

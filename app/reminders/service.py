@@ -26,7 +26,7 @@ from app.db.query import Executor
 from app.mail.mailer import Mailer
 from app.mail.templates import render
 from app.reminders.repository import ReminderRepository
-from app.reminders.rows import AtSendTimeRow, SendableRow
+from app.reminders.schemas import AtSendTimeRow, SendableRow
 
 logger = logging.getLogger(__name__)
 

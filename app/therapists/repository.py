@@ -32,7 +32,7 @@ from app.models.scheduling import (
 )
 from app.models.staff import Staff
 from app.therapists.hours import Period, Stretch
-from app.therapists.rows import (
+from app.therapists.schemas import (
     HoursRow,
     IdRow,
     PeriodRow,

@@ -4,7 +4,7 @@ come in with an offset and go out in the clinic's time zone (the service convert
 from collections.abc import Iterable
 from datetime import datetime, time
 from itertools import pairwise
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, TypedDict
 from zoneinfo import ZoneInfo
 
 from pydantic import (
@@ -20,7 +20,50 @@ from app.core.fields import Instant, Omittable, Text, blank_to_none, error, not_
 from app.core.schemas import BaseSchema
 from app.models.scheduling import REASON_MAX_LENGTH
 from app.therapists.hours import Stretch as WeeklyStretch
-from app.therapists.rows import TimeOffRow
+
+
+# The rows its statements return: TypedDicts, checked against each statement when it is
+# compiled (app.db.query).
+class TherapistRow(TypedDict):
+    """A therapist as the API shows them: the display name is the username when unset."""
+
+    id: int
+    display_name: str
+    is_active: bool
+
+
+class TherapistAccountRow(TypedDict):
+    id: int
+    username: str
+    is_active: bool
+
+
+class IdRow(TypedDict):
+    id: int
+
+
+class TherapistLockRow(TypedDict):
+    therapist: None  # pg_advisory_xact_lock is void
+
+
+class HoursRow(TypedDict):
+    weekday: int
+    starts: time
+    ends: time
+
+
+class PeriodRow(TypedDict):
+    starts_at: datetime
+    ends_at: datetime
+
+
+class TimeOffRow(TypedDict):
+    id: int
+    starts_at: datetime
+    ends_at: datetime
+    reason: str | None
+    created_at: datetime
+
 
 DISPLAY_NAME_MAX_LENGTH = 150
 MAX_STRETCHES = 70  # ten a day

@@ -12,13 +12,14 @@ from app.db.counting import Count
 from app.requests.work import UnitOfWork
 from app.therapists import hours
 from app.therapists.repository import TherapistRepository
-from app.therapists.rows import TherapistRow, TimeOffRow
 from app.therapists.schemas import (
     DEFAULT_WINDOW_DAYS,
     MAX_WINDOW_DAYS,
     AvailabilityQuery,
     TherapistListQuery,
+    TherapistRow,
     TimeOffCreate,
+    TimeOffRow,
 )
 
 TO_AFTER_FROM = "Must be after from."

@@ -10,9 +10,9 @@ from app.db.query import Executor, Query
 from app.models.patient import WALLET_MAX, Patient
 from app.models.wallet import WalletTransaction
 from app.patients.repository import COLUMNS, changed, matching, versioned
-from app.patients.rows import PatientRow
+from app.patients.schemas import PatientRow
 from app.patients.versions import version_of
-from app.wallet.rows import LedgerEntryRow
+from app.wallet.schemas import LedgerEntryRow
 
 LEDGER = cast(Table, WalletTransaction.__table__)
 

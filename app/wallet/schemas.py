@@ -1,12 +1,26 @@
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, TypedDict
 
 from pydantic import AfterValidator, ConfigDict, Field
 
 from app.core.fields import Money, Text, amount, amount_schema, error
 from app.core.schemas import BaseSchema
 from app.models.wallet import REASON_MAX_LENGTH
+
+
+# The rows its statements return: TypedDicts, checked against each statement when it is
+# compiled (app.db.query).
+class LedgerEntryRow(TypedDict):
+    """One change of a wallet balance, as the patient's ledger lists it."""
+
+    id: int
+    amount: Decimal
+    balance_after: Decimal
+    reason: str | None
+    actor: str
+    created_at: datetime
+
 
 WALLET_UPDATE: dict[str, Any] = {"amount": "25.50", "reason": "Top-up"}
 WALLET_TRANSACTION: dict[str, Any] = {

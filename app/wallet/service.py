@@ -7,11 +7,10 @@ from app.core.metrics import count_wallet_update
 from app.db.counting import Count
 from app.models.patient import WALLET_MAX
 from app.patients.repository import PatientRepository
-from app.patients.rows import PatientRow
+from app.patients.schemas import PatientRow
 from app.requests.work import UnitOfWork
 from app.wallet.repository import WalletRepository
-from app.wallet.rows import LedgerEntryRow
-from app.wallet.schemas import WalletUpdate
+from app.wallet.schemas import LedgerEntryRow, WalletUpdate
 
 
 class WalletService:

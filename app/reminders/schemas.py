@@ -1,5 +1,5 @@
-"""The rows the reminders' statements return (app.db.query: checked against each statement when
-it is compiled)."""
+"""The shapes of reminders's data: the rows its statements return (TypedDicts, checked
+against each statement when it is compiled: app.db.query)."""
 
 from datetime import datetime
 from typing import TypedDict

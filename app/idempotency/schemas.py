@@ -1,5 +1,5 @@
-"""The rows the idempotency store's statements return (app.db.query: checked against each
-statement when it is compiled)."""
+"""The shapes of idempotency's data: the rows its statements return (TypedDicts, checked
+against each statement when it is compiled: app.db.query)."""
 
 from typing import Any, TypedDict
 
