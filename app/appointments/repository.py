@@ -12,6 +12,7 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    exists,
     func,
     insert,
     literal_column,
@@ -28,6 +29,7 @@ from app.appointments.schemas import (
     AppointmentRow,
     IdRow,
     PartyLocksRow,
+    PartyLocksServiceRow,
     SeriesRow,
     StaffNameRow,
     WalletBalanceRow,
@@ -35,6 +37,7 @@ from app.appointments.schemas import (
 from app.db.counting import Count, Counting
 from app.db.query import Executor, NoRow, Query
 from app.models.patient import VERSION_SEQUENCE, Patient, kept
+from app.models.payments import BillableService
 from app.models.scheduling import (
     ACTIVE_STATUSES,
     Appointment,
@@ -55,6 +58,7 @@ CREATED = (
     "status",
     "note",
     "series_id",
+    "service_id",
     "outside_availability",
     "created_by",
 )
@@ -79,12 +83,19 @@ def _range(start: Any, end: Any) -> Any:
     return func.tstzrange(start, end, literal_column("'[)'"))
 
 
-_LOCK_PARTIES = Query(
-    scheduling_locks(
-        bindparam("therapist_id", type_=APPOINTMENTS.c.therapist_id.type),
-        bindparam("patient_id", type_=String),
-    ),
-    PartyLocksRow,
+_LOCKS = scheduling_locks(
+    bindparam("therapist_id", type_=APPOINTMENTS.c.therapist_id.type),
+    bindparam("patient_id", type_=String),
+)
+_LOCK_PARTIES = Query(_LOCKS, PartyLocksRow)
+# A write that names a billable service checks it in the statement that takes the locks: no
+# round trip of its own. A service deleted later is kept, and the appointment keeps naming it.
+_SERVICE_NAMED = exists().where(
+    BillableService.id == bindparam("service_id", type_=BigInteger),
+    BillableService.deleted_at.is_(None),
+)
+_LOCK_PARTIES_CHECKING_SERVICE = Query(
+    _LOCKS.add_columns(_SERVICE_NAMED.label("service")), PartyLocksServiceRow
 )
 # A deleted patient's appointments are not found, nor listed.
 _THIS = (Appointment.id == bindparam("id"), kept(Appointment.patient_id))
@@ -236,6 +247,7 @@ _INSERT_SERIES = Query(
         rrule=bindparam("rrule", type_=String),
         patient_id=bindparam("patient_id", type_=String),
         therapist_id=bindparam("therapist_id"),
+        service_id=bindparam("service_id", type_=BigInteger),
         created_by=bindparam("created_by", type_=String),
     )
     .returning(*SERIES.c),
@@ -279,10 +291,25 @@ class AppointmentRepository:
     def __init__(self, executor: Executor) -> None:
         self.executor = executor
 
-    async def lock_parties(self, therapist_id: int, patient_id: str) -> None:
+    async def lock_parties(
+        self, therapist_id: int, patient_id: str, *, service: int | None = None
+    ) -> bool:
         """Take the therapist's and the patient's scheduling locks (app.models.scheduling) until
-        the transaction ends: before a write of their appointments writes or locks a row."""
-        await self.executor.fetch(_LOCK_PARTIES, therapist_id=therapist_id, patient_id=patient_id)
+        the transaction ends: before a write of their appointments writes or locks a row. False
+        when `service` is given and no billable service that is not deleted has that id."""
+        if service is None:
+            await self.executor.fetch(
+                _LOCK_PARTIES, therapist_id=therapist_id, patient_id=patient_id
+            )
+            return True
+        row = await self.executor.fetch_one(
+            _LOCK_PARTIES_CHECKING_SERVICE,
+            therapist_id=therapist_id,
+            patient_id=patient_id,
+            service_id=service,
+        )
+        assert row is not None, "a SELECT without FROM answers one row"
+        return row["service"]
 
     async def get(self, appointment_id: int, *, for_update: bool = False) -> AppointmentRow | None:
         query = _GET_FOR_UPDATE if for_update else _GET
@@ -333,13 +360,19 @@ class AppointmentRepository:
         return None if row is None else row["id"]
 
     async def insert_series(
-        self, rrule: str, patient_id: str, therapist_id: int, created_by: str
+        self,
+        rrule: str,
+        patient_id: str,
+        therapist_id: int,
+        service_id: int | None,
+        created_by: str,
     ) -> SeriesRow:
         row = await self.executor.fetch_one(
             _INSERT_SERIES,
             rrule=rrule,
             patient_id=patient_id,
             therapist_id=therapist_id,
+            service_id=service_id,
             created_by=created_by,
         )
         assert row is not None

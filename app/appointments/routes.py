@@ -89,6 +89,7 @@ def _series(
         rrule=series["rrule"],
         patient=series["patient_id"],
         therapist=series["therapist_id"],
+        service=series["service_id"],
         appointments=[AppointmentRead.of(row, service.zone) for row in appointments],
         skipped=[Occurrence.model_validate(item) for item in skipped or []],
         created_at=series["created_at"].astimezone(service.zone),

@@ -16,6 +16,7 @@ from app.core.fields import (
     drop_blank,
     not_bool,
 )
+from app.core.ids import BIGINT_MAX
 from app.core.schemas import BaseSchema
 from app.models.patient import PATIENT_ID
 from app.models.scheduling import NOTE_MAX_LENGTH, REASON_MAX_LENGTH, STATUSES
@@ -36,6 +37,7 @@ class AppointmentRow(TypedDict):
     cancellation_reason: str | None
     note: str | None
     series_id: int | None
+    service_id: int | None
     outside_availability: bool
     version: int
     created_at: datetime
@@ -47,6 +49,7 @@ class SeriesRow(TypedDict):
     rrule: str
     patient_id: str
     therapist_id: int
+    service_id: int | None
     created_by: str
     created_at: datetime
 
@@ -58,6 +61,10 @@ class IdRow(TypedDict):
 class PartyLocksRow(TypedDict):
     therapist: None  # pg_advisory_xact_lock is void
     patient: None
+
+
+class PartyLocksServiceRow(PartyLocksRow):
+    service: bool  # the billable service exists and is not deleted
 
 
 class StaffNameRow(TypedDict):
@@ -106,6 +113,9 @@ Note = Annotated[MultilineText, Field(max_length=NOTE_MAX_LENGTH)]
 Reason = Annotated[Text, Field(max_length=REASON_MAX_LENGTH)]
 TherapistId = Annotated[int, not_bool("A valid integer is required."), Field(ge=1, le=2**31 - 1)]
 PatientRef = Annotated[str, Field(pattern=f"^{PATIENT_ID.pattern}$", examples=["p_zxcp0h"])]
+# Bounds before the bool check, so the schema states them as minimum and maximum.
+ServiceRef = Annotated[int, Field(ge=1, le=BIGINT_MAX), not_bool("A valid integer is required.")]
+SERVICE = "The billable service's id (GET /api/billable-services/), or null for none."
 
 APPOINTMENT_CREATE: dict[str, Any] = {
     "patient": "p_zxcp0h",
@@ -113,6 +123,7 @@ APPOINTMENT_CREATE: dict[str, Any] = {
     "start": "2026-03-30T09:00:00+02:00",
     "end": "2026-03-30T09:50:00+02:00",
     "kind": "in_person",
+    "service": 3,
     "note": "First session.",
 }
 APPOINTMENT: dict[str, Any] = {
@@ -126,6 +137,7 @@ APPOINTMENT: dict[str, Any] = {
     "cancellation_reason": "Patient is ill.",
     "note": "First session.",
     "series": 4,
+    "service": 3,
     "outside_availability": False,
     "created_at": "2026-03-01T10:12:00+01:00",
     "updated_at": "2026-03-01T10:12:00+01:00",
@@ -142,6 +154,7 @@ SERIES: dict[str, Any] = {
     "rrule": "FREQ=WEEKLY;INTERVAL=2;COUNT=10",
     "patient": "p_zxcp0h",
     "therapist": 7,
+    "service": 3,
     "appointments": [APPOINTMENT],
     "skipped": [
         {
@@ -168,6 +181,7 @@ class AppointmentCreate(BaseSchema):
     start: Instant
     end: Instant
     kind: Kind = "in_person"
+    service: ServiceRef | None = Field(default=None, description=SERVICE, examples=[3])
     status: NewStatus = Field(default="booked", description="proposed or booked (the default).")
     note: Note | None = None
     override_availability: StrictBool = Field(
@@ -185,6 +199,12 @@ class AppointmentUpdate(BaseSchema):
     start: Omittable[Instant] = None
     end: Omittable[Instant] = None
     kind: Omittable[Kind] = None
+    service: ServiceRef | None = Field(
+        default=None,
+        description=f"{SERVICE} It changes until the appointment is fulfilled, cancelled, "
+        "noshow or entered-in-error.",
+        examples=[3],
+    )
     note: Note | None = None
     status: Omittable[Status] = None
     cancellation_reason: Reason | None = None
@@ -221,6 +241,7 @@ class AppointmentRead(BaseSchema):
     cancellation_reason: str | None
     note: str | None
     series: int | None
+    service: int | None = Field(description="The billable service's id; null when none.")
     outside_availability: bool
     created_at: datetime
     updated_at: datetime
@@ -238,6 +259,7 @@ class AppointmentRead(BaseSchema):
             cancellation_reason=row["cancellation_reason"],
             note=row["note"],
             series=row["series_id"],
+            service=row["service_id"],
             outside_availability=row["outside_availability"],
             created_at=row["created_at"].astimezone(zone),
             updated_at=row["updated_at"].astimezone(zone),
@@ -282,6 +304,9 @@ class SeriesRead(BaseSchema):
     rrule: str
     patient: str
     therapist: int
+    service: int | None = Field(
+        description="The billable service's id, given to each occurrence; null when none."
+    )
     appointments: list[AppointmentRead]
     skipped: list[Occurrence] = Field(
         default_factory=list,

@@ -59,6 +59,7 @@ OUTSIDE_HOURS = "The therapist does not work at that time (their weekly hours)."
 TIME_OFF = "The therapist is on time off at that time."
 NO_THERAPIST = "No active therapist has this id."
 NO_PATIENT = "No patient has this id."
+NO_SERVICE = "No billable service has this id."
 NOT_AFTER = "The end must be after the start."
 LENGTH = f"An appointment lasts {MIN_MINUTES} to {MAX_MINUTES} minutes."
 NOT_MOVABLE = "Only a proposed or booked appointment can be moved."
@@ -107,6 +108,10 @@ def transition_rule(current: str, new: str) -> str:
     return f"An appointment that is {current} cannot become {new}; it can become {then}."
 
 
+def service_rule(status: str) -> str:
+    return f"The service of an appointment that is {status} cannot change."
+
+
 def check_times(start: datetime, end: datetime) -> None:
     if end <= start:
         raise ValidationFailed.on("end", NOT_AFTER)
@@ -141,6 +146,7 @@ class Booking:
             "status": payload.status,
             "note": payload.note,
             "series_id": series_id,
+            "service_id": payload.service,
             "outside_availability": outside,
             "created_by": actor.name,
         }
@@ -186,7 +192,7 @@ class AppointmentService:
         start, end = payload.start.astimezone(UTC), payload.end.astimezone(UTC)
         # Availability is read under the locks: time off or hours committed while this booking
         # waited for them would otherwise not be seen, and it would be booked inside them.
-        await self.appointments.lock_parties(booking.therapist_id, booking.patient_id)
+        await self._lock_parties(booking, payload.service)
         outside = await self._availability(booking.therapist_id, start, end)
         if outside and not payload.override_availability:
             raise ValidationFailed.on("start", outside)
@@ -212,7 +218,8 @@ class AppointmentService:
         if payload.override_availability and not may_override_availability(actor):
             raise PermissionDenied
         await self.work.begin()
-        current = await self._for_change(appointment_id, actor, versions)
+        service = payload.service if "service" in sent else None
+        current, named = await self._for_change(appointment_id, actor, versions, service=service)
         values: dict[str, Any] = {}
         start = (payload.start or current["starts_at"]).astimezone(UTC)
         end = (payload.end or current["ends_at"]).astimezone(UTC)
@@ -231,6 +238,13 @@ class AppointmentService:
             values["note"] = payload.note
         if "cancellation_reason" in sent:
             values["cancellation_reason"] = payload.cancellation_reason
+        if "service" in sent and payload.service != current["service_id"]:
+            # A final appointment keeps the service it was billed (or not billed) for.
+            if not TRANSITIONS[current["status"]]:
+                raise ValidationFailed.on("service", service_rule(current["status"]))
+            if not named:
+                raise ValidationFailed.on("service", NO_SERVICE)
+            values["service_id"] = payload.service
         status = current["status"]
         if payload.status is not None and payload.status != current["status"]:
             status = payload.status
@@ -257,7 +271,7 @@ class AppointmentService:
         if payload.waive_fee and not may_waive_fees(actor):
             raise PermissionDenied
         await self.work.begin()
-        current = await self._for_change(appointment_id, actor, versions, cancelling=True)
+        current, _ = await self._for_change(appointment_id, actor, versions, cancelling=True)
         if "cancelled" not in TRANSITIONS[current["status"]]:
             raise ValidationFailed.on("status", transition_rule(current["status"], "cancelled"))
         if not may_cancel_late(actor) and self._late(current):
@@ -276,10 +290,10 @@ class AppointmentService:
         check_times(payload.start, payload.end)
         found = occurrences(payload.rrule, payload.start, payload.end, self.zone)
         await self.work.begin()
-        await self.appointments.lock_parties(booking.therapist_id, booking.patient_id)
+        await self._lock_parties(booking, payload.service)
         await self._check_parties(booking)
         series = await self.appointments.insert_series(
-            payload.rrule, booking.patient_id, booking.therapist_id, actor.name
+            payload.rrule, booking.patient_id, booking.therapist_id, payload.service, actor.name
         )
         stretches = await self.therapists.stretches(booking.therapist_id)
         time_off = await self.therapists.time_off_between(
@@ -364,6 +378,13 @@ class AppointmentService:
             entry.action = OVERRIDING_AVAILABILITY[entry.action]  # the audit trail says so
         return Booking(patient_id=patient_id, therapist_id=payload.therapist)
 
+    async def _lock_parties(self, booking: Booking, service: int | None) -> None:
+        """The parties' scheduling locks, and the service checked in the same statement."""
+        if not await self.appointments.lock_parties(
+            booking.therapist_id, booking.patient_id, service=service
+        ):
+            raise ValidationFailed.on("service", NO_SERVICE)
+
     async def _check_parties(self, booking: Booking) -> None:
         errors: dict[str, list[str]] = {}
         therapist = await self.therapists.get(booking.therapist_id)
@@ -414,10 +435,12 @@ class AppointmentService:
         versions: Versions,
         *,
         cancelling: bool = False,
-    ) -> AppointmentRow:
+        service: int | None = None,
+    ) -> tuple[AppointmentRow, bool]:
         """The appointment, locked, if the caller may change it (a patient: only cancel). Its
         therapist's and patient's scheduling locks first, as every write of appointments takes
-        them (its therapist and patient never change)."""
+        them (its therapist and patient never change); with them, whether `service` names a
+        billable service that is not deleted (True when none is given)."""
         found = await self.appointments.get(appointment_id)
         if found is None:
             raise NotFound
@@ -425,13 +448,15 @@ class AppointmentService:
         if not may_change_appointment(actor, cancelling=cancelling):
             raise PermissionDenied
         self._may_change(found["therapist_id"], actor)
-        await self.appointments.lock_parties(found["therapist_id"], found["patient_id"])
+        named = await self.appointments.lock_parties(
+            found["therapist_id"], found["patient_id"], service=service
+        )
         current = await self.appointments.get(appointment_id, for_update=True)
         if current is None:
             raise NotFound
         if versions is not None and current["version"] not in versions:
             raise PreconditionFailed(STALE)
-        return current
+        return current, named
 
     def _late(self, appointment: AppointmentRow) -> bool:
         notice = timedelta(hours=self.settings.cancellation_notice_hours)

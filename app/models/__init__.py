@@ -12,7 +12,7 @@ from app.models.notes import (
 )
 from app.models.password_reset import PasswordResetToken
 from app.models.patient import Patient
-from app.models.payments import BillableService
+from app.models.payments import BillableService, SlidingScale
 from app.models.scheduling import (
     Appointment,
     AppointmentReminder,
@@ -43,6 +43,7 @@ __all__ = [
     "PsychotherapyNote",
     "PsychotherapyNoteAuthorization",
     "RefreshToken",
+    "SlidingScale",
     "Staff",
     "TherapistHours",
     "TherapistTimeOff",

@@ -1,11 +1,24 @@
 """What the practice bills: its billable services (a code such as CPT 90834, a name, a duration
-and a price, in the one CURRENCY of the settings), kept by admins."""
+and a price, in the one CURRENCY of the settings), kept by admins; and each patient's sliding
+scale, the share of a service's price they pay."""
 
 import re
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, CheckConstraint, Identity, Index, Integer, Numeric, String, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    Numeric,
+    SmallInteger,
+    String,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import TIMESTAMP
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -18,6 +31,8 @@ NAME_MAX_LENGTH = 100
 DURATION_MIN, DURATION_MAX = 5, 480  # minutes
 # A price is paid from the wallet, so it is never more than a wallet holds.
 PRICE_MAX = WALLET_MAX
+PERCENT_MIN, PERCENT_MAX = 1, 100
+SCALE_REASON_MAX_LENGTH = 250
 
 
 class BillableService(TimestampMixin, Base):
@@ -45,4 +60,23 @@ class BillableService(TimestampMixin, Base):
             unique=True,
             postgresql_where=text("deleted_at IS NULL"),
         ),
+    )
+
+
+class SlidingScale(Base):
+    """A patient's sliding scale: the percent of a service's price they pay (100 is the full
+    price), set by staff with a reason. At most one per patient; none is the full price."""
+
+    __tablename__ = "sliding_scales"
+
+    patient_id: Mapped[str] = mapped_column(
+        String(9), ForeignKey("patients.id", ondelete="CASCADE"), primary_key=True
+    )
+    percent: Mapped[int] = mapped_column(SmallInteger)
+    reason: Mapped[str] = mapped_column(String(SCALE_REASON_MAX_LENGTH))
+    set_by: Mapped[str] = mapped_column(String(160))
+    set_at: Mapped[datetime] = mapped_column(TIMESTAMP(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint(f"percent BETWEEN {PERCENT_MIN} AND {PERCENT_MAX}", name="percent_range"),
     )

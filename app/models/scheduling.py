@@ -133,6 +133,10 @@ class AppointmentSeries(Base):
         String(9), ForeignKey("patients.id", ondelete="CASCADE")
     )
     therapist_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="RESTRICT"))
+    # What each occurrence bills, given to each as it is booked.
+    service_id: Mapped[int | None] = mapped_column(
+        ForeignKey("billable_services.id", ondelete="RESTRICT")
+    )
     created_by: Mapped[str] = mapped_column(String(160))
     created_at: Mapped[datetime] = mapped_column(
         TIMESTAMP(timezone=True), server_default=func.now()
@@ -156,6 +160,11 @@ class Appointment(TimestampMixin, Base):
     note: Mapped[str | None] = mapped_column(EncryptedText("appointments.note"))
     series_id: Mapped[int | None] = mapped_column(
         ForeignKey("appointment_series.id", ondelete="SET NULL")
+    )
+    # What it bills (null for the appointments booked before services were named). A service
+    # is kept when deleted, never removed, so the appointments that name it keep naming it.
+    service_id: Mapped[int | None] = mapped_column(
+        ForeignKey("billable_services.id", ondelete="RESTRICT")
     )
     # Booked outside the therapist's hours or in their time off, by an admin who said so.
     outside_availability: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))

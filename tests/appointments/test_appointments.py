@@ -26,6 +26,7 @@ async def test_book_read_and_list(client, therapist, patient, engine):
     assert created["status"] == "booked"
     assert created["outside_availability"] is False
     assert created["series"] is None
+    assert created["service"] is None
     assert set(created) == {
         "id",
         "patient",
@@ -37,6 +38,7 @@ async def test_book_read_and_list(client, therapist, patient, engine):
         "cancellation_reason",
         "note",
         "series",
+        "service",
         "outside_availability",
         "created_at",
         "updated_at",
