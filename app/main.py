@@ -142,6 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(documents.router)
     app.include_router(audit.router)
     app.include_router(payments.router)
+    app.include_router(payments.scale_router)
     app.include_router(health.router)
     if settings.metrics_enabled:
         app.include_router(metrics.router)

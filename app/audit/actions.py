@@ -80,6 +80,9 @@ class Action(StrEnum):
     GET_BILLABLE_SERVICE = "get_billable_service"
     UPDATE_BILLABLE_SERVICE = "update_billable_service"
     DELETE_BILLABLE_SERVICE = "delete_billable_service"
+    GET_SLIDING_SCALE = "get_sliding_scale"
+    SET_SLIDING_SCALE = "set_sliding_scale"
+    DELETE_SLIDING_SCALE = "delete_sliding_scale"
 
     # The API's endpoints without a caller (app.requests.rules.NO_CALLER): each audits itself.
     LOGIN = "login"

@@ -65,7 +65,8 @@ OPENAPI_TAGS: list[dict[str, Any]] = [
         "name": "payments",
         "description": "What the practice bills: billable services (a code such as CPT 90834, "
         "a name, a duration and a price in the one `CURRENCY`), read by staff, kept by admins; "
-        "a deleted service is kept for the invoices that name it.",
+        "a deleted service is kept for the invoices that name it. A patient's sliding scale "
+        "(the percent of a price they pay), set by staff.",
     },
     {"name": "audit", "description": "The append-only audit trail of reads, writes and logins."},
     {"name": "health", "description": "Liveness and readiness probes; no token needed."},

@@ -1,3 +1,4 @@
 """Payments: the billable services the practice bills (a code such as CPT 90834, a name, a
 duration and a price in the settings' CURRENCY), kept by admins over the generic repository and
-audited service (app.db.repository, app.requests.resources)."""
+audited service (app.db.repository, app.requests.resources); and each patient's sliding scale,
+the percent of a price they pay, set by staff (its statements written by hand)."""

@@ -3,14 +3,21 @@ from typing import Annotated
 from fastapi import APIRouter, Body, status
 
 from app.audit.actions import Action
-from app.auth.access import AdminCaller, StaffCaller
+from app.auth.access import AdminCaller, StaffCaller, StaffOrSelfCaller
 from app.core.dependencies import PageRequestDep, SettingsDep
 from app.core.openapi import BODY_ERRORS, COMMON_ERRORS, errors
 from app.core.pagination import Page, paginate
 from app.idempotency.dependencies import Idempotent
+from app.patients.dependencies import PatientIdPath
 from app.payments.dependencies import BillableServiceIdPath, BillableServiceQueryDep
-from app.payments.schemas import BillableServiceCreate, BillableServiceRead, BillableServiceUpdate
-from app.payments.service import BillableServiceService
+from app.payments.schemas import (
+    BillableServiceCreate,
+    BillableServiceRead,
+    BillableServiceUpdate,
+    SlidingScaleRead,
+    SlidingScaleSet,
+)
+from app.payments.service import BillableServiceService, SlidingScaleService
 from app.requests.routing import AuditedRoute
 
 router = APIRouter(prefix="/api/billable-services", tags=["payments"], route_class=AuditedRoute)
@@ -113,3 +120,56 @@ async def delete_billable_service(service_id: BillableServiceIdPath, caller: Adm
     """Delete a billable service (admins): it is gone from the list and reads, and kept for the
     invoices that name it; its code may be given to a new service."""
     await BillableServiceService(caller.work).delete(service_id)
+
+
+scale_router = APIRouter(
+    prefix="/api/patients/{patient_id}/sliding-scale", tags=["payments"], route_class=AuditedRoute
+)
+
+
+@scale_router.get(
+    "/",
+    name=Action.GET_SLIDING_SCALE,
+    response_model=SlidingScaleRead,
+    summary="Read a patient's sliding scale",
+    response_description="The patient's sliding scale.",
+    responses=errors(*COMMON_ERRORS, 404),
+)
+async def get_sliding_scale(
+    patient_id: PatientIdPath, caller: StaffOrSelfCaller
+) -> SlidingScaleRead:
+    """The share of a service's price the patient pays, and why (staff, and the patient their
+    own); a 404 when none is set: they pay the full price."""
+    return SlidingScaleRead.of(await SlidingScaleService(caller.work).get(patient_id))
+
+
+@scale_router.put(
+    "/",
+    name=Action.SET_SLIDING_SCALE,
+    response_model=SlidingScaleRead,
+    summary="Set a patient's sliding scale",
+    response_description="The patient's sliding scale, as set.",
+    responses=errors(*BODY_ERRORS, *COMMON_ERRORS, 404),
+)
+async def set_sliding_scale(
+    patient_id: PatientIdPath, payload: SlidingScaleSet, caller: StaffCaller
+) -> SlidingScaleRead:
+    """Set or replace the percent of a service's price the patient pays, with the reason
+    (staff). The reason is kept with the scale, not in the audit trail."""
+    actor = await caller.principal()
+    scale = await SlidingScaleService(caller.work).set(patient_id, payload, actor)
+    return SlidingScaleRead.of(scale)
+
+
+@scale_router.delete(
+    "/",
+    name=Action.DELETE_SLIDING_SCALE,
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Remove a patient's sliding scale",
+    response_description="Removed: the patient pays the full price; no body.",
+    responses=errors(*COMMON_ERRORS, 404),
+)
+async def delete_sliding_scale(patient_id: PatientIdPath, caller: StaffCaller) -> None:
+    """Remove the patient's sliding scale (staff): they pay the full price again. A 404 when
+    none is set."""
+    await SlidingScaleService(caller.work).delete(patient_id)

@@ -1,5 +1,6 @@
-"""What the billable services' endpoints read and answer: every rule of their fields, once.
-Money is a `Decimal` with 2 places, answered as a string; its currency is the settings'."""
+"""What the billable services' and sliding scales' endpoints read and answer: every rule of their
+fields, once. Money is a `Decimal` with 2 places, answered as a string; its currency is the
+settings'."""
 
 from datetime import datetime
 from decimal import Decimal
@@ -25,7 +26,10 @@ from app.models.payments import (
     DURATION_MAX,
     DURATION_MIN,
     NAME_MAX_LENGTH,
+    PERCENT_MAX,
+    PERCENT_MIN,
     PRICE_MAX,
+    SCALE_REASON_MAX_LENGTH,
 )
 
 
@@ -39,6 +43,14 @@ class BillableServiceRow(TypedDict):
     price: Decimal
     created_at: datetime
     updated_at: datetime
+
+
+class SlidingScaleRow(TypedDict):
+    patient_id: str
+    percent: int
+    reason: str
+    set_by: str
+    set_at: datetime
 
 
 CODE_FORMAT = "Use letters, digits, hyphens and dots only, e.g. 90834."
@@ -149,3 +161,67 @@ class BillableServiceQuery(BaseSchema):
     code: Annotated[Code | None, BeforeValidator(blank_to_none)] = Field(
         default=None, description="Only the service with this code, in any case (g0176: G0176)."
     )
+
+
+SLIDING_SCALE_SET: dict[str, Any] = {"percent": 60, "reason": "Income-based."}
+SLIDING_SCALE: dict[str, Any] = {
+    "patient": "p_zxcp0h",
+    **SLIDING_SCALE_SET,
+    "set_by": "jdoe",
+    "set_at": "2026-12-01T09:30:00.120000Z",
+}
+
+# Constraints before the bool check, so the schema states them as minimum and maximum.
+Percent = Annotated[
+    int,
+    Field(
+        ge=PERCENT_MIN,
+        le=PERCENT_MAX,
+        description="The percent of a service's price the patient pays: 1 to 100 (100 is the "
+        "full price).",
+        examples=[60],
+    ),
+    not_bool("A valid integer is required."),
+]
+ScaleReason = Annotated[
+    Text,
+    Field(
+        min_length=1,
+        max_length=SCALE_REASON_MAX_LENGTH,
+        description="Why, in one line of 1-250 characters. Keep it free of health information: "
+        '"income-based", not a diagnosis.',
+        examples=["Income-based."],
+    ),
+]
+
+
+class SlidingScaleSet(BaseSchema):
+    """A patient's sliding scale, set or replaced: both fields required."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [SLIDING_SCALE_SET]})
+
+    percent: Percent
+    reason: ScaleReason
+
+
+class SlidingScaleRead(BaseSchema):
+    """A patient's sliding scale: the share of a service's price they pay, why, who set it and
+    when."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [SLIDING_SCALE]})
+
+    patient: str = Field(description="The patient's id.", examples=["p_zxcp0h"])
+    percent: int = Field(description="The percent of a service's price the patient pays.")
+    reason: str
+    set_by: str = Field(description="The username of the staff member who set it.")
+    set_at: datetime
+
+    @classmethod
+    def of(cls, row: SlidingScaleRow) -> "SlidingScaleRead":
+        return cls(
+            patient=row["patient_id"],
+            percent=row["percent"],
+            reason=row["reason"],
+            set_by=row["set_by"],
+            set_at=row["set_at"],
+        )

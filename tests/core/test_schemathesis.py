@@ -64,7 +64,7 @@ CHECKS = (
 # A run's seconds on two idle cores, for balance: patients 56, appointments 42, practice 35,
 # stateful 15, and 4-5 more each for its server.
 SHARDS: dict[str, tuple[str, ...]] = {
-    # Every operation on a patient, their history, picture, wallet and documents.
+    # Every operation on a patient, their history, picture, wallet, documents and sliding scale.
     "patients": (
         "list_patients",
         "create_patient",
@@ -91,6 +91,9 @@ SHARDS: dict[str, tuple[str, ...]] = {
         "update_document",
         "delete_document",
         "download_document",
+        "get_sliding_scale",
+        "set_sliding_scale",
+        "delete_sliding_scale",
     ),
     # Appointments, their progress notes, and the psychotherapy notes (403 for an admin).
     "appointments": (

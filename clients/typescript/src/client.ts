@@ -65,6 +65,8 @@ export type BillableService = Schemas["BillableServiceRead"];
 export type BillableServiceQuery = NonNullable<
   operations["list_billable_services"]["parameters"]["query"]
 >;
+export type SlidingScaleSet = Schemas["SlidingScaleSet"];
+export type SlidingScale = Schemas["SlidingScaleRead"];
 export type PageQuery = NonNullable<
   operations["list_wallet_transactions"]["parameters"]["query"]
 >;
@@ -474,6 +476,19 @@ export function createPatientApi(baseUrl: string, token: () => string | undefine
       client.DELETE("/api/billable-services/{service_id}/", {
         params: { path: { service_id: serviceId } },
       }),
+    get_sliding_scale: (patientId: string) =>
+      client.GET("/api/patients/{patient_id}/sliding-scale/", {
+        params: { path: patient(patientId) },
+      }),
+    set_sliding_scale: (patientId: string, body: SlidingScaleSet) =>
+      client.PUT("/api/patients/{patient_id}/sliding-scale/", {
+        params: { path: patient(patientId) },
+        body,
+      }),
+    delete_sliding_scale: (patientId: string) =>
+      client.DELETE("/api/patients/{patient_id}/sliding-scale/", {
+        params: { path: patient(patientId) },
+      }),
 
     create_calendar_feed: (therapistId: number) =>
       client.POST("/api/therapists/{therapist_id}/calendar/", {
@@ -665,6 +680,11 @@ export async function tour(baseUrl: string, username: string, password: string):
     await api.delete_billable_service(service.id);
   }
 
+  // The patient pays 60% of a service's price; the reason is kept with the scale.
+  const scaled = await api.set_sliding_scale(id, { percent: 60, reason: "Income-based." });
+  const scale: SlidingScale | undefined = (await api.get_sliding_scale(id)).data;
+  if (scaled.data !== undefined) await api.delete_sliding_scale(id);
+
   const audit = await api.list_audit_events({ patient: id, action: "get_patient" });
   const events = audit.data?.results.map((event) => `${event.at} ${event.actor} ${event.outcome}`);
 
@@ -695,6 +715,7 @@ export async function tour(baseUrl: string, username: string, password: string):
     events,
     freeSlots,
     price,
+    percent: scale?.percent,
     resetSent,
     tokenRefused,
   });
