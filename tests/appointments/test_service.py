@@ -10,6 +10,7 @@ import pytest
 from app.appointments.service import NO_SERVICE
 from tests.appointments.conftest import Therapist, body, book, insert_appointment
 from tests.appointments.test_series import series
+from tests.requests.test_work import statements  # noqa: F401 - a fixture
 
 URL = "/api/appointments/"
 SERVICES = "/api/billable-services/"
@@ -42,6 +43,30 @@ async def test_a_booking_names_its_service_and_every_read_answers_it(client, the
     assert read.json() == created
     listed = (await client.get(URL, params={"patient": patient["id"]})).json()
     assert [row["service"] for row in listed["results"]] == [service_id]
+
+
+async def test_naming_a_service_costs_no_round_trip(
+    client,
+    therapist,
+    patient,
+    statements,  # noqa: F811
+):
+    service_id = await add_service(client)
+    await statements.cleared()
+    await book(client, patient["id"], therapist.id)
+    without = list(await statements.settled())
+    await statements.cleared()
+    later = {"start": "2030-01-07T11:00:00+01:00", "end": "2030-01-07T11:50:00+01:00"}
+    created = await book(client, patient["id"], therapist.id, service=service_id, **later)
+    named = list(await statements.settled())
+    await statements.cleared()
+    await client.get(f"{URL}{created['id']}/")
+    read = list(await statements.settled())
+
+    assert len(named) == len(without), named
+    assert sum("billable_services" in sent for sent in named) == 1
+    assert read
+    assert not any("billable_services" in sent for sent in read)
 
 
 async def test_a_booking_without_a_service_names_none(client, therapist, patient):
