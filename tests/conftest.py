@@ -49,6 +49,7 @@ from tests.databases import (
     sqlalchemy_url,
     start_embedded_server,
 )
+from tests.factories import patient_payload
 from tests.mail.smtp import Inbox, smtp_server, smtp_settings
 from tests.workers import worker
 
@@ -377,6 +378,28 @@ async def login(anonymous: httpx.AsyncClient) -> Callable[[str, str], Awaitable[
         return token
 
     return get_token
+
+
+@pytest.fixture
+async def patient_client(
+    app: FastAPI, login: Callable[[str, str], Awaitable[str]]
+) -> AsyncIterator[Callable[[str], Awaitable[httpx.AsyncClient]]]:
+    """Clients signed in as a patient, by id (made with the factories' password)."""
+    opened: list[httpx.AsyncClient] = []
+
+    async def make(patient_id: str) -> httpx.AsyncClient:
+        token = await login(patient_id, patient_payload()["password"])
+        made = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://testserver",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        opened.append(made)
+        return made
+
+    yield make
+    for made in opened:
+        await made.aclose()
 
 
 @pytest.fixture

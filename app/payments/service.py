@@ -8,10 +8,10 @@ from typing import Any
 import asyncpg
 
 from app.auth.permissions import Principal
-from app.core.errors import NotFound, ValidationFailed
+from app.core.errors import ValidationFailed
 from app.payments.repository import BillableServiceRepository, SlidingScaleRepository
 from app.payments.schemas import BillableServiceRow, SlidingScaleRow, SlidingScaleSet
-from app.requests.resources import ResourceService
+from app.requests.resources import ResourceService, found
 from app.requests.work import UnitOfWork
 
 CODE_TAKEN = "A billable service with this code already exists."
@@ -43,19 +43,13 @@ class SlidingScaleService:
         self.scales = SlidingScaleRepository(work)
 
     async def get(self, patient_id: str) -> SlidingScaleRow:
-        return _found(await self.work.completed_by(self.scales.get(patient_id)))
+        return found(await self.work.completed_by(self.scales.get(patient_id)))
 
     async def set(
         self, patient_id: str, scale: SlidingScaleSet, actor: Principal
     ) -> SlidingScaleRow:
         changed = self.scales.set(patient_id, scale.percent, scale.reason, actor.name)
-        return _found(await self.work.completed_by(changed))
+        return found(await self.work.completed_by(changed))
 
     async def delete(self, patient_id: str) -> None:
-        _found(await self.work.completed_by(self.scales.delete(patient_id)))
-
-
-def _found(row: SlidingScaleRow | None) -> SlidingScaleRow:
-    if row is None:
-        raise NotFound
-    return row
+        found(await self.work.completed_by(self.scales.delete(patient_id)))

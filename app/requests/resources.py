@@ -22,7 +22,7 @@ class ResourceService(Generic[R]):
         self.repository = repository
 
     async def get(self, id: Any) -> R:
-        return _found(await self.work.completed_by(self.repository.get(id)))
+        return found(await self.work.completed_by(self.repository.get(id)))
 
     async def count(self, filters: Mapping[str, Any], *, exact_up_to: int | None) -> Count:
         return await self.repository.count(filters, exact_up_to=exact_up_to)
@@ -36,13 +36,14 @@ class ResourceService(Generic[R]):
         return await self.work.completed_by(self.repository.create(values))
 
     async def update(self, id: Any, values: Mapping[str, Any]) -> R:
-        return _found(await self.work.completed_by(self.repository.update(id, values)))
+        return found(await self.work.completed_by(self.repository.update(id, values)))
 
     async def delete(self, id: Any) -> None:
-        _found(await self.work.completed_by(self.repository.delete(id)))
+        found(await self.work.completed_by(self.repository.delete(id)))
 
 
-def _found(row: R | None) -> R:
+def found(row: R | None) -> R:
+    """The row a statement found; none is a 404."""
     if row is None:
         raise NotFound
     return row

@@ -70,25 +70,6 @@ async def patient(client) -> dict[str, Any]:
     return await create_patient(client)
 
 
-@pytest.fixture
-async def patient_client(app, login):
-    opened: list[httpx.AsyncClient] = []
-
-    async def make(patient_id: str) -> httpx.AsyncClient:
-        token = await login(patient_id, "correct-horse")
-        made = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://testserver",
-            headers={"Authorization": f"Bearer {token}"},
-        )
-        opened.append(made)
-        return made
-
-    yield make
-    for made in opened:
-        await made.aclose()
-
-
 def body(patient: str | None, therapist: int, **overrides: Any) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "patient": patient,

@@ -3,6 +3,5 @@ patient and another patient) for the record's roles table, tests/auth/test_recor
 
 from tests.appointments.conftest import (  # noqa: F401 - fixtures, used by name
     make_therapist,
-    patient_client,
 )
 from tests.notes.conftest import cast, casting  # noqa: F401 - fixtures, used by name

@@ -19,7 +19,6 @@ from tests.appointments.conftest import (  # noqa: F401 - fixtures, used by name
     body,
     book,
     make_therapist,
-    patient_client,
     therapist,
 )
 from tests.factories import create_patient

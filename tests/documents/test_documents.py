@@ -25,7 +25,6 @@ from app.pictures.stores import FolderPictureStore
 from tests.appointments.conftest import (  # noqa: F401
     book,
     make_therapist,
-    patient_client,
     therapist,
 )
 from tests.factories import create_patient
@@ -365,7 +364,7 @@ async def test_a_document_is_found_only_under_its_patient(client):
     assert (await client.get(url("p_nobody"))).status_code == 404
 
 
-async def test_the_role_matrix(client, staff_client, anonymous, patient_client):  # noqa: F811
+async def test_the_role_matrix(client, staff_client, anonymous, patient_client):
     own = await create_patient(client)
     other = await create_patient(client)
     me = await patient_client(own["id"])

@@ -14,7 +14,6 @@ from fastapi import FastAPI
 from tests.appointments.conftest import (  # noqa: F401 - fixtures, used by name
     book,
     make_therapist,
-    patient_client,
 )
 from tests.conftest import KeptToken, Tables
 from tests.factories import create_patient

@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import text
 
 from app.patients.repository import EMAIL_NOT_USABLE
-from tests.appointments.conftest import patient_client  # noqa: F401 - a fixture, used by name
 from tests.factories import create_patient, patient_payload, unique_phone
 
 
@@ -249,7 +248,7 @@ async def test_restoring_an_unknown_version_is_a_404(client):
     assert response.status_code == 404
 
 
-async def test_who_may_read_and_restore_history(client, staff_client, patient_client):  # noqa: F811
+async def test_who_may_read_and_restore_history(client, staff_client, patient_client):
     patient = await create_patient(client)
     first = patient_version = (await client.get(history(patient["id"]))).json()["results"][0]
     therapist = await staff_client("therapist")
@@ -262,7 +261,7 @@ async def test_who_may_read_and_restore_history(client, staff_client, patient_cl
     assert (await own.post(f"{first['url']}restore/")).status_code == 403
 
 
-async def test_a_patients_own_change_is_theirs_in_the_history(client, patient_client):  # noqa: F811
+async def test_a_patients_own_change_is_theirs_in_the_history(client, patient_client):
     patient = await create_patient(client)
     own = await patient_client(patient["id"])
     response = await own.patch(

@@ -12,7 +12,6 @@ from app.patients.commands import purge
 from tests.appointments.conftest import (  # noqa: F401 - fixtures, used by name
     book,
     make_therapist,
-    patient_client,
 )
 from tests.commands import run_cli
 from tests.factories import create_patient, patient_payload
@@ -32,7 +31,7 @@ def png() -> bytes:
     return buffer.getvalue()
 
 
-async def test_a_deleted_patient_is_gone_from_the_api(client, patient_client, anonymous):  # noqa: F811
+async def test_a_deleted_patient_is_gone_from_the_api(client, patient_client, anonymous):
     patient = await create_patient(client, first_name="Hiddenname")
     own = await patient_client(patient["id"])
     pid = patient["id"]
@@ -137,7 +136,7 @@ async def test_only_admins_see_and_restore_deleted_patients(client, staff_client
     assert (await therapist.post(restore(patient["id"]))).status_code == 403
 
 
-async def test_restore_brings_the_patient_back_with_their_record(client, patient_client, anonymous):  # noqa: F811
+async def test_restore_brings_the_patient_back_with_their_record(client, patient_client, anonymous):
     patient = await create_patient(client)
     own = await patient_client(patient["id"])
     upload = await client.post(

@@ -6,7 +6,6 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import text
 
 from app.core.fields import SINGLE_LINE_MESSAGE
@@ -25,25 +24,6 @@ def url(patient_id: str) -> str:
 @pytest.fixture
 async def patient(client: httpx.AsyncClient) -> dict[str, Any]:
     return await create_patient(client, password=PASSWORD)
-
-
-@pytest.fixture
-async def as_patient(app: FastAPI, login: Any) -> Any:
-    opened: list[httpx.AsyncClient] = []
-
-    async def make(patient_id: str) -> httpx.AsyncClient:
-        token = await login(patient_id, PASSWORD)
-        made = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://testserver",
-            headers={"Authorization": f"Bearer {token}"},
-        )
-        opened.append(made)
-        return made
-
-    yield make
-    for made in opened:
-        await made.aclose()
 
 
 async def test_staff_set_read_replace_and_remove_a_scale(client, patient):
@@ -88,11 +68,11 @@ async def test_a_therapist_sets_it_and_is_named(client, staff_client, patient):
     assert (await therapist.delete(url(patient["id"]))).status_code == 204
 
 
-async def test_a_patient_reads_their_own_and_changes_nothing(client, patient, as_patient):
+async def test_a_patient_reads_their_own_and_changes_nothing(client, patient, patient_client):
     other = await create_patient(client)
     await client.put(url(patient["id"]), json={"percent": 60, "reason": "Income-based."})
     await client.put(url(other["id"]), json={"percent": 40, "reason": "Income-based."})
-    own = await as_patient(patient["id"])
+    own = await patient_client(patient["id"])
 
     read = await own.get(url(patient["id"]))
 
