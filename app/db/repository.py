@@ -52,6 +52,7 @@ class Repository(Generic[R]):
     updated_at: ClassVar[str | None] = None
     """The column an update sets to the transaction's time, if the table has one."""
 
+    _columns: ClassVar[list[ColumnElement[Any]]]
     _get: ClassVar[Query[Any]]
     _delete: ClassVar[Query[Any]]
     _statements: ClassVar[dict[tuple[str, frozenset[str]], Any]]
@@ -61,7 +62,7 @@ class Repository(Generic[R]):
         if not hasattr(cls, "table"):  # an intermediate base
             return
         cls._statements = {}
-        columns = _columns_of(cls.table, cls.row)
+        cls._columns = columns = _columns_of(cls.table, cls.row)
         stamps = [name for name in (cls.deleted_at, cls.updated_at) if name is not None]
         named = {*cls.filters, *_names(cls.order_by), *stamps}
         unknown = sorted(named - set(cls.table.c.keys()))
@@ -91,8 +92,7 @@ class Repository(Generic[R]):
 
     @classmethod
     def _build(cls, kind: str, names: frozenset[str]) -> Any:
-        columns = _columns_of(cls.table, cls.row)
-        table = cls.table
+        columns, table = cls._columns, cls.table
         if kind == "create":
             values = {name: bindparam(name, type_=table.c[name].type) for name in names}
             return Query(insert(table).values(values).returning(*columns), cls.row)

@@ -254,8 +254,7 @@ class UnitOfWork:
         """A write that does not complete the work, before its event is written: it begins the
         work's transaction, so that it commits with the event or not at all."""
         if not query.reads_only and self._transaction is None and not self._audited:
-            self._transaction = (await self._connect()).transaction()
-            await self._transaction.start()
+            await self.begin()
 
     def _take_completion(self) -> bool:
         completing, self._completing = self._completing and not self._audited, False
