@@ -4,6 +4,8 @@ from app.models.audit import AuditEvent
 from app.models.document import PatientDocument
 from app.models.history import PatientVersion
 from app.models.idempotency import IdempotentResponse
+from app.models.invoices import Invoice, InvoiceCounter, InvoiceLine
+from app.models.ledger import LedgerEntry, LedgerTransaction
 from app.models.notes import (
     ProgressNote,
     ProgressNoteAddendum,
@@ -12,7 +14,18 @@ from app.models.notes import (
 )
 from app.models.password_reset import PasswordResetToken
 from app.models.patient import Patient
-from app.models.payments import BillableService, SlidingScale
+from app.models.payments import (
+    BillableService,
+    CardSetup,
+    PatientDiagnoses,
+    Payment,
+    PaymentAllocation,
+    PaymentMethod,
+    ProcessorCustomer,
+    ProcessorEvent,
+    Refund,
+    SlidingScale,
+)
 from app.models.scheduling import (
     Appointment,
     AppointmentReminder,
@@ -23,7 +36,6 @@ from app.models.scheduling import (
 )
 from app.models.session import AuthSession, RefreshToken
 from app.models.staff import Staff
-from app.models.wallet import WalletTransaction
 
 __all__ = [
     "Appointment",
@@ -33,19 +45,31 @@ __all__ = [
     "AuthSession",
     "BillableService",
     "CalendarFeed",
+    "CardSetup",
     "IdempotentResponse",
+    "Invoice",
+    "InvoiceCounter",
+    "InvoiceLine",
+    "LedgerEntry",
+    "LedgerTransaction",
     "PasswordResetToken",
     "Patient",
+    "PatientDiagnoses",
     "PatientDocument",
     "PatientVersion",
+    "Payment",
+    "PaymentAllocation",
+    "PaymentMethod",
+    "ProcessorCustomer",
+    "ProcessorEvent",
     "ProgressNote",
     "ProgressNoteAddendum",
     "PsychotherapyNote",
     "PsychotherapyNoteAuthorization",
     "RefreshToken",
+    "Refund",
     "SlidingScale",
     "Staff",
     "TherapistHours",
     "TherapistTimeOff",
-    "WalletTransaction",
 ]

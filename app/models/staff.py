@@ -21,6 +21,8 @@ class Staff(TimestampMixin, Base):
     email: Mapped[str | None] = mapped_column(String(254))
     # How patients and calendars name a therapist; the username when unset.
     display_name: Mapped[str | None] = mapped_column(String(150))
+    # A therapist's National Provider Identifier, as a superbill names them.
+    npi: Mapped[str | None] = mapped_column(String(10))
 
     __table_args__ = (
         CheckConstraint("role IN ('admin', 'therapist')", name="role_choice"),

@@ -369,6 +369,35 @@ async def _free_numbers(connection: Any, plan: Plan, batch_index: int) -> list[i
     return free[:count]
 
 
+# The wallet rows are copied into a scratch table, then posted to the ledger as the wallet's
+# adjustments (as migration 0020 moved the old wallet history), in order.
+_SEED_WALLET = """
+CREATE TEMP TABLE IF NOT EXISTS seed_wallet (
+    patient_id text, amount numeric(12, 2), balance_after numeric(12, 2), reason text,
+    actor text, actor_kind text, created_at timestamptz
+) ON COMMIT DELETE ROWS
+"""
+_POST_SEED_WALLET = """
+WITH moved AS (
+    SELECT patient_id, amount, balance_after, reason, actor, actor_kind, created_at,
+           nextval(pg_get_serial_sequence('ledger_transactions', 'id')) AS transaction_id
+    FROM seed_wallet ORDER BY patient_id, created_at
+), posted AS (
+    INSERT INTO ledger_transactions (id, kind, patient_id, memo, actor, actor_kind, created_at)
+    OVERRIDING SYSTEM VALUE
+    SELECT transaction_id, 'wallet_adjustment', patient_id, reason, actor, actor_kind, created_at
+    FROM moved
+)
+INSERT INTO ledger_entries (transaction_id, account, patient_id, amount, balance_after, created_at)
+SELECT transaction_id, side.account, side.patient_id, side.amount, side.balance_after, created_at
+FROM moved, LATERAL (VALUES
+    (1, 'wallet', moved.patient_id, -moved.amount, moved.balance_after),
+    (2, 'adjustments', NULL, moved.amount, NULL)
+) AS side (position, account, patient_id, amount, balance_after)
+ORDER BY moved.transaction_id, side.position
+"""
+
+
 async def copy_batch(connection: Any, plan: Plan, keyring: Keyring, batch_index: int) -> int:
     """Build and COPY one batch in its own transaction; returns the ledger rows written."""
     for attempt in range(1, BATCH_ATTEMPTS + 1):
@@ -380,9 +409,11 @@ async def copy_batch(connection: Any, plan: Plan, keyring: Keyring, batch_index:
                     "patients", records=patients, columns=PATIENT_COLUMNS
                 )
                 if ledger:
+                    await connection.execute(_SEED_WALLET)
                     await connection.copy_records_to_table(
-                        "wallet_transactions", records=ledger, columns=LEDGER_COLUMNS
+                        "seed_wallet", records=ledger, columns=LEDGER_COLUMNS
                     )
+                    await connection.execute(_POST_SEED_WALLET)
         except asyncpg.UniqueViolationError:
             # Someone created a patient with one of our ids or numbers since we looked.
             if attempt == BATCH_ATTEMPTS:
@@ -471,7 +502,7 @@ async def seed(
     connection = await asyncpg.connect(plan.dsn)
     try:
         # Fresh statistics, so the planner knows the table's new size straight away.
-        await connection.execute("ANALYZE patients, wallet_transactions")
+        await connection.execute("ANALYZE patients, ledger_transactions, ledger_entries")
     finally:
         await connection.close()
     return SeedReport(count, ledger_rows, time.perf_counter() - started, workers)

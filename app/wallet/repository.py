@@ -1,26 +1,27 @@
-"""The wallet's SQL: the balance and its ledger, written together in one statement."""
+"""The wallet's SQL: the balance and its ledger entries, written together in one statement."""
 
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, literal, null, select, update
 
 from app.core.conditional import Versions
 from app.db.counting import Count, Counting
 from app.db.query import Executor, Query
+from app.models.ledger import LedgerEntry, LedgerTransaction
 from app.models.patient import WALLET_MAX, Patient
-from app.models.wallet import WalletTransaction
 from app.patients.repository import COLUMNS, changed, matching, versioned
 from app.patients.schemas import PatientRow
 from app.patients.versions import version_of
 from app.wallet.schemas import LedgerEntryRow
 
-LEDGER = cast(Table, WalletTransaction.__table__)
+TRANSACTIONS = cast(Table, LedgerTransaction.__table__)
+ENTRIES = cast(Table, LedgerEntry.__table__)
 
 
 def _change(conditional: bool) -> Query[PatientRow]:
-    """Add a signed amount and write its ledger row and the patient's version, in one
-    statement: the UPDATE never loses a concurrent change, and the row lock it takes until
-    commit makes `balance_after` exact (one statement also holds that lock for less time)."""
+    """Add a signed amount, post it to the ledger (the patient's wallet against the practice's
+    adjustments) and write the patient's version, in one statement: the UPDATE never loses a
+    concurrent change, and the row lock it takes until commit makes `balance_after` exact."""
     amount = bindparam("amount", type_=Patient.wallet_balance.type)
     new_balance = Patient.wallet_balance + amount
     changed_patient = (
@@ -30,36 +31,59 @@ def _change(conditional: bool) -> Query[PatientRow]:
         .returning(*COLUMNS)
         .cte("changed")
     )
-    reason = bindparam("reason", type_=LEDGER.c.reason.type)
-    entry = select(
-        changed_patient.c.id,
-        amount,
-        changed_patient.c.wallet_balance,
-        reason,
-        bindparam("actor", type_=LEDGER.c.actor.type),
-        bindparam("actor_kind", type_=LEDGER.c.actor_kind.type),
+    reason = bindparam("reason", type_=TRANSACTIONS.c.memo.type)
+    posted = (
+        insert(TRANSACTIONS)
+        .from_select(
+            ["kind", "patient_id", "memo", "actor", "actor_kind"],
+            select(
+                literal("wallet_adjustment"),
+                changed_patient.c.id,
+                reason,
+                bindparam("actor", type_=TRANSACTIONS.c.actor.type),
+                bindparam("actor_kind", type_=TRANSACTIONS.c.actor_kind.type),
+            ),
+        )
+        .returning(TRANSACTIONS.c.id)
+        .cte("posted")
     )
-    columns = ["patient_id", "amount", "balance_after", "reason", "actor", "actor_kind"]
-    ledger = insert(LEDGER).from_select(columns, entry).cte("ledger")
+    # The wallet is what the practice owes the patient: a credit (negative) raises it.
+    wallet_side = select(
+        posted.c.id,
+        literal("wallet"),
+        changed_patient.c.id,
+        -amount,
+        changed_patient.c.wallet_balance,
+    )
+    adjustment_side = select(posted.c.id, literal("adjustments"), null(), amount, null())
+    entries = insert(ENTRIES).from_select(
+        ["transaction_id", "account", "patient_id", "amount", "balance_after"],
+        wallet_side.union_all(adjustment_side),
+    )
     version = version_of(changed_patient, "updated", ["wallet_balance"], reason=reason)
-    return Query(select(*changed_patient.c).add_cte(ledger).add_cte(version), PatientRow)
+    return Query(
+        select(*changed_patient.c).add_cte(entries.cte("entries")).add_cte(version), PatientRow
+    )
 
 
 _CHANGE = {conditional: _change(conditional) for conditional in (True, False)}
-_LEDGER_COUNT = Counting(
-    select(WalletTransaction.id).where(WalletTransaction.patient_id == bindparam("patient_id"))
+_WALLET = (
+    LedgerEntry.patient_id == bindparam("patient_id"),
+    LedgerEntry.account == "wallet",
 )
+_LEDGER_COUNT = Counting(select(LedgerEntry.id).where(*_WALLET))
 _LEDGER_PAGE = Query(
     select(
-        WalletTransaction.id,
-        WalletTransaction.amount,
-        WalletTransaction.balance_after,
-        WalletTransaction.reason,
-        WalletTransaction.actor,
-        WalletTransaction.created_at,
+        LedgerEntry.id,
+        (-LedgerEntry.amount).label("amount"),
+        LedgerEntry.balance_after,
+        LedgerTransaction.memo.label("reason"),
+        LedgerTransaction.actor,
+        LedgerEntry.created_at,
     )
-    .where(WalletTransaction.patient_id == bindparam("patient_id"))
-    .order_by(WalletTransaction.id.desc())
+    .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
+    .where(*_WALLET)
+    .order_by(LedgerEntry.id.desc())
     .offset(bindparam("offset"))
     .limit(bindparam("limit")),
     LedgerEntryRow,

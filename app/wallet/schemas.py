@@ -6,7 +6,7 @@ from pydantic import AfterValidator, ConfigDict, Field
 
 from app.core.fields import Money, Text, amount, amount_schema, error
 from app.core.schemas import BaseSchema
-from app.models.wallet import REASON_MAX_LENGTH
+from app.models.ledger import MEMO_MAX_LENGTH
 
 
 # The rows its statements return: TypedDicts, checked against each statement when it is
@@ -48,7 +48,7 @@ Amount = Annotated[
     amount_schema(-AMOUNT_LIMIT, AMOUNT_LIMIT),
     AfterValidator(_check_nonzero),
 ]
-WalletReason = Annotated[Text, Field(max_length=REASON_MAX_LENGTH)]
+WalletReason = Annotated[Text, Field(max_length=MEMO_MAX_LENGTH)]
 
 
 class WalletUpdate(BaseSchema):

@@ -182,12 +182,18 @@ def test_balances_from_before_the_ledger_become_its_opening_rows(empty_database_
     def ledger(sync_connection: Any) -> list[Any]:
         return list(
             sync_connection.execute(
-                text("SELECT patient_id, amount, balance_after, actor FROM wallet_transactions")
+                text(
+                    "SELECT e.account, e.patient_id, e.amount, e.balance_after, t.kind, t.actor"
+                    " FROM ledger_entries e JOIN ledger_transactions t ON t.id = e.transaction_id"
+                    " ORDER BY e.id"
+                )
             )
         )
 
+    # Migration 0020 moved the wallet's history into the ledger, against the adjustments.
     assert run(empty_database_url, ledger) == [
-        ("p_rich01", Decimal("12.50"), Decimal("12.50"), "system")
+        ("wallet", "p_rich01", Decimal("-12.50"), Decimal("12.50"), "wallet_adjustment", "system"),
+        ("adjustments", None, Decimal("12.50"), None, "wallet_adjustment", "system"),
     ]
 
     def versions(sync_connection: Any) -> list[int]:

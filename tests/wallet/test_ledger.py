@@ -23,9 +23,14 @@ def ledger(patient_id: str) -> str:
 async def ledger_total(engine, patient_id: str) -> Decimal:
     async with engine.connect() as connection:
         total = await connection.scalar(
-            text("SELECT coalesce(sum(amount), 0) FROM wallet_transactions WHERE patient_id = :p"),
+            text(
+                "SELECT coalesce(-sum(amount), 0) FROM ledger_entries"
+                " WHERE patient_id = :p AND account = 'wallet'"
+            ),
             {"p": patient_id},
         )
+        whole = await connection.scalar(text("SELECT coalesce(sum(amount), 0) FROM ledger_entries"))
+    assert whole == 0
     return Decimal(total)
 
 
@@ -166,15 +171,23 @@ async def test_anonymous_gets_401(anonymous):
     assert response.status_code == 401
 
 
-async def test_purging_the_patient_deletes_the_ledger(client, engine, settings):
+async def test_purging_the_patient_keeps_the_ledger_without_their_name(client, engine, settings):
     patient = await create_patient(client)
     await client.post(wallet(patient["id"]), json={"amount": "3.00"})
     assert (await client.delete(f"/api/patients/{patient['id']}/")).status_code == 204
     later = datetime.now(UTC) + timedelta(days=settings.patient_retention_days + 1)
     assert patient["id"] in await purge(settings, now=later)
     async with engine.connect() as connection:
-        rows = await connection.scalar(
-            text("SELECT count(*) FROM wallet_transactions WHERE patient_id = :p"),
-            {"p": patient["id"]},
+        named = await connection.scalar(
+            text("SELECT count(*) FROM ledger_entries WHERE patient_id = :p"), {"p": patient["id"]}
         )
-    assert rows == 0
+        kept = await connection.scalar(
+            text(
+                "SELECT count(*) FROM ledger_entries e JOIN ledger_transactions t"
+                " ON t.id = e.transaction_id WHERE t.patient_id IS NULL AND t.memo IS NULL"
+                " AND e.account = 'wallet' AND e.amount = -3"
+            )
+        )
+        whole = await connection.scalar(text("SELECT coalesce(sum(amount), 0) FROM ledger_entries"))
+    assert (named, whole) == (0, 0)
+    assert kept >= 1

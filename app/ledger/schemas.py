@@ -1,0 +1,23 @@
+from decimal import Decimal
+from typing import NamedTuple, TypedDict
+
+from app.models.ledger import Account, TransactionKind
+
+__all__ = ["Account", "Entry", "PostedRow", "SumRow", "TransactionKind"]
+
+
+class Entry(NamedTuple):
+    """One side of a movement: debits positive, credits negative."""
+
+    account: Account
+    amount: Decimal
+    patient_id: str | None = None
+    invoice_id: int | None = None
+
+
+class PostedRow(TypedDict):
+    id: int
+
+
+class SumRow(TypedDict):
+    total: Decimal
