@@ -221,6 +221,12 @@ def upgrade() -> None:
         ),
         sa.Column("autopay_next_at", postgresql.TIMESTAMP(timezone=True), nullable=True),
         sa.Column(
+            "version",
+            sa.BigInteger(),
+            server_default=sa.text("nextval('patients_version_seq')"),
+            nullable=False,
+        ),
+        sa.Column(
             "created_at",
             postgresql.TIMESTAMP(timezone=True),
             server_default=sa.text("now()"),

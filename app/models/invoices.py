@@ -25,6 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base, TimestampMixin
 from app.models.ledger import MEMO_MAX_LENGTH
+from app.models.patient import VERSION_SEQUENCE
 
 InvoiceStatus = Literal["draft", "open", "paid", "void", "uncollectible"]
 INVOICE_STATUSES: tuple[InvoiceStatus, ...] = ("draft", "open", "paid", "void", "uncollectible")
@@ -76,6 +77,7 @@ class Invoice(TimestampMixin, Base):
     # Autopay: how many charges were tried, and when the next may be.
     autopay_attempts: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"))
     autopay_next_at: Mapped[datetime | None] = mapped_column(TIMESTAMP(timezone=True))
+    version: Mapped[int] = mapped_column(BigInteger, server_default=VERSION_SEQUENCE.next_value())
 
     __table_args__ = (
         CheckConstraint(
