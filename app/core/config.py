@@ -2,6 +2,7 @@ import base64
 import itertools
 import json
 import os
+import re
 import secrets
 from decimal import Decimal
 from functools import lru_cache
@@ -15,8 +16,10 @@ from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_val
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.core.crypto import parse_keys
-from app.core.fields import amount
+from app.core.fields import amount, npi_problem
 
+# An employer identification number, with or without its hyphen.
+EIN_RE = re.compile(r"[0-9]{2}-?[0-9]{7}")
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # A fee is an amount of money as the API takes one (a wallet's most, at most).
 Fee = Annotated[Decimal, amount(Decimal(0), Decimal("99999999.99"))]
@@ -284,6 +287,25 @@ class Settings(BaseSettings):
         default="USD",
         description="The ISO 4217 code of the one currency every price is in, e.g. USD or EUR.",
     )
+    # The practice as its statements and superbills name it.
+    practice_name: str = Field(
+        default="TherapyConnect Practice",
+        description="The practice's name, at the head of every statement and superbill.",
+    )
+    practice_address: str = Field(
+        default="",
+        description="The practice's postal address on statements and superbills; lines "
+        'separated by \\n in a double-quoted .env value ("1 Main St\\nSpringfield, IL").',
+    )
+    practice_tax_id: str | None = Field(
+        default=None,
+        description="The practice's US tax id (EIN), NN-NNNNNNN, on superbills; unset: none.",
+    )
+    practice_npi: str | None = Field(
+        default=None,
+        description="The practice's (type 2) National Provider Identifier, 10 digits with a "
+        "valid check digit, on superbills; unset: none.",
+    )
     calendar_feed_patient_names: bool = Field(
         default=False,
         description="Show patients' names in therapists' calendar feeds; off: the patient's id.",
@@ -322,6 +344,31 @@ class Settings(BaseSettings):
         if not (len(value) == 3 and value.isascii() and value.isalpha() and value.isupper()):
             raise ValueError("CURRENCY is an ISO 4217 code: three upper-case letters, e.g. USD")
         return value
+
+    @field_validator("practice_tax_id", "practice_npi", mode="before")
+    @classmethod
+    def _blank_id_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("practice_tax_id")
+    @classmethod
+    def _ein(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not EIN_RE.fullmatch(value.strip()):
+            raise ValueError("PRACTICE_TAX_ID is an EIN: 9 digits written NN-NNNNNNN")
+        digits = value.strip().replace("-", "")
+        return f"{digits[:2]}-{digits[2:]}"
+
+    @field_validator("practice_npi")
+    @classmethod
+    def _npi(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        problem = npi_problem(value.strip())
+        if problem is not None:
+            raise ValueError(f"PRACTICE_NPI: {problem}")
+        return value.strip()
 
     @field_validator("phone_default_region")
     @classmethod

@@ -7,7 +7,8 @@ properties, mail subjects and one-line displays, which a line break would split.
 `MultilineText` (notes, medical text, addresses) keeps line feeds, carriage returns and tabs
 and refuses the other control characters. Both refuse lone surrogates and NUL, and are
 trimmed. `amount` is the one rule of a sum of money (a wallet's change, a fee). `Instant` and
-`UtcInstant` are the one rule of a datetime.
+`UtcInstant` are the one rule of a datetime. `Npi` and `Icd10Code` are the rules of a provider's
+National Provider Identifier and of a diagnosis code, which a superbill carries to an insurer.
 """
 
 import re
@@ -308,4 +309,83 @@ Instant = Annotated[datetime, BeforeValidator(_instant), _documented("with an of
 # `date`, API.md), and the instant is given in UTC.
 UtcInstant = Annotated[
     datetime, BeforeValidator(_utc_instant), _documented("(without an offset: UTC)")
+]
+
+
+# A National Provider Identifier: 10 digits, the last a Luhn check digit computed, as CMS
+# specifies, over the first nine prefixed with 80840 (the NPI's issuer number in ISO 7812).
+NPI_RE = re.compile(r"[0-9]{10}")
+NPI_PREFIX = "80840"
+NPI_FORMAT = "An NPI is 10 digits, e.g. 1234567893."
+NPI_CHECK_DIGIT = (
+    "This is not a valid NPI: its last digit is not the check digit of the nine before it."
+)
+
+
+def luhn_check_digit(digits: str) -> int:
+    """The digit that makes `digits` followed by it pass the Luhn check."""
+    total = 0
+    # From the right, every other digit (starting with the rightmost) is doubled.
+    for position, character in enumerate(reversed(digits)):
+        digit = int(character)
+        if position % 2 == 0:
+            digit = digit * 2 - 9 if digit > 4 else digit * 2
+        total += digit
+    return (10 - total % 10) % 10
+
+
+def npi_problem(value: str) -> str | None:
+    """Why `value` is not an NPI, or None when it is one."""
+    if not NPI_RE.fullmatch(value):
+        return NPI_FORMAT
+    if luhn_check_digit(NPI_PREFIX + value[:9]) != int(value[9]):
+        return NPI_CHECK_DIGIT
+    return None
+
+
+def _npi(value: str) -> str:
+    problem = npi_problem(value)
+    if problem is not None:
+        raise error("npi_format" if problem == NPI_FORMAT else "npi_check_digit", problem)
+    return value
+
+
+Npi = Annotated[
+    Text,
+    Field(
+        description="A National Provider Identifier: 10 digits, the last its check digit "
+        "(Luhn, over 80840 and the first nine, as CMS specifies).",
+        examples=["1234567893"],
+    ),
+    documented(NPI_RE),
+    AfterValidator(_npi),
+]
+
+# An ICD-10-CM code: a category of three (a letter, a digit, a letter or digit), then after a dot
+# one to four characters more. Typed in any case and with or without its dot; kept upper case
+# with the dot, so that f411 and F41.1 are one code.
+ICD10_RE = re.compile(r"[A-Za-z][0-9][0-9A-Za-z](\.?[0-9A-Za-z]{1,4})?")
+ICD10_FORMAT = (
+    "Enter an ICD-10-CM code: a letter, a digit, a letter or digit, then optionally a dot and 1 "
+    "to 4 letters or digits, e.g. F41.1."
+)
+
+
+def _icd10(value: str) -> str:
+    if not ICD10_RE.fullmatch(value):
+        raise error("icd10_format", ICD10_FORMAT)
+    code = value.upper().replace(".", "")
+    return f"{code[:3]}.{code[3:]}" if len(code) > 3 else code
+
+
+Icd10Code = Annotated[
+    Text,
+    Field(
+        description="An ICD-10-CM diagnosis code, e.g. F41.1: a letter, a digit, a letter or "
+        "digit, then optionally a dot and 1-4 letters or digits; kept upper case with its dot "
+        "(f411 is F41.1).",
+        examples=["F41.1"],
+    ),
+    documented(ICD10_RE),
+    AfterValidator(_icd10),
 ]

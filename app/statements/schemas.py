@@ -1,0 +1,220 @@
+"""What a statement and a superbill answer, as JSON and as the PDF app.statements.pdf renders
+from them. Money is a `Decimal` with 2 places, answered as a string, in the settings' CURRENCY;
+a period's dates are the clinic's calendar days, both included."""
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import ConfigDict, Field
+
+from app.core.config import Settings
+from app.core.fields import Money
+from app.core.schemas import BaseSchema
+
+# Stripe's model of an invoice's life (issue 25).
+InvoiceStatus = Literal["draft", "open", "paid", "void", "uncollectible"]
+PaymentMethod = Literal["card", "wallet", "cash", "cheque", "bank_transfer"]
+
+STATEMENT: dict[str, Any] = {
+    "patient": {"id": "p_zxcp0h", "name": "Zoë Ångström"},
+    "period": {"start": "2026-03-01", "end": "2026-03-31"},
+    "currency": "USD",
+    "opening_balance": "40.00",
+    "invoices": [
+        {
+            "id": 311,
+            "number": "2026-000311",
+            "issued_at": "2026-03-04T15:00:00Z",
+            "status": "paid",
+            "total": "120.00",
+            "amount_paid": "120.00",
+            "amount_due": "0.00",
+        },
+        {
+            "id": 342,
+            "number": "2026-000342",
+            "issued_at": "2026-03-18T15:00:00Z",
+            "status": "open",
+            "total": "120.00",
+            "amount_paid": "0.00",
+            "amount_due": "120.00",
+        },
+    ],
+    "payments": [
+        {
+            "id": 95,
+            "received_at": "2026-03-05T10:12:00Z",
+            "method": "card",
+            "amount": "160.00",
+            "invoices": ["2026-000288", "2026-000311"],
+        }
+    ],
+    "refunds": [{"id": 7, "created_at": "2026-03-20T09:00:00Z", "amount": "20.00", "payment": 95}],
+    "totals": {"invoiced": "240.00", "paid": "160.00", "refunded": "20.00"},
+    "closing_balance": "140.00",
+    "generated_at": "2026-04-01T08:00:00Z",
+}
+
+SUPERBILL: dict[str, Any] = {
+    "practice": {
+        "name": "TherapyConnect Practice",
+        "address": "1 Main Street\nSpringfield, IL 62701",
+        "tax_id": "12-3456789",
+        "npi": "1234567893",
+    },
+    "patient": {
+        "id": "p_zxcp0h",
+        "name": "Zoë Ångström",
+        "date_of_birth": "1990-07-14",
+        "address": "22 Elm Road\nSpringfield, IL 62704",
+    },
+    "period": {"start": "2026-03-01", "end": "2026-03-31"},
+    "currency": "USD",
+    "diagnosis_codes": ["F41.1", "F33.0"],
+    "lines": [
+        {
+            "date_of_service": "2026-03-04",
+            "service_code": "90834",
+            "description": "Psychotherapy, 45 minutes",
+            "therapist_name": "Dr. Rivera",
+            "therapist_npi": "1003000126",
+            "fee": "120.00",
+            "amount_paid": "120.00",
+        }
+    ],
+    "totals": {"fees": "120.00", "paid": "120.00"},
+    "generated_at": "2026-04-01T08:00:00Z",
+}
+
+
+class Period(BaseSchema):
+    """Calendar days, the first and the last both included."""
+
+    start: date
+    end: date
+
+
+class StatementPatient(BaseSchema):
+    id: str = Field(examples=["p_zxcp0h"])
+    name: str = Field(description="First and last name.", examples=["Zoë Ångström"])
+
+
+class StatementInvoice(BaseSchema):
+    """An invoice issued in the period, and where it stands at the period's end."""
+
+    id: int
+    number: str = Field(description="Its number, gapless per year.", examples=["2026-000311"])
+    issued_at: datetime
+    status: InvoiceStatus
+    total: Money
+    amount_paid: Money
+    amount_due: Money
+
+
+class StatementPayment(BaseSchema):
+    """A payment received in the period, and the numbers of the invoices it paid."""
+
+    id: int
+    received_at: datetime
+    method: PaymentMethod
+    amount: Money
+    invoices: list[str] = Field(description="The numbers of the invoices it paid.")
+
+
+class StatementRefund(BaseSchema):
+    """A refund made in the period, of the payment it names."""
+
+    id: int
+    created_at: datetime
+    amount: Money
+    payment: int = Field(description="The id of the payment refunded.")
+
+
+class StatementTotals(BaseSchema):
+    """The period's sums: invoices issued, payments received, refunds made."""
+
+    invoiced: Money
+    paid: Money
+    refunded: Money
+
+
+class StatementRead(BaseSchema):
+    """A patient's statement of a period: its invoices, payments and refunds, and what the
+    patient owed before it and owes at its end."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [STATEMENT]})
+
+    patient: StatementPatient
+    period: Period
+    currency: str = Field(description="The ISO 4217 code of every amount.", examples=["USD"])
+    opening_balance: Money = Field(
+        description="What the patient owed when the period began (negative: in credit)."
+    )
+    invoices: list[StatementInvoice]
+    payments: list[StatementPayment]
+    refunds: list[StatementRefund]
+    totals: StatementTotals
+    closing_balance: Money = Field(
+        description="What the patient owes at the period's end (negative: in credit)."
+    )
+    generated_at: datetime
+
+
+class Practice(BaseSchema):
+    """The practice, from the PRACTICE_* settings."""
+
+    name: str
+    address: str = Field(description="Lines separated by line feeds; empty when unset.")
+    tax_id: str | None = Field(description="An EIN, NN-NNNNNNN.", examples=["12-3456789"])
+    npi: str | None = Field(description="The practice's (type 2) NPI.", examples=["1234567893"])
+
+    @classmethod
+    def of(cls, settings: Settings) -> "Practice":
+        return cls(
+            name=settings.practice_name,
+            address=settings.practice_address,
+            tax_id=settings.practice_tax_id,
+            npi=settings.practice_npi,
+        )
+
+
+class SuperbillPatient(BaseSchema):
+    id: str = Field(examples=["p_zxcp0h"])
+    name: str = Field(description="First and last name.", examples=["Zoë Ångström"])
+    date_of_birth: date
+    address: str | None
+
+
+class SuperbillLine(BaseSchema):
+    """One service rendered: its date, code and fee, who rendered it, what was paid of it."""
+
+    date_of_service: date
+    service_code: str = Field(description="The CPT or HCPCS code.", examples=["90834"])
+    description: str
+    therapist_name: str
+    therapist_npi: str | None = Field(description="The therapist's (type 1) NPI.")
+    fee: Money
+    amount_paid: Money
+
+
+class SuperbillTotals(BaseSchema):
+    fees: Money
+    paid: Money
+
+
+class SuperbillRead(BaseSchema):
+    """What a patient sends an insurer for out-of-network reimbursement: the practice, the
+    patient, the diagnoses, and each service of the period with its fee and what was paid."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [SUPERBILL]})
+
+    practice: Practice
+    patient: SuperbillPatient
+    period: Period
+    currency: str = Field(description="The ISO 4217 code of every amount.", examples=["USD"])
+    diagnosis_codes: list[str] = Field(
+        description="ICD-10-CM codes, upper case with their dot.", examples=[["F41.1"]]
+    )
+    lines: list[SuperbillLine]
+    totals: SuperbillTotals
+    generated_at: datetime
