@@ -35,6 +35,7 @@ from app.documents import routes as documents
 from app.documents.service import document_store
 from app.health import metrics
 from app.health import routes as health
+from app.invoices import routes as invoices
 from app.mail.mailer import mailer_for
 from app.notes import routes as notes
 from app.patients import history_routes as patient_history
@@ -143,6 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(audit.router)
     app.include_router(payments.router)
     app.include_router(payments.scale_router)
+    app.include_router(invoices.router)
     app.include_router(health.router)
     if settings.metrics_enabled:
         app.include_router(metrics.router)

@@ -2,7 +2,6 @@
 its filters); nothing here commits: the unit of work does."""
 
 from datetime import datetime
-from decimal import Decimal
 from functools import lru_cache
 from typing import Any, cast
 
@@ -32,11 +31,10 @@ from app.appointments.schemas import (
     PartyLocksServiceRow,
     SeriesRow,
     StaffNameRow,
-    WalletBalanceRow,
 )
 from app.db.counting import Count, Counting
 from app.db.query import Executor, NoRow, Query
-from app.models.patient import VERSION_SEQUENCE, Patient, kept
+from app.models.patient import VERSION_SEQUENCE, kept
 from app.models.payments import BillableService
 from app.models.scheduling import (
     ACTIVE_STATUSES,
@@ -110,11 +108,6 @@ _STAFF_NAME = Query(
         Staff.id == bindparam("id")
     ),
     StaffNameRow,
-)
-# The wallet balance a fee is taken from, locked until the transaction ends.
-_BALANCE = Query(
-    select(Patient.wallet_balance).where(Patient.id == bindparam("id")).with_for_update(),
-    WalletBalanceRow,
 )
 _due = bindparam("due_at", type_=UTC_TIMESTAMP)
 _REMINDER = Query(
@@ -332,10 +325,6 @@ class AppointmentRepository:
         row = await self._guarded(query, {**values, "id": current["id"]}, {**current, **values})
         assert row is not None
         return row
-
-    async def balance(self, patient_id: str) -> Decimal:
-        row = await self.executor.fetch_one(_BALANCE, id=patient_id)
-        return Decimal(0) if row is None else row["wallet_balance"]
 
     async def plan_reminder(
         self, appointment_id: int, starts_at: datetime, due_at: datetime

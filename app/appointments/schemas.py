@@ -1,7 +1,6 @@
 """The appointments' request and response bodies, and the rules of their fields."""
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal, TypedDict
 from zoneinfo import ZoneInfo
 
@@ -69,12 +68,6 @@ class PartyLocksServiceRow(PartyLocksRow):
 
 class StaffNameRow(TypedDict):
     name: str
-
-
-class WalletBalanceRow(TypedDict):
-    """The one column of a patient's row that a fee needs."""
-
-    wallet_balance: Decimal
 
 
 Kind = Literal["in_person", "video"]

@@ -5,7 +5,7 @@ reminders' outbox row)."""
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -46,13 +46,13 @@ from app.core.errors import (
     ValidationFailed,
 )
 from app.db.counting import Count
+from app.invoices.service import InvoiceService
 from app.patients.repository import PatientRepository
 from app.patients.schemas import SessionRead
 from app.patients.versions import Change
 from app.requests.work import UnitOfWork
 from app.therapists.hours import Period, covers, working_periods
 from app.therapists.repository import TherapistRepository
-from app.wallet.repository import WalletRepository
 
 STALE = "The appointment has changed since you read it: If-Match does not match its current ETag."
 OUTSIDE_HOURS = "The therapist does not work at that time (their weekly hours)."
@@ -162,7 +162,7 @@ class AppointmentService:
         self.appointments = AppointmentRepository(work)
         self.therapists = TherapistRepository(work)
         self.patients = PatientRepository(work)
-        self.wallets = WalletRepository(work)
+        self.invoices = InvoiceService(work, settings)
 
     # Reads.
 
@@ -471,8 +471,16 @@ class AppointmentService:
         if status != before["status"]:
             if status == "fulfilled":
                 await self._record_session(after)
+                await self.invoices.bill_session(
+                    appointment_id=after["id"],
+                    patient_id=after["patient_id"],
+                    service_id=after["service_id"],
+                    therapist_id=after["therapist_id"],
+                    day=self._day(after),
+                    actor=actor,
+                )
             elif status == "noshow":
-                await self._charge(after, self.settings.noshow_fee, "No-show fee", actor)
+                await self._charge(after, "noshow_fee", self.settings.noshow_fee, actor)
             elif (
                 status == "cancelled"
                 and may_cancel_late(actor)
@@ -480,7 +488,7 @@ class AppointmentService:
                 and self._late(before)
             ):
                 fee = self.settings.late_cancellation_fee
-                await self._charge(after, fee, "Late cancellation fee", actor)
+                await self._charge(after, "late_cancellation_fee", fee, actor)
         if status == "booked" and (
             before["status"] != "booked" or before["starts_at"] != after["starts_at"]
         ):
@@ -508,22 +516,21 @@ class AppointmentService:
             appointment["patient_id"], session.model_dump(mode="json"), await Change.by(self.work)
         )
 
+    def _day(self, appointment: AppointmentRow) -> date:
+        return appointment["starts_at"].astimezone(self.zone).date()
+
     async def _charge(
-        self, appointment: AppointmentRow, fee: Decimal, what: str, actor: Principal
+        self, appointment: AppointmentRow, kind: str, fee: Decimal, actor: Principal
     ) -> None:
-        """Take the fee from the wallet, or as much of it as there is (never below 0)."""
-        if fee <= 0:
-            return
-        patient_id = appointment["patient_id"]
-        balance = await self.appointments.balance(patient_id)  # locked until commit
-        amount = min(fee, balance)
-        if amount <= 0:
-            return
-        reason = f"{what} for appointment {appointment['id']}"
-        if amount < fee:
-            reason += f" ({fee:.2f} due; only {amount:.2f} was in the wallet)"
-        await self.wallets.change(
-            patient_id, -amount, actor=actor.name, actor_kind=actor.kind, reason=reason
+        """Issue the fee as an invoice of its own, owed by the patient."""
+        await self.invoices.bill_fee(
+            appointment_id=appointment["id"],
+            patient_id=appointment["patient_id"],
+            kind=kind,
+            fee=fee,
+            day=self._day(appointment),
+            therapist_id=appointment["therapist_id"],
+            actor=actor,
         )
 
     # The list (last: its name would hide the built-in list in the annotations above).

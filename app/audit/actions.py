@@ -83,6 +83,14 @@ class Action(StrEnum):
     GET_SLIDING_SCALE = "get_sliding_scale"
     SET_SLIDING_SCALE = "set_sliding_scale"
     DELETE_SLIDING_SCALE = "delete_sliding_scale"
+    LIST_INVOICES = "list_invoices"
+    CREATE_INVOICE = "create_invoice"
+    GET_INVOICE = "get_invoice"
+    UPDATE_INVOICE = "update_invoice"
+    DELETE_INVOICE = "delete_invoice"
+    ISSUE_INVOICE = "issue_invoice"
+    VOID_INVOICE = "void_invoice"
+    WRITE_OFF_INVOICE = "write_off_invoice"
 
     # The API's endpoints without a caller (app.requests.rules.NO_CALLER): each audits itself.
     LOGIN = "login"

@@ -68,6 +68,13 @@ OPENAPI_TAGS: list[dict[str, Any]] = [
         "a deleted service is kept for the invoices that name it. A patient's sliding scale "
         "(the percent of a price they pay), set by staff.",
     },
+    {
+        "name": "invoices",
+        "description": "Invoices as Stripe models them (`draft`, `open`, `paid`, `void`, "
+        "`uncollectible`): issued when an appointment is fulfilled or charged a fee, or written "
+        "by staff and issued by admins; numbered per year with no gap; what is due is a sum over "
+        "the ledger.",
+    },
     {"name": "audit", "description": "The append-only audit trail of reads, writes and logins."},
     {"name": "health", "description": "Liveness and readiness probes; no token needed."},
 ]

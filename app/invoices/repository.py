@@ -5,7 +5,7 @@ issue that does not happen, and a rollback gives it back, so numbers have no gap
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any, TypedDict, cast
 
 from sqlalchemy import (
     ARRAY,
@@ -18,10 +18,10 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    case,
     delete,
     func,
     insert,
-    literal,
     or_,
     select,
     update,
@@ -85,10 +85,18 @@ _VERSIONS = bindparam("versions", type_=ARRAY(BigInteger))
 _CONDITION = or_(_VERSIONS.is_(None), Invoice.version == func.any(_VERSIONS))
 
 
-def _returning(statement: Any) -> Query[InvoiceRow]:
-    """The invoice a write changed, with its sums, as reads show it."""
-    changed = statement.returning(Invoice.id).cte("changed")
-    return Query(select(*COLUMNS).where(Invoice.id.in_(select(changed.c.id))), InvoiceRow)
+class IdRow(TypedDict):
+    id: int
+
+
+class PercentRow(TypedDict):
+    percent: int
+
+
+def _returning(statement: Any) -> Query[IdRow]:
+    """The id of the invoice a write changed; read again after it, as a statement's own
+    subqueries would see the invoice as it was before the write."""
+    return Query(statement.returning(Invoice.id), IdRow)
 
 
 _GET = Query(select(*COLUMNS).where(Invoice.id == _ID), InvoiceRow)
@@ -154,8 +162,7 @@ _INSERT = Query(
         created_by=bindparam("created_by", type_=String),
     )
     .returning(Invoice.id),
-    cast(Any, dict),
-    checked=False,
+    IdRow,
 )
 _lines = func.unnest(
     bindparam("positions", type_=ARRAY(SmallInteger)),
@@ -169,7 +176,7 @@ _lines = func.unnest(
 ).table_valued(
     "position", "description", "service_id", "service_code", "date_of_service", "therapist_id",
     "quantity", "unit_price",
-)  # fmt: skip
+).render_derived("line")  # fmt: skip
 _INSERT_LINES = Query(
     insert(LINES).from_select(
         [
@@ -215,8 +222,7 @@ _DELETE_DRAFT = Query(
     delete(INVOICES)
     .where(Invoice.id == _ID, Invoice.status == "draft", _CONDITION)
     .returning(Invoice.id),
-    cast(Any, dict),
-    checked=False,
+    IdRow,
 )
 _year = bindparam("year", type_=SmallInteger)
 _taken = pg_insert(COUNTERS).values(year=_year, last_sequence=1)
@@ -236,9 +242,7 @@ _ISSUE = _returning(
         sequence=bindparam("sequence", type_=Integer),
         number=bindparam("number", type_=String),
         issued_at=func.now(),
-        paid_at=bindparam("paid_at_now", type_=String).is_not(None).op("AND")(literal(True))
-        if False
-        else None,
+        paid_at=case((bindparam("status", type_=String) == "paid", func.now())),
         **_NEW_VERSION,
     )
 )
@@ -253,20 +257,28 @@ _MOVE = _returning(
         status=bindparam("to_status", type_=String),
         paid_at=func.coalesce(
             Invoice.paid_at,
-            select(func.now()).where(bindparam("to_status", type_=String) == "paid").scalar_subquery(),
+            select(func.now())
+            .where(bindparam("to_status", type_=String) == "paid")
+            .scalar_subquery(),
         ),
         closed_at=func.coalesce(
             Invoice.closed_at,
             select(func.now())
-            .where(bindparam("to_status", type_=String).in_(("void", "uncollectible")))
+            .where(
+                or_(
+                    bindparam("to_status", type_=String) == "void",
+                    bindparam("to_status", type_=String) == "uncollectible",
+                )
+            )
             .scalar_subquery(),
         ),
         **_NEW_VERSION,
     )
 )
 _SERVICES = Query(
-    select(BillableService.id, BillableService.code, BillableService.name, BillableService.price)
-    .where(
+    select(
+        BillableService.id, BillableService.code, BillableService.name, BillableService.price
+    ).where(
         BillableService.id == func.any(bindparam("ids", type_=ARRAY(BigInteger))),
         BillableService.deleted_at.is_(None),
     ),
@@ -274,8 +286,7 @@ _SERVICES = Query(
 )
 _SCALE = Query(
     select(SlidingScale.percent).where(SlidingScale.patient_id == bindparam("patient_id")),
-    cast(Any, dict),
-    checked=False,
+    PercentRow,
 )
 
 _patient = bindparam("patient", type_=String)
@@ -364,7 +375,7 @@ class InvoiceRepository:
     ) -> InvoiceRow | None:
         await self.executor.fetch(_DELETE_LINES, id=invoice_id)
         await self._write_lines(invoice_id, lines)
-        return await self.executor.fetch_one(
+        changed = await self.executor.fetch_one(
             _UPDATE_DRAFT,
             id=invoice_id,
             total=_total(lines),
@@ -372,6 +383,7 @@ class InvoiceRepository:
             due_date=due_date,
             versions=_versions(versions),
         )
+        return None if changed is None else await self.get(invoice_id)
 
     async def delete_draft(self, invoice_id: int, versions: Any) -> bool:
         row = await self.executor.fetch_one(
@@ -388,7 +400,7 @@ class InvoiceRepository:
     async def issue(
         self, invoice_id: int, *, status: str, year: int, sequence: int
     ) -> InvoiceRow | None:
-        return await self.executor.fetch_one(
+        issued = await self.executor.fetch_one(
             _ISSUE,
             id=invoice_id,
             status=status,
@@ -396,18 +408,20 @@ class InvoiceRepository:
             sequence=sequence,
             number=f"{year}-{sequence:06d}",
         )
+        return None if issued is None else await self.get(invoice_id)
 
     async def move(
         self, invoice_id: int, from_status: str, to_status: str, versions: Any = None
     ) -> InvoiceRow | None:
         """Change the status, if it is `from_status` (and the version matches)."""
-        return await self.executor.fetch_one(
+        moved = await self.executor.fetch_one(
             _MOVE,
             id=invoice_id,
             from_status=from_status,
             to_status=to_status,
             versions=_versions(versions),
         )
+        return None if moved is None else await self.get(invoice_id)
 
     async def services(self, service_ids: Sequence[int]) -> dict[int, ServicePriceRow]:
         rows = await self.executor.fetch(_SERVICES, ids=list(service_ids))
@@ -417,9 +431,7 @@ class InvoiceRepository:
         row = await self.executor.fetch_one(_SCALE, patient_id=patient_id)
         return None if row is None else int(row["percent"])
 
-    async def page(
-        self, filters: dict[str, Any], *, offset: int, limit: int
-    ) -> list[InvoiceRow]:
+    async def page(self, filters: dict[str, Any], *, offset: int, limit: int) -> list[InvoiceRow]:
         return await self.executor.fetch(_PAGE, **filters, offset=offset, limit=limit)
 
     async def count(self, filters: dict[str, Any], *, exact_up_to: int | None) -> Count:

@@ -34,12 +34,16 @@ def _post() -> Query[PostedRow]:
         .returning(TRANSACTIONS.c.id)
         .cte("posted")
     )
-    sides = func.unnest(
-        bindparam("accounts", type_=ARRAY(String)),
-        bindparam("patients", type_=ARRAY(String)),
-        bindparam("invoices", type_=ARRAY(BigInteger)),
-        bindparam("amounts", type_=ARRAY(Numeric(12, 2))),
-    ).table_valued("account", "patient_id", "invoice_id", "amount")
+    sides = (
+        func.unnest(
+            bindparam("accounts", type_=ARRAY(String)),
+            bindparam("patients", type_=ARRAY(String)),
+            bindparam("invoices", type_=ARRAY(BigInteger)),
+            bindparam("amounts", type_=ARRAY(Numeric(12, 2))),
+        )
+        .table_valued("account", "patient_id", "invoice_id", "amount")
+        .render_derived("side")
+    )
     rows = select(
         posted.c.id, sides.c.account, sides.c.patient_id, sides.c.invoice_id, sides.c.amount
     )

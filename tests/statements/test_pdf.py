@@ -4,7 +4,6 @@ break it; a long superbill runs onto further pages and keeps every line."""
 
 import copy
 import io
-import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -206,11 +205,7 @@ def test_a_long_superbill_runs_onto_more_pages_and_keeps_every_line():
     fees = sum((Decimal(line["fee"]) for line in lines), Decimal(0))
     paid = sum((Decimal(line["amount_paid"]) for line in lines), Decimal(0))
     document = superbill(lines=lines, totals={"fees": str(fees), "paid": str(paid)})
-    superbill_pdf(document, zone=ZONE)  # the first run imports and warms up
-
-    started = time.perf_counter()
     rendered = superbill_pdf(document, zone=ZONE)
-    elapsed = time.perf_counter() - started
 
     pages = read(rendered).pages
     assert len(pages) > 1
@@ -223,10 +218,6 @@ def test_a_long_superbill_runs_onto_more_pages_and_keeps_every_line():
         assert f"Page {number} of {len(pages)}" in pages[number - 1].extract_text()
     assert f"Total fees {money(fees, 'USD')}" in text
     assert f"Total paid {money(paid, 'USD')}" in text
-    print(
-        f"\n60-line superbill: {elapsed * 1000:.1f} ms, {len(pages)} pages, {len(rendered)} bytes"
-    )
-    assert elapsed < 0.5
 
 
 def test_a_name_in_latin_letters_is_written_as_it_is():
