@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import stripe
 from pydantic import SecretStr
@@ -407,3 +408,37 @@ async def test_the_provider_setting_picks_the_processor(tmp_path: Path, localstr
         )
     finally:
         await stripe_on.aclose()
+
+
+async def test_every_create_sends_its_idempotency_key(
+    processor: StripeProcessor, customer: str, localstripe: str
+):
+    """localstripe ignores the header (two creates with one key make two objects), so the
+    requests themselves are looked at: Stripe keeps the key's first answer for 24 hours."""
+    sent: dict[str, str | None] = {}
+
+    async def record(request: httpx.Request) -> None:
+        if request.method == "POST":
+            sent[request.url.path] = request.headers.get("Idempotency-Key")
+
+    processor._http._client_async.event_hooks["request"].append(record)
+    card = await attach_card(localstripe, customer, PAYS)
+    await processor.create_customer(patient_id="p_abc123", idempotency_key="key-customer")
+    await processor.create_setup_intent(customer=customer, metadata={}, idempotency_key="key-setup")
+    paid = await processor.charge(
+        amount_minor=700,
+        currency="USD",
+        customer=customer,
+        payment_method=card,
+        idempotency_key="key-charge",
+        metadata={},
+    )
+    await processor.refund(
+        payment_intent=paid.id, amount_minor=100, idempotency_key="key-refund", metadata={}
+    )
+    assert sent == {
+        "/v1/customers": "key-customer",
+        "/v1/setup_intents": "key-setup",
+        "/v1/payment_intents": "key-charge",
+        "/v1/refunds": "key-refund",
+    }
