@@ -50,6 +50,7 @@ from tests.databases import (
     start_embedded_server,
 )
 from tests.factories import patient_payload
+from tests.localstripe import localstripe_server
 from tests.mail.smtp import Inbox, smtp_server, smtp_settings
 from tests.workers import worker
 
@@ -365,6 +366,16 @@ def app_inbox(app: FastAPI, settings: Settings) -> Iterator[Inbox]:
             yield server_inbox
         finally:
             app.state.mailer = outbox
+
+
+@pytest.fixture(scope="session")
+def localstripe() -> Iterator[str]:
+    """A localstripe server (a fake Stripe) for this worker, started by the first test that asks
+    for it: its base URL, for STRIPE_API_BASE (tests.localstripe.stripe_settings). Webhooks:
+    tests.localstripe.register_webhook, a POST to `{base}/_config/webhooks/<name>` with the form
+    fields `url` and `secret`."""
+    with localstripe_server() as base_url:
+        yield base_url
 
 
 @pytest.fixture

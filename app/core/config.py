@@ -306,6 +306,31 @@ class Settings(BaseSettings):
         description="The practice's (type 2) National Provider Identifier, 10 digits with a "
         "valid check digit, on superbills; unset: none.",
     )
+    # Card payments. The keys are checked at start (_payments); their values never appear in an
+    # error or a log line.
+    payments_provider: Literal["none", "stripe"] = Field(
+        default="none",
+        description="none: manual payments only (cash, cheque, transfer); stripe: cards on file "
+        "through Stripe, which needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET.",
+    )
+    stripe_secret_key: SecretStr | None = Field(
+        default=None, description="Stripe's secret API key (sk_live_… or sk_test_…)."
+    )
+    stripe_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="The signing secret (whsec_…) of the webhook endpoint, checked against "
+        "every Stripe-Signature.",
+    )
+    stripe_api_base: str | None = Field(
+        default=None,
+        description="Send Stripe's API calls here instead of https://api.stripe.com, e.g. a "
+        "localstripe test server at http://127.0.0.1:8420.",
+    )
+    stripe_webhook_tolerance_seconds: int = Field(
+        default=300,
+        gt=0,
+        description="A webhook whose Stripe-Signature timestamp is older than this is refused.",
+    )
     calendar_feed_patient_names: bool = Field(
         default=False,
         description="Show patients' names in therapists' calendar feeds; off: the patient's id.",
@@ -400,7 +425,15 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: str | None) -> str | None:
         return value or None
 
-    @field_validator("log_format", "metrics_token", "mail_smtp_password", mode="before")
+    @field_validator(
+        "log_format",
+        "metrics_token",
+        "mail_smtp_password",
+        "stripe_secret_key",
+        "stripe_webhook_secret",
+        "stripe_api_base",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -438,6 +471,32 @@ class Settings(BaseSettings):
     @property
     def documents_dir(self) -> Path:
         return (self.media_dir or self.data_dir / "media") / "documents"
+
+    @field_validator("stripe_api_base")
+    @classmethod
+    def _api_base(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parsed = urlsplit(value)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError("STRIPE_API_BASE must be an http(s) URL, e.g. http://127.0.0.1:8420")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _payments(self) -> Self:
+        """Card payments through Stripe need both of its secrets (named, never quoted)."""
+        if self.payments_provider == "stripe":
+            missing = [
+                name
+                for name, value in (
+                    ("STRIPE_SECRET_KEY", self.stripe_secret_key),
+                    ("STRIPE_WEBHOOK_SECRET", self.stripe_webhook_secret),
+                )
+                if value is None or not value.get_secret_value().strip()
+            ]
+            if missing:
+                raise ValueError(f"PAYMENTS_PROVIDER=stripe needs {' and '.join(missing)}")
+        return self
 
     @model_validator(mode="after")
     def _secrets(self) -> Self:

@@ -34,6 +34,11 @@ ENV_NAMES = (
     "PRACTICE_ADDRESS",
     "PRACTICE_TAX_ID",
     "PRACTICE_NPI",
+    "PAYMENTS_PROVIDER",
+    "STRIPE_SECRET_KEY",
+    "STRIPE_WEBHOOK_SECRET",
+    "STRIPE_API_BASE",
+    "STRIPE_WEBHOOK_TOLERANCE_SECONDS",
 )
 
 
@@ -385,3 +390,58 @@ def test_the_currency_is_usd_unless_set(tmp_path):
 def test_the_currency_is_three_upper_case_letters(tmp_path, currency):
     with pytest.raises(ValidationError, match="CURRENCY"):
         make(tmp_path, currency=currency)
+
+
+STRIPE_KEY = "sk_test_" + secrets.token_urlsafe(24)
+STRIPE_WEBHOOK_SECRET = "whsec_" + secrets.token_urlsafe(24)
+
+
+def test_payments_are_off_unless_set(tmp_path):
+    settings = make(tmp_path)
+    assert (settings.payments_provider, settings.stripe_secret_key) == ("none", None)
+    assert settings.stripe_webhook_tolerance_seconds == 300
+
+
+@pytest.mark.parametrize(
+    ("values", "missing"),
+    [
+        ({}, "STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET"),
+        ({"stripe_secret_key": STRIPE_KEY}, "STRIPE_WEBHOOK_SECRET"),
+        ({"stripe_webhook_secret": STRIPE_WEBHOOK_SECRET}, "STRIPE_SECRET_KEY"),
+        (
+            {"stripe_secret_key": "  ", "stripe_webhook_secret": STRIPE_WEBHOOK_SECRET},
+            "STRIPE_SECRET_KEY",
+        ),
+    ],
+)
+def test_stripe_needs_both_of_its_secrets_and_never_quotes_them(tmp_path, values, missing):
+    with pytest.raises(ValidationError) as raised:
+        make(tmp_path, payments_provider="stripe", **values)
+    message = str(raised.value)
+    assert f"PAYMENTS_PROVIDER=stripe needs {missing}" in message
+    assert STRIPE_KEY not in message
+    assert STRIPE_WEBHOOK_SECRET not in message
+
+
+def test_stripe_reads_its_settings_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("PAYMENTS_PROVIDER", "stripe")
+    monkeypatch.setenv("STRIPE_SECRET_KEY", STRIPE_KEY)
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", STRIPE_WEBHOOK_SECRET)
+    monkeypatch.setenv("STRIPE_API_BASE", "http://127.0.0.1:8420/")
+    monkeypatch.setenv("STRIPE_WEBHOOK_TOLERANCE_SECONDS", "60")
+    settings = make(tmp_path)
+    assert settings.stripe_secret_key == SecretStr(STRIPE_KEY)
+    assert settings.stripe_webhook_secret == SecretStr(STRIPE_WEBHOOK_SECRET)
+    assert (settings.stripe_api_base, settings.stripe_webhook_tolerance_seconds) == (
+        "http://127.0.0.1:8420",
+        60,
+    )
+    assert STRIPE_KEY not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    "values", [{"stripe_webhook_tolerance_seconds": 0}, {"stripe_api_base": "localhost:8420"}]
+)
+def test_stripe_settings_are_checked(tmp_path, values):
+    with pytest.raises(ValidationError):
+        make(tmp_path, **values)
