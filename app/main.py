@@ -38,6 +38,7 @@ from app.health import routes as health
 from app.invoices import routes as invoices
 from app.mail.mailer import mailer_for
 from app.notes import routes as notes
+from app.processor.client import processor_for
 from app.patients import history_routes as patient_history
 from app.patients import routes as patients
 from app.payments import routes as payments
@@ -69,6 +70,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        await app.state.processor.aclose()
         await app.state.engine.dispose()
         await app.state.database.close()
 
@@ -99,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.pictures = picture_store(settings)
     app.state.documents = document_store(settings)
     app.state.mailer = mailer_for(settings)
+    app.state.processor = processor_for(settings)
     app.state.picture_decodes = decode_slots(settings)
     configure_logging(settings)
     install_error_handlers(app)
