@@ -9,7 +9,6 @@ an answer, not an error. PAYMENTS_PROVIDER=none gives a processor that refuses e
 - errors.py: the typed errors of a processor call, rendered by the one handler.
 - money.py: Decimal amounts to and from a currency's minor units.
 - results.py: what a processor call answers, and how Stripe's objects are read into it.
-- dependencies.py: the application's processor (made at start, closed at shutdown), for routes.
 - no routes.py, service.py, repository.py, schemas.py: no request reaches the processor but
   through the payments domain's services, and it keeps nothing of its own.
 """
