@@ -91,6 +91,12 @@ class Action(StrEnum):
     ISSUE_INVOICE = "issue_invoice"
     VOID_INVOICE = "void_invoice"
     WRITE_OFF_INVOICE = "write_off_invoice"
+    LIST_PAYMENTS = "list_payments"
+    CREATE_PAYMENT = "create_payment"
+    GET_PAYMENT = "get_payment"
+    REFRESH_PAYMENT = "refresh_payment"
+    REFUND_PAYMENT = "refund_payment"
+    TOP_UP_WALLET = "top_up_wallet"
 
     # The API's endpoints without a caller (app.requests.rules.NO_CALLER): each audits itself.
     LOGIN = "login"

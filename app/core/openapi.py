@@ -132,6 +132,7 @@ _DESCRIPTIONS = {
     422: "This Idempotency-Key was already used for a different request.",
     429: "Throttled: the caller's account (all its tokens together) is past API_RATE_LIMIT, or a "
     "login or password-reset limit is reached. Retry after `Retry-After`.",
+    502: "The payment processor failed or could not be reached; nothing was recorded.",
     503: "The database is unavailable for now; nothing was changed. Retry after `Retry-After`.",
 }
 
@@ -142,6 +143,7 @@ _EXAMPLES: dict[int, dict[str, Any]] = {
     404: {"detail": "Not found."},
     405: {"detail": 'Method "PUT" not allowed.'},
     409: {"detail": "A request with this Idempotency-Key is still being processed; retry later."},
+    502: {"detail": "The payment processor did not complete the request."},
     412: {
         "detail": "The patient has changed since you read it: "
         "If-Match does not match its current ETag."

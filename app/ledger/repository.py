@@ -40,15 +40,22 @@ def _post() -> Query[PostedRow]:
             bindparam("patients", type_=ARRAY(String)),
             bindparam("invoices", type_=ARRAY(BigInteger)),
             bindparam("amounts", type_=ARRAY(Numeric(12, 2))),
+            bindparam("balances", type_=ARRAY(Numeric(12, 2))),
         )
-        .table_valued("account", "patient_id", "invoice_id", "amount")
+        .table_valued("account", "patient_id", "invoice_id", "amount", "balance_after")
         .render_derived("side")
     )
     rows = select(
-        posted.c.id, sides.c.account, sides.c.patient_id, sides.c.invoice_id, sides.c.amount
+        posted.c.id,
+        sides.c.account,
+        sides.c.patient_id,
+        sides.c.invoice_id,
+        sides.c.amount,
+        sides.c.balance_after,
     )
     entries = insert(ENTRIES).from_select(
-        ["transaction_id", "account", "patient_id", "invoice_id", "amount"], rows
+        ["transaction_id", "account", "patient_id", "invoice_id", "amount", "balance_after"],
+        rows,
     )
     return Query(select(posted.c.id).add_cte(entries.cte("entries")), PostedRow)
 
@@ -104,6 +111,7 @@ class LedgerRepository:
             patients=[entry.patient_id for entry in entries],
             invoices=[entry.invoice_id for entry in entries],
             amounts=[entry.amount for entry in entries],
+            balances=[entry.balance_after for entry in entries],
         )
         assert row is not None
         return row["id"]

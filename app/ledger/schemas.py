@@ -13,6 +13,7 @@ class Entry(NamedTuple):
     amount: Decimal
     patient_id: str | None = None
     invoice_id: int | None = None
+    balance_after: Decimal | None = None  # a wallet entry's: the wallet's balance after it
 
 
 class PostedRow(TypedDict):

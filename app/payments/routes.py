@@ -3,21 +3,35 @@ from typing import Annotated
 from fastapi import APIRouter, Body, status
 
 from app.audit.actions import Action
-from app.auth.access import AdminCaller, StaffCaller, StaffOrSelfCaller
+from app.auth.access import AdminCaller, SignedInCaller, StaffCaller, StaffOrSelfCaller
+from app.auth.dependencies import Caller
 from app.core.dependencies import PageRequestDep, SettingsDep
 from app.core.openapi import BODY_ERRORS, COMMON_ERRORS, errors
 from app.core.pagination import Page, paginate
 from app.idempotency.dependencies import Idempotent
 from app.patients.dependencies import PatientIdPath
-from app.payments.dependencies import BillableServiceIdPath, BillableServiceQueryDep
+from app.payments.dependencies import (
+    BillableServiceIdPath,
+    BillableServiceQueryDep,
+    PaymentIdPath,
+    PaymentQueryDep,
+)
+from app.payments.payment_service import Paid, PaymentService
 from app.payments.schemas import (
     BillableServiceCreate,
     BillableServiceRead,
     BillableServiceUpdate,
+    PaymentCreate,
+    PaymentRead,
+    RefundCreate,
+    RefundRead,
     SlidingScaleRead,
     SlidingScaleSet,
+    TopUpCreate,
 )
 from app.payments.service import BillableServiceService, SlidingScaleService
+from app.processor.client import Processor
+from app.processor.dependencies import ProcessorDep
 from app.requests.routing import AuditedRoute
 
 router = APIRouter(prefix="/api/billable-services", tags=["payments"], route_class=AuditedRoute)
@@ -173,3 +187,148 @@ async def delete_sliding_scale(patient_id: PatientIdPath, caller: StaffCaller) -
     """Remove the patient's sliding scale (staff): they pay the full price again. A 404 when
     none is set."""
     await SlidingScaleService(caller.work).delete(patient_id)
+
+
+payments_router = APIRouter(prefix="/api/payments", tags=["payments"], route_class=AuditedRoute)
+top_up_router = APIRouter(
+    prefix="/api/patients/{patient_id}/wallet", tags=["payments"], route_class=AuditedRoute
+)
+
+
+def _payments(caller: Caller, processor: Processor) -> PaymentService:
+    return PaymentService(caller.work, caller.request.app.state.settings, processor)
+
+
+def _paid(paid: Paid) -> PaymentRead:
+    return PaymentRead.of(paid.payment, paid.allocations, paid.next_action)
+
+
+@payments_router.get(
+    "/",
+    name=Action.LIST_PAYMENTS,
+    response_model=Page[PaymentRead],
+    summary="List payments",
+    response_description="A page of payments, newest first.",
+    responses=errors(400, *COMMON_ERRORS, 404),
+)
+async def list_payments(
+    caller: SignedInCaller,
+    query: PaymentQueryDep,
+    page_request: PageRequestDep,
+    processor: ProcessorDep,
+) -> Page[PaymentRead]:
+    """Payments, newest first: staff see every patient's (or one's, with `patient`), a patient
+    only their own."""
+    service = _payments(caller, processor)
+    patient = service.scope(query.patient, await caller.principal())
+
+    async def fetch(offset: int, limit: int) -> list[PaymentRead]:
+        return [_paid(paid) for paid in await service.page(patient, offset=offset, limit=limit)]
+
+    return await paginate(
+        caller.links,
+        page_request,
+        PaymentRead,
+        count=lambda exact_up_to: service.count(patient, exact_up_to=exact_up_to),
+        fetch=fetch,
+    )
+
+
+@payments_router.post(
+    "/",
+    name=Action.CREATE_PAYMENT,
+    response_model=PaymentRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Pay invoices",
+    response_description="The payment: succeeded, failed (declined, with failure_message), or "
+    "requires_action (next_action says how to finish it).",
+    responses=errors(*BODY_ERRORS, *COMMON_ERRORS, 404, 409, 422, 502),
+)
+async def create_payment(
+    payload: PaymentCreate, caller: SignedInCaller, processor: ProcessorDep, _: Idempotent
+) -> PaymentRead:
+    """Pay one or several chosen open invoices of one patient, each in full: by a card on file
+    (charged off-session), from the wallet, or, recorded by staff, in cash, by cheque or bank
+    transfer. A patient pays their own. Two attempts at once on one invoice charge once: the
+    second waits, then finds it paid (400) or its payment under way (409). A card that needs
+    3-D Secure answers `requires_action` with `next_action`; that is not a failure."""
+    paid = await _payments(caller, processor).pay(payload, await caller.principal())
+    return _paid(paid)
+
+
+@payments_router.get(
+    "/{payment_id}/",
+    name=Action.GET_PAYMENT,
+    response_model=PaymentRead,
+    summary="Read a payment",
+    response_description="The payment.",
+    responses=errors(*COMMON_ERRORS, 404),
+)
+async def get_payment(
+    payment_id: PaymentIdPath, caller: SignedInCaller, processor: ProcessorDep
+) -> PaymentRead:
+    """One payment (staff, and the patient their own)."""
+    return _paid(await _payments(caller, processor).get(payment_id, await caller.principal()))
+
+
+@payments_router.post(
+    "/{payment_id}/refresh/",
+    name=Action.REFRESH_PAYMENT,
+    response_model=PaymentRead,
+    summary="Refresh a card payment",
+    response_description="The payment, as the processor now knows it.",
+    responses=errors(*COMMON_ERRORS, 404, 502),
+)
+async def refresh_payment(
+    payment_id: PaymentIdPath, caller: SignedInCaller, processor: ProcessorDep
+) -> PaymentRead:
+    """Ask the processor how a card payment under way stands (after 3-D Secure, say) and
+    record it, as its webhook would."""
+    paid = await _payments(caller, processor).refresh(payment_id, await caller.principal())
+    return _paid(paid)
+
+
+@payments_router.post(
+    "/{payment_id}/refund/",
+    name=Action.REFUND_PAYMENT,
+    response_model=RefundRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Refund a payment",
+    response_description="The refund.",
+    responses=errors(*BODY_ERRORS, *COMMON_ERRORS, 404, 409, 502),
+)
+async def refund_payment(
+    payment_id: PaymentIdPath,
+    caller: AdminCaller,
+    processor: ProcessorDep,
+    _: Idempotent,
+    payload: Annotated[RefundCreate, Body()] = RefundCreate(),
+) -> RefundRead:
+    """Refund part or all of what is left of a succeeded payment (admins): a card's through
+    the processor, a wallet payment back to the wallet, cash by hand. More than is left is a
+    400 on `amount`; the whole rest when `amount` is omitted."""
+    refund = await _payments(caller, processor).refund(
+        payment_id, payload, await caller.principal()
+    )
+    return RefundRead.of(refund)
+
+
+@top_up_router.post(
+    "/top_up/",
+    name=Action.TOP_UP_WALLET,
+    response_model=PaymentRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Top up the wallet by card",
+    response_description="The top-up payment.",
+    responses=errors(*BODY_ERRORS, *COMMON_ERRORS, 404, 422, 502),
+)
+async def top_up_wallet(
+    patient_id: PatientIdPath,
+    payload: TopUpCreate,
+    caller: StaffOrSelfCaller,
+    processor: ProcessorDep,
+    _: Idempotent,
+) -> PaymentRead:
+    """Charge a card on file (the default unless named) and put the amount in the wallet."""
+    paid = await _payments(caller, processor).top_up(patient_id, payload, await caller.principal())
+    return _paid(paid)

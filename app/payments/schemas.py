@@ -4,7 +4,7 @@ settings'."""
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, TypedDict
+from typing import Annotated, Any, ClassVar, Literal, TypedDict
 
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
 
@@ -19,7 +19,9 @@ from app.core.fields import (
     matching,
     not_bool,
 )
+from app.core.ids import BIGINT_MAX
 from app.core.schemas import BaseSchema
+from app.models.patient import PATIENT_ID
 from app.models.payments import (
     CODE_MAX_LENGTH,
     CODE_RE,
@@ -29,6 +31,7 @@ from app.models.payments import (
     PERCENT_MAX,
     PERCENT_MIN,
     PRICE_MAX,
+    REFERENCE_MAX_LENGTH,
     SCALE_REASON_MAX_LENGTH,
 )
 
@@ -225,3 +228,234 @@ class SlidingScaleRead(BaseSchema):
             set_by=row["set_by"],
             set_at=row["set_at"],
         )
+
+
+class PaymentRow(TypedDict):
+    id: int
+    patient_id: str | None
+    purpose: str
+    method: str
+    status: str
+    amount: Decimal
+    amount_refunded: Decimal
+    currency: str
+    payment_method_id: int | None
+    processor_intent_id: str | None
+    processor_event_at: datetime | None
+    reference: str | None
+    failure_message: str | None
+    succeeded_at: datetime | None
+    disputed_at: datetime | None
+    dispute_status: str | None
+    created_by: str
+    created_at: datetime
+
+
+class AllocationRow(TypedDict):
+    payment_id: int
+    invoice_id: int
+    number: str | None
+    amount: Decimal
+
+
+class CardRow(TypedDict):
+    id: int
+    processor_id: str
+    customer_id: str | None
+
+
+class EventRow(TypedDict):
+    id: str
+
+
+class BalanceRow(TypedDict):
+    wallet_balance: Decimal
+
+
+class RefundRow(TypedDict):
+    id: int
+    payment_id: int
+    amount: Decimal
+    status: str
+    reason: str | None
+    created_by: str
+    created_at: datetime
+
+
+InvoiceRef = Annotated[int, Field(ge=1, le=BIGINT_MAX), not_bool("A valid integer is required.")]
+TopUpAmount = Annotated[
+    Decimal, amount(Decimal("0.50"), PRICE_MAX), amount_schema(Decimal("0.50"), PRICE_MAX)
+]
+RefundAmount = Annotated[
+    Decimal, amount(Decimal("0.01"), PRICE_MAX), amount_schema(Decimal("0.01"), PRICE_MAX)
+]
+PaymentMethodKind = Literal["card", "wallet", "cash", "cheque", "bank_transfer"]
+PAYMENT_CREATE: dict[str, Any] = {"invoices": [512, 513], "method": "card", "payment_method": 7}
+PAYMENT: dict[str, Any] = {
+    "id": 88,
+    "patient": "p_zxcp0h",
+    "purpose": "invoices",
+    "method": "card",
+    "status": "succeeded",
+    "amount": "144.00",
+    "amount_refunded": "0.00",
+    "currency": "USD",
+    "invoices": [
+        {"invoice": 512, "number": "2026-000042", "amount": "72.00"},
+        {"invoice": 513, "number": "2026-000043", "amount": "72.00"},
+    ],
+    "payment_method": 7,
+    "reference": None,
+    "failure_message": None,
+    "next_action": None,
+    "disputed": False,
+    "created_by": "p_zxcp0h",
+    "created_at": "2026-12-01T10:05:00.120000Z",
+    "succeeded_at": "2026-12-01T10:05:01.020000Z",
+}
+
+
+class PaymentCreate(BaseSchema):
+    """Pay chosen invoices of one patient, in full, in one payment."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [PAYMENT_CREATE]})
+
+    invoices: list[InvoiceRef] = Field(
+        min_length=1,
+        max_length=50,
+        description="The ids of the open invoices to pay (1 to 50, of one patient); each is "
+        "paid its whole amount due.",
+    )
+    method: PaymentMethodKind = Field(
+        description="card: a card on file, charged off-session; wallet: the patient's wallet; "
+        "cash, cheque, bank_transfer: money staff received (staff only)."
+    )
+    payment_method: InvoiceRef | None = Field(
+        default=None,
+        description="With method card: the card on file's id; the patient's default when omitted.",
+    )
+    reference: Annotated[Text, Field(max_length=REFERENCE_MAX_LENGTH)] | None = Field(
+        default=None, description="A cheque number or transfer reference (manual methods)."
+    )
+
+
+class TopUpCreate(BaseSchema):
+    """Put money in the patient's wallet from a card on file."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"amount": "50.00"}]})
+
+    amount: TopUpAmount
+    payment_method: InvoiceRef | None = None
+
+
+class RefundCreate(BaseSchema):
+    """Give back part or all of what is left of a payment."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"amount": "20.00", "reason": "Session cut short."}]}
+    )
+
+    amount: RefundAmount | None = Field(
+        default=None, description="What to refund; all that is left when omitted."
+    )
+    reason: Annotated[Text, Field(max_length=255)] | None = None
+
+
+class NextAction(BaseSchema):
+    """What the frontend needs to finish a payment that needs the patient (3-D Secure): call
+    Stripe.js `confirmCardPayment(client_secret)`; the webhook (or POST …/refresh/) records the
+    outcome."""
+
+    type: Literal["use_stripe_sdk"] = "use_stripe_sdk"
+    payment_intent: str
+    client_secret: str
+
+
+class PaymentInvoiceRead(BaseSchema):
+    invoice: int
+    number: str | None
+    amount: Money
+
+
+class PaymentRead(BaseSchema):
+    """A payment: `pending`, `requires_action` (see next_action), `succeeded`, `failed` or
+    `canceled`."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [PAYMENT]})
+    list_path: ClassVar[str] = "/api/payments/"
+
+    id: int
+    patient: str | None
+    purpose: Literal["invoices", "wallet_topup"]
+    method: PaymentMethodKind
+    status: Literal["pending", "requires_action", "succeeded", "failed", "canceled"]
+    amount: Money
+    amount_refunded: Money
+    currency: str
+    invoices: list[PaymentInvoiceRead]
+    payment_method: int | None
+    reference: str | None
+    failure_message: str | None
+    next_action: NextAction | None = None
+    disputed: bool
+    created_by: str
+    created_at: datetime
+    succeeded_at: datetime | None
+
+    @classmethod
+    def of(
+        cls,
+        row: PaymentRow,
+        allocations: list[AllocationRow],
+        next_action: NextAction | None = None,
+    ) -> "PaymentRead":
+        return cls.model_validate(
+            {
+                **row,
+                "patient": row["patient_id"],
+                "payment_method": row["payment_method_id"],
+                "invoices": [
+                    {"invoice": a["invoice_id"], "number": a["number"], "amount": a["amount"]}
+                    for a in allocations
+                ],
+                "next_action": next_action,
+                "disputed": row["disputed_at"] is not None,
+            }
+        )
+
+
+class RefundRead(BaseSchema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 5,
+                    "payment": 88,
+                    "amount": "20.00",
+                    "status": "succeeded",
+                    "reason": "Session cut short.",
+                    "created_by": "admin",
+                    "created_at": "2026-12-02T09:00:00.000000Z",
+                }
+            ]
+        }
+    )
+
+    id: int
+    payment: int
+    amount: Money
+    status: str
+    reason: str | None
+    created_by: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: RefundRow) -> "RefundRead":
+        return cls.model_validate({**row, "payment": row["payment_id"]})
+
+
+class PaymentQuery(BaseSchema):
+    patient: Annotated[
+        Annotated[str, Field(pattern=f"^{PATIENT_ID.pattern}$")] | None,
+        BeforeValidator(blank_to_none),
+    ] = Field(default=None, description="Only this patient's payments (a patient: only theirs).")
