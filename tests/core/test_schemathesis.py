@@ -121,7 +121,8 @@ SHARDS: dict[str, tuple[str, ...]] = {
         "revoke_psychotherapy_note_authorization",
         "disclose_psychotherapy_note",
     ),
-    # Logins, therapists and their calendars, billable services, the audit trail, health.
+    # Logins, therapists and their calendars, billable services, invoices and payments, the audit
+    # trail, health.
     "practice": (
         "login",
         "refresh",
@@ -145,6 +146,20 @@ SHARDS: dict[str, tuple[str, ...]] = {
         "get_billable_service",
         "update_billable_service",
         "delete_billable_service",
+        "list_invoices",
+        "create_invoice",
+        "get_invoice",
+        "update_invoice",
+        "delete_invoice",
+        "issue_invoice",
+        "void_invoice",
+        "write_off_invoice",
+        "list_payments",
+        "create_payment",
+        "get_payment",
+        "refresh_payment",
+        "refund_payment",
+        "top_up_wallet",
         "list_audit_events",
         "healthz",
         "readyz",

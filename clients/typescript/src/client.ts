@@ -67,6 +67,16 @@ export type BillableServiceQuery = NonNullable<
 >;
 export type SlidingScaleSet = Schemas["SlidingScaleSet"];
 export type SlidingScale = Schemas["SlidingScaleRead"];
+export type InvoiceCreate = Schemas["InvoiceCreate"];
+export type InvoiceUpdate = Schemas["InvoiceUpdate"];
+export type Invoice = Schemas["InvoiceRead"];
+export type InvoiceQuery = NonNullable<operations["list_invoices"]["parameters"]["query"]>;
+export type InvoiceReason = Schemas["Reason"];
+export type PaymentCreate = Schemas["PaymentCreate"];
+export type Payment = Schemas["PaymentRead"];
+export type PaymentQuery = NonNullable<operations["list_payments"]["parameters"]["query"]>;
+export type RefundCreate = Schemas["RefundCreate"];
+export type TopUpCreate = Schemas["TopUpCreate"];
 export type PageQuery = NonNullable<
   operations["list_wallet_transactions"]["parameters"]["query"]
 >;
@@ -490,6 +500,78 @@ export function createPatientApi(baseUrl: string, token: () => string | undefine
         params: { path: patient(patientId) },
       }),
 
+    list_invoices: (query: InvoiceQuery = {}) => client.GET("/api/invoices/", { params: { query } }),
+    create_invoice: (body: InvoiceCreate, options: Pick<WriteOptions, "idempotencyKey"> = {}) =>
+      client.POST("/api/invoices/", {
+        params: { header: { "Idempotency-Key": options.idempotencyKey } },
+        body,
+      }),
+    get_invoice: (invoiceId: number) =>
+      client.GET("/api/invoices/{invoice_id}/", { params: { path: { invoice_id: invoiceId } } }),
+    update_invoice: (invoiceId: number, body: InvoiceUpdate, options: WriteOptions = {}) =>
+      client.PATCH("/api/invoices/{invoice_id}/", {
+        params: { path: { invoice_id: invoiceId }, header: { "If-Match": options.ifMatch } },
+        body,
+      }),
+    delete_invoice: (invoiceId: number, options: WriteOptions = {}) =>
+      client.DELETE("/api/invoices/{invoice_id}/", {
+        params: { path: { invoice_id: invoiceId }, header: { "If-Match": options.ifMatch } },
+      }),
+    issue_invoice: (invoiceId: number, options: WriteOptions = {}) =>
+      client.POST("/api/invoices/{invoice_id}/issue/", {
+        params: {
+          path: { invoice_id: invoiceId },
+          header: { "If-Match": options.ifMatch, "Idempotency-Key": options.idempotencyKey },
+        },
+      }),
+    void_invoice: (invoiceId: number, body: InvoiceReason = {}, options: WriteOptions = {}) =>
+      client.POST("/api/invoices/{invoice_id}/void/", {
+        params: { path: { invoice_id: invoiceId }, header: { "If-Match": options.ifMatch } },
+        body,
+      }),
+    write_off_invoice: (invoiceId: number, body: InvoiceReason = {}, options: WriteOptions = {}) =>
+      client.POST("/api/invoices/{invoice_id}/write_off/", {
+        params: { path: { invoice_id: invoiceId }, header: { "If-Match": options.ifMatch } },
+        body,
+      }),
+
+    list_payments: (query: PaymentQuery = {}) => client.GET("/api/payments/", { params: { query } }),
+    create_payment: (body: PaymentCreate, options: Pick<WriteOptions, "idempotencyKey"> = {}) =>
+      client.POST("/api/payments/", {
+        params: { header: { "Idempotency-Key": options.idempotencyKey } },
+        body,
+      }),
+    get_payment: (paymentId: number) =>
+      client.GET("/api/payments/{payment_id}/", { params: { path: { payment_id: paymentId } } }),
+    refresh_payment: (paymentId: number) =>
+      client.POST("/api/payments/{payment_id}/refresh/", {
+        params: { path: { payment_id: paymentId } },
+      }),
+    refund_payment: (
+      paymentId: number,
+      body: RefundCreate = {},
+      options: Pick<WriteOptions, "idempotencyKey"> = {},
+    ) =>
+      client.POST("/api/payments/{payment_id}/refund/", {
+        params: {
+          path: { payment_id: paymentId },
+          header: { "Idempotency-Key": options.idempotencyKey },
+        },
+        body,
+      }),
+    top_up_wallet: (
+      patientId: string,
+      body: TopUpCreate,
+      options: Pick<WriteOptions, "idempotencyKey"> = {},
+    ) =>
+      client.POST("/api/patients/{patient_id}/wallet/top_up/", {
+        params: {
+          path: patient(patientId),
+          header: { "Idempotency-Key": options.idempotencyKey },
+        },
+        body,
+      }),
+
     create_calendar_feed: (therapistId: number) =>
       client.POST("/api/therapists/{therapist_id}/calendar/", {
         params: { path: { therapist_id: therapistId } },
@@ -685,6 +767,21 @@ export async function tour(baseUrl: string, username: string, password: string):
   const scale: SlidingScale | undefined = (await api.get_sliding_scale(id)).data;
   if (scaled.data !== undefined) await api.delete_sliding_scale(id);
 
+  // A manual invoice, issued (numbered), paid in cash; its payment read back.
+  const drafted = await api.create_invoice({
+    patient: id,
+    lines: [{ description: "Copy of records", unit_price: "15.00" }],
+  });
+  let invoiceNumber: string | null | undefined;
+  if (drafted.data !== undefined) {
+    const invoice: Invoice = (await api.issue_invoice(drafted.data.id)).data ?? drafted.data;
+    invoiceNumber = invoice.number;
+    const paid = await api.create_payment({ invoices: [invoice.id], method: "cash" });
+    const payment: Payment | undefined = paid.data;
+    if (payment !== undefined) await api.get_payment(payment.id);
+    await api.list_invoices({ patient: id, status: "paid" });
+  }
+
   const audit = await api.list_audit_events({ patient: id, action: "get_patient" });
   const events = audit.data?.results.map((event) => `${event.at} ${event.actor} ${event.outcome}`);
 
@@ -716,6 +813,7 @@ export async function tour(baseUrl: string, username: string, password: string):
     freeSlots,
     price,
     percent: scale?.percent,
+    invoiceNumber,
     resetSent,
     tokenRefused,
   });
