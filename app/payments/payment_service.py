@@ -212,10 +212,10 @@ class PaymentService:
             reason=payload.reason,
             created_by=actor.name,
         )
-        await self._post_refund(payment, row, actor.name, actor.kind)
+        await self.post_refund(payment, row, actor.name, actor.kind)
         return row
 
-    async def _post_refund(
+    async def post_refund(
         self, payment: PaymentRow, refund: RefundRow, actor: str, actor_kind: str
     ) -> None:
         amount, patient_id = refund["amount"], payment["patient_id"]
@@ -370,7 +370,7 @@ class PaymentService:
             payment_id=payment["id"],
             memo=f"Payment {payment['id']}",
         )
-        await self._mark_paid([invoice for invoice, _ in shares])
+        await self.mark_paid([invoice for invoice, _ in shares])
         return Paid(payment, await self.payments.allocations([payment["id"]]))
 
     async def _post_payment(
@@ -394,7 +394,7 @@ class PaymentService:
             payment_id=payment["id"],
             memo=f"Payment {payment['id']}",
         )
-        await self._mark_paid([invoice for invoice, _ in shares])
+        await self.mark_paid([invoice for invoice, _ in shares])
 
     async def _post_top_up(self, payment: PaymentRow) -> None:
         patient_id = payment["patient_id"]
@@ -421,7 +421,7 @@ class PaymentService:
             memo="Top-up by card",
         )
 
-    async def _mark_paid(self, invoice_ids: list[int]) -> None:
+    async def mark_paid(self, invoice_ids: list[int]) -> None:
         for invoice_id in invoice_ids:
             invoice = await self.invoices.get(invoice_id)
             if invoice is not None and invoice["status"] == "open" and invoice["amount_due"] == 0:
