@@ -1,5 +1,6 @@
-"""Patients, billable services and invoices for the invoice tests, made through the API, and the
-ledger read straight from its tables."""
+"""Patients, billable services and invoices for the invoice tests, made through the API (and
+therapists with hours, from the appointments' tests), and the ledger read straight from its
+tables."""
 
 from decimal import Decimal
 from typing import Any
@@ -9,6 +10,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.appointments.conftest import (  # noqa: F401 - fixtures, used by name
+    make_therapist,
+    therapist,
+)
 from tests.factories import create_patient
 
 URL = "/api/invoices/"

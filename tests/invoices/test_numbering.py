@@ -156,6 +156,4 @@ async def test_numbers_run_per_year_of_the_clinics_time_zone(
                 text("SELECT year, last_sequence FROM invoice_counters ORDER BY year")
             )
         ).all()
-    assert [tuple(row) for row in counters] == sorted(
-        [(this_year, 2), (2040, 1), (2041, 2)]
-    )
+    assert [tuple(row) for row in counters] == sorted([(this_year, 2), (2040, 1), (2041, 2)])

@@ -17,7 +17,6 @@ from tests.invoices.conftest import (
     URL,
     add_service,
     draft,
-    issue,
     issued,
     ledger_total,
     priced,
@@ -78,7 +77,7 @@ async def test_a_draft_of_a_service_at_the_patients_price_and_of_a_priced_line(
         "status": "draft",
         "appointment": None,
         "currency": settings.currency,
-        "total": "331.50",  # 2 × 72.00 + 15.50 + 100.00 + 72.00
+        "total": "331.50",  # 2 x 72.00 + 15.50 + 100.00 + 72.00
         "amount_paid": "0.00",
         "amount_due": "0.00",  # a draft asks for nothing
         "memo": "Records requested.",

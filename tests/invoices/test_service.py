@@ -12,12 +12,7 @@ from sqlalchemy import text
 
 from app.core.errors import Conflict
 from app.invoices.service import InvoiceService
-from tests.appointments.conftest import (  # noqa: F401 - fixtures, used by name
-    book,
-    invoices_of,
-    make_therapist,
-    therapist,
-)
+from tests.appointments.conftest import book, invoices_of
 from tests.invoices.conftest import issued, ledger_total, numbers, receivable, set_scale
 
 APPOINTMENTS = "/api/appointments/"
@@ -39,9 +34,7 @@ async def test_fulfilling_a_session_of_a_service_issues_its_invoice(
     await set_scale(client, patient["id"], 60)
     appointment = await book(client, patient["id"], therapist.id, service=service["id"])
 
-    answer = await client.patch(
-        appointment_url(appointment["id"]), json={"status": "fulfilled"}
-    )
+    answer = await client.patch(appointment_url(appointment["id"]), json={"status": "fulfilled"})
 
     assert answer.status_code == 200, answer.text
     (invoice,) = await invoices_of(client, patient["id"])
@@ -95,9 +88,7 @@ async def test_a_session_is_dated_in_the_clinics_time_zone(
     assert invoice["lines"][0]["date_of_service"] == "2030-01-08"
 
 
-async def test_a_patch_may_name_the_service_and_fulfil_at_once(
-    client, therapist, patient, service
-):
+async def test_a_patch_may_name_the_service_and_fulfil_at_once(client, therapist, patient, service):
     appointment = await book(client, patient["id"], therapist.id)
 
     answer = await client.patch(
@@ -112,9 +103,7 @@ async def test_a_patch_may_name_the_service_and_fulfil_at_once(
 async def test_a_session_without_a_service_is_not_billed(client, therapist, patient, engine):
     appointment = await book(client, patient["id"], therapist.id)
 
-    answer = await client.patch(
-        appointment_url(appointment["id"]), json={"status": "fulfilled"}
-    )
+    answer = await client.patch(appointment_url(appointment["id"]), json={"status": "fulfilled"})
 
     assert answer.status_code == 200
     assert await invoices_of(client, patient["id"]) == []
@@ -129,9 +118,7 @@ async def test_a_service_deleted_since_the_booking_is_still_billed(
     appointment = await book(client, patient["id"], therapist.id, service=service["id"])
     assert (await client.delete(f"/api/billable-services/{service['id']}/")).status_code == 204
 
-    answer = await client.patch(
-        appointment_url(appointment["id"]), json={"status": "fulfilled"}
-    )
+    answer = await client.patch(appointment_url(appointment["id"]), json={"status": "fulfilled"})
 
     assert answer.status_code == 200, answer.text
     (invoice,) = await invoices_of(client, patient["id"])
@@ -164,9 +151,7 @@ async def test_a_fulfilment_failing_after_its_invoice_leaves_nothing(
         raise Conflict("Something after the invoice failed.")
 
     monkeypatch.setattr(InvoiceService, "bill_session", billed_then_fails)
-    answer = await client.patch(
-        appointment_url(appointment["id"]), json={"status": "fulfilled"}
-    )
+    answer = await client.patch(appointment_url(appointment["id"]), json={"status": "fulfilled"})
     monkeypatch.undo()
 
     assert answer.status_code == 409
