@@ -186,7 +186,8 @@ async def update_appointment(
 ) -> AppointmentRead:
     """Move, change or change the status of an appointment (staff; a therapist their own).
     Status changes only along the legal transitions; fulfilled records the session in the
-    patient's history, noshow charges NOSHOW_FEE."""
+    patient's history and issues its service's invoice, noshow issues an invoice of
+    NOSHOW_FEE."""
     service = _service(caller)
     actor = await caller.principal()
     appointment = await service.update(appointment_id, payload, actor, versions=cond.versions)
@@ -212,7 +213,7 @@ async def cancel_appointment(
     payload: Annotated[AppointmentCancel, Body()] = AppointmentCancel(),
 ) -> AppointmentRead:
     """Cancel a proposed or booked appointment. A patient cancels their own up to
-    CANCELLATION_NOTICE_HOURS before it starts; staff cancelling later charge
+    CANCELLATION_NOTICE_HOURS before it starts; staff cancelling later issue an invoice of
     LATE_CANCELLATION_FEE unless waive_fee."""
     service = _service(caller)
     actor = await caller.principal()
@@ -276,7 +277,7 @@ async def cancel_appointment_series(
     payload: Annotated[SeriesCancel, Body()] = SeriesCancel(),
 ) -> SeriesRead:
     """Cancel the series' proposed and booked appointments that start at or after `from`
-    (default now); staff only (a therapist their own series). No fee is charged."""
+    (default now); staff only (a therapist their own series). No fee is billed."""
     service = _service(caller)
     series, appointments = await service.cancel_series(series_id, payload, await caller.principal())
     return _series(service, series, appointments)

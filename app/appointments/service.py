@@ -1,7 +1,7 @@
 """Every appointment read and write, with its rules: who may book and change what, the
 therapist's availability, the legal changes of status, and what a change brings with it in
-the same transaction (the session in the patient's record, a fee from the wallet, the
-reminders' outbox row)."""
+the same transaction (the session in the patient's record and its invoice, a fee's invoice,
+the reminders' outbox row)."""
 
 import uuid
 from dataclasses import dataclass

@@ -127,7 +127,7 @@ def may_change_appointment(identity: Identity, *, cancelling: bool) -> bool:
 
 
 def may_cancel_late(identity: Identity) -> bool:
-    """Cancelling within the notice period (which charges the late fee unless it is waived):
+    """Cancelling within the notice period (which bills the late fee unless it is waived):
     staff, never a patient."""
     return identity.is_staff
 

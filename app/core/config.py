@@ -265,11 +265,11 @@ class Settings(BaseSettings):
     )
     noshow_fee: Fee = Field(
         default=Decimal("0.00"),
-        description="Charged from the wallet when an appointment is marked noshow; 0: no fee.",
+        description="Billed as an invoice when an appointment is marked noshow; 0: no fee.",
     )
     late_cancellation_fee: Fee = Field(
         default=Decimal("0.00"),
-        description="Charged from the wallet when an appointment is cancelled within the "
+        description="Billed as an invoice when staff cancel an appointment within the "
         "notice period; 0: no fee.",
     )
     reminder_lead_minutes: int = Field(

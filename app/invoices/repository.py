@@ -275,15 +275,12 @@ _MOVE = _returning(
         **_NEW_VERSION,
     )
 )
-_SERVICES = Query(
-    select(
-        BillableService.id, BillableService.code, BillableService.name, BillableService.price
-    ).where(
-        BillableService.id == func.any(bindparam("ids", type_=ARRAY(BigInteger))),
-        BillableService.deleted_at.is_(None),
-    ),
-    ServicePriceRow,
-)
+_SERVICES_KEPT = select(
+    BillableService.id, BillableService.code, BillableService.name, BillableService.price
+).where(BillableService.id == func.any(bindparam("ids", type_=ARRAY(BigInteger))))
+_SERVICES = Query(_SERVICES_KEPT.where(BillableService.deleted_at.is_(None)), ServicePriceRow)
+# A deleted service is kept for the appointments that still name it: their sessions are billed.
+_SERVICES_WITH_DELETED = Query(_SERVICES_KEPT, ServicePriceRow)
 _SCALE = Query(
     select(SlidingScale.percent).where(SlidingScale.patient_id == bindparam("patient_id")),
     PercentRow,
@@ -423,8 +420,11 @@ class InvoiceRepository:
         )
         return None if moved is None else await self.get(invoice_id)
 
-    async def services(self, service_ids: Sequence[int]) -> dict[int, ServicePriceRow]:
-        rows = await self.executor.fetch(_SERVICES, ids=list(service_ids))
+    async def services(
+        self, service_ids: Sequence[int], *, with_deleted: bool = False
+    ) -> dict[int, ServicePriceRow]:
+        query = _SERVICES_WITH_DELETED if with_deleted else _SERVICES
+        rows = await self.executor.fetch(query, ids=list(service_ids))
         return {row["id"]: row for row in rows}
 
     async def scale(self, patient_id: str) -> int | None:

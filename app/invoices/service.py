@@ -204,6 +204,7 @@ class InvoiceService:
             [InvoiceLineWrite(service=service_id)],
             day=day,
             therapist_id=therapist_id,
+            with_deleted=True,
         )
         return await self._issue_new(patient_id, "session", appointment_id, lines, actor)
 
@@ -339,10 +340,17 @@ class InvoiceService:
         *,
         day: date | None = None,
         therapist_id: int | None = None,
+        with_deleted: bool = False,
     ) -> list[Line]:
-        """The lines to write: a service's code, name and the patient's price filled in."""
+        """The lines to write: a service's code, name and the patient's price filled in. A
+        manual line may not name a deleted service; a session's appointment may, as it named
+        the service before it was deleted."""
         wanted = {line.service for line in lines if line.service is not None}
-        services = await self.invoices.services(sorted(wanted)) if wanted else {}
+        services = (
+            await self.invoices.services(sorted(wanted), with_deleted=with_deleted)
+            if wanted
+            else {}
+        )
         percent = await self.invoices.scale(patient_id) if wanted else None
         errors: list[str] = []
         written: list[Line] = []

@@ -9,7 +9,13 @@ from sqlalchemy import text
 
 from app.core.fields import DATETIME_RANGE
 from tests.admin.conftest import audit_rows, field_errors
-from tests.appointments.conftest import book, set_hours, staff_id
+from tests.appointments.conftest import (
+    assert_fee_invoice,
+    book,
+    invoices_of,
+    set_hours,
+    staff_id,
+)
 from tests.factories import create_patient
 
 pytestmark = pytest.mark.usefixtures("anonymous")
@@ -199,5 +205,8 @@ async def test_an_admin_may_waive_the_late_cancellation_fee(
     admin = await admin_login("admin")
     await admin.post(f"/admin/appointments/{first['id']}/cancel", data={"waive_fee": "1"})
     await admin.post(f"/admin/appointments/{second['id']}/cancel", data={"reason": "Late."})
+    # The second is billed, as an invoice of its own; the wallet is not touched.
+    (invoice,) = await invoices_of(client, patient["id"])
+    assert_fee_invoice(invoice, "late_cancellation_fee", "10.00", second["id"])
     balance = (await client.get(f"/api/patients/{patient['id']}/")).json()["wallet_balance"]
-    assert balance == "40.00"
+    assert balance == "50.00"

@@ -1,5 +1,7 @@
-"""Therapists with weekly hours (inserted directly), patients, and bookings."""
+"""Therapists with weekly hours (inserted directly), patients, bookings, and the invoices
+they bring."""
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, time
@@ -112,3 +114,24 @@ async def insert_appointment(
             },
         )
     return int(value)
+
+
+async def invoices_of(client: httpx.AsyncClient, patient_id: str) -> list[dict[str, Any]]:
+    """The patient's invoices, newest first (a fee is billed as an invoice of its own)."""
+    response = await client.get("/api/invoices/", params={"patient": patient_id})
+    assert response.status_code == 200, response.text
+    results: list[dict[str, Any]] = response.json()["results"]
+    return results
+
+
+def assert_fee_invoice(invoice: dict[str, Any], kind: str, fee: str, appointment_id: int) -> None:
+    """An issued fee: open, numbered, the fee its total and what it asks for, on one line."""
+    assert invoice["kind"] == kind
+    assert invoice["appointment"] == appointment_id
+    assert invoice["status"] == "open"
+    assert re.fullmatch(r"\d{4}-\d{6}", invoice["number"]), invoice["number"]
+    assert (invoice["total"], invoice["amount_due"], invoice["amount_paid"]) == (fee, fee, "0.00")
+    (line,) = invoice["lines"]
+    what = "No-show fee" if kind == "noshow_fee" else "Late cancellation fee"
+    assert line["description"] == f"{what} for appointment {appointment_id}"
+    assert (line["quantity"], line["unit_price"], line["amount"]) == (1, fee, fee)

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from sqlalchemy import text
 
-from tests.appointments.conftest import body, book
+from tests.appointments.conftest import assert_fee_invoice, body, book, invoices_of
 from tests.factories import create_patient
 
 URL = "/api/appointments/"
@@ -250,21 +250,34 @@ async def test_proposed_then_booked_plans_the_reminder(client, therapist, patien
     assert await scalar(engine, query, a=created["id"]) == 1
 
 
-async def test_noshow_charges_what_the_wallet_holds(app, client, therapist, patient, monkeypatch):
+async def test_noshow_issues_its_fee_as_an_invoice(app, client, therapist, patient, monkeypatch):
     monkeypatch.setattr(app.state.settings, "noshow_fee", Decimal("30.00"))
+    # The wallet holds less than the fee: it is not touched, the fee is owed in full.
     await client.post(f"/api/patients/{patient['id']}/update_wallet/", json={"amount": "20.00"})
     created = await book(client, patient["id"], therapist.id)
     response = await client.patch(f"{URL}{created['id']}/", json={"status": "noshow"})
     assert response.status_code == 200
-    ledger = (await client.get(f"/api/patients/{patient['id']}/wallet_transactions/")).json()
-    newest = ledger["results"][0]
-    assert newest["amount"] == "-20.00"
-    assert newest["balance_after"] == "0.00"
-    assert newest["reason"].startswith(f"No-show fee for appointment {created['id']}")
-    assert "only 20.00" in newest["reason"]
+    (invoice,) = await invoices_of(client, patient["id"])
+    assert_fee_invoice(invoice, "noshow_fee", "30.00", created["id"])
+    balance = (await client.get(f"/api/patients/{patient['id']}/")).json()["wallet_balance"]
+    assert balance == "20.00"
+    wallet = (await client.get(f"/api/patients/{patient['id']}/wallet_transactions/")).json()
+    assert [row["amount"] for row in wallet["results"]] == ["20.00"]
+    # Noshow again changes nothing, and bills nothing twice.
+    again = await client.patch(f"{URL}{created['id']}/", json={"status": "noshow"})
+    assert again.status_code == 200
+    assert await invoices_of(client, patient["id"]) == [invoice]
 
 
-async def test_late_staff_cancellation_charges_unless_waived(
+async def test_a_noshow_fee_of_0_issues_no_invoice(app, client, therapist, patient, monkeypatch):
+    monkeypatch.setattr(app.state.settings, "noshow_fee", Decimal("0.00"))
+    created = await book(client, patient["id"], therapist.id)
+    response = await client.patch(f"{URL}{created['id']}/", json={"status": "noshow"})
+    assert response.status_code == 200
+    assert await invoices_of(client, patient["id"]) == []
+
+
+async def test_late_staff_cancellation_bills_unless_waived(
     app, client, therapist, patient, monkeypatch
 ):
     monkeypatch.setattr(app.state.settings, "late_cancellation_fee", Decimal("10.00"))
@@ -284,10 +297,25 @@ async def test_late_staff_cancellation_charges_unless_waived(
     assert charged.json()["cancellation_reason"] == "Ill."
     waived = await client.post(f"{URL}{second['id']}/cancel/", json={"waive_fee": True})
     assert waived.status_code == 200
+    # One invoice, for the first; the wallet untouched.
+    (invoice,) = await invoices_of(client, patient["id"])
+    assert_fee_invoice(invoice, "late_cancellation_fee", "10.00", first["id"])
     balance = (await client.get(f"/api/patients/{patient['id']}/")).json()["wallet_balance"]
-    assert balance == "40.00"
+    assert balance == "50.00"
     again = await client.post(f"{URL}{first['id']}/cancel/", json={})
     assert again.status_code == 400
+    assert await invoices_of(client, patient["id"]) == [invoice]
+
+
+async def test_a_late_cancellation_fee_of_0_issues_no_invoice(
+    app, client, therapist, patient, monkeypatch
+):
+    monkeypatch.setattr(app.state.settings, "late_cancellation_fee", Decimal("0.00"))
+    monkeypatch.setattr(app.state.settings, "cancellation_notice_hours", 1_000_000)
+    created = await book(client, patient["id"], therapist.id)
+    cancelled = await client.post(f"{URL}{created['id']}/cancel/", json={})
+    assert cancelled.status_code == 200
+    assert await invoices_of(client, patient["id"]) == []
 
 
 async def test_roles(client, therapist, make_therapist, patient, patient_client):

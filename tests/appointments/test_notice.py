@@ -1,7 +1,8 @@
 """The notice period (CANCELLATION_NOTICE_HOURS) at its edge, on a frozen clock: a patient
 cancels their own appointment up to exactly that long before it starts, and no later; staff
-cancelling within it charge LATE_CANCELLATION_FEE, by the cancel action (unless waive_fee) or
-by a PATCH to cancelled (which cannot waive it)."""
+cancelling within it bill LATE_CANCELLATION_FEE as an invoice of its own, by the cancel action
+(unless waive_fee) or by a PATCH to cancelled (which cannot waive it). The wallet is never
+touched."""
 
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.appointments.conftest import book
+from tests.appointments.conftest import assert_fee_invoice, book, invoices_of
 from tests.clock import freeze
 
 URL = "/api/appointments/"
@@ -48,6 +49,17 @@ async def balance(client: Any, patient_id: str) -> Decimal:
     return Decimal(patient["wallet_balance"])
 
 
+async def assert_billed(client: Any, patient_id: str, appointment_id: int, *, billed: bool) -> None:
+    """The fee billed as one invoice (or none at all); the wallet untouched either way."""
+    invoices = await invoices_of(client, patient_id)
+    if billed:
+        (invoice,) = invoices
+        assert_fee_invoice(invoice, "late_cancellation_fee", str(FEE), appointment_id)
+    else:
+        assert invoices == []
+    assert await balance(client, patient_id) == WALLET
+
+
 # How long before the start the cancellation comes, and whether that is in time.
 NOTICE = [
     (timedelta(hours=25), True),
@@ -79,13 +91,14 @@ async def test_a_patient_cancels_up_to_the_notice_and_no_later(
         assert response.status_code == 400
         assert response.json() == too_late("24")
         assert after == appointment
-    # A patient's own cancellation is never charged.
+    # A patient's own cancellation is never billed.
+    assert await invoices_of(client, patient["id"]) == []
     assert await balance(client, patient["id"]) == WALLET
 
 
 @pytest.mark.parametrize("actor", ["admin", "therapist"])
 @pytest.mark.parametrize(("ahead", "in_time"), NOTICE)
-async def test_staff_cancelling_within_the_notice_charge_the_fee(
+async def test_staff_cancelling_within_the_notice_bill_the_fee(
     client, therapist, patient, monkeypatch, fee, actor, ahead, in_time
 ):
     appointment = await booked(client, patient["id"], therapist.id)
@@ -96,18 +109,11 @@ async def test_staff_cancelling_within_the_notice_charge_the_fee(
 
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "cancelled"
-    assert await balance(client, patient["id"]) == (WALLET if in_time else WALLET - FEE)
-    if not in_time:
-        ledger = (await client.get(f"/api/patients/{patient['id']}/wallet_transactions/")).json()
-        newest = ledger["results"][0]
-        assert (newest["amount"], newest["reason"]) == (
-            "-10.00",
-            f"Late cancellation fee for appointment {appointment['id']}",
-        )
+    await assert_billed(client, patient["id"], appointment["id"], billed=not in_time)
 
 
 @pytest.mark.parametrize(("ahead", "in_time"), NOTICE)
-async def test_a_waived_fee_is_not_charged(
+async def test_a_waived_fee_is_not_billed(
     client, therapist, patient, monkeypatch, fee, ahead, in_time
 ):
     appointment = await booked(client, patient["id"], therapist.id)
@@ -116,11 +122,11 @@ async def test_a_waived_fee_is_not_charged(
     response = await client.post(f"{URL}{appointment['id']}/cancel/", json={"waive_fee": True})
 
     assert response.status_code == 200, response.text
-    assert await balance(client, patient["id"]) == WALLET
+    await assert_billed(client, patient["id"], appointment["id"], billed=False)
 
 
 @pytest.mark.parametrize(("ahead", "in_time"), NOTICE)
-async def test_a_patch_to_cancelled_within_the_notice_charges_the_fee(
+async def test_a_patch_to_cancelled_within_the_notice_bills_the_fee(
     client, therapist, patient, monkeypatch, fee, ahead, in_time
 ):
     appointment = await booked(client, patient["id"], therapist.id)
@@ -129,7 +135,11 @@ async def test_a_patch_to_cancelled_within_the_notice_charges_the_fee(
     response = await client.patch(f"{URL}{appointment['id']}/", json={"status": "cancelled"})
 
     assert response.status_code == 200, response.text
-    assert await balance(client, patient["id"]) == (WALLET if in_time else WALLET - FEE)
+    await assert_billed(client, patient["id"], appointment["id"], billed=not in_time)
+    # Cancelled is final: a second cancellation is refused, and bills nothing twice.
+    again = await client.post(f"{URL}{appointment['id']}/cancel/", json={})
+    assert again.status_code == 400
+    await assert_billed(client, patient["id"], appointment["id"], billed=not in_time)
 
 
 @pytest.mark.parametrize(

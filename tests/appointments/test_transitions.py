@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from tests.appointments.conftest import insert_appointment
+from tests.appointments.conftest import insert_appointment, invoices_of
 from tests.factories import create_patient
 
 URL = "/api/appointments/"
@@ -101,8 +101,10 @@ class Scene:
         return response.json(), response.headers["ETag"]
 
     async def effects(self) -> dict[str, Any]:
-        """What a change of status may bring with it: a session, a fee, a reminder."""
+        """What a change of status may bring with it: a session, a fee's invoice, a reminder
+        (and the wallet, which none of them touches)."""
         patient = (await self.client.get(f"/api/patients/{self.patient_id}/")).json()
+        invoices = await invoices_of(self.client, self.patient_id)
         reminders = await scalar(
             self.engine,
             "SELECT count(*) FROM appointment_reminders WHERE appointment_id = :a",
@@ -110,6 +112,10 @@ class Scene:
         )
         return {
             "sessions": [session["appointment"] for session in patient["sessions"]],
+            "invoices": [
+                (one["kind"], one["appointment"], one["status"], one["total"], one["amount_due"])
+                for one in invoices
+            ],
             "wallet": Decimal(patient["wallet_balance"]),
             "reminders": reminders,
         }
@@ -141,11 +147,13 @@ def actor_client(actor: str, client: Any, therapist: Any) -> Any:
 
 
 def expected_effects(new: str) -> dict[str, Any]:
-    """A change to `new` far from its start: fulfilled records a session, noshow charges its
-    fee, a booking plans a reminder; a cancellation days ahead charges nothing."""
+    """A change to `new` far from its start: fulfilled records a session (and bills nothing:
+    the appointment names no service), noshow issues its fee's invoice, a booking plans a
+    reminder; a cancellation days ahead bills nothing. The wallet is never touched."""
     return {
         "sessions": new == "fulfilled",
-        "wallet": WALLET - NOSHOW_FEE if new == "noshow" else WALLET,
+        "noshow_fee": new == "noshow",
+        "wallet": WALLET,
         "reminders": 1 if new == "booked" else 0,
     }
 
@@ -170,6 +178,10 @@ async def test_a_legal_change_is_made(scene, client, therapist, engine, actor, o
     effects = await made.effects()
     wanted = expected_effects(new)
     assert effects["sessions"] == ([made.id] if wanted["sessions"] else [])
+    fee = str(NOSHOW_FEE)
+    assert effects["invoices"] == (
+        [("noshow_fee", made.id, "open", fee, fee)] if wanted["noshow_fee"] else []
+    )
     assert effects["wallet"] == wanted["wallet"]
     assert effects["reminders"] == wanted["reminders"]
     assert await last_event(engine, "update_appointment") == ("success", 200, made.patient_id)
