@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Coroutine, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -171,6 +172,22 @@ def purge(args: argparse.Namespace) -> None:
         print(patient_id)
 
 
+def payments_reconcile(args: argparse.Namespace) -> None:
+    from app.payments.commands import reconcile
+
+    report = asyncio.run(reconcile(get_settings(), args.since))
+    print(
+        f"Checked {report.checked} PaymentIntent(s): {len(report.posted)} posted, "
+        f"{len(report.updated)} brought up to date, {len(report.mismatches)} mismatch(es)."
+    )
+    for intent in report.posted:
+        print(f"posted {intent}")
+    for intent in report.updated:
+        print(f"updated {intent}")
+    for mismatch in report.mismatches:
+        print(f"mismatch {mismatch}")
+
+
 def identity_clashes(_: argparse.Namespace) -> None:
     from app.patients.commands import identity_clashes
 
@@ -332,6 +349,13 @@ class _HelpFormatter(argparse.HelpFormatter):
             self._action_max_length = max(self._action_max_length, length)
 
 
+def _date(value: str) -> datetime:
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
 def _positive_int(value: str) -> int:
     number = int(value)
     if number < 1:
@@ -424,6 +448,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--dry-run", action="store_true", help="Only list the patients it would remove."
     )
     purge_parser.set_defaults(handler=purge)
+
+    reconcile_parser = command(
+        "payments-reconcile",
+        "Post the card payments the processor has and the ledger lacks, since a date (audited).",
+    )
+    reconcile_parser.add_argument(
+        "--since",
+        required=True,
+        type=_date,
+        help="YYYY-MM-DD: the PaymentIntents created since this day (UTC).",
+    )
+    reconcile_parser.set_defaults(handler=payments_reconcile)
 
     clashes_parser = command(
         "identity-clashes",

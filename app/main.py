@@ -150,6 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(invoices.router)
     app.include_router(payments.payments_router)
     app.include_router(payments.top_up_router)
+    app.include_router(payments.webhook_router)
     app.include_router(health.router)
     if settings.metrics_enabled:
         app.include_router(metrics.router)

@@ -97,12 +97,12 @@ class Action(StrEnum):
     REFRESH_PAYMENT = "refresh_payment"
     REFUND_PAYMENT = "refund_payment"
     TOP_UP_WALLET = "top_up_wallet"
-
     # The API's endpoints without a caller (app.requests.rules.NO_CALLER): each audits itself.
     LOGIN = "login"
     REFRESH_TOKEN = "refresh_token"
     PASSWORD_RESET_REQUEST = "password_reset_request"
     PASSWORD_RESET = "password_reset"
+    STRIPE_WEBHOOK = "stripe_webhook"
 
     # A booking outside the therapist's hours, which an admin may make (AppointmentService).
     CREATE_APPOINTMENT_OVERRIDING = "create_appointment:override_availability"
@@ -142,6 +142,7 @@ class Action(StrEnum):
     CLI_ACTIVATE_STAFF = "cli_activate_staff"
     CLI_DEACTIVATE_STAFF = "cli_deactivate_staff"
     CLI_PURGE_PATIENT = "cli_purge_patient"
+    CLI_PAYMENTS_RECONCILE = "cli_payments_reconcile"
 
 
 # The action of a booking that overrides the therapist's availability, by the booking's own.

@@ -10,6 +10,7 @@ from typing import Any, TypedDict, cast
 from sqlalchemy import (
     ARRAY,
     BigInteger,
+    Boolean,
     Date,
     Integer,
     Numeric,
@@ -293,6 +294,7 @@ _FILTERS = and_(
     or_(_patient.is_(None), Invoice.patient_id == _patient),
     or_(_status.is_(None), Invoice.status == _status),
     or_(_year_filter.is_(None), Invoice.year == _year_filter),
+    or_(bindparam("drafts", type_=Boolean), Invoice.status != "draft"),
 )
 _LISTED = select(*COLUMNS).where(_FILTERS)
 _PAGE = Query(

@@ -70,14 +70,15 @@ class InvoiceService:
 
     async def get(self, invoice_id: int, actor: Principal) -> Invoice:
         row = await self.invoices.get(invoice_id)
-        if row is None:
+        if row is None or (row["status"] == "draft" and not actor.is_staff):
             raise NotFound
         self._may_see(row, actor)
         return await self._with_parts(row)
 
     def scope(self, query: InvoiceQuery, actor: Principal) -> dict[str, Any]:
         """The list's filters; a patient's list is theirs alone."""
-        filters = query.model_dump()
+        # As Stripe shows a customer no draft, a patient sees none: only staff write them.
+        filters = {**query.model_dump(), "drafts": actor.is_staff}
         if not actor.is_staff:
             self.work.entry.patient_id = actor.id
             filters["patient"] = actor.id if query.patient in (None, actor.id) else ""

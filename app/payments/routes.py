@@ -1,11 +1,12 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Body, status
+from fastapi import APIRouter, Body, Header, Request, status
 
 from app.audit.actions import Action
+from app.audit.service import AuditEntry
 from app.auth.access import AdminCaller, SignedInCaller, StaffCaller, StaffOrSelfCaller
 from app.auth.dependencies import Caller
-from app.core.dependencies import PageRequestDep, SettingsDep
+from app.core.dependencies import DatabaseDep, PageRequestDep, SettingsDep, client_address
 from app.core.openapi import BODY_ERRORS, COMMON_ERRORS, errors
 from app.core.pagination import Page, paginate
 from app.idempotency.dependencies import Idempotent
@@ -28,11 +29,14 @@ from app.payments.schemas import (
     SlidingScaleRead,
     SlidingScaleSet,
     TopUpCreate,
+    WebhookAnswer,
 )
 from app.payments.service import BillableServiceService, SlidingScaleService
+from app.payments.webhooks import PROCESSOR_ACTOR, Webhooks
 from app.processor.client import Processor
 from app.processor.dependencies import ProcessorDep
 from app.requests.routing import AuditedRoute
+from app.requests.work import UnitOfWork
 
 router = APIRouter(prefix="/api/billable-services", tags=["payments"], route_class=AuditedRoute)
 
@@ -332,3 +336,42 @@ async def top_up_wallet(
     """Charge a card on file (the default unless named) and put the amount in the wallet."""
     paid = await _payments(caller, processor).top_up(patient_id, payload, await caller.principal())
     return _paid(paid)
+
+
+webhook_router = APIRouter(
+    prefix="/api/payments/stripe", tags=["payments"], route_class=AuditedRoute
+)
+
+
+@webhook_router.post(
+    "/webhook/",
+    name=Action.STRIPE_WEBHOOK,
+    response_model=WebhookAnswer,
+    summary="Stripe's webhook",
+    response_description="The event was applied, was a replay, or is not one the service uses.",
+    responses=errors(400, 503),
+)
+async def stripe_webhook(
+    request: Request,
+    database: DatabaseDep,
+    settings: SettingsDep,
+    processor: ProcessorDep,
+    stripe_signature: Annotated[str | None, Header(alias="Stripe-Signature")] = None,
+) -> WebhookAnswer:
+    """For Stripe, not for clients. The `Stripe-Signature` is checked on the raw body with the
+    SDK (STRIPE_WEBHOOK_TOLERANCE_SECONDS): a bad, missing or stale one is a 400 that changes
+    nothing. Each event is applied once: recorded by its id with its effect, so a replay
+    answers `duplicate`; events out of order never move a payment backwards. Handled:
+    PaymentIntents succeeded, failed, canceled or needing action; refunds; disputes (flagged
+    for admins); a card saved (SetupIntent succeeded) or detached. Others answer `ignored`."""
+    event = await processor.parse_event(await request.body(), stripe_signature)
+    entry = AuditEntry(
+        action=Action.STRIPE_WEBHOOK,
+        actor=PROCESSOR_ACTOR,
+        actor_kind="processor",
+        patient_id=None,
+        client_address=client_address(request),
+    )
+    async with UnitOfWork(database, entry) as work:
+        outcome = await Webhooks(work, settings, processor).apply(event)
+    return WebhookAnswer(event=event.id, outcome=outcome)

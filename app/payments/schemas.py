@@ -459,3 +459,15 @@ class PaymentQuery(BaseSchema):
         Annotated[str, Field(pattern=f"^{PATIENT_ID.pattern}$")] | None,
         BeforeValidator(blank_to_none),
     ] = Field(default=None, description="Only this patient's payments (a patient: only theirs).")
+
+
+class WebhookAnswer(BaseSchema):
+    """What came of an event: `applied`, `duplicate` (a replay: nothing changed) or
+    `ignored` (a type the service does not use)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"event": "evt_1Q2w3E4r", "outcome": "applied"}]}
+    )
+
+    event: str
+    outcome: Literal["applied", "duplicate", "ignored"]

@@ -30,6 +30,7 @@ NO_CALLER = {
     Action.REFRESH_TOKEN: "its refresh token is the credential",
     Action.PASSWORD_RESET_REQUEST: "for whoever cannot sign in",
     Action.PASSWORD_RESET: "its reset token is the credential",
+    Action.STRIPE_WEBHOOK: "its Stripe-Signature, checked on the raw body, is the credential",
 }
 
 

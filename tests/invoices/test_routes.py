@@ -523,6 +523,23 @@ async def test_a_patient_reads_only_their_own(client, patient, patient_client):
     assert (await me.delete(url(mine["id"]))).status_code == 403
 
 
+async def test_a_patient_sees_no_draft_as_stripe_shows_a_customer_none(
+    client, patient, patient_client
+):
+    shown = await issued(client, patient["id"])
+    hidden = await draft(client, patient["id"])
+    me = await patient_client(patient["id"])
+
+    listed = (await me.get(URL)).json()
+    drafts = (await me.get(URL, params={"status": "draft"})).json()
+
+    assert [one["id"] for one in listed["results"]] == [shown["id"]]
+    assert drafts["count"] == 0
+    read = await me.get(url(hidden["id"]))
+    assert (read.status_code, read.json()) == (404, NOT_FOUND)
+    assert (await client.get(url(hidden["id"]))).status_code == 200
+
+
 async def test_a_therapist_reads_every_invoice(client, patient, staff_client):
     other = await create_patient(client)
     first = await issued(client, patient["id"])

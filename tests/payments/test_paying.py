@@ -2,27 +2,18 @@
 the API; the ledger sums to zero after each."""
 
 import asyncio
-from decimal import Decimal
+from typing import Any
 
+import httpx
 from sqlalchemy import text
 
 from tests.factories import create_patient
+from tests.invoices.conftest import issued as issue_one
+from tests.invoices.conftest import ledger_total, priced
 
 
-async def issued(client, patient_id: str, price: str = "80.00") -> dict:
-    draft = await client.post(
-        "/api/invoices/",
-        json={"patient": patient_id, "lines": [{"description": "Session", "unit_price": price}]},
-    )
-    assert draft.status_code == 201, draft.text
-    issue = await client.post(f"/api/invoices/{draft.json()['id']}/issue/")
-    assert issue.status_code == 200, issue.text
-    return issue.json()
-
-
-async def ledger_total(engine) -> Decimal:
-    async with engine.connect() as connection:
-        return await connection.scalar(text("SELECT coalesce(sum(amount), 0) FROM ledger_entries"))
+async def issued(client: httpx.AsyncClient, patient_id: str, price: str = "80.00") -> Any:
+    return await issue_one(client, patient_id, priced("Session", price))
 
 
 async def test_staff_record_a_cash_payment_of_two_invoices(client, engine):
