@@ -15,6 +15,7 @@ from app.audit import routes as audit
 from app.auth import routes as auth
 from app.auth.tokens import Tokens
 from app.calendars import routes as calendars
+from app.cards import routes as cards
 from app.core.bodylimit import BodyLimitMiddleware
 from app.core.config import Settings, get_settings
 from app.core.crypto import Keyring
@@ -38,12 +39,12 @@ from app.health import routes as health
 from app.invoices import routes as invoices
 from app.mail.mailer import mailer_for
 from app.notes import routes as notes
-from app.processor.client import processor_for
 from app.patients import history_routes as patient_history
 from app.patients import routes as patients
 from app.payments import routes as payments
 from app.pictures import routes as pictures
 from app.pictures.service import decode_slots, picture_store
+from app.processor.client import processor_for
 from app.requests.rules import check_endpoints
 from app.therapists import routes as therapists
 from app.wallet import routes as wallet
@@ -147,6 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(audit.router)
     app.include_router(payments.router)
     app.include_router(payments.scale_router)
+    app.include_router(cards.router)
     app.include_router(invoices.router)
     app.include_router(health.router)
     if settings.metrics_enabled:

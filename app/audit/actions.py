@@ -91,6 +91,14 @@ class Action(StrEnum):
     ISSUE_INVOICE = "issue_invoice"
     VOID_INVOICE = "void_invoice"
     WRITE_OFF_INVOICE = "write_off_invoice"
+    LIST_PAYMENT_METHODS = "list_payment_methods"
+    GET_CARD_CONSENT = "get_card_consent"
+    CREATE_CARD_SETUP = "create_card_setup"
+    COMPLETE_CARD_SETUP = "complete_card_setup"
+    DELETE_PAYMENT_METHOD = "delete_payment_method"
+    SET_DEFAULT_PAYMENT_METHOD = "set_default_payment_method"
+    GET_AUTOPAY = "get_autopay"
+    SET_AUTOPAY = "set_autopay"
 
     # The API's endpoints without a caller (app.requests.rules.NO_CALLER): each audits itself.
     LOGIN = "login"

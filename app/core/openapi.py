@@ -132,6 +132,7 @@ _DESCRIPTIONS = {
     422: "This Idempotency-Key was already used for a different request.",
     429: "Throttled: the caller's account (all its tokens together) is past API_RATE_LIMIT, or a "
     "login or password-reset limit is reached. Retry after `Retry-After`.",
+    502: "The payment processor did not complete the request; nothing was recorded here.",
     503: "The database is unavailable for now; nothing was changed. Retry after `Retry-After`.",
 }
 
@@ -150,6 +151,7 @@ _EXAMPLES: dict[int, dict[str, Any]] = {
     415: {"detail": 'Unsupported media type "text/plain" in request.'},
     422: {"detail": "This Idempotency-Key was already used for a different request."},
     429: {"detail": "Request was throttled. Expected available in 42 seconds."},
+    502: {"detail": "The payment processor did not complete the request."},
     503: {"detail": "Service temporarily unavailable, try again later."},
 }
 
