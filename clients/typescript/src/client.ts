@@ -67,6 +67,9 @@ export type BillableServiceQuery = NonNullable<
 >;
 export type SlidingScaleSet = Schemas["SlidingScaleSet"];
 export type SlidingScale = Schemas["SlidingScaleRead"];
+export type Card = Schemas["CardRead"];
+export type CardSetup = Schemas["CardSetupRead"];
+export type Autopay = Schemas["AutopayRead"];
 export type PageQuery = NonNullable<
   operations["list_wallet_transactions"]["parameters"]["query"]
 >;
@@ -490,6 +493,43 @@ export function createPatientApi(baseUrl: string, token: () => string | undefine
         params: { path: patient(patientId) },
       }),
 
+    // Cards on file: the card number goes to Stripe.js (confirmCardSetup with client_secret),
+    // never to this API.
+    list_payment_methods: (patientId: string, query: PageQuery = {}) =>
+      client.GET("/api/patients/{patient_id}/payment-methods/", {
+        params: { path: patient(patientId), query },
+      }),
+    get_card_consent: (patientId: string) =>
+      client.GET("/api/patients/{patient_id}/payment-methods/consent/", {
+        params: { path: patient(patientId) },
+      }),
+    create_card_setup: (patientId: string) =>
+      client.POST("/api/patients/{patient_id}/payment-methods/setup/", {
+        params: { path: patient(patientId) },
+        body: { consent: true },
+      }),
+    complete_card_setup: (patientId: string, setupIntent: string) =>
+      client.POST("/api/patients/{patient_id}/payment-methods/setup/{setup_intent_id}/complete/", {
+        params: { path: { ...patient(patientId), setup_intent_id: setupIntent } },
+      }),
+    delete_payment_method: (patientId: string, methodId: number) =>
+      client.DELETE("/api/patients/{patient_id}/payment-methods/{method_id}/", {
+        params: { path: { ...patient(patientId), method_id: methodId } },
+      }),
+    set_default_payment_method: (patientId: string, methodId: number) =>
+      client.POST("/api/patients/{patient_id}/payment-methods/{method_id}/default/", {
+        params: { path: { ...patient(patientId), method_id: methodId } },
+      }),
+    get_autopay: (patientId: string) =>
+      client.GET("/api/patients/{patient_id}/autopay/", {
+        params: { path: patient(patientId) },
+      }),
+    set_autopay: (patientId: string, enabled: boolean) =>
+      client.PUT("/api/patients/{patient_id}/autopay/", {
+        params: { path: patient(patientId) },
+        body: { enabled },
+      }),
+
     create_calendar_feed: (therapistId: number) =>
       client.POST("/api/therapists/{therapist_id}/calendar/", {
         params: { path: { therapist_id: therapistId } },
@@ -685,6 +725,24 @@ export async function tour(baseUrl: string, username: string, password: string):
   const scale: SlidingScale | undefined = (await api.get_sliding_scale(id)).data;
   if (scaled.data !== undefined) await api.delete_sliding_scale(id);
 
+  // A card saved: the patient reads the consent, agrees, and Stripe.js confirms the setup
+  // (400 while PAYMENTS_PROVIDER=none); the card then listed, made the default, autopay on.
+  const consent: string | undefined = (await api.get_card_consent(id)).data?.text;
+  const begun = await api.create_card_setup(id);
+  const setup: CardSetup | undefined = begun.data;
+  let cards: Card[] = [];
+  if (setup !== undefined) {
+    // await stripe.confirmCardSetup(setup.client_secret, { payment_method: { card } });
+    const saved = await api.complete_card_setup(id, setup.setup_intent);
+    if (saved.data !== undefined) {
+      await api.set_default_payment_method(id, saved.data.id);
+      await api.set_autopay(id, true);
+    }
+    cards = (await api.list_payment_methods(id, { page: "1" })).data?.results ?? [];
+    for (const card of cards) await api.delete_payment_method(id, card.id);
+  }
+  const autopay: Autopay | undefined = (await api.get_autopay(id)).data;
+
   const audit = await api.list_audit_events({ patient: id, action: "get_patient" });
   const events = audit.data?.results.map((event) => `${event.at} ${event.actor} ${event.outcome}`);
 
@@ -716,6 +774,9 @@ export async function tour(baseUrl: string, username: string, password: string):
     freeSlots,
     price,
     percent: scale?.percent,
+    consent,
+    cards: cards.map((card) => `${card.brand} ${card.last4}`),
+    autopay: autopay?.enabled,
     resetSent,
     tokenRefused,
   });
