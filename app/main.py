@@ -15,6 +15,7 @@ from app.audit import routes as audit
 from app.auth import routes as auth
 from app.auth.tokens import Tokens
 from app.calendars import routes as calendars
+from app.cards import routes as cards
 from app.core.bodylimit import BodyLimitMiddleware
 from app.core.config import Settings, get_settings
 from app.core.crypto import Keyring
@@ -147,6 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(audit.router)
     app.include_router(payments.router)
     app.include_router(payments.scale_router)
+    app.include_router(cards.router)
     app.include_router(invoices.router)
     app.include_router(payments.payments_router)
     app.include_router(payments.top_up_router)

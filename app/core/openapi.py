@@ -132,7 +132,7 @@ _DESCRIPTIONS = {
     422: "This Idempotency-Key was already used for a different request.",
     429: "Throttled: the caller's account (all its tokens together) is past API_RATE_LIMIT, or a "
     "login or password-reset limit is reached. Retry after `Retry-After`.",
-    502: "The payment processor failed or could not be reached; nothing was recorded.",
+    502: "The payment processor did not complete the request; nothing was recorded here.",
     503: "The database is unavailable for now; nothing was changed. Retry after `Retry-After`.",
 }
 

@@ -10,11 +10,11 @@ service stopped between the charge and its commit) is posted from its metadata.
 """
 
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from app.cards.service import CardService
 from app.core.config import Settings
 from app.invoices.repository import InvoiceRepository
 from app.ledger.repository import LedgerRepository
@@ -24,7 +24,7 @@ from app.payments.payment_service import PaymentService
 from app.payments.schemas import PaymentRow
 from app.processor.client import Processor
 from app.processor.money import from_minor
-from app.processor.results import Event, Intent, intent_from
+from app.processor.results import Event, Intent, intent_from, setup_from
 from app.requests.work import UnitOfWork
 
 logger = logging.getLogger(__name__)
@@ -41,15 +41,11 @@ REFUND_EVENTS = {"charge.refunded", "refund.created", "refund.updated"}
 DISPUTE_EVENTS = {"charge.dispute.created", "charge.dispute.updated", "charge.dispute.closed"}
 CARD_EVENTS = {"setup_intent.succeeded", "payment_method.detached"}
 
-CardHandler = Callable[[UnitOfWork, Event], Awaitable[str]]
-
 
 class Webhooks:
-    # The cards domain registers its handler of setup and detach events here (app.main).
-    card_handler: CardHandler | None = None
-
     def __init__(self, work: UnitOfWork, settings: Settings, processor: Processor) -> None:
         self.work = work
+        self.cards = CardService(work, processor, settings)
         self.payments = PaymentRepository(work)
         self.service = PaymentService(work, settings, processor)
         self.invoices = InvoiceRepository(work)
@@ -72,8 +68,10 @@ class Webhooks:
             await self.refunds(event)
         elif event.type in DISPUTE_EVENTS:
             await self.dispute(event.data_object)
-        elif Webhooks.card_handler is not None:
-            return await Webhooks.card_handler(self.work, event)
+        elif event.type == "setup_intent.succeeded":
+            await self.cards.record_setup(setup_from(event.data_object))
+        else:
+            await self.cards.card_detached(str(event.data_object.get("id") or ""))
         return outcome
 
     async def intent(self, intent: Intent, at: datetime | None) -> PaymentRow | None:

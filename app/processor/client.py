@@ -29,6 +29,9 @@ from app.processor.results import (
 )
 
 logger = logging.getLogger(__name__)
+# The SDK logs each request's form body and each answer's body at DEBUG (a SetupIntent's
+# client_secret, a customer's metadata): never, whatever LOG_LEVEL says.
+logging.getLogger("stripe").setLevel(logging.INFO)
 
 # Stripe's own default retries, made explicit: a POST is retried with the key it was sent with.
 MAX_NETWORK_RETRIES = 2

@@ -64,7 +64,8 @@ CHECKS = (
 # A run's seconds on two idle cores, for balance: patients 56, appointments 42, practice 35,
 # stateful 15, and 4-5 more each for its server.
 SHARDS: dict[str, tuple[str, ...]] = {
-    # Every operation on a patient, their history, picture, wallet, documents and sliding scale.
+    # Every operation on a patient, their history, picture, wallet, documents, sliding scale,
+    # cards on file and autopay.
     "patients": (
         "list_patients",
         "create_patient",
@@ -94,6 +95,14 @@ SHARDS: dict[str, tuple[str, ...]] = {
         "get_sliding_scale",
         "set_sliding_scale",
         "delete_sliding_scale",
+        "list_payment_methods",
+        "get_card_consent",
+        "create_card_setup",
+        "complete_card_setup",
+        "delete_payment_method",
+        "set_default_payment_method",
+        "get_autopay",
+        "set_autopay",
     ),
     # Appointments, their progress notes, and the psychotherapy notes (403 for an admin).
     "appointments": (
@@ -160,6 +169,7 @@ SHARDS: dict[str, tuple[str, ...]] = {
         "refresh_payment",
         "refund_payment",
         "top_up_wallet",
+        "stripe_webhook",
         "list_audit_events",
         "healthz",
         "readyz",

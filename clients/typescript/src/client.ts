@@ -77,6 +77,9 @@ export type Payment = Schemas["PaymentRead"];
 export type PaymentQuery = NonNullable<operations["list_payments"]["parameters"]["query"]>;
 export type RefundCreate = Schemas["RefundCreate"];
 export type TopUpCreate = Schemas["TopUpCreate"];
+export type Card = Schemas["CardRead"];
+export type CardSetup = Schemas["CardSetupRead"];
+export type Autopay = Schemas["AutopayRead"];
 export type PageQuery = NonNullable<
   operations["list_wallet_transactions"]["parameters"]["query"]
 >;
@@ -572,6 +575,43 @@ export function createPatientApi(baseUrl: string, token: () => string | undefine
         body,
       }),
 
+    // Cards on file: the card number goes to Stripe.js (confirmCardSetup with client_secret),
+    // never to this API.
+    list_payment_methods: (patientId: string, query: PageQuery = {}) =>
+      client.GET("/api/patients/{patient_id}/payment-methods/", {
+        params: { path: patient(patientId), query },
+      }),
+    get_card_consent: (patientId: string) =>
+      client.GET("/api/patients/{patient_id}/payment-methods/consent/", {
+        params: { path: patient(patientId) },
+      }),
+    create_card_setup: (patientId: string) =>
+      client.POST("/api/patients/{patient_id}/payment-methods/setup/", {
+        params: { path: patient(patientId) },
+        body: { consent: true },
+      }),
+    complete_card_setup: (patientId: string, setupIntent: string) =>
+      client.POST("/api/patients/{patient_id}/payment-methods/setup/{setup_intent_id}/complete/", {
+        params: { path: { ...patient(patientId), setup_intent_id: setupIntent } },
+      }),
+    delete_payment_method: (patientId: string, methodId: number) =>
+      client.DELETE("/api/patients/{patient_id}/payment-methods/{method_id}/", {
+        params: { path: { ...patient(patientId), method_id: methodId } },
+      }),
+    set_default_payment_method: (patientId: string, methodId: number) =>
+      client.POST("/api/patients/{patient_id}/payment-methods/{method_id}/default/", {
+        params: { path: { ...patient(patientId), method_id: methodId } },
+      }),
+    get_autopay: (patientId: string) =>
+      client.GET("/api/patients/{patient_id}/autopay/", {
+        params: { path: patient(patientId) },
+      }),
+    set_autopay: (patientId: string, enabled: boolean) =>
+      client.PUT("/api/patients/{patient_id}/autopay/", {
+        params: { path: patient(patientId) },
+        body: { enabled },
+      }),
+
     create_calendar_feed: (therapistId: number) =>
       client.POST("/api/therapists/{therapist_id}/calendar/", {
         params: { path: { therapist_id: therapistId } },
@@ -587,7 +627,12 @@ export function createPatientApi(baseUrl: string, token: () => string | undefine
         parseAs: "text",
       }),
     // One method per operationId, no more and no fewer: a new operation fails the build here.
-  } satisfies { [OperationId in keyof operations]: (...args: never[]) => Promise<unknown> };
+    // Stripe's webhook is Stripe's alone to call.
+  } satisfies {
+    [OperationId in keyof Omit<operations, "stripe_webhook">]: (
+      ...args: never[]
+    ) => Promise<unknown>;
+  };
 
   return api;
 }
@@ -781,6 +826,23 @@ export async function tour(baseUrl: string, username: string, password: string):
     if (payment !== undefined) await api.get_payment(payment.id);
     await api.list_invoices({ patient: id, status: "paid" });
   }
+  // A card saved: the patient reads the consent, agrees, and Stripe.js confirms the setup
+  // (400 while PAYMENTS_PROVIDER=none); the card then listed, made the default, autopay on.
+  const consent: string | undefined = (await api.get_card_consent(id)).data?.text;
+  const begun = await api.create_card_setup(id);
+  const setup: CardSetup | undefined = begun.data;
+  let cards: Card[] = [];
+  if (setup !== undefined) {
+    // await stripe.confirmCardSetup(setup.client_secret, { payment_method: { card } });
+    const saved = await api.complete_card_setup(id, setup.setup_intent);
+    if (saved.data !== undefined) {
+      await api.set_default_payment_method(id, saved.data.id);
+      await api.set_autopay(id, true);
+    }
+    cards = (await api.list_payment_methods(id, { page: "1" })).data?.results ?? [];
+    for (const card of cards) await api.delete_payment_method(id, card.id);
+  }
+  const autopay: Autopay | undefined = (await api.get_autopay(id)).data;
 
   const audit = await api.list_audit_events({ patient: id, action: "get_patient" });
   const events = audit.data?.results.map((event) => `${event.at} ${event.actor} ${event.outcome}`);
@@ -814,6 +876,9 @@ export async function tour(baseUrl: string, username: string, password: string):
     price,
     percent: scale?.percent,
     invoiceNumber,
+    consent,
+    cards: cards.map((card) => `${card.brand} ${card.last4}`),
+    autopay: autopay?.enabled,
     resetSent,
     tokenRefused,
   });
