@@ -229,21 +229,21 @@ class InvoiceRead(BaseSchema):
         description="YYYY-NNNNNN, given when the invoice is issued: per year, with no gap and "
         "no duplicate. Null for a draft."
     )
-    patient: str | None
+    patient: str | None = None
     kind: Literal["session", "noshow_fee", "late_cancellation_fee", "manual"]
     status: InvoiceStatus
-    appointment: int | None
+    appointment: int | None = None
     currency: str
     total: Money
     amount_paid: Money
     amount_due: Money
-    memo: str | None
-    due_date: date | None
+    memo: str | None = None
+    due_date: date | None = None
     lines: list[InvoiceLineRead]
     payments: list[InvoicePaymentRead]
-    issued_at: datetime | None
-    paid_at: datetime | None
-    closed_at: datetime | None
+    issued_at: datetime | None = None
+    paid_at: datetime | None = None
+    closed_at: datetime | None = None
     created_by: str
     created_at: datetime
     updated_at: datetime

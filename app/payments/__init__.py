@@ -8,4 +8,5 @@ chosen invoices paid by a card on file, the wallet or by hand, wallet top-ups, r
   billable services' repository.
 - payment_service.py: paying and refunding, whose locks and processor calls the billable
   services' generic service has nothing of.
+- webhooks.py: Stripe's events, each applied once with its record.
 """

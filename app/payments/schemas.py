@@ -385,7 +385,7 @@ class PaymentRead(BaseSchema):
     list_path: ClassVar[str] = "/api/payments/"
 
     id: int
-    patient: str | None
+    patient: str | None = None
     purpose: Literal["invoices", "wallet_topup"]
     method: PaymentMethodKind
     status: Literal["pending", "requires_action", "succeeded", "failed", "canceled"]
@@ -393,14 +393,14 @@ class PaymentRead(BaseSchema):
     amount_refunded: Money
     currency: str
     invoices: list[PaymentInvoiceRead]
-    payment_method: int | None
-    reference: str | None
-    failure_message: str | None
+    payment_method: int | None = None
+    reference: str | None = None
+    failure_message: str | None = None
     next_action: NextAction | None = None
     disputed: bool
     created_by: str
     created_at: datetime
-    succeeded_at: datetime | None
+    succeeded_at: datetime | None = None
 
     @classmethod
     def of(
@@ -445,7 +445,7 @@ class RefundRead(BaseSchema):
     payment: int
     amount: Money
     status: str
-    reason: str | None
+    reason: str | None = None
     created_by: str
     created_at: datetime
 
