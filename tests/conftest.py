@@ -36,6 +36,7 @@ from app.db.base import Base
 from app.mail.mailer import SmtpMailer
 from app.main import create_app
 from app.models import *  # noqa: F403 - every table on Base.metadata
+from app.processor.client import processor_for
 from tests.databases import (
     SERVER_VARIABLE,
     TEMPLATE_VARIABLE,
@@ -50,7 +51,7 @@ from tests.databases import (
     start_embedded_server,
 )
 from tests.factories import patient_payload
-from tests.localstripe import localstripe_server
+from tests.localstripe import localstripe_server, stripe_settings
 from tests.mail.smtp import Inbox, smtp_server, smtp_settings
 from tests.workers import worker
 
@@ -376,6 +377,21 @@ def localstripe() -> Iterator[str]:
     fields `url` and `secret`."""
     with localstripe_server() as base_url:
         yield base_url
+
+
+@pytest.fixture
+async def stripe(app: FastAPI, localstripe: str) -> AsyncIterator[str]:
+    """The session's app with PAYMENTS_PROVIDER=stripe through localstripe for one test (its
+    settings and processor swapped, and put back): yields localstripe's base URL."""
+    state = app.state
+    settings, processor = state.settings, state.processor
+    state.settings = stripe_settings(settings, localstripe)
+    state.processor = processor_for(state.settings)
+    try:
+        yield localstripe
+    finally:
+        await state.processor.aclose()
+        state.settings, state.processor = settings, processor
 
 
 @pytest.fixture

@@ -51,6 +51,11 @@ async def reconcile(
                     before = await PaymentRepository(work).by_intent(intent.id)
                     after = await Webhooks(work, settings, processor).intent(intent, None)
                 if after is None:
+                    if intent.status == "succeeded":
+                        report.mismatches.append(
+                            f"{intent.id}: succeeded at the processor for a patient the "
+                            "service does not have; not posted"
+                        )
                     continue
                 if before is None and after["created_by"] == "stripe":
                     report.posted.append(intent.id)

@@ -38,6 +38,7 @@ from app.models.payments import (
 )
 from app.patients.repository import COLUMNS as PATIENT_COLUMNS
 from app.patients.repository import changed, matching
+from app.patients.schemas import PatientIdRow
 from app.patients.versions import version_of
 from app.payments.schemas import (
     AllocationRow,
@@ -228,6 +229,9 @@ _RECORD_EVENT = Query(
     .returning(ProcessorEvent.id),
     EventRow,
 )
+_KNOWN_PATIENT = Query(
+    select(Patient.id).where(Patient.id == bindparam("id", type_=String)), PatientIdRow
+)
 _patient = bindparam("patient", type_=String)
 _LISTED = select(*_PAYMENT_COLUMNS).where(or_(_patient.is_(None), Payment.patient_id == _patient))
 _PAGE = Query(
@@ -323,6 +327,10 @@ class PaymentRepository:
             actor_kind=actor_kind,
         )
         return None if row is None else row["wallet_balance"]
+
+    async def patient_known(self, patient_id: str) -> bool:
+        """Whether the patient is there, deleted or not (their money is kept either way)."""
+        return await self.executor.fetch_one(_KNOWN_PATIENT, id=patient_id) is not None
 
     async def record_event(
         self, event_id: str, event_type: str, created: datetime, outcome: str

@@ -80,7 +80,11 @@ class Webhooks:
         if payment is None and (known := _int(intent.metadata.get("payment"))) is not None:
             payment = await self.payments.lock(known)
         if payment is None:
-            if intent.status != "succeeded" or "patient" not in intent.metadata:
+            patient_id = intent.metadata.get("patient")
+            if intent.status != "succeeded" or patient_id is None:
+                return None
+            if not await self.payments.patient_known(patient_id):
+                logger.warning("PaymentIntent %s names no patient the service has", intent.id)
                 return None
             return await self.recover(intent)
         self.work.entry.patient_id = payment["patient_id"]
