@@ -152,6 +152,9 @@ class Action(StrEnum):
     CLI_PURGE_PATIENT = "cli_purge_patient"
     CLI_PAYMENTS_RECONCILE = "cli_payments_reconcile"
 
+    # `python -m app worker`: an open invoice charged to the card of a patient on autopay.
+    AUTOPAY_CHARGE = "autopay_charge"
+
 
 # The action of a booking that overrides the therapist's availability, by the booking's own.
 OVERRIDING_AVAILABILITY = {

@@ -280,6 +280,22 @@ class Settings(BaseSettings):
     reminder_max_attempts: int = Field(
         default=8, ge=1, description="Sending a reminder is retried this often, with backoff."
     )
+    autopay_hour: int = Field(
+        default=6,
+        ge=0,
+        le=23,
+        description="From this hour of the clinic's day, `python -m app worker` charges the open "
+        "invoices of the patients who chose autopay.",
+    )
+    autopay_max_attempts: int = Field(
+        default=4, ge=1, description="An invoice's automatic charge is tried this often."
+    )
+    autopay_retry_hours: int = Field(
+        default=24,
+        ge=1,
+        description="Hours before a declined automatic charge is tried again; doubled after "
+        "each further decline.",
+    )
     worker_poll_seconds: float = Field(
         default=30.0, gt=0, description="How often `python -m app worker` looks for due work."
     )

@@ -9,12 +9,14 @@ from typing import Any, cast
 from sqlalchemy import (
     ARRAY,
     BigInteger,
+    Integer,
     Numeric,
     String,
     Table,
     and_,
     bindparam,
     case,
+    exists,
     func,
     insert,
     or_,
@@ -27,6 +29,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from app.db.counting import Count, Counting
 from app.db.query import Executor, NoRow, Query
 from app.models.invoices import Invoice
+from app.models.ledger import LedgerEntry
 from app.models.patient import WALLET_MAX, Patient
 from app.models.payments import (
     Payment,
@@ -44,6 +47,7 @@ from app.payments.schemas import (
     AllocationRow,
     BalanceRow,
     CardRow,
+    DueRow,
     EventRow,
     PaymentRow,
     RefundRow,
@@ -232,6 +236,54 @@ _RECORD_EVENT = Query(
 _KNOWN_PATIENT = Query(
     select(Patient.id).where(Patient.id == bindparam("id", type_=String)), PatientIdRow
 )
+_now = bindparam("now", type_=TIMESTAMP(timezone=True))
+_due_amount = (
+    select(func.coalesce(func.sum(LedgerEntry.amount), 0))
+    .where(LedgerEntry.invoice_id == Invoice.id, LedgerEntry.account == "receivable")
+    .scalar_subquery()
+)
+_AUTOPAY_DUE = Query(
+    select(
+        Invoice.id,
+        Patient.id.label("patient_id"),
+        Invoice.number,
+        Invoice.autopay_attempts,
+        _due_amount.label("amount_due"),
+        Patient.email,
+    )
+    .join(Patient, Patient.id == Invoice.patient_id)
+    .join(
+        ProcessorCustomer,
+        and_(ProcessorCustomer.patient_id == Invoice.patient_id, ProcessorCustomer.autopay),
+    )
+    .where(
+        Invoice.status == "open",
+        or_(Invoice.autopay_next_at.is_(None), Invoice.autopay_next_at <= _now),
+        Invoice.autopay_attempts < bindparam("max_attempts", type_=Integer),
+        _due_amount > 0,
+        exists().where(
+            PaymentMethod.patient_id == Invoice.patient_id,
+            PaymentMethod.is_default,
+            PaymentMethod.removed_at.is_(None),
+        ),
+        ~exists()
+        .where(PaymentAllocation.invoice_id == Invoice.id)
+        .where(Payment.id == PaymentAllocation.payment_id)
+        .where(or_(*(Payment.status == status for status in UNDER_WAY))),
+    )
+    .order_by(Invoice.id)
+    .limit(bindparam("limit", type_=Integer)),
+    DueRow,
+)
+_AUTOPAY_TRIED = Query(
+    update(cast(Table, Invoice.__table__))
+    .where(Invoice.id == _ID)
+    .values(
+        autopay_attempts=bindparam("attempts", type_=Integer),
+        autopay_next_at=bindparam("next_at", type_=TIMESTAMP(timezone=True)),
+    ),
+    NoRow,
+)
 _patient = bindparam("patient", type_=String)
 _LISTED = select(*_PAYMENT_COLUMNS).where(or_(_patient.is_(None), Payment.patient_id == _patient))
 _PAGE = Query(
@@ -327,6 +379,14 @@ class PaymentRepository:
             actor_kind=actor_kind,
         )
         return None if row is None else row["wallet_balance"]
+
+    async def autopay_due(self, now: datetime, *, max_attempts: int, limit: int) -> list[DueRow]:
+        return await self.executor.fetch(
+            _AUTOPAY_DUE, now=now, max_attempts=max_attempts, limit=limit
+        )
+
+    async def autopay_tried(self, invoice_id: int, *, attempts: int, next_at: datetime) -> None:
+        await self.executor.fetch(_AUTOPAY_TRIED, id=invoice_id, attempts=attempts, next_at=next_at)
 
     async def patient_known(self, patient_id: str) -> bool:
         """Whether the patient is there, deleted or not (their money is kept either way)."""

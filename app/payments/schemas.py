@@ -264,6 +264,17 @@ class CardRow(TypedDict):
     customer_id: str | None
 
 
+class DueRow(TypedDict):
+    """An open invoice autopay is to charge, and where to tell its patient."""
+
+    id: int
+    patient_id: str
+    number: str | None
+    autopay_attempts: int
+    amount_due: Decimal
+    email: str | None
+
+
 class EventRow(TypedDict):
     id: str
 

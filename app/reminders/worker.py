@@ -1,5 +1,6 @@
 """`python -m app worker`: sends the due reminders every WORKER_POLL_SECONDS until SIGTERM or
-SIGINT, which let it finish the reminder in hand (the rest of its batch is released at once).
+SIGINT, which let it finish the reminder in hand (the rest of its batch is released at once),
+and charges the invoices of the patients on autopay (app.payments.autopay) in the same cycle.
 Several workers may run side by side: they never claim the same reminder."""
 
 import asyncio
@@ -10,14 +11,26 @@ import signal
 from app.core.config import Settings
 from app.db.database import Database, open_database
 from app.mail.mailer import Mailer, mailer_for
+from app.payments.autopay import Autopay
+from app.processor.client import Processor, processor_for
 from app.reminders.service import ReminderSender
 
 logger = logging.getLogger(__name__)
 
 
 class Worker:
-    def __init__(self, database: Database, mailer: Mailer, settings: Settings, *, batch: int):
+    def __init__(
+        self,
+        database: Database,
+        mailer: Mailer,
+        settings: Settings,
+        *,
+        batch: int,
+        processor: Processor | None = None,
+    ):
         self.sender = ReminderSender(database, mailer, settings, batch=batch)
+        self.processor = processor or processor_for(settings)
+        self.autopay = Autopay(database, mailer, settings, self.processor, batch=batch)
         self.batch = batch
         self.poll_seconds = settings.worker_poll_seconds
         self._stop = asyncio.Event()
@@ -35,10 +48,21 @@ class Worker:
             except Exception as error:
                 logger.warning("reminder cycle failed: %s", type(error).__name__)
                 outcomes = None
+            await self.charge_autopay()
             if outcomes is not None and outcomes["claimed"] >= self.batch:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=self.poll_seconds)
+
+    async def charge_autopay(self) -> None:
+        """Autopay's cycle (app.payments.autopay); a failed one is logged and tried again."""
+        try:
+            outcomes = await self.autopay.cycle()
+        except Exception as error:
+            logger.warning("autopay cycle failed: %s", type(error).__name__)
+            return
+        if outcomes:
+            logger.info("autopay cycle: %s", dict(sorted(outcomes.items())))
 
 
 async def run_worker(settings: Settings, *, once: bool = False, batch: int = 50) -> None:
@@ -52,9 +76,11 @@ async def run_worker(settings: Settings, *, once: bool = False, batch: int = 50)
             if once:
                 outcomes = await worker.sender.cycle()
                 logger.info("reminder cycle: %s", dict(sorted(outcomes.items())))
+                await worker.charge_autopay()
             else:
                 await worker.run()
         finally:
+            await worker.processor.aclose()
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(signum)
         logger.info("reminder worker stopped")
