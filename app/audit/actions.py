@@ -97,6 +97,10 @@ class Action(StrEnum):
     REFRESH_PAYMENT = "refresh_payment"
     REFUND_PAYMENT = "refund_payment"
     TOP_UP_WALLET = "top_up_wallet"
+    GET_DIAGNOSES = "get_diagnoses"
+    SET_DIAGNOSES = "set_diagnoses"
+    GET_STATEMENT = "get_statement"
+    GET_SUPERBILL = "get_superbill"
 
     # The API's endpoints without a caller (app.requests.rules.NO_CALLER): each audits itself.
     LOGIN = "login"
