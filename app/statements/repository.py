@@ -24,7 +24,7 @@ from app.db.query import Executor, Query
 from app.models.invoices import Invoice, InvoiceLine
 from app.models.ledger import LedgerEntry
 from app.models.patient import Patient
-from app.models.payments import Payment, PaymentAllocation, PatientDiagnoses, Refund
+from app.models.payments import PatientDiagnoses, Payment, PaymentAllocation, Refund
 from app.models.staff import Staff
 from app.statements.schemas import (
     BalancesRow,
@@ -271,7 +271,9 @@ class StatementRepository:
             _REFUNDS, patient_id=patient_id, start_at=start_at, end_at=end_at
         )
 
-    async def session_lines(self, patient_id: str, start: date, end: date) -> list[SuperbillLineRow]:
+    async def session_lines(
+        self, patient_id: str, start: date, end: date
+    ) -> list[SuperbillLineRow]:
         """The lines of the patient's issued session invoices (not void) whose date of service
         is in [start, end]."""
         return await self.executor.fetch(

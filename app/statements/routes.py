@@ -1,4 +1,5 @@
 from functools import partial
+from typing import Any
 from urllib.parse import quote
 
 import anyio
@@ -27,7 +28,7 @@ router = APIRouter(
 )
 
 DOWNLOAD_HEADERS = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
-PDF_RESPONSE = {
+PDF_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {
         "content": {PDF: {"schema": {"type": "string", "format": "binary"}}},
         "description": "JSON by default; a PDF attachment with `?format=pdf` or "

@@ -143,6 +143,7 @@ class StatementQuery(BaseSchema):
         examples=["pdf"],
     )
 
+
 # Stripe's model of an invoice's life (issue 25).
 InvoiceStatus = Literal["draft", "open", "paid", "void", "uncollectible"]
 PaymentMethod = Literal["card", "wallet", "cash", "cheque", "bank_transfer"]

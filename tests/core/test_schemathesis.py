@@ -94,6 +94,10 @@ SHARDS: dict[str, tuple[str, ...]] = {
         "get_sliding_scale",
         "set_sliding_scale",
         "delete_sliding_scale",
+        "get_diagnoses",
+        "set_diagnoses",
+        "get_statement",
+        "get_superbill",
     ),
     # Appointments, their progress notes, and the psychotherapy notes (403 for an admin).
     "appointments": (

@@ -99,9 +99,7 @@ async def month(client, staff_client, engine) -> Month:
     )
     assert draft.status_code == 201, draft.text
 
-    paid = await client.post(
-        "/api/payments/", json={"invoices": [session["id"]], "method": "cash"}
-    )
+    paid = await client.post("/api/payments/", json={"invoices": [session["id"]], "method": "cash"})
     assert paid.status_code == 201, paid.text
     refund = await client.post(
         f"/api/payments/{paid.json()['id']}/refund/", json={"amount": "20.00"}

@@ -162,9 +162,7 @@ async def test_the_superbill_lists_each_session_with_its_npi_and_what_was_paid(
     client, month, engine
 ):
     patient = month.patient["id"]
-    put = await client.put(
-        f"/api/patients/{patient}/diagnoses/", json={"codes": ["f411", "F33.0"]}
-    )
+    put = await client.put(f"/api/patients/{patient}/diagnoses/", json={"codes": ["f411", "F33.0"]})
     assert put.status_code == 200, put.text
 
     response = await client.get(f"/api/patients/{patient}/superbill/?{JANUARY}")
@@ -250,7 +248,11 @@ async def test_what_was_paid_is_shared_among_an_invoices_lines(client, month, en
                 "date_of_service, therapist_id, quantity, unit_price, amount) VALUES "
                 "(:i, 2, 'Interactive complexity', '90785', :d, :t, 1, 40, 40)"
             ),
-            {"i": month.session["id"], "d": date.fromisoformat(SESSION_DAY), "t": month.therapist_id},
+            {
+                "i": month.session["id"],
+                "d": date.fromisoformat(SESSION_DAY),
+                "t": month.therapist_id,
+            },
         )
         await connection.execute(
             text("UPDATE invoices SET total = 160 WHERE id = :i"), {"i": month.session["id"]}
@@ -285,7 +287,9 @@ async def test_the_format_is_negotiated(client, accept, query, pdf):
     patient = await create_patient(client)
     headers = {"Accept": accept} if accept is not None else {}
 
-    response = await client.get(f"/api/patients/{patient['id']}/statement/?{query}", headers=headers)
+    response = await client.get(
+        f"/api/patients/{patient['id']}/statement/?{query}", headers=headers
+    )
 
     assert response.status_code == 200, response.text
     expected = "application/pdf" if pdf else "application/json"

@@ -20,7 +20,7 @@ async def stored(engine, patient_id: str) -> str | None:
         value = await connection.scalar(
             text("SELECT codes FROM patient_diagnoses WHERE patient_id = :p"), {"p": patient_id}
         )
-    return value
+    return str(value) if value is not None else None
 
 
 async def test_staff_replace_the_codes_which_are_encrypted_at_rest(
@@ -50,7 +50,8 @@ async def test_staff_replace_the_codes_which_are_encrypted_at_rest(
     assert audited.count(("set_diagnoses", patient["id"])) == 3
     assert audited.count(("get_diagnoses", patient["id"])) == 3
     trail = (await client.get(f"/api/audit/?patient={patient['id']}")).text
-    assert "F41.1" not in trail and "F43.10" not in trail
+    assert "F41.1" not in trail
+    assert "F43.10" not in trail
 
 
 @pytest.mark.parametrize(
