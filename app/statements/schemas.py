@@ -2,6 +2,7 @@
 from them. Money is a `Decimal` with 2 places, answered as a string, in the settings' CURRENCY;
 a period's dates are the clinic's calendar days, both included."""
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal, TypedDict
@@ -9,7 +10,7 @@ from typing import Annotated, Any, Literal, TypedDict
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
 
 from app.core.config import Settings
-from app.core.fields import Icd10Code, Money, blank_to_none, error
+from app.core.fields import Icd10Code, Money, error
 from app.core.schemas import BaseSchema
 
 
@@ -121,16 +122,36 @@ class DiagnosesUpdate(BaseSchema):
     )
 
 
+ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_day(value: Any) -> Any:
+    """A day as YYYY-MM-DD only (pydantic would take 0 as 1970-01-01); blank as none."""
+    if value is None or value == "" or isinstance(value, date):
+        return None if value == "" else value
+    if not isinstance(value, str) or not ISO_DAY.fullmatch(value):
+        raise error(
+            "date_format", "Date has wrong format. Use one of these formats instead: YYYY-MM-DD."
+        )
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise error("date_invalid", "Enter a valid date.") from None
+
+
+Day = Annotated[date | None, BeforeValidator(_iso_day)]
+
+
 class StatementQuery(BaseSchema):
     """The period, in the clinic's calendar days, and the answer's format."""
 
-    start: Annotated[date | None, BeforeValidator(blank_to_none)] = Field(
+    start: Day = Field(
         default=None,
         description="The first day, YYYY-MM-DD; default the first day of end's month (or of "
         "the current month, on the clinic's clock).",
         examples=["2026-03-01"],
     )
-    end: Annotated[date | None, BeforeValidator(blank_to_none)] = Field(
+    end: Day = Field(
         default=None,
         description="The last day, YYYY-MM-DD, included; default the last day of start's month "
         f"(or of the current month); not before start, at most {PERIOD_MAX_DAYS} days in all.",

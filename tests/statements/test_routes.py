@@ -312,8 +312,14 @@ async def test_an_unknown_format_is_a_400(client):
     [
         ("start=2026-03-31&end=2026-03-01", "end", "Must not be before start."),
         ("start=2025-01-01&end=2026-01-02", "end", "The period may be at most 366 days."),
-        ("start=2026-02-30", "start", None),
         ("end=yesterday", "end", None),
+        (
+            "start=0",
+            "start",
+            "Date has wrong format. Use one of these formats instead: YYYY-MM-DD.",
+        ),
+        ("start=2026-3-1", "start", None),
+        ("start=2026-02-30", "start", "Enter a valid date."),
     ],
 )
 async def test_the_period_is_checked(client, document, query, field, message):
