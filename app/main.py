@@ -46,6 +46,7 @@ from app.pictures import routes as pictures
 from app.pictures.service import decode_slots, picture_store
 from app.processor.client import processor_for
 from app.requests.rules import check_endpoints
+from app.statements import routes as statements
 from app.therapists import routes as therapists
 from app.wallet import routes as wallet
 
@@ -153,6 +154,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(payments.payments_router)
     app.include_router(payments.top_up_router)
     app.include_router(payments.webhook_router)
+    app.include_router(statements.router)
     app.include_router(health.router)
     if settings.metrics_enabled:
         app.include_router(metrics.router)

@@ -105,6 +105,11 @@ class Action(StrEnum):
     SET_DEFAULT_PAYMENT_METHOD = "set_default_payment_method"
     GET_AUTOPAY = "get_autopay"
     SET_AUTOPAY = "set_autopay"
+    GET_DIAGNOSES = "get_diagnoses"
+    SET_DIAGNOSES = "set_diagnoses"
+    GET_STATEMENT = "get_statement"
+    GET_SUPERBILL = "get_superbill"
+
     # The API's endpoints without a caller (app.requests.rules.NO_CALLER): each audits itself.
     LOGIN = "login"
     REFRESH_TOKEN = "refresh_token"

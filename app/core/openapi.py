@@ -75,6 +75,14 @@ OPENAPI_TAGS: list[dict[str, Any]] = [
         "by staff and issued by admins; numbered per year with no gap; what is due is a sum over "
         "the ledger.",
     },
+    {
+        "name": "statements",
+        "description": "A patient's statement of a period (its invoices, payments, refunds and "
+        "balances) and superbill (the practice, the diagnosis codes, each session with its "
+        "therapist's NPI, fee and what was paid), as JSON or as a PDF (`?format=pdf` or "
+        "`Accept: application/pdf`); the patient's ICD-10-CM diagnosis codes, encrypted at "
+        "rest.",
+    },
     {"name": "audit", "description": "The append-only audit trail of reads, writes and logins."},
     {"name": "health", "description": "Liveness and readiness probes; no token needed."},
 ]

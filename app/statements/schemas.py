@@ -2,14 +2,168 @@
 from them. Money is a `Decimal` with 2 places, answered as a string, in the settings' CURRENCY;
 a period's dates are the clinic's calendar days, both included."""
 
+import re
 from datetime import date, datetime
-from typing import Any, Literal
+from decimal import Decimal
+from typing import Annotated, Any, Literal, TypedDict
 
-from pydantic import ConfigDict, Field
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
 
 from app.core.config import Settings
-from app.core.fields import Money
+from app.core.fields import Icd10Code, Money, error
 from app.core.schemas import BaseSchema
+
+
+# The rows its statements return: TypedDicts, checked against each statement when it is
+# compiled (app.db.query).
+class DiagnosesRow(TypedDict):
+    """A patient's diagnosis codes as stored: a JSON list, decrypted; None when none were set."""
+
+    codes: str | None
+
+
+class StatementPatientRow(TypedDict):
+    id: str
+    first_name: str
+    last_name: str
+
+
+class SuperbillPatientRow(TypedDict):
+    id: str
+    first_name: str
+    last_name: str
+    date_of_birth: date
+    address: str | None
+    codes: str | None
+
+
+class BalancesRow(TypedDict):
+    """The sums of a patient's receivable entries before the period and at its end."""
+
+    opening: Decimal
+    closing: Decimal
+
+
+class StatementInvoiceRow(TypedDict):
+    id: int
+    number: str
+    issued_at: datetime
+    status: str
+    total: Decimal
+    amount_paid: Decimal
+    amount_due: Decimal
+
+
+class StatementPaymentRow(TypedDict):
+    id: int
+    received_at: datetime
+    method: str
+    amount: Decimal
+    invoices: list[str]
+
+
+class StatementRefundRow(TypedDict):
+    id: int
+    created_at: datetime
+    amount: Decimal
+    payment: int
+
+
+class SuperbillLineRow(TypedDict):
+    """A session invoice's line, with its invoice's total and what was paid on that invoice, and
+    the sum of the invoice's lines up to and including it (to share what was paid)."""
+
+    invoice_id: int
+    date_of_service: date
+    service_code: str
+    description: str
+    therapist_name: str
+    therapist_npi: str | None
+    amount: Decimal
+    amount_through: Decimal
+    invoice_total: Decimal
+    invoice_paid: Decimal
+
+
+DIAGNOSES_MAX = 12
+DIAGNOSES: dict[str, Any] = {"codes": ["F41.1", "F33.0"]}
+PERIOD_MAX_DAYS = 366
+
+
+def _distinct(codes: list[str]) -> list[str]:
+    seen: set[str] = set()
+    for code in codes:
+        if code in seen:
+            raise error("duplicate_code", f"{code} is listed more than once.")
+        seen.add(code)
+    return codes
+
+
+class DiagnosesRead(BaseSchema):
+    """A patient's diagnosis codes (ICD-10-CM), in the order staff gave them."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [DIAGNOSES]})
+
+    codes: list[str] = Field(
+        description="ICD-10-CM codes, upper case with their dot.", examples=[["F41.1", "F33.0"]]
+    )
+
+
+class DiagnosesUpdate(BaseSchema):
+    """PUT: the whole list, which replaces the one before; `[]` clears it."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [DIAGNOSES]})
+
+    codes: Annotated[
+        list[Icd10Code], Field(max_length=DIAGNOSES_MAX), AfterValidator(_distinct)
+    ] = Field(
+        description=f"0 to {DIAGNOSES_MAX} ICD-10-CM codes, each once (f411 and F41.1 are one "
+        "code), kept upper case with their dot."
+    )
+
+
+ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_day(value: Any) -> Any:
+    """A day as YYYY-MM-DD only (pydantic would take 0 as 1970-01-01); blank as none."""
+    if value is None or value == "" or isinstance(value, date):
+        return None if value == "" else value
+    if not isinstance(value, str) or not ISO_DAY.fullmatch(value):
+        raise error(
+            "date_format", "Date has wrong format. Use one of these formats instead: YYYY-MM-DD."
+        )
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise error("date_invalid", "Enter a valid date.") from None
+
+
+Day = Annotated[date | None, BeforeValidator(_iso_day)]
+
+
+class StatementQuery(BaseSchema):
+    """The period, in the clinic's calendar days, and the answer's format."""
+
+    start: Day = Field(
+        default=None,
+        description="The first day, YYYY-MM-DD; default the first day of end's month (or of "
+        "the current month, on the clinic's clock).",
+        examples=["2026-03-01"],
+    )
+    end: Day = Field(
+        default=None,
+        description="The last day, YYYY-MM-DD, included; default the last day of start's month "
+        f"(or of the current month); not before start, at most {PERIOD_MAX_DAYS} days in all.",
+        examples=["2026-03-31"],
+    )
+    format: Literal["json", "pdf"] | None = Field(
+        default=None,
+        description="json or pdf; wins over the Accept header (application/json or "
+        "application/pdf). Default JSON.",
+        examples=["pdf"],
+    )
+
 
 # Stripe's model of an invoice's life (issue 25).
 InvoiceStatus = Literal["draft", "open", "paid", "void", "uncollectible"]

@@ -7,11 +7,13 @@ from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     SmallInteger,
     String,
     Table,
     Time,
     bindparam,
+    case,
     delete,
     func,
     insert,
@@ -45,7 +47,7 @@ from app.therapists.schemas import (
 HOURS_TABLE = cast(Table, TherapistHours.__table__)
 DISPLAY_NAME = func.coalesce(Staff.display_name, Staff.username)
 _IS_THERAPIST = Staff.role == "therapist"
-_COLUMNS = (Staff.id, DISPLAY_NAME.label("display_name"), Staff.is_active)
+_COLUMNS = (Staff.id, DISPLAY_NAME.label("display_name"), Staff.is_active, Staff.npi)
 
 _THERAPIST = Query(
     select(Staff.id, Staff.username, Staff.is_active).where(
@@ -59,10 +61,18 @@ _LOCK = Query(
     select(Staff.id).where(Staff.id == bindparam("id"), _IS_THERAPIST).with_for_update(), IdRow
 )
 _LOCK_SCHEDULE = Query(scheduling_locks(bindparam("id", type_=Staff.id.type)), TherapistLockRow)
-_RENAME = Query(
+# A null display name leaves it; the NPI changes only when `set_npi` (null clears it).
+_UPDATE = Query(
     update(Staff)
     .where(Staff.id == bindparam("id"), _IS_THERAPIST)
-    .values(display_name=bindparam("display_name", type_=String), updated_at=func.now())
+    .values(
+        display_name=func.coalesce(bindparam("display_name", type_=String), Staff.display_name),
+        npi=case(
+            (bindparam("set_npi", type_=Boolean), bindparam("npi", type_=String)),
+            else_=Staff.npi,
+        ),
+        updated_at=func.now(),
+    )
     .returning(*_COLUMNS),
     TherapistRow,
 )
@@ -196,7 +206,7 @@ class TherapistRepository:
         return await self.executor.fetch_one(_THERAPIST, id=therapist_id)
 
     async def read(self, therapist_id: int) -> TherapistRow | None:
-        """The therapist as the API shows them (id, display_name, is_active)."""
+        """The therapist as the API shows them (id, display_name, is_active, npi)."""
         return await self.executor.fetch_one(_READ, id=therapist_id)
 
     async def lock(self, therapist_id: int) -> bool:
@@ -206,8 +216,13 @@ class TherapistRepository:
         await self.executor.fetch(_LOCK_SCHEDULE, id=therapist_id)
         return await self.executor.fetch_one(_LOCK, id=therapist_id) is not None
 
-    async def rename(self, therapist_id: int, display_name: str) -> TherapistRow | None:
-        return await self.executor.fetch_one(_RENAME, id=therapist_id, display_name=display_name)
+    async def update(
+        self, therapist_id: int, display_name: str | None, npi: str | None, *, set_npi: bool
+    ) -> TherapistRow | None:
+        """Set the display name (None: kept) and, when `set_npi`, the NPI (None: cleared)."""
+        return await self.executor.fetch_one(
+            _UPDATE, id=therapist_id, display_name=display_name, npi=npi, set_npi=set_npi
+        )
 
     async def page(
         self, is_active: bool | None, ordering: tuple[str, bool], *, offset: int, limit: int

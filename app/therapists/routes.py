@@ -74,7 +74,7 @@ async def get_therapist(therapist_id: TherapistIdPath, caller: SignedInCaller) -
     "/{therapist_id}/",
     name=Action.UPDATE_THERAPIST,
     response_model=TherapistRead,
-    summary="Rename a therapist",
+    summary="Change a therapist",
     response_description="The therapist as changed.",
     responses=errors(*BODY_ERRORS, *COMMON_ERRORS, 404),
 )
@@ -83,10 +83,12 @@ async def update_therapist(
     caller: StaffCaller,
     payload: Annotated[TherapistUpdate, Body()] = TherapistUpdate(),
 ) -> TherapistRead:
-    """Change the name patients and calendars show (admins, or the therapist themself)."""
+    """Change the name patients and calendars show (admins, or the therapist themself) and the
+    NPI a superbill names (admins only: 403 for anyone else; null clears it)."""
     therapists = TherapistService(caller.work)
     actor = await caller.principal()
-    therapist = await therapists.rename(actor, therapist_id, payload.display_name)
+    changes = payload.model_dump(include={"display_name", "npi"}, exclude_unset=True)
+    therapist = await therapists.update(actor, therapist_id, changes)
     return TherapistRead.model_validate(therapist)
 
 

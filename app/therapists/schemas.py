@@ -16,7 +16,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from app.core.fields import Instant, Omittable, Text, blank_to_none, error, not_bool
+from app.core.fields import Instant, Npi, Omittable, Text, blank_to_none, error, not_bool
 from app.core.schemas import BaseSchema
 from app.models.scheduling import REASON_MAX_LENGTH
 from app.therapists.hours import Stretch as WeeklyStretch
@@ -30,6 +30,7 @@ class TherapistRow(TypedDict):
     id: int
     display_name: str
     is_active: bool
+    npi: str | None
 
 
 class TherapistAccountRow(TypedDict):
@@ -72,8 +73,13 @@ STEP_MIN, STEP_MAX = 5, 240  # minutes
 MAX_WINDOW_DAYS = 31
 DEFAULT_WINDOW_DAYS = 7
 
-THERAPIST: dict[str, Any] = {"id": 7, "display_name": "Dr. Rivera", "is_active": True}
-THERAPIST_UPDATE: dict[str, Any] = {"display_name": "Dr. Rivera"}
+THERAPIST: dict[str, Any] = {
+    "id": 7,
+    "display_name": "Dr. Rivera",
+    "is_active": True,
+    "npi": "1003000126",
+}
+THERAPIST_UPDATE: dict[str, Any] = {"display_name": "Dr. Rivera", "npi": "1003000126"}
 HOURS: dict[str, Any] = {
     "timezone": "Europe/Berlin",
     "hours": [
@@ -146,15 +152,25 @@ class TherapistRead(BaseSchema):
     id: int
     display_name: str
     is_active: bool
+    npi: str | None = Field(
+        description="The therapist's (type 1) National Provider Identifier, as a superbill "
+        "names them; null when unset.",
+        examples=["1003000126"],
+    )
 
 
 class TherapistUpdate(BaseSchema):
-    """PATCH: the name patients and calendars show."""
+    """PATCH: the name patients and calendars show, and (admins only) the NPI."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [THERAPIST_UPDATE]})
 
     display_name: Omittable[DisplayName] = Field(
         default=None, description="One line of text: no line break, tab or control character."
+    )
+    npi: Npi | None = Field(
+        default=None,
+        description="The therapist's NPI (admins only); null clears it. A National Provider "
+        "Identifier: 10 digits, the last its check digit.",
     )
 
 

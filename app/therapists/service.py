@@ -2,6 +2,7 @@
 (an admin, or the therapist themself), their week and time off written in one transaction, and
 the free slots left for booking."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -57,15 +58,23 @@ class TherapistService:
             raise NotFound
         return therapist
 
-    async def rename(
-        self, actor: Principal, therapist_id: int, display_name: str | None
+    async def update(
+        self, actor: Principal, therapist_id: int, changes: Mapping[str, str | None]
     ) -> TherapistRow:
-        """Set the display name (None: leave it as it is)."""
+        """Change the display name (admins, or the therapist themself) and the NPI (admins
+        only; None clears it); `{}` changes nothing."""
         self._check_may_change(actor, therapist_id)
-        if display_name is None:
+        if "npi" in changes and actor.role != "admin":
+            raise PermissionDenied
+        display_name = changes.get("display_name")
+        if display_name is None and "npi" not in changes:
             return await self.get(therapist_id)
         await self.work.begin()
-        therapist = await self.work.completed_by(self.therapists.rename(therapist_id, display_name))
+        therapist = await self.work.completed_by(
+            self.therapists.update(
+                therapist_id, display_name, changes.get("npi"), set_npi="npi" in changes
+            )
+        )
         if therapist is None:
             raise NotFound
         return therapist

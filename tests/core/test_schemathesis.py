@@ -103,6 +103,10 @@ SHARDS: dict[str, tuple[str, ...]] = {
         "set_default_payment_method",
         "get_autopay",
         "set_autopay",
+        "get_diagnoses",
+        "set_diagnoses",
+        "get_statement",
+        "get_superbill",
     ),
     # Appointments, their progress notes, and the psychotherapy notes (403 for an admin).
     "appointments": (

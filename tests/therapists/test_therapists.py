@@ -19,7 +19,7 @@ async def test_the_list_shows_therapists_only_to_anyone_signed_in(
     page = response.json()
     assert page["count"] == 2
     assert [t["id"] for t in page["results"]] == sorted([first.id, second.id])
-    assert set(page["results"][0]) == {"id", "display_name", "is_active"}
+    assert set(page["results"][0]) == {"id", "display_name", "is_active", "npi"}
     admin_id = await staff_id(engine, "admin")
     assert admin_id not in [t["id"] for t in page["results"]]
 
@@ -63,6 +63,7 @@ async def test_read_by_id_is_the_username_until_a_display_name_is_set(
         "id": therapist.id,
         "display_name": read.json()["display_name"],
         "is_active": True,
+        "npi": None,
     }
     admin_id = await staff_id(engine, "admin")
     assert (await client.get(f"/api/therapists/{admin_id}/")).status_code == 404
@@ -143,3 +144,49 @@ async def test_a_time_off_reason_is_one_line(make_therapist):
     response = await therapist.client.post(f"/api/therapists/{therapist.id}/time_off/", json=body)
     assert response.status_code == 400
     assert list(response.json()) == ["reason"]
+
+
+async def test_an_admin_sets_and_clears_the_npi_which_anyone_signed_in_reads(
+    client, make_therapist, patient_client
+):
+    therapist = await make_therapist()
+    _, patient = await patient_client()
+    path = f"/api/therapists/{therapist.id}/"
+    assert (await patient.get(path)).json()["npi"] is None
+
+    set_npi = await client.patch(path, json={"npi": " 1003000126 "})
+
+    assert set_npi.status_code == 200, set_npi.text
+    assert set_npi.json()["npi"] == "1003000126"
+    assert (await patient.get(path)).json()["npi"] == "1003000126"
+    listed = (await patient.get("/api/therapists/")).json()["results"]
+    assert [t["npi"] for t in listed] == ["1003000126"]
+    renamed = await client.patch(path, json={"display_name": "Dr. N"})
+    assert (renamed.json()["display_name"], renamed.json()["npi"]) == ("Dr. N", "1003000126")
+    by_self = await therapist.client.patch(path, json={"npi": "1234567893"})
+    assert by_self.status_code == 403
+    by_self_clear = await therapist.client.patch(path, json={"display_name": "Me", "npi": None})
+    assert by_self_clear.status_code == 403
+    assert (await client.get(path)).json()["npi"] == "1003000126"
+    cleared = await client.patch(path, json={"npi": None})
+    assert (cleared.status_code, cleared.json()["npi"]) == (200, None)
+
+
+@pytest.mark.parametrize(
+    ("npi", "message"),
+    [
+        ("1003000127", "its last digit is not the check digit"),
+        ("123456789", "10 digits"),
+        ("10030001260", "10 digits"),
+        ("100300012a", "10 digits"),
+    ],
+)
+async def test_a_wrong_npi_is_a_400_on_the_field(client, make_therapist, npi, message):
+    therapist = await make_therapist()
+
+    response = await client.patch(f"/api/therapists/{therapist.id}/", json={"npi": npi})
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["npi"]
+    assert message in response.json()["npi"][0]
+    assert (await client.get(f"/api/therapists/{therapist.id}/")).json()["npi"] is None

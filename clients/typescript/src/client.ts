@@ -80,6 +80,11 @@ export type TopUpCreate = Schemas["TopUpCreate"];
 export type Card = Schemas["CardRead"];
 export type CardSetup = Schemas["CardSetupRead"];
 export type Autopay = Schemas["AutopayRead"];
+export type Diagnoses = Schemas["DiagnosesRead"];
+export type DiagnosesUpdate = Schemas["DiagnosesUpdate"];
+export type Statement = Schemas["StatementRead"];
+export type Superbill = Schemas["SuperbillRead"];
+export type StatementQuery = NonNullable<operations["get_statement"]["parameters"]["query"]>;
 export type PageQuery = NonNullable<
   operations["list_wallet_transactions"]["parameters"]["query"]
 >;
@@ -503,6 +508,25 @@ export function createPatientApi(baseUrl: string, token: () => string | undefine
         params: { path: patient(patientId) },
       }),
 
+    get_diagnoses: (patientId: string) =>
+      client.GET("/api/patients/{patient_id}/diagnoses/", {
+        params: { path: patient(patientId) },
+      }),
+    set_diagnoses: (patientId: string, body: DiagnosesUpdate) =>
+      client.PUT("/api/patients/{patient_id}/diagnoses/", {
+        params: { path: patient(patientId) },
+        body,
+      }),
+    // As JSON; the same path with `?format=pdf` (or `Accept: application/pdf`) is the PDF.
+    get_statement: (patientId: string, query: Omit<StatementQuery, "format"> = {}) =>
+      client.GET("/api/patients/{patient_id}/statement/", {
+        params: { path: patient(patientId), query },
+      }),
+    get_superbill: (patientId: string, query: Omit<StatementQuery, "format"> = {}) =>
+      client.GET("/api/patients/{patient_id}/superbill/", {
+        params: { path: patient(patientId), query },
+      }),
+
     list_invoices: (query: InvoiceQuery = {}) => client.GET("/api/invoices/", { params: { query } }),
     create_invoice: (body: InvoiceCreate, options: Pick<WriteOptions, "idempotencyKey"> = {}) =>
       client.POST("/api/invoices/", {
@@ -638,6 +662,10 @@ export function createPatientApi(baseUrl: string, token: () => string | undefine
 }
 
 export type PatientApi = ReturnType<typeof createPatientApi>;
+
+function asJson<T extends object>(data: T | string | undefined): T | undefined {
+  return typeof data === "object" ? data : undefined;
+}
 
 function note(appointmentId: number, noteId: number) {
   return { appointment_id: appointmentId, note_id: noteId };
@@ -812,6 +840,11 @@ export async function tour(baseUrl: string, username: string, password: string):
   const scale: SlidingScale | undefined = (await api.get_sliding_scale(id)).data;
   if (scaled.data !== undefined) await api.delete_sliding_scale(id);
 
+  // The diagnosis codes a superbill lists (normalised: f411 is F41.1), then the month's
+  // statement and superbill.
+  await api.set_diagnoses(id, { codes: ["f411", "F33.0"] });
+  const codes: Diagnoses | undefined = (await api.get_diagnoses(id)).data;
+
   // A manual invoice, issued (numbered), paid in cash; its payment read back.
   const drafted = await api.create_invoice({
     patient: id,
@@ -843,6 +876,13 @@ export async function tour(baseUrl: string, username: string, password: string):
     for (const card of cards) await api.delete_payment_method(id, card.id);
   }
   const autopay: Autopay | undefined = (await api.get_autopay(id)).data;
+  // As JSON (the PDF is a string of the same answer's other media type).
+  const statement = asJson<Statement>((await api.get_statement(id)).data);
+  const owed = statement ? `${statement.closing_balance} ${statement.currency}` : undefined;
+  const superbill = asJson<Superbill>(
+    (await api.get_superbill(id, { start: "2026-01-01", end: "2026-12-31" })).data,
+  );
+  const superbillCodes = superbill?.diagnosis_codes.join(", ") ?? codes?.codes.join(", ");
 
   const audit = await api.list_audit_events({ patient: id, action: "get_patient" });
   const events = audit.data?.results.map((event) => `${event.at} ${event.actor} ${event.outcome}`);
@@ -879,6 +919,8 @@ export async function tour(baseUrl: string, username: string, password: string):
     consent,
     cards: cards.map((card) => `${card.brand} ${card.last4}`),
     autopay: autopay?.enabled,
+    owed,
+    superbillCodes,
     resetSent,
     tokenRefused,
   });
