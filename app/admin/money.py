@@ -311,9 +311,10 @@ class InvoicesView(BaseView):
                 "created": _local(row["created_at"], services),
             },
             "lines": invoice.lines,
-            "payments": [_payment(share, found, services) for share, found in zip(
-                invoice.payments, paid, strict=True
-            )],
+            "payments": [
+                _payment(share, found, services)
+                for share, found in zip(invoice.payments, paid, strict=True)
+            ],
             "may_pay": row["status"] == "open" and row["amount_due"] > 0,
             "may_close": admins_only(request) and row["status"] == "open",
             "may_refund": admins_only(request),
@@ -321,7 +322,7 @@ class InvoicesView(BaseView):
             "reference_max": REFERENCE_MAX_LENGTH,
             "reason_max": MEMO_MAX_LENGTH,
             "refused": refused,
-        }  # fmt: skip
+        }
         response: Response = await self.templates.TemplateResponse(
             request, "invoice_details.html", context, status_code=status_code
         )
