@@ -30,6 +30,7 @@ from app.mail.mailer import Mailer, deliver_notices
 from app.mail.templates import Notice
 from app.models.patient import is_patient_id
 from app.pictures.stores import PictureStore
+from app.processor.client import Processor
 from app.requests.work import UnitOfWork
 
 STAFF_STATE = "admin_staff"
@@ -75,6 +76,11 @@ class AdminServices:
     def documents(self) -> PictureStore:
         documents: PictureStore = self.app.state.documents
         return documents
+
+    @property
+    def processor(self) -> Processor:
+        processor: Processor = self.app.state.processor
+        return processor
 
     @property
     def picture_decodes(self) -> asyncio.Semaphore:

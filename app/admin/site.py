@@ -13,6 +13,7 @@ from starlette.routing import Route
 from app.admin.appointments import AppointmentsView
 from app.admin.auth import StaffLogin, StaffRoles
 from app.admin.history import DeletedPatientsView, PatientHistoryView
+from app.admin.money import money_views
 from app.admin.security import CSRF_FIELD, csrf_token
 from app.admin.services import AdminServices, AppSessions, already_audited
 from app.admin.staff import PASSWORD_CHANGED, staff_views
@@ -142,6 +143,7 @@ def mount_admin(app: FastAPI, settings: Settings) -> TherapyAdmin:
     views: list[type[BaseView]] = [
         PatientAdmin,
         AppointmentsView,
+        *money_views(),
         PatientHistoryView,
         DeletedPatientsView,
         AuditEventAdmin,

@@ -148,6 +148,14 @@ class Action(StrEnum):
     ADMIN_CHANGE_OWN_PASSWORD = "admin_change_own_password"
     ADMIN_LIST_AUDIT_EVENTS = "admin_list_audit_events"
     ADMIN_GET_AUDIT_EVENT = "admin_get_audit_event"
+    ADMIN_LIST_INVOICES = "admin_list_invoices"
+    ADMIN_GET_INVOICE = "admin_get_invoice"
+    ADMIN_PAY_INVOICE = "admin_pay_invoice"
+    ADMIN_VOID_INVOICE = "admin_void_invoice"
+    ADMIN_WRITE_OFF_INVOICE = "admin_write_off_invoice"
+    ADMIN_REFUND_PAYMENT = "admin_refund_payment"
+    ADMIN_LIST_DISPUTED_PAYMENTS = "admin_list_disputed_payments"
+    ADMIN_GET_PATIENT_BALANCE = "admin_get_patient_balance"
 
     # The command line (python -m app).
     CLI_CREATE_STAFF = "cli_create_staff"

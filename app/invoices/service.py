@@ -93,6 +93,12 @@ class InvoiceService:
         rows = await self.invoices.page(filters, offset=offset, limit=limit)
         return await self._all_with_parts(rows)
 
+    async def owed(self, patient_id: str) -> Decimal:
+        """What a patient owes: the sum of their receivable entries in the ledger, which is the
+        sum of their open invoices' amounts due."""
+        self.work.entry.patient_id = patient_id
+        return await self.ledger.patient_owes(patient_id)
+
     # Drafts.
 
     async def create(self, payload: InvoiceCreate, actor: Principal) -> Invoice:

@@ -291,6 +291,15 @@ _PAGE = Query(
     PaymentRow,
 )
 _COUNT = Counting(select(Payment.id).where(or_(_patient.is_(None), Payment.patient_id == _patient)))
+_DISPUTED_PAGE = Query(
+    select(*_PAYMENT_COLUMNS)
+    .where(Payment.disputed_at.is_not(None))
+    .order_by(Payment.disputed_at.desc(), Payment.id.desc())
+    .offset(bindparam("offset"))
+    .limit(bindparam("limit")),
+    PaymentRow,
+)
+_DISPUTED_COUNT = Counting(select(Payment.id).where(Payment.disputed_at.is_not(None)))
 
 
 class PaymentRepository:
@@ -406,3 +415,10 @@ class PaymentRepository:
 
     async def count(self, patient: str | None, *, exact_up_to: int | None) -> Count:
         return await _COUNT.count(self.executor, {"patient": patient}, exact_up_to=exact_up_to)
+
+    async def disputed_page(self, *, offset: int, limit: int) -> list[PaymentRow]:
+        """The payments a dispute was opened on, the latest dispute first."""
+        return await self.executor.fetch(_DISPUTED_PAGE, offset=offset, limit=limit)
+
+    async def disputed_count(self, *, exact_up_to: int | None) -> Count:
+        return await _DISPUTED_COUNT.count(self.executor, {}, exact_up_to=exact_up_to)

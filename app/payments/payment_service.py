@@ -77,6 +77,15 @@ class PaymentService:
         allocations = await self.payments.allocations([row["id"] for row in rows])
         return [Paid(row, [a for a in allocations if a["payment_id"] == row["id"]]) for row in rows]
 
+    async def disputed(self, *, offset: int, limit: int) -> list[Paid]:
+        """The payments a dispute was opened on (flagged to admins), the latest first."""
+        rows = await self.payments.disputed_page(offset=offset, limit=limit)
+        allocations = await self.payments.allocations([row["id"] for row in rows])
+        return [Paid(row, [a for a in allocations if a["payment_id"] == row["id"]]) for row in rows]
+
+    async def disputed_count(self, *, exact_up_to: int | None) -> Count:
+        return await self.payments.disputed_count(exact_up_to=exact_up_to)
+
     # Paying.
 
     async def pay(self, payload: PaymentCreate, actor: Principal) -> Paid:

@@ -191,3 +191,40 @@ async def test_admin_books_and_cancels_on_the_day_view(
         await booked.locator("button[type=submit]").click()
     assert "cancelled" in await page.locator("#appointments-table").inner_text()
     assert blocked == []
+
+
+async def test_admin_records_a_cash_payment_on_the_invoices_page(
+    live_server, page, admin_account, client
+):
+    blocked = watch_csp(page)
+    patient = await create_patient(client, first_name="Paying")
+    made = await client.post(
+        "/api/invoices/",
+        json={
+            "patient": patient["id"],
+            "lines": [{"description": "Session", "unit_price": "80.00"}],
+        },
+    )
+    invoice = (await client.post(f"/api/invoices/{made.json()['id']}/issue/")).json()
+    await log_in(page, live_server, *admin_account)
+
+    await page.click("a[href$='/admin/invoices']")
+    await page.click("#status-filter a[data-status=open]")
+    await page.wait_for_url("**status=open**")
+    async with page.expect_navigation():
+        await page.click(f"tr[data-invoice='{invoice['id']}'] a")
+    await page.select_option("#pay-method", "cash")
+    await page.fill("#pay-reference", "Receipt 17")
+    async with page.expect_navigation():
+        await page.click("#pay-submit")
+
+    assert page.url == f"{live_server}/admin/invoices/{invoice['id']}"
+    assert (await page.inner_text("[data-figure=due]")).strip() == "0.00"
+    assert "Receipt 17" in await page.inner_text("#invoice-payments")
+    await page.screenshot(path=str(ARTIFACTS / "admin-invoice-paid.png"))
+    stored = (await client.get(f"/api/invoices/{invoice['id']}/")).json()
+    assert (stored["status"], stored["amount_paid"]) == ("paid", "80.00")
+    await page.click("#invoice-patient")
+    await page.wait_for_url(f"{live_server}/admin/patients/{patient['id']}/balance")
+    assert (await page.inner_text("[data-figure=owed]")).strip() == "0.00 USD"
+    assert blocked == []
