@@ -187,8 +187,23 @@ _through = (
     .where(_earlier.invoice_id == InvoiceLine.invoice_id, _earlier.position <= InvoiceLine.position)
     .scalar_subquery()
 )
+# What was paid on an invoice net of refunds, as an insurer reimburses: a payment's refunds
+# are shared among its invoices as it was.
 _paid = (
-    select(func.coalesce(func.sum(PaymentAllocation.amount), ZERO))
+    select(
+        func.coalesce(
+            func.sum(
+                func.round(
+                    PaymentAllocation.amount
+                    * (Payment.amount - Payment.amount_refunded)
+                    / Payment.amount,
+                    2,
+                )
+            ),
+            ZERO,
+        )
+    )
+    .select_from(PaymentAllocation)
     .join(Payment, Payment.id == PaymentAllocation.payment_id)
     .where(PaymentAllocation.invoice_id == Invoice.id, Payment.status == "succeeded")
     .scalar_subquery()

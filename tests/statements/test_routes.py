@@ -194,10 +194,10 @@ async def test_the_superbill_lists_each_session_with_its_npi_and_what_was_paid(
                 "therapist_name": "Dr. Rivera",
                 "therapist_npi": NPI,
                 "fee": "120.00",
-                "amount_paid": "120.00",
+                "amount_paid": "100.00",  # 120.00 paid, less the 20.00 refunded
             }
         ],
-        "totals": {"fees": "120.00", "paid": "120.00"},
+        "totals": {"fees": "120.00", "paid": "100.00"},
     }
     # The manual invoice, the void one and the draft are not sessions; February has none.
     february = await client.get(
@@ -233,13 +233,14 @@ async def test_the_superbill_pdf_shows_the_codes_npis_and_figures(client, month)
         "Dr. Rivera",
         NPI,
         "Total fees 120.00 USD",
-        "Total paid 120.00 USD",
+        "Total paid 100.00 USD",
     ):
         assert figure in found, figure
 
 
 async def test_what_was_paid_is_shared_among_an_invoices_lines(client, month, engine):
-    """A session invoice of two lines, 120 and 40, of which 120 was paid: 90 and 30."""
+    """A session invoice of two lines, 120 and 40, on which 100 was paid net of refunds: 75
+    and 25."""
     patient = month.patient["id"]
     async with engine.begin() as connection:
         await connection.execute(
@@ -261,8 +262,8 @@ async def test_what_was_paid_is_shared_among_an_invoices_lines(client, month, en
     lines = (await client.get(f"/api/patients/{patient}/superbill/?{JANUARY}")).json()["lines"]
 
     assert [(line["service_code"], line["fee"], line["amount_paid"]) for line in lines] == [
-        ("90834", "120.00", "90.00"),
-        ("90785", "40.00", "30.00"),
+        ("90834", "120.00", "75.00"),
+        ("90785", "40.00", "25.00"),
     ]
 
 
