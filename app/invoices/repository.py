@@ -279,6 +279,20 @@ _MOVE = _returning(
 _SERVICES_KEPT = select(
     BillableService.id, BillableService.code, BillableService.name, BillableService.price
 ).where(BillableService.id == func.any(bindparam("ids", type_=ARRAY(BigInteger))))
+# Every open invoice of these that the ledger says nothing is due on becomes paid.
+_SETTLE = Query(
+    update(INVOICES)
+    .where(
+        Invoice.id == func.any(bindparam("ids", type_=ARRAY(BigInteger))),
+        Invoice.status == "open",
+        select(func.coalesce(func.sum(LedgerEntry.amount), 0))
+        .where(LedgerEntry.invoice_id == Invoice.id, LedgerEntry.account == "receivable")
+        .scalar_subquery()
+        == 0,
+    )
+    .values(status="paid", paid_at=func.now(), **_NEW_VERSION),
+    NoRow,
+)
 _SERVICES = Query(_SERVICES_KEPT.where(BillableService.deleted_at.is_(None)), ServicePriceRow)
 # A deleted service is kept for the appointments that still name it: their sessions are billed.
 _SERVICES_WITH_DELETED = Query(_SERVICES_KEPT, ServicePriceRow)
@@ -421,6 +435,10 @@ class InvoiceRepository:
             versions=_versions(versions),
         )
         return None if moved is None else await self.get(invoice_id)
+
+    async def settle(self, invoice_ids: Sequence[int]) -> None:
+        """Mark paid those of the open invoices that nothing is due on any more."""
+        await self.executor.fetch(_SETTLE, ids=list(invoice_ids))
 
     async def services(
         self, service_ids: Sequence[int], *, with_deleted: bool = False

@@ -431,10 +431,8 @@ class PaymentService:
         )
 
     async def mark_paid(self, invoice_ids: list[int]) -> None:
-        for invoice_id in invoice_ids:
-            invoice = await self.invoices.get(invoice_id)
-            if invoice is not None and invoice["status"] == "open" and invoice["amount_due"] == 0:
-                await self.invoices.move(invoice_id, "open", "paid")
+        if invoice_ids:
+            await self.invoices.settle(invoice_ids)
 
     def _may_see(self, patient_id: str | None, actor: Principal) -> None:
         self.work.entry.patient_id = patient_id
