@@ -173,6 +173,7 @@ class InvoiceService:
                 "non_field_errors",
                 "An invoice with payments cannot be voided: refund them, or write the rest off.",
             )
+        await self._nothing_under_way(current)
         await self._settle(current, "void", "revenue", reason, actor)
         return await self._moved(current, "void")
 
@@ -187,6 +188,7 @@ class InvoiceService:
                 "non_field_errors",
                 f"Only an open invoice can be written off; this one is {current['status']}.",
             )
+        await self._nothing_under_way(current)
         await self._settle(current, "write_off", "bad_debt", reason, actor)
         return await self._moved(current, "uncollectible")
 
@@ -326,6 +328,15 @@ class InvoiceService:
         if versions is not None and current["version"] not in versions:
             raise PreconditionFailed(STALE)
         return current
+
+    async def _nothing_under_way(self, invoice: InvoiceRow) -> None:
+        """A card payment of the invoice still under way (3-D Secure, say) may yet succeed."""
+        for payment in await self.invoices.payments([invoice["id"]]):
+            if payment["status"] in ("pending", "requires_action"):
+                raise Conflict(
+                    f"Payment {payment['payment_id']} of this invoice is still under way; "
+                    "wait for its outcome."
+                )
 
     @staticmethod
     def _is_draft(invoice: InvoiceRow) -> None:

@@ -203,3 +203,44 @@ async def test_a_charge_whose_commit_was_lost_is_posted_by_reconciliation(
     payments = (await client.get("/api/payments/", params={"patient": patient["id"]})).json()
     assert payments["count"] == 1
     assert await ledger_total(engine) == 0
+
+
+async def test_an_invoice_with_a_payment_under_way_is_neither_voided_nor_written_off(
+    client, stripe, engine
+):
+    patient = await create_patient(client)
+    await secure_card(client, stripe, engine, patient["id"])
+    invoice = await issued(client, patient["id"])
+    assert (await pay(client, invoice["id"])).json()["status"] == "requires_action"
+
+    void = await client.post(f"/api/invoices/{invoice['id']}/void/", json={})
+    write_off = await client.post(f"/api/invoices/{invoice['id']}/write_off/", json={})
+
+    assert (void.status_code, write_off.status_code) == (409, 409)
+    assert "under way" in void.json()["detail"]
+
+
+async def test_a_wallet_top_up_by_card_fills_the_wallet(client, stripe, patient_client, engine):
+    patient = await create_patient(client)
+    await save_card(client, stripe, patient["id"])
+    own = await patient_client(patient["id"])
+
+    response = await own.post(
+        f"/api/patients/{patient['id']}/wallet/top_up/", json={"amount": "35.00"}
+    )
+
+    assert response.status_code == 201, response.text
+    assert (response.json()["purpose"], response.json()["status"]) == ("wallet_topup", "succeeded")
+    assert (await own.get(f"/api/patients/{patient['id']}/")).json()["wallet_balance"] == "35.00"
+    history = (await own.get(f"/api/patients/{patient['id']}/wallet_transactions/")).json()
+    assert [(row["amount"], row["balance_after"]) for row in history["results"]] == [
+        ("35.00", "35.00")
+    ]
+    other = await create_patient(client)
+    foreign = await own.post(f"/api/patients/{other['id']}/wallet/top_up/", json={"amount": "5"})
+    assert foreign.status_code == 403
+    too_little = await own.post(
+        f"/api/patients/{patient['id']}/wallet/top_up/", json={"amount": "0.10"}
+    )
+    assert too_little.status_code == 400
+    assert await ledger_total(engine) == 0
