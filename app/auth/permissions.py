@@ -116,6 +116,11 @@ def may_handle_appointments_of(principal: Principal, therapist_id: int) -> bool:
     return principal.role != "therapist" or principal.id == str(therapist_id)
 
 
+def may_set_npi(principal: Principal) -> bool:
+    """A therapist's National Provider Identifier, as superbills name them: admins only."""
+    return principal.role == "admin"
+
+
 def may_override_availability(principal: Principal) -> bool:
     """Booking outside a therapist's hours or time off."""
     return principal.role == "admin"

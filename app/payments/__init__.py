@@ -9,4 +9,5 @@ chosen invoices paid by a card on file, the wallet or by hand, wallet top-ups, r
 - payment_service.py: paying and refunding, whose locks and processor calls the billable
   services' generic service has nothing of.
 - webhooks.py: Stripe's events, each applied once with its record.
+- autopay.py: the worker's charges of the invoices of patients on autopay.
 """

@@ -299,7 +299,7 @@ async def refresh_payment(
     status_code=status.HTTP_201_CREATED,
     summary="Refund a payment",
     response_description="The refund.",
-    responses=errors(*BODY_ERRORS, *COMMON_ERRORS, 404, 409, 502),
+    responses=errors(*BODY_ERRORS, *COMMON_ERRORS, 404, 409, 422, 502),
 )
 async def refund_payment(
     payment_id: PaymentIdPath,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from app.auth.permissions import Principal, may_manage_therapist
+from app.auth.permissions import Principal, may_manage_therapist, may_set_npi
 from app.core.errors import NotFound, PermissionDenied, ValidationFailed
 from app.db.counting import Count
 from app.requests.work import UnitOfWork
@@ -64,7 +64,7 @@ class TherapistService:
         """Change the display name (admins, or the therapist themself) and the NPI (admins
         only; None clears it); `{}` changes nothing."""
         self._check_may_change(actor, therapist_id)
-        if "npi" in changes and actor.role != "admin":
+        if "npi" in changes and not may_set_npi(actor):
             raise PermissionDenied
         display_name = changes.get("display_name")
         if display_name is None and "npi" not in changes:
