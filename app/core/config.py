@@ -296,6 +296,13 @@ class Settings(BaseSettings):
         description="Hours before a declined automatic charge is tried again; doubled after "
         "each further decline.",
     )
+    safety_alert_escalate_minutes: int = Field(
+        default=60,
+        ge=1,
+        le=10080,
+        description="A safety alert nobody has acknowledged after this many minutes is mailed "
+        "to every admin.",
+    )
     worker_poll_seconds: float = Field(
         default=30.0, gt=0, description="How often `python -m app worker` looks for due work."
     )

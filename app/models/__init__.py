@@ -6,6 +6,13 @@ from app.models.history import PatientVersion
 from app.models.idempotency import IdempotentResponse
 from app.models.invoices import Invoice, InvoiceCounter, InvoiceLine
 from app.models.ledger import LedgerEntry, LedgerTransaction
+from app.models.measures import (
+    AlertNotice,
+    MeasureAssignment,
+    MeasureRequest,
+    MeasureResponse,
+    SafetyAlert,
+)
 from app.models.notes import (
     ProgressNote,
     ProgressNoteAddendum,
@@ -38,6 +45,7 @@ from app.models.session import AuthSession, RefreshToken
 from app.models.staff import Staff
 
 __all__ = [
+    "AlertNotice",
     "Appointment",
     "AppointmentReminder",
     "AppointmentSeries",
@@ -52,6 +60,9 @@ __all__ = [
     "InvoiceLine",
     "LedgerEntry",
     "LedgerTransaction",
+    "MeasureAssignment",
+    "MeasureRequest",
+    "MeasureResponse",
     "PasswordResetToken",
     "Patient",
     "PatientDiagnoses",
@@ -68,6 +79,7 @@ __all__ = [
     "PsychotherapyNoteAuthorization",
     "RefreshToken",
     "Refund",
+    "SafetyAlert",
     "SlidingScale",
     "Staff",
     "TherapistHours",
