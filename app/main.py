@@ -38,6 +38,8 @@ from app.health import metrics
 from app.health import routes as health
 from app.invoices import routes as invoices
 from app.mail.mailer import mailer_for
+from app.measures import routes as measures
+from app.measures.instruments import check_instruments
 from app.notes import routes as notes
 from app.patients import history_routes as patient_history
 from app.patients import routes as patients
@@ -78,6 +80,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    check_instruments()  # a bad instrument file stops the start, not a patient's answer
     app: FastAPI = FastAPIOffline(
         title="TherapyConnect Patient API",
         version=__version__,
@@ -155,6 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(payments.top_up_router)
     app.include_router(payments.webhook_router)
     app.include_router(statements.router)
+    app.include_router(measures.router)
     app.include_router(health.router)
     if settings.metrics_enabled:
         app.include_router(metrics.router)

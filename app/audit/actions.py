@@ -110,6 +110,19 @@ class Action(StrEnum):
     GET_STATEMENT = "get_statement"
     GET_SUPERBILL = "get_superbill"
 
+    LIST_INSTRUMENTS = "list_instruments"
+    CREATE_MEASURE_ASSIGNMENT = "create_measure_assignment"
+    LIST_MEASURE_ASSIGNMENTS = "list_measure_assignments"
+    END_MEASURE_ASSIGNMENT = "end_measure_assignment"
+    LIST_MEASURE_REQUESTS = "list_measure_requests"
+    ANSWER_MEASURE_REQUEST = "answer_measure_request"
+    ADMINISTER_MEASURE = "administer_measure"
+    GET_MEASURE_TREND = "get_measure_trend"
+    GET_MEASURE = "get_measure"
+    GET_MEASURE_FHIR = "get_measure_fhir"
+    LIST_ALERTS = "list_alerts"
+    ACKNOWLEDGE_ALERT = "acknowledge_alert"
+
     # The API's endpoints without a caller (app.requests.rules.NO_CALLER): each audits itself.
     LOGIN = "login"
     REFRESH_TOKEN = "refresh_token"

@@ -139,3 +139,24 @@ def may_cancel_late(identity: Identity) -> bool:
 
 def may_waive_fees(identity: Identity) -> bool:
     return identity.is_staff
+
+
+def may_read_measures(principal: Principal, *, treats: bool) -> bool:
+    """A patient's questionnaire responses: the patient themself, their treating therapist, and
+    admins; nobody else."""
+    if principal.role == "admin":
+        return True
+    if principal.role == "therapist":
+        return treats
+    return False  # a patient's own are allowed by the caller's own check (may_access_patient)
+
+
+def may_acknowledge_alert(principal: Principal, *, treats: bool) -> bool:
+    """A safety alert: acknowledged by the patient's treating therapist or an admin."""
+    return principal.role == "admin" or (principal.role == "therapist" and treats)
+
+
+def alerts_scope(principal: Principal) -> int | None:
+    """Whose alerts a staff member lists: a therapist their own patients', admins every one
+    (None)."""
+    return None if principal.role == "admin" else int(principal.id)

@@ -83,6 +83,13 @@ OPENAPI_TAGS: list[dict[str, Any]] = [
         "`Accept: application/pdf`); the patient's ICD-10-CM diagnosis codes, encrypted at "
         "rest.",
     },
+    {
+        "name": "measures",
+        "description": "Measurement-based care: standard questionnaires (PHQ-9, GAD-7) defined "
+        "as data, assigned to patients, answered or administered in session, scored by the "
+        "service, charted over time and exported as FHIR R4; a safety rule met (PHQ-9 item 9 "
+        "above 0) raises an alert that cannot be lost. This is not a crisis service.",
+    },
     {"name": "audit", "description": "The append-only audit trail of reads, writes and logins."},
     {"name": "health", "description": "Liveness and readiness probes; no token needed."},
 ]

@@ -137,7 +137,7 @@ async def delete_invoice(
     response_model=InvoiceRead,
     summary="Issue a draft invoice",
     response_description="The invoice, issued.",
-    responses={**errors(*COMMON_ERRORS, 404, 409, 412, 422), **ETAG},
+    responses={**errors(400, *COMMON_ERRORS, 404, 409, 412, 422), **ETAG},
 )
 async def issue_invoice(
     invoice_id: InvoiceIdPath, caller: AdminCaller, cond: ConditionalDep, _: Idempotent

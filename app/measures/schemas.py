@@ -381,3 +381,96 @@ class AlertAcknowledge(BaseSchema):
 
 
 MeasureId = Annotated[int, Field(ge=1, le=BIGINT_MAX)]
+
+
+class InstrumentOption(BaseSchema):
+    value: int
+    text: str
+
+
+class InstrumentItem(BaseSchema):
+    link_id: str
+    number: int
+    text: str
+    required: bool
+    scored: bool
+    options: list[InstrumentOption]
+
+
+class InstrumentBand(BaseSchema):
+    label: str
+    min: int
+    max: int
+
+
+INSTRUMENT: dict[str, Any] = {
+    "id": "gad7",
+    "name": "GAD-7",
+    "title": "Generalized Anxiety Disorder 7-item scale",
+    "version": "1.0",
+    "lookback": "Over the last 2 weeks, how often have you been bothered by the following "
+    "problems?",
+    "items": [
+        {
+            "link_id": "1",
+            "number": 1,
+            "text": "Feeling nervous, anxious, or on edge",
+            "required": True,
+            "scored": True,
+            "options": [
+                {"value": 0, "text": "Not at all"},
+                {"value": 1, "text": "Several days"},
+                {"value": 2, "text": "More than half the days"},
+                {"value": 3, "text": "Nearly every day"},
+            ],
+        }
+    ],
+    "bands": [{"label": "minimal", "min": 0, "max": 4}],
+    "remission_below": 5,
+}
+
+
+class InstrumentRead(BaseSchema):
+    """An instrument as a frontend shows it: its items with their answers, and its bands."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [INSTRUMENT]})
+    list_path: ClassVar[str] = "/api/instruments/"
+
+    id: str
+    name: str
+    title: str
+    version: str
+    lookback: str
+    items: list[InstrumentItem]
+    bands: list[InstrumentBand]
+    remission_below: int | None = None
+
+
+class FhirBundle(BaseSchema):
+    """FHIR R4: a Bundle (collection) of the response as a QuestionnaireResponse and its total
+    as an Observation derived from it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "resourceType": "Bundle",
+                    "type": "collection",
+                    "entry": [
+                        {
+                            "resource": {
+                                "resourceType": "QuestionnaireResponse",
+                                "status": "completed",
+                            }
+                        },
+                        {"resource": {"resourceType": "Observation", "status": "final"}},
+                    ],
+                }
+            ]
+        },
+        populate_by_name=True,
+    )
+
+    resourceType: Literal["Bundle"] = "Bundle"  # noqa: N815 - FHIR's own name
+    type: Literal["collection"] = "collection"
+    entry: list[dict[str, Any]]
