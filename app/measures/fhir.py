@@ -1,13 +1,14 @@
 """A stored response as FHIR R4 JSON: a QuestionnaireResponse with its answers, and an Observation
-with its total, derived from it. Codes are LOINC's where the instrument file gives them; an
-instrument without them gets codes of its own under the service's address."""
+with its total, derived from it; and an instrument as the Questionnaire they refer to (its
+canonical URL is under the service's address). Codes are LOINC's where the instrument file gives
+them; an instrument without them gets codes of its own under the service's address."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from app.measures.instruments import LOINC_SYSTEM, Instrument
+from app.measures.instruments import LOINC_SYSTEM, AnswerOption, Instrument
 
 ORDINAL_VALUE = "http://hl7.org/fhir/StructureDefinition/ordinalValue"
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
@@ -38,8 +39,61 @@ def _code_system(instrument: Instrument, base_url: str) -> str:
     return f"{base_url.rstrip('/')}/fhir/CodeSystem/{instrument.id}"
 
 
+def _coding(
+    instrument: Instrument, option: AnswerOption, options: str, base_url: str
+) -> dict[str, Any]:
+    coding: dict[str, Any] = (
+        {"system": LOINC_SYSTEM, "code": option.loinc}
+        if option.loinc
+        else {"system": _code_system(instrument, base_url), "code": f"{options}-{option.value}"}
+    )
+    coding["display"] = option.text
+    coding["extension"] = [{"url": ORDINAL_VALUE, "valueDecimal": option.value}]
+    return coding
+
+
+def questionnaire(instrument: Instrument, *, base_url: str) -> dict[str, Any]:
+    """The instrument as an R4 Questionnaire: what questionnaire_url names."""
+    items: list[dict[str, Any]] = []
+    for item in instrument.items:
+        entry: dict[str, Any] = {"linkId": item.link_id, "prefix": f"{item.number}."}
+        if item.loinc:
+            entry["code"] = [{"system": LOINC_SYSTEM, "code": item.loinc}]
+        entry |= {
+            "text": item.text,
+            "type": "choice",
+            "required": item.required,
+            "answerOption": [
+                {"valueCoding": _coding(instrument, option, item.options, base_url)}
+                for option in instrument.options_of(item)
+            ],
+        }
+        items.append(entry)
+    resource: dict[str, Any] = {
+        "resourceType": "Questionnaire",
+        "id": instrument.id,
+        "url": questionnaire_url(instrument, base_url).partition("|")[0],
+        "version": instrument.version,
+        "name": instrument.id.upper(),
+        "title": f"{instrument.title} ({instrument.name})",
+        "status": "active",
+        "subjectType": ["Patient"],
+        "copyright": instrument.copyright,
+        "description": instrument.lookback,
+    }
+    if instrument.questionnaire_loinc:
+        resource["code"] = [{"system": LOINC_SYSTEM, "code": instrument.questionnaire_loinc}]
+    resource["item"] = items
+    return resource
+
+
 def _patient(response: MeasureResponse) -> dict[str, str]:
     return {"reference": f"Patient/{response.patient_id}"}
+
+
+def _datetime(moment: datetime) -> str:
+    text = moment.isoformat()
+    return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
 
 
 def _check(instrument: Instrument, response: MeasureResponse) -> None:
@@ -60,13 +114,7 @@ def questionnaire_response(
         option = None if value is None else instrument.option(item, value)
         if option is None:
             continue
-        coding: dict[str, Any] = (
-            {"system": LOINC_SYSTEM, "code": option.loinc}
-            if option.loinc
-            else {"system": _code_system(instrument, base_url), "code": f"{item.options}-{value}"}
-        )
-        coding["display"] = option.text
-        coding["extension"] = [{"url": ORDINAL_VALUE, "valueDecimal": option.value}]
+        coding = _coding(instrument, option, item.options, base_url)
         items.append(
             {"linkId": item.link_id, "text": item.text, "answer": [{"valueCoding": coding}]}
         )
@@ -81,7 +129,7 @@ def questionnaire_response(
         "questionnaire": questionnaire_url(instrument, base_url),
         "status": "completed",
         "subject": _patient(response),
-        "authored": response.authored.isoformat(),
+        "authored": _datetime(response.authored),
         "author": author,
         "source": _patient(response),
         "item": items,
@@ -114,7 +162,7 @@ def observation(
         ],
         "code": {"coding": [code], "text": f"{instrument.name} total score"},
         "subject": _patient(response),
-        "effectiveDateTime": response.authored.isoformat(),
+        "effectiveDateTime": _datetime(response.authored),
         "valueInteger": response.total,
         "interpretation": [{"text": response.band}],
         "note": [{"text": note}],
