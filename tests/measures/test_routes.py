@@ -43,12 +43,14 @@ async def assign(client: httpx.AsyncClient, patient_id: str, **more: Any) -> dic
         json={"instrument": "phq9", "schedule": "once", **more},
     )
     assert response.status_code == 201, response.text
-    return response.json()
+    made: dict[str, Any] = response.json()
+    return made
 
 
 async def open_request(client: httpx.AsyncClient, patient_id: str) -> dict[str, Any]:
     listed = (await client.get(f"/api/patients/{patient_id}/measure-requests/")).json()
-    return listed["results"][0]
+    first: dict[str, Any] = listed["results"][0]
+    return first
 
 
 def respond(request_id: int) -> str:
