@@ -108,7 +108,8 @@ SHARDS: dict[str, tuple[str, ...]] = {
         "get_statement",
         "get_superbill",
     ),
-    # Appointments, their progress notes, and the psychotherapy notes (403 for an admin).
+    # Appointments, their progress notes, the psychotherapy notes (403 for an admin), and the
+    # measures.
     "appointments": (
         "create_appointment_series",
         "get_appointment_series",
@@ -133,6 +134,18 @@ SHARDS: dict[str, tuple[str, ...]] = {
         "list_psychotherapy_note_authorizations",
         "revoke_psychotherapy_note_authorization",
         "disclose_psychotherapy_note",
+        "list_instruments",
+        "create_measure_assignment",
+        "list_measure_assignments",
+        "end_measure_assignment",
+        "list_measure_requests",
+        "answer_measure_request",
+        "administer_measure",
+        "get_measure_trend",
+        "get_measure",
+        "get_measure_fhir",
+        "list_alerts",
+        "acknowledge_alert",
     ),
     # Logins, therapists and their calendars, billable services, invoices and payments, the audit
     # trail, health.

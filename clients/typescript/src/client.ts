@@ -84,6 +84,14 @@ export type Diagnoses = Schemas["DiagnosesRead"];
 export type DiagnosesUpdate = Schemas["DiagnosesUpdate"];
 export type Statement = Schemas["StatementRead"];
 export type Superbill = Schemas["SuperbillRead"];
+export type InstrumentList = NonNullable<operations["list_instruments"]["parameters"]["query"]>;
+export type AssignmentCreate = Schemas["AssignmentCreate"];
+export type MeasureAnswers = Schemas["ResponseCreate"]["answers"];
+export type InSessionCreate = Schemas["InSessionCreate"];
+export type Measure = Schemas["MeasureRead"];
+export type Trend = Schemas["TrendRead"];
+export type Alert = Schemas["AlertRead"];
+export type AlertQuery = NonNullable<operations["list_alerts"]["parameters"]["query"]>;
 export type StatementQuery = NonNullable<operations["get_statement"]["parameters"]["query"]>;
 export type PageQuery = NonNullable<
   operations["list_wallet_transactions"]["parameters"]["query"]
@@ -650,6 +658,69 @@ export function createPatientApi(baseUrl: string, token: () => string | undefine
         params: { path: { secret } },
         parseAs: "text",
       }),
+    // Measurement-based care: instruments, assignments, requests and responses, alerts.
+    list_instruments: (query: InstrumentList = {}) =>
+      client.GET("/api/instruments/", { params: { query } }),
+    create_measure_assignment: (
+      patientId: string,
+      body: AssignmentCreate,
+      options: Pick<WriteOptions, "idempotencyKey"> = {},
+    ) =>
+      client.POST("/api/patients/{patient_id}/measure-assignments/", {
+        params: {
+          path: patient(patientId),
+          header: { "Idempotency-Key": options.idempotencyKey },
+        },
+        body,
+      }),
+    list_measure_assignments: (patientId: string, query: PageQuery = {}) =>
+      client.GET("/api/patients/{patient_id}/measure-assignments/", {
+        params: { path: patient(patientId), query },
+      }),
+    end_measure_assignment: (patientId: string, assignmentId: number) =>
+      client.DELETE("/api/patients/{patient_id}/measure-assignments/{assignment_id}/", {
+        params: { path: { ...patient(patientId), assignment_id: assignmentId } },
+      }),
+    list_measure_requests: (patientId: string, query: PageQuery = {}) =>
+      client.GET("/api/patients/{patient_id}/measure-requests/", {
+        params: { path: patient(patientId), query },
+      }),
+    answer_measure_request: (requestId: number, answers: MeasureAnswers) =>
+      client.POST("/api/measure-requests/{request_id}/response/", {
+        params: { path: { request_id: requestId } },
+        body: { answers },
+      }),
+    administer_measure: (
+      patientId: string,
+      body: InSessionCreate,
+      options: Pick<WriteOptions, "idempotencyKey"> = {},
+    ) =>
+      client.POST("/api/patients/{patient_id}/measures/", {
+        params: {
+          path: patient(patientId),
+          header: { "Idempotency-Key": options.idempotencyKey },
+        },
+        body,
+      }),
+    get_measure_trend: (patientId: string, instrument: string) =>
+      client.GET("/api/patients/{patient_id}/measures/", {
+        params: { path: patient(patientId), query: { instrument } },
+      }),
+    get_measure: (patientId: string, measureId: number) =>
+      client.GET("/api/patients/{patient_id}/measures/{measure_id}/", {
+        params: { path: { ...patient(patientId), measure_id: measureId } },
+      }),
+    get_measure_fhir: (patientId: string, measureId: number) =>
+      client.GET("/api/patients/{patient_id}/measures/{measure_id}/fhir/", {
+        params: { path: { ...patient(patientId), measure_id: measureId } },
+      }),
+    list_alerts: (query: AlertQuery = {}) => client.GET("/api/alerts/", { params: { query } }),
+    acknowledge_alert: (alertId: number, note: string) =>
+      client.POST("/api/alerts/{alert_id}/acknowledge/", {
+        params: { path: { alert_id: alertId } },
+        body: { note },
+      }),
+
     // One method per operationId, no more and no fewer: a new operation fails the build here.
     // Stripe's webhook is Stripe's alone to call.
   } satisfies {
@@ -884,6 +955,15 @@ export async function tour(baseUrl: string, username: string, password: string):
   );
   const superbillCodes = superbill?.diagnosis_codes.join(", ") ?? codes?.codes.join(", ");
 
+  // A PHQ-9 administered in session, then the patient's trend and the open alerts.
+  const administered = await api.administer_measure(id, {
+    instrument: "phq9",
+    answers: { "1": 1, "2": 1, "3": 0, "4": 1, "5": 0, "6": 0, "7": 0, "8": 0, "9": 0 },
+  });
+  const measure: Measure | undefined = administered.data;
+  const trend: Trend | undefined = (await api.get_measure_trend(id, "phq9")).data;
+  const alerts: Alert[] = (await api.list_alerts({ status: "open" })).data?.results ?? [];
+
   const audit = await api.list_audit_events({ patient: id, action: "get_patient" });
   const events = audit.data?.results.map((event) => `${event.at} ${event.actor} ${event.outcome}`);
 
@@ -916,6 +996,9 @@ export async function tour(baseUrl: string, username: string, password: string):
     price,
     percent: scale?.percent,
     invoiceNumber,
+    measured: measure ? `${measure.total} ${measure.band}` : undefined,
+    change: trend?.change,
+    openAlerts: alerts.length,
     consent,
     cards: cards.map((card) => `${card.brand} ${card.last4}`),
     autopay: autopay?.enabled,
