@@ -29,7 +29,9 @@ from app.db.counting import Count, Counting
 from app.db.query import Executor, Query, R, RowMismatch
 
 
-def _columns_of(table: Table, row: type[Any]) -> list[ColumnElement[Any]]:
+def columns_of(table: Table, row: type[Any]) -> list[ColumnElement[Any]]:
+    """The table's columns a row TypedDict names, in the table's order; a name the table lacks
+    fails at import."""
     names: frozenset[str] = row.__required_keys__ | row.__optional_keys__
     missing = sorted(names - set(table.c.keys()))
     if missing:
@@ -62,7 +64,7 @@ class Repository(Generic[R]):
         if not hasattr(cls, "table"):  # an intermediate base
             return
         cls._statements = {}
-        cls._columns = columns = _columns_of(cls.table, cls.row)
+        cls._columns = columns = columns_of(cls.table, cls.row)
         stamps = [name for name in (cls.deleted_at, cls.updated_at) if name is not None]
         named = {*cls.filters, *_names(cls.order_by), *stamps}
         unknown = sorted(named - set(cls.table.c.keys()))

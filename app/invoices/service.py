@@ -161,19 +161,12 @@ class InvoiceService:
         self, invoice_id: int, reason: str | None, actor: Principal, versions: Versions
     ) -> Invoice:
         """Void an open invoice nothing was paid on: what it asked for is taken back."""
-        await self.work.begin()
-        current = await self._locked(invoice_id, versions)
-        if current["status"] != "open":
-            raise ValidationFailed.on(
-                "non_field_errors",
-                f"Only an open invoice can be voided; this one is {current['status']}.",
-            )
+        current = await self._open(invoice_id, versions, "voided")
         if current["amount_paid"] > 0:
             raise ValidationFailed.on(
                 "non_field_errors",
                 "An invoice with payments cannot be voided: refund them, or write the rest off.",
             )
-        await self._nothing_under_way(current)
         await self._settle(current, "void", "revenue", reason, actor)
         return await self._moved(current, "void")
 
@@ -181,16 +174,27 @@ class InvoiceService:
         self, invoice_id: int, reason: str | None, actor: Principal, versions: Versions
     ) -> Invoice:
         """Give up on what an open invoice still asks for: it becomes uncollectible."""
+        current = await self._open(invoice_id, versions, "written off")
+        await self._settle(current, "write_off", "bad_debt", reason, actor)
+        return await self._moved(current, "uncollectible")
+
+    async def _open(self, invoice_id: int, versions: Versions, done: str) -> InvoiceRow:
+        """The invoice, locked, if it is open with no card payment under way (which may yet
+        succeed)."""
         await self.work.begin()
         current = await self._locked(invoice_id, versions)
         if current["status"] != "open":
             raise ValidationFailed.on(
                 "non_field_errors",
-                f"Only an open invoice can be written off; this one is {current['status']}.",
+                f"Only an open invoice can be {done}; this one is {current['status']}.",
             )
-        await self._nothing_under_way(current)
-        await self._settle(current, "write_off", "bad_debt", reason, actor)
-        return await self._moved(current, "uncollectible")
+        for payment in await self.invoices.payments([invoice_id]):
+            if payment["status"] in ("pending", "requires_action"):
+                raise Conflict(
+                    f"Payment {payment['payment_id']} of this invoice is still under way; "
+                    "wait for its outcome."
+                )
+        return current
 
     # What an appointment brings.
 
@@ -328,15 +332,6 @@ class InvoiceService:
         if versions is not None and current["version"] not in versions:
             raise PreconditionFailed(STALE)
         return current
-
-    async def _nothing_under_way(self, invoice: InvoiceRow) -> None:
-        """A card payment of the invoice still under way (3-D Secure, say) may yet succeed."""
-        for payment in await self.invoices.payments([invoice["id"]]):
-            if payment["status"] in ("pending", "requires_action"):
-                raise Conflict(
-                    f"Payment {payment['payment_id']} of this invoice is still under way; "
-                    "wait for its outcome."
-                )
 
     @staticmethod
     def _is_draft(invoice: InvoiceRow) -> None:

@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import TIMESTAMP
 
 from app.db.counting import Count, Counting
 from app.db.query import Executor, NoRow, Query
+from app.db.repository import columns_of
 from app.measures.schemas import (
     AlertRow,
     AssignmentRow,
@@ -51,14 +52,10 @@ _PATIENT = bindparam("patient_id", type_=String)
 _NOW = bindparam("now", type_=TIMESTAMP(timezone=True))
 
 
-def _columns(table: Table, row: type[Any]) -> list[Any]:
-    return [table.c[name] for name in row.__annotations__]
-
-
-_ASSIGNMENT = _columns(ASSIGNMENTS, AssignmentRow)
-_REQUEST = _columns(REQUESTS, RequestRow)
-_RESPONSE = _columns(RESPONSES, ResponseRow)
-_ALERT = _columns(ALERTS, AlertRow)
+_ASSIGNMENT = columns_of(ASSIGNMENTS, AssignmentRow)
+_REQUEST = columns_of(REQUESTS, RequestRow)
+_RESPONSE = columns_of(RESPONSES, ResponseRow)
+_ALERT = columns_of(ALERTS, AlertRow)
 
 _INSERT_ASSIGNMENT = Query(
     insert(ASSIGNMENTS)

@@ -28,6 +28,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.db.counting import Count, Counting
 from app.db.query import Executor, NoRow, Query
+from app.db.repository import columns_of
 from app.models.invoices import Invoice
 from app.models.ledger import LedgerEntry
 from app.models.patient import WALLET_MAX, Patient
@@ -61,7 +62,7 @@ _ID = bindparam("id", type_=BigInteger)
 _IDS = bindparam("ids", type_=ARRAY(BigInteger))
 UNDER_WAY = ("pending", "requires_action")
 
-_PAYMENT_COLUMNS = [c for c in PAYMENTS.c if c.name in PaymentRow.__annotations__]
+_PAYMENT_COLUMNS = columns_of(PAYMENTS, PaymentRow)
 _GET = Query(select(*_PAYMENT_COLUMNS).where(Payment.id == _ID), PaymentRow)
 _LOCK = Query(select(*_PAYMENT_COLUMNS).where(Payment.id == _ID).with_for_update(), PaymentRow)
 _BY_INTENT = Query(
@@ -170,7 +171,7 @@ _REFUNDED = Query(
     .returning(*_PAYMENT_COLUMNS),
     PaymentRow,
 )
-_REFUND_COLUMNS = [c for c in REFUNDS.c if c.name in RefundRow.__annotations__]
+_REFUND_COLUMNS = columns_of(REFUNDS, RefundRow)
 _INSERT_REFUND = Query(
     insert(REFUNDS)
     .values(
