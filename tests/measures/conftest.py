@@ -67,8 +67,9 @@ async def assign(
 
 async def staff_member(
     clinic: Clinic, role: str, *, email: str | None = "", active: bool = True
-) -> tuple[int, str | None]:
-    """A staff member of `role`; an address made up unless `email` is None."""
+) -> tuple[int, str]:
+    """A staff member of `role` and their address ("" for none); one made up unless `email`
+    is None."""
     name = f"{role}-{uuid.uuid4().hex[:6]}"
     address = f"{name}@clinic.example" if email == "" else email
     staff_id: int = await clinic.value(
@@ -79,7 +80,7 @@ async def staff_member(
         address,
         active,
     )
-    return staff_id, address
+    return staff_id, address or ""
 
 
 async def new_alert(clinic: Clinic, therapist_id: int | None, *, escalate_minutes: int = 60) -> int:
