@@ -5,16 +5,20 @@ worker killed mid-batch) and escalate to every admin when nobody acknowledges th
 
 import asyncio
 import logging
+import signal
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from app.core.config import Settings
+from app.core.config import PROJECT_ROOT, Settings
 from app.measures.worker import HORIZON, LEASE, Claimed, MeasureWorker
 from tests.measures.conftest import Capturing, assign, new_alert, staff_member
 from tests.reminders.conftest import Clinic
+from tests.reminders.test_worker import _env, _start, _wait_for
 
 BERLIN = ZoneInfo("Europe/Berlin")
 BASE = "https://api.clinic.example"
@@ -531,3 +535,74 @@ async def test_a_dead_workers_notices_are_sent_once_its_lease_ends(clinic: Clini
     assert (await worker.cycle(now + LEASE))["notices_sent"] == 3
     assert mailer.to() == [email] * 3
     assert sorted(mailer.keys()) == sorted(f"alert-notice-{row['id']}" for row in claimed)
+
+
+# --- A worker process killed mid-batch ---------------------------------------------------------
+
+
+async def test_a_worker_process_killed_mid_batch_loses_no_request_and_no_notice(
+    clinic: Clinic, inbox, cli_env
+):
+    """`python -m app worker` killed while it sends the alerts' mails (after the requests'):
+    once the leases run out, the next run sends the rest; the one in hand at the kill may
+    arrive twice, as the same message."""
+    sink, port = inbox
+    sink.delay = 0.1  # a slow mail server: the kill finds the worker in the middle
+    await _therapist_email(clinic)
+    now = datetime.now(UTC)
+    await assign(clinic, "before_each", lead_minutes=60 * 48, expires_after_minutes=43200)
+    for hours in range(10):
+        await clinic.book(_minute(now + timedelta(days=1, hours=hours)))
+    for _ in range(10):
+        await new_alert(clinic, clinic.therapist_id, escalate_minutes=600)
+    env = {**_env(cli_env, port), "PUBLIC_BASE_URL": BASE}
+
+    worker = _start(env, "--batch", "50")
+    try:
+        await _wait_for(lambda: len(sink.messages) >= 13)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=10)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert len(sink.messages) < 20, "the worker was killed mid-batch"
+    async with clinic.database.connection() as connection:
+        leased = await connection.fetchval(
+            "SELECT count(*) FROM alert_notices WHERE status = 'pending' AND leased_until > now()"
+        )
+        assert leased > 0  # the dead worker's batch waits for its lease to end
+        # The leases run out.
+        await connection.execute(
+            "UPDATE alert_notices SET leased_until = now() - interval '1 second'"
+            " WHERE leased_until IS NOT NULL"
+        )
+        await connection.execute(
+            "UPDATE measure_requests SET leased_until = now() - interval '1 second'"
+            " WHERE leased_until IS NOT NULL"
+        )
+
+    finished = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "app", "worker", "--once", "--batch", "50"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert finished.returncode == 0, finished.stderr
+    async with clinic.database.connection() as connection:
+        requests = await connection.fetch("SELECT id, status FROM measure_requests")
+        notices = await connection.fetch("SELECT id, status FROM alert_notices")
+    assert len(requests) == len(notices) == 10
+    assert {row["status"] for row in [*requests, *notices]} == {"sent"}
+    domain = "clinic.example"
+    expected = {f"<measure-request.{row['id']}@{domain}>" for row in requests} | {
+        f"<alert-notice.{row['id']}@{domain}>" for row in notices
+    }
+    ids = [str(message["Message-ID"]) for message in sink.messages]
+    assert set(ids) == expected  # nothing lost
+    assert len(ids) - len(set(ids)) <= 1  # nothing twice but the one in hand, as the same mail
+    for line in finished.stderr.splitlines():
+        assert "@" not in line
