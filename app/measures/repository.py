@@ -212,24 +212,6 @@ _TREATING = Query(
     ),
     TherapistRow,
 )
-_INSERT_ALERT = Query(
-    insert(ALERTS)
-    .values(
-        response_id=bindparam("response_id", type_=BigInteger),
-        patient_id=_PATIENT,
-        rule=bindparam("rule", type_=String),
-        therapist_id=_therapist,
-        escalate_at=bindparam("escalate_at", type_=TIMESTAMP(timezone=True)),
-    )
-    .returning(*_ALERT),
-    AlertRow,
-)
-_INSERT_NOTICE = Query(
-    insert(NOTICES)
-    .values(alert_id=bindparam("alert_id", type_=BigInteger), kind="notify", staff_id=_therapist)
-    .returning(AlertNotice.id),
-    IdRow,
-)
 _status = bindparam("status", type_=String)
 _alert_patient = bindparam("patient", type_=String)
 _scope = bindparam("scope", type_=Integer)  # a therapist sees their own patients' alerts
@@ -353,32 +335,6 @@ class MeasureRepository:
         return None if row is None else row["therapist_id"]
 
     # Safety alerts.
-
-    async def raise_alert(
-        self,
-        *,
-        response_id: int,
-        patient_id: str,
-        rule: str,
-        therapist_id: int | None,
-        escalate_at: datetime,
-    ) -> AlertRow:
-        """The alert, and the notice that tells its therapist (the worker sends it); with no
-        therapist, the caller makes it escalate at once."""
-        alert = await self.executor.fetch_one(
-            _INSERT_ALERT,
-            response_id=response_id,
-            patient_id=patient_id,
-            rule=rule,
-            therapist_id=therapist_id,
-            escalate_at=escalate_at,
-        )
-        assert alert is not None
-        if therapist_id is not None:
-            await self.executor.fetch(
-                _INSERT_NOTICE, alert_id=alert["id"], therapist_id=therapist_id
-            )
-        return alert
 
     async def alerts(self, filters: dict[str, Any], *, offset: int, limit: int) -> list[AlertRow]:
         return await self.executor.fetch(_ALERTS, **filters, offset=offset, limit=limit)

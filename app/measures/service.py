@@ -17,6 +17,7 @@ from app.auth.permissions import (
 from app.core.config import Settings
 from app.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from app.db.counting import Count
+from app.measures.alerts import raise_alert
 from app.measures.instruments import Instrument, instruments
 from app.measures.repository import MeasureRepository
 from app.measures.schemas import (
@@ -252,15 +253,13 @@ class MeasureService:
             )
             if therapist is None and administered_by and administered_by.role == "therapist":
                 therapist = int(administered_by.id)
-            now = datetime.now(UTC)
-            escalate_minutes = self.settings.safety_alert_escalate_minutes
-            escalate_at = now if therapist is None else now + timedelta(minutes=escalate_minutes)
             for rule in scored.rules_met:
-                await self.measures.raise_alert(
+                await raise_alert(
+                    self.work,
                     response_id=response["id"],
                     patient_id=patient_id,
                     rule=rule.id,
                     therapist_id=therapist,
-                    escalate_at=escalate_at,
+                    escalate_minutes=self.settings.safety_alert_escalate_minutes,
                 )
         return response
