@@ -5,7 +5,7 @@ from typing import Annotated, Any, ClassVar, Literal, TypedDict
 
 from pydantic import BeforeValidator, ConfigDict, Field, StrictInt
 
-from app.core.fields import MultilineText, blank_to_none, not_bool
+from app.core.fields import MultilineText, Text, blank_to_none, not_bool
 from app.core.ids import BIGINT_MAX
 from app.core.schemas import BaseSchema
 from app.models.measures import INSTRUMENT_MAX_LENGTH, NOTE_MAX_LENGTH
@@ -79,7 +79,7 @@ class TherapistRow(TypedDict):
 
 
 Instrument = Annotated[
-    str,
+    Text,
     Field(
         min_length=1,
         max_length=INSTRUMENT_MAX_LENGTH,

@@ -31,6 +31,7 @@ from app.measures.schemas import (
     TrendRead,
 )
 from app.measures.scoring import score, trend
+from app.patients.repository import PatientRepository
 from app.requests.work import UnitOfWork
 
 UNKNOWN_INSTRUMENT = "No instrument has this id (GET /api/instruments/)."
@@ -216,7 +217,10 @@ class MeasureService:
     # Helpers.
 
     async def _readable(self, patient_id: str, actor: Principal) -> None:
+        """The patient is there (else 404), and the caller may read their responses."""
         self.work.entry.patient_id = patient_id
+        if not await PatientRepository(self.work).exists(patient_id):
+            raise NotFound
         if not actor.is_staff:
             if not may_access_patient(actor, patient_id):
                 raise PermissionDenied

@@ -288,3 +288,19 @@ async def test_who_reads_a_response(client, patient_client, make_therapist, engi
             text("SELECT answers FROM measure_responses WHERE id = :m"), {"m": made.json()["id"]}
         )
     assert '"1"' not in stored  # encrypted at rest
+
+
+async def test_a_patient_not_there_is_a_404(client):
+    missing = "p_zz0000"
+
+    administered = await client.post(
+        f"/api/patients/{missing}/measures/",
+        json={"instrument": "phq9", "answers": answers(3, 9)},
+    )
+    trend = await client.get(f"/api/patients/{missing}/measures/?instrument=phq9")
+    assigned = await client.post(
+        f"/api/patients/{missing}/measure-assignments/",
+        json={"instrument": "phq9", "schedule": "once"},
+    )
+
+    assert [administered.status_code, trend.status_code, assigned.status_code] == [404] * 3
