@@ -12,9 +12,12 @@ from app.measures.instruments import Instrument
 
 WIDTH = 640
 HEIGHT = 260
-LEFT, RIGHT, TOP, BOTTOM = 44, 16, 14, 34  # margins: room for the ticks' labels
+LEFT, RIGHT, TOP, BOTTOM = 44, 118, 14, 34  # margins: the ticks' labels, the bands' on the right
 PLOT_WIDTH = WIDTH - LEFT - RIGHT
 PLOT_HEIGHT = HEIGHT - TOP - BOTTOM
+INSET = 12  # the first and last response stand clear of the axes
+FIRST_X = LEFT + INSET
+LAST_X = LEFT + PLOT_WIDTH - INSET
 MAX_DATE_TICKS = 5
 POINT_RADIUS = 4
 NO_RESPONSES = "No responses yet"
@@ -58,8 +61,8 @@ def y_of(instrument: Instrument, score: float) -> float:
 def _x_of(moment: datetime, first: datetime, last: datetime) -> float:
     span = (last - first).total_seconds()
     if span <= 0:
-        return LEFT + PLOT_WIDTH / 2
-    return LEFT + (moment - first).total_seconds() / span * PLOT_WIDTH
+        return (FIRST_X + LAST_X) / 2
+    return FIRST_X + (moment - first).total_seconds() / span * (LAST_X - FIRST_X)
 
 
 def _day(moment: datetime, zone: tzinfo) -> str:
@@ -90,8 +93,8 @@ def _bands(instrument: Instrument) -> list[str]:
             f'<g class="band" data-band="{_text(band.id)}">'
             f'<rect x="{LEFT}" y="{_num(top)}" width="{PLOT_WIDTH}" '
             f'height="{_num(bottom - top)}" fill="{band_colour(index, count)}"/>'
-            f'<text x="{LEFT + PLOT_WIDTH - 6}" y="{_num((top + bottom) / 2 + 4)}" '
-            f'text-anchor="end" fill="{TEXT_COLOUR}">{_text(band.label)}</text></g>'
+            f'<text x="{LEFT + PLOT_WIDTH + 6}" y="{_num((top + bottom) / 2 + 4)}" '
+            f'fill="{TEXT_COLOUR}">{_text(band.label)}</text></g>'
         )
     parts.append("</g>")
     return parts

@@ -58,6 +58,8 @@ def test_each_band_is_a_stripe_with_its_label_mildest_at_the_bottom():
     assert [band.findtext(f"{SVG}text") for band in bands] == [
         band.label for band in instrument.bands
     ]
+    label_xs = [float(band.find(f"{SVG}text").get("x", "")) for band in bands]  # type: ignore[union-attr]
+    assert all(x > chart.LEFT + chart.PLOT_WIDTH for x in label_xs)  # clear of the points
     stripes = [band.find(f"{SVG}rect") for band in bands]
     tops = [float(stripe.get("y", "")) for stripe in stripes if stripe is not None]
     assert tops == sorted(tops, reverse=True)  # minimal lowest, severe highest
@@ -84,7 +86,8 @@ def test_a_point_per_response_the_maximum_at_the_top_zero_at_the_bottom():
     assert ys[0] == chart.TOP
     assert ys[1] == chart.TOP + chart.PLOT_HEIGHT
     assert abs(ys[2] - (chart.TOP + chart.PLOT_HEIGHT * 14 / 27)) < 0.1
-    assert xs == [chart.LEFT, chart.LEFT + chart.PLOT_WIDTH / 2, chart.LEFT + chart.PLOT_WIDTH]
+    assert xs == [chart.FIRST_X, (chart.FIRST_X + chart.LAST_X) / 2, chart.LAST_X]
+    assert chart.LEFT < xs[0] < xs[-1] < chart.LEFT + chart.PLOT_WIDTH
     line = root.find(f".//{SVG}polyline")
     assert line is not None
     assert len(line.get("points", "").split()) == 3
@@ -105,7 +108,7 @@ def test_one_response_sits_in_the_middle_with_no_line():
     root = parsed(chart.trend_svg(phq9(), [Point(at(0), 8)]))
 
     (circle,) = circles(root)
-    assert float(circle.get("cx", "")) == chart.LEFT + chart.PLOT_WIDTH / 2
+    assert float(circle.get("cx", "")) == (chart.FIRST_X + chart.LAST_X) / 2
     assert root.find(f".//{SVG}polyline") is None
 
 
