@@ -116,8 +116,10 @@ def flash(request: Request, message: str, *, error: bool = False) -> None:
         request.session["_messages"] = list(request.session["_messages"])
 
 
-def already_audited(request: Request) -> bool:
-    return bool(getattr(request.state, AUDITED_STATE, False))
+def already_audited(request: Request, action: Action) -> bool:
+    """Whether a unit of work of this request has audited `action` (a page that also reads
+    through another service, e.g. a patient's measures, still has its own event)."""
+    return action in getattr(request.state, AUDITED_STATE, ())
 
 
 def current_staff(request: Request) -> Principal | None:
@@ -152,7 +154,7 @@ def _entry(request: Request, action: Action, patient_id: str | None) -> AuditEnt
     staff = current_staff(request)
     if staff is None:
         return None
-    setattr(request.state, AUDITED_STATE, True)
+    setattr(request.state, AUDITED_STATE, {*getattr(request.state, AUDITED_STATE, ()), action})
     return AuditEntry(
         action=action,
         actor=staff.name,

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from app.admin.alerts import AlertsView
 from app.admin.appointments import AppointmentsView
 from app.admin.auth import StaffLogin, StaffRoles
 from app.admin.history import DeletedPatientsView, PatientHistoryView
@@ -124,7 +125,7 @@ class TherapyAdmin(Admin):
     async def _audit(
         self, request: Request, action: Action | None, identity: str, status: int
     ) -> None:
-        if action is None or already_audited(request):
+        if action is None or already_audited(request, action):
             return
         patient_ids: list[str | None] = [None]
         if identity == "patient":
@@ -143,6 +144,7 @@ def mount_admin(app: FastAPI, settings: Settings) -> TherapyAdmin:
     views: list[type[BaseView]] = [
         PatientAdmin,
         AppointmentsView,
+        AlertsView,
         *money_views(),
         PatientHistoryView,
         DeletedPatientsView,

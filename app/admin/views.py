@@ -24,6 +24,7 @@ from app.admin.forms import (
     initial_data,
     parse,
 )
+from app.admin.measures import patient_measures
 from app.admin.services import AdminServices, current_staff, flash
 from app.audit.actions import Action
 from app.auth.permissions import Access, may_use
@@ -345,6 +346,12 @@ class PatientAdmin(ClinicView, model=Patient):
 
     async def create_context(self, request: Request) -> dict[str, Any]:
         return {"form_groups": FORM_GROUPS}
+
+    async def details_context(self, request: Request) -> dict[str, Any]:
+        """The patient's questionnaire results, for those who may read them (sqladmin asks
+        only once the patient is found)."""
+        pk = str(request.path_params["pk"])
+        return {"measures": await patient_measures(services_of(self), request, pk)}
 
     async def edit_context(self, request: Request) -> dict[str, Any]:
         return {"form_groups": FORM_GROUPS}

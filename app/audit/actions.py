@@ -169,6 +169,9 @@ class Action(StrEnum):
     ADMIN_REFUND_PAYMENT = "admin_refund_payment"
     ADMIN_LIST_DISPUTED_PAYMENTS = "admin_list_disputed_payments"
     ADMIN_GET_PATIENT_BALANCE = "admin_get_patient_balance"
+    ADMIN_GET_PATIENT_MEASURES = "admin_get_patient_measures"
+    ADMIN_LIST_ALERTS = "admin_list_alerts"
+    ADMIN_ACKNOWLEDGE_ALERT = "admin_acknowledge_alert"
 
     # The command line (python -m app).
     CLI_CREATE_STAFF = "cli_create_staff"

@@ -5,6 +5,7 @@ instrument is a new file in instruments/.
 
 - instruments.py: the instrument file format, read strictly, and the instruments shipped.
 - scoring.py: a response's total, band and safety rules met; a patient's trend.
+- chart.py: a patient's totals on an instrument as an SVG chart drawn by the server (the admin's).
 - fhir.py: a stored response as a QuestionnaireResponse and its total as an Observation.
 - worker.py: the measures' cycle of `python -m app worker` (plan, cancel, send and expire the
   requests; send the alerts' mails; escalate), run beside the reminders.

@@ -67,6 +67,22 @@ def rule_message(alert: AlertRow) -> str:
     return alert["rule"]
 
 
+def _trend(found: Instrument, rows: list[ResponseRow]) -> TrendRead:
+    figures = trend(found, [row["total"] for row in rows])
+    return TrendRead(
+        instrument=found.id,
+        points=[
+            TrendPoint(id=row["id"], at=row["created_at"], total=row["total"], band=row["band"])
+            for row in rows
+        ],
+        first=None if figures is None else figures.first,
+        latest=None if figures is None else figures.latest,
+        change=None if figures is None else figures.change,
+        response=figures is not None and figures.response,
+        remission=figures is not None and bool(figures.remission),
+    )
+
+
 class MeasureService:
     def __init__(self, work: UnitOfWork, settings: Settings) -> None:
         self.work = work
@@ -165,20 +181,18 @@ class MeasureService:
     async def trend(self, patient_id: str, instrument_id: str, actor: Principal) -> TrendRead:
         found = instrument(instrument_id)
         await self._readable(patient_id, actor)
-        rows = await self.measures.trend(patient_id, found.id)
-        figures = trend(found, [row["total"] for row in rows])
-        return TrendRead(
-            instrument=found.id,
-            points=[
-                TrendPoint(id=row["id"], at=row["created_at"], total=row["total"], band=row["band"])
-                for row in rows
-            ],
-            first=None if figures is None else figures.first,
-            latest=None if figures is None else figures.latest,
-            change=None if figures is None else figures.change,
-            response=figures is not None and figures.response,
-            remission=figures is not None and bool(figures.remission),
-        )
+        return _trend(found, await self.measures.trend(patient_id, found.id))
+
+    async def trends(self, patient_id: str, actor: Principal) -> list[tuple[Instrument, TrendRead]]:
+        """The patient's trend on each instrument they have answered (the admin's charts), with
+        the rules of `trend`."""
+        await self._readable(patient_id, actor)
+        found = []
+        for each in instruments().values():
+            rows = await self.measures.trend(patient_id, each.id)
+            if rows:
+                found.append((each, _trend(each, rows)))
+        return found
 
     # Alerts.
 

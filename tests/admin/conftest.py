@@ -14,6 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.auth.commands import create_staff
 from app.core.config import Settings
+from tests.appointments.conftest import (  # noqa: F401 - fixtures, used by name
+    make_therapist,
+    therapist,
+)
 from tests.conftest import STAFF_PASSWORD
 
 AdminLogin = Callable[..., Awaitable[httpx.AsyncClient]]

@@ -228,3 +228,54 @@ async def test_admin_records_a_cash_payment_on_the_invoices_page(
     await page.wait_for_url(f"{live_server}/admin/patients/{patient['id']}/balance")
     assert (await page.inner_text("[data-figure=owed]")).strip() == "0.00 USD"
     assert blocked == []
+
+
+async def test_the_patients_phq9_chart_is_drawn_in_the_page_under_the_csp(
+    live_server, page, admin_account, client, tmp_path
+):
+    from PIL import Image
+
+    from app.measures.chart import BAND_COLOURS, LEFT, y_of
+    from app.measures.instruments import instruments
+    from tests.measures.test_routes import answers
+
+    patient = await create_patient(client, first_name="Charted")
+    for total in (18, 11, 6):
+        answered = await client.post(
+            f"/api/patients/{patient['id']}/measures/",
+            json={"instrument": "phq9", "answers": answers(total, 9)},
+        )
+        assert answered.status_code == 201, answered.text
+    blocked = watch_csp(page)
+    await log_in(page, live_server, *admin_account)
+
+    response = await page.goto(f"{live_server}/admin/patient/details/{patient['id']}")
+    assert response is not None
+    assert "style-src 'self'" in response.headers["content-security-policy"]
+    chart = page.locator("svg#chart-phq9")
+    await chart.wait_for(state="visible")
+    await chart.scroll_into_view_if_needed()
+    assert await chart.locator("circle.point").count() == 3
+    assert await page.get_attribute("svg#chart-phq9", "role") == "img"
+    shot = tmp_path / "admin-phq9-chart.png"
+    await page.screenshot(path=str(shot), full_page=True)
+    chart_shot = tmp_path / "admin-phq9-chart-only.png"
+    await chart.screenshot(path=str(chart_shot))
+    await page.screenshot(path=str(ARTIFACTS / "admin-phq9-chart.png"), full_page=True)
+
+    assert shot.stat().st_size > 20_000
+    assert chart_shot.stat().st_size > 4_000
+    box = await chart.bounding_box()
+    assert box is not None
+    assert box["width"] > 300
+    with Image.open(chart_shot) as image:
+        rgb = image.convert("RGB")
+        scale = rgb.width / 640  # the chart's own width; a narrower page scales it down
+        # Inside the severe band's stripe (scores 20-27), away from its label and the points.
+        x, y = (LEFT + 8) * scale, y_of(instruments()["phq9"], 25) * scale
+        pixel = rgb.getpixel((round(x), round(y)))
+    severe = BAND_COLOURS[-1]
+    wanted = tuple(int(severe[i : i + 2], 16) for i in (1, 3, 5))
+    assert isinstance(pixel, tuple)
+    assert all(abs(a - b) <= 3 for a, b in zip(pixel, wanted, strict=True)), (pixel, wanted)
+    assert blocked == []
