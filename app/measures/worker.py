@@ -72,7 +72,7 @@ LEASE = timedelta(minutes=5)
 REQUEST_TEMPLATE = "measure_request"
 NOTICE_TEMPLATE = "alert_notice"
 REQUEST_PATH = "/measures/requests/{id}"
-ALERTS_PATH = "/admin/alerts/"
+ALERTS_PATH = "/admin/alerts"  # the admin's Safety alerts page (app/admin/alerts.py)
 WHY = {
     "notify": "A patient's questionnaire response needs your attention.",
     "escalate": "A questionnaire response that needs attention has not been acknowledged in "
