@@ -182,7 +182,11 @@ def prepare_database(
 
 def settle(url: str) -> None:
     """The same start for each tool: fresh statistics and visibility map, nothing to flush."""
-    sql(url, "VACUUM (ANALYZE) patients, wallet_transactions, audit_events", "CHECKPOINT")
+    sql(
+        url,
+        "VACUUM (ANALYZE) patients, ledger_transactions, ledger_entries, audit_events",
+        "CHECKPOINT",
+    )
 
 
 def free_salt(url: str, prefix: str, taken: set[str]) -> str:

@@ -223,24 +223,40 @@ async def found_writes(database_url: str, acknowledged: list[Outcome]) -> dict[s
             "SELECT id, phone_no FROM patients WHERE phone_no = ANY($1::text[])", list(phones)
         )
         creates = sum(1 for row in rows if phones[row["phone_no"]] == row["id"])
-        has_ledger = await connection.fetchval(
-            "SELECT to_regclass('public.wallet_transactions') IS NOT NULL"
-        )
-        result = {"create": creates, "ledger": int(has_ledger)}
-        if has_ledger:
+        history = await wallet_history(connection)
+        result = {"create": creates, "ledger": int(history is not None)}
+        if history is not None:
             reasons = [o.key for o in acknowledged if o.kind == "wallet"]
             result["wallet"] = await connection.fetchval(
-                "SELECT count(DISTINCT reason) FROM wallet_transactions"
+                f"SELECT count(DISTINCT reason) FROM {history} AS w"  # noqa: S608 - ours
                 " WHERE reason = ANY($1::text[])",
                 reasons,
             )
-            result["incoherent_wallets"] = await connection.fetchval(
-                "SELECT count(*) FROM patients p WHERE p.wallet_balance <> COALESCE("
-                "(SELECT sum(w.amount) FROM wallet_transactions w WHERE w.patient_id = p.id), 0)"
+            # The history is one of our two constants (wallet_history).
+            incoherent = (
+                "SELECT count(*) FROM patients p WHERE p.wallet_balance <> COALESCE("  # noqa: S608
+                f"(SELECT sum(w.amount) FROM {history} AS w WHERE w.patient_id = p.id), 0)"
             )
+            result["incoherent_wallets"] = await connection.fetchval(incoherent)
         return result
     finally:
         await connection.close()
+
+
+# The wallet's history, as (patient_id, amount, reason) rows: the ledger's wallet entries since
+# migration 0020, the table wallet_transactions before it (an older checkout), none before 0003.
+LEDGER_WALLET = (
+    "(SELECT e.patient_id, -e.amount AS amount, t.memo AS reason FROM ledger_entries e"
+    " JOIN ledger_transactions t ON t.id = e.transaction_id WHERE e.account = 'wallet')"
+)
+
+
+async def wallet_history(connection: Any) -> str | None:
+    if await connection.fetchval("SELECT to_regclass('public.ledger_entries') IS NOT NULL"):
+        return LEDGER_WALLET
+    if await connection.fetchval("SELECT to_regclass('public.wallet_transactions') IS NOT NULL"):
+        return "wallet_transactions"
+    return None
 
 
 async def wallet_bounds(database_url: str, outcomes: list[Outcome]) -> tuple[int, int]:
@@ -277,12 +293,12 @@ async def committed_anyway(database_url: str, outcomes: list[Outcome]) -> str:
         creates = await connection.fetchval(
             "SELECT count(*) FROM patients WHERE phone_no = ANY($1::text[])", phones
         )
-        if not await connection.fetchval(
-            "SELECT to_regclass('public.wallet_transactions') IS NOT NULL"
-        ):
+        history = await wallet_history(connection)
+        if history is None:
             return f"{creates} creates"
         wallets = await connection.fetchval(
-            "SELECT count(*) FROM wallet_transactions WHERE reason = ANY($1::text[])", reasons
+            f"SELECT count(*) FROM {history} AS w WHERE reason = ANY($1::text[])",  # noqa: S608
+            reasons,
         )
         return f"{creates} creates, {wallets} wallet changes"
     finally:
@@ -442,7 +458,7 @@ async def verify(run: Run, database_url: str) -> None:
     ]
     found = await found_writes(database_url, acknowledged)
     wallet_found = found.get("wallet")
-    wallet_note = "by reason in wallet_transactions"
+    wallet_note = "by reason in the wallet's history"
     if wallet_found is None:
         # No ledger yet: a balance holds at least its acknowledged changes, at most all sent.
         wallet_found, over = await wallet_bounds(database_url, outcomes)

@@ -12,7 +12,6 @@ from app.core.openapi import BODY_ERRORS, COMMON_ERRORS, errors
 from app.patients.dependencies import PatientIdPath
 from app.requests.routing import AuditedRoute
 from app.statements.dependencies import PDF, StatementQueryDep, wants_pdf
-from app.statements.pdf import statement_pdf, superbill_pdf
 from app.statements.schemas import (
     DiagnosesRead,
     DiagnosesUpdate,
@@ -107,6 +106,9 @@ async def get_statement(
     statement = await service.statement(patient_id, period)
     if not wants_pdf(query, request.headers.get("accept")):
         return statement
+    # fpdf2 (and fontTools) cost a worker about 23 MiB: loaded by the first PDF, not at start.
+    from app.statements.pdf import statement_pdf
+
     render = partial(
         statement_pdf, statement, practice=Practice.of(settings), zone=settings.clinic_zone
     )
@@ -137,5 +139,7 @@ async def get_superbill(
     superbill = await service.superbill(patient_id, period)
     if not wants_pdf(query, request.headers.get("accept")):
         return superbill
+    from app.statements.pdf import superbill_pdf
+
     render = partial(superbill_pdf, superbill, zone=settings.clinic_zone)
     return _pdf(await anyio.to_thread.run_sync(render), "superbill", patient_id, period)

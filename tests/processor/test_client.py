@@ -15,10 +15,11 @@ import stripe
 from pydantic import SecretStr
 
 from app.core.config import Settings
-from app.processor import client as client_module
-from app.processor.client import DisabledProcessor, StripeProcessor, processor_for
+from app.processor import stripe_processor as client_module
+from app.processor.client import DisabledProcessor, processor_for
 from app.processor.errors import BadSignature, PaymentsDisabled, ProcessorError
 from app.processor.results import intent_from
+from app.processor.stripe_processor import StripeProcessor
 from tests.localstripe import (
     SECRET_KEY,
     WEBHOOK_SECRET,
