@@ -28,6 +28,7 @@ from app.appointments.series import clashing, occurrences
 from app.audit.actions import OVERRIDING_AVAILABILITY
 from app.auth.permissions import (
     Principal,
+    listed_patient,
     may_access_patient,
     may_cancel_late,
     may_change_appointment,
@@ -174,13 +175,8 @@ class AppointmentService:
         return appointment
 
     def _list_patient(self, query: AppointmentListQuery, actor: Principal) -> str | None:
-        if not actor.is_staff:
-            self.work.entry.patient_id = actor.id
-            # A patient's list is theirs: another patient's filter finds nothing.
-            return actor.id if query.patient in (None, actor.id) else ""
-        if query.patient is not None:
-            self.work.entry.patient_id = query.patient
-        return query.patient
+        self.work.entry.patient_id = query.patient if actor.is_staff else actor.id
+        return listed_patient(actor, query.patient)
 
     # Writes.
 

@@ -97,6 +97,14 @@ def may_access_patient(identity: Identity, patient_id: str) -> bool:
     return identity.is_staff or identity.id == patient_id
 
 
+def listed_patient(identity: Identity, wanted: str | None) -> str | None:
+    """The patient a list of patients' rows is filtered by: staff any (None: every patient's),
+    a patient only themself, whatever they ask (another patient's filter finds nothing: "")."""
+    if identity.is_staff:
+        return wanted
+    return identity.id if wanted in (None, identity.id) else ""
+
+
 def forbidden_fields(identity: Identity, fields: set[str]) -> set[str]:
     """Fields of a write this caller may not change."""
     return set() if identity.is_staff else fields - PATIENT_SELF_WRITABLE

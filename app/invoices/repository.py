@@ -410,18 +410,13 @@ class InvoiceRepository:
         assert row is not None
         return row
 
-    async def issue(
-        self, invoice_id: int, *, status: str, year: int, sequence: int
-    ) -> InvoiceRow | None:
+    async def issue(self, invoice_id: int, *, status: str, year: int, sequence: int) -> str | None:
+        """Number a draft and give it `status`: its number; None when it is not a draft."""
+        number = f"{year}-{sequence:06d}"
         issued = await self.executor.fetch_one(
-            _ISSUE,
-            id=invoice_id,
-            status=status,
-            year=year,
-            sequence=sequence,
-            number=f"{year}-{sequence:06d}",
+            _ISSUE, id=invoice_id, status=status, year=year, sequence=sequence, number=number
         )
-        return None if issued is None else await self.get(invoice_id)
+        return None if issued is None else number
 
     async def move(
         self, invoice_id: int, from_status: str, to_status: str, versions: Any = None

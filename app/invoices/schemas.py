@@ -4,8 +4,8 @@ from typing import Annotated, Any, ClassVar, Literal, TypedDict
 
 from pydantic import BeforeValidator, ConfigDict, Field
 
-from app.core.fields import Money, Text, amount, amount_schema, blank_to_none, not_bool
-from app.core.ids import BIGINT_MAX
+from app.appointments.schemas import PatientRef, ServiceRef
+from app.core.fields import Money, Text, blank_to_none, not_bool
 from app.core.schemas import BaseSchema
 from app.models.invoices import (
     INVOICE_STATUSES,
@@ -15,8 +15,8 @@ from app.models.invoices import (
     InvoiceStatus,
 )
 from app.models.ledger import MEMO_MAX_LENGTH
-from app.models.patient import PATIENT_ID
 from app.models.payments import PRICE_MAX
+from app.payments.schemas import Price
 
 
 # The rows its statements return: TypedDicts, checked against each statement when it is
@@ -78,12 +78,10 @@ class NumberedRow(TypedDict):
     last_sequence: int
 
 
-PatientRef = Annotated[str, Field(pattern=f"^{PATIENT_ID.pattern}$", examples=["p_zxcp0h"])]
-ServiceRef = Annotated[int, Field(ge=1, le=BIGINT_MAX), not_bool("A valid integer is required.")]
 Quantity = Annotated[
     int, Field(ge=1, le=QUANTITY_MAX, examples=[1]), not_bool("A valid integer is required.")
 ]
-UnitPrice = Annotated[Decimal, amount(Decimal(0), PRICE_MAX), amount_schema(Decimal(0), PRICE_MAX)]
+UnitPrice = Price
 Description = Annotated[Text, Field(min_length=1, max_length=LINE_DESCRIPTION_MAX_LENGTH)]
 Memo = Annotated[Text, Field(max_length=MEMO_MAX_LENGTH)]
 

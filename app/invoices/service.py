@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from app.auth.permissions import Principal, may_access_patient
+from app.auth.permissions import Principal, listed_patient, may_access_patient
 from app.core.conditional import Versions
 from app.core.config import Settings
 from app.core.errors import (
@@ -76,15 +76,14 @@ class InvoiceService:
         return await self._with_parts(row)
 
     def scope(self, query: InvoiceQuery, actor: Principal) -> dict[str, Any]:
-        """The list's filters; a patient's list is theirs alone."""
-        # As Stripe shows a customer no draft, a patient sees none: only staff write them.
-        filters = {**query.model_dump(), "drafts": actor.is_staff}
-        if not actor.is_staff:
-            self.work.entry.patient_id = actor.id
-            filters["patient"] = actor.id if query.patient in (None, actor.id) else ""
-        elif query.patient is not None:
-            self.work.entry.patient_id = query.patient
-        return filters
+        """The list's filters; a patient's list is theirs alone, and shows no draft (as Stripe
+        shows a customer none: only staff write them)."""
+        self.work.entry.patient_id = query.patient if actor.is_staff else actor.id
+        return {
+            **query.model_dump(),
+            "patient": listed_patient(actor, query.patient),
+            "drafts": actor.is_staff,
+        }
 
     async def count(self, filters: dict[str, Any], *, exact_up_to: int | None) -> Count:
         return await self.invoices.count(filters, exact_up_to=exact_up_to)
@@ -275,13 +274,13 @@ class InvoiceService:
         year = datetime.now(UTC).astimezone(self.settings.clinic_zone).year
         taken = await self.invoices.next_number(year)
         total = draft["total"]
-        issued = await self.invoices.issue(
+        number = await self.invoices.issue(
             draft["id"],
             status="open" if total > 0 else "paid",
             year=taken["year"],
             sequence=taken["last_sequence"],
         )
-        assert issued is not None  # locked, and found a draft
+        assert number is not None  # locked, and found a draft
         if total > 0:
             patient_id = draft["patient_id"]
             await self.ledger.post(
@@ -294,10 +293,10 @@ class InvoiceService:
                 actor_kind=actor.kind,
                 patient_id=patient_id,
                 invoice_id=draft["id"],
-                memo=f"Invoice {issued['number']}",
+                memo=f"Invoice {number}",
             )
-            issued = await self.invoices.get(draft["id"])
-            assert issued is not None
+        issued = await self.invoices.get(draft["id"])  # its figures, the ledger's entry included
+        assert issued is not None
         return issued
 
     async def _settle(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from app.auth.permissions import Principal, may_access_patient
+from app.auth.permissions import Principal, listed_patient, may_access_patient
 from app.core.config import Settings
 from app.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from app.db.counting import Count
@@ -24,6 +24,7 @@ from app.models.payments import MANUAL_METHODS
 from app.payments.payment_repository import PaymentRepository
 from app.payments.schemas import (
     AllocationRow,
+    CardRow,
     NextAction,
     PaymentCreate,
     PaymentRow,
@@ -63,11 +64,8 @@ class PaymentService:
         return Paid(payment, await self.payments.allocations([payment_id]))
 
     def scope(self, patient: str | None, actor: Principal) -> str | None:
-        if not actor.is_staff:
-            self.work.entry.patient_id = actor.id
-            return actor.id if patient in (None, actor.id) else ""
-        self.work.entry.patient_id = patient
-        return patient
+        self.work.entry.patient_id = patient if actor.is_staff else actor.id
+        return listed_patient(actor, patient)
 
     async def count(self, patient: str | None, *, exact_up_to: int | None) -> Count:
         return await self.payments.count(patient, exact_up_to=exact_up_to)
@@ -119,7 +117,7 @@ class PaymentService:
     async def top_up(self, patient_id: str, payload: TopUpCreate, actor: Principal) -> Paid:
         self._may_see(patient_id, actor)
         await self.work.begin()
-        card = await self._card(patient_id, payload.payment_method)
+        card, customer = await self._card(patient_id, payload.payment_method)
         payment = await self.payments.insert(
             patient_id=patient_id,
             purpose="wallet_topup",
@@ -131,7 +129,7 @@ class PaymentService:
             created_by=actor.name,
             created_by_kind=actor.kind,
         )
-        return await self._charged(payment, [], card["processor_id"], card["customer_id"])
+        return await self._charged(payment, [], card["processor_id"], customer)
 
     async def refresh(self, payment_id: int, actor: Principal) -> Paid:
         """Ask the processor how a card payment stands, and record it."""
@@ -275,14 +273,15 @@ class PaymentService:
             )
         return invoices
 
-    async def _card(self, patient_id: str, card_id: int | None):  # type: ignore[no-untyped-def]
+    async def _card(self, patient_id: str, card_id: int | None) -> tuple[CardRow, str]:
+        """The card on file to charge (the default unless named), and its customer."""
         card = await self.payments.card(patient_id, card_id)
         if card is None or card["customer_id"] is None:
             raise ValidationFailed.on(
                 "payment_method",
                 "No card on file has this id." if card_id else "The patient has no default card.",
             )
-        return card
+        return card, card["customer_id"]
 
     async def _charge(
         self,
@@ -292,7 +291,7 @@ class PaymentService:
         card_id: int | None,
         actor: Principal,
     ) -> Paid:
-        card = await self._card(patient_id, card_id)
+        card, customer = await self._card(patient_id, card_id)
         payment = await self.payments.insert(
             patient_id=patient_id,
             purpose="invoices",
@@ -305,7 +304,7 @@ class PaymentService:
             created_by_kind=actor.kind,
         )
         await self.payments.allocate(payment["id"], shares)
-        return await self._charged(payment, shares, card["processor_id"], card["customer_id"])
+        return await self._charged(payment, shares, card["processor_id"], customer)
 
     async def _charged(
         self,
